@@ -1,0 +1,30 @@
+# Two commands do all the set-up: `make run` (install, then start the app) and `make test`.
+# Both create .venv from requirements.txt unless a virtual environment is already active.
+PYTHON ?= python3
+ifdef VIRTUAL_ENV
+PY := python
+STAMP := .deps-active-env
+else
+PY := .venv/bin/python
+STAMP := .venv/.deps-installed
+endif
+SHARED_DATA := $(abspath ../shared/data)
+export CVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA),)
+
+.PHONY: run test lint bench
+
+$(STAMP): requirements.txt
+	@if [ -z "$$VIRTUAL_ENV" ] && [ ! -x .venv/bin/python ]; then $(PYTHON) -m venv .venv; fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m streamlit run app.py
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -1,0 +1,182 @@
+"""Checkpoints: safetensors weights with the JSON metadata in the same file's header.
+
+One file holds everything, so a download or an upload is a single thing. Loading parses
+the safetensors header and raw tensor bytes only -- nothing is ever unpickled -- and checks
+every tensor against the model that the metadata describes. Saving writes a temporary file
+in the same folder, syncs it, then renames it over the target: an interrupted save leaves
+either the old file or the new one, never half of one.
+"""
+
+import json
+import os
+import platform
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from .errors import CheckpointError, CVAEError
+from .metrics import DigitClassifier
+from .models import CVAEModel, ModelConfig, build_model
+
+FORMAT = "cvae-lab/1"
+METADATA_KEY = "cvae_lab"
+MAX_BYTES = 256 * 1024 * 1024
+SUFFIX = ".safetensors"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+@dataclass
+class Checkpoint:
+    model: CVAEModel
+    metadata: dict
+
+
+def versions() -> dict:
+    import numpy
+    import safetensors
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "safetensors": safetensors.__version__,
+    }
+
+
+def checkpoint_name(name: str) -> str:
+    """A safe file name for a user-given checkpoint name: no folders, no hidden files."""
+    name = (name or "").strip()
+    if name.endswith(SUFFIX):
+        name = name[: -len(SUFFIX)]
+    if not _NAME.match(name) or ".." in name:
+        raise CheckpointError(
+            "a checkpoint name uses letters, digits, '-', '_' and '.', starts with a letter or digit, "
+            f"and has at most 80 characters (got {name!r})"
+        )
+    return name + SUFFIX
+
+
+def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, half: bool = False) -> bytes:
+    """The checkpoint as bytes (for saving or a download button)."""
+    config = getattr(model, "config", None)  # the fidelity classifier has none
+    meta = {
+        "format": FORMAT,
+        "variant": model.name,
+        **({"latent_dim": config.latent_dim, "model_config": config.to_dict()} if config else {}),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": versions(),
+        **(metadata or {}),
+    }
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
+    return save_safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta)})
+
+
+def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False) -> Path:
+    """Write atomically; errors (read-only folder, full disk) become a CheckpointError."""
+    path = Path(path)
+    data = to_bytes(model, metadata, half)
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as e:
+        raise CheckpointError(f"could not save {path.name}: {e.strerror or e}") from None
+    finally:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+    return path
+
+
+def read_metadata(data: bytes) -> dict:
+    """The metadata of checkpoint bytes, read from the safetensors header alone."""
+    if len(data) < 8:
+        raise CheckpointError("not a checkpoint: the file is empty or too short")
+    header_len = int.from_bytes(data[:8], "little")
+    if header_len <= 0 or 8 + header_len > len(data) or header_len > 100 * 1024 * 1024:
+        raise CheckpointError("not a checkpoint: no safetensors header (is this a pickle or another kind of file?)")
+    try:
+        header = json.loads(data[8 : 8 + header_len])
+        meta = json.loads(header["__metadata__"][METADATA_KEY])
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointError("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"unsupported checkpoint format {meta.get('format') if isinstance(meta, dict) else meta!r}")
+    return meta
+
+
+def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild a model from checkpoint bytes, refusing anything that does not fit."""
+    if len(data) > MAX_BYTES:
+        raise CheckpointError(f"checkpoint too large ({len(data) / 1e6:.0f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB)")
+    meta = read_metadata(data)
+    if meta.get("variant") == DigitClassifier.name:
+        model = DigitClassifier()
+        _load_weights(model, data, "classifier")
+        return Checkpoint(model.to(device), meta)
+    try:
+        config = ModelConfig.from_dict(meta["model_config"])
+        model = build_model(config)
+    except (KeyError, TypeError):
+        raise CheckpointError("checkpoint metadata has no valid model_config") from None
+    except CVAEError as e:
+        raise CheckpointError(f"checkpoint metadata is invalid: {e}") from None
+    if meta.get("variant") != config.variant:
+        raise CheckpointError(f"checkpoint metadata disagrees with itself: variant {meta.get('variant')!r} vs {config.variant!r}")
+    _load_weights(model, data, config.variant)
+    return Checkpoint(model.to(device), meta)
+
+
+def _load_weights(model, data: bytes, kind: str) -> None:
+    """Copy the file's tensors into model after checking names, shapes and values."""
+    try:
+        tensors = load_safetensors_bytes(data)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint weights are damaged or truncated: {e}") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"checkpoint weights do not fit a {kind} model: "
+            f"{len(missing)} missing (e.g. {missing[:2]}), {len(extra)} unexpected (e.g. {extra[:2]})"
+        )
+    for key, value in tensors.items():
+        if value.shape != expected[key].shape:
+            raise CheckpointError(
+                f"checkpoint tensor {key} has shape {tuple(value.shape)}, a {kind} model needs {tuple(expected[key].shape)}"
+            )
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(f"checkpoint tensor {key} holds NaN or infinite values")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    model.eval()
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint file (see from_bytes)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise CheckpointError(f"checkpoint too large ({size / 1e6:.0f} MB)")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a folder, not a checkpoint") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
+    return from_bytes(data, device)

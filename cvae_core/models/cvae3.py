@@ -1,0 +1,120 @@
+"""`cvae3`: structured output prediction, p(y|x) (Sohn, Lee & Yan, NIPS 2015).
+
+Graphical model: x -> z -> y and x -> y; x is the input, y the output to predict.
+p(z|x) = N(mu(x), diag sigma(x)^2), the *prior network*; p(y|x,z) the generation network;
+q(z|x,y) the recognition network. Two targets:
+
+* "label": y is the class; a classifier. Prediction sets z to the mean of p(z|x).
+* "quadrants": x is the digit with some quadrants hidden, y the hidden pixels (Sohn's MNIST
+  experiment); the likelihood counts only the hidden pixels.
+
+Training uses Sohn's hybrid objective (eq. 8):
+(1 - w) * ELBO + w * log p(y | x, z ~ p(z|x)), the second term (GSNN) trains the path used
+at test time, where z comes from the prior network and not from q.
+"""
+
+import torch
+
+from ..distributions import bernoulli_log_likelihood, categorical_log_likelihood, reparameterize
+from ..nets import IMAGE_SIDE, image_encoder
+from .base import CVAEModel
+
+HALF = IMAGE_SIDE // 2
+# Quadrants in the order they are given: bottom-left, bottom-right, top-left (Sohn's figure 2).
+QUADRANT_ORDER = ((1, 0), (1, 1), (0, 0))
+
+
+def quadrant_mask(given: int, device=None) -> torch.Tensor:
+    """Flat (784,) mask: 1 on the `given` visible quadrants, 0 on the hidden ones."""
+    mask = torch.zeros(IMAGE_SIDE, IMAGE_SIDE, device=device)
+    for row, col in QUADRANT_ORDER[:given]:
+        mask[row * HALF : (row + 1) * HALF, col * HALF : (col + 1) * HALF] = 1
+    return mask.flatten()
+
+
+def masked_input(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The visible part of x, hidden pixels set to -1 so that they differ from black ink (0)."""
+    return x * mask - (1 - mask)
+
+
+class CVAE3(CVAEModel):
+    name = "cvae3"
+    title = "CVAE-3 (Sohn: predicts y from x)"
+    good_for = "Prediction with uncertainty: a classifier, and several plausible completions of a half-hidden digit."
+    reference = "Sohn, Lee & Yan, Learning structured output representation using deep conditional generative models, NIPS 2015"
+    graph_dot = """digraph { rankdir=LR; node [shape=circle];
+  x [label="x", style=filled, fillcolor=lightgrey]; z [label="z"]; y [label="y", style=filled, fillcolor=lightgrey];
+  x -> z [label="p(z|x)"]; z -> y [label="p(y|x,z)"]; x -> y; }"""
+    elbo_latex = r"\log p(y|x) \ge \mathbb{E}_{q(z|x,y)}[\log p(y|x,z)] - \mathrm{KL}(q(z|x,y)\,\|\,p(z|x))"
+    uses_label = True
+    makes_images = False
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        k = c.latent_dim
+        self.quadrants = c.target == "quadrants"
+        self.classifies = not self.quadrants
+        self.uses_label = not self.quadrants
+        if self.quadrants:
+            self.register_buffer("mask", quadrant_mask(c.given_quadrants))
+            # q(z | x, y): sees the visible part and the hidden truth, as two image channels
+            self.recognition = image_encoder(c.arch, 0, c.hidden, c.layers, 2 * k, in_channels=2)
+            out_dim = IMAGE_SIDE * IMAGE_SIDE  # logits of every pixel; only the hidden ones count
+        else:
+            self.recognition = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * k)
+            out_dim = c.n_classes
+        self.prior_net = image_encoder(c.arch, 0, c.hidden, c.layers, 2 * k)  # p(z | x)
+        self.generation = image_encoder(c.arch, k, c.hidden, c.layers, out_dim)  # p(y | x, z): z fed to every layer
+
+    # x is always the full image; the visible input is derived from it.
+    def _input(self, x):
+        return masked_input(x, self.mask) if self.quadrants else x
+
+    def posterior(self, x, y1h):
+        if self.quadrants:
+            return self.recognition(torch.cat([self._input(x), x], -1)).chunk(2, -1)
+        return self.recognition(x, y1h).chunk(2, -1)
+
+    def prior(self, x, y1h=None):
+        return self.prior_net(self._input(x)).chunk(2, -1)
+
+    def decode(self, z, x):
+        """Logits of y given the input and z (class logits, or pixel logits)."""
+        return self.generation(self._input(x), z)
+
+    def target_log_likelihood(self, x, y, y1h, z):
+        logits = self.decode(z, x)
+        if self.quadrants:
+            return bernoulli_log_likelihood(logits, x, mask=1 - self.mask)
+        return categorical_log_likelihood(logits, y.long())
+
+    def loss(self, x, y, kl_weight: float = 1.0, **batch):
+        cvae_loss, terms = super().loss(x, y, kl_weight)
+        w = self.config.gsnn_weight
+        if w == 0:
+            return cvae_loss, terms
+        prior_mu, prior_logvar = self.prior(x)
+        gsnn = self.target_log_likelihood(x, y, None, reparameterize(prior_mu, prior_logvar)).mean()
+        return (1 - w) * cvae_loss - w * gsnn, terms
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor, k: int = 0) -> torch.Tensor:
+        """p(y | x, z = mean of p(z|x)), Sohn's deterministic inference."""
+        if self.quadrants:
+            raise NotImplementedError("this cvae3 completes quadrants; it has no label to predict")
+        prior_mu, _ = self.prior(x)
+        return torch.softmax(self.decode(prior_mu, x), -1)
+
+    @torch.no_grad()
+    def complete(self, x: torch.Tensor, n_samples: int = 1, temperature: float = 1.0, use_mean: bool = False) -> torch.Tensor:
+        """Completions (n_samples, B, 28, 28): the visible quadrants of x kept, the rest drawn from the model."""
+        if not self.quadrants:
+            raise NotImplementedError("this cvae3 predicts labels; it does not complete images")
+        prior_mu, prior_logvar = self.prior(x)
+        out = []
+        for _ in range(n_samples):
+            z = prior_mu if use_mean else reparameterize(prior_mu, prior_logvar, temperature)
+            pixels = torch.sigmoid(self.decode(z, x))
+            out.append(x * self.mask + pixels * (1 - self.mask))
+        return torch.stack(out).view(n_samples, -1, IMAGE_SIDE, IMAGE_SIDE)

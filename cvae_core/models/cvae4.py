@@ -1,0 +1,42 @@
+"""`cvae4`: the conditional multimodal autoencoder, CMMA (Pandey & Dukkipati 2016).
+
+Graphical model: y -> z -> x, a chain: the decoder p(x|z) never sees y.
+p(z|y) = N(mu_y, diag sigma_y^2) learned; p(x|z) Bernoulli decoder; q(z|x,y) Gaussian encoder.
+All that the image knows of its label must pass through z, so moving z alone can change
+the digit, which the other conditional variants cannot do.
+"""
+
+from torch import nn
+
+from ..nets import image_decoder, image_encoder
+from .base import CVAEModel
+
+
+class CVAE4(CVAEModel):
+    name = "cvae4"
+    title = "CVAE-4 (CMMA: y -> z -> x)"
+    good_for = "A single latent space for all digits, organised by label through p(z|y)."
+    reference = "Pandey & Dukkipati, Variational methods for conditional multimodal deep learning, 2016"
+    graph_dot = """digraph { rankdir=LR; node [shape=circle];
+  y [label="y", style=filled, fillcolor=lightgrey]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
+  y -> z [label="p(z|y)"]; z -> x [label="p(x|z)"]; }"""
+    elbo_latex = r"\log p(x|y) \ge \mathbb{E}_{q(z|x,y)}[\log p(x|z)] - \mathrm{KL}(q(z|x,y)\,\|\,p(z|y))"
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        self.encoder = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z|x,y)
+        self.prior_net = nn.Linear(c.n_classes, 2 * c.latent_dim)  # p(z|y)
+        nn.init.normal_(self.prior_net.weight[: c.latent_dim], std=1.0)  # spread the label means apart
+        nn.init.zeros_(self.prior_net.weight[c.latent_dim :])
+        nn.init.zeros_(self.prior_net.bias)
+        self.decoder = image_decoder(c.arch, c.latent_dim, 0, c.hidden, c.layers)  # p(x|z): no y
+
+    def posterior(self, x, y1h):
+        return self.encoder(x, y1h).chunk(2, -1)
+
+    def prior(self, x, y1h):
+        return self.prior_net(y1h).chunk(2, -1)
+
+    def decode(self, z, y1h=None):
+        return self.decoder(z)

@@ -1,0 +1,89 @@
+"""`m2`: the semi-supervised generative model M2 (Kingma, Rezende, Mohamed & Welling, NIPS 2014).
+
+Graphical model: y -> x <- z, y and z independent; y is observed for a few digits only.
+p(y) uniform, p(z) = N(0, I), p(x|y,z) Bernoulli decoder; q(y|x) a classifier and q(z|x,y)
+a Gaussian encoder.
+
+Labelled digit:   log p(x,y) >= L(x,y) = E_q(z|x,y)[log p(x|y,z) + log p(y)] - KL(q(z|x,y) || p(z))
+Unlabelled digit: log p(x)   >= U(x) = sum_y q(y|x) L(x,y) + H(q(y|x))   (y summed out)
+Objective (eq. 9): sum L + sum U + alpha * E_labelled[log q(y|x)], so that q(y|x) also learns
+from the labels directly.
+
+`elbo(x, y)` reports the bound on log p(x|y) = log p(x,y) + log 10, comparable with cvae1/cvae2.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..nets import image_decoder, image_encoder
+from .base import CVAEModel
+
+
+class M2(CVAEModel):
+    name = "m2"
+    title = "M2 (semi-supervised, Kingma et al. 2014)"
+    good_for = "Learning from a handful of labels: a classifier and a conditional generator from 100 labelled digits."
+    reference = "Kingma, Rezende, Mohamed & Welling, Semi-supervised learning with deep generative models, NIPS 2014"
+    graph_dot = """digraph { rankdir=LR; node [shape=circle];
+  y [label="y", style=filled, fillcolor=grey90]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
+  y -> x [label="p(x|y,z)"]; z -> x; x -> y [style=dashed, label="q(y|x)"]; }"""
+    elbo_latex = (
+        r"\mathcal{J}^\alpha = \sum_{(x,y)} \mathcal{L}(x,y) + \sum_{x} \Big[\sum_y q(y|x)\,\mathcal{L}(x,y)"
+        r" + \mathcal{H}(q(y|x))\Big] + \alpha\, \mathbb{E}[\log q(y|x)]"
+    )
+    classifies = True
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = config
+        self.classifier = image_encoder(c.arch, 0, c.hidden, c.layers, c.n_classes)  # q(y|x)
+        self.encoder = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z|x,y)
+        self.decoder = image_decoder(c.arch, c.latent_dim, c.n_classes, c.hidden, c.layers)  # p(x|y,z)
+
+    def posterior(self, x, y1h):
+        return self.encoder(x, y1h).chunk(2, -1)
+
+    def decode(self, z, y1h):
+        return self.decoder(z, y1h)
+
+    def loss(self, x, y, kl_weight: float = 1.0, **batch):
+        """-J^alpha per digit. Labels of -1 mark unlabelled digits, whose y is summed out."""
+        c = self.config.n_classes
+        labelled = y >= 0
+        n_lab = int(labelled.sum())
+        x_unl = x[~labelled]
+        n_unl = x_unl.shape[0]
+        log_py = -math.log(c)
+        # Every unlabelled digit is paired with every label: one batched pass for both kinds.
+        x_all = torch.cat([x[labelled], x_unl.repeat(c, 1)])
+        y_all = torch.cat([y[labelled], torch.arange(c, device=x.device).repeat_interleave(n_unl)])
+        recon, kl_per_dim, _ = self.elbo_terms(x_all, y_all)
+        kl = kl_per_dim.sum(-1)
+        bound = recon + log_py - kl_weight * self.config.beta * kl  # L(x, y) with the KL weight
+        true_bound = recon + log_py - kl
+
+        logits = self.classifier(x)
+        log_q = F.log_softmax(logits, -1)
+        total, total_true, cls_loss = x.new_zeros(()), x.new_zeros(()), x.new_zeros(())
+        if n_lab:
+            total = total + bound[:n_lab].sum()
+            total_true = total_true + true_bound[:n_lab].sum()
+            cls_loss = F.nll_loss(log_q[labelled], y[labelled])
+        if n_unl:
+            q = log_q[~labelled].exp()  # (n_unl, c)
+            entropy = -(q * log_q[~labelled]).sum(-1)
+            per_label = bound[n_lab:].view(c, n_unl).T  # (n_unl, c)
+            per_label_true = true_bound[n_lab:].view(c, n_unl).T
+            total = total + ((q * per_label).sum(-1) + entropy).sum()
+            total_true = total_true + ((q * per_label_true).sum(-1) + entropy).sum()
+        n = x.shape[0]
+        loss = -total / n + self.config.alpha * cls_loss
+        # Reported: the bound on log p(x, y) or log p(x), averaged over the batch.
+        return loss, {"elbo": total_true / n, "recon": recon.mean(), "kl": kl.mean()}
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor, k: int = 0) -> torch.Tensor:
+        """q(y | x): the classifier that the semi-supervised objective trains."""
+        return torch.softmax(self.classifier(x), -1)

@@ -1,0 +1,36 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# The official MNIST test split lives beside the checkout; point the data root at it.
+if not os.environ.get("CVAE_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").exists():
+    os.environ["CVAE_DATA_DIR"] = str(SHARED_DATA)
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def official_test_available() -> bool:
+    root = Path(os.environ.get("CVAE_DATA_DIR", "")) / "MNIST" / "raw"
+    return (root / "t10k-images-idx3-ubyte.gz").exists() or (root / "t10k-images-idx3-ubyte").exists()
+
+
+needs_official_test = pytest.mark.skipif(not official_test_available(), reason="official MNIST test split not in CVAE_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from cvae_core.data import load_dataset
+
+    return load_dataset("mnist-5k", "train")
+
+
+@pytest.fixture(scope="session")
+def held_out():
+    from cvae_core.data import load_dataset
+
+    return load_dataset("mnist-5k", "test")

@@ -1,0 +1,124 @@
+"""The CLI contract end to end, in subprocesses, as a researcher would call it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .conftest import ROOT, needs_official_test
+
+
+def cli(*args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "cvae_core", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ}
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def last_json(proc):
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def trained_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "cvae1.safetensors"
+    result = last_json(
+        cli(
+            "train",
+            "--variant",
+            "cvae1",
+            "--dataset",
+            "mnist-5k",
+            "--epochs",
+            2,
+            "--latent-dim",
+            8,
+            "--hidden",
+            256,
+            "--seed",
+            1,
+            "--out",
+            out,
+            "--json",
+        )
+    )
+    assert result["variant"] == "cvae1" and result["epochs"] == 2 and result["samples_per_sec"] > 0
+    assert result["params"] > 0 and set(result["final"]) == {"elbo", "recon", "kl"} and result["final"]["elbo"] < 0
+    return out
+
+
+def test_info_reports_the_metadata(trained_file):
+    info = last_json(cli("info", trained_file, "--json"))
+    assert info["variant"] == "cvae1" and info["latent_dim"] == 8 and info["seed"] == 1 and info["dataset"] == "mnist-5k"
+    assert "--variant cvae1" in info["command"]
+
+
+def test_sample_writes_images(trained_file, tmp_path):
+    out = tmp_path / "s.npy"
+    cli("sample", trained_file, "--label", 3, "--n", 7, "--temperature", 0.8, "--out", out, "--json")
+    images = np.load(out)
+    assert images.shape == (7, 28, 28) and images.dtype == np.float32 and images.min() >= 0 and images.max() <= 1
+
+
+def test_evaluate_on_the_offline_test_split(trained_file):
+    result = last_json(cli("evaluate", trained_file, "--dataset", "mnist-5k", "--split", "test", "--iw-samples", 5, "--json"))
+    assert result["n"] == 500 and result["log_likelihood"] >= result["elbo"] - 1
+    assert result["elbo"] == pytest.approx(result["recon"] - result["kl"], abs=1e-3)
+    assert 0.2 < result["accuracy"] <= 1
+
+
+@needs_official_test
+def test_evaluate_on_the_official_test_split(trained_file):
+    result = last_json(cli("evaluate", trained_file, "--dataset", "mnist", "--split", "test", "--iw-samples", 2, "--limit", 1000, "--json"))
+    assert result["n"] == 1000 and result["dataset"] == "mnist" and result["elbo"] < 0
+
+
+def test_time_budget_training(tmp_path):
+    result = last_json(
+        cli(
+            "train",
+            "--variant",
+            "vae",
+            "--dataset",
+            "mnist-5k",
+            "--max-seconds",
+            1.5,
+            "--hidden",
+            64,
+            "--out",
+            tmp_path / "v.safetensors",
+            "--json",
+        )
+    )
+    assert 1.5 <= result["seconds"] < 10 and result["steps"] > 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["evaluate", "/nonexistent.safetensors", "--json"], "no checkpoint"),
+        (["info", "pyproject.toml"], "not a checkpoint"),
+        (["train", "--variant", "nope", "--out", "x.safetensors"], "invalid choice"),
+        (["train", "--dataset", "mnist-5k", "--latent-dim", 500, "--out", "/tmp/x.safetensors"], "latent size"),
+        (["train", "--dataset", "mnist-5k", "--epochs", 0, "--out", "/tmp/x.safetensors"], "epochs"),
+        (["train", "--dataset", "mnist-5k", "--variant", "cvae2", "--labels", 100, "--out", "/tmp/x.safetensors"], "--labels is for m2"),
+        (["train", "--dataset", "mnist-5k", "--out", "/tmp/bad name.safetensors"], "checkpoint name"),
+        (["train", "--dataset", "mnist-5k", "--lr", "nan", "--out", "/tmp/x.safetensors"], "learning rate"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(args, message):
+    proc = cli(*args, check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_diverging_training_exits_with_a_message(tmp_path):
+    out = tmp_path / "nan.safetensors"
+    proc = cli("train", "--dataset", "mnist-5k", "--lr", 10, "--epochs", 3, "--hidden", 64, "--out", out, check=False)
+    assert proc.returncode == 2 and "NaN" in proc.stderr and "Traceback" not in proc.stderr
