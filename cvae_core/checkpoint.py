@@ -91,6 +91,7 @@ def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes private files; a checkpoint is meant to be shared
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as e:
