@@ -73,6 +73,7 @@ def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, h
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(),
         **(metadata or {}),
+        "storage": "float16" if half else "float32",
     }
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
@@ -181,3 +182,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     except OSError as e:
         raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
     return from_bytes(data, device)
+
+
+def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, Checkpoint], dict[str, str]]:
+    """Every CVAE checkpoint in a folder, by file stem, and the reason each other file was refused.
+
+    The fidelity classifier is a metric, not a model to show, so it is left out."""
+    models, refused = {}, {}
+    for path in sorted(Path(folder).glob("*" + SUFFIX)):
+        try:
+            ckpt = load(path, device)
+        except CheckpointError as e:
+            refused[path.name] = str(e)
+            continue
+        if ckpt.metadata.get("variant") != DigitClassifier.name:
+            models[path.stem] = ckpt
+    return models, refused

@@ -78,6 +78,7 @@ def cmd_train(args) -> dict:
         lr=_finite(args.lr, "learning rate"),
         seed=args.seed,
         warmup_epochs=args.warmup,
+        cosine=args.cosine,
         shift_pixels=args.shift,
     )
     torch.manual_seed(args.seed)
@@ -147,7 +148,12 @@ def cmd_evaluate(args) -> dict:
             result["label_fidelity"] = label_fidelity(model, classifier, per_label=args.fidelity_samples, seed=args.seed)["fidelity"]
         else:
             print(f"note: no fidelity classifier at {classifier_path}; label_fidelity skipped", file=sys.stderr)
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+    result = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+    if args.record:  # keep the figures in the checkpoint, for the app and checkpoints/README.md
+        meta = dict(ckpt.metadata)
+        meta["metrics"] = {**meta.get("metrics", {}), "test": result}
+        checkpoint.save(model, args.file, meta, half=meta.get("storage") == "float16")
+    return result
 
 
 def cmd_sample(args) -> dict:
@@ -211,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--labels", type=int, help="m2: keep this many labels (balanced), the rest unlabelled")
     t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term")
     t.add_argument("--warmup", type=float, default=1.0, help="KL warm-up, in epochs")
+    t.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 along a cosine")
     t.add_argument("--free-bits", type=float, default=0.0, help="nats per latent dimension not penalised")
     t.add_argument("--alpha", type=float, default=50.0, help="m2: weight of the classification loss")
     t.add_argument("--shift", type=int, default=0, help="augment with random shifts of up to this many pixels")
@@ -231,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fidelity-samples", type=int, default=1000, help="samples per label for label fidelity")
     e.add_argument("--classifier", default=str(DEFAULT_CLASSIFIER))
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--record", action="store_true", help="write these figures into the checkpoint's metadata")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 

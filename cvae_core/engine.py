@@ -28,6 +28,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 0
     warmup_epochs: float = 1.0  # KL weight rises linearly from 0 to 1 over these epochs
+    cosine: bool = False  # decay the learning rate to 0 along a cosine (needs a number of epochs)
     shift_pixels: int = 0  # augmentation: random shifts of up to this many pixels
     eval_limit: int = 2000  # test digits used for the live test curve
 
@@ -175,6 +176,9 @@ class Trainer:
             loss, terms = self.model.loss(x, y, kl_weight=self.kl_weight())
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if self.config.cosine and self.total_steps:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = 0.5 * self.config.lr * (1 + math.cos(math.pi * self.step / self.total_steps))
             self.optimizer.step()
             sums += torch.stack([loss.detach(), terms["elbo"].detach(), terms["recon"].detach(), terms["kl"].detach()])
             steps += 1

@@ -122,3 +122,11 @@ def test_diverging_training_exits_with_a_message(tmp_path):
     out = tmp_path / "nan.safetensors"
     proc = cli("train", "--dataset", "mnist-5k", "--lr", 10, "--epochs", 3, "--hidden", 64, "--out", out, check=False)
     assert proc.returncode == 2 and "NaN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_evaluate_can_record_its_figures_in_the_checkpoint(trained_file, tmp_path):
+    copy = tmp_path / "copy.safetensors"
+    copy.write_bytes(trained_file.read_bytes())
+    result = last_json(cli("evaluate", copy, "--dataset", "mnist-5k", "--split", "test", "--iw-samples", 2, "--record", "--json"))
+    info = last_json(cli("info", copy, "--json"))
+    assert info["metrics"]["test"] == result and info["variant"] == "cvae1"

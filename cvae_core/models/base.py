@@ -191,21 +191,35 @@ class CVAEModel(nn.Module):
         log_w = torch.cat(log_w, 0)
         return torch.logsumexp(log_w, 0) - math.log(k)
 
-    def sample_prior(self, y1h, n: int, temperature: float = 1.0, x=None):
+    def latent_from_noise(self, y1h, noise: torch.Tensor, temperature: float = 1.0, x=None) -> torch.Tensor:
+        """z = mu + temperature * sigma * noise under the prior: noise ~ N(0, I) is the 'style dial'."""
         mu, logvar = self.prior(x, y1h)
         if mu is None:
-            return temperature * torch.randn(n, self.latent_dim, device=self.device)
-        return reparameterize(mu, logvar, temperature)
+            return temperature * noise
+        return mu + temperature * torch.exp(0.5 * logvar) * noise
 
     @torch.no_grad()
-    def generate(self, y: torch.Tensor | None = None, z: torch.Tensor | None = None, temperature: float = 1.0, n: int | None = None):
-        """Mean images (B, 28, 28) in [0, 1]: z from the prior (scaled by temperature) unless given."""
+    def generate(
+        self,
+        y: torch.Tensor | None = None,
+        z: torch.Tensor | None = None,
+        temperature: float = 1.0,
+        n: int | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean images (B, 28, 28) in [0, 1].
+
+        z is used as given; otherwise z = prior mean + temperature * prior sigma * noise, with
+        noise ~ N(0, I) drawn here unless given (so one noise shows one style in every label).
+        """
         if not self.makes_images:
             raise NotImplementedError(f"{self.name} does not generate digits from a label")
-        y1h = self._onehot(y.to(self.device)) if y is not None else None
-        batch = y1h.shape[0] if y1h is not None else (z.shape[0] if z is not None else n)
+        y1h = self._onehot(y.to(self.device)) if (y is not None and self.uses_label) else None
         if z is None:
-            z = self.sample_prior(y1h, batch, temperature)
+            if noise is None:
+                batch = y1h.shape[0] if y1h is not None else n
+                noise = torch.randn(batch, self.latent_dim, device=self.device)
+            z = self.latent_from_noise(y1h, noise.to(self.device), temperature)
         logits = self.decode(z.to(self.device), y1h)
         return torch.sigmoid(logits).view(-1, IMAGE_SIDE, IMAGE_SIDE)
 

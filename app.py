@@ -1,0 +1,56 @@
+"""CVAE Lab, the home page: what a conditional VAE is, the six variants, and what is loaded."""
+
+import streamlit as st
+
+import ui
+from cvae_core.models import VARIANTS
+
+ui.setup_page(
+    "CVAE Lab",
+    "A **variational autoencoder** learns to compress an image x into a short random code z and to redraw the image from "
+    "that code; training maximises a lower bound on how likely the data are, the *ELBO*. A **conditional** VAE also gets a "
+    "condition y, here the digit's label, so you can ask it for a *7* and let z decide the handwriting. The variants below "
+    "differ in which arrows their graphical model draws between y, z and x, and that changes what they are good at.",
+)
+
+st.markdown(
+    "**Try it:** "
+    + " · ".join(f"[{title}]({path.removeprefix('pages/')[2:-3] if path != 'app.py' else ''})" for path, title, _ in ui.PAGES[1:])
+)
+cols = st.columns(len(ui.PAGES))
+for col, (path, title, icon) in zip(cols, ui.PAGES, strict=True):
+    col.page_link(path, label=title, icon=icon)
+
+st.header("The variants")
+st.caption("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network.")
+for i in range(0, len(VARIANTS), 3):
+    row = st.columns(3)
+    for col, cls in zip(row, list(VARIANTS.values())[i : i + 3], strict=False):
+        with col.container(border=True):
+            st.subheader(cls.title)
+            st.graphviz_chart(cls.graph_dot, width="stretch")
+            st.latex(cls.elbo_latex)
+            st.markdown(cls.good_for)
+            st.caption(cls.reference)
+
+st.header("Pretrained models")
+shipped, refused = ui.shipped_models()
+if shipped:
+    rows = []
+    for name, ckpt in shipped.items():
+        test = ckpt.metadata.get("metrics", {}).get("test", {})
+        rows.append(
+            {
+                "model": name,
+                "variant": ckpt.model.name,
+                "latent size": ckpt.model.latent_dim,
+                "trained on": ckpt.metadata.get("dataset", "?"),
+                "test ELBO (nats)": test.get("elbo"),
+                "label fidelity": test.get("label_fidelity"),
+                "accuracy": test.get("accuracy"),
+            }
+        )
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption("Figures on the official 10,000-digit MNIST test split; checkpoints/README.md has the command that made each model.")
+else:
+    st.info("No pretrained models were found in checkpoints/. Train one on the Train page.")

@@ -1,0 +1,101 @@
+"""What every page shares: page set-up, the sidebar model picker, and image display.
+
+Pages import this module and stay short scripts of widgets and plots; the maths is in cvae_core.
+"""
+
+import os
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from cvae_core import checkpoint
+from cvae_core.images import grid, png_bytes
+from cvae_core.models import VARIANTS
+
+ROOT = Path(__file__).resolve().parent
+CHECKPOINTS = ROOT / "checkpoints"
+PAGES = [
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Train.py", "Train", ":material/model_training:"),
+    ("pages/2_Generate.py", "Generate", ":material/draw:"),
+]
+
+torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+
+
+def setup_page(title: str, intro: str | None = None) -> None:
+    """Page config, title, a one-paragraph explanation, and the shared sidebar."""
+    st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+    with st.sidebar:
+        st.markdown("### CVAE Lab")
+        st.caption("Conditional variational autoencoders on handwritten digits, trained live on a CPU.")
+        _, refused = shipped_models()
+        for name, why in refused.items():
+            st.warning(f"Skipped checkpoint {name}: {why}")
+
+
+@st.cache_resource(show_spinner="Loading the pretrained models…")
+def shipped_models() -> tuple[dict, dict]:
+    """The checkpoints in checkpoints/, loaded once per server and shared read-only by every session."""
+    models, refused = checkpoint.load_folder(CHECKPOINTS)
+    for ckpt in models.values():
+        ckpt.model.eval().requires_grad_(False)
+    return models, refused
+
+
+def session_models() -> dict:
+    """Models trained (or uploaded) in this browser session, by name."""
+    return st.session_state.setdefault("session_models", {})
+
+
+def all_models() -> dict:
+    """Shipped models first, then this session's; the label says which is which."""
+    shipped, _ = shipped_models()
+    out = {f"{name} (pretrained)": ckpt for name, ckpt in shipped.items()}
+    out.update({f"{name} (this session)": ckpt for name, ckpt in session_models().items()})
+    return out
+
+
+def model_picker(label: str = "Model", where=None, keep=lambda model: True, key: str = "model", help: str | None = None):
+    """A select box of the available models that pass `keep`; returns (label, Checkpoint) or (None, None)."""
+    options = {name: ckpt for name, ckpt in all_models().items() if keep(ckpt.model)}
+    where = where or st.sidebar
+    if not options:
+        where.info("No model here can do this yet: train one on the Train page.")
+        return None, None
+    default = next((i for i, name in enumerate(options) if name.startswith(st.session_state.get("preferred_model", "\0"))), 0)
+    name = where.selectbox(
+        label,
+        list(options),
+        index=default,
+        key=key,
+        help=help or "Pretrained models ship with the app; models you train on the Train page appear here too.",
+    )
+    return name, options[name]
+
+
+def describe_model(ckpt) -> str:
+    meta, model = ckpt.metadata, ckpt.model
+    cls = VARIANTS[model.name]
+    test = meta.get("metrics", {}).get("test", {})
+    figures = f" · test ELBO {test['elbo']:.1f} nats" if "elbo" in test else ""
+    return f"**{cls.title}** · latent size {model.latent_dim} · {model.config.arch.upper()}{figures}"
+
+
+def show_digits(images, ncol: int, scale: int = 3, caption: str | None = None, where=None, download: str | None = None, key=None):
+    """A grid of digits as one crisp PNG, with an optional download button."""
+    data = png_bytes(grid(images, ncol), scale=scale)
+    (where or st).image(data, caption=caption)
+    if download:
+        (where or st).download_button(
+            "Download PNG", data, file_name=download, mime="image/png", key=key, help="Save this grid as a PNG image."
+        )
+    return data
+
+
+def label_names(ckpt) -> list[str]:
+    return [str(c) for c in range(ckpt.model.config.n_classes)]
