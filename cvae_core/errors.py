@@ -19,3 +19,7 @@ class CheckpointError(CVAEError):
 
 class TrainingError(CVAEError):
     """Training cannot go on (for example the loss became NaN)."""
+
+
+class ImageError(CVAEError):
+    """An uploaded or drawn picture cannot be used."""

@@ -142,7 +142,7 @@ if resume and trainer is not None:
 
 # ---- live panel ---------------------------------------------------------------------------------
 def curves(history: list[dict]) -> go.Figure:
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("ELBO (higher is better)", "Reconstruction log-likelihood", "KL divergence"))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("ELBO ↑", "Reconstruction ↑", "KL"))
     for split, dash in (("train", "solid"), ("test", "dot")):
         rows = [h for h in history if h["split"] == split]
         for col, key in enumerate(("elbo", "recon", "kl"), start=1):
