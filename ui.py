@@ -18,7 +18,10 @@ CHECKPOINTS = ROOT / "checkpoints"
 PAGES = [
     ("app.py", "Home", ":material/home:"),
     ("pages/1_Train.py", "Train", ":material/model_training:"),
-    ("pages/2_Generate.py", "Generate", ":material/draw:"),
+    ("pages/2_Generate.py", "Generate", ":material/auto_awesome:"),
+    ("pages/3_Draw.py", "Draw", ":material/draw:"),
+    ("pages/4_Latent_space.py", "Latent space", ":material/scatter_plot:"),
+    ("pages/5_Compare.py", "Compare", ":material/leaderboard:"),
 ]
 
 torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -99,3 +102,15 @@ def show_digits(images, ncol: int, scale: int = 3, caption: str | None = None, w
 
 def label_names(ckpt) -> list[str]:
     return [str(c) for c in range(ckpt.model.config.n_classes)]
+
+
+@st.cache_resource(show_spinner=False)
+def test_digits():
+    """The official MNIST test split when it is in the data root, else the offline held-out digits."""
+    from cvae_core.data import OFFLINE, load_dataset
+    from cvae_core.errors import DatasetError
+
+    try:
+        return load_dataset("mnist", "test", download=False)
+    except DatasetError:
+        return load_dataset(OFFLINE, "test")

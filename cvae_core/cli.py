@@ -79,6 +79,7 @@ def cmd_train(args) -> dict:
         seed=args.seed,
         warmup_epochs=args.warmup,
         cosine=args.cosine,
+        kl_start=args.kl_start,
         shift_pixels=args.shift,
     )
     torch.manual_seed(args.seed)
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--labels", type=int, help="m2: keep this many labels (balanced), the rest unlabelled")
     t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term")
     t.add_argument("--warmup", type=float, default=1.0, help="KL warm-up, in epochs")
+    t.add_argument("--kl-start", type=float, default=0.0, help="KL weight at the start of the warm-up (above 1: ease down to 1)")
     t.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 along a cosine")
     t.add_argument("--free-bits", type=float, default=0.0, help="nats per latent dimension not penalised")
     t.add_argument("--alpha", type=float, default=50.0, help="m2: weight of the classification loss")

@@ -27,7 +27,8 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0
-    warmup_epochs: float = 1.0  # KL weight rises linearly from 0 to 1 over these epochs
+    warmup_epochs: float = 1.0  # the KL weight moves linearly from kl_start to 1 over these epochs
+    kl_start: float = 0.0  # 0: the usual warm-up; above 1: start with a heavy KL that eases to 1
     cosine: bool = False  # decay the learning rate to 0 along a cosine (needs a number of epochs)
     shift_pixels: int = 0  # augmentation: random shifts of up to this many pixels
     eval_limit: int = 2000  # test digits used for the live test curve
@@ -45,6 +46,8 @@ class TrainConfig:
             raise ConfigError(f"learning rate must be more than 0 and at most 10, got {self.lr}")
         if not (0 <= self.warmup_epochs <= 1000):
             raise ConfigError(f"KL warm-up must be from 0 to 1000 epochs, got {self.warmup_epochs}")
+        if not (0 <= self.kl_start <= 100 and math.isfinite(self.kl_start)):
+            raise ConfigError(f"the starting KL weight must be from 0 to 100, got {self.kl_start}")
         if not (0 <= self.shift_pixels <= 4):
             raise ConfigError(f"shift augmentation must be from 0 to 4 pixels, got {self.shift_pixels}")
         if n_train == 0:
@@ -140,7 +143,8 @@ class Trainer:
 
     def kl_weight(self) -> float:
         warmup_steps = self.config.warmup_epochs * self.steps_per_epoch
-        return 1.0 if warmup_steps <= 0 else min(1.0, self.step / warmup_steps)
+        progress = 1.0 if warmup_steps <= 0 else min(1.0, self.step / warmup_steps)
+        return self.config.kl_start + (1.0 - self.config.kl_start) * progress
 
     @property
     def epoch(self) -> float:

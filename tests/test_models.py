@@ -162,3 +162,14 @@ def test_bad_settings_are_refused_with_a_message(bad):
 
     with pytest.raises(ConfigError):
         build_model(ModelConfig(**{"variant": "cvae2", **bad}))
+
+
+@pytest.mark.parametrize("variant", ["cvae1", "cvae2", "cvae4", "m2"])
+def test_restyle_keeps_the_digit_under_its_own_label(trained, held_out, variant):
+    model = trained[variant][0]
+    x, y = held_out.images[::50][:8], held_out.labels[::50][:8]
+    styles = model.restyle(x, y)
+    assert styles.shape == (8, 10, 28, 28)
+    # under its own label, restyling is the reconstruction from the posterior mean
+    torch.testing.assert_close(styles[torch.arange(8), y], model.reconstruct(x, y), atol=1e-5, rtol=1e-4)
+    assert (styles[:, 0] - styles[:, 1]).abs().sum() > 10  # other labels draw other digits

@@ -224,6 +224,30 @@ class CVAEModel(nn.Module):
         return torch.sigmoid(logits).view(-1, IMAGE_SIDE, IMAGE_SIDE)
 
     @torch.no_grad()
+    def restyle(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The same handwriting in every label: (B, n_classes, 28, 28).
+
+        x is encoded with q(z|x,y) (its posterior mean), turned into prior noise
+        eps = (z - mu_p(y)) / sigma_p(y), and decoded under each label's prior with that eps."""
+        if not (self.makes_images and self.uses_label):
+            raise NotImplementedError(f"{self.name} cannot redraw a digit as another label")
+        c = self.config.n_classes
+        y1h = self._onehot(y)
+        mu, _ = self.posterior(x, y1h)
+        prior_mu, prior_logvar = self.prior(x, y1h)
+        noise = mu if prior_mu is None else (mu - prior_mu) * torch.exp(-0.5 * prior_logvar)
+        labels = torch.arange(c, device=x.device).repeat(x.shape[0])
+        images = self.generate(labels, noise=noise.repeat_interleave(c, 0), temperature=1.0)
+        return images.view(x.shape[0], c, IMAGE_SIDE, IMAGE_SIDE)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode the posterior mean of q(z|x,y): (B, 28, 28)."""
+        y1h = self._onehot(y)
+        mu, _ = self.posterior(x, y1h)
+        return torch.sigmoid(self.decode(mu, y1h)).view(-1, IMAGE_SIDE, IMAGE_SIDE)
+
+    @torch.no_grad()
     def classify(self, x: torch.Tensor, k: int = 10) -> torch.Tensor:
         """Class probabilities (B, 10). Generative variants use Bayes' rule with a uniform p(y):
         p(y | x) is proportional to p(x | y), estimated by the importance-weighted bound with k samples."""

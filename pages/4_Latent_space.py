@@ -1,0 +1,106 @@
+"""Where the test digits land in latent space, and what each region of it draws."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+import ui
+
+ui.setup_page(
+    "Latent space",
+    "Each dot is a test digit, placed at the mean of q(z|x,y), its code in latent space, and coloured by its label. "
+    "For a 2-D latent these are the coordinates themselves; larger latents are projected to 2-D (PCA keeps the directions of "
+    "largest spread, t-SNE keeps neighbours together). Click a dot to see the digit and how the model redraws it.",
+)
+name, ckpt = ui.model_picker(keep=lambda m: m.makes_images)
+if ckpt is None:
+    st.stop()
+model = ckpt.model
+st.sidebar.markdown(ui.describe_model(ckpt))
+data = ui.test_digits()
+c1, c2 = st.columns(2)
+n = c1.select_slider("Test digits", [500, 1000, 2000, 5000], value=2000, help="More dots take longer to project with t-SNE.")
+method = (
+    "latent" if model.latent_dim == 2 else c2.radio("Projection", ["PCA", "t-SNE"], horizontal=True, help="Only for latents larger than 2.")
+)
+
+
+@st.cache_data(show_spinner="Encoding the test digits…", max_entries=32)
+def embed(model_key: str, n: int, method: str, _model) -> np.ndarray:
+    """2-D coordinates of the first n test digits (cached: a click does not recompute them)."""
+    with torch.inference_mode():
+        mu, _ = _model.encode(data.images[:n], data.labels[:n] if _model.uses_label else None)
+    mu = mu.numpy()
+    if method == "latent":
+        return mu
+    if method == "PCA":
+        from sklearn.decomposition import PCA
+
+        return PCA(2, random_state=0).fit_transform(mu)
+    from sklearn.manifold import TSNE
+
+    return TSNE(2, init="pca", random_state=0, perplexity=30).fit_transform(mu)
+
+
+coords = embed(name, n, method, model)
+labels = data.labels[:n].numpy()
+axis = {"latent": ("z₁", "z₂"), "PCA": ("PCA 1 of z", "PCA 2 of z"), "t-SNE": ("t-SNE 1 of z", "t-SNE 2 of z")}[method]
+fig = go.Figure()
+for c in range(10):
+    idx = np.flatnonzero(labels == c)
+    fig.add_trace(
+        go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(c), customdata=idx, marker={"size": 5, "opacity": 0.75})
+    )
+prior_mu, prior_logvar = model.prior(None, torch.eye(10)) if model.name in ("cvae1", "cvae4") else (None, None)
+if method == "latent" and prior_mu is not None:  # the learned priors p(z|y) as 2-sigma ellipses
+    t = np.linspace(0, 2 * np.pi, 60)
+    for c in range(10):
+        m, s = prior_mu[c].detach().numpy(), np.exp(0.5 * prior_logvar[c].detach().numpy())
+        fig.add_trace(
+            go.Scatter(
+                x=m[0] + 2 * s[0] * np.cos(t),
+                y=m[1] + 2 * s[1] * np.sin(t),
+                mode="lines",
+                line={"width": 1, "color": "black"},
+                showlegend=c == 0,
+                name="p(z|y), 2σ",
+                hoverinfo="skip",
+            )
+        )
+fig.update_layout(height=560, xaxis_title=axis[0], yaxis_title=axis[1], legend_title="label", margin={"t": 10}, dragmode="select")
+left, right = st.columns([3, 1])
+event = left.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_plot", width="stretch")
+
+with right:
+    points = event.selection.points if event and event.selection else []
+    if points:
+        point = points[0]
+        custom = point.get("customdata")
+        if custom is not None:
+            i = int(custom[0] if isinstance(custom, list) else custom)
+        else:  # the index within its label's trace
+            i = int(np.flatnonzero(labels == point["curve_number"])[point["point_index"]])
+        x, y = data.images[i : i + 1], data.labels[i : i + 1]
+        recon = model.reconstruct(x, y if model.uses_label else None)
+        st.markdown(f"**Test digit #{i}**, label {int(y)}")
+        ui.show_digits(torch.cat([x.view(1, 28, 28), recon]), ncol=2, scale=4, caption="digit · reconstruction")
+        if st.button("Open in Draw", help="Classify and restyle this digit on the Draw page."):
+            st.session_state["drawn_digit"] = x.view(28, 28).numpy()
+            st.switch_page("pages/3_Draw.py")
+    else:
+        st.info("Click a dot (or drag a box around some) to see that digit and its reconstruction.")
+
+if model.latent_dim == 2:
+    st.subheader("The decoded plane")
+    st.caption("A grid over the latent plane, decoded: how the model lays out handwriting (after Kingma & Welling, figure 4).")
+    c1, c2 = st.columns([1, 3])
+    label = c1.selectbox("Label", list(range(10)), index=4, disabled=not model.uses_label) if model.uses_label else None
+    steps = c1.slider("Grid size", 5, 20, 12)
+    span = c1.slider("Extent (prior σ)", 1.0, 4.0, 2.5, 0.5, help="How far from the prior's centre the grid reaches.")
+    ticks = torch.linspace(-span, span, steps)
+    gy, gx = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")
+    noise = torch.stack([gx.flatten(), gy.flatten()], 1)
+    y = torch.full((steps * steps,), label if label is not None else 0)
+    images = model.generate(y if model.uses_label else None, noise=noise, temperature=1.0)
+    ui.show_digits(images, ncol=steps, scale=2, where=c2, download="manifold.png", key="dl-manifold")
