@@ -104,6 +104,7 @@ def register(trainer: Trainer) -> None:
     """Make the model as it is now available on every page of this session."""
     meta = state["train_meta"]
     ui.session_models()[meta["name"]] = checkpoint.Checkpoint(trainer.model.eval(), {**meta, "train": trainer.summary()})
+    state["preferred_model"] = meta["name"]  # the other pages open on it
 
 
 if start:

@@ -79,6 +79,7 @@ def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_pa
 def test_generate_slider_and_label_change_the_digit(session_model):
     at = page("pages/2_Generate.py")
     at.session_state["session_models"] = session_model
+    at.session_state["preferred_model"] = "tiny-cvae1"
     at.run()
     no_exceptions(at)
     before = images(at)[0]
@@ -95,6 +96,99 @@ def test_generate_explains_the_unlabelled_vae():
     model = build_model(ModelConfig(variant="vae", latent_dim=2, hidden=32)).eval()
     at = page("pages/2_Generate.py")
     at.session_state["session_models"] = {"tiny-vae": Checkpoint(model, {"variant": "vae"})}
+    at.session_state["preferred_model"] = "tiny-vae"
     at.run()
     no_exceptions(at)
     assert any("no label" in i.value for i in at.info)
+
+
+def _png(array) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray((np.asarray(array) * 255).astype("uint8")).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def readers(session_model):
+    torch.manual_seed(1)
+    cvae3 = build_model(ModelConfig(variant="cvae3", latent_dim=4, hidden=64)).eval()
+    return {**session_model, "tiny-cvae3": Checkpoint(cvae3, {"variant": "cvae3"})}
+
+
+def test_draw_classifies_and_restyles_a_drawn_digit(readers, held_out):
+    at = page("pages/3_Draw.py")
+    at.session_state["session_models"] = readers
+    at.session_state["drawn_digit"] = held_out.images[3].view(28, 28).numpy()
+    at.session_state["preferred_model"] = "tiny-cvae1"
+    at.run()
+    no_exceptions(at)
+    assert len(at.get("plotly_chart")) == 1  # one bar chart, a bar group per model
+    assert sum("reads **" in m.value for m in at.markdown) == 1 and "tiny-cvae3" in [m.value for m in at.markdown if "reads" in m.value][0]
+    assert len(images(at)) == 2  # what the model sees, and the restyled row
+
+
+def test_draw_reads_an_uploaded_photo_of_dark_ink(readers, held_out):
+    at = page("pages/3_Draw.py")
+    at.session_state["session_models"] = readers
+    at.run()
+    assert any("Draw a digit or upload" in i.value for i in at.info)
+    photo = 1 - held_out.images[5].view(28, 28).numpy().repeat(4, 0).repeat(4, 1)
+    at.file_uploader[0].set_value(("digit.png", _png(photo), "image/png")).run()
+    no_exceptions(at)
+    assert any("digit.png" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("notes.png", b"this is text", "Cannot use this file"),
+        ("empty.png", b"", "Cannot use this file"),
+        ("white.png", None, "No digit found"),
+    ],
+)
+def test_draw_explains_bad_uploads(readers, name, data, message):
+    import numpy as np
+
+    at = page("pages/3_Draw.py")
+    at.session_state["session_models"] = readers
+    at.run()
+    at.file_uploader[0].set_value((name, data if data is not None else _png(np.ones((40, 40))), "image/png")).run()
+    no_exceptions(at)
+    assert any(message in e.value for e in [*at.error, *at.warning])
+
+
+def test_latent_space_plots_and_cvae1_priors(session_model):
+    model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=32)).eval()
+    at = page("pages/4_Latent_space.py")
+    at.session_state["session_models"] = {"tiny-2d": Checkpoint(model, {"variant": "cvae1"})}
+    at.session_state["preferred_model"] = "tiny-2d"
+    at.run()
+    no_exceptions(at)
+    assert len(at.get("plotly_chart")) == 1
+    assert len(images(at)) == 1  # the decoded plane for a 2-D latent
+    assert any("Click a dot" in i.value for i in at.info)
+    at.session_state["session_models"] = session_model  # 4-D: projected
+    at.session_state["preferred_model"] = "tiny-cvae1"
+    at.run()
+    no_exceptions(at)
+    assert at.radio[0].value == "PCA"
+
+
+def test_compare_measures_every_model_and_offers_csv(readers):
+    at = page("pages/5_Compare.py")
+    at.session_state["session_models"] = readers
+    at.run()
+    no_exceptions(at)
+    at.select_slider[0].set_value(200)
+    next(b for b in at.button if "Measure" in b.label).click().run()
+    no_exceptions(at)
+    rows = at.session_state["compare_rows"]["rows"]
+    assert {"tiny-cvae1 (this session)", "tiny-cvae3 (this session)"} <= set(rows)
+    assert rows["tiny-cvae3 (this session)"]["label fidelity"] is None and rows["tiny-cvae3 (this session)"]["accuracy"] is not None
+    assert len(at.dataframe) == 1 and len(at.get("download_button")) >= 1

@@ -18,7 +18,7 @@ import pytest
 from .conftest import ROOT
 
 SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
-PAGES = {"": "CVAE Lab", "Train": "Train", "Generate": "Generate"}
+PAGES = {"": "CVAE Lab", "Train": "Train", "Generate": "Generate", "Draw": "Draw", "Latent_space": "Latent space", "Compare": "Compare"}
 
 
 def free_port() -> int:
@@ -128,7 +128,7 @@ def test_every_page_opens_from_the_sidebar(server, page):
     for path, title in PAGES.items():
         if not path:
             continue
-        page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title.replace("_", " ")).first.click()
+        page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
         wait_ready(page, title)
         assert_no_exception(page)
         assert page.url.rstrip("/").endswith(path)
@@ -167,3 +167,48 @@ def test_a_slider_changes_the_digit(server, page):
     page.wait_for_function("(s) => document.querySelector('[data-testid=\"stImage\"] img').src !== s", arg=before, timeout=30_000)
     assert_no_exception(page)
     shot(page, "generate")
+
+
+def test_a_drawn_stroke_gets_predictions(server, page):
+    page.goto(f"{server}/Draw")
+    wait_ready(page, "Draw")
+    canvas = page.locator("canvas").last
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 21):  # a vertical stroke: a "1"
+        page.mouse.move(x0 + i * 0.5, y0 + i * box["height"] * 0.035)
+    page.mouse.up()
+    page.get_by_text("What the model sees").wait_for(timeout=60_000)
+    page.get_by_text("reads").first.wait_for(timeout=60_000)
+    assert_no_exception(page)
+    shot(page, "draw")
+
+
+def test_a_box_in_the_latent_plot_shows_a_digit(server, page):
+    page.goto(f"{server}/Latent_space")
+    wait_ready(page, "Latent space")
+    plot = page.locator('[data-testid="stPlotlyChart"]').first
+    plot.wait_for(timeout=60_000)
+    page.locator(".nsewdrag").first.wait_for(timeout=60_000)
+    area = page.locator(".nsewdrag").first.bounding_box()  # plotly's drag surface over the axes
+    page.mouse.move(area["x"] + area["width"] * 0.3, area["y"] + area["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.5, area["y"] + area["height"] * 0.5, steps=8)
+    page.mouse.move(area["x"] + area["width"] * 0.7, area["y"] + area["height"] * 0.7, steps=8)
+    page.mouse.up()
+    page.get_by_text("Test digit #").wait_for(timeout=60_000)
+    assert_no_exception(page)
+    shot(page, "latent_space")
+
+
+def test_the_comparison_table_appears(server, page):
+    page.goto(f"{server}/Compare")
+    wait_ready(page, "Compare")
+    main(page).get_by_role("button", name="Measure all models").click()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=300_000)
+    wait_ready(page, "Compare")
+    assert_no_exception(page)
+    shot(page, "compare")
