@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .data import DATASETS, SPLITS, hide_labels, load_dataset
+from .data import DATASETS, SPLITS, Dataset, hide_labels, load_dataset
 from .engine import TrainConfig, Trainer
 from .errors import CVAEError
 from .metrics import accuracy, label_fidelity, train_classifier
@@ -67,10 +67,11 @@ def cmd_train(args) -> dict:
     train = load_dataset(args.dataset, args.split)
     if train.note:
         print(train.note, file=sys.stderr)
+    true_labels = train.labels
     if args.labels is not None:
         if config.variant != "m2":
             raise CVAEError("--labels is for m2, the semi-supervised variant")
-        train.labels = hide_labels(train.labels, args.labels, seed=args.seed)
+        train = Dataset(train.name, train.split, train.images, hide_labels(train.labels, args.labels, seed=args.seed), train.classes)
     tc = TrainConfig(
         epochs=None if args.max_seconds is not None and args.epochs is None else (args.epochs if args.epochs is not None else 20.0),
         max_seconds=args.max_seconds,
@@ -99,7 +100,7 @@ def cmd_train(args) -> dict:
             bar.set_postfix(epoch=f"{progress.epoch:.1f}", elbo=f"{progress.terms.get('elbo', float('nan')):.1f}")
     if bar is not None:
         bar.close()
-    final = trainer.evaluate(train)
+    final = trainer.evaluate(Dataset(train.name, train.split, train.images, true_labels))  # bound on log p(x|y), true labels
     meta = {
         "dataset": train.name,
         "split": args.split,

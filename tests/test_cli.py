@@ -130,3 +130,10 @@ def test_evaluate_can_record_its_figures_in_the_checkpoint(trained_file, tmp_pat
     result = last_json(cli("evaluate", copy, "--dataset", "mnist-5k", "--split", "test", "--iw-samples", 2, "--record", "--json"))
     info = last_json(cli("info", copy, "--json"))
     assert info["metrics"]["test"] == result and info["variant"] == "cvae1"
+
+
+def test_semi_supervised_m2_trains_from_a_few_labels(tmp_path):
+    out = tmp_path / "m2.safetensors"
+    result = last_json(cli("train", "--variant", "m2", "--dataset", "mnist-5k", "--labels", 100, "--epochs", 0.3, "--hidden", 64, "--out", out, "--json"))
+    assert result["variant"] == "m2" and result["final"]["elbo"] < 0
+    assert last_json(cli("info", out, "--json"))["labels"] == 100

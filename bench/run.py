@@ -1,0 +1,243 @@
+"""CVAE Lab benchmarks: `python bench/run.py [--quick] [--json FILE]`.
+
+Every speed is measured against a reference in the same process, interleaved, so that a
+noisy machine moves both alike; what is reported are ratios (and the raw figures beside them).
+
+1. Training throughput: the engine vs a bare in-memory PyTorch loop on the same model, and vs
+   a pytorch/examples-style loop (a torchvision-style dataset of PIL images, ToTensor per sample,
+   a DataLoader).
+2. Time to good digits: training with the app's defaults until the independent classifier reads
+   >= 90 % of temperature-1 samples as their label.
+3. UI latency: server time of a rerun after a slider move (Generate) and after a selection in the
+   latent plot (Latent space), median of repeated AppTest runs.
+4. Scaling: samples/s against batch size, hidden width, latent size and threads.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cvae_core import checkpoint  # noqa: E402
+from cvae_core.data import load_dataset  # noqa: E402
+from cvae_core.engine import Trainer, TrainConfig  # noqa: E402
+from cvae_core.metrics import label_fidelity  # noqa: E402
+from cvae_core.models import ModelConfig, build_model  # noqa: E402
+
+BENCH_MODEL = dict(variant="cvae2", latent_dim=20, hidden=400, layers=1)  # the 784-400-20 MLP
+
+
+def fresh_model(seed=0):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(**BENCH_MODEL))
+
+
+# ---- 1. throughput --------------------------------------------------------------------------
+def engine_rate(data, steps: int) -> float:
+    trainer = Trainer(fresh_model(), data, config=TrainConfig(epochs=None, max_seconds=3600, warmup_epochs=0))
+    trainer.run(max_steps=5)  # warm-up, not timed
+    before, samples = trainer.elapsed, trainer.samples
+    trainer.run(max_steps=steps)
+    return (trainer.samples - samples) / (trainer.elapsed - before)
+
+
+def bare_rate(data, steps: int) -> float:
+    """The least a loop can do: index a tensor, forward, backward, step."""
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x_all, y_all = data.images, data.labels
+    n = len(x_all)
+
+    def step(idx):
+        loss, _ = model.loss(x_all[idx], y_all[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    order = torch.randperm(n)
+    for i in range(5):
+        step(order[i * 128 : (i + 1) * 128])
+    started = time.perf_counter()
+    done = 0
+    for i in range(steps):
+        if (i + 1) * 128 % n < 128:
+            order = torch.randperm(n)
+        start = (i * 128) % (n - 128)
+        step(order[start : start + 128])
+        done += 128
+    return done / (time.perf_counter() - started)
+
+
+def examples_rate(data, steps: int) -> float:
+    """pytorch/examples vae/main.py style: PIL images through ToTensor, one sample at a time, in a DataLoader."""
+    from PIL import Image
+    from torch.utils.data import DataLoader
+    from torch.utils.data import Dataset as TorchDataset
+    from torchvision import transforms
+
+    class PILDigits(TorchDataset):
+        def __init__(self, images, labels):
+            self.images = (images.view(-1, 28, 28).numpy() * 255).astype(np.uint8)
+            self.labels = labels.numpy()
+            self.transform = transforms.ToTensor()
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, i):
+            return self.transform(Image.fromarray(self.images[i], mode="L")), int(self.labels[i])
+
+    loader = DataLoader(PILDigits(data.images, data.labels), batch_size=128, shuffle=True)
+    model = fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    done, started, i = 0, None, 0
+    while i < steps + 5:
+        for x, y in loader:
+            if i == 5:
+                started = time.perf_counter()
+            x = x.view(-1, 784)
+            loss, _ = model.loss(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if i >= 5:
+                done += x.shape[0]
+            i += 1
+            if i >= steps + 5:
+                break
+    return done / (time.perf_counter() - started)
+
+
+def throughput(rounds: int, steps: int) -> dict:
+    data = load_dataset("mnist-5k", "train")
+    rates = {"engine": [], "bare": [], "examples": []}
+    for _ in range(rounds):  # interleaved
+        rates["engine"].append(engine_rate(data, steps))
+        rates["bare"].append(bare_rate(data, steps))
+        rates["examples"].append(examples_rate(data, steps))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    return {
+        "samples_per_sec": {k: round(v) for k, v in med.items()},
+        "engine_vs_bare": round(med["engine"] / med["bare"], 3),
+        "engine_vs_examples": round(med["engine"] / med["examples"], 3),
+        "targets": {"engine_vs_bare": 0.9, "engine_vs_examples": 1.6},
+    }
+
+
+# ---- 2. time to good digits -------------------------------------------------------------------
+def time_to_good_digits(budget: float = 60.0, threshold: float = 0.9) -> dict:
+    """The app's default settings; fidelity checked every 2 s of training time."""
+    classifier = checkpoint.load(ROOT / "checkpoints" / "fidelity_classifier.safetensors").model
+    train = load_dataset("mnist-5k", "train")
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(variant="cvae1", latent_dim=16, hidden=512))
+    trainer = Trainer(model, train, config=TrainConfig(epochs=30, lr=2e-3, warmup_epochs=1.0))
+    checks = []
+    while trainer.elapsed < budget and not trainer.done:
+        trainer.run(max_seconds=2.0)
+        fid = label_fidelity(model, classifier, per_label=100)["fidelity"]
+        model.train()
+        checks.append((round(trainer.elapsed, 1), round(fid, 3)))
+        if fid >= threshold:
+            break
+    reached = next((t for t, f in checks if f >= threshold), None)
+    return {"seconds_to_90pct_fidelity": reached, "checks": checks, "target_seconds": 20}
+
+
+# ---- 3. UI latency ---------------------------------------------------------------------------
+def ui_latency(repeats: int = 10) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    out = {}
+    at = AppTest.from_file(str(ROOT / "pages" / "2_Generate.py"), default_timeout=120).run()
+    if at.exception or not at.slider:
+        return {"error": "Generate page did not render a model"}
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        at.slider(key="dial0").set_value(round(-2 + 4 * i / repeats, 1)).run()
+        times.append(time.perf_counter() - started)
+    out["generate_slider_ms"] = round(1000 * statistics.median(times), 1)
+    at = AppTest.from_file(str(ROOT / "pages" / "4_Latent_space.py"), default_timeout=300).run()
+    times = []
+    for _ in range(repeats):  # a rerun with the embedding cached: what a click costs
+        started = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - started)
+    out["latent_rerun_ms"] = round(1000 * statistics.median(times), 1)
+    out["target_ms"] = 150
+    return out
+
+
+# ---- 4. scaling ------------------------------------------------------------------------------
+def scaling(steps: int) -> dict:
+    data = load_dataset("mnist-5k", "train")
+    rows = []
+
+    def rate(**kw):
+        torch.manual_seed(0)
+        cfg = {**BENCH_MODEL, **{k: v for k, v in kw.items() if k in ("hidden", "latent_dim")}}
+        model = build_model(ModelConfig(**cfg))
+        trainer = Trainer(model, data, config=TrainConfig(epochs=None, max_seconds=3600, batch_size=kw.get("batch_size", 128)))
+        trainer.run(max_steps=3)
+        before, samples = trainer.elapsed, trainer.samples
+        trainer.run(max_steps=steps)
+        r = (trainer.samples - samples) / (trainer.elapsed - before)
+        return round(r), round(len(data) / r, 3)
+
+    for batch in (32, 64, 128, 256, 512):
+        rows.append({"batch_size": batch, **dict(zip(("samples_per_sec", "seconds_per_epoch"), rate(batch_size=batch), strict=True))})
+    for hidden in (128, 256, 512, 1024):
+        rows.append({"hidden": hidden, **dict(zip(("samples_per_sec", "seconds_per_epoch"), rate(hidden=hidden), strict=True))})
+    for latent in (2, 8, 20, 64):
+        rows.append({"latent_dim": latent, **dict(zip(("samples_per_sec", "seconds_per_epoch"), rate(latent_dim=latent), strict=True))})
+    threads = torch.get_num_threads()
+    for n in sorted({1, 2, os.cpu_count() or 1}):
+        torch.set_num_threads(n)
+        rows.append({"threads": n, **dict(zip(("samples_per_sec", "seconds_per_epoch"), rate(), strict=True))})
+    torch.set_num_threads(threads)
+    return {"rows": rows, "device": "cuda" if torch.cuda.is_available() else "cpu"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (a smoke run)")
+    parser.add_argument("--only", choices=["throughput", "digits", "ui", "scaling"], action="append")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    steps, rounds = (20, 1) if args.quick else (150, 3)
+    parts = args.only or ["throughput", "digits", "ui", "scaling"]
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
+    }
+    if "throughput" in parts:
+        result["throughput"] = throughput(rounds, steps)
+        print(json.dumps({"throughput": result["throughput"]}), flush=True)
+    if "digits" in parts:
+        result["time_to_good_digits"] = time_to_good_digits(budget=20 if args.quick else 60)
+        print(json.dumps({"time_to_good_digits": result["time_to_good_digits"]}), flush=True)
+    if "ui" in parts:
+        result["ui_latency"] = ui_latency(3 if args.quick else 10)
+        print(json.dumps({"ui_latency": result["ui_latency"]}), flush=True)
+    if "scaling" in parts:
+        result["scaling"] = scaling(10 if args.quick else 60)
+        print(json.dumps({"scaling": result["scaling"]}), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
