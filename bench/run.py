@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cvae_core import checkpoint  # noqa: E402
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.engine import Trainer, TrainConfig  # noqa: E402
+from cvae_core.engine import TrainConfig, Trainer  # noqa: E402
 from cvae_core.metrics import label_fidelity  # noqa: E402
 from cvae_core.models import ModelConfig, build_model  # noqa: E402
 

@@ -197,6 +197,33 @@ def cmd_train_classifier(args) -> dict:
     return result
 
 
+def _experiment_data(args):
+    train = load_dataset(args.dataset, "all" if args.dataset == "mnist-5k" else "train")
+    test = load_dataset(args.eval_dataset or args.dataset, "test")
+    return train, test
+
+
+def cmd_quadrants(args) -> dict:
+    from .experiments import quadrants
+
+    if args.given not in (1, 2, 3):
+        raise CVAEError("--given must be 1, 2 or 3")
+    if args.iw_samples < 1:
+        raise CVAEError("--iw-samples must be at least 1")
+    train, test = _experiment_data(args)
+    if args.limit:
+        test = Dataset(test.name, test.split, test.images[: args.limit], test.labels[: args.limit])
+    return quadrants(args.given, train, test, epochs=args.epochs, samples=args.iw_samples, seed=args.seed, hidden=args.hidden).as_dict()
+
+
+def cmd_semisupervised(args) -> dict:
+    from .experiments import semisupervised
+
+    train, test = _experiment_data(args)
+    result = semisupervised(args.labels, train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden)
+    return {k: v for k, v in result.items() if k in ("labels", "m2_accuracy", "baseline_accuracy", "n")}
+
+
 # ---- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m cvae_core", description="Train, evaluate and sample conditional VAEs on handwritten digits.")
@@ -269,6 +296,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=str(DEFAULT_CLASSIFIER))
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_train_classifier)
+
+    q = sub.add_parser("quadrants", help="Sohn's experiment: complete hidden quadrants; NN baseline vs cvae3")
+    q.add_argument("--given", type=int, default=1, help="visible quadrants: 1, 2 or 3")
+    q.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits (mnist-5k: all 5,000)")
+    q.add_argument("--eval-dataset", choices=DATASETS, help="test split to evaluate on (default: the training data set's)")
+    q.add_argument("--epochs", type=float, default=30)
+    q.add_argument("--iw-samples", type=int, default=100, help="samples S of both estimators")
+    q.add_argument("--hidden", type=int, default=512)
+    q.add_argument("--limit", type=int, default=0, help="only the first N test digits")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_quadrants)
+
+    m = sub.add_parser("semisupervised", help="Kingma's M2 with N labels vs a classifier on those N labels")
+    m.add_argument("--labels", type=int, default=100)
+    m.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
+    m.add_argument("--eval-dataset", choices=DATASETS)
+    m.add_argument("--epochs", type=float, default=20)
+    m.add_argument("--hidden", type=int, default=512)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_semisupervised)
     return p
 
 

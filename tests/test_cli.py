@@ -134,6 +134,24 @@ def test_evaluate_can_record_its_figures_in_the_checkpoint(trained_file, tmp_pat
 
 def test_semi_supervised_m2_trains_from_a_few_labels(tmp_path):
     out = tmp_path / "m2.safetensors"
-    result = last_json(cli("train", "--variant", "m2", "--dataset", "mnist-5k", "--labels", 100, "--epochs", 0.3, "--hidden", 64, "--out", out, "--json"))
+    result = last_json(
+        cli("train", "--variant", "m2", "--dataset", "mnist-5k", "--labels", 100, "--epochs", 0.3, "--hidden", 64, "--out", out, "--json")
+    )
     assert result["variant"] == "m2" and result["final"]["elbo"] < 0
     assert last_json(cli("info", out, "--json"))["labels"] == 100
+
+
+def test_quadrants_experiment_contract():
+    r = last_json(
+        cli(
+            "quadrants", "--given", 2, "--dataset", "mnist-5k", "--epochs", 0.5, "--iw-samples", 5, "--hidden", 64, "--limit", 200, "--json"
+        )
+    )
+    assert r["given"] == 2 and r["n"] == 200
+    assert 0 < r["cvae_ncll_is"] < 600 and 0 < r["cvae_ncll_mc"] < 600 and 0 < r["nn_ncll"] < 600
+
+
+def test_semisupervised_experiment_contract():
+    r = last_json(cli("semisupervised", "--labels", 100, "--dataset", "mnist-5k", "--epochs", 0.3, "--hidden", 64, "--json"))
+    assert r["labels"] == 100 and r["n"] == 500
+    assert 0.1 < r["m2_accuracy"] <= 1 and 0.1 < r["baseline_accuracy"] <= 1

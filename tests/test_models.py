@@ -102,7 +102,8 @@ def test_quadrant_mask_and_masked_input():
         mask = quadrant_mask(given)
         assert mask.sum() == given * 14 * 14
     half = quadrant_mask(2).view(28, 28)
-    assert half[14:].all() and not half[:14].any()  # two quadrants: the bottom half is seen
+    assert half[:, :14].all() and not half[:, 14:].any()  # two quadrants: the left half is seen
+    assert quadrant_mask(1).view(28, 28)[14:, :14].all() and not quadrant_mask(3).view(28, 28)[14:, 14:].any()
     x = torch.rand(3, 784)
     m = quadrant_mask(1)
     xin = masked_input(x, m)
@@ -122,6 +123,13 @@ def test_cvae3_quadrants_learns_and_keeps_the_visible_part(digits, held_out):
     visible = model.mask.bool().view(28, 28)
     assert torch.equal(completions[:, :, visible], x.view(4, 28, 28)[:, visible].expand(3, -1, -1))
     assert not torch.equal(completions[0], completions[1])  # z drawn from p(z|x) differs
+    # Sohn's two estimators of log p(y|x): both finite; importance sampling with q(z|x,y) is the tighter
+    x = held_out.images[:300]
+    torch.manual_seed(0)
+    mc = model.log_likelihood_mc(x, k=50)
+    iw = model.log_likelihood(x, None, k=50)
+    assert torch.isfinite(mc).all() and torch.isfinite(iw).all()
+    assert iw.mean() >= mc.mean(), (float(iw.mean()), float(mc.mean()))
 
 
 def test_m2_learns_from_unlabelled_digits(digits, held_out):

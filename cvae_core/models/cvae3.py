@@ -13,6 +13,8 @@ Training uses Sohn's hybrid objective (eq. 8):
 at test time, where z comes from the prior network and not from q.
 """
 
+import math
+
 import torch
 
 from ..distributions import bernoulli_log_likelihood, categorical_log_likelihood, reparameterize
@@ -20,8 +22,9 @@ from ..nets import IMAGE_SIDE, image_encoder
 from .base import CVAEModel
 
 HALF = IMAGE_SIDE // 2
-# Quadrants in the order they are given: bottom-left, bottom-right, top-left (Sohn's figure 2).
-QUADRANT_ORDER = ((1, 0), (1, 1), (0, 0))
+# Quadrants in the order they are given, as in Pyro's reproduction of Sohn's experiment:
+# 1 = bottom-left; 2 = the left half; 3 = all but the bottom-right.
+QUADRANT_ORDER = ((1, 0), (0, 0), (0, 1))
 
 
 def quadrant_mask(given: int, device=None) -> torch.Tensor:
@@ -105,6 +108,17 @@ class CVAE3(CVAEModel):
             raise NotImplementedError("this cvae3 completes quadrants; it has no label to predict")
         prior_mu, _ = self.prior(x)
         return torch.softmax(self.decode(prior_mu, x), -1)
+
+    @torch.no_grad()
+    def log_likelihood_mc(self, x: torch.Tensor, k: int = 100, chunk: int = 50) -> torch.Tensor:
+        """Monte Carlo estimate of log p(y|x) = log 1/k sum_i p(y|x,z_i), z_i ~ p(z|x) (Sohn's CVAE-MC)."""
+        prior_mu, prior_logvar = self.prior(x)
+        logs = []
+        for start in range(0, k, chunk):
+            n = min(chunk, k - start)
+            z = reparameterize(prior_mu.repeat(n, 1), prior_logvar.repeat(n, 1))
+            logs.append(self.target_log_likelihood(x.repeat(n, 1), None, None, z).view(n, -1))
+        return torch.logsumexp(torch.cat(logs), 0) - math.log(k)
 
     @torch.no_grad()
     def complete(self, x: torch.Tensor, n_samples: int = 1, temperature: float = 1.0, use_mean: bool = False) -> torch.Tensor:
