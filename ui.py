@@ -10,6 +10,7 @@ import streamlit as st
 import torch
 
 from cvae_core import checkpoint
+from cvae_core.errors import CVAEError
 from cvae_core.images import grid, png_bytes
 from cvae_core.models import VARIANTS
 
@@ -22,6 +23,7 @@ PAGES = [
     ("pages/3_Draw.py", "Draw", ":material/draw:"),
     ("pages/4_Latent_space.py", "Latent space", ":material/scatter_plot:"),
     ("pages/5_Compare.py", "Compare", ":material/leaderboard:"),
+    ("pages/6_Experiments.py", "Experiments", ":material/science:"),
 ]
 
 torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -39,6 +41,37 @@ def setup_page(title: str, intro: str | None = None) -> None:
         _, refused = shipped_models()
         for name, why in refused.items():
             st.warning(f"Skipped checkpoint {name}: {why}")
+        checkpoint_uploader()
+
+
+def checkpoint_uploader() -> None:
+    """Load a checkpoint file into this session, through the one checkpoint loader (nothing is unpickled)."""
+    with st.expander("Load a checkpoint"):
+        upload = st.file_uploader(
+            "A .safetensors file from CVAE Lab",
+            type=["safetensors"],
+            key="checkpoint_upload",
+            help="Checkpoints downloaded from the Train page or made with `python -m cvae_core train`.",
+        )
+        if upload is None:
+            return
+        loaded = st.session_state.setdefault("uploaded_checkpoints", set())
+        if (upload.name, upload.size) in loaded:
+            st.caption(f"{upload.name} is loaded.")
+            return
+        try:
+            ckpt = checkpoint.from_bytes(upload.getvalue())
+        except CVAEError as e:
+            st.error(f"Cannot load {upload.name}: {e}")
+            return
+        if ckpt.metadata.get("variant") not in VARIANTS:
+            st.error(f"{upload.name} is not a CVAE model.")
+            return
+        name = Path(upload.name).stem[:60] or "uploaded"
+        session_models()[name] = ckpt
+        loaded.add((upload.name, upload.size))
+        st.session_state["preferred_model"] = name
+        st.success(f"Loaded {name} ({ckpt.model.name}); it is now in the model lists.")
 
 
 @st.cache_resource(show_spinner="Loading the pretrained models…")
@@ -70,7 +103,11 @@ def model_picker(label: str = "Model", where=None, keep=lambda model: True, key:
     if not options:
         where.info("No model here can do this yet: train one on the Train page.")
         return None, None
-    default = next((i for i, name in enumerate(options) if name.startswith(st.session_state.get("preferred_model", "\0"))), 0)
+    preferred = st.session_state.get("preferred_model")
+    default = next((i for i, name in enumerate(options) if preferred and name == f"{preferred} (this session)"), 0)
+    if preferred and st.session_state.get(f"picked-{key}") != preferred and options.get(f"{preferred} (this session)"):
+        st.session_state[key] = f"{preferred} (this session)"  # a model just trained or loaded: show it
+        st.session_state[f"picked-{key}"] = preferred
     name = where.selectbox(
         label,
         list(options),

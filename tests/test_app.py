@@ -192,3 +192,35 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     assert {"tiny-cvae1 (this session)", "tiny-cvae3 (this session)"} <= set(rows)
     assert rows["tiny-cvae3 (this session)"]["label fidelity"] is None and rows["tiny-cvae3 (this session)"]["accuracy"] is not None
     assert len(at.dataframe) == 1 and len(at.get("download_button")) >= 1
+
+
+def test_experiments_page_runs_the_quadrant_experiment():
+    at = page("pages/6_Experiments.py").run()
+    no_exceptions(at)
+    at.select_slider[0].set_value(2)  # epochs
+    at.select_slider[1].set_value(500)  # test digits
+    next(b for b in at.button if b.label == "Train both and compare").click().run()
+    no_exceptions(at)
+    result = at.session_state["quadrant_results"][1]
+    assert 0 < result.cvae_ncll_is < 400 and 0 < result.nn_ncll < 400
+    assert any(len(df.value) == 1 for df in at.dataframe)  # the NCLL table, one row
+    assert images(at), "no completions shown"
+
+
+def test_a_checkpoint_upload_goes_through_the_safe_loader(tmp_path):
+    import pickle
+
+    from cvae_core import checkpoint
+
+    model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=32))
+    at = page("pages/2_Generate.py").run()
+    uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
+    uploader.set_value(("evil.safetensors", pickle.dumps({"a": 1}), "application/octet-stream")).run()
+    no_exceptions(at)
+    assert any("Cannot load evil.safetensors" in e.value for e in at.error)
+    assert "evil" not in at.session_state["session_models"] if "session_models" in at.session_state else True
+    uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
+    uploader.set_value(("mine.safetensors", checkpoint.to_bytes(model), "application/octet-stream")).run()
+    no_exceptions(at)
+    assert "mine" in at.session_state["session_models"]
+    assert at.selectbox(key="model").value == "mine (this session)"

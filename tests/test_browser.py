@@ -18,7 +18,15 @@ import pytest
 from .conftest import ROOT
 
 SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
-PAGES = {"": "CVAE Lab", "Train": "Train", "Generate": "Generate", "Draw": "Draw", "Latent_space": "Latent space", "Compare": "Compare"}
+PAGES = {
+    "": "CVAE Lab",
+    "Train": "Train",
+    "Generate": "Generate",
+    "Draw": "Draw",
+    "Latent_space": "Latent space",
+    "Compare": "Compare",
+    "Experiments": "Experiments",
+}
 
 
 def free_port() -> int:
