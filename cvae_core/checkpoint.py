@@ -184,11 +184,25 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     return from_bytes(data, device)
 
 
+def remove_stale_partials(folder: str | Path, older_than_s: float = 60.0) -> int:
+    """Delete temporary files left by saves that were killed mid-write (ours only: .<name>.safetensors.*.tmp)."""
+    removed = 0
+    for path in Path(folder).glob("." + "*" + SUFFIX + ".*.tmp"):
+        try:
+            if time.time() - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, Checkpoint], dict[str, str]]:
     """Every CVAE checkpoint in a folder, by file stem, and the reason each other file was refused.
 
     The fidelity classifier is a metric, not a model to show, so it is left out."""
     models, refused = {}, {}
+    remove_stale_partials(folder)
     for path in sorted(Path(folder).glob("*" + SUFFIX)):
         try:
             ckpt = load(path, device)
