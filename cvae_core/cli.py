@@ -86,20 +86,15 @@ def cmd_train(args) -> dict:
     torch.manual_seed(args.seed)
     model = build_model(config)
     trainer = Trainer(model, train, None, tc)
-    try:
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        bar = tqdm(total=trainer.total_steps, unit="step", disable=None, file=sys.stderr)
-    except ImportError:  # pragma: no cover - tqdm is in requirements
-        bar = None
-    while not trainer.done:
-        before = trainer.step
-        progress = trainer.run(max_seconds=0.5)
-        if bar is not None:
-            bar.update(trainer.step - before)
+    with tqdm(total=trainer.total_steps, unit="step", disable=None, file=sys.stderr) as bar:  # shown on a terminal only
+
+        def show(progress):
+            bar.update(progress.step - bar.n)
             bar.set_postfix(epoch=f"{progress.epoch:.1f}", elbo=f"{progress.terms.get('elbo', float('nan')):.1f}")
-    if bar is not None:
-        bar.close()
+
+        trainer.run_to_end(show)
     final = trainer.evaluate(Dataset(train.name, train.split, train.images, true_labels))  # bound on log p(x|y), true labels
     meta = {
         "dataset": train.name,

@@ -216,6 +216,15 @@ class Trainer:
         self._last = self._progress(terms, rate)
         return self._last
 
+    def run_to_end(self, on_slice=None, slice_seconds: float = 0.5) -> Progress:
+        """Train until the budget is spent, calling on_slice(progress) after every slice (for progress bars)."""
+        progress = self._last
+        while not self.done:
+            progress = self.run(max_seconds=slice_seconds)
+            if on_slice is not None:
+                on_slice(progress)
+        return progress
+
     def _record_test(self) -> None:
         terms = self.evaluate(self.test, limit=self.config.eval_limit)
         self.history.append({"split": "test", "step": self.step, "epoch": self.epoch, **terms})

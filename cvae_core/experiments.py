@@ -117,11 +117,7 @@ def quadrants(
     )
     torch.manual_seed(seed)
     cvae = build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden))
-    trainer = Trainer(cvae, train, config=config)
-    while not trainer.done:
-        trainer.run(max_seconds=1.0)
-        if progress is not None:
-            progress(0.5 + 0.5 * trainer.epoch / epochs)
+    Trainer(cvae, train, config=config).run_to_end(None if progress is None else (lambda p: progress(0.5 + 0.5 * p.epoch / epochs)))
     cvae.eval()
     with torch.inference_mode():
         torch.manual_seed(seed)

@@ -18,6 +18,7 @@ import pytest
 from .conftest import ROOT
 
 SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
+SERVER_PID = [0]
 PAGES = {
     "": "CVAE Lab",
     "Train": "Train",
@@ -55,6 +56,7 @@ def server():
         stderr=subprocess.STDOUT,
         text=True,
     )
+    SERVER_PID[0] = proc.pid
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -220,3 +222,54 @@ def test_the_comparison_table_appears(server, page):
     wait_ready(page, "Compare")
     assert_no_exception(page)
     shot(page, "compare")
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, from /proc (Linux)."""
+    total = 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
+    variants = {"vae": "VAE (unconditional baseline)", "cvae1": "CVAE-1", "cvae2": "CVAE-2", "cvae4": "CVAE-4", "m2": "M2"}
+    contexts, pages = [], {}
+    for variant, title in variants.items():
+        context = browser.new_context(viewport={"width": 1300, "height": 900})
+        contexts.append(context)
+        pg = context.new_page()
+        pg.goto(f"{server}/Train")
+        wait_ready(pg, "Train")
+        pg.locator('[data-testid="stSelectbox"]').first.click()
+        pg.get_by_role("option").filter(has_text=title).first.click()
+        wait_ready(pg, "Train")
+        main(pg).get_by_role("button", name="Start").click()
+        pages[variant] = pg
+    for pg in pages.values():
+        progress = pg.locator('[data-testid="stProgress"]').first
+        progress.wait_for(timeout=120_000)
+        first = progress.inner_text()
+        pg.wait_for_function(
+            "(t) => { const p = document.querySelector('[data-testid=\"stProgress\"]'); return p && p.innerText !== t; }",
+            arg=first,
+            timeout=120_000,
+        )
+    for variant, pg in pages.items():
+        main(pg).get_by_role("button", name="Stop").click()
+        pg.get_by_text("Keep this model").wait_for(timeout=120_000)
+        caption = pg.get_by_text("(this session)").first.inner_text()
+        assert f"{variant}-run1" in caption, caption  # each session sees its own model, no other
+        assert_no_exception(pg)
+    pid = SERVER_PID[0]
+    assert _rss_mb(pid) < 1500, f"server memory {_rss_mb(pid):.0f} MB"
+    for context in contexts:
+        context.close()
