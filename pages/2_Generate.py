@@ -59,8 +59,11 @@ def labels_tensor(y, n=1):
 left, right = st.columns([1, 2])
 with left:
     st.markdown(f"**Style dials** (first {min(k, MAX_SLIDERS)} of {k} dimensions)" if k > MAX_SLIDERS else "**Style dials**")
+    dial_columns = st.columns(2)
     for i in range(min(k, MAX_SLIDERS)):
-        st.slider(f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations.")
+        dial_columns[i % 2].slider(
+            f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations."
+        )
 noise = state["gen_noise"].copy()
 noise[: min(k, MAX_SLIDERS)] = [state[f"dial{i}"] for i in range(min(k, MAX_SLIDERS))]
 noise_t = torch.as_tensor(noise)[None]

@@ -170,7 +170,7 @@ def test_a_slider_changes_the_digit(server, page):
     big = page.locator('[data-testid="stImage"] img').first
     big.wait_for(timeout=60_000)
     before = big.get_attribute("src")
-    slider = page.locator('[data-testid="stSlider"] [role="slider"]').nth(1)  # the first style dial (after temperature)
+    slider = page.locator('[data-testid="stSlider"] input[aria-label="z1"]').first  # the first style dial
     slider.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
