@@ -116,7 +116,7 @@ def quadrants(
         None if progress is None else (lambda f: progress(0.5 * f)),
     )
     torch.manual_seed(seed)
-    cvae = build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden))
+    cvae = build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight))
     Trainer(cvae, train, config=config).run_to_end(None if progress is None else (lambda p: progress(0.5 + 0.5 * p.epoch / epochs)))
     cvae.eval()
     with torch.inference_mode():
