@@ -104,7 +104,15 @@ class QuadrantResult:
 
 
 def quadrants(
-    given: int, train: Dataset, test: Dataset, epochs: float = 30, samples: int = 100, seed: int = 0, hidden: int = 512, progress=None
+    given: int,
+    train: Dataset,
+    test: Dataset,
+    epochs: float = 30,
+    samples: int = 100,
+    seed: int = 0,
+    hidden: int = 512,
+    gsnn_weight: float = 0.5,
+    progress=None,
 ) -> QuadrantResult:
     """Train the NN baseline and cvae3 on the same digits; negative conditional log-likelihoods on test (nats)."""
     config = TrainConfig(epochs=epochs, seed=seed, cosine=True, shift_pixels=1, warmup_epochs=1.0)
@@ -116,7 +124,9 @@ def quadrants(
         None if progress is None else (lambda f: progress(0.5 * f)),
     )
     torch.manual_seed(seed)
-    cvae = build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight))
+    cvae = build_model(
+        ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight)
+    )
     Trainer(cvae, train, config=config).run_to_end(None if progress is None else (lambda p: progress(0.5 + 0.5 * p.epoch / epochs)))
     cvae.eval()
     with torch.inference_mode():
