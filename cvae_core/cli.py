@@ -208,7 +208,16 @@ def cmd_quadrants(args) -> dict:
     train, test = _experiment_data(args)
     if args.limit:
         test = Dataset(test.name, test.split, test.images[: args.limit], test.labels[: args.limit])
-    return quadrants(args.given, train, test, epochs=args.epochs, samples=args.iw_samples, seed=args.seed, hidden=args.hidden).as_dict()
+    return quadrants(
+        args.given,
+        train,
+        test,
+        epochs=args.epochs,
+        samples=args.iw_samples,
+        seed=args.seed,
+        hidden=args.hidden,
+        gsnn_weight=args.gsnn_weight,
+    ).as_dict()
 
 
 def cmd_semisupervised(args) -> dict:
@@ -300,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--iw-samples", type=int, default=100, help="samples S of both estimators")
     q.add_argument("--hidden", type=int, default=512)
     q.add_argument("--limit", type=int, default=0, help="only the first N test digits")
+    q.add_argument("--gsnn-weight", type=float, default=0.0, help="share of Sohn's GSNN term in the CVAE's objective (0 to 1)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_quadrants)
