@@ -137,10 +137,6 @@ def show_digits(images, ncol: int, scale: int = 3, caption: str | None = None, w
     return data
 
 
-def label_names(ckpt) -> list[str]:
-    return [str(c) for c in range(ckpt.model.config.n_classes)]
-
-
 @st.cache_resource(show_spinner=False)
 def test_digits():
     """The official MNIST test split when it is in the data root, else the offline held-out digits."""

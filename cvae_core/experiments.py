@@ -183,7 +183,7 @@ def semisupervised(
     trainer = Trainer(
         m2,
         Dataset(train.name, train.split, train.images, partial),
-        config=TrainConfig(epochs=epochs, seed=seed, cosine=True, shift_pixels=1, kl_start=4.0, warmup_epochs=epochs / 2),
+        config=TrainConfig(epochs=epochs, seed=seed, cosine=True, shift_pixels=1, kl_start=8.0, warmup_epochs=epochs / 2),
     )
     while not trainer.done:
         trainer.run(max_seconds=1.0)

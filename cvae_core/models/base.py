@@ -261,6 +261,3 @@ class CVAEModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
-
-    def describe(self) -> dict:
-        return {"name": self.name, "title": self.title, "good_for": self.good_for, "reference": self.reference}
