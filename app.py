@@ -13,19 +13,15 @@ ui.setup_page(
     "differ in which arrows their graphical model draws between y, z and x, and that changes what they are good at.",
 )
 
-st.markdown(
-    "**Try it:** "
-    + " · ".join(f"[{title}]({path.removeprefix('pages/')[2:-3] if path != 'app.py' else ''})" for path, title, _ in ui.PAGES[1:])
-)
-cols = st.columns(len(ui.PAGES))
-for col, (path, title, icon) in zip(cols, ui.PAGES, strict=True):
-    col.page_link(path, label=title, icon=icon)
+cols = st.columns(4)
+for i, (path, title, icon) in enumerate(ui.PAGES):
+    cols[i % 4].page_link(path, label=title, icon=icon)
 
 st.header("The variants")
 st.caption("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network.")
-for i in range(0, len(VARIANTS), 3):
-    row = st.columns(3)
-    for col, cls in zip(row, list(VARIANTS.values())[i : i + 3], strict=False):
+for i in range(0, len(VARIANTS), 2):
+    row = st.columns(2)
+    for col, cls in zip(row, list(VARIANTS.values())[i : i + 2], strict=False):
         with col.container(border=True):
             st.subheader(cls.title)
             st.graphviz_chart(cls.graph_dot, width="stretch")

@@ -18,7 +18,7 @@ class CVAE2(CVAEModel):
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   y [label="y", style=filled, fillcolor=lightgrey]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   z -> x [label="p(x|z,y)"]; y -> x; }"""
-    elbo_latex = r"\log p(x|y) \ge \mathbb{E}_{q(z|x,y)}[\log p(x|z,y)] - \mathrm{KL}(q(z|x,y)\,\|\,\mathcal{N}(0,I))"
+    elbo_latex = r"\begin{aligned}\log p(x|y) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(x|z,y)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,\mathcal{N}(0,I))\end{aligned}"
 
     def __init__(self, config):
         super().__init__(config)

@@ -48,7 +48,9 @@ class CVAE3(CVAEModel):
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   x [label="x", style=filled, fillcolor=lightgrey]; z [label="z"]; y [label="y", style=filled, fillcolor=lightgrey];
   x -> z [label="p(z|x)"]; z -> y [label="p(y|x,z)"]; x -> y; }"""
-    elbo_latex = r"\log p(y|x) \ge \mathbb{E}_{q(z|x,y)}[\log p(y|x,z)] - \mathrm{KL}(q(z|x,y)\,\|\,p(z|x))"
+    elbo_latex = (
+        r"\begin{aligned}\log p(y|x) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(y|x,z)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|x))\end{aligned}"
+    )
     uses_label = True
     makes_images = False
 

@@ -20,7 +20,9 @@ class CVAE4(CVAEModel):
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   y [label="y", style=filled, fillcolor=lightgrey]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   y -> z [label="p(z|y)"]; z -> x [label="p(x|z)"]; }"""
-    elbo_latex = r"\log p(x|y) \ge \mathbb{E}_{q(z|x,y)}[\log p(x|z)] - \mathrm{KL}(q(z|x,y)\,\|\,p(z|y))"
+    elbo_latex = (
+        r"\begin{aligned}\log p(x|y) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(x|z)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|y))\end{aligned}"
+    )
 
     def __init__(self, config):
         super().__init__(config)

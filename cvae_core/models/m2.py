@@ -30,8 +30,8 @@ class M2(CVAEModel):
   y [label="y", style=filled, fillcolor=grey90]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   y -> x [label="p(x|y,z)"]; z -> x; x -> y [style=dashed, label="q(y|x)"]; }"""
     elbo_latex = (
-        r"\mathcal{J}^\alpha = \sum_{(x,y)} \mathcal{L}(x,y) + \sum_{x} \Big[\sum_y q(y|x)\,\mathcal{L}(x,y)"
-        r" + \mathcal{H}(q(y|x))\Big] + \alpha\, \mathbb{E}[\log q(y|x)]"
+        r"\begin{aligned}\mathcal{J}^\alpha = & \textstyle\sum_{(x,y)} \mathcal{L}(x,y) + \sum_{x} \big[\sum_y q(y|x)\,\mathcal{L}(x,y)"
+        r" + \mathcal{H}(q(y|x))\big] \\ & + \alpha\, \mathbb{E}[\log q(y|x)]\end{aligned}"
     )
     classifies = True
 

@@ -15,7 +15,9 @@ class VAE(CVAEModel):
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   z -> x [label="p(x|z)"]; x -> z [style=dashed, label="q(z|x)"]; }"""
-    elbo_latex = r"\log p(x) \ge \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\,\|\,\mathcal{N}(0,I))"
+    elbo_latex = (
+        r"\begin{aligned}\log p(x) \ge\; & \mathbb{E}_{q(z|x)}[\log p(x|z)] \\ & - \mathrm{KL}(q(z|x)\,\|\,\mathcal{N}(0,I))\end{aligned}"
+    )
     uses_label = False
 
     def __init__(self, config):
