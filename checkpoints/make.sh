@@ -11,8 +11,8 @@ train() {  # train NAME ARGS...: train on all 5,000 offline digits, half-precisi
 }
 python -m cvae_core train-classifier --dataset mnist-5k --split all --eval-dataset mnist --out checkpoints/fidelity_classifier.safetensors --json
 train cvae1    --variant cvae1 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60
-train cvae2    --variant cvae2 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60
-train cvae4    --variant cvae4 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60
+train cvae2    --variant cvae2 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 100
+train cvae4    --variant cvae4 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 100
 train vae      --variant vae   --epochs 150 --cosine --shift 1 --warmup 20
 train vae-2d   --variant vae   --latent-dim 2 --epochs 100 --cosine --shift 1 --warmup 10
 train cvae2-2d --variant cvae2 --latent-dim 2 --epochs 100 --cosine --shift 1 --warmup 10
