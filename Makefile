@@ -9,6 +9,8 @@ PY := .venv/bin/python
 STAMP := .venv/.deps-installed
 endif
 SHARED_DATA := $(abspath ../shared/data)
+# Fewer malloc arenas: many sessions training in threads of one server keep less memory.
+export MALLOC_ARENA_MAX ?= 2
 export CVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA),)
 
 .PHONY: run test lint bench

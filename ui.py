@@ -83,6 +83,19 @@ def shipped_models() -> tuple[dict, dict]:
     return models, refused
 
 
+def release_memory() -> None:
+    """Hand freed memory back to the system after heavy work (glibc keeps it otherwise), so that many
+    sessions on one server stay within bounds."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def session_models() -> dict:
     """Models trained (or uploaded) in this browser session, by name."""
     return st.session_state.setdefault("session_models", {})

@@ -89,6 +89,7 @@ def register(trainer: Trainer) -> None:
     meta = state["train_meta"]
     ui.session_models()[meta["name"]] = checkpoint.Checkpoint(trainer.model.eval(), {**meta, "train": trainer.summary()})
     state["preferred_model"] = meta["name"]  # the other pages open on it
+    ui.release_memory()
 
 
 if start:

@@ -68,9 +68,15 @@ if method == "latent" and prior_mu is not None:  # the learned priors p(z|y) as 
                 hoverinfo="skip",
             )
         )
+if model.uses_label:
+    st.caption(
+        "In a conditional model the label is given to the decoder, so z need not store it: colours that mix mean z holds the "
+        "style (slant, width, thickness) and leaves the identity to y. The unconditional vae must put the identity in z, so its "
+        "colours form clusters."
+    )
 fig.update_layout(height=560, xaxis_title=axis[0], yaxis_title=axis[1], legend_title="label", margin={"t": 10}, dragmode="select")
 left, right = st.columns([3, 1])
-event = left.plotly_chart(fig, on_select="rerun", selection_mode="points", key="latent_plot", width="stretch")
+event = left.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_plot", width="stretch")
 
 with right:
     points = event.selection.points if event and event.selection else []

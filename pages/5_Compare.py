@@ -58,6 +58,7 @@ if st.button("Measure all models", type="primary", icon=":material/analytics:", 
             subset = type(data)(data.name, data.split, data.images[:n], data.labels[:n])
             rows[label] = measure(ckpt.model, subset, k, fidelity_classifier(), per_label, ckpt.metadata)
     bar.empty()
+    ui.release_memory()
     results.clear()
     results.update({"rows": rows, "settings": (n, k, per_label)})
 

@@ -147,7 +147,7 @@ def test_every_page_opens_from_the_sidebar(server, page):
 def test_training_progress_moves(server, page):
     page.goto(f"{server}/Train")
     wait_ready(page, "Train")
-    main(page).get_by_role("button", name="Start").click()
+    main(page).get_by_role("button", name="Start", exact=True).click()
     progress = page.locator('[data-testid="stProgress"]')
     progress.first.wait_for(timeout=60_000)
     first = progress.first.inner_text()
@@ -159,8 +159,8 @@ def test_training_progress_moves(server, page):
     page.wait_for_timeout(6000)  # let digits appear for the screenshot
     assert_no_exception(page)
     shot(page, "train")
-    main(page).get_by_role("button", name="Stop").click()
-    main(page).get_by_role("button", name="Resume").wait_for(timeout=60_000)
+    main(page).get_by_role("button", name="Stop", exact=True).click()
+    main(page).get_by_role("button", name="Resume", exact=True).wait_for(timeout=60_000)
     assert_no_exception(page)
 
 
@@ -252,7 +252,7 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
         pg.locator('[data-testid="stSelectbox"]').first.click()
         pg.get_by_role("option").filter(has_text=title).first.click()
         wait_ready(pg, "Train")
-        main(pg).get_by_role("button", name="Start").click()
+        main(pg).get_by_role("button", name="Start", exact=True).click()
         pages[variant] = pg
     for pg in pages.values():
         progress = pg.locator('[data-testid="stProgress"]').first
@@ -264,7 +264,7 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
             timeout=120_000,
         )
     for variant, pg in pages.items():
-        main(pg).get_by_role("button", name="Stop").click()
+        main(pg).get_by_role("button", name="Stop", exact=True).click()
         pg.get_by_text("Keep this model").wait_for(timeout=120_000)
         caption = pg.get_by_text("(this session)").first.inner_text()
         assert f"{variant}-run1" in caption, caption  # each session sees its own model, no other
@@ -273,3 +273,29 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
     assert _rss_mb(pid) < 1500, f"server memory {_rss_mb(pid):.0f} MB"
     for context in contexts:
         context.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_closing_the_tab_stops_its_training(server, browser):
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.goto(f"{server}/Train")
+    wait_ready(pg, "Train")
+    main(pg).get_by_role("button", name="Start", exact=True).click()
+    progress = pg.locator('[data-testid="stProgress"]').first
+    progress.wait_for(timeout=60_000)
+    pid = SERVER_PID[0]
+    before = _cpu_seconds(pid)
+    time.sleep(3)
+    busy = _cpu_seconds(pid) - before
+    assert busy > 1.0, f"training should keep the server busy ({busy:.1f} CPU s in 3 s)"
+    context.close()  # the tab goes away mid-training
+    time.sleep(3)  # the slice under way finishes
+    before = _cpu_seconds(pid)
+    time.sleep(4)
+    idle = _cpu_seconds(pid) - before
+    assert idle < 0.5 * busy, f"the server still trains after the tab closed ({idle:.1f} CPU s in 4 s)"
