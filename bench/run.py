@@ -180,6 +180,42 @@ def ui_latency(repeats: int = 10) -> dict:
     return out
 
 
+def cold_start(port: int = 8765) -> dict:
+    """Seconds from `streamlit run app.py` to the home page's title drawn in headless Chromium."""
+    import shutil
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not executable:
+        return {"error": "no chromium on PATH"}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            while True:
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/", timeout=2000)
+                    break
+                except Exception:  # not listening yet
+                    if time.perf_counter() - started > 60:
+                        return {"error": "no page within 60 s"}
+                    time.sleep(0.1)
+            page.get_by_role("heading", name="CVAE Lab").first.wait_for(timeout=60_000)
+            seconds = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(10)
+            browser.close()
+    return {"cold_start_seconds": round(seconds, 2), "target_seconds": 8}
+
+
 # ---- 4. scaling ------------------------------------------------------------------------------
 def scaling(steps: int) -> dict:
     data = load_dataset("mnist-5k", "train")
@@ -213,11 +249,11 @@ def scaling(steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (a smoke run)")
-    parser.add_argument("--only", choices=["throughput", "digits", "ui", "scaling"], action="append")
+    parser.add_argument("--only", choices=["throughput", "digits", "ui", "cold", "scaling"], action="append")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     steps, rounds = (20, 1) if args.quick else (150, 3)
-    parts = args.only or ["throughput", "digits", "ui", "scaling"]
+    parts = args.only or ["throughput", "digits", "ui", "cold", "scaling"]
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
@@ -231,6 +267,9 @@ def main() -> None:
     if "ui" in parts:
         result["ui_latency"] = ui_latency(3 if args.quick else 10)
         print(json.dumps({"ui_latency": result["ui_latency"]}), flush=True)
+    if "cold" in parts:
+        result["cold_start"] = cold_start()
+        print(json.dumps({"cold_start": result["cold_start"]}), flush=True)
     if "scaling" in parts:
         result["scaling"] = scaling(10 if args.quick else 60)
         print(json.dumps({"scaling": result["scaling"]}), flush=True)

@@ -38,7 +38,7 @@ with draw_tab:
             picture, source = np.asarray(data), "your drawing"
     except Exception as e:  # the component needs a browser; tests and odd set-ups fall back to uploads
         st.info(f"The drawing canvas is not available here ({type(e).__name__}); upload a picture instead.")
-    st.caption("Draw one digit, large, in the middle. Use the bin icon under the canvas to start again.")
+    st.caption("Draw one digit, large, in the middle. Use the bin icon above the canvas to start again.")
 
 with upload_tab:
     upload = st.file_uploader(
