@@ -44,7 +44,7 @@ class QuadrantBaseline(nn.Module):
         """log p(y|x) of the hidden pixels under the single prediction."""
         return bernoulli_log_likelihood(self(x), x, mask=1 - self.mask)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def complete(self, x):
         return (x * self.mask + torch.sigmoid(self(x)) * (1 - self.mask)).view(-1, 28, 28)
 
@@ -156,7 +156,7 @@ class PlainClassifier(nn.Module):
     def forward(self, x):
         return self.net(x)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def classify(self, x):
         return torch.softmax(self(x), -1)
 

@@ -172,7 +172,7 @@ class CVAEModel(nn.Module):
         loss = -(recon_mean - kl_weight * self.config.beta * kl_penalty)
         return loss, {"elbo": recon_mean - kl_mean, "recon": recon_mean, "kl": kl_mean}
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100, chunk: int = 50) -> torch.Tensor:
         """Importance-weighted lower bound on log p(target | .) with k samples (Burda et al. 2016)."""
         y1h = self._onehot(y)
@@ -198,7 +198,7 @@ class CVAEModel(nn.Module):
             return temperature * noise
         return mu + temperature * torch.exp(0.5 * logvar) * noise
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(
         self,
         y: torch.Tensor | None = None,
@@ -223,7 +223,7 @@ class CVAEModel(nn.Module):
         logits = self.decode(z.to(self.device), y1h)
         return torch.sigmoid(logits).view(-1, IMAGE_SIDE, IMAGE_SIDE)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def restyle(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The same handwriting in every label: (B, n_classes, 28, 28).
 
@@ -240,14 +240,14 @@ class CVAEModel(nn.Module):
         images = self.generate(labels, noise=noise.repeat_interleave(c, 0), temperature=1.0)
         return images.view(x.shape[0], c, IMAGE_SIDE, IMAGE_SIDE)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Decode the posterior mean of q(z|x,y): (B, 28, 28)."""
         y1h = self._onehot(y)
         mu, _ = self.posterior(x, y1h)
         return torch.sigmoid(self.decode(mu, y1h)).view(-1, IMAGE_SIDE, IMAGE_SIDE)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def classify(self, x: torch.Tensor, k: int = 10) -> torch.Tensor:
         """Class probabilities (B, 10). Generative variants use Bayes' rule with a uniform p(y):
         p(y | x) is proportional to p(x | y), estimated by the importance-weighted bound with k samples."""

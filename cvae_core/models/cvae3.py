@@ -103,7 +103,7 @@ class CVAE3(CVAEModel):
         gsnn = self.target_log_likelihood(x, y, None, reparameterize(prior_mu, prior_logvar)).mean()
         return (1 - w) * cvae_loss - w * gsnn, terms
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def classify(self, x: torch.Tensor, k: int = 0) -> torch.Tensor:
         """p(y | x, z = mean of p(z|x)), Sohn's deterministic inference."""
         if self.quadrants:
@@ -111,7 +111,7 @@ class CVAE3(CVAEModel):
         prior_mu, _ = self.prior(x)
         return torch.softmax(self.decode(prior_mu, x), -1)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def log_likelihood_mc(self, x: torch.Tensor, k: int = 100, chunk: int = 50) -> torch.Tensor:
         """Monte Carlo estimate of log p(y|x) = log 1/k sum_i p(y|x,z_i), z_i ~ p(z|x) (Sohn's CVAE-MC)."""
         prior_mu, prior_logvar = self.prior(x)
@@ -122,7 +122,7 @@ class CVAE3(CVAEModel):
             logs.append(self.target_log_likelihood(x.repeat(n, 1), None, None, z).view(n, -1))
         return torch.logsumexp(torch.cat(logs), 0) - math.log(k)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def complete(self, x: torch.Tensor, n_samples: int = 1, temperature: float = 1.0, use_mean: bool = False) -> torch.Tensor:
         """Completions (n_samples, B, 28, 28): the visible quadrants of x kept, the rest drawn from the model."""
         if not self.quadrants:

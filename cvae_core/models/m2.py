@@ -83,7 +83,7 @@ class M2(CVAEModel):
         # Reported: the bound on log p(x, y) or log p(x), averaged over the batch.
         return loss, {"elbo": total_true / n, "recon": recon.mean(), "kl": kl.mean()}
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def classify(self, x: torch.Tensor, k: int = 0) -> torch.Tensor:
         """q(y | x): the classifier that the semi-supervised objective trains."""
         return torch.softmax(self.classifier(x), -1)
