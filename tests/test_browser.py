@@ -270,7 +270,9 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
         assert f"{variant}-run1" in caption, caption  # each session sees its own model, no other
         assert_no_exception(pg)
     pid = SERVER_PID[0]
-    assert _rss_mb(pid) < 1500, f"server memory {_rss_mb(pid):.0f} MB"
+    rss = _rss_mb(pid)
+    print(f"server memory with five sessions training: {rss:.0f} MB")
+    assert rss < 1500, f"server memory {rss:.0f} MB"
     for context in contexts:
         context.close()
 

@@ -173,8 +173,12 @@ class CVAEModel(nn.Module):
         return loss, {"elbo": recon_mean - kl_mean, "recon": recon_mean, "kl": kl_mean}
 
     @torch.inference_mode()
-    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100, chunk: int = 50) -> torch.Tensor:
-        """Importance-weighted lower bound on log p(target | .) with k samples (Burda et al. 2016)."""
+    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100, max_rows: int = 8192) -> torch.Tensor:
+        """Importance-weighted lower bound on log p(target | .) with k samples (Burda et al. 2016).
+
+        Samples are drawn in chunks of at most max_rows decoder rows, which bounds the memory
+        a large batch or a large k takes (a server runs this for many sessions at once)."""
+        chunk = max(1, min(k, max_rows // max(1, x.shape[0])))
         y1h = self._onehot(y)
         mu, logvar = self.posterior(x, y1h)
         prior_mu, prior_logvar = self.prior(x, y1h)

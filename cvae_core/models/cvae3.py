@@ -112,8 +112,9 @@ class CVAE3(CVAEModel):
         return torch.softmax(self.decode(prior_mu, x), -1)
 
     @torch.inference_mode()
-    def log_likelihood_mc(self, x: torch.Tensor, k: int = 100, chunk: int = 50) -> torch.Tensor:
+    def log_likelihood_mc(self, x: torch.Tensor, k: int = 100, max_rows: int = 8192) -> torch.Tensor:
         """Monte Carlo estimate of log p(y|x) = log 1/k sum_i p(y|x,z_i), z_i ~ p(z|x) (Sohn's CVAE-MC)."""
+        chunk = max(1, min(k, max_rows // max(1, x.shape[0])))
         prior_mu, prior_logvar = self.prior(x)
         logs = []
         for start in range(0, k, chunk):
