@@ -44,10 +44,6 @@ def _emit(result: dict, as_json: bool) -> None:
             print(f"{key}: {value}")
 
 
-def _load_eval(args) -> "object":
-    return load_dataset(args.dataset, args.split)
-
-
 # ---- commands ------------------------------------------------------------------------------
 def cmd_train(args) -> dict:
     config = ModelConfig(
@@ -122,7 +118,7 @@ def cmd_train(args) -> dict:
 def cmd_evaluate(args) -> dict:
     ckpt = checkpoint.load(args.file)
     model = ckpt.model
-    data = _load_eval(args)
+    data = load_dataset(args.dataset, args.split)
     if args.limit:
         data.images, data.labels = data.images[: args.limit], data.labels[: args.limit]
     from .engine import evaluate_elbo

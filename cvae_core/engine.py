@@ -82,6 +82,12 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, total_steps: int) -> None:
+    """Cosine decay from base_lr at step 0 to 0 at total_steps (Loshchilov & Hutter 2017, without restarts)."""
+    for group in optimizer.param_groups:
+        group["lr"] = 0.5 * base_lr * (1 + math.cos(math.pi * step / total_steps))
+
+
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Shift each 28x28 image by a random whole number of pixels in [-max_shift, max_shift], zero-filled."""
     n = x.shape[0]
@@ -181,8 +187,7 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.config.cosine and self.total_steps:
-                for group in self.optimizer.param_groups:
-                    group["lr"] = 0.5 * self.config.lr * (1 + math.cos(math.pi * self.step / self.total_steps))
+                set_cosine_lr(self.optimizer, self.config.lr, self.step, self.total_steps)
             self.optimizer.step()
             sums += torch.stack([loss.detach(), terms["elbo"].detach(), terms["recon"].detach(), terms["kl"].detach()])
             steps += 1

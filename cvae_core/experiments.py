@@ -13,7 +13,7 @@ from torch import nn
 
 from .data import Dataset, hide_labels
 from .distributions import bernoulli_log_likelihood
-from .engine import TrainConfig, Trainer, random_shift
+from .engine import TrainConfig, Trainer, random_shift, set_cosine_lr
 from .metrics import accuracy
 from .models import ModelConfig, build_model
 from .models.cvae3 import masked_input, quadrant_mask
@@ -71,8 +71,7 @@ def train_plain(model: nn.Module, loss_fn, data: Dataset, config: TrainConfig, p
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if config.cosine:
-                for group in opt.param_groups:
-                    group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * step / total))
+                set_cosine_lr(opt, config.lr, step, total)
             opt.step()
             step += 1
             if progress is not None and step % 20 == 0:

@@ -201,9 +201,8 @@ def live_panel():
         state["train_samples"] = samples(trainer)
         state["train_samples_at"] = now
     if state["train_samples"] is not None:
-        ncol = 8 if trainer.model.uses_label else 8
         caption = "One row per label, the same noise in every row" if trainer.model.uses_label else "Samples from p(z) (no label)"
-        ui.show_digits(state["train_samples"], ncol=ncol, scale=2, caption=caption, where=right)
+        ui.show_digits(state["train_samples"], ncol=8, scale=2, caption=caption, where=right)
     else:
         right.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")
 
