@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui
+from cvae_core.engine import live_trainers
 from cvae_core.models import VARIANTS
 
 ui.setup_page(
@@ -50,3 +51,13 @@ if shipped:
     st.caption("Figures on the official 10,000-digit MNIST test split; checkpoints/README.md has the command that made each model.")
 else:
     st.info("No pretrained models were found in checkpoints/. Train one on the Train page.")
+
+st.header("This server")
+c1, c2, _ = st.columns([1, 1, 2])
+c1.metric(
+    "Training runs in memory", live_trainers(),
+    help="Held by the browser sessions on this server, yours included. A closed tab's runs stop at once and are released "
+    "when the server drops the session (after `server.disconnectedSessionTTL`, 120 s by default).",
+)  # fmt: skip
+memory = ui.server_memory_mb()
+c2.metric("Server memory", "n/a" if memory is None else f"{memory:,.0f} MB", help="Resident memory of the Streamlit process.")

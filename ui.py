@@ -96,6 +96,17 @@ def release_memory() -> None:
         pass
 
 
+def server_memory_mb() -> float | None:
+    """Resident memory of this server process in MB (Linux /proc; None elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def session_models() -> dict:
     """Models trained (or uploaded) in this browser session, by name."""
     return st.session_state.setdefault("session_models", {})

@@ -8,8 +8,10 @@ non-finite loss restores the weights and optimiser saved at its start and stops 
 """
 
 import copy
+import gc
 import math
 import time
+import weakref
 from dataclasses import asdict, dataclass
 
 import torch
@@ -98,6 +100,17 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | N
     return img[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].reshape(n, 784)
 
 
+_LIVE_TRAINERS: "weakref.WeakSet[Trainer]" = weakref.WeakSet()
+
+
+def live_trainers() -> int:
+    """How many trainers (each a model, its optimiser and a snapshot) this process still holds.
+
+    A server uses it to show that a closed browser session's training runs are released."""
+    gc.collect()  # a session's objects form reference cycles; count only what is really reachable
+    return len(_LIVE_TRAINERS)
+
+
 class Trainer:
     """Trains one model on one data set, a slice at a time."""
 
@@ -130,6 +143,7 @@ class Trainer:
         self.history: list[dict] = []  # one row per slice (train) and per epoch (test)
         self._order = torch.empty(0, dtype=torch.long)
         self._last = Progress(0, self.total_steps, 0.0, 0.0, 0.0, None, 0.0, {}, False, str(self.device))
+        _LIVE_TRAINERS.add(self)
 
     # ---- batches ------------------------------------------------------------------------------
     def _batch(self):

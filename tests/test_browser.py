@@ -18,7 +18,7 @@ import pytest
 from .conftest import ROOT
 
 SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
-SERVER_PID = [0]
+SERVER_PIDS: dict[str, int] = {}  # URL -> process id
 PAGES = {
     "": "CVAE Lab",
     "Train": "Train",
@@ -36,8 +36,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_server(*options: str):
+    """`streamlit run app.py` on a free port; yields its URL and stops it afterwards."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -50,14 +50,15 @@ def server():
             f"--server.port={port}",
             "--browser.gatherUsageStats=false",
             "--server.fileWatcherType=none",
+            *options,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    SERVER_PID[0] = proc.pid
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = proc.pid
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -76,6 +77,11 @@ def server():
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from start_server()
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +165,7 @@ def test_training_progress_moves(server, page):
     page.wait_for_timeout(6000)  # let digits appear for the screenshot
     assert_no_exception(page)
     shot(page, "train")
-    rss = _rss_mb(SERVER_PID[0])  # every page has been opened by now, and one model is training
+    rss = _rss_mb(SERVER_PIDS[server])  # every page has been opened by now, and one model is training
     print(f"server memory, every page visited and one training run: {rss:.0f} MB")
     assert rss < 1500, f"server memory {rss:.0f} MB"
     main(page).get_by_role("button", name="Stop", exact=True).click()
@@ -272,7 +278,7 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
         caption = pg.get_by_text("(this session)").first.inner_text()
         assert f"{variant}-run1" in caption, caption  # each session sees its own model, no other
         assert_no_exception(pg)
-    pid = SERVER_PID[0]
+    pid = SERVER_PIDS[server]
     rss = _rss_mb(pid)
     print(f"server memory with five sessions training: {rss:.0f} MB")
     assert rss < 2000, f"server memory {rss:.0f} MB with five sessions"  # bounded: measured 1.3-1.6 GB
@@ -293,7 +299,7 @@ def test_closing_the_tab_stops_its_training(server, browser):
     main(pg).get_by_role("button", name="Start", exact=True).click()
     progress = pg.locator('[data-testid="stProgress"]').first
     progress.wait_for(timeout=60_000)
-    pid = SERVER_PID[0]
+    pid = SERVER_PIDS[server]
     before = _cpu_seconds(pid)
     time.sleep(3)
     busy = _cpu_seconds(pid) - before
@@ -304,3 +310,43 @@ def test_closing_the_tab_stops_its_training(server, browser):
     time.sleep(4)
     idle = _cpu_seconds(pid) - before
     assert idle < 0.5 * busy, f"the server still trains after the tab closed ({idle:.1f} CPU s in 4 s)"
+
+
+SESSION_TTL = 2  # seconds a disconnected session is kept (Streamlit's default is 120)
+
+
+def _training_runs_in_memory(browser, url: str) -> int:
+    """The home page's count of training runs the server holds, read from a fresh tab (closed again)."""
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.goto(url)
+    wait_ready(pg, "CVAE Lab")
+    value = pg.get_by_test_id("stMetric").filter(has_text="Training runs in memory").get_by_test_id("stMetricValue").inner_text()
+    context.close()
+    return int(value)
+
+
+def test_closed_tabs_release_their_training_runs(browser):
+    """Three tabs in turn start training and are closed mid-run; once Streamlit drops their sessions the
+    server holds none of their models. With the sessions kept (a long TTL) the count reads 1, 2, 3 instead."""
+    for url in start_server(f"--server.disconnectedSessionTTL={SESSION_TTL}"):
+        pid = SERVER_PIDS[url]
+        for tab in range(3):
+            context = browser.new_context()
+            pg = context.new_page()
+            pg.goto(f"{url}/Train")
+            wait_ready(pg, "Train")
+            main(pg).get_by_role("button", name="Start", exact=True).click()
+            pg.locator('[data-testid="stProgress"]').first.wait_for(timeout=60_000)
+            if tab == 0:
+                assert _training_runs_in_memory(browser, url) == 1  # the counter sees a live run
+            context.close()
+            time.sleep(SESSION_TTL + 1)
+            # Streamlit drops expired sessions when another one disconnects (the counting tab does):
+            # at most the last closed tab's run is still held.
+            held = _training_runs_in_memory(browser, url)
+            assert held <= 1, f"{held} training runs still held after {tab + 1} closed tabs"
+        time.sleep(SESSION_TTL + 1)
+        _training_runs_in_memory(browser, url)  # one more disconnect, so that the last session expires
+        assert _training_runs_in_memory(browser, url) == 0
+        print(f"server memory after three closed training tabs: {_rss_mb(pid):.0f} MB")
