@@ -110,7 +110,7 @@ def quadrants(
     samples: int = 100,
     seed: int = 0,
     hidden: int = 512,
-    gsnn_weight: float = 0.5,
+    gsnn_weight: float = 0.0,
     progress=None,
 ) -> QuadrantResult:
     """Train the NN baseline and cvae3 on the same digits; negative conditional log-likelihoods on test (nats).
