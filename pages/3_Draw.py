@@ -63,6 +63,7 @@ except ImageError as e:
     st.warning(f"{e} Draw a digit, or upload a picture with a visible digit.")
     st.stop()
 
+state["last_digit"] = digit  # the Experiments page can complete it
 x = torch.as_tensor(digit).view(1, 784)
 left, right = st.columns([1, 3])
 with left:

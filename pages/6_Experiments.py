@@ -60,8 +60,18 @@ with quad_tab:
         st.caption("Negative conditional log-likelihood, nats per digit, lower is better. Pyro's CVAE figure is a 10-sample negative ELBO.")
     if given in results:
         r = results[given]
-        index = st.slider("Test digit", 0, min(len(test), 1000) - 1, 0, help="Pick a digit to complete.")
-        x = test.images[index : index + 1]
+        drawn = state.get("last_digit")
+        source = st.radio(
+            "Digit to complete", ["a test digit", "my drawing"], horizontal=True, disabled=drawn is None,
+            help="Your drawing is the last digit you drew or uploaded on the Draw page.",
+        )  # fmt: skip
+        if source == "my drawing" and drawn is not None:
+            index, x = 0, torch.as_tensor(drawn, dtype=torch.float32).view(1, 784)
+        else:
+            index = st.slider("Test digit", 0, min(len(test), 1000) - 1, 0, help="Pick a digit to complete.")
+            x = test.images[index : index + 1]
+        if drawn is None:
+            st.caption("Draw a digit on the **Draw** page to complete your own handwriting here.")
         shown = (masked_input(x, r.cvae.mask).clamp(min=0) + 0.25 * (1 - r.cvae.mask)).view(1, 28, 28)  # hidden part grey
         torch.manual_seed(index)
         samples = r.cvae.complete(x, n_samples=6)[:, 0]

@@ -194,7 +194,7 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     assert len(at.dataframe) == 1 and len(at.get("download_button")) >= 1
 
 
-def test_experiments_page_runs_the_quadrant_experiment():
+def test_experiments_page_runs_the_quadrant_experiment(held_out):
     at = page("pages/6_Experiments.py").run()
     no_exceptions(at)
     at.select_slider[0].set_value(2)  # epochs
@@ -205,6 +205,13 @@ def test_experiments_page_runs_the_quadrant_experiment():
     assert 0 < result.cvae_ncll_is < 400 and 0 < result.nn_ncll < 400
     assert any(len(df.value) == 1 for df in at.dataframe)  # the NCLL table, one row
     assert images(at), "no completions shown"
+    assert next(r for r in at.radio if r.label == "Digit to complete").disabled  # nothing drawn yet
+    at.session_state["last_digit"] = held_out.images[5].view(28, 28).numpy()  # as the Draw page leaves it
+    at.run()
+    next(r for r in at.radio if r.label == "Digit to complete").set_value("my drawing").run()
+    no_exceptions(at)
+    assert not any(s.label == "Test digit" for s in at.slider), "the drawing replaces the test-digit slider"
+    assert images(at), "no completions of the drawing shown"
 
 
 def test_a_checkpoint_upload_goes_through_the_safe_loader(tmp_path):
