@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--given", type=int, default=1, help="visible quadrants: 1, 2 or 3")
     q.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits (mnist-5k: all 5,000)")
     q.add_argument("--eval-dataset", choices=DATASETS, help="test split to evaluate on (default: the training data set's)")
-    q.add_argument("--epochs", type=float, default=30)
+    q.add_argument("--epochs", type=float, default=100, help="both networks train this long (RESULTS.md: 100)")
     q.add_argument("--iw-samples", type=int, default=100, help="samples S of both estimators")
     q.add_argument("--hidden", type=int, default=512)
     q.add_argument("--limit", type=int, default=0, help="only the first N test digits")

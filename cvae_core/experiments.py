@@ -106,7 +106,7 @@ def quadrants(
     given: int,
     train: Dataset,
     test: Dataset,
-    epochs: float = 30,
+    epochs: float = 100,
     samples: int = 100,
     seed: int = 0,
     hidden: int = 512,

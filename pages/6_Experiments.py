@@ -31,8 +31,9 @@ with quad_tab:
     c1, c2, c3 = st.columns(3)
     given = c1.radio("Quadrants shown", [1, 2, 3], horizontal=True, help="1: bottom-left; 2: left half; 3: all but bottom-right.")
     epochs = c2.select_slider(
-        "Epochs", [2, 5, 10, 20, 30], value=5, help="Both networks train this long; 5 epochs take about half a minute."
-    )
+        "Epochs", [2, 5, 10, 20, 30, 100], value=5,
+        help="Both networks train this long; 5 epochs take about half a minute. RESULTS.md used 100 (ten minutes or more on a laptop).",
+    )  # fmt: skip
     n_test = c3.select_slider("Test digits", [500, 1000, 2000, 10000], value=1000)
     if st.button("Train both and compare", type="primary", key="run_quadrants"):
         bar = st.progress(0.0, text="Training the NN baseline, then the CVAE…")
