@@ -220,7 +220,7 @@ def cmd_semisupervised(args) -> dict:
     from .experiments import semisupervised
 
     train, test = _experiment_data(args)
-    result = semisupervised(args.labels, train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden)
+    result = semisupervised(args.labels, train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden, latent_dim=args.latent_dim)
     return {k: v for k, v in result.items() if k in ("labels", "m2_accuracy", "baseline_accuracy", "n")}
 
 
@@ -314,8 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--labels", type=int, default=100)
     m.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
     m.add_argument("--eval-dataset", choices=DATASETS)
-    m.add_argument("--epochs", type=float, default=20)
+    m.add_argument("--epochs", type=float, default=150, help="passes over the unlabelled digits (RESULTS.md: 150)")
     m.add_argument("--hidden", type=int, default=512)
+    m.add_argument("--latent-dim", type=int, default=8, help="size of M2's latent code z")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_semisupervised)
