@@ -38,6 +38,9 @@ def setup_page(title: str, intro: str | None = None) -> None:
     with st.sidebar:
         st.markdown("### CVAE Lab")
         st.caption("Conditional variational autoencoders on handwritten digits, trained live on a CPU.")
+        # Our own links: Streamlit's list would name the home page after its file ("app").
+        for path, label, icon in PAGES:
+            st.page_link(path, label=label, icon=icon)
         _, refused = shipped_models()
         for name, why in refused.items():
             st.warning(f"Skipped checkpoint {name}: {why}")

@@ -19,6 +19,7 @@ from .conftest import ROOT
 
 SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
 SERVER_PIDS: dict[str, int] = {}  # URL -> process id
+SIDEBAR_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'
 PAGES = {
     "": "CVAE Lab",
     "Train": "Train",
@@ -129,8 +130,10 @@ def test_every_page_by_deep_link_keeps_the_sidebar(server, page):
         page.goto(f"{server}/{path}")
         wait_ready(page, title)
         assert_no_exception(page)
-        nav = page.locator('[data-testid="stSidebarNav"]')
-        assert nav.count() == 1 and nav.locator("a").count() >= len(PAGES), f"sidebar navigation missing on /{path}"
+        links = page.locator(SIDEBAR_LINKS)
+        links.nth(len(PAGES) - 1).wait_for(timeout=30_000)
+        assert links.count() == len(PAGES), f"sidebar navigation missing on /{path}"
+        assert links.first.inner_text().strip().endswith("Home")
         page.reload()
         wait_ready(page, title)
         assert_no_exception(page)
@@ -144,10 +147,10 @@ def test_every_page_opens_from_the_sidebar(server, page):
     for path, title in PAGES.items():
         if not path:
             continue
-        page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+        page.locator(SIDEBAR_LINKS).filter(has_text=title).first.click()
         wait_ready(page, title)
         assert_no_exception(page)
-        assert page.url.rstrip("/").endswith(path)
+        page.wait_for_url(f"**/{path}", timeout=10_000)
 
 
 def test_training_progress_moves(server, page):
