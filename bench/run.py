@@ -159,8 +159,13 @@ def time_to_good_digits(budget: float = 60.0, threshold: float = 0.9) -> dict:
 def ui_latency(repeats: int = 10) -> dict:
     from streamlit.testing.v1 import AppTest
 
+    def open_page(path: str, timeout: int) -> AppTest:  # served from app.py, as `streamlit run app.py` does
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+        at.switch_page(path)
+        return at.run()
+
     out = {}
-    at = AppTest.from_file(str(ROOT / "pages" / "2_Generate.py"), default_timeout=120).run()
+    at = open_page("pages/2_Generate.py", 120)
     if at.exception or not at.slider:
         return {"error": "Generate page did not render a model"}
     times = []
@@ -169,7 +174,7 @@ def ui_latency(repeats: int = 10) -> dict:
         at.slider(key="dial0").set_value(round(-2 + 4 * i / repeats, 1)).run()
         times.append(time.perf_counter() - started)
     out["generate_slider_ms"] = round(1000 * statistics.median(times), 1)
-    at = AppTest.from_file(str(ROOT / "pages" / "4_Latent_space.py"), default_timeout=300).run()
+    at = open_page("pages/4_Latent_space.py", 300)
     times = []
     for _ in range(repeats):  # a rerun with the embedding cached: what a click costs
         started = time.perf_counter()

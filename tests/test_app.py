@@ -13,7 +13,11 @@ TIMEOUT = 120  # torch makes the first run slow; AppTest's default of 3 s is too
 
 
 def page(path: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / path), default_timeout=TIMEOUT)
+    """The app as `streamlit run app.py` serves it, opened on `path` (page links resolve from app.py)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if path != "app.py":
+        at.switch_page(path)
+    return at
 
 
 def no_exceptions(at: AppTest):
