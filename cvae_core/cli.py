@@ -216,6 +216,13 @@ def cmd_quadrants(args) -> dict:
     ).as_dict()
 
 
+def cmd_classification(args) -> dict:
+    from .experiments import classification
+
+    train, test = _experiment_data(args)
+    return classification(train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden, arch=args.arch, shift_pixels=args.shift)
+
+
 def cmd_semisupervised(args) -> dict:
     from .experiments import semisupervised
 
@@ -309,6 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_quadrants)
+
+    k = sub.add_parser("classification", help="cvae3 as a classifier vs a plain classifier with the same layers")
+    k.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits (mnist-5k: all 5,000)")
+    k.add_argument("--eval-dataset", choices=DATASETS, help="test split to evaluate on (default: the training data set's)")
+    k.add_argument("--epochs", type=float, default=50)
+    k.add_argument("--arch", choices=ARCHS, default="mlp")
+    k.add_argument("--hidden", type=int, default=512)
+    k.add_argument("--shift", type=int, default=1, help="augmentation: random shifts of up to this many pixels")
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(func=cmd_classification)
 
     m = sub.add_parser("semisupervised", help="Kingma's M2 with N labels vs a classifier on those N labels")
     m.add_argument("--labels", type=int, default=100)

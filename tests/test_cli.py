@@ -151,6 +151,12 @@ def test_quadrants_experiment_contract():
     assert 0 < r["cvae_ncll_is"] < 600 and 0 < r["cvae_ncll_mc"] < 600 and 0 < r["nn_ncll"] < 600
 
 
+def test_classification_experiment_contract():
+    r = last_json(cli("classification", "--dataset", "mnist-5k", "--epochs", 2, "--hidden", 64, "--json"))
+    assert r["arch"] == "mlp" and r["n"] == 500
+    assert 0.5 < r["cvae3_accuracy"] <= 1 and 0.5 < r["baseline_accuracy"] <= 1  # two epochs are far above chance (0.1)
+
+
 def test_semisupervised_experiment_contract():
     r = last_json(cli("semisupervised", "--labels", 100, "--dataset", "mnist-5k", "--epochs", 0.3, "--hidden", 64, "--json"))
     assert r["labels"] == 100 and r["n"] == 500
