@@ -80,6 +80,21 @@ def train_plain(model: nn.Module, loss_fn, data: Dataset, config: TrainConfig, p
     return model
 
 
+def train_side_by_side(
+    baseline: nn.Module, baseline_loss, model_config: ModelConfig, train: Dataset, config: TrainConfig, progress, baseline_share: float
+):
+    """A plain baseline and a CVAE on identical digits and settings; returns both, in eval mode.
+
+    progress(f) runs from 0 to baseline_share over the baseline's training, then on to 1 over the CVAE's."""
+    baseline = train_plain(baseline, baseline_loss, train, config, None if progress is None else (lambda f: progress(baseline_share * f)))
+    torch.manual_seed(config.seed)
+    cvae = build_model(model_config)
+    Trainer(cvae, train, config=config).run_to_end(
+        None if progress is None else (lambda p: progress(baseline_share + (1 - baseline_share) * p.epoch / config.epochs))
+    )
+    return baseline, cvae.eval()
+
+
 @dataclass
 class QuadrantResult:
     given: int
@@ -118,20 +133,15 @@ def quadrants(
     The CVAE trains on its plain ELBO by default (gsnn_weight 0): Sohn's hybrid objective helps
     the Monte Carlo estimate from p(z|x) but, with one quadrant shown and 30 epochs, left the
     importance-sampled NCLL at 0.85 of the baseline's against 0.71 without it (0.645 after 100 epochs)."""
-    config = TrainConfig(epochs=epochs, seed=seed, cosine=True, shift_pixels=1, warmup_epochs=1.0)
-    baseline = train_plain(
+    baseline, cvae = train_side_by_side(
         QuadrantBaseline(given, hidden),
         lambda m, x, y: -m.log_likelihood(x).mean(),
+        ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight),
         train,
-        config,
-        None if progress is None else (lambda f: progress(0.5 * f)),
+        TrainConfig(epochs=epochs, seed=seed, cosine=True, shift_pixels=1, warmup_epochs=1.0),
+        progress,
+        baseline_share=0.5,
     )
-    torch.manual_seed(seed)
-    cvae = build_model(
-        ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight)
-    )
-    Trainer(cvae, train, config=config).run_to_end(None if progress is None else (lambda p: progress(0.5 + 0.5 * p.epoch / epochs)))
-    cvae.eval()
     with torch.inference_mode():
         torch.manual_seed(seed)
         nn_ll, mc, iw = 0.0, 0.0, 0.0
@@ -157,18 +167,15 @@ def classification(
 ) -> dict:
     """Sohn's cvae3 with y = the label, predicting with z = the mean of p(z|x), against a plain
     classifier with the same layers, trained on the same digits with the same schedule."""
-    config = TrainConfig(epochs=epochs, seed=seed, cosine=True, shift_pixels=shift_pixels)
-    baseline = train_plain(
+    baseline, cvae = train_side_by_side(
         PlainClassifier(hidden, arch=arch),
         lambda m, x, y: F.cross_entropy(m(x), y),
+        ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden),
         train,
-        config,
-        None if progress is None else (lambda f: progress(0.3 * f)),
+        TrainConfig(epochs=epochs, seed=seed, cosine=True, shift_pixels=shift_pixels),
+        progress,
+        baseline_share=0.3,
     )
-    torch.manual_seed(seed)
-    cvae = build_model(ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden))
-    Trainer(cvae, train, config=config).run_to_end(None if progress is None else (lambda p: progress(0.3 + 0.7 * p.epoch / epochs)))
-    cvae.eval()
     return {
         "arch": arch,
         "epochs": epochs,

@@ -95,6 +95,14 @@ def _repeat(t: torch.Tensor | None, n: int) -> torch.Tensor | None:
     return None if t is None else t.repeat(n, *([1] * (t.dim() - 1)))
 
 
+def sample_chunks(k: int, batch_rows: int, max_rows: int):
+    """Sizes of the passes that draw k samples for a batch of batch_rows, each pass decoding at
+    most max_rows rows (one sample per pass at least): bounded memory for any batch and k."""
+    chunk = max(1, min(k, max_rows // max(1, batch_rows)))
+    for start in range(0, k, chunk):
+        yield min(chunk, k - start)
+
+
 class CVAEModel(nn.Module):
     """Base class of the six variants. Subclasses set the class attributes and the hooks."""
 
@@ -178,13 +186,11 @@ class CVAEModel(nn.Module):
 
         Samples are drawn in chunks of at most max_rows decoder rows, which bounds the memory
         a large batch or a large k takes (a server runs this for many sessions at once)."""
-        chunk = max(1, min(k, max_rows // max(1, x.shape[0])))
         y1h = self._onehot(y)
         mu, logvar = self.posterior(x, y1h)
         prior_mu, prior_logvar = self.prior(x, y1h)
         log_w = []
-        for start in range(0, k, chunk):
-            n = min(chunk, k - start)
+        for n in sample_chunks(k, x.shape[0], max_rows):
             rep = [_repeat(t, n) for t in (x, y, y1h, mu, logvar, prior_mu, prior_logvar)]
             x_r, y_r, y1h_r, mu_r, logvar_r, prior_mu_r, prior_logvar_r = rep
             z = reparameterize(mu_r, logvar_r)

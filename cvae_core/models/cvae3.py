@@ -19,7 +19,7 @@ import torch
 
 from ..distributions import bernoulli_log_likelihood, categorical_log_likelihood, reparameterize
 from ..nets import IMAGE_SIDE, image_encoder
-from .base import CVAEModel
+from .base import CVAEModel, sample_chunks
 
 HALF = IMAGE_SIDE // 2
 # Quadrants in the order they are given, as in Pyro's reproduction of Sohn's experiment:
@@ -114,11 +114,9 @@ class CVAE3(CVAEModel):
     @torch.inference_mode()
     def log_likelihood_mc(self, x: torch.Tensor, k: int = 100, max_rows: int = 8192) -> torch.Tensor:
         """Monte Carlo estimate of log p(y|x) = log 1/k sum_i p(y|x,z_i), z_i ~ p(z|x) (Sohn's CVAE-MC)."""
-        chunk = max(1, min(k, max_rows // max(1, x.shape[0])))
         prior_mu, prior_logvar = self.prior(x)
         logs = []
-        for start in range(0, k, chunk):
-            n = min(chunk, k - start)
+        for n in sample_chunks(k, x.shape[0], max_rows):
             z = reparameterize(prior_mu.repeat(n, 1), prior_logvar.repeat(n, 1))
             logs.append(self.target_log_likelihood(x.repeat(n, 1), None, None, z).view(n, -1))
         return torch.logsumexp(torch.cat(logs), 0) - math.log(k)
