@@ -81,12 +81,16 @@ def train_plain(model: nn.Module, loss_fn, data: Dataset, config: TrainConfig, p
 
 
 def train_side_by_side(
-    baseline: nn.Module, baseline_loss, model_config: ModelConfig, train: Dataset, config: TrainConfig, progress, baseline_share: float
+    make_baseline, baseline_loss, model_config: ModelConfig, train: Dataset, config: TrainConfig, progress, baseline_share: float
 ):
-    """A plain baseline and a CVAE on identical digits and settings; returns both, in eval mode.
+    """A plain baseline (built by make_baseline()) and a CVAE on identical digits and settings; returns
+    both, in eval mode. Both initialise from config.seed, so a run repeats exactly.
 
     progress(f) runs from 0 to baseline_share over the baseline's training, then on to 1 over the CVAE's."""
-    baseline = train_plain(baseline, baseline_loss, train, config, None if progress is None else (lambda f: progress(baseline_share * f)))
+    torch.manual_seed(config.seed)
+    baseline = train_plain(
+        make_baseline(), baseline_loss, train, config, None if progress is None else (lambda f: progress(baseline_share * f))
+    )
     torch.manual_seed(config.seed)
     cvae = build_model(model_config)
     Trainer(cvae, train, config=config).run_to_end(
@@ -134,7 +138,7 @@ def quadrants(
     the Monte Carlo estimate from p(z|x) but, with one quadrant shown and 30 epochs, left the
     importance-sampled NCLL at 0.85 of the baseline's against 0.71 without it (0.645 after 100 epochs)."""
     baseline, cvae = train_side_by_side(
-        QuadrantBaseline(given, hidden),
+        lambda: QuadrantBaseline(given, hidden),
         lambda m, x, y: -m.log_likelihood(x).mean(),
         ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight),
         train,
@@ -168,7 +172,7 @@ def classification(
     """Sohn's cvae3 with y = the label, predicting with z = the mean of p(z|x), against a plain
     classifier with the same layers, trained on the same digits with the same schedule."""
     baseline, cvae = train_side_by_side(
-        PlainClassifier(hidden, arch=arch),
+        lambda: PlainClassifier(hidden, arch=arch),
         lambda m, x, y: F.cross_entropy(m(x), y),
         ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden),
         train,
@@ -223,6 +227,7 @@ def semisupervised(
     # The baseline sees as many gradient steps as M2 does (labelled batches are redrawn each step).
     m2_steps = epochs * math.ceil(int((~labelled).sum()) / 128)
     base_epochs = m2_steps / math.ceil(len(only_labelled) / 128)
+    torch.manual_seed(seed)  # the baseline's initial weights
     baseline = train_plain(
         PlainClassifier(hidden),
         lambda m, x, y: F.cross_entropy(m(x), y),

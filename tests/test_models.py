@@ -181,3 +181,13 @@ def test_restyle_keeps_the_digit_under_its_own_label(trained, held_out, variant)
     # under its own label, restyling is the reconstruction from the posterior mean
     torch.testing.assert_close(styles[torch.arange(8), y], model.reconstruct(x, y), atol=1e-5, rtol=1e-4)
     assert (styles[:, 0] - styles[:, 1]).abs().sum() > 10  # other labels draw other digits
+
+
+def test_experiments_repeat_exactly_baselines_included(digits, held_out):
+    from cvae_core.data import Dataset
+    from cvae_core.experiments import classification, quadrants
+
+    test = Dataset(held_out.name, held_out.split, held_out.images[:100], held_out.labels[:100])
+    first, second = (quadrants(1, digits, test, epochs=0.2, samples=3, hidden=32) for _ in range(2))
+    assert first.nn_ncll == second.nn_ncll and first.cvae_ncll_is == second.cvae_ncll_is
+    assert classification(digits, test, epochs=0.2, hidden=32) == classification(digits, test, epochs=0.2, hidden=32)
