@@ -3,7 +3,6 @@
 import streamlit as st
 
 import ui
-from cvae_core.engine import live_trainers
 from cvae_core.models import VARIANTS
 
 ui.setup_page(
@@ -55,7 +54,7 @@ else:
 st.header("This server")
 c1, c2, _ = st.columns([1, 1, 2])
 c1.metric(
-    "Training runs in memory", live_trainers(),
+    "Training runs in memory", ui.live_trainers(),
     help="Held by the browser sessions on this server, yours included. A closed tab's runs stop at once and are released "
     "when the server drops the session (after `server.disconnectedSessionTTL`, 120 s by default).",
 )  # fmt: skip

@@ -21,9 +21,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from .classifier import DigitClassifier
 from .errors import CheckpointError, CVAEError
-from .metrics import DigitClassifier
-from .models import CVAEModel, ModelConfig, build_model
+from .models import VARIANTS, CVAEModel
+
+# The kinds of network a checkpoint can hold, by the name stored in its metadata. Each class has a
+# `config_class` (with from_dict / to_dict / validate) and is built as cls(config).
+KINDS: dict[str, type[torch.nn.Module]] = {**VARIANTS, DigitClassifier.name: DigitClassifier}
 
 FORMAT = "cvae-lab/1"
 METADATA_KEY = "cvae_lab"
@@ -34,8 +38,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 @dataclass
 class Checkpoint:
-    model: CVAEModel
+    model: CVAEModel | DigitClassifier
     metadata: dict
+
+    @property
+    def is_generative_model(self) -> bool:
+        """A CVAE variant (shown in the app), not a metric network such as the fidelity classifier."""
+        return isinstance(self.model, CVAEModel)
 
 
 def versions() -> dict:
@@ -65,11 +74,12 @@ def checkpoint_name(name: str) -> str:
 
 def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, half: bool = False) -> bytes:
     """The checkpoint as bytes (for saving or a download button)."""
-    config = getattr(model, "config", None)  # the fidelity classifier has none
+    latent_dim = getattr(model, "latent_dim", None)
     meta = {
         "format": FORMAT,
         "variant": model.name,
-        **({"latent_dim": config.latent_dim, "model_config": config.to_dict()} if config else {}),
+        "model_config": model.config.to_dict(),
+        **({"latent_dim": latent_dim} if latent_dim is not None else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(),
         **(metadata or {}),
@@ -120,49 +130,75 @@ def read_metadata(data: bytes) -> dict:
     return meta
 
 
-def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
-    """Rebuild a model from checkpoint bytes, refusing anything that does not fit."""
-    if len(data) > MAX_BYTES:
-        raise CheckpointError(f"checkpoint too large ({len(data) / 1e6:.0f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB)")
-    meta = read_metadata(data)
-    if meta.get("variant") == DigitClassifier.name:
-        model = DigitClassifier()
-        _load_weights(model, data, "classifier")
-        return Checkpoint(model.to(device), meta)
+def _tensor_shapes(data: bytes) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes from the safetensors header, without reading any weights."""
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
     try:
-        config = ModelConfig.from_dict(meta["model_config"])
-        model = build_model(config)
-    except (KeyError, TypeError):
+        return {name: tuple(int(d) for d in info["shape"]) for name, info in header.items() if name != "__metadata__"}
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError("checkpoint header is damaged: a tensor without a valid shape") from None
+
+
+def _build(meta: dict) -> torch.nn.Module:
+    """The network the metadata describes, its parameters on PyTorch's `meta` device: shapes, no memory."""
+    kind = meta.get("variant")
+    if kind not in KINDS:
+        raise CheckpointError(f"checkpoint holds an unknown kind of model {kind!r}; this app knows {', '.join(KINDS)}")
+    cls = KINDS[kind]
+    try:
+        config = cls.config_class.from_dict(meta["model_config"])
+        with torch.device("meta"):
+            model = cls(config)
+    except (KeyError, TypeError, AttributeError):
         raise CheckpointError("checkpoint metadata has no valid model_config") from None
     except CVAEError as e:
         raise CheckpointError(f"checkpoint metadata is invalid: {e}") from None
-    if meta.get("variant") != config.variant:
-        raise CheckpointError(f"checkpoint metadata disagrees with itself: variant {meta.get('variant')!r} vs {config.variant!r}")
-    _load_weights(model, data, config.variant)
+    if getattr(config, "variant", kind) != kind:
+        raise CheckpointError(f"checkpoint metadata disagrees with itself: variant {kind!r} vs {config.variant!r}")
+    return model
+
+
+def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild a model from checkpoint bytes, refusing anything that does not fit.
+
+    The tensors' names and shapes in the file's header are checked against the model its metadata
+    declares, built on the `meta` device, before any weights are allocated: a small file that claims
+    a huge model costs nothing."""
+    if len(data) > MAX_BYTES:
+        raise CheckpointError(f"checkpoint too large ({len(data) / 1e6:.0f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB)")
+    meta = read_metadata(data)
+    skeleton = _build(meta)
+    _check_shapes(skeleton, _tensor_shapes(data), meta["variant"])
+    model = skeleton.to_empty(device="cpu")
+    _load_weights(model, data, meta["variant"])
     return Checkpoint(model.to(device), meta)
 
 
-def _load_weights(model, data: bytes, kind: str) -> None:
-    """Copy the file's tensors into model after checking names, shapes and values."""
-    try:
-        tensors = load_safetensors_bytes(data)
-    except (SafetensorError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint weights are damaged or truncated: {e}") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
+def _check_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]], kind: str) -> None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(expected) - set(shapes))
+    extra = sorted(set(shapes) - set(expected))
     if missing or extra:
         raise CheckpointError(
             f"checkpoint weights do not fit a {kind} model: "
             f"{len(missing)} missing (e.g. {missing[:2]}), {len(extra)} unexpected (e.g. {extra[:2]})"
         )
+    for key, shape in shapes.items():
+        if shape != expected[key]:
+            raise CheckpointError(f"checkpoint tensor {key} has shape {shape}, a {kind} model needs {expected[key]}")
+
+
+def _load_weights(model, data: bytes, kind: str) -> None:
+    """Copy the file's tensors (names and shapes already checked) into model after checking their values."""
+    try:
+        tensors = load_safetensors_bytes(data)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint weights are damaged or truncated: {e}") from None
+    _check_shapes(model, {k: tuple(v.shape) for k, v in tensors.items()}, kind)
     for key, value in tensors.items():
-        if value.shape != expected[key].shape:
-            raise CheckpointError(
-                f"checkpoint tensor {key} has shape {tuple(value.shape)}, a {kind} model needs {tuple(expected[key].shape)}"
-            )
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(f"checkpoint tensor {key} holds NaN or infinite values")
+    expected = model.state_dict()
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     model.eval()
 
@@ -200,7 +236,7 @@ def remove_stale_partials(folder: str | Path, older_than_s: float = 60.0) -> int
 def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, Checkpoint], dict[str, str]]:
     """Every CVAE checkpoint in a folder, by file stem, and the reason each other file was refused.
 
-    The fidelity classifier is a metric, not a model to show, so it is left out."""
+    Metric networks (the fidelity classifier) are not models to show, so they are left out."""
     models, refused = {}, {}
     remove_stale_partials(folder)
     for path in sorted(Path(folder).glob("*" + SUFFIX)):
@@ -209,6 +245,6 @@ def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple
         except CheckpointError as e:
             refused[path.name] = str(e)
             continue
-        if ckpt.metadata.get("variant") != DigitClassifier.name:
+        if ckpt.is_generative_model:
             models[path.stem] = ckpt
     return models, refused

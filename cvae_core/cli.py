@@ -15,10 +15,12 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .data import DATASETS, SPLITS, Dataset, hide_labels, load_dataset
+from .classifier import train_classifier
+from .compare import measure
+from .data import DATASETS, SPLITS, hide_labels, load_dataset
 from .engine import TrainConfig, Trainer
 from .errors import CVAEError
-from .metrics import accuracy, label_fidelity, train_classifier
+from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS, ModelConfig, build_model
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parent.parent / "checkpoints" / "fidelity_classifier.safetensors"
@@ -67,7 +69,7 @@ def cmd_train(args) -> dict:
     if args.labels is not None:
         if config.variant != "m2":
             raise CVAEError("--labels is for m2, the semi-supervised variant")
-        train = Dataset(train.name, train.split, train.images, hide_labels(train.labels, args.labels, seed=args.seed), train.classes)
+        train = train.with_labels(hide_labels(train.labels, args.labels, seed=args.seed))
     tc = TrainConfig(
         epochs=None if args.max_seconds is not None and args.epochs is None else (args.epochs if args.epochs is not None else 20.0),
         max_seconds=args.max_seconds,
@@ -75,7 +77,7 @@ def cmd_train(args) -> dict:
         lr=_finite(args.lr, "learning rate"),
         seed=args.seed,
         warmup_epochs=args.warmup,
-        cosine=args.cosine,
+        lr_schedule="cosine" if args.cosine else "constant",
         kl_start=args.kl_start,
         shift_pixels=args.shift,
     )
@@ -91,7 +93,7 @@ def cmd_train(args) -> dict:
             bar.set_postfix(epoch=f"{progress.epoch:.1f}", elbo=f"{progress.terms.get('elbo', float('nan')):.1f}")
 
         trainer.run_to_end(show)
-    final = trainer.evaluate(Dataset(train.name, train.split, train.images, true_labels))  # bound on log p(x|y), true labels
+    final = evaluate_elbo(model, train.with_labels(true_labels))  # bound on log p(x|y), true labels
     meta = {
         "dataset": train.name,
         "split": args.split,
@@ -118,30 +120,17 @@ def cmd_train(args) -> dict:
 def cmd_evaluate(args) -> dict:
     ckpt = checkpoint.load(args.file)
     model = ckpt.model
-    data = load_dataset(args.dataset, args.split)
-    if args.limit:
-        data.images, data.labels = data.images[: args.limit], data.labels[: args.limit]
-    from .engine import evaluate_elbo
-
-    torch.manual_seed(args.seed)
-    result = {"variant": model.name, "dataset": data.name, "split": args.split, "n": len(data), **evaluate_elbo(model, data)}
-    with torch.inference_mode():
-        ll = [
-            model.log_likelihood(data.images[i : i + 500], data.labels[i : i + 500], k=args.iw_samples).sum()
-            for i in range(0, len(data), 500)
-        ]
-    result["log_likelihood"] = float(sum(ll)) / len(data)
-    result["iw_samples"] = args.iw_samples
-    if model.uses_label:
-        result["accuracy"] = accuracy(lambda x: model.classify(x), data)
-    if model.makes_images and model.uses_label and args.fidelity:
+    data = load_dataset(args.dataset, args.split).subset(args.limit)
+    classifier = None
+    if args.fidelity and getattr(model, "makes_images", False) and getattr(model, "uses_label", False):
         classifier_path = Path(args.classifier)
         if classifier_path.exists():
             classifier = checkpoint.load(classifier_path).model
-            result["label_fidelity"] = label_fidelity(model, classifier, per_label=args.fidelity_samples, seed=args.seed)["fidelity"]
         else:
             print(f"note: no fidelity classifier at {classifier_path}; label_fidelity skipped", file=sys.stderr)
-    result = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+    figures = measure(model, data, args.iw_samples, classifier, args.fidelity_samples, ckpt.metadata, seed=args.seed)
+    result = {"variant": model.name, "dataset": data.name, "split": args.split, "n": len(data), "iw_samples": args.iw_samples}
+    result.update({k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items() if v is not None})
     if args.record:  # keep the figures in the checkpoint, for the app and checkpoints/README.md
         meta = dict(ckpt.metadata)
         meta["metrics"] = {**meta.get("metrics", {}), "test": result}
@@ -151,7 +140,7 @@ def cmd_evaluate(args) -> dict:
 
 def cmd_sample(args) -> dict:
     model = checkpoint.load(args.file).model
-    if not model.makes_images:
+    if not getattr(model, "makes_images", False):
         raise CVAEError(f"{model.name} does not generate digits from a label")
     if args.n < 1 or args.n > 100_000:
         raise CVAEError("--n must be from 1 to 100000")
@@ -183,7 +172,7 @@ def cmd_train_classifier(args) -> dict:
     result = {"dataset": data.name, "split": args.split, "n": len(data), "epochs": args.epochs, "seconds": round(seconds, 1)}
     if args.eval_dataset:
         test = load_dataset(args.eval_dataset, "test")
-        result["test_accuracy"] = round(accuracy(model, test), 4)
+        result["test_accuracy"] = round(accuracy(model.classify, test), 4)
     checkpoint.save(model, args.out, {"dataset": data.name, "split": args.split, "metrics": result})
     return result
 
@@ -202,12 +191,10 @@ def cmd_quadrants(args) -> dict:
     if args.iw_samples < 1:
         raise CVAEError("--iw-samples must be at least 1")
     train, test = _experiment_data(args)
-    if args.limit:
-        test = Dataset(test.name, test.split, test.images[: args.limit], test.labels[: args.limit])
     return quadrants(
         args.given,
         train,
-        test,
+        test.subset(args.limit),
         epochs=args.epochs,
         samples=args.iw_samples,
         seed=args.seed,

@@ -14,11 +14,13 @@ import os
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .errors import DatasetError
 
@@ -86,9 +88,20 @@ DATASETS = ("auto", OFFLINE, *SOURCES)
 SPLITS = ("train", "test", "all")
 
 
-@dataclass
+def in_batches(*tensors: torch.Tensor, size: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Consecutive slices of at most `size` rows of tensors that share their first dimension: the one
+    batching loop of evaluation, prediction and sampling (memory stays bounded for any length)."""
+    n = tensors[0].shape[0]
+    for start in range(0, n, size):
+        yield tuple(t[start : start + size] for t in tensors)
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """Images (N, 784) float32 in [0, 1], labels (N,) int64, and where they came from."""
+    """Images (N, 784) float32 in [0, 1], labels (N,) int64 (-1: unlabelled), and where they came from.
+
+    Frozen: loaded data sets are cached and shared (by every session of a server), so a part of one
+    is a new Dataset made by `subset`, `take` or `with_labels`, never an edit of the cached one."""
 
     name: str
     split: str
@@ -99,6 +112,37 @@ class Dataset:
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+    def subset(self, n: int | None) -> "Dataset":
+        """The first n digits (all of them for None or 0)."""
+        return self if not n or n >= len(self) else self.take(slice(0, n))
+
+    def take(self, index) -> "Dataset":
+        """The digits picked by an index, a boolean mask or a slice."""
+        return replace(self, images=self.images[index], labels=self.labels[index])
+
+    def with_labels(self, labels: torch.Tensor) -> "Dataset":
+        """The same digits with other labels (e.g. most hidden, -1, for semi-supervised training)."""
+        if labels.shape != self.labels.shape:
+            raise DatasetError(f"{len(labels)} labels for {len(self)} digits")
+        return replace(self, labels=labels)
+
+    def with_note(self, note: str) -> "Dataset":
+        return replace(self, note=note)
+
+    def batches(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(images, labels) in consecutive batches of at most `size` digits."""
+        return in_batches(self.images, self.labels, size=size)
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Augmentation: shift each 28x28 image by a random whole number of pixels in [-max_shift, max_shift], zero-filled."""
+    n = x.shape[0]
+    img = F.pad(x.view(n, 1, 28, 28), (max_shift,) * 4)
+    dx, dy = (torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator)).to(x.device)
+    rows = (dy[:, None] + torch.arange(28, device=x.device))[:, :, None]  # (n, 28, 1)
+    cols = (dx[:, None] + torch.arange(28, device=x.device))[:, None, :]  # (n, 1, 28)
+    return img[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].reshape(n, 784)
 
 
 def data_root() -> Path:
@@ -210,15 +254,7 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
         try:
             return load_dataset("mnist", split, root, download)
         except DatasetError as e:
-            data = load_dataset(OFFLINE, split, root)
-            return Dataset(
-                data.name,
-                split,
-                data.images,
-                data.labels,
-                data.classes,
-                note=f"Full MNIST unavailable ({e}); using the 5,000 offline digits.",
-            )
+            return load_dataset(OFFLINE, split, root).with_note(f"Full MNIST unavailable ({e}); using the 5,000 offline digits.")
     key = (name, split, str(root.resolve()))
     if key in _CACHE:
         return _CACHE[key]

@@ -1,25 +1,39 @@
-"""One training engine for the CLI and the app.
+"""One training engine for every network in the project: the CVAE variants, the experiments'
+plain baselines and the fidelity classifier.
 
 `Trainer.run(max_steps=..., max_seconds=...)` advances training by a slice and returns a
 `Progress`, so a UI can call it repeatedly, draw, stop and resume; the CLI calls it in a loop.
 The loop holds the whole data set as one tensor and draws batches by index. Running sums stay
 on the device and are read once per slice (no per-step `.item()`). At the end of a slice a
 non-finite loss restores the weights and optimiser saved at its start and stops training.
+
+What the engine asks of a network (`Trainable`): `loss(x, y, kl_weight=...)` returning the scalar
+to minimise and a dict of batch-mean terms to report. A CVAE reports its ELBO terms; a plain
+network reports its loss alone and ignores the KL weight.
 """
 
 import copy
-import gc
 import math
 import time
-import weakref
 from dataclasses import asdict, dataclass
+from typing import ClassVar, Protocol
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
-from .data import Dataset
+from .data import Dataset, random_shift
 from .errors import ConfigError, TrainingError
-from .models import CVAEModel
+from .metrics import evaluate_elbo
+
+LR_SCHEDULES = ("constant", "cosine", "one-cycle")
+
+
+class Trainable(Protocol):
+    """A network the engine can train."""
+
+    learns_from_unlabelled: ClassVar[bool]  # may the data hold unlabelled digits (label -1)?
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, kl_weight: float = 1.0) -> tuple[torch.Tensor, dict]: ...
 
 
 @dataclass
@@ -31,7 +45,9 @@ class TrainConfig:
     seed: int = 0
     warmup_epochs: float = 1.0  # the KL weight moves linearly from kl_start to 1 over these epochs
     kl_start: float = 0.0  # 0: the usual warm-up; above 1: start with a heavy KL that eases to 1
-    cosine: bool = False  # decay the learning rate to 0 along a cosine (needs a number of epochs)
+    # "cosine" decays the learning rate to 0 (Loshchilov & Hutter 2017); "one-cycle" warms up to
+    # 3 x lr and anneals (Smith & Topin 2018; the fidelity classifier). Both need a number of epochs.
+    lr_schedule: str = "constant"
     shift_pixels: int = 0  # augmentation: random shifts of up to this many pixels
     eval_limit: int = 2000  # test digits used for the live test curve
 
@@ -50,6 +66,10 @@ class TrainConfig:
             raise ConfigError(f"KL warm-up must be from 0 to 1000 epochs, got {self.warmup_epochs}")
         if not (0 <= self.kl_start <= 100 and math.isfinite(self.kl_start)):
             raise ConfigError(f"the starting KL weight must be from 0 to 100, got {self.kl_start}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"learning-rate schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.lr_schedule != "constant" and self.epochs is None:
+            raise ConfigError(f"a {self.lr_schedule} learning rate needs a number of epochs, not only a time budget")
         if not (0 <= self.shift_pixels <= 4):
             raise ConfigError(f"shift augmentation must be from 0 to 4 pixels, got {self.shift_pixels}")
         if n_train == 0:
@@ -57,8 +77,10 @@ class TrainConfig:
         return self
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Progress:
+    """A snapshot of a training run, for progress bars and pages (built by keyword)."""
+
     step: int
     total_steps: int | None
     epoch: float
@@ -90,31 +112,10 @@ def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, t
         group["lr"] = 0.5 * base_lr * (1 + math.cos(math.pi * step / total_steps))
 
 
-def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Shift each 28x28 image by a random whole number of pixels in [-max_shift, max_shift], zero-filled."""
-    n = x.shape[0]
-    img = F.pad(x.view(n, 1, 28, 28), (max_shift,) * 4)
-    dx, dy = (torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator)).to(x.device)
-    rows = (dy[:, None] + torch.arange(28, device=x.device))[:, :, None]  # (n, 28, 1)
-    cols = (dx[:, None] + torch.arange(28, device=x.device))[:, None, :]  # (n, 1, 28)
-    return img[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].reshape(n, 784)
-
-
-_LIVE_TRAINERS: "weakref.WeakSet[Trainer]" = weakref.WeakSet()
-
-
-def live_trainers() -> int:
-    """How many trainers (each a model, its optimiser and a snapshot) this process still holds.
-
-    A server uses it to show that a closed browser session's training runs are released."""
-    gc.collect()  # a session's objects form reference cycles; count only what is really reachable
-    return len(_LIVE_TRAINERS)
-
-
 class Trainer:
-    """Trains one model on one data set, a slice at a time."""
+    """Trains one network on one data set, a slice at a time."""
 
-    def __init__(self, model: CVAEModel, train: Dataset, test: Dataset | None = None, config: TrainConfig | None = None, device=None):
+    def __init__(self, model: nn.Module, train: Dataset, test: Dataset | None = None, config: TrainConfig | None = None, device=None):
         self.config = (config or TrainConfig()).validate(len(train))
         self.device = torch.device(device) if device is not None else pick_device()
         self.model = model.to(self.device)
@@ -124,17 +125,23 @@ class Trainer:
         self.y = train.labels.to(self.device)
         labelled = self.y >= 0
         self.semi_supervised = not bool(labelled.all())
-        if self.semi_supervised and model.name != "m2":
-            raise ConfigError(f"{model.name} needs every digit labelled; only m2 learns from unlabelled digits")
+        kind = getattr(model, "name", type(model).__name__)
+        if self.semi_supervised and not getattr(model, "learns_from_unlabelled", False):
+            raise ConfigError(f"{kind} needs every digit labelled; only m2 learns from unlabelled digits")
         self.labelled_idx = torch.nonzero(labelled).flatten().cpu()
         # An epoch is one pass over the unlabelled digits (m2) or over all digits.
         self.epoch_idx = torch.nonzero(~labelled).flatten().cpu() if self.semi_supervised else torch.arange(len(train))
         if self.semi_supervised and len(self.labelled_idx) == 0:
-            raise ConfigError("m2 needs at least a few labelled digits")
+            raise ConfigError(f"{kind} needs at least a few labelled digits")
         self.test = test
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
         self.steps_per_epoch = max(1, math.ceil(len(self.epoch_idx) / self.config.batch_size))
         self.total_steps = None if self.config.epochs is None else max(1, round(self.config.epochs * self.steps_per_epoch))
+        self.one_cycle = (
+            torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=3 * self.config.lr, total_steps=self.total_steps)
+            if self.config.lr_schedule == "one-cycle"
+            else None
+        )
         self.step = 0
         self.elapsed = 0.0
         self.samples = 0
@@ -142,8 +149,15 @@ class Trainer:
         self.message = ""
         self.history: list[dict] = []  # one row per slice (train) and per epoch (test)
         self._order = torch.empty(0, dtype=torch.long)
-        self._last = Progress(0, self.total_steps, 0.0, 0.0, 0.0, None, 0.0, {}, False, str(self.device))
-        _LIVE_TRAINERS.add(self)
+        self._progress = Progress(
+            step=0, total_steps=self.total_steps, epoch=0.0, elapsed=0.0, samples_per_sec=0.0, eta=None,
+            kl_weight=self.kl_weight(), terms={}, done=False, device=str(self.device),
+        )  # fmt: skip
+
+    @property
+    def progress(self) -> Progress:
+        """The latest snapshot: what a page shows without touching the model."""
+        return self._progress
 
     # ---- batches ------------------------------------------------------------------------------
     def _batch(self):
@@ -171,84 +185,101 @@ class Trainer:
         return self.step / self.steps_per_epoch
 
     # ---- training -----------------------------------------------------------------------------
+    def _budget_spent(self, training_seconds: float) -> bool:
+        """Has the whole run's budget (epochs or seconds) been used? training_seconds: this slice's so far."""
+        if self.total_steps is not None and self.step >= self.total_steps:
+            return True
+        return self.config.max_seconds is not None and self.elapsed + training_seconds >= self.config.max_seconds
+
+    def _step(self) -> tuple[int, torch.Tensor]:
+        """One optimiser step; returns the batch size and the loss terms, detached, in a stable order."""
+        x, y = self._batch()
+        loss, terms = self.model.loss(x, y, kl_weight=self.kl_weight())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.lr_schedule == "cosine":
+            set_cosine_lr(self.optimizer, self.config.lr, self.step, self.total_steps)
+        self.optimizer.step()
+        if self.one_cycle is not None:
+            self.one_cycle.step()
+        self.step += 1
+        self._term_names = ("loss", *terms)
+        return x.shape[0], torch.stack([loss.detach(), *(t.detach() for t in terms.values())])
+
+    def _rollback(self, snapshot, steps: int) -> None:
+        """Restore the weights and optimiser saved at the start of a slice whose loss went non-finite, and stop."""
+        self.model.load_state_dict(snapshot[0])
+        self.optimizer.load_state_dict(snapshot[1])
+        if self.one_cycle is not None:
+            self.one_cycle.load_state_dict(snapshot[2])
+        self.step -= steps
+        self.done = True
+        self.message = (
+            "Training stopped: the loss became NaN or infinite (the learning rate is probably too high). "
+            f"The weights from step {self.step} were kept."
+        )
+        self._progress = self._snapshot({}, self._progress.samples_per_sec)
+        raise TrainingError(self.message)
+
     def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> Progress:
         """Train for up to max_steps batches and/or max_seconds (both None: to the end)."""
         if self.done:
-            return self._last
-        snapshot = (copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
+            return self._progress
+        snapshot = (
+            copy.deepcopy(self.model.state_dict()),
+            copy.deepcopy(self.optimizer.state_dict()),
+            None if self.one_cycle is None else self.one_cycle.state_dict(),
+        )
         self.model.train()
-        sums = torch.zeros(4, device=self.device)  # loss, elbo, recon, kl
-        steps = 0
-        samples = 0
+        sums = None  # running sums of the loss terms, on the device
+        steps = samples = 0
         started = time.perf_counter()
         eval_seconds = 0.0  # spent on the test curve, not counted as training time
         while True:
-            if self.total_steps is not None and self.step >= self.total_steps:
-                self.done = True
-                break
-            if (
-                self.config.max_seconds is not None
-                and self.elapsed + (time.perf_counter() - started - eval_seconds) >= self.config.max_seconds
-            ):
+            training_seconds = time.perf_counter() - started - eval_seconds
+            if self._budget_spent(training_seconds):
                 self.done = True
                 break
             if max_steps is not None and steps >= max_steps:
                 break
-            if max_seconds is not None and steps > 0 and time.perf_counter() - started - eval_seconds >= max_seconds:
+            if max_seconds is not None and steps > 0 and training_seconds >= max_seconds:
                 break
-            x, y = self._batch()
-            loss, terms = self.model.loss(x, y, kl_weight=self.kl_weight())
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.config.cosine and self.total_steps:
-                set_cosine_lr(self.optimizer, self.config.lr, self.step, self.total_steps)
-            self.optimizer.step()
-            sums += torch.stack([loss.detach(), terms["elbo"].detach(), terms["recon"].detach(), terms["kl"].detach()])
+            batch, terms = self._step()
+            sums = terms if sums is None else sums + terms
             steps += 1
-            samples += x.shape[0]
-            self.step += 1
+            samples += batch
             if self.test is not None and self.step % self.steps_per_epoch == 0:
                 eval_started = time.perf_counter()
                 self._record_test()
                 eval_seconds += time.perf_counter() - eval_started
         slice_seconds = time.perf_counter() - started - eval_seconds
-        means = (sums / max(steps, 1)).tolist()
-        if steps and not all(math.isfinite(v) for v in means):
-            self.model.load_state_dict(snapshot[0])
-            self.optimizer.load_state_dict(snapshot[1])
-            self.step -= steps
-            self.done = True
-            self.message = (
-                "Training stopped: the loss became NaN or infinite (the learning rate is probably too high). "
-                f"The weights from step {self.step} were kept."
-            )
-            self._last = self._progress({}, self._last.samples_per_sec)
-            raise TrainingError(self.message)
+        means = [] if sums is None else (sums / steps).tolist()
+        if not all(math.isfinite(v) for v in means):
+            self._rollback(snapshot, steps)
         self.elapsed += slice_seconds
         self.samples += samples
-        rate = samples / slice_seconds if steps and slice_seconds > 0 else self._last.samples_per_sec
-        terms = dict(zip(("loss", "elbo", "recon", "kl"), means, strict=True)) if steps else self._last.terms
+        rate = samples / slice_seconds if steps and slice_seconds > 0 else self._progress.samples_per_sec
+        terms = dict(zip(self._term_names, means, strict=True)) if steps else self._progress.terms
         if steps:
             self.history.append({"split": "train", "step": self.step, "epoch": self.epoch, **terms})
         if self.test is not None and self.done and steps and self.step % self.steps_per_epoch:
             self._record_test()  # a run ending mid-epoch still gets its last test point
-        self._last = self._progress(terms, rate)
-        return self._last
+        self._progress = self._snapshot(terms, rate)
+        return self._progress
 
     def run_to_end(self, on_slice=None, slice_seconds: float = 0.5) -> Progress:
         """Train until the budget is spent, calling on_slice(progress) after every slice (for progress bars)."""
-        progress = self._last
         while not self.done:
-            progress = self.run(max_seconds=slice_seconds)
+            self.run(max_seconds=slice_seconds)
             if on_slice is not None:
-                on_slice(progress)
-        return progress
+                on_slice(self._progress)
+        return self._progress
 
     def _record_test(self) -> None:
-        terms = self.evaluate(self.test, limit=self.config.eval_limit)
+        terms = evaluate_elbo(self.model, self.test, limit=self.config.eval_limit)
         self.history.append({"split": "test", "step": self.step, "epoch": self.epoch, **terms})
 
-    def _progress(self, terms: dict, rate: float) -> Progress:
+    def _snapshot(self, terms: dict, rate: float) -> Progress:
         if self.total_steps is not None:
             eta = (self.total_steps - self.step) * self.config.batch_size / rate if rate > 0 else None
         else:
@@ -259,26 +290,22 @@ class Trainer:
         if self.done:
             eta = 0.0
         return Progress(
-            self.step,
-            self.total_steps,
-            self.epoch,
-            self.elapsed,
-            rate,
-            eta,
-            self.kl_weight(),
-            terms,
-            self.done,
-            str(self.device),
-            self.message,
+            step=self.step,
+            total_steps=self.total_steps,
+            epoch=self.epoch,
+            elapsed=self.elapsed,
+            samples_per_sec=rate,
+            eta=eta,
+            kl_weight=self.kl_weight(),
+            terms=terms,
+            done=self.done,
+            device=str(self.device),
+            message=self.message,
         )
 
     @property
     def overall_samples_per_sec(self) -> float:
         return self.samples / self.elapsed if self.elapsed > 0 else 0.0
-
-    @torch.inference_mode()
-    def evaluate(self, data: Dataset, limit: int | None = None, batch_size: int = 1000) -> dict:
-        return evaluate_elbo(self.model, data, limit=limit, batch_size=batch_size)
 
     def summary(self) -> dict:
         return {
@@ -289,21 +316,3 @@ class Trainer:
             "device": str(self.device),
             "train_config": asdict(self.config),
         }
-
-
-@torch.inference_mode()
-def evaluate_elbo(model: CVAEModel, data: Dataset, limit: int | None = None, batch_size: int = 1000) -> dict:
-    """Mean ELBO, reconstruction and KL (nats per digit) over a data set (its first `limit` digits)."""
-    was_training = model.training
-    model.eval()
-    device = model.device
-    n = len(data) if limit is None else min(limit, len(data))
-    totals = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
-    for start in range(0, n, batch_size):
-        x = data.images[start : min(n, start + batch_size)].to(device)
-        y = data.labels[start : min(n, start + batch_size)].to(device)
-        terms = model.elbo(x, y)
-        for k in totals:
-            totals[k] += float(terms[k].sum())
-    model.train(was_training)
-    return {k: v / n for k, v in totals.items()}

@@ -4,7 +4,6 @@ import time
 
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 from plotly.subplots import make_subplots
 
 import ui
@@ -85,10 +84,9 @@ resume = b3.button(
 
 
 def register(trainer: Trainer) -> None:
-    """Make the model as it is now available on every page of this session."""
+    """Make the model as it is now available on every page of this session (they open on it)."""
     meta = state["train_meta"]
-    ui.session_models()[meta["name"]] = checkpoint.Checkpoint(trainer.model.eval(), {**meta, "train": trainer.summary()})
-    state["preferred_model"] = meta["name"]  # the other pages open on it
+    ui.add_session_model(meta["name"], checkpoint.Checkpoint(trainer.model.eval(), {**meta, "train": trainer.summary()}))
     ui.release_memory()
 
 
@@ -97,11 +95,11 @@ if start:
         train = load_dataset(dataset, "train")
         test = load_dataset(OFFLINE, "test") if dataset == OFFLINE else load_dataset(dataset, "test")
         if variant == "m2" and labels != "all":
-            train = type(train)(train.name, train.split, train.images, hide_labels(train.labels, int(labels), seed=seed), train.classes)
-        torch.manual_seed(seed)
-        model = build_model(ModelConfig(variant=variant, latent_dim=latent_dim, arch=arch, hidden=hidden, beta=beta))
+            train = train.with_labels(hide_labels(train.labels, int(labels), seed=seed))
+        model = build_model(ModelConfig(variant=variant, latent_dim=latent_dim, arch=arch, hidden=hidden, beta=beta), seed=seed)
         config = TrainConfig(epochs=epochs, max_seconds=seconds, lr=lr, seed=seed, warmup_epochs=warmup, kl_start=kl_start)
         state["trainer"] = Trainer(model, train, test, config)
+        ui.track_trainer(state["trainer"])
         run_number = state.get("run_number", 0) + 1
         state["run_number"] = run_number
         state["train_meta"] = {
@@ -110,7 +108,6 @@ if start:
             "seed": seed,
             "labels": None if labels == "all" or variant != "m2" else int(labels),
         }
-        state["train_noise"] = torch.randn(8, latent_dim, generator=torch.Generator().manual_seed(seed))
         state["train_samples"] = None
         state["train_error"] = None
         state["train_running"] = True
@@ -150,19 +147,10 @@ def curves(history: list[dict]) -> go.Figure:
     return fig
 
 
-def samples(trainer: Trainer) -> torch.Tensor:
+def samples(trainer: Trainer):
+    """The grid under the curves: one row per label, the same eight styles in every row (None for cvae3)."""
     model = trainer.model
-    noise = state["train_noise"]
-    model.eval()
-    if model.uses_label and model.makes_images:
-        y = torch.arange(model.config.n_classes).repeat_interleave(len(noise))
-        images = model.generate(y, noise=noise.repeat(model.config.n_classes, 1))
-    elif model.makes_images:
-        images = model.generate(noise=torch.cat([noise, torch.randn(32, noise.shape[1], generator=torch.Generator().manual_seed(1))]))
-    else:
-        images = None
-    model.train()
-    return images
+    return model.label_grid(8, seed=state["train_meta"]["seed"]) if model.makes_images else None
 
 
 @st.fragment(run_every=REFRESH_SECONDS if running else None)
@@ -182,7 +170,7 @@ def live_panel():
             st.rerun(scope="app")
     if state.get("train_error"):
         st.error(state["train_error"])
-    p = trainer._last
+    p = trainer.progress
     total = f" of {trainer.config.epochs:g}" if trainer.config.epochs else ""
     eta = f" · about {p.eta:.0f} s left" if p.eta is not None and not p.done else ""
     status = "done" if p.done else ("training" if state.get("train_running") else "paused")
@@ -217,7 +205,7 @@ if trainer is not None and not state.get("train_running"):
     st.caption(f"It is already available on every page of this session as **{meta['name']} (this session)**.")
     c1, c2 = st.columns([2, 1])
     name = c1.text_input("Name", meta["name"], help="Letters, digits, '-', '_' and '.'; saved as checkpoints/<name>.safetensors.")
-    full_meta = {**meta, "train": trainer.summary(), "metrics": {"train": trainer._last.terms}}
+    full_meta = {**meta, "train": trainer.summary(), "metrics": {"train": trainer.progress.terms}}
     if c1.button("Save to checkpoints/", icon=":material/save:"):
         try:
             path = checkpoint.save(trainer.model, ui.CHECKPOINTS / checkpoint.checkpoint_name(name), full_meta)

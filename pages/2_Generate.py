@@ -2,7 +2,6 @@
 
 import numpy as np
 import streamlit as st
-import torch
 
 import ui
 
@@ -52,10 +51,6 @@ if b2.button("Reset", icon=":material/restart_alt:", help="All dials to 0: the p
         state[f"dial{i}"] = 0.0
 
 
-def labels_tensor(y, n=1):
-    return torch.full((n,), y, dtype=torch.long) if y is not None else None
-
-
 left, right = st.columns([1, 2])
 with left:
     st.markdown(f"**Style dials** (first {min(k, MAX_SLIDERS)} of {k} dimensions)" if k > MAX_SLIDERS else "**Style dials**")
@@ -64,12 +59,11 @@ with left:
         dial_columns[i % 2].slider(
             f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations."
         )
-noise = state["gen_noise"].copy()
+noise = state["gen_noise"].copy()  # the dials set the first dimensions; the rest keep the last random draw
 noise[: min(k, MAX_SLIDERS)] = [state[f"dial{i}"] for i in range(min(k, MAX_SLIDERS))]
-noise_t = torch.as_tensor(noise)[None]
 with right:
-    image = model.generate(labels_tensor(label), noise=noise_t, temperature=temperature)
-    st.image(ui.png_bytes(image[0], scale=10), caption=f"label {label}" if label is not None else "no label", width=280)
+    image = model.draw(label, noise, temperature)
+    st.image(ui.digit_png(image, scale=10), caption=f"label {label}" if label is not None else "no label", width=280)
 
 st.divider()
 st.subheader("Every label, several styles")
@@ -79,40 +73,24 @@ st.caption(
 c1, c2 = st.columns([1, 3])
 n_styles = c1.slider("Styles per label", 2, 12, 8, help="Columns in the grid.")
 grid_seed = c1.number_input("Seed", 0, 10_000, 0, help="Change it for new styles.")
-g = torch.Generator().manual_seed(int(grid_seed))
-style_noise = torch.randn(n_styles, k, generator=g)
-if model.uses_label:
-    y = torch.arange(model.config.n_classes).repeat_interleave(n_styles)
-    images = model.generate(y, noise=style_noise.repeat(model.config.n_classes, 1), temperature=temperature)
-else:
-    images = model.generate(noise=torch.randn(10 * n_styles, k, generator=g), temperature=temperature)
+images = model.label_grid(n_styles, seed=grid_seed, temperature=temperature)
 ui.show_digits(images, ncol=n_styles, scale=2, where=c2, download="samples.png", key="dl-grid")
 
 st.divider()
 st.subheader("Interpolate")
 frames = 10
-t = torch.linspace(0, 1, frames)[:, None]
 c1, c2 = st.columns(2)
 if model.uses_label:
     with c1:
         st.markdown("**Between two labels, same style**")
         a, b = st.select_slider("From label … to label", options=list(range(10)), value=(1, 7), key="interp_labels")
-        y_mix = (1 - t) * torch.eye(10)[a] + t * torch.eye(10)[b]  # a soft label moving from a to b
-        images = model.generate(y_mix, noise=noise_t.repeat(frames, 1), temperature=temperature)
+        images = model.interpolate_labels(a, b, noise, frames=frames, temperature=temperature)
         ui.show_digits(images, ncol=frames, scale=2, download="labels.png", key="dl-labels")
 with c2:
     st.markdown("**Between two styles, same label**")
     s = st.number_input("Styles seed", 0, 10_000, 1, key="interp_seed")
-    g = torch.Generator().manual_seed(int(s))
-    z0, z1 = torch.randn(2, k, generator=g)
-    images = model.generate(labels_tensor(label, frames), noise=(1 - t) * z0 + t * z1, temperature=temperature)
+    images = model.interpolate_styles(label, seed=s, frames=frames, temperature=temperature)
     ui.show_digits(images, ncol=frames, scale=2, download="styles.png", key="dl-styles")
 
-if model.name in ("cvae4", "m2"):
-    st.info(
-        "**cvae4 (y → z → x)**: the decoder never sees y. Changing the label moves z to another label's region of latent space "
-        "(the prior p(z|y)), and that is what changes the digit; with the label fixed, the dials alone can still turn one digit into another."
-        if model.name == "cvae4"
-        else "**m2**: y and z are independent. Moving only y keeps the style (a column above), moving only z keeps the digit "
-        "(the right strip): the model learned this split from mostly unlabelled digits."
-    )
+if model.dials_note:
+    st.info(model.dials_note)

@@ -3,7 +3,6 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import ui
 from cvae_core.errors import ImageError
@@ -15,7 +14,6 @@ ui.setup_page(
     "was: cropped to the ink, scaled to 20 pixels, placed in a 28×28 square and centred on its centre of mass. Then every "
     "model that can read digits says what it sees, and a generative model redraws your handwriting as every other digit.",
 )
-state = st.session_state
 draw_tab, upload_tab = st.tabs(["Draw", "Upload a photo"])
 picture, source = None, None
 
@@ -52,8 +50,8 @@ with upload_tab:
         except ImageError as e:
             st.error(f"Cannot use this file: {e}")
 
-if picture is None and state.get("drawn_digit") is not None:  # set by tests and by the Latent space page
-    picture, source = np.asarray(state["drawn_digit"]), "the chosen digit"
+if picture is None and ui.state.chosen_digit() is not None:  # sent by the Latent space page
+    picture, source = ui.state.chosen_digit(), "the chosen digit"
 if picture is None:
     st.info("Draw a digit or upload a picture to begin.")
     st.stop()
@@ -63,12 +61,11 @@ except ImageError as e:
     st.warning(f"{e} Draw a digit, or upload a picture with a visible digit.")
     st.stop()
 
-state["last_digit"] = digit  # the Experiments page can complete it
-x = torch.as_tensor(digit).view(1, 784)
+ui.state.set_last_digit(digit)  # the Experiments page can complete it
 left, right = st.columns([1, 3])
 with left:
     st.markdown(f"**What the model sees** (from {source})")
-    st.image(ui.png_bytes(digit, scale=8), width=224, caption="28×28, as in MNIST")
+    st.image(ui.digit_png(digit, scale=8), width=224, caption="28×28, as in MNIST")
 
 readers = {name: ckpt for name, ckpt in ui.all_models().items() if ckpt.model.uses_label}
 with right:
@@ -78,7 +75,7 @@ with right:
         fig = go.Figure()
         verdicts = []
         for name, ckpt in readers.items():
-            probs = ckpt.model.classify(x)[0].numpy()
+            probs = ckpt.model.read_digit(digit)
             fig.add_trace(go.Bar(name=name, x=[str(c) for c in range(len(probs))], y=probs))
             how = "its own classifier" if ckpt.model.classifies else "Bayes' rule, p(x|y) for each label"
             verdicts.append(f"**{name}** reads **{int(probs.argmax())}** ({probs.max():.0%}) using {how}")
@@ -100,8 +97,5 @@ st.caption(
 )
 name, ckpt = ui.model_picker("Model that redraws", where=st, keep=lambda m: m.makes_images and m.uses_label, key="restyle_model")
 if ckpt is not None:
-    model = ckpt.model
-    label = int(model.classify(x).argmax())
-    styles = model.restyle(x, torch.tensor([label]))[0]
-    images = torch.cat([model.reconstruct(x, torch.tensor([label])), styles])
+    label, images = ckpt.model.redraw_as_every_label(digit)
     ui.show_digits(images, ncol=11, scale=3, caption=f"reconstruction (as {label}), then 0 … 9", download="restyled.png", key="dl-restyle")

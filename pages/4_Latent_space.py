@@ -3,9 +3,9 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import ui
+from cvae_core.latent import project_codes
 
 ui.setup_page(
     "Latent space",
@@ -27,23 +27,12 @@ method = (
 
 
 @st.cache_data(show_spinner="Encoding the test digits…", max_entries=32)
-def embed(model_key: str, n: int, method: str, _model) -> np.ndarray:
+def embed(model_key: str, n: int, method: str, _model, _data) -> np.ndarray:
     """2-D coordinates of the first n test digits (cached: a click does not recompute them)."""
-    with torch.inference_mode():
-        mu, _ = _model.encode(data.images[:n], data.labels[:n] if _model.uses_label else None)
-    mu = mu.numpy()
-    if method == "latent":
-        return mu
-    if method == "PCA":
-        from sklearn.decomposition import PCA
-
-        return PCA(2, random_state=0).fit_transform(mu)
-    from sklearn.manifold import TSNE
-
-    return TSNE(2, init="pca", random_state=0, perplexity=30).fit_transform(mu)
+    return project_codes(_model, _data.subset(n), method)
 
 
-coords = embed(name, n, method, model)
+coords = embed(name, n, method, model, data)
 labels = data.labels[:n].numpy()
 axis = {"latent": ("z₁", "z₂"), "PCA": ("PCA 1 of z", "PCA 2 of z"), "t-SNE": ("t-SNE 1 of z", "t-SNE 2 of z")}[method]
 fig = go.Figure()
@@ -52,15 +41,13 @@ for c in range(10):
     fig.add_trace(
         go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(c), customdata=idx, marker={"size": 5, "opacity": 0.75})
     )
-prior_mu, prior_logvar = model.prior(None, torch.eye(10)) if model.name in ("cvae1", "cvae4") else (None, None)
-if method == "latent" and prior_mu is not None:  # the learned priors p(z|y) as 2-sigma ellipses
-    t = np.linspace(0, 2 * np.pi, 60)
-    for c in range(10):
-        m, s = prior_mu[c].detach().numpy(), np.exp(0.5 * prior_logvar[c].detach().numpy())
+priors = model.label_priors()
+if method == "latent" and priors is not None:  # the learned priors p(z|y) as 2-sigma ellipses
+    for c, (x_line, y_line) in enumerate(ui.ellipses(*priors, n_sigma=2)):
         fig.add_trace(
             go.Scatter(
-                x=m[0] + 2 * s[0] * np.cos(t),
-                y=m[1] + 2 * s[1] * np.sin(t),
+                x=x_line,
+                y=y_line,
                 mode="lines",
                 line={"width": 1, "color": "black"},
                 showlegend=c == 0,
@@ -88,11 +75,10 @@ with right:
         else:  # the index within its label's trace
             i = int(np.flatnonzero(labels == point["curve_number"])[point["point_index"]])
         x, y = data.images[i : i + 1], data.labels[i : i + 1]
-        recon = model.reconstruct(x, y if model.uses_label else None)
         st.markdown(f"**Test digit #{i}**, label {int(y)}")
-        ui.show_digits(torch.cat([x.view(1, 28, 28), recon]), ncol=2, scale=4, caption="digit · reconstruction")
+        ui.show_digits([x, model.reconstruct(x, y if model.uses_label else None)], ncol=2, scale=4, caption="digit · reconstruction")
         if st.button("Open in Draw", help="Classify and restyle this digit on the Draw page."):
-            st.session_state["drawn_digit"] = x.view(28, 28).numpy()
+            ui.state.choose_digit(x)
             st.switch_page("pages/3_Draw.py")
     else:
         st.info("Click a dot (or drag a box around some) to see that digit and its reconstruction.")
@@ -104,9 +90,5 @@ if model.latent_dim == 2:
     label = c1.selectbox("Label", list(range(10)), index=4, disabled=not model.uses_label) if model.uses_label else None
     steps = c1.slider("Grid size", 5, 20, 12)
     span = c1.slider("Extent (prior σ)", 1.0, 4.0, 2.5, 0.5, help="How far from the prior's centre the grid reaches.")
-    ticks = torch.linspace(-span, span, steps)
-    gy, gx = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")
-    noise = torch.stack([gx.flatten(), gy.flatten()], 1)
-    y = torch.full((steps * steps,), label if label is not None else 0)
-    images = model.generate(y if model.uses_label else None, noise=noise, temperature=1.0)
+    images = model.decoded_plane(label, steps, span)
     ui.show_digits(images, ncol=steps, scale=2, where=c2, download="manifold.png", key="dl-manifold")

@@ -3,10 +3,8 @@
 import pandas as pd
 import plotly.express as px
 import streamlit as st
-import torch
 
 import ui
-from cvae_core import checkpoint
 from cvae_core.compare import COLUMNS, best_per_column, measure
 
 ui.setup_page(
@@ -30,18 +28,11 @@ k = c2.select_slider(
 per_label = c3.select_slider("Samples per label (fidelity)", [50, 100, 200, 500], value=100)
 
 
-@st.cache_resource(show_spinner=False)
-def fidelity_classifier():
-    path = ui.CHECKPOINTS / "fidelity_classifier.safetensors"
-    return checkpoint.load(path).model if path.exists() else None
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
-def shipped_row(name: str, n: int, k: int, per_label: int) -> dict:
-    """Rows of shared pretrained models are cached for every visitor."""
+def shipped_row(name: str, n: int, k: int, per_label: int, _data) -> dict:
+    """Rows of shared pretrained models are cached for every visitor (the test digits are the same for all)."""
     ckpt = ui.shipped_models()[0][name]
-    subset = type(data)(data.name, data.split, data.images[:n], data.labels[:n])
-    return measure(ckpt.model, subset, k, fidelity_classifier(), per_label, ckpt.metadata)
+    return measure(ckpt.model, _data.subset(n), k, ui.fidelity_classifier(), per_label, ckpt.metadata)
 
 
 results = st.session_state.setdefault("compare_rows", {})
@@ -53,10 +44,9 @@ if st.button("Measure all models", type="primary", icon=":material/analytics:", 
         bar.progress(i / len(models), text=f"Measuring {label}…")
         stem = label.removesuffix(" (pretrained)")
         if label.endswith("(pretrained)") and stem in shipped:
-            rows[label] = shipped_row(stem, n, k, per_label)
+            rows[label] = shipped_row(stem, n, k, per_label, data)
         else:
-            subset = type(data)(data.name, data.split, data.images[:n], data.labels[:n])
-            rows[label] = measure(ckpt.model, subset, k, fidelity_classifier(), per_label, ckpt.metadata)
+            rows[label] = measure(ckpt.model, data.subset(n), k, ui.fidelity_classifier(), per_label, ckpt.metadata)
     bar.empty()
     ui.release_memory()
     results.clear()
@@ -67,9 +57,9 @@ if not results:
     st.stop()
 rows = results["rows"]
 n_used, k_used, _ = results["settings"]
-table = pd.DataFrame(rows).T
+best = {COLUMNS[key][0]: name for key, name in best_per_column(rows).items()}
+table = pd.DataFrame(rows).T.rename(columns={key: title for key, (title, _, _) in COLUMNS.items()})
 table.index.name = "model"
-best = best_per_column(rows)
 st.subheader(f"On {n_used} {data.name} {data.split} digits, k = {k_used}")
 
 
@@ -78,7 +68,7 @@ def highlight(column: pd.Series):
 
 
 st.dataframe(table.style.apply(highlight).format(precision=3, na_rep="—"), width="stretch")
-st.caption("Green: the best model in each column. " + " · ".join(f"**{c}**: {why}" for c, (_, why) in COLUMNS.items()))
+st.caption("Green: the best model in each column. " + " · ".join(f"**{title}**: {why}" for title, _, why in COLUMNS.values()))
 st.download_button(
     "Download CSV", table.to_csv().encode(), file_name="cvae_lab_comparison.csv", mime="text/csv", icon=":material/download:"
 )
@@ -114,11 +104,5 @@ st.markdown("\n".join(f"- {note}" for note in notes))
 st.subheader("Samples side by side")
 st.caption("Labels 0–9 from each model that draws digits, temperature 1, the same random seed.")
 for label, ckpt in models.items():
-    model = ckpt.model
-    if not model.makes_images:
-        continue
-    g = torch.Generator().manual_seed(0)
-    noise = torch.randn(20, model.latent_dim, generator=g)
-    y = torch.arange(10).repeat(2)
-    images = model.generate(y if model.uses_label else None, noise=noise)
-    ui.show_digits(images, ncol=20, scale=2, caption=label)
+    if ckpt.model.makes_images:
+        ui.show_digits(ckpt.model.label_grid(2, seed=0, one_row_per="style"), ncol=20, scale=2, caption=label)

@@ -1,15 +1,13 @@
 """Two experiments from the papers, live: Sohn's quadrant completion and Kingma's semi-supervised M2."""
 
-import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import ui
+from cvae_core.checkpoint import Checkpoint
 from cvae_core.data import OFFLINE, load_dataset
 from cvae_core.experiments import PYRO_QUADRANTS, SEMI_SUPERVISED_REFERENCES, quadrants, semisupervised
-from cvae_core.models.cvae3 import masked_input
 
 ui.setup_page(
     "Experiments",
@@ -37,9 +35,8 @@ with quad_tab:
     n_test = c3.select_slider("Test digits", [500, 1000, 2000, 10000], value=1000)
     if st.button("Train both and compare", type="primary", key="run_quadrants"):
         bar = st.progress(0.0, text="Training the NN baseline, then the CVAE…")
-        subset = type(test)(test.name, test.split, test.images[:n_test], test.labels[:n_test])
         result = quadrants(
-            given, train, subset, epochs=epochs, samples=50, progress=lambda f: bar.progress(min(f, 1.0), text=f"Training… {f:.0%}")
+            given, train, test.subset(n_test), epochs=epochs, samples=50, progress=lambda f: bar.progress(min(f, 1.0), text=f"Training… {f:.0%}")
         )
         bar.empty()
         state.setdefault("quadrant_results", {})[given] = result
@@ -61,22 +58,19 @@ with quad_tab:
         st.caption("Negative conditional log-likelihood, nats per digit, lower is better. Pyro's CVAE figure is a 10-sample negative ELBO.")
     if given in results:
         r = results[given]
-        drawn = state.get("last_digit")
+        drawn = ui.state.last_digit()
         source = st.radio(
             "Digit to complete", ["a test digit", "my drawing"], horizontal=True, disabled=drawn is None,
             help="Your drawing is the last digit you drew or uploaded on the Draw page.",
         )  # fmt: skip
         if source == "my drawing" and drawn is not None:
-            index, x = 0, torch.as_tensor(drawn, dtype=torch.float32).view(1, 784)
+            index, x = 0, drawn
         else:
             index = st.slider("Test digit", 0, min(len(test), 1000) - 1, 0, help="Pick a digit to complete.")
-            x = test.images[index : index + 1]
+            x = test.images[index]
         if drawn is None:
             st.caption("Draw a digit on the **Draw** page to complete your own handwriting here.")
-        shown = (masked_input(x, r.cvae.mask).clamp(min=0) + 0.25 * (1 - r.cvae.mask)).view(1, 28, 28)  # hidden part grey
-        torch.manual_seed(index)
-        samples = r.cvae.complete(x, n_samples=6)[:, 0]
-        images = torch.cat([shown, x.view(1, 28, 28), r.baseline.complete(x), samples])
+        images = r.showcase(x, n_samples=6, seed=index)
         ui.show_digits(
             images, ncol=9, scale=3, caption="shown · truth · NN guess · six CVAE completions", download="completions.png", key="dl-quad"
         )
@@ -105,10 +99,7 @@ with semi_tab:
         )
         bar.empty()
         state.setdefault("m2_results", {})[n_labels] = result
-        model_name = f"m2-{n_labels}labels"
-        from cvae_core.checkpoint import Checkpoint
-
-        ui.session_models()[model_name] = Checkpoint(result["model"], {"variant": "m2", "labels": n_labels})
+        ui.add_session_model(f"m2-{n_labels}labels", Checkpoint(result["model"], {"variant": "m2", "labels": n_labels}), prefer=False)
     results = state.get("m2_results", {})
     if results:
         ns = sorted(results)
@@ -123,11 +114,8 @@ with semi_tab:
         left, right = st.columns(2)
         left.plotly_chart(fig, width="stretch")
         shown = n_labels if n_labels in results else ns[-1]
-        pred = results[shown]["m2_predictions"].numpy()
-        confusion = np.zeros((10, 10), int)
-        np.add.at(confusion, (test.labels.numpy(), pred), 1)
         heat = px.imshow(
-            confusion,
+            results[shown]["confusion"],
             text_auto=True,
             labels={"x": "predicted", "y": "true", "color": "digits"},
             x=list(range(10)),
@@ -138,13 +126,7 @@ with semi_tab:
         right.plotly_chart(heat, width="stretch")
         st.dataframe([{k: results[n][k] for k in ("labels", "m2_accuracy", "baseline_accuracy", "n")} for n in ns], hide_index=True)
         st.markdown(f"**Digits drawn by M2 trained with {shown} labels** (one row per label):")
-        model = results[shown]["model"]
-        y = torch.arange(10).repeat_interleave(10)
-        ui.show_digits(
-            model.generate(y, noise=torch.randn(10, model.latent_dim, generator=torch.Generator().manual_seed(0)).repeat(10, 1)),
-            ncol=10,
-            scale=2,
-        )
+        ui.show_digits(results[shown]["model"].label_grid(10, seed=0), ncol=10, scale=2)
         st.caption(f"This M2 is now on every page as **m2-{shown}labels (this session)**.")
     else:
         st.info("Press **Train M2 and the baseline**.")

@@ -194,7 +194,7 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     no_exceptions(at)
     rows = at.session_state["compare_rows"]["rows"]
     assert {"tiny-cvae1 (this session)", "tiny-cvae3 (this session)"} <= set(rows)
-    assert rows["tiny-cvae3 (this session)"]["label fidelity"] is None and rows["tiny-cvae3 (this session)"]["accuracy"] is not None
+    assert rows["tiny-cvae3 (this session)"]["label_fidelity"] is None and rows["tiny-cvae3 (this session)"]["accuracy"] is not None
     assert len(at.dataframe) == 1 and len(at.get("download_button")) >= 1
 
 

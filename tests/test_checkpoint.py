@@ -13,6 +13,8 @@ from cvae_core import checkpoint
 from cvae_core.errors import CheckpointError
 from cvae_core.models import VARIANTS, ModelConfig, build_model
 
+from .conftest import ROOT
+
 
 @pytest.fixture
 def model():
@@ -159,3 +161,35 @@ def test_unwritable_target_gives_a_message(tmp_path, model):
     blocker.write_text("x")
     with pytest.raises(CheckpointError, match="could not save"):
         checkpoint.save(model, blocker / "m.safetensors")  # a file where a folder should be
+
+
+def test_a_tiny_file_claiming_a_huge_model_is_refused_before_anything_is_allocated(tmp_path):
+    """A few hundred bytes whose metadata declares an m2 with hidden width 4096 and 4 layers: refused from the
+    header alone, in a fresh process, in under 50 ms and with under 20 MB more peak memory."""
+    import subprocess
+    import sys
+
+    config = {**ModelConfig(variant="m2", hidden=4096, layers=4).to_dict()}
+    meta = {"format": checkpoint.FORMAT, "variant": "m2", "model_config": config}
+    data = save_safetensors({"x": torch.zeros(1)}, metadata={checkpoint.METADATA_KEY: json.dumps(meta)})
+    assert len(data) < 1000
+    path = tmp_path / "claim.safetensors"
+    path.write_bytes(data)
+    probe = f"""
+import resource, time
+from cvae_core import checkpoint
+from cvae_core.errors import CheckpointError
+data = open({str(path)!r}, "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+try:
+    checkpoint.from_bytes(data)
+    print("LOADED")
+except CheckpointError as e:
+    print("REFUSED", time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, e)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120).stdout.split()
+    assert out[0] == "REFUSED", out
+    seconds, grown_kb = float(out[1]), int(out[2])
+    assert seconds < 0.05 and grown_kb < 20 * 1024, (seconds, grown_kb)
+    assert "do not fit" in " ".join(out[3:])

@@ -5,8 +5,8 @@ import math
 import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
+from cvae_core.data import random_shift
 from cvae_core.distributions import bernoulli_log_likelihood, gaussian_kl, gaussian_log_density, reparameterize
-from cvae_core.engine import random_shift
 
 
 def test_kl_standard_prior_matches_torch_and_monte_carlo():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from cvae_core.engine import TrainConfig, Trainer, evaluate_elbo
-from cvae_core.metrics import accuracy
+from cvae_core.engine import TrainConfig, Trainer
+from cvae_core.metrics import accuracy, evaluate_elbo
 from cvae_core.models import VARIANTS, ModelConfig, build_model
 from cvae_core.models.cvae3 import masked_input, quadrant_mask
 

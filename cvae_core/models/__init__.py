@@ -1,5 +1,7 @@
 """The six variants, one file each, registered by name."""
 
+import torch
+
 from .base import ARCHS, LATENT_RANGE, CVAEModel, ModelConfig, as_onehot
 from .cvae1 import CVAE1
 from .cvae2 import CVAE2
@@ -11,9 +13,11 @@ from .vae import VAE
 VARIANTS: dict[str, type[CVAEModel]] = {m.name: m for m in (VAE, CVAE1, CVAE2, CVAE3, CVAE4, M2)}
 
 
-def build_model(config: ModelConfig) -> CVAEModel:
-    """A fresh model for a (validated) configuration."""
+def build_model(config: ModelConfig, seed: int | None = None) -> CVAEModel:
+    """A fresh model for a (validated) configuration; its initial weights drawn from `seed` when given."""
     config.validate()
+    if seed is not None:
+        torch.manual_seed(seed)
     return VARIANTS[config.variant](config)
 
 

@@ -17,6 +17,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -115,6 +116,10 @@ class CVAEModel(nn.Module):
     uses_label: ClassVar[bool] = True  # does generation take a label?
     makes_images: ClassVar[bool] = True  # can it generate digits from a label?
     classifies: ClassVar[bool] = False  # does it have p(y|x) of its own (else Bayes' rule)?
+    learns_from_unlabelled: ClassVar[bool] = False  # may training digits be unlabelled (label -1)?
+    has_label_prior: ClassVar[bool] = False  # is p(z|y) learned, one Gaussian per label (cvae1, cvae4)?
+    dials_note: ClassVar[str | None] = None  # what the style dials do, where that differs from the usual
+    config_class: ClassVar[type] = ModelConfig  # what a checkpoint stores to rebuild it
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -123,16 +128,17 @@ class CVAEModel(nn.Module):
 
     # ---- hooks --------------------------------------------------------------------------
     def posterior(self, x, y1h):
-        """q(z | .) -> (mu, logvar)."""
-        raise NotImplementedError
+        """q(z | .) -> (mu, logvar). Default: the network `encoder`, given x and the label (None for vae)."""
+        return self.encoder(x, y1h).chunk(2, -1)
 
     def prior(self, x, y1h):
         """p(z | .) -> (mu, logvar), or (None, None) for N(0, I)."""
         return None, None
 
     def decode(self, z, y1h):
-        """Decoder logits for the target (784 pixel logits for image variants)."""
-        raise NotImplementedError
+        """Decoder logits for the target (784 pixel logits for image variants). Default: the network
+        `decoder`, given z and the label, p(x|z,y)."""
+        return self.decoder(z, y1h)
 
     def target_log_likelihood(self, x, y, y1h, z):
         """log p(target | z, .), one value per sample. Default: the image under the decoder."""
@@ -267,6 +273,84 @@ class CVAEModel(nn.Module):
         labels = torch.arange(c, device=x.device).repeat_interleave(n)
         log_px_y = self.log_likelihood(x.repeat(c, 1), labels, k=k).view(c, n).T
         return torch.softmax(log_px_y, -1)
+
+    # ---- what the pages show ----------------------------------------------------------
+    def as_batch(self, images) -> torch.Tensor:
+        """Digits as the models take them, (B, 784) float on the model's device, from a (28, 28)
+        array or tensor, a (B, 28, 28) stack or (B, 784) rows."""
+        x = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images, dtype=torch.float32)
+        return x.reshape(-1, IMAGE_SIDE * IMAGE_SIDE).to(self.device)
+
+    def _labels(self, label: int | None, n: int) -> torch.Tensor | None:
+        return torch.full((n,), int(label), dtype=torch.long) if (label is not None and self.uses_label) else None
+
+    @torch.inference_mode()
+    def label_priors(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Means and standard deviations (n_classes, latent_dim) of the learned p(z|y), where it is one Gaussian per label."""
+        if not self.has_label_prior:
+            return None
+        mu, logvar = self.prior(None, torch.eye(self.config.n_classes, device=self.device))
+        return mu.cpu().numpy(), torch.exp(0.5 * logvar).cpu().numpy()
+
+    @torch.inference_mode()
+    def draw(self, label: int | None, noise, temperature: float = 1.0) -> torch.Tensor:
+        """One digit (28, 28) for a label and a style vector `noise` (latent_dim,), in prior standard deviations."""
+        noise = torch.as_tensor(np.asarray(noise, dtype=np.float32)).view(1, self.latent_dim)
+        return self.generate(self._labels(label, 1), noise=noise, temperature=temperature, n=1)[0]
+
+    @torch.inference_mode()
+    def label_grid(self, n_styles: int, seed: int = 0, temperature: float = 1.0, one_row_per: str = "label") -> torch.Tensor:
+        """A grid of samples (rows * n_styles, 28, 28): one row per label, the same n_styles noise
+        vectors in every row, so a column is one style written as every label. one_row_per="style"
+        lays it out the other way (a row is one style, the labels across). An unconditional model
+        has no labels: ten rows of fresh noise."""
+        c = self.config.n_classes
+        g = torch.Generator().manual_seed(int(seed))
+        if not self.uses_label:
+            return self.generate(noise=torch.randn(c * n_styles, self.latent_dim, generator=g), temperature=temperature)
+        noise = torch.randn(n_styles, self.latent_dim, generator=g)
+        if one_row_per == "label":
+            labels, noise = torch.arange(c).repeat_interleave(n_styles), noise.repeat(c, 1)
+        else:
+            labels, noise = torch.arange(c).repeat(n_styles), noise.repeat_interleave(c, 0)
+        return self.generate(labels, noise=noise, temperature=temperature)
+
+    @torch.inference_mode()
+    def interpolate_labels(self, first: int, last: int, noise, frames: int = 10, temperature: float = 1.0) -> torch.Tensor:
+        """One style, the label moving from `first` to `last` through soft (mixed one-hot) labels: (frames, 28, 28)."""
+        t = torch.linspace(0, 1, frames)[:, None]
+        eye = torch.eye(self.config.n_classes)
+        soft_labels = (1 - t) * eye[first] + t * eye[last]
+        noise = torch.as_tensor(np.asarray(noise, dtype=np.float32)).view(1, self.latent_dim).repeat(frames, 1)
+        return self.generate(soft_labels, noise=noise, temperature=temperature)
+
+    @torch.inference_mode()
+    def interpolate_styles(self, label: int | None, seed: int, frames: int = 10, temperature: float = 1.0) -> torch.Tensor:
+        """One label, the style moving in a straight line between two random style vectors: (frames, 28, 28)."""
+        t = torch.linspace(0, 1, frames)[:, None]
+        z0, z1 = torch.randn(2, self.latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+        return self.generate(self._labels(label, frames), noise=(1 - t) * z0 + t * z1, temperature=temperature, n=frames)
+
+    @torch.inference_mode()
+    def decoded_plane(self, label: int | None, steps: int, span: float) -> torch.Tensor:
+        """A 2-D latent model's plane decoded on a steps x steps grid reaching `span` prior σ from the centre (Kingma & Welling, fig. 4)."""
+        ticks = torch.linspace(-span, span, steps)
+        gy, gx = torch.meshgrid(ticks.flip(0), ticks, indexing="ij")
+        noise = torch.stack([gx.flatten(), gy.flatten()], 1)
+        return self.generate(self._labels(0 if label is None else label, steps * steps), noise=noise, n=steps * steps)
+
+    @torch.inference_mode()
+    def read_digit(self, image) -> np.ndarray:
+        """p(y | x) for one digit (28, 28): the class probabilities (n_classes,)."""
+        return self.classify(self.as_batch(image))[0].cpu().numpy()
+
+    @torch.inference_mode()
+    def redraw_as_every_label(self, image) -> tuple[int, torch.Tensor]:
+        """The label the model reads in one digit, and (1 + n_classes, 28, 28): its reconstruction under that
+        label, then its style (z) decoded as every label."""
+        x = self.as_batch(image)
+        label = torch.tensor([int(self.classify(x).argmax())], device=x.device)
+        return int(label), torch.cat([self.reconstruct(x, label), self.restyle(x, label)[0]])
 
     @property
     def device(self) -> torch.device:

@@ -15,6 +15,7 @@ from .base import CVAEModel
 class CVAE1(CVAEModel):
     name = "cvae1"
     title = "CVAE-1 (learned prior p(z|y))"
+    has_label_prior = True
     good_for = "Drawing a chosen digit; each label gets its own region of latent space."
     reference = "The conditional VAE with a label-dependent prior (Sohn et al. 2015, sec. 4)"
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
@@ -33,11 +34,5 @@ class CVAE1(CVAEModel):
         nn.init.zeros_(self.prior_net.bias)  # starts as N(0, I)
         self.decoder = image_decoder(c.arch, c.latent_dim, c.n_classes, c.hidden, c.layers)  # p(x|z,y)
 
-    def posterior(self, x, y1h):
-        return self.encoder(x, y1h).chunk(2, -1)
-
     def prior(self, x, y1h):
         return self.prior_net(y1h).chunk(2, -1)
-
-    def decode(self, z, y1h):
-        return self.decoder(z, y1h)

@@ -25,9 +25,3 @@ class CVAE2(CVAEModel):
         c = config
         self.encoder = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z|x,y)
         self.decoder = image_decoder(c.arch, c.latent_dim, c.n_classes, c.hidden, c.layers)  # p(x|z,y)
-
-    def posterior(self, x, y1h):
-        return self.encoder(x, y1h).chunk(2, -1)
-
-    def decode(self, z, y1h):
-        return self.decoder(z, y1h)

@@ -122,6 +122,12 @@ class CVAE3(CVAEModel):
         return torch.logsumexp(torch.cat(logs), 0) - math.log(k)
 
     @torch.inference_mode()
+    def visible_part(self, x) -> torch.Tensor:
+        """What a quadrant model is shown, as a viewer sees it: (B, 28, 28), the hidden quadrants grey."""
+        x = self.as_batch(x)
+        return (masked_input(x, self.mask).clamp(min=0) + 0.25 * (1 - self.mask)).view(-1, IMAGE_SIDE, IMAGE_SIDE)
+
+    @torch.inference_mode()
     def complete(self, x: torch.Tensor, n_samples: int = 1, temperature: float = 1.0, use_mean: bool = False) -> torch.Tensor:
         """Completions (n_samples, B, 28, 28): the visible quadrants of x kept, the rest drawn from the model."""
         if not self.quadrants:

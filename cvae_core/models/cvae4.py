@@ -15,6 +15,11 @@ from .base import CVAEModel
 class CVAE4(CVAEModel):
     name = "cvae4"
     title = "CVAE-4 (CMMA: y -> z -> x)"
+    has_label_prior = True
+    dials_note = (
+        "**cvae4 (y → z → x)**: the decoder never sees y. Changing the label moves z to another label's region of latent space "
+        "(the prior p(z|y)), and that is what changes the digit; with the label fixed, the dials alone can still turn one digit into another."
+    )
     good_for = "A single latent space for all digits, organised by label through p(z|y)."
     reference = "Pandey & Dukkipati, Variational methods for conditional multimodal deep learning, 2016"
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
@@ -33,9 +38,6 @@ class CVAE4(CVAEModel):
         nn.init.zeros_(self.prior_net.weight[c.latent_dim :])
         nn.init.zeros_(self.prior_net.bias)
         self.decoder = image_decoder(c.arch, c.latent_dim, 0, c.hidden, c.layers)  # p(x|z): no y
-
-    def posterior(self, x, y1h):
-        return self.encoder(x, y1h).chunk(2, -1)
 
     def prior(self, x, y1h):
         return self.prior_net(y1h).chunk(2, -1)

@@ -24,6 +24,10 @@ from .base import CVAEModel
 class M2(CVAEModel):
     name = "m2"
     title = "M2 (semi-supervised, Kingma et al. 2014)"
+    dials_note = (
+        "**m2**: y and z are independent. Moving only y keeps the style (a column above), moving only z keeps the digit "
+        "(the right strip): the model learned this split from mostly unlabelled digits."
+    )
     good_for = "Learning from a handful of labels: a classifier and a conditional generator from 100 labelled digits."
     reference = "Kingma, Rezende, Mohamed & Welling, Semi-supervised learning with deep generative models, NIPS 2014"
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
@@ -34,6 +38,7 @@ class M2(CVAEModel):
         r" + \mathcal{H}(q(y|x))\big] \\ & + \alpha\, \mathbb{E}[\log q(y|x)]\end{aligned}"
     )
     classifies = True
+    learns_from_unlabelled = True
 
     def __init__(self, config):
         super().__init__(config)
@@ -41,12 +46,6 @@ class M2(CVAEModel):
         self.classifier = image_encoder(c.arch, 0, c.hidden, c.layers, c.n_classes)  # q(y|x)
         self.encoder = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z|x,y)
         self.decoder = image_decoder(c.arch, c.latent_dim, c.n_classes, c.hidden, c.layers)  # p(x|y,z)
-
-    def posterior(self, x, y1h):
-        return self.encoder(x, y1h).chunk(2, -1)
-
-    def decode(self, z, y1h):
-        return self.decoder(z, y1h)
 
     def loss(self, x, y, kl_weight: float = 1.0, **batch):
         """-J^alpha per digit. Labels of -1 mark unlabelled digits, whose y is summed out."""

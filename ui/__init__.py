@@ -1,0 +1,45 @@
+"""The app layer: what every page shares. Pages arrange widgets and plots; the maths is in cvae_core.
+
+- `frame`: the page frame (set-up, sidebar, page links) and digits shown as PNGs;
+- `models`: shipped and session models, the checkpoint uploader, the model pickers;
+- `state`: named accessors for this session's state, including the contracts between pages;
+- `plots`: shapes for the pages' plots;
+- `server`: the process (thread counts, memory, training runs held).
+"""
+
+from . import state
+from .frame import PAGES, digit_png, setup_page, show_digits, stack_digits
+from .models import (
+    CHECKPOINTS,
+    add_session_model,
+    all_models,
+    describe_model,
+    fidelity_classifier,
+    model_picker,
+    shipped_models,
+    test_digits,
+)
+from .plots import ellipses
+from .server import live_trainers, release_memory, server_memory_mb, track_trainer
+
+__all__ = [
+    "CHECKPOINTS",
+    "PAGES",
+    "add_session_model",
+    "all_models",
+    "describe_model",
+    "digit_png",
+    "ellipses",
+    "fidelity_classifier",
+    "live_trainers",
+    "model_picker",
+    "release_memory",
+    "server_memory_mb",
+    "setup_page",
+    "shipped_models",
+    "show_digits",
+    "stack_digits",
+    "state",
+    "test_digits",
+    "track_trainer",
+]

@@ -1,0 +1,43 @@
+"""This browser session's state, behind named accessors.
+
+Some keys are contracts between pages (the last digit drawn, the digit chosen on Latent space,
+the model a page should open on); naming them here keeps every page reading the same key.
+"""
+
+import numpy as np
+import streamlit as st
+
+SESSION_MODELS = "session_models"  # name -> Checkpoint: models trained or uploaded in this session
+PREFERRED_MODEL = "preferred_model"  # the model other pages open on (the one just trained or loaded)
+LAST_DIGIT = "last_digit"  # the last digit drawn or uploaded on Draw, as the model sees it (28x28)
+CHOSEN_DIGIT = "drawn_digit"  # a test digit sent from Latent space to Draw (28x28)
+
+
+def session_models() -> dict:
+    """Models trained (or uploaded) in this browser session, by name."""
+    return st.session_state.setdefault(SESSION_MODELS, {})
+
+
+def preferred_model() -> str | None:
+    return st.session_state.get(PREFERRED_MODEL)
+
+
+def prefer_model(name: str) -> None:
+    st.session_state[PREFERRED_MODEL] = name
+
+
+def last_digit() -> np.ndarray | None:
+    return st.session_state.get(LAST_DIGIT)
+
+
+def set_last_digit(digit: np.ndarray) -> None:
+    st.session_state[LAST_DIGIT] = np.asarray(digit, dtype=np.float32)
+
+
+def chosen_digit() -> np.ndarray | None:
+    digit = st.session_state.get(CHOSEN_DIGIT)
+    return None if digit is None else np.asarray(digit, dtype=np.float32).reshape(28, 28)
+
+
+def choose_digit(digit) -> None:
+    st.session_state[CHOSEN_DIGIT] = np.asarray(digit, dtype=np.float32).reshape(28, 28)
