@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .classifier import train_classifier
+from .classifier import CLASSIFIER_ARCHS, train_classifier
 from .compare import measure
 from .data import DATASETS, SPLITS, hide_labels, load_dataset
 from .engine import TrainConfig, Trainer
@@ -23,7 +23,9 @@ from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS, ModelConfig, build_model
 
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parent.parent / "checkpoints" / "fidelity_classifier.safetensors"
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_CLASSIFIER = CHECKPOINTS / "fidelity_classifier.safetensors"
+SECOND_CLASSIFIER = CHECKPOINTS / "fidelity_classifier_bn.safetensors"  # another architecture, for a second opinion
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,14 +123,14 @@ def cmd_evaluate(args) -> dict:
     ckpt = checkpoint.load(args.file)
     model = ckpt.model
     data = load_dataset(args.dataset, args.split).subset(args.limit)
-    classifier = None
+    classifiers = {}
     if args.fidelity and getattr(model, "makes_images", False) and getattr(model, "uses_label", False):
-        classifier_path = Path(args.classifier)
-        if classifier_path.exists():
-            classifier = checkpoint.load(classifier_path).model
-        else:
-            print(f"note: no fidelity classifier at {classifier_path}; label_fidelity skipped", file=sys.stderr)
-    figures = measure(model, data, args.iw_samples, classifier, args.fidelity_samples, ckpt.metadata, seed=args.seed)
+        for key, path in (("label_fidelity", Path(args.classifier)), ("label_fidelity_second", Path(args.second_classifier))):
+            if path.exists():
+                classifiers[key] = checkpoint.load(path).model
+            else:
+                print(f"note: no fidelity classifier at {path}; {key} skipped", file=sys.stderr)
+    figures = measure(model, data, args.iw_samples, classifiers, args.fidelity_samples, ckpt.metadata, seed=args.seed).as_dict()
     result = {"variant": model.name, "dataset": data.name, "split": args.split, "n": len(data), "iw_samples": args.iw_samples}
     result.update({k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items() if v is not None})
     if args.record:  # keep the figures in the checkpoint, for the app and checkpoints/README.md
@@ -167,9 +169,9 @@ def cmd_info(args) -> dict:
 def cmd_train_classifier(args) -> dict:
     data = load_dataset(args.dataset, args.split)
     started = time.perf_counter()
-    model = train_classifier(data, epochs=args.epochs, seed=args.seed)
+    model = train_classifier(data, epochs=args.epochs, seed=args.seed, arch=args.arch)
     seconds = time.perf_counter() - started
-    result = {"dataset": data.name, "split": args.split, "n": len(data), "epochs": args.epochs, "seconds": round(seconds, 1)}
+    result = {"arch": args.arch, "dataset": data.name, "split": args.split, "n": len(data), "epochs": args.epochs, "seconds": round(seconds, 1)}
     if args.eval_dataset:
         test = load_dataset(args.eval_dataset, "test")
         result["test_accuracy"] = round(accuracy(model.classify, test), 4)
@@ -260,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=0, help="only the first N digits")
     e.add_argument("--fidelity", action="store_true", help="also measure label fidelity of samples")
     e.add_argument("--fidelity-samples", type=int, default=1000, help="samples per label for label fidelity")
-    e.add_argument("--classifier", default=str(DEFAULT_CLASSIFIER))
+    e.add_argument("--classifier", default=str(DEFAULT_CLASSIFIER), help="the fidelity classifier")
+    e.add_argument("--second-classifier", default=str(SECOND_CLASSIFIER), help="a second fidelity classifier of another architecture")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--record", action="store_true", help="write these figures into the checkpoint's metadata")
     e.add_argument("--json", action="store_true")
@@ -286,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--split", choices=SPLITS, default="all")
     c.add_argument("--eval-dataset", choices=DATASETS)
     c.add_argument("--epochs", type=int, default=15)
+    c.add_argument("--arch", choices=CLASSIFIER_ARCHS, default="cnn", help="cnn: the shipped fidelity classifier; bn-cnn: the second one")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", default=str(DEFAULT_CLASSIFIER))
     c.add_argument("--json", action="store_true")

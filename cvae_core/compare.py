@@ -1,53 +1,193 @@
-"""Measure models on test digits: the one path behind the Compare page and `python -m cvae_core evaluate`."""
+"""Measure models on test digits: the one path behind the Compare page and `python -m cvae_core evaluate`.
+
+Every image model gets the same quantities, each its own column, so that no column mixes them:
+
+* log p(x): how probable the model finds a digit. A conditional model (cvae1, cvae2, cvae4, m2)
+  sums over labels, log p(x) = log sum_y p(y) p(x|y), with p(y) uniform and each p(x|y) the
+  importance-weighted bound of Burda et al. 2016 with the same k; the vae uses its own bound.
+* log p(x|y): the same bound given the true label (conditional models only). It is higher than
+  log p(x) by at most log 10 = 2.3 nats, what knowing the label is worth.
+
+cvae3 models p(y|x) (or hidden quadrants given the visible ones), a different quantity, so it
+gets its own figures: log p(y|x) and accuracy, or the negative conditional log-likelihood of the
+hidden pixels. Every figure over test digits keeps its per-digit values, so it comes with a
+standard error, and two models measured on the same digits are compared through their paired
+difference (`compare`).
+"""
 
 import math
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from .metrics import accuracy, evaluate_elbo, label_fidelity
+from .data import Dataset
+from .metrics import evaluate_elbo, label_fidelity
 from .models import CVAEModel
 
-COLUMNS = {  # key -> (column title, higher is better?, what it means); keys are also the CLI's JSON names
-    "elbo": ("ELBO", True, "evidence lower bound, nats per digit"),
-    "recon": ("reconstruction", True, "E_q[log p(x|z,…)], nats"),
-    "kl": ("KL", False, "nats the code z carries"),
-    "log_likelihood": ("log-likelihood (IW)", True, "importance-weighted bound, nats"),
-    "label_fidelity": ("label fidelity", True, "samples read as their label by an independent CNN"),
-    "accuracy": ("accuracy", True, "test digits classified correctly"),
-    "parameters": ("parameters", False, "weights in the model"),
-    "training_seconds": ("training time (s)", False, "seconds of training recorded in the checkpoint"),
+PIXELS = 784
+NATS_PER_BIT = math.log(2)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    title: str
+    higher_is_better: bool | None  # None: a description, never "best" (size, time)
+    meaning: str
+    table: str  # "image" (image models), "prediction" (cvae3) or "classifier"
+    per_pixel: bool = False  # also shown in bits per pixel
+
+
+QUANTITIES = {  # key (also the CLI's JSON name) -> what it is
+    "log_px": Quantity("log p(x)", True, "nats per digit; importance-weighted, summed over labels for conditional models", "image", True),
+    "log_px_given_y": Quantity("log p(x|y)", True, "nats per digit given the true label; importance-weighted", "image", True),
+    "elbo": Quantity("ELBO", True, "the bound the model trains: on log p(x|y), on log p(x) for vae, on log p(y|x) for cvae3", "all"),
+    "recon": Quantity("reconstruction", None, "the ELBO's first term, E_q[log p(target|z, …)], nats", "all"),
+    "kl": Quantity("KL", None, "the ELBO's second term: nats the code z carries", "all"),
+    "label_fidelity": Quantity("label fidelity (CNN)", True, "samples read as their label by the fidelity CNN", "image"),
+    "label_fidelity_second": Quantity("label fidelity (BN-CNN)", True, "samples read as their label by a second classifier", "image"),
+    "accuracy": Quantity("accuracy", True, "test digits classified correctly (Bayes' rule or the model's own classifier)", "all"),
+    "log_py_given_x": Quantity("log p(y|x)", True, "nats per digit: the label's log-probability; importance-weighted", "prediction"),
+    "ncll_hidden": Quantity("NCLL of hidden pixels", False, "negative log-likelihood of the hidden quadrants, nats", "prediction"),
+    "parameters": Quantity("parameters", None, "weights in the model", "all"),
+    "training_seconds": Quantity("training time", None, "seconds of training recorded in the checkpoint", "all"),
 }
 
 
+@dataclass
+class Measurement:
+    """One model's figures on some test digits: means, standard errors, and the per-digit values behind them."""
+
+    figures: dict = field(default_factory=dict)  # key -> mean (or a plain value such as parameters)
+    errors: dict = field(default_factory=dict)  # key -> standard error of the mean
+    per_digit: dict = field(default_factory=dict)  # key -> (n,) values, for paired comparisons
+    kind: str = "image"  # "image", "prediction" or "classifier"
+
+    def add(self, key: str, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        self.per_digit[key] = values
+        self.figures[key] = float(values.mean())
+        self.errors[key] = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+    def as_dict(self) -> dict:
+        """Flat figures: key, key_se and, for log-likelihoods, key_bpp (bits per pixel, lower is better)."""
+        out = {}
+        for key, value in self.figures.items():
+            out[key] = value
+            if key in self.errors:
+                out[f"{key}_se"] = self.errors[key]
+            if key in QUANTITIES and QUANTITIES[key].per_pixel:
+                out[f"{key}_bpp"] = bits_per_pixel(value)
+        return out
+
+
+def bits_per_pixel(log_likelihood_nats: float) -> float:
+    """-log p / (784 ln 2): the usual image-model figure (lower is better)."""
+    return -log_likelihood_nats / (PIXELS * NATS_PER_BIT)
+
+
 @torch.inference_mode()
-def measure(model, data, iw_samples: int = 10, classifier=None, per_label: int = 200, metadata: dict | None = None, seed: int = 0) -> dict:
-    """Every figure of COLUMNS that applies to `model` on `data` (None where one does not apply).
+def log_px_per_label(model: CVAEModel, data: Dataset, k: int, batch_size: int = 250) -> torch.Tensor:
+    """(n, n_classes): the importance-weighted bound on log p(x|y) of every digit under every label, k samples each."""
+    c = model.config.n_classes
+    rows = []
+    for x, _ in data.batches(batch_size):
+        labels = torch.arange(c).repeat_interleave(len(x))
+        rows.append(model.log_likelihood(x.repeat(c, 1), labels, k=k).view(c, len(x)).T.cpu())
+    return torch.cat(rows)
 
-    A CVAE gets its ELBO terms and importance-weighted bound, accuracy where it takes a label,
-    and, with a classifier, the label fidelity of its samples; a plain classifier gets its accuracy."""
+
+@torch.inference_mode()
+def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None = None, per_label: int = 200, metadata=None, seed: int = 0):
+    """Every quantity of QUANTITIES that applies to `model` on `data`.
+
+    classifiers: {"label_fidelity": classifier, "label_fidelity_second": classifier}, either may be missing."""
     torch.manual_seed(seed)
-    row = dict.fromkeys(COLUMNS)
-    if isinstance(model, CVAEModel):
-        row.update(evaluate_elbo(model, data))
-        ll = sum(float(model.log_likelihood(x, y, k=iw_samples).sum()) for x, y in data.batches(500))
-        row["log_likelihood"] = ll / len(data)
+    m = Measurement()
+    if not isinstance(model, CVAEModel):  # a plain classifier (the fidelity networks)
+        m.kind = "classifier"
+        m.add("accuracy", (model.classify(data.images).argmax(-1).cpu() == data.labels).numpy())
+    elif not model.makes_images:  # cvae3: p(y|x) or hidden quadrants
+        m.kind = "prediction"
+        _add_elbo(m, model, data)
+        ll = torch.cat([model.log_likelihood(x, y if model.uses_label else None, k=iw_samples).cpu() for x, y in data.batches(500)])
         if model.uses_label:
-            row["accuracy"] = accuracy(model.classify, data)
-        if classifier is not None and model.makes_images and model.uses_label:
-            row["label_fidelity"] = label_fidelity(model, classifier, per_label=per_label, seed=seed)["fidelity"]
+            m.add("log_py_given_x", ll.numpy())
+            m.add("accuracy", (torch.cat([model.classify(x).argmax(-1).cpu() for x, _ in data.batches(500)]) == data.labels).numpy())
+        else:
+            m.add("ncll_hidden", -ll.numpy())
     else:
-        row["accuracy"] = accuracy(model.classify, data)
-    row["parameters"] = sum(p.numel() for p in model.parameters())
+        _add_elbo(m, model, data)
+        if model.uses_label:
+            table = log_px_per_label(model, data, iw_samples)  # (n, C)
+            m.add("log_px", (torch.logsumexp(table, 1) - math.log(table.shape[1])).numpy())  # uniform p(y)
+            m.add("log_px_given_y", table.gather(1, data.labels[:, None]).squeeze(1).numpy())
+            predicted = table.argmax(1) if not model.classifies else torch.cat([model.classify(x).argmax(-1).cpu() for x, _ in data.batches(500)])
+            m.add("accuracy", (predicted == data.labels).numpy())
+            for key, classifier in (classifiers or {}).items():
+                if classifier is not None:
+                    fid = label_fidelity(model, classifier, per_label=per_label, seed=seed)["fidelity"]
+                    m.figures[key] = fid
+                    m.errors[key] = math.sqrt(fid * (1 - fid) / (per_label * model.config.n_classes))
+        else:
+            ll = torch.cat([model.log_likelihood(x, None, k=iw_samples).cpu() for x, _ in data.batches(500)])
+            m.add("log_px", ll.numpy())
+    m.figures["parameters"] = sum(p.numel() for p in model.parameters())
     seconds = (metadata or {}).get("train", {}).get("seconds")
-    row["training_seconds"] = seconds if isinstance(seconds, int | float) and math.isfinite(seconds) else None
-    return row
+    m.figures["training_seconds"] = seconds if isinstance(seconds, int | float) and math.isfinite(seconds) else None
+    return m
 
 
-def best_per_column(rows: dict[str, dict]) -> dict[str, str]:
-    """For each column key, the name of the best model (ignoring missing figures)."""
+def _add_elbo(m: Measurement, model, data: Dataset) -> None:
+    """The ELBO per digit, with the means of its two terms."""
+    terms = evaluate_elbo(model, data, per_digit=True)
+    m.add("elbo", terms["elbo"].numpy())
+    m.figures["recon"], m.figures["kl"] = float(terms["recon"].mean()), float(terms["kl"].mean())
+
+
+# ---- comparing models -----------------------------------------------------------------------------
+def paired_difference(a: Measurement, b: Measurement, key: str) -> tuple[float, float]:
+    """Mean of a - b and its standard error: paired over the same test digits where both have per-digit
+    values, otherwise from the two standard errors."""
+    if key in a.per_digit and key in b.per_digit and len(a.per_digit[key]) == len(b.per_digit[key]):
+        d = a.per_digit[key] - b.per_digit[key]
+        return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+    return a.figures[key] - b.figures[key], math.hypot(a.errors.get(key, 0.0), b.errors.get(key, 0.0))
+
+
+def tie(a: Measurement, b: Measurement, key: str) -> bool:
+    """Two models tie on a quantity when they differ by at most two standard errors of their difference."""
+    diff, se = paired_difference(a, b, key)
+    return abs(diff) <= 2 * se
+
+
+def best_per_column(measurements: dict[str, Measurement]) -> dict[str, list[str]]:
+    """For each quantity where better has a meaning: the best model, and every model that ties with it."""
     best = {}
-    for column, (_, higher, _) in COLUMNS.items():
-        scored = [(row[column], name) for name, row in rows.items() if row.get(column) is not None]
-        if scored:
-            best[column] = (max if higher else min)(scored)[1]
+    for key, q in QUANTITIES.items():
+        if q.higher_is_better is None:
+            continue
+        scored = {name: m for name, m in measurements.items() if m.figures.get(key) is not None}
+        if not scored:
+            continue
+        pick = max if q.higher_is_better else min
+        top = pick(scored, key=lambda name: scored[name].figures[key])
+        best[key] = [top] + [name for name, m in scored.items() if name != top and tie(scored[top], m, key)]
     return best
+
+
+def findings(measurements: dict[str, Measurement]) -> list[str]:
+    """Sentences that say what the figures mean, written from them."""
+    out = []
+    for name, m in measurements.items():
+        if "log_px" in m.per_digit and "log_px_given_y" in m.per_digit:
+            gain = m.per_digit["log_px_given_y"] - m.per_digit["log_px"]
+            se = gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0.0
+            out.append(f"Knowing the label is worth {gain.mean():.1f} ± {se:.1f} nats per digit to {name} (at most log 10 = 2.3).")
+    for key in ("log_px", "log_px_given_y"):
+        winners = best_per_column(measurements).get(key)
+        if winners and len(winners) > 1:
+            out.append(f"{' and '.join(winners)} tie on {QUANTITIES[key].title}: they differ by less than two standard errors.")
+        elif winners and len([m for m in measurements.values() if key in m.figures]) > 1:
+            out.append(f"{winners[0]} has the highest {QUANTITIES[key].title}, by more than two standard errors.")
+    return out

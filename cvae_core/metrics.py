@@ -14,18 +14,20 @@ from .data import Dataset, in_batches
 
 
 @torch.inference_mode()
-def evaluate_elbo(model, data: Dataset, limit: int | None = None, batch_size: int = 1000) -> dict:
-    """Mean ELBO, reconstruction and KL (nats per digit) over a data set (its first `limit` digits)."""
+def evaluate_elbo(model, data: Dataset, limit: int | None = None, batch_size: int = 1000, per_digit: bool = False) -> dict:
+    """Mean ELBO, reconstruction and KL (nats per digit) over a data set (its first `limit` digits);
+    with per_digit, the (n,) tensors of each instead of their means."""
     was_training = model.training
     model.eval()
     data = data.subset(limit)
-    totals = {"elbo": 0.0, "recon": 0.0, "kl": 0.0}
+    parts = {"elbo": [], "recon": [], "kl": []}
     for x, y in data.batches(batch_size):
         terms = model.elbo(x.to(model.device), y.to(model.device))
-        for k in totals:
-            totals[k] += float(terms[k].sum())
+        for k in parts:
+            parts[k].append(terms[k].double().cpu())
     model.train(was_training)
-    return {k: v / len(data) for k, v in totals.items()}
+    values = {k: torch.cat(v) for k, v in parts.items()}
+    return values if per_digit else {k: float(v.sum()) / len(data) for k, v in values.items()}
 
 
 @torch.inference_mode()

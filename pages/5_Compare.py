@@ -1,17 +1,19 @@
-"""Every available model measured on the same test digits: a table, charts, samples, and what the numbers say."""
+"""Every available model measured on the same test digits: the same quantity for every model, with its uncertainty."""
 
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from cvae_core.compare import COLUMNS, best_per_column, measure
+from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, findings, measure
 
 ui.setup_page(
     "Compare",
-    "All models on the same test digits. **ELBO** and the **importance-weighted log-likelihood** say how probable the model "
-    "finds real digits (higher is better; the IW bound is tighter). **Label fidelity** says how often a sample drawn for a label "
-    "is read as that label by an independent classifier. **Accuracy** is classification of the test digits.",
+    "All models on the same test digits. **log p(x)** says how probable a model finds a real digit; **log p(x|y)** says the same "
+    "when the model is told the digit's label (it can be higher by at most log 10 = 2.3 nats). Both are importance-weighted "
+    "estimates, in nats per digit and in bits per pixel. **Label fidelity** says how often a sample drawn for a label is read as "
+    "that label by two independent classifiers. cvae3 predicts labels from images, a different quantity, so it has its own table. "
+    "Every figure comes with its standard error (±); models within two standard errors of each other tie.",
 )
 models = ui.all_models()
 if not models:
@@ -20,19 +22,21 @@ if not models:
 data = ui.test_digits()
 c1, c2, c3 = st.columns(3)
 n = c1.select_slider(
-    "Test digits", [200, 500, 1000, 2000, 5000, 10000], value=500, help=f"The first N of {data.name} {data.split} ({len(data)} digits)."
-)
+    "Test digits", [200, 500, 1000, 2000, 5000, 10000], value=500,
+    help=f"The first N of {data.name} {data.split} ({len(data)} digits). More digits, smaller standard errors.",
+)  # fmt: skip
 k = c2.select_slider(
-    "IW samples k", [1, 5, 10, 50, 100], value=10, help="Samples in the importance-weighted bound; more is tighter and slower."
-)
-per_label = c3.select_slider("Samples per label (fidelity)", [50, 100, 200, 500], value=100)
+    "IW samples k", [1, 5, 10, 50, 100], value=10,
+    help="Samples in each importance-weighted estimate; more is tighter and slower. log p(x) of a conditional model takes k for each label.",
+)  # fmt: skip
+per_label = c3.select_slider("Samples per label (fidelity)", [50, 100, 200, 500], value=100, help="Samples drawn for each label and read back.")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def shipped_row(name: str, n: int, k: int, per_label: int, _data) -> dict:
-    """Rows of shared pretrained models are cached for every visitor (the test digits are the same for all)."""
+def shipped_measurement(name: str, n: int, k: int, per_label: int, _data):
+    """Figures of the shared pretrained models are cached for every visitor (the test digits are the same for all)."""
     ckpt = ui.shipped_models()[0][name]
-    return measure(ckpt.model, _data.subset(n), k, ui.fidelity_classifier(), per_label, ckpt.metadata)
+    return measure(ckpt.model, _data.subset(n), k, ui.fidelity_classifiers(), per_label, ckpt.metadata)
 
 
 results = st.session_state.setdefault("compare_rows", {})
@@ -44,9 +48,9 @@ if st.button("Measure all models", type="primary", icon=":material/analytics:", 
         bar.progress(i / len(models), text=f"Measuring {label}…")
         stem = label.removesuffix(" (pretrained)")
         if label.endswith("(pretrained)") and stem in shipped:
-            rows[label] = shipped_row(stem, n, k, per_label, data)
+            rows[label] = shipped_measurement(stem, n, k, per_label, data)
         else:
-            rows[label] = measure(ckpt.model, data.subset(n), k, ui.fidelity_classifier(), per_label, ckpt.metadata)
+            rows[label] = measure(ckpt.model, data.subset(n), k, ui.fidelity_classifiers(), per_label, ckpt.metadata)
     bar.empty()
     ui.release_memory()
     results.clear()
@@ -57,49 +61,85 @@ if not results:
     st.stop()
 rows = results["rows"]
 n_used, k_used, _ = results["settings"]
-best = {COLUMNS[key][0]: name for key, name in best_per_column(rows).items()}
-table = pd.DataFrame(rows).T.rename(columns={key: title for key, (title, _, _) in COLUMNS.items()})
-table.index.name = "model"
 st.subheader(f"On {n_used} {data.name} {data.split} digits, k = {k_used}")
 
 
-def highlight(column: pd.Series):
-    return ["font-weight: bold; background-color: #d4f4dd" if best.get(column.name) == idx else "" for idx in column.index]
+def table(kind: str, keys: list[str]) -> tuple[pd.DataFrame, dict]:
+    """Readable figures of the models of one kind, and the best (or tied-best) models per column title."""
+    members = {name: m for name, m in rows.items() if m.kind == kind}
+    shown = [key for key in keys if any(m.figures.get(key) is not None for m in members.values())]
+    best = {QUANTITIES[key].title: names for key, names in best_per_column(members).items() if key in shown}
+    out = {}
+    for name, m in members.items():
+        row = {}
+        for key in shown:
+            value, error = m.figures.get(key), m.errors.get(key)
+            if key == "parameters":
+                row[QUANTITIES[key].title] = ui.readable.count(value)
+            elif key == "training_seconds":
+                row[QUANTITIES[key].title] = ui.readable.duration(value)
+            elif key in ("accuracy", "label_fidelity", "label_fidelity_second"):
+                row[QUANTITIES[key].title] = ui.readable.estimate(value, error, decimals=1, percent=True)
+            else:
+                row[QUANTITIES[key].title] = ui.readable.estimate(value, error)
+            if QUANTITIES[key].per_pixel:
+                row[f"{QUANTITIES[key].title}, bits/pixel"] = "—" if value is None else f"{bits_per_pixel(value):.3f}"
+        out[name] = row
+    frame = pd.DataFrame(out).T
+    frame.index.name = "model"
+    return frame, best
 
 
-st.dataframe(table.style.apply(highlight).format(precision=3, na_rep="—"), width="stretch")
-st.caption("Green: the best model in each column. " + " · ".join(f"**{title}**: {why}" for title, _, why in COLUMNS.values()))
-st.download_button(
-    "Download CSV", table.to_csv().encode(), file_name="cvae_lab_comparison.csv", mime="text/csv", icon=":material/download:"
-)
+def show(frame: pd.DataFrame, best: dict) -> None:
+    def mark(column: pd.Series):
+        names = best.get(column.name, [])
+        style = "font-weight: bold; background-color: #d4f4dd" if len(names) == 1 else "background-color: #eaf7ee"
+        return [style if idx in names else "" for idx in column.index]
 
-charts = st.columns(3)
-for col, column in zip(charts, ["ELBO", "label fidelity", "accuracy"], strict=True):
-    values = table[column].dropna()
-    if len(values):
-        fig = px.bar(values, orientation="h", labels={"value": column, "model": ""}, height=80 + 40 * len(values))
-        fig.update_layout(showlegend=False, margin={"t": 30, "b": 10}, title=column)
-        col.plotly_chart(fig, width="stretch")
+    st.dataframe(frame.style.apply(mark), width="stretch")
+
+
+image_keys = ["log_px", "log_px_given_y", "elbo", "label_fidelity", "label_fidelity_second", "accuracy", "parameters", "training_seconds"]
+image_table, image_best = table("image", image_keys)
+if len(image_table):
+    st.markdown("#### Image models: p(x), p(x|y)")
+    show(image_table, image_best)
+    st.caption(
+        "Bold green: best in its column by more than two standard errors; light green: tied for best. Size and training time are "
+        "descriptions, never 'best'. " + " · ".join(f"**{QUANTITIES[k].title}**: {QUANTITIES[k].meaning}" for k in image_keys)
+    )
+prediction_keys = ["log_py_given_x", "accuracy", "ncll_hidden", "elbo", "parameters", "training_seconds"]
+prediction_table, prediction_best = table("prediction", prediction_keys)
+if len(prediction_table):
+    st.markdown("#### Prediction models (cvae3): p(y|x)")
+    show(prediction_table, prediction_best)
+    st.caption("cvae3 predicts the label (or the hidden quadrants) from the image: its figures are not image likelihoods.")
 
 st.subheader("What the numbers say")
-notes = []
-if "ELBO" in best:
-    notes.append(f"**{best['ELBO']}** finds real digits most probable (best ELBO).")
-if "label fidelity" in best:
-    notes.append(
-        f"**{best['label fidelity']}** draws the label you ask for most reliably. Variants with a learned prior p(z|y) (cvae1, cvae4) give "
-        "each label its own region of z, so random samples rarely fall between labels; with the shared N(0, I) prior (cvae2, m2) a "
-        "random z can land where no training digit of that label was."
-    )
-if "accuracy" in best:
-    notes.append(
-        f"**{best['accuracy']}** classifies best. cvae3 and m2 have a classifier of their own; cvae1, cvae2 and cvae4 classify by "
-        "Bayes' rule, asking which label makes the digit most probable, which is slower and usually less accurate."
-    )
+image_rows = {name: m for name, m in rows.items() if m.kind == "image"}
+notes = findings(image_rows)
 notes.append(
-    "The unconditional vae models p(x), not p(x|y): its ELBO is not directly comparable with the conditional ones, which are told the label."
+    "The unconditional vae has no label: it has log p(x) but no log p(x|y). Conditional models are compared with it on log p(x), "
+    "where each sums over the ten labels."
 )
 st.markdown("\n".join(f"- {note}" for note in notes))
+
+chart = [(name, m.figures["log_px"], m.errors.get("log_px", 0.0)) for name, m in image_rows.items() if m.figures.get("log_px") is not None]
+if chart:
+    fig = go.Figure(
+        go.Bar(
+            x=[v for _, v, _ in chart], y=[name for name, _, _ in chart], orientation="h",
+            error_x={"type": "data", "array": [2 * e for _, _, e in chart]},
+        )
+    )  # fmt: skip
+    fig.update_layout(height=80 + 40 * len(chart), margin={"t": 30, "b": 10}, title="log p(x), nats per digit (bars: ± 2 standard errors)")
+    st.plotly_chart(fig, width="stretch")
+
+full = pd.DataFrame({name: m.as_dict() for name, m in rows.items()}).T
+full.index.name = "model"
+st.download_button(
+    "Download CSV (full precision)", full.to_csv().encode(), file_name="cvae_lab_comparison.csv", mime="text/csv", icon=":material/download:"
+)
 
 st.subheader("Samples side by side")
 st.caption("Labels 0–9 from each model that draws digits, temperature 1, the same random seed.")

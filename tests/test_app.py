@@ -194,8 +194,14 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     no_exceptions(at)
     rows = at.session_state["compare_rows"]["rows"]
     assert {"tiny-cvae1 (this session)", "tiny-cvae3 (this session)"} <= set(rows)
-    assert rows["tiny-cvae3 (this session)"]["label_fidelity"] is None and rows["tiny-cvae3 (this session)"]["accuracy"] is not None
-    assert len(at.dataframe) == 1 and len(at.get("download_button")) >= 1
+    assert rows["tiny-cvae3 (this session)"].kind == "prediction" and "label_fidelity" not in rows["tiny-cvae3 (this session)"].figures
+    image_table, prediction_table = (d.value for d in at.dataframe)
+    assert "tiny-cvae3 (this session)" not in image_table.index  # never in (nor marked best in) an image column
+    assert "tiny-cvae3 (this session)" in prediction_table.index and "log p(x)" not in prediction_table.columns
+    assert {"log p(x)", "log p(x|y)", "parameters", "training time"} <= set(image_table.columns)
+    assert all(" M" in v or " k" in v for v in image_table["parameters"])  # readable sizes, not 1383536.000
+    assert any("tie" in m.value or "worth" in m.value for m in at.markdown)  # sentences written from the figures
+    assert len(at.get("download_button")) >= 1
 
 
 def test_experiments_page_runs_the_quadrant_experiment(held_out):

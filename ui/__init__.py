@@ -3,18 +3,19 @@
 - `frame`: the page frame (set-up, sidebar, page links) and digits shown as PNGs;
 - `models`: shipped and session models, the checkpoint uploader, the model pickers;
 - `state`: named accessors for this session's state, including the contracts between pages;
+- `readable`: numbers as people read them;
 - `plots`: shapes for the pages' plots;
 - `server`: the process (thread counts, memory, training runs held).
 """
 
-from . import state
+from . import readable, state
 from .frame import PAGES, digit_png, setup_page, show_digits, stack_digits
 from .models import (
     CHECKPOINTS,
     add_session_model,
     all_models,
     describe_model,
-    fidelity_classifier,
+    fidelity_classifiers,
     model_picker,
     shipped_models,
     test_digits,
@@ -30,7 +31,8 @@ __all__ = [
     "describe_model",
     "digit_png",
     "ellipses",
-    "fidelity_classifier",
+    "fidelity_classifiers",
+    "readable",
     "live_trainers",
     "model_picker",
     "release_memory",

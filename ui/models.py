@@ -13,7 +13,10 @@ from . import state
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = ROOT / "checkpoints"
-FIDELITY_CLASSIFIER = CHECKPOINTS / "fidelity_classifier.safetensors"
+FIDELITY_CLASSIFIERS = {  # figure key -> file: the shipped CNN, and a second classifier of another architecture
+    "label_fidelity": CHECKPOINTS / "fidelity_classifier.safetensors",
+    "label_fidelity_second": CHECKPOINTS / "fidelity_classifier_bn.safetensors",
+}
 
 
 @st.cache_resource(show_spinner="Loading the pretrained models…")
@@ -26,9 +29,9 @@ def shipped_models() -> tuple[dict, dict]:
 
 
 @st.cache_resource(show_spinner=False)
-def fidelity_classifier():
-    """The independent classifier behind label fidelity, or None when it is not shipped."""
-    return checkpoint.load(FIDELITY_CLASSIFIER).model if FIDELITY_CLASSIFIER.exists() else None
+def fidelity_classifiers() -> dict:
+    """The independent classifiers behind label fidelity, by figure key (those that are shipped)."""
+    return {key: checkpoint.load(path).model for key, path in FIDELITY_CLASSIFIERS.items() if path.exists()}
 
 
 @st.cache_resource(show_spinner=False)

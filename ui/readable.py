@@ -1,0 +1,35 @@
+"""Numbers as people read them: "1.38 M" weights, "9 min 56 s", "-96.1 ± 0.4"."""
+
+import math
+
+
+def count(n: float | None) -> str:
+    if n is None:
+        return "—"
+    for size, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{suffix}"
+    return f"{n:.0f}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def estimate(value: float | None, error: float | None = None, decimals: int = 1, percent: bool = False) -> str:
+    """A figure with its standard error, e.g. "-96.1 ± 0.4" or "97.5 ± 0.3 %"."""
+    if value is None:
+        return "—"
+    scale, unit = (100, " %") if percent else (1, "")
+    text = f"{value * scale:.{decimals}f}"
+    if error is not None and math.isfinite(error):
+        text += f" ± {error * scale:.{decimals}f}"
+    return text + unit
