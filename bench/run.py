@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from cvae_core import checkpoint  # noqa: E402
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.defaults import LIVE_MODEL, LIVE_TRAINING  # noqa: E402
+from cvae_core.defaults import model_defaults, training_defaults  # noqa: E402
 from cvae_core.engine import TrainConfig, Trainer  # noqa: E402
 from cvae_core.metrics import label_fidelity  # noqa: E402
 from cvae_core.models import ModelConfig, build_model  # noqa: E402
@@ -141,8 +141,8 @@ def time_to_good_digits(budget: float = 60.0, threshold: float = 0.9) -> dict:
     classifier = checkpoint.load(ROOT / "checkpoints" / "fidelity_classifier.safetensors").model
     train = load_dataset("mnist-5k", "train")
     torch.manual_seed(0)
-    model = build_model(ModelConfig(**LIVE_MODEL))
-    trainer = Trainer(model, train, config=TrainConfig(**LIVE_TRAINING))
+    model = build_model(ModelConfig(**model_defaults()))
+    trainer = Trainer(model, train, config=TrainConfig(**training_defaults()))
     checks = []
     while trainer.elapsed < budget and not trainer.done:
         trainer.run(max_seconds=2.0)

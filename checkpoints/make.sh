@@ -2,19 +2,21 @@
 # Rebuild every shipped checkpoint from scratch, offline, and record its figures on the official
 # MNIST test split. Run from the repository root with the virtual environment active:
 #   CVAE_DATA_DIR=../shared/data bash checkpoints/make.sh
-# Each model takes 2-10 minutes on a 2-core CPU. Seeds are fixed (0).
+# Each model takes 2-10 minutes on a 2-core CPU. Seeds are fixed (0). Every flag is written out, so the
+# commands keep their meaning when the live defaults (cvae_core/defaults.py) change.
 set -euo pipefail
 train() {  # train NAME ARGS...: train on all 5,000 offline digits, half-precision storage, then evaluate
   local name=$1; shift
   python -m cvae_core train --dataset mnist-5k --split all --half --out "checkpoints/$name.safetensors" "$@"
   python -m cvae_core evaluate "checkpoints/$name.safetensors" --dataset mnist --split test --iw-samples 100 --fidelity --record --json
 }
-python -m cvae_core train-classifier --dataset mnist-5k --split all --eval-dataset mnist --out checkpoints/fidelity_classifier.safetensors --json
-train cvae1    --variant cvae1 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60
-train cvae2    --variant cvae2 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 100
-train cvae4    --variant cvae4 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 100
-train vae      --variant vae   --epochs 150 --cosine --shift 1 --warmup 20
-train vae-2d   --variant vae   --latent-dim 2 --epochs 100 --cosine --shift 1 --warmup 10
-train cvae2-2d --variant cvae2 --latent-dim 2 --epochs 100 --cosine --shift 1 --warmup 10
-train cvae3    --variant cvae3 --arch conv --hidden 256 --epochs 50 --cosine --shift 2
-train m2       --variant m2 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60
+python -m cvae_core train-classifier --arch cnn --epochs 15 --seed 0 --dataset mnist-5k --split all --eval-dataset mnist --out checkpoints/fidelity_classifier.safetensors --json
+python -m cvae_core train-classifier --arch bn-cnn --epochs 15 --seed 0 --dataset mnist-5k --split all --eval-dataset mnist --out checkpoints/fidelity_classifier_bn.safetensors --json
+train cvae1    --variant cvae1 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60
+train cvae2    --variant cvae2 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 100
+train cvae4    --variant cvae4 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 100
+train vae      --variant vae   --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 150 --cosine --shift 1 --kl-start 0 --warmup 20
+train vae-2d   --variant vae   --latent-dim 2 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 100 --cosine --shift 1 --kl-start 0 --warmup 10
+train cvae2-2d --variant cvae2 --latent-dim 2 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 100 --cosine --shift 1 --kl-start 0 --warmup 10
+train cvae3    --variant cvae3 --latent-dim 16 --arch conv --hidden 256 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --target label --epochs 50 --cosine --shift 2 --kl-start 0 --warmup 1
+train m2       --variant m2 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --alpha 50 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60

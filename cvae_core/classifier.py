@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
+from .defaults import CLASSIFIER
 from .engine import TrainConfig, Trainer
 from .metrics import predict
 
@@ -110,12 +111,10 @@ class DigitClassifier(nn.Module):
         return next(self.parameters()).device
 
 
-def train_classifier(
-    data: Dataset, epochs: int = 15, batch_size: int = 64, lr: float = 1e-3, seed: int = 0, shift: int = 2, arch: str = "cnn"
-) -> DigitClassifier:
-    """Train a fidelity classifier on training digits: a one-cycle schedule peaking at 3 x lr, random shifts against overfitting."""
+def train_classifier(data: Dataset, epochs: int = CLASSIFIER["epochs"], seed: int = 0, arch: str = "cnn") -> DigitClassifier:
+    """Train a fidelity classifier on training digits with the recipe of defaults.CLASSIFIER."""
     torch.manual_seed(seed)
     model = DigitClassifier(ClassifierConfig(arch=arch))
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, lr_schedule="one-cycle", shift_pixels=shift)
+    config = TrainConfig(**{**CLASSIFIER, "epochs": epochs, "seed": seed})
     Trainer(model, data, config=config).run_to_end()
     return model.eval()

@@ -18,6 +18,7 @@ from . import checkpoint
 from .classifier import CLASSIFIER_ARCHS, train_classifier
 from .compare import measure
 from .data import DATASETS, SPLITS, hide_labels, load_dataset
+from .defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
 from .engine import TrainConfig, Trainer
 from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
@@ -49,19 +50,29 @@ def _emit(result: dict, as_json: bool) -> None:
 
 
 # ---- commands ------------------------------------------------------------------------------
+def _given(args, names: dict) -> dict:
+    """The flags given on the command line (argparse leaves the others None), by setting name."""
+    return {setting: getattr(args, flag) for flag, setting in names.items() if getattr(args, flag) is not None}
+
+
+MODEL_FLAGS = {"latent_dim": "latent_dim", "arch": "arch", "hidden": "hidden", "layers": "layers", "beta": "beta",
+               "free_bits": "free_bits", "alpha": "alpha", "target": "target", "given": "given_quadrants"}  # fmt: skip
+TRAIN_FLAGS = {"batch_size": "batch_size", "lr": "lr", "seed": "seed", "warmup": "warmup_epochs", "kl_start": "kl_start", "shift": "shift_pixels"}
+
+
 def cmd_train(args) -> dict:
-    config = ModelConfig(
-        variant=args.variant,
-        latent_dim=args.latent_dim,
-        arch=args.arch,
-        hidden=args.hidden,
-        layers=args.layers,
-        beta=_finite(args.beta, "beta"),
-        free_bits=args.free_bits,
-        alpha=args.alpha,
-        target=args.target,
-        given_quadrants=args.given,
-    ).validate()
+    """Train with the variant's defaults (cvae_core.defaults) where a flag is not given."""
+    config = ModelConfig(**{**model_defaults(args.variant), **_given(args, MODEL_FLAGS)})
+    _finite(config.beta, "beta")
+    config.validate()
+    settings = {**training_defaults(args.variant), **_given(args, TRAIN_FLAGS)}
+    _finite(settings["lr"], "learning rate")
+    if args.max_seconds is not None and args.epochs is None:
+        settings["epochs"] = None  # a time budget alone
+    elif args.epochs is not None:
+        settings["epochs"] = args.epochs
+    if args.cosine:
+        settings["lr_schedule"] = "cosine"
     out = Path(args.out)
     checkpoint.checkpoint_name(out.name)  # refuse a bad name before training, not after
     train = load_dataset(args.dataset, args.split)
@@ -71,20 +82,9 @@ def cmd_train(args) -> dict:
     if args.labels is not None:
         if config.variant != "m2":
             raise CVAEError("--labels is for m2, the semi-supervised variant")
-        train = train.with_labels(hide_labels(train.labels, args.labels, seed=args.seed))
-    tc = TrainConfig(
-        epochs=None if args.max_seconds is not None and args.epochs is None else (args.epochs if args.epochs is not None else 20.0),
-        max_seconds=args.max_seconds,
-        batch_size=args.batch_size,
-        lr=_finite(args.lr, "learning rate"),
-        seed=args.seed,
-        warmup_epochs=args.warmup,
-        lr_schedule="cosine" if args.cosine else "constant",
-        kl_start=args.kl_start,
-        shift_pixels=args.shift,
-    )
-    torch.manual_seed(args.seed)
-    model = build_model(config)
+        train = train.with_labels(hide_labels(train.labels, args.labels, seed=settings["seed"]))
+    tc = TrainConfig(**settings, max_seconds=args.max_seconds)
+    model = build_model(config, seed=tc.seed)
     trainer = Trainer(model, train, None, tc)
     from tqdm import tqdm
 
@@ -99,7 +99,7 @@ def cmd_train(args) -> dict:
     meta = {
         "dataset": train.name,
         "split": args.split,
-        "seed": args.seed,
+        "seed": tc.seed,
         "labels": args.labels,
         "train": trainer.summary(),
         "metrics": {"train": final},
@@ -226,29 +226,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a variant and save a checkpoint")
-    t.add_argument("--variant", choices=list(VARIANTS), default="cvae2")
+    t.epilog = "Flags not given take the variant's defaults from cvae_core/defaults.py (the Train page's)."
+    t.add_argument("--variant", choices=list(VARIANTS), default=model_defaults()["variant"])
     t.add_argument("--dataset", choices=DATASETS, default="auto")
     t.add_argument("--split", choices=SPLITS, default="train")
     budget = t.add_mutually_exclusive_group()
-    budget.add_argument("--epochs", type=float, help="passes over the data (default 20)")
+    budget.add_argument("--epochs", type=float, help=f"passes over the data (default {training_defaults()['epochs']:g})")
     budget.add_argument("--max-seconds", type=float, help="train for this many seconds instead of a number of epochs")
-    t.add_argument("--latent-dim", type=int, default=16)
-    t.add_argument("--arch", choices=ARCHS, default="mlp")
-    t.add_argument("--hidden", type=int, default=512)
-    t.add_argument("--layers", type=int, default=2)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--latent-dim", type=int)
+    t.add_argument("--arch", choices=ARCHS)
+    t.add_argument("--hidden", type=int)
+    t.add_argument("--layers", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int)
     t.add_argument("--labels", type=int, help="m2: keep this many labels (balanced), the rest unlabelled")
-    t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term")
-    t.add_argument("--warmup", type=float, default=1.0, help="KL warm-up, in epochs")
-    t.add_argument("--kl-start", type=float, default=0.0, help="KL weight at the start of the warm-up (above 1: ease down to 1)")
+    t.add_argument("--beta", type=float, help="weight of the KL term")
+    t.add_argument("--warmup", type=float, help="KL warm-up, in epochs")
+    t.add_argument("--kl-start", type=float, help="KL weight at the start of the warm-up (above 1: ease down to 1)")
     t.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 along a cosine")
-    t.add_argument("--free-bits", type=float, default=0.0, help="nats per latent dimension not penalised")
-    t.add_argument("--alpha", type=float, default=50.0, help="m2: weight of the classification loss")
-    t.add_argument("--shift", type=int, default=0, help="augment with random shifts of up to this many pixels")
-    t.add_argument("--target", choices=("label", "quadrants"), default="label", help="cvae3: what to predict")
-    t.add_argument("--given", type=int, default=2, help="cvae3 quadrants: how many quadrants are visible")
+    t.add_argument("--free-bits", type=float, help="nats per latent dimension not penalised")
+    t.add_argument("--alpha", type=float, help="m2: weight of the classification loss")
+    t.add_argument("--shift", type=int, help="augment with random shifts of up to this many pixels")
+    t.add_argument("--target", choices=("label", "quadrants"), help="cvae3: what to predict")
+    t.add_argument("--given", type=int, help="cvae3 quadrants: how many quadrants are visible")
     t.add_argument("--half", action="store_true", help="store the weights in half precision")
     t.add_argument("--out", required=True)
     t.add_argument("--json", action="store_true")
@@ -288,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
     c.add_argument("--split", choices=SPLITS, default="all")
     c.add_argument("--eval-dataset", choices=DATASETS)
-    c.add_argument("--epochs", type=int, default=15)
+    c.add_argument("--epochs", type=int, default=CLASSIFIER["epochs"])
     c.add_argument("--arch", choices=CLASSIFIER_ARCHS, default="cnn", help="cnn: the shipped fidelity classifier; bn-cnn: the second one")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", default=str(DEFAULT_CLASSIFIER))
@@ -299,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--given", type=int, default=1, help="visible quadrants: 1, 2 or 3")
     q.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits (mnist-5k: all 5,000)")
     q.add_argument("--eval-dataset", choices=DATASETS, help="test split to evaluate on (default: the training data set's)")
-    q.add_argument("--epochs", type=float, default=100, help="both networks train this long (RESULTS.md: 100)")
+    q.add_argument("--epochs", type=float, default=EXPERIMENTS["quadrants"]["epochs"], help="both networks train this long (RESULTS.md: 100)")
     q.add_argument("--iw-samples", type=int, default=100, help="samples S of both estimators")
     q.add_argument("--hidden", type=int, default=512)
     q.add_argument("--limit", type=int, default=0, help="only the first N test digits")
@@ -311,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("classification", help="cvae3 as a classifier vs a plain classifier with the same layers")
     k.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits (mnist-5k: all 5,000)")
     k.add_argument("--eval-dataset", choices=DATASETS, help="test split to evaluate on (default: the training data set's)")
-    k.add_argument("--epochs", type=float, default=50)
+    k.add_argument("--epochs", type=float, default=EXPERIMENTS["classification"]["epochs"])
     k.add_argument("--arch", choices=ARCHS, default="mlp")
     k.add_argument("--hidden", type=int, default=512)
     k.add_argument("--shift", type=int, default=1, help="augmentation: random shifts of up to this many pixels")
@@ -323,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--labels", type=int, default=100)
     m.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
     m.add_argument("--eval-dataset", choices=DATASETS)
-    m.add_argument("--epochs", type=float, default=150, help="passes over the unlabelled digits (RESULTS.md: 150)")
+    m.add_argument("--epochs", type=float, default=EXPERIMENTS["semisupervised"]["epochs"], help="passes over the unlabelled digits (RESULTS.md: 150)")
     m.add_argument("--hidden", type=int, default=512)
     m.add_argument("--latent-dim", type=int, default=8, help="size of M2's latent code z")
     m.add_argument("--seed", type=int, default=0)

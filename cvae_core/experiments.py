@@ -13,6 +13,7 @@ from sklearn.metrics import confusion_matrix
 from torch import nn
 
 from .data import Dataset, hide_labels
+from .defaults import EXPERIMENTS
 from .distributions import bernoulli_log_likelihood
 from .engine import TrainConfig, Trainer
 from .metrics import accuracy, predict
@@ -111,7 +112,7 @@ def quadrants(
     given: int,
     train: Dataset,
     test: Dataset,
-    epochs: float = 100,
+    epochs: float = EXPERIMENTS["quadrants"]["epochs"],
     samples: int = 100,
     seed: int = 0,
     hidden: int = 512,
@@ -126,7 +127,7 @@ def quadrants(
         lambda: QuadrantBaseline(given, hidden),
         ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight),
         train,
-        TrainConfig(epochs=epochs, seed=seed, lr_schedule="cosine", shift_pixels=1, warmup_epochs=1.0),
+        TrainConfig(**{**EXPERIMENTS["quadrants"], "epochs": epochs, "seed": seed}),
         progress,
         baseline_share=0.5,
     )
@@ -145,7 +146,7 @@ def quadrants(
 def classification(
     train: Dataset,
     test: Dataset,
-    epochs: float = 50,
+    epochs: float = EXPERIMENTS["classification"]["epochs"],
     seed: int = 0,
     hidden: int = 512,
     arch: str = "mlp",
@@ -158,7 +159,7 @@ def classification(
         lambda: PlainClassifier(hidden, arch=arch),
         ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden),
         train,
-        TrainConfig(epochs=epochs, seed=seed, lr_schedule="cosine", shift_pixels=shift_pixels),
+        TrainConfig(**{**EXPERIMENTS["classification"], "epochs": epochs, "seed": seed, "shift_pixels": shift_pixels}),
         progress,
         baseline_share=0.3,
     )
@@ -197,7 +198,7 @@ def semisupervised(
     labels: int,
     train: Dataset,
     test: Dataset,
-    epochs: float = 150,
+    epochs: float = EXPERIMENTS["semisupervised"]["epochs"],
     seed: int = 0,
     hidden: int = 512,
     latent_dim: int = 8,
@@ -218,14 +219,14 @@ def semisupervised(
     baseline = train_to_end(
         lambda: PlainClassifier(hidden),
         only_labelled,
-        TrainConfig(epochs=base_epochs, seed=seed, lr_schedule="cosine", shift_pixels=1),
+        TrainConfig(**{**EXPERIMENTS["semisupervised_baseline"], "epochs": base_epochs, "seed": seed}),
         progress,
         (0.0, 0.2),
     )
     m2 = train_to_end(
         lambda: build_model(ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha)),
         train.with_labels(partial),
-        TrainConfig(epochs=epochs, seed=seed, lr_schedule="cosine", shift_pixels=1, kl_start=8.0, warmup_epochs=epochs / 2),
+        TrainConfig(**{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2}),
         progress,
         (0.2, 1.0),
     )

@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 import ui
 from cvae_core import checkpoint
 from cvae_core.data import DATASETS, OFFLINE, hide_labels, load_dataset
-from cvae_core.defaults import LIVE_MODEL, LIVE_TRAINING
+from cvae_core.defaults import model_defaults, training_defaults
 from cvae_core.engine import TrainConfig, Trainer
 from cvae_core.errors import CVAEError, TrainingError
 from cvae_core.models import VARIANTS, ModelConfig, build_model
@@ -31,47 +31,48 @@ running = state.get("train_running", False)
 with st.expander("Settings", expanded=not running and "trainer" not in state):
     c1, c2, c3, c4 = st.columns(4)
     variant = c1.selectbox(
-        "Variant", list(VARIANTS), index=list(VARIANTS).index(LIVE_MODEL["variant"]), format_func=lambda v: VARIANTS[v].title,
+        "Variant", list(VARIANTS), index=list(VARIANTS).index(model_defaults()["variant"]), format_func=lambda v: VARIANTS[v].title,
         help="Which graphical model to train; the Home page explains each one.",
     )  # fmt: skip
+    model_default, train_default = model_defaults(variant), training_defaults(variant)  # the CLI's defaults too
     dataset = c2.selectbox(
         "Data set", [d for d in DATASETS if d != "auto"], index=0,
         help="mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network allows.",
     )  # fmt: skip
     latent_dim = c3.select_slider(
-        "Latent size", [2, 4, 8, 16, 32, 64], value=LIVE_MODEL["latent_dim"],
+        "Latent size", [2, 4, 8, 16, 32, 64], value=model_default["latent_dim"],
         help="Dimensions of z. 2 can be plotted directly; 16 draws sharper digits.",
     )  # fmt: skip
     arch = c4.radio("Network", ["mlp", "conv"], horizontal=True, help="MLP is fast on a laptop CPU; conv (convolutional) is slower.")
     c1, c2, c3, c4 = st.columns(4)
     budget_kind = c1.radio("Stop after", ["epochs", "seconds"], horizontal=True, help="A number of passes over the data, or a time budget.")
     if budget_kind == "epochs":
-        epochs = c2.number_input("Epochs", 1, 500, LIVE_TRAINING["epochs"], help="Passes over the training digits.")
+        epochs = c2.number_input("Epochs", 1, 500, int(train_default["epochs"]), help="Passes over the training digits.")
         seconds = None
     else:
         seconds = c2.number_input("Seconds", 5, 3600, 30, help="Training time, not counting drawing.")
         epochs = None
     lr = c3.select_slider(
-        "Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], value=LIVE_TRAINING["lr"],
+        "Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], value=train_default["lr"],
         help="Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights).",
     )  # fmt: skip
-    seed = c4.number_input("Seed", 0, 2**31 - 1, LIVE_TRAINING["seed"], help="Same seed and settings, same result.")
+    seed = c4.number_input("Seed", 0, 2**31 - 1, train_default["seed"], help="Same seed and settings, same result.")
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.slider(
-        "β (KL weight)", 0.0, 4.0, LIVE_MODEL["beta"], 0.1,
+        "β (KL weight)", 0.0, 4.0, model_default["beta"], 0.1,
         help="1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions).",
     )  # fmt: skip
     kl_start = c2.slider(
-        "KL weight at the start", 0.0, 8.0, LIVE_TRAINING["kl_start"], 0.5,
+        "KL weight at the start", 0.0, 8.0, train_default["kl_start"], 0.5,
         help="The KL weight moves from this value to β during the warm-up. Above 1, z is squeezed early, so the decoder learns to "
         "rely on the label y and samples match their label more often. 0 is the classic warm-up against posterior collapse.",
     )  # fmt: skip
-    warmup = c2.slider("Warm-up (epochs)", 0.0, 60.0, LIVE_TRAINING["warmup_epochs"], 0.5, help="How long the KL weight takes to reach β.")
+    warmup = c2.slider("Warm-up (epochs)", 0.0, 60.0, train_default["warmup_epochs"], 0.5, help="How long the KL weight takes to reach β.")
     labels = c3.select_slider(
         "Labelled digits (m2)", [100, 600, 1000, 3000, "all"], value=100, disabled=variant != "m2",
         help="m2 learns from a few labelled digits and the rest unlabelled.",
     )  # fmt: skip
-    hidden = c4.select_slider("Hidden width", [128, 256, 512, 1024], value=LIVE_MODEL["hidden"], help="Units per hidden layer.")
+    hidden = c4.select_slider("Hidden width", [128, 256, 512, 1024], value=model_default["hidden"], help="Units per hidden layer.")
 
 # ---- buttons ------------------------------------------------------------------------------------
 trainer: Trainer | None = state.get("trainer")
@@ -96,8 +97,10 @@ if start:
         test = load_dataset(OFFLINE, "test") if dataset == OFFLINE else load_dataset(dataset, "test")
         if variant == "m2" and labels != "all":
             train = train.with_labels(hide_labels(train.labels, int(labels), seed=seed))
-        model = build_model(ModelConfig(variant=variant, latent_dim=latent_dim, arch=arch, hidden=hidden, beta=beta), seed=seed)
-        config = TrainConfig(epochs=epochs, max_seconds=seconds, lr=lr, seed=seed, warmup_epochs=warmup, kl_start=kl_start)
+        chosen_model = {"variant": variant, "latent_dim": latent_dim, "arch": arch, "hidden": hidden, "beta": beta}
+        model = build_model(ModelConfig(**{**model_default, **chosen_model}), seed=seed)
+        chosen = {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start}
+        config = TrainConfig(**{**train_default, **chosen}, max_seconds=seconds)
         state["trainer"] = Trainer(model, train, test, config)
         ui.track_trainer(state["trainer"])
         run_number = state.get("run_number", 0) + 1
