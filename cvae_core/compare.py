@@ -74,6 +74,8 @@ class Measurement:
         out = {}
         for key, value in self.figures.items():
             out[key] = value
+            if not isinstance(value, int | float):
+                continue
             if key in self.errors:
                 out[f"{key}_se"] = self.errors[key]
             if key in QUANTITIES and QUANTITIES[key].per_pixel:
@@ -139,8 +141,9 @@ def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None
 
 
 def _add_elbo(m: Measurement, model, data: Dataset) -> None:
-    """The ELBO per digit, with the means of its two terms."""
+    """The ELBO per digit, with the means of its two terms, and which quantity it bounds ("bound")."""
     terms = evaluate_elbo(model, data, per_digit=True)
+    m.figures["bound"] = "log p(x)" if not model.uses_label else ("log p(x|y)" if model.makes_images else "log p(y|x)")
     m.add("elbo", terms["elbo"].numpy())
     m.figures["recon"], m.figures["kl"] = float(terms["recon"].mean()), float(terms["kl"].mean())
 

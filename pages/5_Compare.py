@@ -68,7 +68,7 @@ def table(kind: str, keys: list[str]) -> tuple[pd.DataFrame, dict]:
     """Readable figures of the models of one kind, and the best (or tied-best) models per column title."""
     members = {name: m for name, m in rows.items() if m.kind == kind}
     shown = [key for key in keys if any(m.figures.get(key) is not None for m in members.values())]
-    best = {QUANTITIES[key].title: names for key, names in best_per_column(members).items() if key in shown}
+    best = {QUANTITIES[key].title: names for key, names in best_per_column(members).items() if key in shown and key != "elbo"}
     out = {}
     for name, m in members.items():
         row = {}
@@ -84,8 +84,10 @@ def table(kind: str, keys: list[str]) -> tuple[pd.DataFrame, dict]:
                 row[QUANTITIES[key].title] = ui.readable.estimate(value, error)
             if QUANTITIES[key].per_pixel:
                 row[f"{QUANTITIES[key].title}, bits/pixel"] = "—" if value is None else f"{bits_per_pixel(value):.3f}"
+        if "elbo" in shown:  # one ELBO column per bounded quantity: a column never mixes log p(x) and log p(x|y)
+            row[f"ELBO on {m.figures.get('bound', '?')}"] = row.pop(QUANTITIES["elbo"].title)
         out[name] = row
-    frame = pd.DataFrame(out).T
+    frame = pd.DataFrame(out).T.fillna("—")
     frame.index.name = "model"
     return frame, best
 
