@@ -29,6 +29,11 @@ from .models import VARIANTS, CVAEModel
 # `config_class` (with from_dict / to_dict / validate) and is built as cls(config).
 KINDS: dict[str, type[torch.nn.Module]] = {**VARIANTS, DigitClassifier.name: DigitClassifier}
 
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"  # the models that ship with the app
+FIDELITY_CLASSIFIERS = {  # figure key -> file: the fidelity CNN, and a second classifier of another architecture
+    "label_fidelity": SHIPPED / "fidelity_classifier.safetensors",
+    "label_fidelity_second": SHIPPED / "fidelity_classifier_bn.safetensors",
+}
 FORMAT = "cvae-lab/1"
 METADATA_KEY = "cvae_lab"
 MAX_BYTES = 256 * 1024 * 1024
@@ -113,8 +118,8 @@ def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half:
     return path
 
 
-def read_metadata(data: bytes) -> dict:
-    """The metadata of checkpoint bytes, read from the safetensors header alone."""
+def _header(data: bytes) -> dict:
+    """The safetensors header of checkpoint bytes (tensor names, shapes and the metadata), parsed once."""
     if len(data) < 8:
         raise CheckpointError("not a checkpoint: the file is empty or too short")
     header_len = int.from_bytes(data[:8], "little")
@@ -122,6 +127,15 @@ def read_metadata(data: bytes) -> dict:
         raise CheckpointError("not a checkpoint: no safetensors header (is this a pickle or another kind of file?)")
     try:
         header = json.loads(data[8 : 8 + header_len])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict):
+        raise CheckpointError("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata")
+    return header
+
+
+def _metadata(header: dict) -> dict:
+    try:
         meta = json.loads(header["__metadata__"][METADATA_KEY])
     except (ValueError, KeyError, TypeError):
         raise CheckpointError("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata") from None
@@ -130,9 +144,13 @@ def read_metadata(data: bytes) -> dict:
     return meta
 
 
-def _tensor_shapes(data: bytes) -> dict[str, tuple[int, ...]]:
+def read_metadata(data: bytes) -> dict:
+    """The metadata of checkpoint bytes, read from the safetensors header alone."""
+    return _metadata(_header(data))
+
+
+def _tensor_shapes(header: dict) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes from the safetensors header, without reading any weights."""
-    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
     try:
         return {name: tuple(int(d) for d in info["shape"]) for name, info in header.items() if name != "__metadata__"}
     except (KeyError, TypeError, ValueError):
@@ -166,11 +184,12 @@ def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
     a huge model costs nothing."""
     if len(data) > MAX_BYTES:
         raise CheckpointError(f"checkpoint too large ({len(data) / 1e6:.0f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB)")
-    meta = read_metadata(data)
+    header = _header(data)
+    meta = _metadata(header)
     skeleton = _build(meta)
-    _check_shapes(skeleton, _tensor_shapes(data), meta["variant"])
+    _check_shapes(skeleton, _tensor_shapes(header), meta["variant"])
     model = skeleton.to_empty(device="cpu")
-    _load_weights(model, data, meta["variant"])
+    _load_weights(model, data)
     return Checkpoint(model.to(device), meta)
 
 
@@ -188,13 +207,12 @@ def _check_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]], ki
             raise CheckpointError(f"checkpoint tensor {key} has shape {shape}, a {kind} model needs {expected[key]}")
 
 
-def _load_weights(model, data: bytes, kind: str) -> None:
-    """Copy the file's tensors (names and shapes already checked) into model after checking their values."""
+def _load_weights(model, data: bytes) -> None:
+    """Copy the file's tensors (their names and shapes checked from the header) into model after checking their values."""
     try:
         tensors = load_safetensors_bytes(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"checkpoint weights are damaged or truncated: {e}") from None
-    _check_shapes(model, {k: tuple(v.shape) for k, v in tensors.items()}, kind)
     for key, value in tensors.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(f"checkpoint tensor {key} holds NaN or infinite values")

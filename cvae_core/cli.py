@@ -24,9 +24,8 @@ from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS, ModelConfig, build_model
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_CLASSIFIER = CHECKPOINTS / "fidelity_classifier.safetensors"
-SECOND_CLASSIFIER = CHECKPOINTS / "fidelity_classifier_bn.safetensors"  # another architecture, for a second opinion
+DEFAULT_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity"]
+SECOND_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity_second"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,14 +49,13 @@ def _emit(result: dict, as_json: bool) -> None:
 
 
 # ---- commands ------------------------------------------------------------------------------
-def _given(args, names: dict) -> dict:
-    """The flags given on the command line (argparse leaves the others None), by setting name."""
-    return {setting: getattr(args, flag) for flag, setting in names.items() if getattr(args, flag) is not None}
+def _given(args, names: tuple[str, ...]) -> dict:
+    """The settings given on the command line (argparse leaves the others None); flags store under the settings' names."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-MODEL_FLAGS = {"latent_dim": "latent_dim", "arch": "arch", "hidden": "hidden", "layers": "layers", "beta": "beta",
-               "free_bits": "free_bits", "alpha": "alpha", "target": "target", "given": "given_quadrants"}  # fmt: skip
-TRAIN_FLAGS = {"batch_size": "batch_size", "lr": "lr", "seed": "seed", "warmup": "warmup_epochs", "kl_start": "kl_start", "shift": "shift_pixels"}
+MODEL_FLAGS = ("latent_dim", "arch", "hidden", "layers", "beta", "free_bits", "alpha", "target", "given_quadrants")
+TRAIN_FLAGS = ("batch_size", "lr", "seed", "warmup_epochs", "kl_start", "shift_pixels")
 
 
 def cmd_train(args) -> dict:
@@ -242,14 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--labels", type=int, help="m2: keep this many labels (balanced), the rest unlabelled")
     t.add_argument("--beta", type=float, help="weight of the KL term")
-    t.add_argument("--warmup", type=float, help="KL warm-up, in epochs")
+    t.add_argument("--warmup", type=float, dest="warmup_epochs", help="KL warm-up, in epochs")
     t.add_argument("--kl-start", type=float, help="KL weight at the start of the warm-up (above 1: ease down to 1)")
     t.add_argument("--cosine", action="store_true", help="decay the learning rate to 0 along a cosine")
     t.add_argument("--free-bits", type=float, help="nats per latent dimension not penalised")
     t.add_argument("--alpha", type=float, help="m2: weight of the classification loss")
-    t.add_argument("--shift", type=int, help="augment with random shifts of up to this many pixels")
+    t.add_argument("--shift", type=int, dest="shift_pixels", help="augment with random shifts of up to this many pixels")
     t.add_argument("--target", choices=("label", "quadrants"), help="cvae3: what to predict")
-    t.add_argument("--given", type=int, help="cvae3 quadrants: how many quadrants are visible")
+    t.add_argument("--given", type=int, dest="given_quadrants", help="cvae3 quadrants: how many quadrants are visible")
     t.add_argument("--half", action="store_true", help="store the weights in half precision")
     t.add_argument("--out", required=True)
     t.add_argument("--json", action="store_true")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .data import Dataset
-from .metrics import evaluate_elbo, label_fidelity
+from .metrics import evaluate_elbo, label_fidelity, predict
 from .models import CVAEModel
 
 PIXELS = 784
@@ -34,23 +34,22 @@ class Quantity:
     title: str
     higher_is_better: bool | None  # None: a description, never "best" (size, time)
     meaning: str
-    table: str  # "image" (image models), "prediction" (cvae3) or "classifier"
     per_pixel: bool = False  # also shown in bits per pixel
 
 
 QUANTITIES = {  # key (also the CLI's JSON name) -> what it is
-    "log_px": Quantity("log p(x)", True, "nats per digit; importance-weighted, summed over labels for conditional models", "image", True),
-    "log_px_given_y": Quantity("log p(x|y)", True, "nats per digit given the true label; importance-weighted", "image", True),
-    "elbo": Quantity("ELBO", True, "the bound the model trains: on log p(x|y), on log p(x) for vae, on log p(y|x) for cvae3", "all"),
-    "recon": Quantity("reconstruction", None, "the ELBO's first term, E_q[log p(target|z, …)], nats", "all"),
-    "kl": Quantity("KL", None, "the ELBO's second term: nats the code z carries", "all"),
-    "label_fidelity": Quantity("label fidelity (CNN)", True, "samples read as their label by the fidelity CNN", "image"),
-    "label_fidelity_second": Quantity("label fidelity (BN-CNN)", True, "samples read as their label by a second classifier", "image"),
-    "accuracy": Quantity("accuracy", True, "test digits classified correctly (Bayes' rule or the model's own classifier)", "all"),
-    "log_py_given_x": Quantity("log p(y|x)", True, "nats per digit: the label's log-probability; importance-weighted", "prediction"),
-    "ncll_hidden": Quantity("NCLL of hidden pixels", False, "negative log-likelihood of the hidden quadrants, nats", "prediction"),
-    "parameters": Quantity("parameters", None, "weights in the model", "all"),
-    "training_seconds": Quantity("training time", None, "seconds of training recorded in the checkpoint", "all"),
+    "log_px": Quantity("log p(x)", True, "nats per digit; importance-weighted, summed over labels for conditional models", True),
+    "log_px_given_y": Quantity("log p(x|y)", True, "nats per digit given the true label; importance-weighted", True),
+    "elbo": Quantity("ELBO", True, "the bound the model trains: on log p(x|y), on log p(x) for vae, on log p(y|x) for cvae3"),
+    "recon": Quantity("reconstruction", None, "the ELBO's first term, E_q[log p(target|z, …)], nats"),
+    "kl": Quantity("KL", None, "the ELBO's second term: nats the code z carries"),
+    "label_fidelity": Quantity("label fidelity (CNN)", True, "samples read as their label by the fidelity CNN"),
+    "label_fidelity_second": Quantity("label fidelity (BN-CNN)", True, "samples read as their label by a second classifier"),
+    "accuracy": Quantity("accuracy", True, "test digits classified correctly (Bayes' rule or the model's own classifier)"),
+    "log_py_given_x": Quantity("log p(y|x)", True, "nats per digit: the label's log-probability; importance-weighted"),
+    "ncll_hidden": Quantity("NCLL of hidden pixels", False, "negative log-likelihood of the hidden quadrants, nats"),
+    "parameters": Quantity("parameters", None, "weights in the model"),
+    "training_seconds": Quantity("training time", None, "seconds of training recorded in the checkpoint"),
 }
 
 
@@ -62,6 +61,7 @@ class Measurement:
     errors: dict = field(default_factory=dict)  # key -> standard error of the mean
     per_digit: dict = field(default_factory=dict)  # key -> (n,) values, for paired comparisons
     kind: str = "image"  # "image", "prediction" or "classifier"
+    bound: str | None = None  # the quantity the model's ELBO bounds: "log p(x|y)", "log p(x)" or "log p(y|x)"
 
     def add(self, key: str, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=np.float64)
@@ -71,11 +71,9 @@ class Measurement:
 
     def as_dict(self) -> dict:
         """Flat figures: key, key_se and, for log-likelihoods, key_bpp (bits per pixel, lower is better)."""
-        out = {}
+        out = {} if self.bound is None else {"bound": self.bound}
         for key, value in self.figures.items():
             out[key] = value
-            if not isinstance(value, int | float):
-                continue
             if key in self.errors:
                 out[f"{key}_se"] = self.errors[key]
             if key in QUANTITIES and QUANTITIES[key].per_pixel:
@@ -89,17 +87,6 @@ def bits_per_pixel(log_likelihood_nats: float) -> float:
 
 
 @torch.inference_mode()
-def log_px_per_label(model: CVAEModel, data: Dataset, k: int, batch_size: int = 250) -> torch.Tensor:
-    """(n, n_classes): the importance-weighted bound on log p(x|y) of every digit under every label, k samples each."""
-    c = model.config.n_classes
-    rows = []
-    for x, _ in data.batches(batch_size):
-        labels = torch.arange(c).repeat_interleave(len(x))
-        rows.append(model.log_likelihood(x.repeat(c, 1), labels, k=k).view(c, len(x)).T.cpu())
-    return torch.cat(rows)
-
-
-@torch.inference_mode()
 def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None = None, per_label: int = 200, metadata=None, seed: int = 0):
     """Every quantity of QUANTITIES that applies to `model` on `data`.
 
@@ -108,23 +95,24 @@ def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None
     m = Measurement()
     if not isinstance(model, CVAEModel):  # a plain classifier (the fidelity networks)
         m.kind = "classifier"
-        m.add("accuracy", (model.classify(data.images).argmax(-1).cpu() == data.labels).numpy())
+        m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
     elif not model.makes_images:  # cvae3: p(y|x) or hidden quadrants
         m.kind = "prediction"
         _add_elbo(m, model, data)
         ll = torch.cat([model.log_likelihood(x, y if model.uses_label else None, k=iw_samples).cpu() for x, y in data.batches(500)])
         if model.uses_label:
             m.add("log_py_given_x", ll.numpy())
-            m.add("accuracy", (torch.cat([model.classify(x).argmax(-1).cpu() for x, _ in data.batches(500)]) == data.labels).numpy())
+            m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
         else:
             m.add("ncll_hidden", -ll.numpy())
     else:
         _add_elbo(m, model, data)
         if model.uses_label:
-            table = log_px_per_label(model, data, iw_samples)  # (n, C)
+            table = torch.cat([model.log_likelihood_per_label(x, iw_samples).cpu() for x, _ in data.batches(250)])  # (n, C)
             m.add("log_px", (torch.logsumexp(table, 1) - math.log(table.shape[1])).numpy())  # uniform p(y)
             m.add("log_px_given_y", table.gather(1, data.labels[:, None]).squeeze(1).numpy())
-            predicted = table.argmax(1) if not model.classifies else torch.cat([model.classify(x).argmax(-1).cpu() for x, _ in data.batches(500)])
+            # Bayes' rule reads the same table; m2 has a classifier of its own
+            predicted = predict(model.classify, data.images) if model.classifies else table.argmax(1)
             m.add("accuracy", (predicted == data.labels).numpy())
             for key, classifier in (classifiers or {}).items():
                 if classifier is not None:
@@ -143,7 +131,7 @@ def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None
 def _add_elbo(m: Measurement, model, data: Dataset) -> None:
     """The ELBO per digit, with the means of its two terms, and which quantity it bounds ("bound")."""
     terms = evaluate_elbo(model, data, per_digit=True)
-    m.figures["bound"] = "log p(x)" if not model.uses_label else ("log p(x|y)" if model.makes_images else "log p(y|x)")
+    m.bound = "log p(x)" if not model.uses_label else ("log p(x|y)" if model.makes_images else "log p(y|x)")
     m.add("elbo", terms["elbo"].numpy())
     m.figures["recon"], m.figures["kl"] = float(terms["recon"].mean()), float(terms["kl"].mean())
 
@@ -187,8 +175,9 @@ def findings(measurements: dict[str, Measurement]) -> list[str]:
             gain = m.per_digit["log_px_given_y"] - m.per_digit["log_px"]
             se = gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0.0
             out.append(f"Knowing the label is worth {gain.mean():.1f} ± {se:.1f} nats per digit to {name} (at most log 10 = 2.3).")
+    best = best_per_column(measurements)
     for key in ("log_px", "log_px_given_y"):
-        winners = best_per_column(measurements).get(key)
+        winners = best.get(key)
         if winners and len(winners) > 1:
             out.append(f"{' and '.join(winners)} tie on {QUANTITIES[key].title}: they differ by less than two standard errors.")
         elif winners and len([m for m in measurements.values() if key in m.figures]) > 1:

@@ -85,7 +85,7 @@ def table(kind: str, keys: list[str]) -> tuple[pd.DataFrame, dict]:
             if QUANTITIES[key].per_pixel:
                 row[f"{QUANTITIES[key].title}, bits/pixel"] = "—" if value is None else f"{bits_per_pixel(value):.3f}"
         if "elbo" in shown:  # one ELBO column per bounded quantity: a column never mixes log p(x) and log p(x|y)
-            row[f"ELBO on {m.figures.get('bound', '?')}"] = row.pop(QUANTITIES["elbo"].title)
+            row[f"ELBO on {m.bound}"] = row.pop(QUANTITIES["elbo"].title)
         out[name] = row
     frame = pd.DataFrame(out).T.fillna("—")
     frame.index.name = "model"

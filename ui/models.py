@@ -11,12 +11,7 @@ from cvae_core.models import VARIANTS
 
 from . import state
 
-ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS = ROOT / "checkpoints"
-FIDELITY_CLASSIFIERS = {  # figure key -> file: the shipped CNN, and a second classifier of another architecture
-    "label_fidelity": CHECKPOINTS / "fidelity_classifier.safetensors",
-    "label_fidelity_second": CHECKPOINTS / "fidelity_classifier_bn.safetensors",
-}
+CHECKPOINTS = checkpoint.SHIPPED
 
 
 @st.cache_resource(show_spinner="Loading the pretrained models…")
@@ -31,7 +26,7 @@ def shipped_models() -> tuple[dict, dict]:
 @st.cache_resource(show_spinner=False)
 def fidelity_classifiers() -> dict:
     """The independent classifiers behind label fidelity, by figure key (those that are shipped)."""
-    return {key: checkpoint.load(path).model for key, path in FIDELITY_CLASSIFIERS.items() if path.exists()}
+    return {key: checkpoint.load(path).model for key, path in checkpoint.FIDELITY_CLASSIFIERS.items() if path.exists()}
 
 
 @st.cache_resource(show_spinner=False)

@@ -269,10 +269,14 @@ class CVAEModel(nn.Module):
         p(y | x) is proportional to p(x | y), estimated by the importance-weighted bound with k samples."""
         if not self.uses_label:
             raise NotImplementedError(f"{self.name} has no label to predict")
+        return torch.softmax(self.log_likelihood_per_label(x, k), -1)
+
+    @torch.inference_mode()
+    def log_likelihood_per_label(self, x: torch.Tensor, k: int = 10) -> torch.Tensor:
+        """(B, n_classes): the importance-weighted bound on log p(x|y) of every digit under every label, k samples each."""
         n, c = x.shape[0], self.config.n_classes
         labels = torch.arange(c, device=x.device).repeat_interleave(n)
-        log_px_y = self.log_likelihood(x.repeat(c, 1), labels, k=k).view(c, n).T
-        return torch.softmax(log_px_y, -1)
+        return self.log_likelihood(x.repeat(c, 1), labels, k=k).view(c, n).T
 
     # ---- what the pages show ----------------------------------------------------------
     def as_batch(self, images) -> torch.Tensor:
