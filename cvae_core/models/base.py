@@ -285,6 +285,10 @@ class CVAEModel(nn.Module):
         x = torch.as_tensor(np.asarray(images, dtype=np.float32) if not torch.is_tensor(images) else images, dtype=torch.float32)
         return x.reshape(-1, IMAGE_SIDE * IMAGE_SIDE).to(self.device)
 
+    def _style(self, noise) -> torch.Tensor:
+        """A style vector (latent_dim,) from a list, array or tensor, as one row (1, latent_dim)."""
+        return torch.as_tensor(np.asarray(noise, dtype=np.float32)).view(1, self.latent_dim)
+
     def _labels(self, label: int | None, n: int) -> torch.Tensor | None:
         return torch.full((n,), int(label), dtype=torch.long) if (label is not None and self.uses_label) else None
 
@@ -299,8 +303,7 @@ class CVAEModel(nn.Module):
     @torch.inference_mode()
     def draw(self, label: int | None, noise, temperature: float = 1.0) -> torch.Tensor:
         """One digit (28, 28) for a label and a style vector `noise` (latent_dim,), in prior standard deviations."""
-        noise = torch.as_tensor(np.asarray(noise, dtype=np.float32)).view(1, self.latent_dim)
-        return self.generate(self._labels(label, 1), noise=noise, temperature=temperature, n=1)[0]
+        return self.generate(self._labels(label, 1), noise=self._style(noise), temperature=temperature, n=1)[0]
 
     @torch.inference_mode()
     def label_grid(self, n_styles: int, seed: int = 0, temperature: float = 1.0, one_row_per: str = "label") -> torch.Tensor:
@@ -325,8 +328,7 @@ class CVAEModel(nn.Module):
         t = torch.linspace(0, 1, frames)[:, None]
         eye = torch.eye(self.config.n_classes)
         soft_labels = (1 - t) * eye[first] + t * eye[last]
-        noise = torch.as_tensor(np.asarray(noise, dtype=np.float32)).view(1, self.latent_dim).repeat(frames, 1)
-        return self.generate(soft_labels, noise=noise, temperature=temperature)
+        return self.generate(soft_labels, noise=self._style(noise).repeat(frames, 1), temperature=temperature)
 
     @torch.inference_mode()
     def interpolate_styles(self, label: int | None, seed: int, frames: int = 10, temperature: float = 1.0) -> torch.Tensor:
