@@ -13,7 +13,8 @@ import platform
 import re
 import tempfile
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -43,8 +44,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 @dataclass
 class Checkpoint:
+    """A model and its metadata. `uid` is unique to this object: caches and state key on it, never on a
+    display name (two visitors' first runs share the name "cvae1-run1"). A model registered again after
+    more training is a new Checkpoint, so its uid also marks the version of its weights."""
+
     model: CVAEModel | DigitClassifier
     metadata: dict
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def is_generative_model(self) -> bool:

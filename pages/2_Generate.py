@@ -20,7 +20,7 @@ model = ckpt.model
 st.sidebar.markdown(ui.describe_model(ckpt))
 k = model.latent_dim
 state = st.session_state
-key = f"gen-{name}"
+key = f"gen-{ckpt.uid}"
 if state.get("gen_model") != key:  # a new model: fresh dials
     state["gen_model"] = key
     state["gen_noise"] = np.zeros(k, dtype=np.float32)

@@ -33,22 +33,20 @@ per_label = c3.select_slider("Samples per label (fidelity)", [50, 100, 200, 500]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def shipped_measurement(name: str, n: int, k: int, per_label: int, _data):
+def shipped_measurement(uid: str, n: int, k: int, per_label: int, _ckpt, _data):
     """Figures of the shared pretrained models are cached for every visitor (the test digits are the same for all)."""
-    ckpt = ui.shipped_models()[0][name]
-    return measure(ckpt.model, _data.subset(n), k, ui.fidelity_classifiers(), per_label, ckpt.metadata)
+    return measure(_ckpt.model, _data.subset(n), k, ui.fidelity_classifiers(), per_label, _ckpt.metadata)
 
 
 results = st.session_state.setdefault("compare_rows", {})
 if st.button("Measure all models", type="primary", icon=":material/analytics:", help="Runs every model on the chosen test digits."):
-    shipped = ui.shipped_models()[0]
+    shipped = {ckpt.uid for ckpt in ui.shipped_models()[0].values()}
     bar = st.progress(0.0, text="Measuring…")
     rows = {}
     for i, (label, ckpt) in enumerate(models.items()):
         bar.progress(i / len(models), text=f"Measuring {label}…")
-        stem = label.removesuffix(" (pretrained)")
-        if label.endswith("(pretrained)") and stem in shipped:
-            rows[label] = shipped_measurement(stem, n, k, per_label, data)
+        if ckpt.uid in shipped:
+            rows[label] = shipped_measurement(ckpt.uid, n, k, per_label, ckpt, data)
         else:
             rows[label] = measure(ckpt.model, data.subset(n), k, ui.fidelity_classifiers(), per_label, ckpt.metadata)
     bar.empty()

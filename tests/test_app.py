@@ -1,5 +1,6 @@
 """Every page renders on its own, and its main interactions produce what they should (Streamlit AppTest)."""
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -241,3 +242,38 @@ def test_a_checkpoint_upload_goes_through_the_safe_loader(tmp_path):
     no_exceptions(at)
     assert "mine" in at.session_state["session_models"]
     assert at.selectbox(key="model").value == "mine (this session)"
+
+
+def _plotted_points(at: AppTest) -> np.ndarray:
+    """x, y of every test digit in the Latent space scatter (traces of the ten labels)."""
+    import base64
+    import json
+
+    def values(v):  # plotly writes numpy arrays as base64 with their dtype
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]) if isinstance(v, dict) else np.asarray(v, dtype=float)
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = [t for t in spec["data"] if t.get("mode") == "markers"]
+    return np.concatenate([np.stack([values(t["x"]), values(t["y"])], 1) for t in traces])
+
+
+def test_two_visitors_with_same_named_models_each_see_their_own_embedding():
+    """Every session's first cvae1 run has the same display name; the cached embedding must not cross sessions."""
+    from cvae_core.latent import project_codes
+
+    shown = []
+    for seed in (0, 1):  # two visitors, one after the other, in one server process (one cache)
+        model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=64), seed=seed).eval()
+        at = page("pages/4_Latent_space.py")
+        at.session_state["session_models"] = {"cvae1-run1": Checkpoint(model, {"variant": "cvae1"})}
+        at.session_state["preferred_model"] = "cvae1-run1"
+        at.run()
+        no_exceptions(at)
+        shown.append((_plotted_points(at), model))
+    from ui.models import test_digits
+
+    digits = test_digits().subset(2000)
+    for points, model in shown:
+        own = project_codes(model, digits, "latent")
+        assert np.allclose(np.sort(points[:, 0]), np.sort(own[:, 0]), atol=1e-4), "a visitor saw another visitor's embedding"
+    assert not np.allclose(np.sort(shown[0][0][:, 0]), np.sort(shown[1][0][:, 0]))

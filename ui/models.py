@@ -67,8 +67,8 @@ def checkpoint_uploader() -> None:
         )
         if upload is None:
             return
-        loaded = st.session_state.setdefault("uploaded_checkpoints", set())
-        if (upload.name, upload.size) in loaded:
+        loaded = st.session_state.setdefault("uploaded_checkpoints", set())  # upload ids: two files may share a name
+        if upload.file_id in loaded:
             st.caption(f"{upload.name} is loaded.")
             return
         try:
@@ -81,7 +81,7 @@ def checkpoint_uploader() -> None:
             return
         name = Path(upload.name).stem[:60] or "uploaded"
         add_session_model(name, ckpt)
-        loaded.add((upload.name, upload.size))
+        loaded.add(upload.file_id)
         st.success(f"Loaded {name} ({ckpt.model.name}); it is now in the model lists.")
 
 
