@@ -159,7 +159,7 @@ def best_per_column(measurements: dict[str, Measurement]) -> dict[str, list[str]
         if q.higher_is_better is None:
             continue
         scored = {name: m for name, m in measurements.items() if m.figures.get(key) is not None}
-        if not scored:
+        if len(scored) < 2:  # "best" needs something to beat
             continue
         pick = max if q.higher_is_better else min
         top = pick(scored, key=lambda name: scored[name].figures[key])

@@ -78,8 +78,9 @@ def table(kind: str, keys: list[str]) -> tuple[pd.DataFrame, dict]:
                 row[QUANTITIES[key].title] = ui.readable.duration(value)
             elif key in ("accuracy", "label_fidelity", "label_fidelity_second"):
                 row[QUANTITIES[key].title] = ui.readable.estimate(value, error, decimals=1, percent=True)
-            else:
-                row[QUANTITIES[key].title] = ui.readable.estimate(value, error)
+            else:  # label log-likelihoods are a few hundredths of a nat: three decimals, images' figures one
+                decimals = 3 if key == "log_py_given_x" or (key == "elbo" and m.bound == "log p(y|x)") else 1
+                row[QUANTITIES[key].title] = ui.readable.estimate(value, error, decimals=decimals)
             if QUANTITIES[key].per_pixel:
                 row[f"{QUANTITIES[key].title}, bits/pixel"] = "—" if value is None else f"{bits_per_pixel(value):.3f}"
         if "elbo" in shown:  # one ELBO column per bounded quantity: a column never mixes log p(x) and log p(x|y)
@@ -126,13 +127,13 @@ st.markdown("\n".join(f"- {note}" for note in notes))
 
 chart = [(name, m.figures["log_px"], m.errors.get("log_px", 0.0)) for name, m in image_rows.items() if m.figures.get("log_px") is not None]
 if chart:
-    fig = go.Figure(
-        go.Bar(
-            x=[v for _, v, _ in chart], y=[name for name, _, _ in chart], orientation="h",
+    fig = go.Figure(  # dots, not bars: a log-likelihood has no zero to grow a bar from
+        go.Scatter(
+            x=[v for _, v, _ in chart], y=[name for name, _, _ in chart], mode="markers", marker={"size": 10},
             error_x={"type": "data", "array": [2 * e for _, _, e in chart]},
         )
     )  # fmt: skip
-    fig.update_layout(height=80 + 40 * len(chart), margin={"t": 30, "b": 10}, title="log p(x), nats per digit (bars: ± 2 standard errors)")
+    fig.update_layout(height=80 + 40 * len(chart), margin={"t": 30, "b": 10}, title="log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)")
     st.plotly_chart(fig, width="stretch")
 
 full = pd.DataFrame({name: m.as_dict() for name, m in rows.items()}).T
