@@ -44,13 +44,19 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 @dataclass
 class Checkpoint:
-    """A model and its metadata. `uid` is unique to this object: caches and state key on it, never on a
-    display name (two visitors' first runs share the name "cvae1-run1"). A model registered again after
-    more training is a new Checkpoint, so its uid also marks the version of its weights."""
+    """A model and its metadata, with an identity. Caches and state key on `uid` and `version`, never on
+    a display name (two visitors' first runs share the name "cvae1-run1"). `uid` names the model for
+    its whole life (a model still training keeps it); `version` changes whenever its weights do."""
 
     model: CVAEModel | DigitClassifier
     metadata: dict
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    version: int = 0
+
+    @property
+    def ref(self) -> str:
+        """The key of these exact weights: '<uid>.<version>'."""
+        return f"{self.uid}.{self.version}"
 
     @property
     def is_generative_model(self) -> bool:
@@ -101,10 +107,15 @@ def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, h
     return save_safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta)})
 
 
-def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False) -> Path:
-    """Write atomically; errors (read-only folder, full disk) become a CheckpointError."""
+def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False, overwrite: bool = True) -> Path:
+    """Write atomically; errors (read-only folder, full disk) become a CheckpointError. With
+    overwrite=False an existing file is never replaced, even by a writer racing this one."""
+    return write_bytes(to_bytes(model, metadata, half), path, overwrite)
+
+
+def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
+    """Checkpoint bytes to a file, atomically: a reader sees the old file or the whole new one."""
     path = Path(path)
-    data = to_bytes(model, metadata, half)
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,8 +125,14 @@ def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp_name, 0o644)  # mkstemp makes private files; a checkpoint is meant to be shared
-        os.replace(tmp_name, path)
+        if overwrite:
+            os.replace(tmp_name, path)
+        else:
+            os.link(tmp_name, path)  # fails if the name exists: no check-then-write race
+            os.unlink(tmp_name)
         tmp_name = None
+    except FileExistsError:
+        raise CheckpointError(f"{path.name} already exists") from None
     except OSError as e:
         raise CheckpointError(f"could not save {path.name}: {e.strerror or e}") from None
     finally:

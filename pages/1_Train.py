@@ -1,7 +1,5 @@
 """Train a variant live: settings, Start / Stop / Resume, progress, curves and samples as they improve."""
 
-import time
-
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -11,12 +9,10 @@ from cvae_core import checkpoint
 from cvae_core.data import DATASETS, OFFLINE, hide_labels, load_dataset
 from cvae_core.defaults import model_defaults, training_defaults
 from cvae_core.engine import TrainConfig, Trainer
-from cvae_core.errors import CVAEError, TrainingError
+from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig, build_model
 
-SLICE_SECONDS = 0.6  # training per refresh; the rest of each refresh draws
-REFRESH_SECONDS = 0.8
-SAMPLES_EVERY = 2.0  # seconds between new sample grids
+REFRESH_SECONDS = 0.5  # how often the live panel reads the run's snapshot (training never waits for it)
 
 ui.setup_page(
     "Train",
@@ -27,8 +23,7 @@ ui.setup_page(
 state = st.session_state
 
 # ---- settings -----------------------------------------------------------------------------------
-running = state.get("train_running", False)
-with st.expander("Settings", expanded=not running and "trainer" not in state):
+with st.expander("Settings", expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
     variant = c1.selectbox(
         "Variant", list(VARIANTS), index=list(VARIANTS).index(model_defaults()["variant"]), format_func=lambda v: VARIANTS[v].title,
@@ -50,13 +45,19 @@ with st.expander("Settings", expanded=not running and "trainer" not in state):
         epochs = c2.number_input("Epochs", 1, 500, int(train_default["epochs"]), help="Passes over the training digits.")
         seconds = None
     else:
-        seconds = c2.number_input("Seconds", 5, 3600, 30, help="Training time, not counting drawing.")
+        seconds = c2.number_input("Seconds", 5, 3600, 30, help="Training time, not counting any wait for a free slot on the server.")
         epochs = None
     lr = c3.select_slider(
         "Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], value=train_default["lr"],
         help="Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights).",
     )  # fmt: skip
-    seed = c4.number_input("Seed", 0, 2**31 - 1, train_default["seed"], help="Same seed and settings, same result.")
+    seed = c4.number_input(
+        "Seed",
+        0,
+        2**31 - 1,
+        train_default["seed"],
+        help="Same seed and settings, same result when this is the only model training on the server.",
+    )
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.slider(
         "β (KL weight)", 0.0, 4.0, model_default["beta"], 0.1,
@@ -75,21 +76,15 @@ with st.expander("Settings", expanded=not running and "trainer" not in state):
     hidden = c4.select_slider("Hidden width", [128, 256, 512, 1024], value=model_default["hidden"], help="Units per hidden layer.")
 
 # ---- buttons ------------------------------------------------------------------------------------
-trainer: Trainer | None = state.get("trainer")
+run = ui.training.current_run()
+snap = run.snapshot if run is not None else None
+active = snap is not None and snap.active
 b1, b2, b3, _ = st.columns([1, 1, 1, 5])
-start = b1.button("Start", type="primary", icon=":material/play_arrow:", disabled=running, help="Train a new model with these settings.")
-stop = b2.button("Stop", icon=":material/stop:", disabled=not running, help="Pause training; the model so far is kept and usable.")
+start = b1.button("Start", type="primary", icon=":material/play_arrow:", disabled=active, help="Train a new model with these settings.")
+stop = b2.button("Stop", icon=":material/stop:", disabled=not active, help="Pause training; the model so far is kept and usable.")
 resume = b3.button(
-    "Resume", icon=":material/resume:", disabled=running or trainer is None or trainer.done, help="Continue where you stopped."
+    "Resume", icon=":material/resume:", disabled=active or run is None or run.trainer.done, help="Continue where you stopped."
 )
-
-
-def register(trainer: Trainer) -> None:
-    """Make the model as it is now available on every page of this session (they open on it)."""
-    meta = state["train_meta"]
-    ui.add_session_model(meta["name"], checkpoint.Checkpoint(trainer.model.eval(), {**meta, "train": trainer.summary()}))
-    ui.release_memory()
-
 
 if start:
     try:
@@ -101,33 +96,34 @@ if start:
         model = build_model(ModelConfig(**{**model_default, **chosen_model}), seed=seed)
         chosen = {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start}
         config = TrainConfig(**{**train_default, **chosen}, max_seconds=seconds)
-        state["trainer"] = Trainer(model, train, test, config)
-        ui.track_trainer(state["trainer"])
+        trainer = Trainer(model, train, test, config)
         run_number = state.get("run_number", 0) + 1
         state["run_number"] = run_number
-        state["train_meta"] = {
+        meta = {
             "name": f"{variant}-run{run_number}",
             "dataset": train.name,
             "seed": seed,
             "labels": None if labels == "all" or variant != "m2" else int(labels),
         }
-        state["train_samples"] = None
-        state["train_error"] = None
-        state["train_running"] = True
+
+        def draw(model, seed=seed):
+            """The grid under the curves: one row per label, the same eight styles in every row (None for cvae3)."""
+            return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
+
+        ui.training.start_run(meta["name"], trainer, draw, meta)
         st.rerun()
     except CVAEError as e:
         st.error(f"Cannot start: {e}")
-if stop and trainer is not None:
-    state["train_running"] = False
-    register(trainer)
+if stop and run is not None:
+    ui.training.service().stop(run)
     st.rerun()
-if resume and trainer is not None:
-    state["train_running"] = True
+if resume and run is not None:
+    ui.training.service().start(run)
     st.rerun()
 
 
-# ---- live panel ---------------------------------------------------------------------------------
-def curves(history: list[dict]) -> go.Figure:
+# ---- live panel: reads the run's latest snapshot; the training itself runs in the background ----
+def curves(history) -> go.Figure:
     fig = make_subplots(rows=1, cols=3, subplot_titles=("ELBO ↑", "Reconstruction ↑", "KL"))
     for split, dash in (("train", "solid"), ("test", "dot")):
         rows = [h for h in history if h["split"] == split]
@@ -150,76 +146,85 @@ def curves(history: list[dict]) -> go.Figure:
     return fig
 
 
-def samples(trainer: Trainer):
-    """The grid under the curves: one row per label, the same eight styles in every row (None for cvae3)."""
-    model = trainer.model
-    return model.label_grid(8, seed=state["train_meta"]["seed"]) if model.makes_images else None
+STATUS = {
+    "training": "training",
+    "paused": "paused",
+    "away": "paused: no open tab was heard from (it resumes by itself)",
+    "done": "done",
+    "failed": "stopped",
+}
 
 
-@st.fragment(run_every=REFRESH_SECONDS if running else None)
+@st.fragment(run_every=REFRESH_SECONDS if active else None)
 def live_panel():
-    trainer: Trainer | None = state.get("trainer")
-    if trainer is None:
-        st.info("Press **Start** to train with the settings above. The defaults draw recognisable digits within about 20 seconds.")
+    run = ui.training.current_run()
+    if run is None:
+        st.info("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds.")
         return
-    if state.get("train_running") and not trainer.done:
-        try:
-            trainer.run(max_seconds=SLICE_SECONDS)
-        except TrainingError as e:
-            state["train_error"] = str(e)
-        if trainer.done:
-            state["train_running"] = False
-            register(trainer)
-            st.rerun(scope="app")
-    if state.get("train_error"):
-        st.error(state["train_error"])
-    p = trainer.progress
-    total = f" of {trainer.config.epochs:g}" if trainer.config.epochs else ""
-    eta = f" · about {p.eta:.0f} s left" if p.eta is not None and not p.done else ""
-    status = "done" if p.done else ("training" if state.get("train_running") else "paused")
-    st.progress(p.fraction, text=f"{status} · epoch {p.epoch:.1f}{total} · {p.samples_per_sec:,.0f} digits/s on {p.device}{eta}")
+    snap = run.snapshot
+    if not snap.active and state.get("shown_state") in ("queued", "training"):
+        state["shown_state"] = snap.state
+        st.rerun(scope="app")  # training ended: the buttons and the save panel change
+    state["shown_state"] = snap.state
+    if snap.error:
+        st.error(snap.error)
+    p = snap.progress
+    total = f" of {run.trainer.config.epochs:g}" if run.trainer.config.epochs else ""
+    if snap.state == "queued":
+        load = ui.training.service().load()
+        ahead = f"{snap.ahead} ahead of you" if snap.ahead else "next in line"
+        status = f"waiting for a free slot: {ahead} ({load['training']} training now, at most {load['limit']} at once)"
+    else:
+        eta = f" · about {ui.readable.duration(p.eta)} left" if p.eta is not None and snap.active and p.step else ""
+        status = f"{STATUS[snap.state]} · epoch {p.epoch:.1f}{total} · {p.samples_per_sec:,.0f} digits/s{eta}"
+    st.progress(p.fraction, text=status)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
         "ELBO (train)", f"{p.terms.get('elbo', float('nan')):.1f}", help="Nats per digit, averaged over the last slice. Higher is better."
     )
     m2.metric("Reconstruction", f"{p.terms.get('recon', float('nan')):.1f}", help="log p(x|z,…): how well the decoder redraws the digit.")
     m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help="KL(q(z|x,…) ‖ prior): nats the code z carries.")
-    m4.metric("Training time", f"{trainer.elapsed:.1f} s", help="Seconds spent on training steps.")
+    m4.metric("Training time", ui.readable.duration(p.elapsed), help="Time spent on training steps (waiting in the queue not counted).")
     left, right = st.columns([3, 2])
-    left.plotly_chart(curves(trainer.history), width="stretch", key="curves")
-    now = time.monotonic()
-    if state.get("train_samples") is None or now - state.get("train_samples_at", 0) >= SAMPLES_EVERY or not state.get("train_running"):
-        state["train_samples"] = samples(trainer)
-        state["train_samples_at"] = now
-    if state["train_samples"] is not None:
-        caption = "One row per label, the same noise in every row" if trainer.model.uses_label else "Samples from p(z) (no label)"
-        ui.show_digits(state["train_samples"], ncol=8, scale=2, caption=caption, where=right)
-    else:
+    left.plotly_chart(curves(snap.history), width="stretch", key="curves")
+    if snap.grid is not None:
+        caption = "One row per label, the same noise in every row" if run.trainer.model.uses_label else "Samples from p(z) (no label)"
+        ui.show_digits(snap.grid, ncol=8, scale=2, caption=caption, where=right)
+    elif not run.trainer.model.makes_images:
         right.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")
+    else:
+        right.caption("The first samples appear after the first fraction of a second of training.")
 
 
 live_panel()
 
 # ---- save and download --------------------------------------------------------------------------
-trainer = state.get("trainer")
-if trainer is not None and not state.get("train_running"):
+if run is not None and not active and snap.model is not None:
     st.subheader("Keep this model")
-    meta = state["train_meta"]
-    st.caption(f"It is already available on every page of this session as **{meta['name']} (this session)**.")
+    meta = ui.state.session_models().get(run.id)
+    name_now = meta.name if meta is not None else "model"
+    st.caption(f"It is already available on every page of this session as **{name_now} (this session)**.")
+    full_meta = {**(meta.metadata if meta else {}), "train": run.trainer.summary(), "metrics": {"train": snap.progress.terms}}
+    store = ui.model_store()
     c1, c2 = st.columns([2, 1])
-    name = c1.text_input("Name", meta["name"], help="Letters, digits, '-', '_' and '.'; saved as checkpoints/<name>.safetensors.")
-    full_meta = {**meta, "train": trainer.summary(), "metrics": {"train": trainer.progress.terms}}
-    if c1.button("Save to checkpoints/", icon=":material/save:"):
-        try:
-            path = checkpoint.save(trainer.model, ui.CHECKPOINTS / checkpoint.checkpoint_name(name), full_meta)
-            st.success(f"Saved {path.name}. Other visitors see it as a pretrained model after the app restarts.")
-        except CVAEError as e:
-            st.error(f"Not saved: {e}. You can still download it.")
+    if store.settings.enabled:
+        name = c1.text_input(
+            "Name", name_now,
+            help="Letters, digits, '-', '_' and '.'. The model is saved on this server; other visitors see it, marked as saved by a visitor.",
+        )  # fmt: skip
+        if c1.button("Save on this server", icon=":material/save:"):
+            try:
+                path = store.save(snap.model, name, full_meta)
+                st.success(f"Saved as {path.stem}. Every visitor can now pick it, marked “saved by a visitor”.")
+            except CVAEError as e:
+                st.error(f"Not saved: {e} The download button works in any case.")
+    else:
+        c1.caption("Saving on the server is switched off here; download the checkpoint to keep it.")
     c2.download_button(
         "Download checkpoint",
-        checkpoint.to_bytes(trainer.model, full_meta),
-        file_name=f"{meta['name']}.safetensors",
+        checkpoint.to_bytes(snap.model, full_meta),
+        file_name=f"{name_now}.safetensors",
         mime="application/octet-stream",
         icon=":material/download:",
-        help="A safetensors file you can load with `python -m cvae_core`.",
+        help="A safetensors file you can load here again (sidebar) or with `python -m cvae_core`.",
     )

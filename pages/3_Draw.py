@@ -67,7 +67,7 @@ with left:
     st.markdown(f"**What the model sees** (from {source})")
     st.image(ui.digit_png(digit, scale=8), width=224, caption="28×28, as in MNIST")
 
-readers = {name: ckpt for name, ckpt in ui.all_models().items() if ckpt.model.uses_label}
+readers = {choice.label: choice.checkpoint for choice in ui.all_models().values() if choice.checkpoint.model.uses_label}
 with right:
     if not readers:
         st.info("No model that reads digits is loaded.")

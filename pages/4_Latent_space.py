@@ -27,12 +27,13 @@ method = (
 
 
 @st.cache_data(show_spinner="Encoding the test digits…", max_entries=32)
-def embed(model_uid: str, n: int, method: str, _model, _data) -> np.ndarray:
-    """2-D coordinates of the first n test digits (cached by the model's uid: a click does not recompute them)."""
+def embed(model_ref: str, n: int, method: str, _model, _data) -> np.ndarray:
+    """2-D coordinates of the first n test digits, cached by the model's id and weights' version (a click
+    does not recompute them; a model still training gets new ones as its weights change)."""
     return project_codes(_model, _data.subset(n), method)
 
 
-coords = embed(ckpt.uid, n, method, model, data)
+coords = embed(ckpt.ref, n, method, model, data)
 labels = data.labels[:n].numpy()
 axis = {"latent": ("z₁", "z₂"), "PCA": ("PCA 1 of z", "PCA 2 of z"), "t-SNE": ("t-SNE 1 of z", "t-SNE 2 of z")}[method]
 fig = go.Figure()

@@ -29,7 +29,9 @@ k = c2.select_slider(
     "IW samples k", [1, 5, 10, 50, 100], value=10,
     help="Samples in each importance-weighted estimate; more is tighter and slower. log p(x) of a conditional model takes k for each label.",
 )  # fmt: skip
-per_label = c3.select_slider("Samples per label (fidelity)", [50, 100, 200, 500], value=100, help="Samples drawn for each label and read back.")
+per_label = c3.select_slider(
+    "Samples per label (fidelity)", [50, 100, 200, 500], value=100, help="Samples drawn for each label and read back."
+)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -43,7 +45,8 @@ if st.button("Measure all models", type="primary", icon=":material/analytics:", 
     shipped = {ckpt.uid for ckpt in ui.shipped_models()[0].values()}
     bar = st.progress(0.0, text="Measuring…")
     rows = {}
-    for i, (label, ckpt) in enumerate(models.items()):
+    for i, choice in enumerate(models.values()):
+        label, ckpt = choice.label, choice.checkpoint
         bar.progress(i / len(models), text=f"Measuring {label}…")
         if ckpt.uid in shipped:
             rows[label] = shipped_measurement(ckpt.uid, n, k, per_label, ckpt, data)
@@ -133,17 +136,25 @@ if chart:
             error_x={"type": "data", "array": [2 * e for _, _, e in chart]},
         )
     )  # fmt: skip
-    fig.update_layout(height=80 + 40 * len(chart), margin={"t": 30, "b": 10}, title="log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)")
+    fig.update_layout(
+        height=80 + 40 * len(chart),
+        margin={"t": 30, "b": 10},
+        title="log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)",
+    )
     st.plotly_chart(fig, width="stretch")
 
 full = pd.DataFrame({name: m.as_dict() for name, m in rows.items()}).T
 full.index.name = "model"
 st.download_button(
-    "Download CSV (full precision)", full.to_csv().encode(), file_name="cvae_lab_comparison.csv", mime="text/csv", icon=":material/download:"
+    "Download CSV (full precision)",
+    full.to_csv().encode(),
+    file_name="cvae_lab_comparison.csv",
+    mime="text/csv",
+    icon=":material/download:",
 )
 
 st.subheader("Samples side by side")
 st.caption("Labels 0–9 from each model that draws digits, temperature 1, the same random seed.")
-for label, ckpt in models.items():
-    if ckpt.model.makes_images:
-        ui.show_digits(ckpt.model.label_grid(2, seed=0, one_row_per="style"), ncol=20, scale=2, caption=label)
+for choice in models.values():
+    if choice.checkpoint.model.makes_images:
+        ui.show_digits(choice.checkpoint.model.label_grid(2, seed=0, one_row_per="style"), ncol=20, scale=2, caption=choice.label)

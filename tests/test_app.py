@@ -21,6 +21,16 @@ def page(path: str) -> AppTest:
     return at
 
 
+def give(at: AppTest, models: dict, prefer: str | None = None) -> AppTest:
+    """Put models (name -> Checkpoint) in the session, keyed by their ids as the app keeps them."""
+    from ui.models import SessionModel
+
+    at.session_state["session_models"] = {ckpt.uid: SessionModel(name, ckpt) for name, ckpt in models.items()}
+    if prefer is not None:
+        at.session_state["preferred_model"] = models[prefer].uid
+    return at
+
+
 def no_exceptions(at: AppTest):
     assert not at.exception, [e.value for e in at.exception]
 
@@ -44,26 +54,47 @@ def test_home_shows_every_variant():
     assert "CVAE Lab" in at.title[0].value
 
 
-def test_train_starts_progresses_stops_and_shares_the_model():
+def wait_until(condition, timeout=60.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     at = page("pages/1_Train.py").run()
     no_exceptions(at)
     assert any("Press **Start**" in i.value for i in at.info)
     at.selectbox[0].set_value("cvae2")
-    start = next(b for b in at.button if b.label == "Start")
-    start.click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
-    trainer = at.session_state["trainer"]
-    first = trainer.step
-    assert first > 0 and at.session_state["train_running"]
+    run = at.session_state["current_run"]
+    wait_until(lambda: run.snapshot.grid is not None)  # training goes on between reruns: nothing reruns here
     at.run()
-    assert trainer.step > first  # every rerun trains another slice
+    no_exceptions(at)
     assert "epoch" in at.get("progress")[0].proto.text
     assert images(at), "no sample grid"
+    # the model is on the other pages while it trains, marked so
+    at.switch_page("pages/2_Generate.py").run()
+    no_exceptions(at)
+    picked = at.selectbox(key="model")
+    assert picked.value == run.id and picked.format_func(run.id) == "cvae2-run1 (this session, still training)"
+    assert images(at)
+    at.switch_page("pages/1_Train.py").run()
     next(b for b in at.button if b.label == "Stop").click().run()
     no_exceptions(at)
-    assert not at.session_state["train_running"]
-    assert "cvae2-run1" in at.session_state["session_models"]
-    assert any(b.label == "Save to checkpoints/" for b in at.button)
+    wait_until(lambda: run.snapshot.state == "paused")
+    step = run.trainer.step
+    at.run()
+    assert any(b.label == "Save on this server" for b in at.button)
+    assert run.trainer.step == step  # paused: nothing trains
+    next(b for b in at.button if b.label == "Resume").click().run()
+    wait_until(lambda: run.trainer.step > step)
+    next(b for b in at.button if b.label == "Stop").click().run()
+    wait_until(lambda: not run.snapshot.active)
+    assert at.session_state["session_models"][run.id].name == "cvae2-run1"
 
 
 def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_path):
@@ -78,13 +109,12 @@ def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_pa
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
     assert any("Cannot start" in e.value and "mnist-5k" in e.value for e in at.error)
-    assert "trainer" not in at.session_state
+    assert "current_run" not in at.session_state
 
 
 def test_generate_slider_and_label_change_the_digit(session_model):
     at = page("pages/2_Generate.py")
-    at.session_state["session_models"] = session_model
-    at.session_state["preferred_model"] = "tiny-cvae1"
+    give(at, session_model, prefer="tiny-cvae1")
     at.run()
     no_exceptions(at)
     before = images(at)[0]
@@ -100,8 +130,7 @@ def test_generate_slider_and_label_change_the_digit(session_model):
 def test_generate_explains_the_unlabelled_vae():
     model = build_model(ModelConfig(variant="vae", latent_dim=2, hidden=32)).eval()
     at = page("pages/2_Generate.py")
-    at.session_state["session_models"] = {"tiny-vae": Checkpoint(model, {"variant": "vae"})}
-    at.session_state["preferred_model"] = "tiny-vae"
+    give(at, {"tiny-vae": Checkpoint(model, {"variant": "vae"})}, prefer="tiny-vae")
     at.run()
     no_exceptions(at)
     assert any("no label" in i.value for i in at.info)
@@ -127,9 +156,8 @@ def readers(session_model):
 
 def test_draw_classifies_and_restyles_a_drawn_digit(readers, held_out):
     at = page("pages/3_Draw.py")
-    at.session_state["session_models"] = readers
+    give(at, readers, prefer="tiny-cvae1")
     at.session_state["drawn_digit"] = held_out.images[3].view(28, 28).numpy()
-    at.session_state["preferred_model"] = "tiny-cvae1"
     at.run()
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == 1  # one bar chart, a bar group per model
@@ -139,7 +167,7 @@ def test_draw_classifies_and_restyles_a_drawn_digit(readers, held_out):
 
 def test_draw_reads_an_uploaded_photo_of_dark_ink(readers, held_out):
     at = page("pages/3_Draw.py")
-    at.session_state["session_models"] = readers
+    give(at, readers)
     at.run()
     assert any("Draw a digit or upload" in i.value for i in at.info)
     photo = 1 - held_out.images[5].view(28, 28).numpy().repeat(4, 0).repeat(4, 1)
@@ -161,7 +189,7 @@ def test_draw_explains_bad_uploads(readers, name, data, message):
     import numpy as np
 
     at = page("pages/3_Draw.py")
-    at.session_state["session_models"] = readers
+    give(at, readers)
     at.run()
     at.file_uploader[0].set_value((name, data if data is not None else _png(np.ones((40, 40))), "image/png")).run()
     no_exceptions(at)
@@ -171,15 +199,13 @@ def test_draw_explains_bad_uploads(readers, name, data, message):
 def test_latent_space_plots_and_cvae1_priors(session_model):
     model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=32)).eval()
     at = page("pages/4_Latent_space.py")
-    at.session_state["session_models"] = {"tiny-2d": Checkpoint(model, {"variant": "cvae1"})}
-    at.session_state["preferred_model"] = "tiny-2d"
+    give(at, {"tiny-2d": Checkpoint(model, {"variant": "cvae1"})}, prefer="tiny-2d")
     at.run()
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == 1
     assert len(images(at)) == 1  # the decoded plane for a 2-D latent
     assert any("Click a dot" in i.value for i in at.info)
-    at.session_state["session_models"] = session_model  # 4-D: projected
-    at.session_state["preferred_model"] = "tiny-cvae1"
+    give(at, session_model, prefer="tiny-cvae1")  # 4-D: projected
     at.run()
     no_exceptions(at)
     assert at.radio[0].value == "PCA"
@@ -187,7 +213,7 @@ def test_latent_space_plots_and_cvae1_priors(session_model):
 
 def test_compare_measures_every_model_and_offers_csv(readers):
     at = page("pages/5_Compare.py")
-    at.session_state["session_models"] = readers
+    give(at, readers)
     at.run()
     no_exceptions(at)
     at.select_slider[0].set_value(200)
@@ -225,7 +251,11 @@ def test_experiments_page_runs_the_quadrant_experiment(held_out):
     assert images(at), "no completions of the drawing shown"
 
 
-def test_a_checkpoint_upload_goes_through_the_safe_loader(tmp_path):
+def session_names(at: AppTest) -> list[str]:
+    return [entry.name for entry in at.session_state["session_models"].values()] if "session_models" in at.session_state else []
+
+
+def test_a_checkpoint_upload_goes_through_the_safe_loader():
     import pickle
 
     from cvae_core import checkpoint
@@ -236,12 +266,30 @@ def test_a_checkpoint_upload_goes_through_the_safe_loader(tmp_path):
     uploader.set_value(("evil.safetensors", pickle.dumps({"a": 1}), "application/octet-stream")).run()
     no_exceptions(at)
     assert any("Cannot load evil.safetensors" in e.value for e in at.error)
-    assert "evil" not in at.session_state["session_models"] if "session_models" in at.session_state else True
+    assert "evil" not in session_names(at)
     uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
     uploader.set_value(("mine.safetensors", checkpoint.to_bytes(model), "application/octet-stream")).run()
     no_exceptions(at)
-    assert "mine" in at.session_state["session_models"]
-    assert at.selectbox(key="model").value == "mine (this session)"
+    assert session_names(at) == ["mine"]
+    picked = at.selectbox(key="model")
+    assert picked.value == at.session_state["preferred_model"] and picked.format_func(picked.value) == "mine (this session)"
+
+
+def test_two_uploads_with_the_same_file_name_are_two_models():
+    from cvae_core import checkpoint
+
+    first, second = (build_model(ModelConfig(variant="cvae2", latent_dim=2, hidden=32), seed=s) for s in (0, 1))
+    at = page("pages/2_Generate.py").run()
+    for model in (first, second):
+        uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
+        uploader.set_value(("model.safetensors", checkpoint.to_bytes(model), "application/octet-stream")).run()
+        no_exceptions(at)
+    assert session_names(at) == ["model", "model"]
+    picked = at.selectbox(key="model")
+    labels = list(picked.options)  # as shown
+    assert "model (this session)" in labels and "model (this session) #2" in labels
+    a, b = (entry.checkpoint.model for entry in at.session_state["session_models"].values())
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))  # both kept, neither replaced
 
 
 def _plotted_points(at: AppTest) -> np.ndarray:
@@ -265,8 +313,7 @@ def test_two_visitors_with_same_named_models_each_see_their_own_embedding():
     for seed in (0, 1):  # two visitors, one after the other, in one server process (one cache)
         model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=64), seed=seed).eval()
         at = page("pages/4_Latent_space.py")
-        at.session_state["session_models"] = {"cvae1-run1": Checkpoint(model, {"variant": "cvae1"})}
-        at.session_state["preferred_model"] = "cvae1-run1"
+        give(at, {"cvae1-run1": Checkpoint(model, {"variant": "cvae1"})}, prefer="cvae1-run1")
         at.run()
         no_exceptions(at)
         shown.append((_plotted_points(at), model))

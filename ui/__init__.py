@@ -5,10 +5,11 @@
 - `state`: named accessors for this session's state, including the contracts between pages;
 - `readable`: numbers as people read them;
 - `plots`: shapes for the pages' plots;
-- `server`: the process (thread counts, memory, training runs held).
+- `server`: the process (thread counts, memory, training runs held);
+- `training`: the server's training service, this session's runs, the heartbeat.
 """
 
-from . import readable, state
+from . import readable, state, training
 from .frame import PAGES, digit_png, setup_page, show_digits, stack_digits
 from .models import (
     CHECKPOINTS,
@@ -17,6 +18,8 @@ from .models import (
     describe_model,
     fidelity_classifiers,
     model_picker,
+    model_store,
+    saved_models,
     shipped_models,
     test_digits,
 )
@@ -35,6 +38,8 @@ __all__ = [
     "readable",
     "live_trainers",
     "model_picker",
+    "model_store",
+    "saved_models",
     "release_memory",
     "server_memory_mb",
     "setup_page",
@@ -44,4 +49,5 @@ __all__ = [
     "state",
     "test_digits",
     "track_trainer",
+    "training",
 ]

@@ -7,6 +7,7 @@ import torch
 from cvae_core.images import grid, png_bytes
 
 from .models import checkpoint_uploader, shipped_models
+from .training import heartbeat
 
 PAGES = [
     ("app.py", "Home", ":material/home:"),
@@ -35,6 +36,7 @@ def setup_page(title: str, intro: str | None = None) -> None:
         for name, why in refused.items():
             st.warning(f"Skipped checkpoint {name}: {why}")
         checkpoint_uploader()
+        heartbeat()
 
 
 def stack_digits(images) -> np.ndarray:

@@ -1,17 +1,21 @@
 """The models a session can use: the shipped ones (loaded once per server, shared read-only), the
 session's own, the sidebar's checkpoint uploader and the model pickers."""
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
 
 from cvae_core import checkpoint
+from cvae_core.checkpoint import Checkpoint
 from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS
+from cvae_core.store import ModelStore, StoreSettings
 
 from . import state
 
 CHECKPOINTS = checkpoint.SHIPPED
+MAX_SESSION_MODELS = 8  # trained or uploaded models one session keeps; the oldest goes first
 
 
 @st.cache_resource(show_spinner="Loading the pretrained models…")
@@ -41,18 +45,111 @@ def test_digits():
         return load_dataset(OFFLINE, "test")
 
 
-def add_session_model(name: str, ckpt: checkpoint.Checkpoint, prefer: bool = True) -> None:
-    """Make a model available on every page of this session (and, with prefer, open pages on it)."""
-    state.session_models()[name] = ckpt
+def model_store() -> ModelStore:
+    """Where visitors save models (settings: cvae_core/store.py; a public server switches saving off)."""
+    s = StoreSettings.from_environment(CHECKPOINTS / "saved")
+    return _store(str(s.folder), s.enabled, s.max_files, s.max_bytes)
+
+
+@st.cache_resource(show_spinner=False)
+def _store(folder: str, enabled: bool, max_files: int, max_bytes: int) -> ModelStore:
+    """One store per setting for the whole server: its lock is shared by every session."""
+    return ModelStore(StoreSettings(Path(folder), enabled, max_files, max_bytes), CHECKPOINTS)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _saved_models(listing: tuple) -> dict:
+    models, _ = model_store().load()
+    for ckpt in models.values():
+        ckpt.model.eval().requires_grad_(False)
+    return models
+
+
+def saved_models() -> dict:
+    """Models visitors saved to this server (loaded again whenever the folder's listing changes)."""
+    folder = model_store().settings.folder
+    if not folder.is_dir():
+        return {}
+    listing = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*" + checkpoint.SUFFIX)))
+    return _saved_models(listing)
+
+
+@dataclass(frozen=True)
+class SessionModel:
+    """A model of this session: fixed weights (uploaded, or a finished run), or a run still training,
+    whose weights are its latest snapshot's."""
+
+    name: str
+    checkpoint: Checkpoint | None = None
+    run: object | None = None  # a cvae_core.service.TrainingRun
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def uid(self) -> str:
+        return self.run.id if self.run is not None else self.checkpoint.uid
+
+    @property
+    def still_training(self) -> bool:
+        return self.run is not None and self.run.snapshot.active
+
+    def current(self) -> Checkpoint | None:
+        """The weights as they are now (None for a run that has not finished a slice yet)."""
+        if self.run is None:
+            return self.checkpoint
+        snap = self.run.snapshot
+        if snap.model is None:
+            return None
+        return checkpoint.Checkpoint(
+            snap.model, {**self.metadata, "train": self.run.trainer.summary()}, uid=self.run.id, version=snap.version
+        )
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    label: str  # what a visitor reads: "cvae1 (pretrained)", "cvae1-run1 (this session, still training)"
+    checkpoint: Checkpoint
+    still_training: bool = False
+
+
+def add_session_model(name: str, ckpt: Checkpoint | None = None, prefer: bool = True, run=None, metadata=None) -> str:
+    """Make a model (fixed weights, or a run still training) available on every page of this session;
+    with prefer, pages open on it. Returns its id."""
+    entry = SessionModel(name, ckpt, run, metadata or {})
+    models = state.session_models()
+    while len(models) >= MAX_SESSION_MODELS:  # a bound on what one visitor keeps in the server's memory
+        oldest = next(iter(models))
+        if models[oldest].run is not None:
+            from .training import service
+
+            service().stop(models[oldest].run)
+        del models[oldest]
+    models[entry.uid] = entry
     if prefer:
-        state.prefer_model(name)
+        state.prefer_model(entry.uid)
+    return entry.uid
 
 
-def all_models() -> dict:
-    """Shipped models first, then this session's; the label says which is which."""
-    shipped, _ = shipped_models()
-    out = {f"{name} (pretrained)": ckpt for name, ckpt in shipped.items()}
-    out.update({f"{name} (this session)": ckpt for name, ckpt in state.session_models().items()})
+def all_models() -> dict[str, ModelChoice]:
+    """Every model this session can use, by id: shipped first, then saved by visitors, then this session's.
+    Labels are for reading only (made unique; two uploads may share a file name)."""
+    out: dict[str, ModelChoice] = {}
+    seen: set[str] = set()
+
+    def add(label: str, ckpt, still_training=False):
+        unique, n = label, 2
+        while unique in seen:
+            unique, n = f"{label} #{n}", n + 1
+        seen.add(unique)
+        out[ckpt.uid] = ModelChoice(unique, ckpt, still_training)
+
+    for name, ckpt in shipped_models()[0].items():
+        add(f"{name} (pretrained)", ckpt)
+    for name, ckpt in saved_models().items():
+        add(f"{name} (saved by a visitor)", ckpt)
+    for entry in state.session_models().values():
+        ckpt = entry.current()
+        if ckpt is not None:
+            add(f"{entry.name} (this session{', still training' if entry.still_training else ''})", ckpt, entry.still_training)
     return out
 
 
@@ -86,25 +183,30 @@ def checkpoint_uploader() -> None:
 
 
 def model_picker(label: str = "Model", where=None, keep=lambda model: True, key: str = "model", help: str | None = None):
-    """A select box of the available models that pass `keep`; returns (label, Checkpoint) or (None, None)."""
-    options = {name: ckpt for name, ckpt in all_models().items() if keep(ckpt.model)}
+    """A select box of the available models that pass `keep` (its value is a model id); returns
+    (display label, Checkpoint) or (None, None)."""
+    options = {uid: choice for uid, choice in all_models().items() if keep(choice.checkpoint.model)}
     where = where or st.sidebar
     if not options:
         where.info("No model here can do this yet: train one on the Train page.")
         return None, None
     preferred = state.preferred_model()
-    default = next((i for i, name in enumerate(options) if preferred and name == f"{preferred} (this session)"), 0)
-    if preferred and st.session_state.get(f"picked-{key}") != preferred and options.get(f"{preferred} (this session)"):
-        st.session_state[key] = f"{preferred} (this session)"  # a model just trained or loaded: show it
+    if preferred in options and st.session_state.get(f"picked-{key}") != preferred:
+        st.session_state[key] = preferred  # a model just trained or loaded: show it
         st.session_state[f"picked-{key}"] = preferred
-    name = where.selectbox(
+    if st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)  # the model it held is gone (a run restarted): back to the first
+    uid = where.selectbox(
         label,
         list(options),
-        index=default,
+        format_func=lambda u: options[u].label,
         key=key,
         help=help or "Pretrained models ship with the app; models you train on the Train page appear here too.",
     )
-    return name, options[name]
+    choice = options[uid]
+    if choice.still_training:
+        where.caption(":material/model_training: Still training: this page uses the weights as they are now.")
+    return choice.label, choice.checkpoint
 
 
 def describe_model(ckpt) -> str:

@@ -7,14 +7,14 @@ the model a page should open on); naming them here keeps every page reading the 
 import numpy as np
 import streamlit as st
 
-SESSION_MODELS = "session_models"  # name -> Checkpoint: models trained or uploaded in this session
-PREFERRED_MODEL = "preferred_model"  # the model other pages open on (the one just trained or loaded)
+SESSION_MODELS = "session_models"  # model id -> ui.models.SessionModel: trained or uploaded in this session
+PREFERRED_MODEL = "preferred_model"  # the id of the model other pages open on (the one just trained or loaded)
 LAST_DIGIT = "last_digit"  # the last digit drawn or uploaded on Draw, as the model sees it (28x28)
 CHOSEN_DIGIT = "drawn_digit"  # a test digit sent from Latent space to Draw (28x28)
 
 
 def session_models() -> dict:
-    """Models trained (or uploaded) in this browser session, by name."""
+    """Models trained (or uploaded) in this browser session, by id."""
     return st.session_state.setdefault(SESSION_MODELS, {})
 
 
@@ -22,8 +22,8 @@ def preferred_model() -> str | None:
     return st.session_state.get(PREFERRED_MODEL)
 
 
-def prefer_model(name: str) -> None:
-    st.session_state[PREFERRED_MODEL] = name
+def prefer_model(uid: str) -> None:
+    st.session_state[PREFERRED_MODEL] = uid
 
 
 def last_digit() -> np.ndarray | None:

@@ -1,0 +1,262 @@
+"""Training as a service: a server-wide pool of worker threads trains every session's runs, a slice
+at a time, and publishes snapshots that pages read. A page redraw never waits for training, and
+training never waits for a redraw.
+
+- At most `max_concurrent` runs train at once; the rest wait in a first-come queue, and each
+  waiting run knows how many are ahead of it.
+- Time-slicing: when others are waiting, a run that has held a slot for `fair_share_seconds` goes
+  to the back of the queue, so nobody waits for a long run to end.
+- Threads per run: torch's thread count is per thread (set in each worker), `cores // running`,
+  so one run alone uses every core and many runs do not oversubscribe them.
+- Presence: a run's owner (a browser session) sends heartbeats; a run not heard from for
+  `absent_after_seconds` stops at the end of its slice ("away") and resumes when heard again.
+- The service holds a run only while it is queued or training, so a run whose session is gone
+  is freed with the session.
+
+Threads rather than processes: the model, its optimiser and the snapshots stay in the server's
+memory with nothing to copy or pickle, and torch releases the GIL inside its kernels
+(bench/README.md compares the two).
+"""
+
+import copy
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .engine import Progress, Trainer
+from .errors import TrainingError
+
+log = logging.getLogger(__name__)
+
+QUEUED, TRAINING, PAUSED, AWAY, DONE, FAILED = "queued", "training", "paused", "away", "done", "failed"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What pages read of a run: consistent, immutable, never touched by the worker again."""
+
+    state: str  # queued / training / paused / away / done / failed
+    progress: Progress
+    history: tuple  # the trainer's history rows (dicts) so far
+    ahead: int = 0  # runs queued ahead of this one (when queued)
+    grid: np.ndarray | None = None  # the latest sample grid, (N, 28, 28), drawn from `model`
+    model: nn.Module | None = None  # a frozen copy of the weights, for other pages; None before the first slice
+    version: int = 0  # increases whenever `model` is replaced
+    error: str = ""
+
+    @property
+    def active(self) -> bool:
+        """Still meant to train (queued or training)."""
+        return self.state in (QUEUED, TRAINING)
+
+
+@dataclass(eq=False)
+class TrainingRun:
+    """One session's training run: the Trainer (touched only by the worker that holds the run) and
+    the latest Snapshot (read by pages)."""
+
+    trainer: Trainer
+    draw: Callable[[nn.Module], np.ndarray | None] = lambda model: None  # the grid pages show, from a model
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    last_seen: float = field(default_factory=time.monotonic)
+    stop_requested: bool = False
+    snapshot: Snapshot = None  # type: ignore[assignment]
+
+    def __post_init__(self):
+        self.snapshot = Snapshot(state=PAUSED, progress=self.trainer.progress, history=())
+
+    def heartbeat(self, now: float | None = None) -> None:
+        self.last_seen = time.monotonic() if now is None else now
+
+
+class TrainingService:
+    """The server's training workers and their queue."""
+
+    def __init__(
+        self,
+        max_concurrent: int | None = None,
+        fair_share_seconds: float = 4.0,
+        slice_seconds: float = 0.3,
+        grid_every_seconds: float = 1.0,
+        absent_after_seconds: float = 6.0,
+        cores: int | None = None,
+    ):
+        self.cores = cores or os.cpu_count() or 1
+        self.max_concurrent = max_concurrent or default_concurrency(self.cores)
+        self.fair_share = fair_share_seconds
+        self.slice = slice_seconds
+        self.grid_every = grid_every_seconds
+        self.absent_after = absent_after_seconds
+        self._queue: deque[TrainingRun] = deque()
+        self._training: set[TrainingRun] = set()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._workers = [threading.Thread(target=self._work, name=f"cvae-trainer-{i}", daemon=True) for i in range(self.max_concurrent)]
+        for worker in self._workers:
+            worker.start()
+
+    # ---- what sessions call -------------------------------------------------------------------
+    def start(self, run: TrainingRun) -> None:
+        """Queue a run (new, paused or away); it trains when a slot is free."""
+        with self._cond:
+            if run in self._training or run in self._queue or run.trainer.done:
+                return
+            run.stop_requested = False
+            run.heartbeat()
+            self._queue.append(run)
+            self._publish_state(run, QUEUED)
+            self._republish_places()
+            self._cond.notify()
+
+    def stop(self, run: TrainingRun) -> None:
+        """Pause a run: at once if it is queued, at the end of its slice if it is training."""
+        with self._cond:
+            run.stop_requested = True
+            if run in self._queue:
+                self._queue.remove(run)
+                self._publish_state(run, PAUSED)
+                self._republish_places()
+
+    def heartbeat(self, run: TrainingRun) -> None:
+        """The run's session is still open; a run that stopped for its absence goes back in the queue."""
+        run.heartbeat()
+        if run.snapshot.state == AWAY:
+            self.start(run)
+
+    def wait(self, run: TrainingRun, timeout: float = 60.0) -> Snapshot:
+        """Block until the run is no longer queued or training (for tests and scripts; pages poll)."""
+        deadline = time.monotonic() + timeout
+        while run.snapshot.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return run.snapshot
+
+    def load(self) -> dict:
+        """How busy the service is: runs training, runs waiting, the limit."""
+        with self._cond:
+            return {"training": len(self._training), "waiting": len(self._queue), "limit": self.max_concurrent}
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for worker in self._workers:
+            worker.join(timeout=10)
+
+    # ---- the workers --------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                run = self._queue.popleft()
+                self._training.add(run)
+                self._publish_state(run, TRAINING)
+                self._republish_places()
+            try:
+                self._hold_slot(run)
+            finally:
+                with self._cond:
+                    self._training.discard(run)
+
+    def _hold_slot(self, run: TrainingRun) -> None:
+        """Train one run until it ends, stops, is away, or has had its fair share while others wait."""
+        held_since = time.monotonic()
+        last_grid = -float("inf")
+        while True:
+            if run.stop_requested:
+                return self._publish_state(run, PAUSED)
+            if time.monotonic() - run.last_seen > self.absent_after:
+                return self._publish_state(run, AWAY)
+            with self._cond:
+                sharing = max(1, len(self._training))
+            torch.set_num_threads(max(1, self.cores // sharing))  # per thread: this worker only
+            try:
+                run.trainer.run(max_seconds=self.slice)
+            except TrainingError as e:  # the engine rolled back to the last finite weights
+                return self._publish(run, FAILED, draw=True, error=str(e))
+            except Exception as e:  # noqa: BLE001 -- a worker must outlive any one run
+                log.exception("training run %s failed", run.id)  # the traceback goes to the server log only
+                run.trainer.done = True
+                return self._publish(run, FAILED, draw=True, error=f"Training stopped by an unexpected error ({type(e).__name__}: {e}).")
+            if run.trainer.done:
+                return self._publish(run, DONE, draw=True)
+            now = time.monotonic()
+            due = now - last_grid >= self.grid_every
+            if due:
+                last_grid = now
+            with self._cond:
+                if now - held_since >= self.fair_share and self._queue:
+                    self._queue.append(run)  # time-slicing: to the back of the queue
+                    self._publish(run, QUEUED, draw=due)
+                    self._republish_places()
+                    self._cond.notify()
+                    return None
+            self._publish(run, TRAINING, draw=due)
+
+    # ---- snapshots ----------------------------------------------------------------------------
+    def _publish(self, run: TrainingRun, state: str, draw: bool = False, error: str = "") -> None:
+        """A new snapshot from the trainer (called by the worker holding the run, or under the lock
+        for a run no worker holds). draw: also a new grid and a frozen copy of the weights."""
+        old = run.snapshot
+        grid, model, version = old.grid, old.model, old.version
+        if draw:
+            model = copy.deepcopy(run.trainer.model).eval().requires_grad_(False)
+            with torch.no_grad():
+                grid = run.draw(model)
+            version += 1
+            run.trainer.model.train()
+        run.snapshot = Snapshot(
+            state=state,
+            progress=run.trainer.progress,
+            history=tuple(run.trainer.history),
+            ahead=self._place(run) if state == QUEUED else 0,
+            grid=grid,
+            model=model,
+            version=version,
+            error=error or (old.error if state == FAILED else ""),
+        )
+
+    def _publish_state(self, run: TrainingRun, state: str) -> None:
+        old = run.snapshot
+        run.snapshot = Snapshot(
+            state=state,
+            progress=old.progress,
+            history=old.history,
+            ahead=self._place(run) if state == QUEUED else 0,
+            grid=old.grid,
+            model=old.model,
+            version=old.version,
+            error=old.error,
+        )
+
+    def _place(self, run: TrainingRun) -> int:
+        return list(self._queue).index(run) if run in self._queue else 0
+
+    def _republish_places(self) -> None:
+        """Everyone waiting learns their new place (called under the lock)."""
+        for run in self._queue:
+            if run.snapshot.state != QUEUED or run.snapshot.ahead != self._place(run):
+                self._publish_state(run, QUEUED)
+
+
+def default_concurrency(cores: int) -> int:
+    """Runs that train at once: one per core (a small MLP does not use a second core well; two runs
+    on two cores train 1.7 x as many digits per second as one), overridden by CVAE_MAX_TRAININGS."""
+    setting = os.environ.get("CVAE_MAX_TRAININGS", "").strip()
+    if setting:
+        try:
+            return max(1, int(setting))
+        except ValueError:
+            pass
+    return max(1, cores)

@@ -1,0 +1,131 @@
+"""The training service: runs train in the background, pages read snapshots, Stop/Resume, the NaN
+rollback, absence, the queue and time-slicing, and one session unable to touch another's run."""
+
+import time
+
+import pytest
+import torch
+
+from cvae_core.engine import TrainConfig, Trainer
+from cvae_core.models import ModelConfig, build_model
+from cvae_core.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, TrainingRun, TrainingService
+
+
+def small_run(digits, seed=0, lr=2e-3, **config) -> TrainingRun:
+    model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=64), seed=seed)
+    settings = {"epochs": 2.0, "batch_size": 128, "lr": lr, "seed": seed, **config}
+    return TrainingRun(
+        Trainer(model, digits.take(slice(None, None, 4)), config=TrainConfig(**settings)), draw=lambda m: m.label_grid(2, seed=0)
+    )
+
+
+@pytest.fixture
+def service():
+    svc = TrainingService(
+        max_concurrent=1, fair_share_seconds=0.4, slice_seconds=0.05, grid_every_seconds=0.1, absent_after_seconds=120, cores=2
+    )
+    yield svc
+    svc.close()
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_run_trains_in_the_background_to_the_end(service, digits):
+    run = small_run(digits)
+    service.start(run)
+    snap = service.wait(run)
+    assert snap.state == DONE and snap.progress.done and snap.progress.step == run.trainer.total_steps
+    assert [h["split"] for h in snap.history].count("train") >= 1
+    assert snap.grid.shape == (20, 28, 28) and snap.version >= 1
+    # the pages' copy holds the final weights, and is not the trainer's own module
+    assert snap.model is not run.trainer.model and not any(p.requires_grad for p in snap.model.parameters())
+    for a, b in zip(snap.model.state_dict().values(), run.trainer.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_snapshot_never_changes_after_it_is_published(service, digits):
+    run = small_run(digits, epochs=6.0)
+    service.start(run)
+    wait_for(lambda: run.snapshot.model is not None and run.snapshot.state == TRAINING)
+    snap = run.snapshot
+    frozen = {k: v.clone() for k, v in snap.model.state_dict().items()}
+    history = len(snap.history)
+    wait_for(lambda: run.snapshot.progress.step > snap.progress.step + 10)
+    assert all(torch.equal(frozen[k], v) for k, v in snap.model.state_dict().items())
+    assert len(snap.history) == history
+    service.stop(run)
+
+
+def test_stop_pauses_and_resume_continues_to_the_same_end(service, digits):
+    run = small_run(digits, epochs=20.0)
+    service.start(run)
+    wait_for(lambda: run.snapshot.progress.step > 0)
+    service.stop(run)
+    wait_for(lambda: run.snapshot.state == PAUSED)
+    paused_at = run.trainer.step
+    time.sleep(0.3)
+    assert run.trainer.step == paused_at < run.trainer.total_steps  # nothing trains while paused
+    service.start(run)
+    assert service.wait(run).state == DONE and run.trainer.step == run.trainer.total_steps
+
+
+def test_a_diverging_run_fails_with_a_message_and_keeps_finite_weights(service, digits):
+    run = small_run(digits, lr=10.0)  # Adam at lr 10 makes the loss non-finite
+    service.start(run)
+    snap = service.wait(run)
+    assert snap.state == FAILED and "NaN" in snap.error
+    assert all(torch.isfinite(p).all() for p in run.trainer.model.parameters())
+    service.start(run)  # a failed run cannot be restarted by accident
+    assert run.snapshot.state == FAILED
+
+
+def test_a_run_whose_session_is_silent_stops_and_resumes_when_heard_again(digits):
+    service = TrainingService(max_concurrent=1, slice_seconds=0.05, absent_after_seconds=0.3, cores=2)
+    try:
+        run = small_run(digits, epochs=50.0)
+        service.start(run)  # starting counts as a heartbeat
+        wait_for(lambda: run.snapshot.state == AWAY, timeout=5)
+        step = run.trainer.step
+        time.sleep(0.2)
+        assert run.trainer.step == step
+        service.heartbeat(run)
+        wait_for(lambda: run.trainer.step > step)
+        assert run.snapshot.state in (TRAINING, AWAY)
+    finally:
+        service.close()
+
+
+def test_waiting_runs_know_their_place_and_time_slicing_lets_everyone_train(service, digits):
+    runs = [small_run(digits, seed=s, epochs=40.0) for s in range(3)]
+    for run in runs:
+        service.start(run)
+    # one slot: the first trains, the others wait in order
+    places = {run.id: run.snapshot.ahead for run in runs if run.snapshot.state == QUEUED}
+    assert sorted(places.values()) == list(range(len(places))) and len(places) >= 2
+    assert service.load()["limit"] == 1
+    # every run has trained before any of them finished: nobody waits for a long run to end
+    wait_for(lambda: all(r.trainer.step > 0 for r in runs) or any(r.trainer.done for r in runs))
+    assert all(r.trainer.step > 0 for r in runs), [r.trainer.step for r in runs]
+    assert not any(r.trainer.done for r in runs)
+    for run in runs:
+        service.wait(run)
+    assert all(run.snapshot.state == DONE for run in runs)
+
+
+def test_a_stranger_stopping_their_run_does_not_touch_mine(service, digits):
+    """Two sessions, one run each: everything the other session can do to its own run (stop, restart,
+    stop again, a run that diverges) leaves mine training to the same end as alone."""
+    mine, theirs, wild = small_run(digits, seed=1), small_run(digits, seed=2), small_run(digits, seed=3, lr=10.0)
+    service.start(mine)
+    for _ in range(3):
+        service.start(theirs)
+        service.stop(theirs)
+    service.start(wild)
+    assert service.wait(mine).state == DONE and mine.trainer.step == mine.trainer.total_steps
+    assert service.wait(wild).state == FAILED
+    assert theirs.snapshot.state == PAUSED
