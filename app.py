@@ -54,8 +54,8 @@ else:
 st.header("This server")
 c1, c2, _ = st.columns([1, 1, 2])
 c1.metric(
-    "Training runs in memory", ui.live_trainers(),
-    help="Held by the browser sessions on this server, yours included. A closed tab's runs stop at once and are released "
+    "Training runs in memory", ui.training.held_runs(),
+    help="Held by the browser sessions on this server, yours included. A closed tab's runs stop within 10 s and are released "
     "when the server drops the session (after `server.disconnectedSessionTTL`, 120 s by default).",
 )  # fmt: skip
 memory = ui.server_memory_mb()

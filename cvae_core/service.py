@@ -36,6 +36,7 @@ from .engine import Progress, Trainer
 from .errors import TrainingError
 
 log = logging.getLogger(__name__)
+WORKER_NICENESS = 10  # below the server's threads: a busy server still answers its visitors first
 
 QUEUED, TRAINING, PAUSED, AWAY, DONE, FAILED = "queued", "training", "paused", "away", "done", "failed"
 
@@ -52,6 +53,7 @@ class Snapshot:
     model: nn.Module | None = None  # a frozen copy of the weights, for other pages; None before the first slice
     version: int = 0  # increases whenever `model` is replaced
     error: str = ""
+    summary: dict = field(default_factory=dict)  # the trainer's summary (steps, seconds, its settings)
 
     @property
     def active(self) -> bool:
@@ -72,7 +74,7 @@ class TrainingRun:
     snapshot: Snapshot = None  # type: ignore[assignment]
 
     def __post_init__(self):
-        self.snapshot = Snapshot(state=PAUSED, progress=self.trainer.progress, history=())
+        self.snapshot = Snapshot(state=PAUSED, progress=self.trainer.progress, history=(), summary=self.trainer.summary())
 
     def heartbeat(self, now: float | None = None) -> None:
         self.last_seen = time.monotonic() if now is None else now
@@ -153,6 +155,10 @@ class TrainingService:
 
     # ---- the workers --------------------------------------------------------------------------
     def _work(self) -> None:
+        try:  # Linux: nice is per thread; pages and the server's event loop come before training
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+        except (OSError, AttributeError):
+            pass
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
@@ -225,6 +231,7 @@ class TrainingService:
             model=model,
             version=version,
             error=error or (old.error if state == FAILED else ""),
+            summary=run.trainer.summary(),
         )
 
     def _publish_state(self, run: TrainingRun, state: str) -> None:
@@ -238,6 +245,7 @@ class TrainingService:
             model=old.model,
             version=old.version,
             error=old.error,
+            summary=old.summary,
         )
 
     def _place(self, run: TrainingRun) -> int:

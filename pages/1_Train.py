@@ -6,13 +6,14 @@ from plotly.subplots import make_subplots
 
 import ui
 from cvae_core import checkpoint
-from cvae_core.data import DATASETS, OFFLINE, hide_labels, load_dataset
+from cvae_core.data import DATASETS, OFFLINE
 from cvae_core.defaults import model_defaults, training_defaults
-from cvae_core.engine import TrainConfig, Trainer
+from cvae_core.engine import TrainConfig
 from cvae_core.errors import CVAEError
-from cvae_core.models import VARIANTS, ModelConfig, build_model
+from cvae_core.models import VARIANTS, ModelConfig
 
 REFRESH_SECONDS = 0.5  # how often the live panel reads the run's snapshot (training never waits for it)
+CURVES_SECONDS = 2.0  # how often the curves redraw
 
 ui.setup_page(
     "Train",
@@ -83,42 +84,30 @@ b1, b2, b3, _ = st.columns([1, 1, 1, 5])
 start = b1.button("Start", type="primary", icon=":material/play_arrow:", disabled=active, help="Train a new model with these settings.")
 stop = b2.button("Stop", icon=":material/stop:", disabled=not active, help="Pause training; the model so far is kept and usable.")
 resume = b3.button(
-    "Resume", icon=":material/resume:", disabled=active or run is None or run.trainer.done, help="Continue where you stopped."
+    "Resume", icon=":material/resume:", disabled=active or run is None or snap.progress.done, help="Continue where you stopped."
 )
 
 if start:
     try:
-        train = load_dataset(dataset, "train")
-        test = load_dataset(OFFLINE, "test") if dataset == OFFLINE else load_dataset(dataset, "test")
-        if variant == "m2" and labels != "all":
-            train = train.with_labels(hide_labels(train.labels, int(labels), seed=seed))
+        ui.training.check_dataset(dataset)  # a data set that cannot be had is refused here, with its sentence
         chosen_model = {"variant": variant, "latent_dim": latent_dim, "arch": arch, "hidden": hidden, "beta": beta}
-        model = build_model(ModelConfig(**{**model_default, **chosen_model}), seed=seed)
+        model_config = ModelConfig(**{**model_default, **chosen_model}).validate()
         chosen = {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start}
         config = TrainConfig(**{**train_default, **chosen}, max_seconds=seconds)
-        trainer = Trainer(model, train, test, config)
         run_number = state.get("run_number", 0) + 1
         state["run_number"] = run_number
-        meta = {
-            "name": f"{variant}-run{run_number}",
-            "dataset": train.name,
-            "seed": seed,
-            "labels": None if labels == "all" or variant != "m2" else int(labels),
-        }
-
-        def draw(model, seed=seed):
-            """The grid under the curves: one row per label, the same eight styles in every row (None for cvae3)."""
-            return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
-
-        ui.training.start_run(meta["name"], trainer, draw, meta)
+        hidden_labels = None if labels == "all" or variant != "m2" else int(labels)
+        meta = {"name": f"{variant}-run{run_number}", "dataset": dataset, "seed": seed, "labels": hidden_labels}
+        test_dataset = OFFLINE if dataset == OFFLINE else dataset
+        ui.training.start_run(meta["name"], ui.training.recipe(model_config, config, dataset, test_dataset, hidden_labels), meta)
         st.rerun()
     except CVAEError as e:
         st.error(f"Cannot start: {e}")
 if stop and run is not None:
-    ui.training.service().stop(run)
+    ui.training.client().stop(run)
     st.rerun()
 if resume and run is not None:
-    ui.training.service().start(run)
+    ui.training.client().start(run)
     st.rerun()
 
 
@@ -169,9 +158,9 @@ def live_panel():
     if snap.error:
         st.error(snap.error)
     p = snap.progress
-    total = f" of {run.trainer.config.epochs:g}" if run.trainer.config.epochs else ""
+    total = f" of {run.epochs:g}" if run.epochs else ""
     if snap.state == "queued":
-        load = ui.training.service().load()
+        load = ui.training.client().load()
         ahead = f"{snap.ahead} ahead of you" if snap.ahead else "next in line"
         status = f"waiting for a free slot: {ahead} ({load['training']} training now, at most {load['limit']} at once)"
     else:
@@ -185,26 +174,34 @@ def live_panel():
     m2.metric("Reconstruction", f"{p.terms.get('recon', float('nan')):.1f}", help="log p(x|z,…): how well the decoder redraws the digit.")
     m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help="KL(q(z|x,…) ‖ prior): nats the code z carries.")
     m4.metric("Training time", ui.readable.duration(p.elapsed), help="Time spent on training steps (waiting in the queue not counted).")
-    left, right = st.columns([3, 2])
-    left.plotly_chart(curves(snap.history), width="stretch", key="curves")
     if snap.grid is not None:
-        caption = "One row per label, the same noise in every row" if run.trainer.model.uses_label else "Samples from p(z) (no label)"
-        ui.show_digits(snap.grid, ncol=8, scale=2, caption=caption, where=right)
-    elif not run.trainer.model.makes_images:
-        right.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")
+        caption = "One row per label, the same noise in every row" if run.uses_label else "Samples from p(z) (no label)"
+        ui.show_digits(snap.grid, ncol=8, scale=2, caption=caption)
+    elif not run.makes_images:
+        st.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")
     else:
-        right.caption("The first samples appear after the first fraction of a second of training.")
+        st.caption("The first samples appear after the first fraction of a second of training.")
+
+
+@st.fragment(run_every=CURVES_SECONDS if active else None)
+def curves_panel():
+    """The curves redraw less often than the numbers: a chart costs the browser far more than a line of text."""
+    run = ui.training.current_run()
+    if run is not None and run.snapshot.history:
+        st.plotly_chart(curves(run.snapshot.history), width="stretch", key="curves")
 
 
 live_panel()
+curves_panel()
 
 # ---- save and download --------------------------------------------------------------------------
-if run is not None and not active and snap.model is not None:
+trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once
+if trained is not None:
     st.subheader("Keep this model")
     meta = ui.state.session_models().get(run.id)
     name_now = meta.name if meta is not None else "model"
     st.caption(f"It is already available on every page of this session as **{name_now} (this session)**.")
-    full_meta = {**(meta.metadata if meta else {}), "train": run.trainer.summary(), "metrics": {"train": snap.progress.terms}}
+    full_meta = {**(meta.metadata if meta else {}), "train": run.summary(), "metrics": {"train": snap.progress.terms}}
     store = ui.model_store()
     c1, c2 = st.columns([2, 1])
     if store.settings.enabled:
@@ -214,7 +211,7 @@ if run is not None and not active and snap.model is not None:
         )  # fmt: skip
         if c1.button("Save on this server", icon=":material/save:"):
             try:
-                path = store.save(snap.model, name, full_meta)
+                path = store.save(trained, name, full_meta)
                 st.success(f"Saved as {path.stem}. Every visitor can now pick it, marked “saved by a visitor”.")
             except CVAEError as e:
                 st.error(f"Not saved: {e} The download button works in any case.")
@@ -222,7 +219,7 @@ if run is not None and not active and snap.model is not None:
         c1.caption("Saving on the server is switched off here; download the checkpoint to keep it.")
     c2.download_button(
         "Download checkpoint",
-        checkpoint.to_bytes(snap.model, full_meta),
+        checkpoint.to_bytes(trained, full_meta),
         file_name=f"{name_now}.safetensors",
         mime="application/octet-stream",
         icon=":material/download:",

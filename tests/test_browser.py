@@ -307,8 +307,8 @@ def test_closing_the_tab_stops_its_training(server, browser):
     time.sleep(3)
     busy = _cpu_seconds(pid) - before
     assert busy > 1.0, f"training should keep the server busy ({busy:.1f} CPU s in 3 s)"
-    context.close()  # the tab goes away mid-training
-    time.sleep(3)  # the slice under way finishes
+    context.close()  # the tab goes away mid-training: its heartbeats stop
+    time.sleep(10)  # the run must stop within 10 s of the last tab closing
     before = _cpu_seconds(pid)
     time.sleep(4)
     idle = _cpu_seconds(pid) - before

@@ -129,3 +129,65 @@ def test_a_stranger_stopping_their_run_does_not_touch_mine(service, digits):
     assert service.wait(mine).state == DONE and mine.trainer.step == mine.trainer.total_steps
     assert service.wait(wild).state == FAILED
     assert theirs.snapshot.state == PAUSED
+
+
+# ---- the service in its own process, as the app uses it ----------------------------------------
+@pytest.fixture(scope="module")
+def client():
+    from cvae_core.training_process import TrainingClient
+
+    c = TrainingClient(max_concurrent=1)
+    yield c
+    c.close()
+
+
+def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
+    from cvae_core.training_process import recipe
+
+    return recipe(
+        ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset, "mnist-5k", None
+    )
+
+
+def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client):
+    run = client.submit(tiny_recipe())
+    wait_for(lambda: run.snapshot.state == DONE)
+    snap = run.snapshot
+    assert snap.progress.done and snap.grid.shape == (80, 28, 28) and snap.summary["steps"] == snap.progress.step
+    assert [h["split"] for h in snap.history].count("test") == 2  # one test point per epoch, sent once each
+    model = run.model()
+    assert run.model_version == snap.version and not any(p.requires_grad for p in model.parameters())
+    assert model.label_grid(2, seed=0).shape == (20, 28, 28)  # real weights, not the meta skeleton
+    assert run.model() is model  # fetched once per version
+
+
+def test_stop_and_resume_in_the_training_process(client):
+    run = client.submit(tiny_recipe(epochs=200.0))
+    wait_for(lambda: run.snapshot.progress.step > 0)
+    client.stop(run)
+    wait_for(lambda: run.snapshot.state == PAUSED)
+    step = run.snapshot.progress.step
+    time.sleep(0.5)
+    client.heartbeat(run)
+    assert run.snapshot.progress.step == step
+    client.start(run)
+    wait_for(lambda: run.snapshot.progress.step > step)
+    client.stop(run)
+
+
+def test_a_recipe_that_cannot_start_is_refused_with_a_sentence(client):
+    from cvae_core.errors import CVAEError
+
+    with pytest.raises(CVAEError, match="latent"):
+        client.submit(tiny_recipe(latent_dim=0))
+
+
+def test_a_forgotten_run_is_released_by_the_training_process(client):
+    import gc
+
+    held = client.held()
+    run = client.submit(tiny_recipe(epochs=200.0))
+    assert client.held() == held + 1
+    del run
+    gc.collect()
+    assert client.held() == held

@@ -94,7 +94,7 @@ def test_train_page_refuses_a_shipped_name_and_a_saved_model_comes_back_marked(t
     at.selectbox[0].set_value("cvae2")
     next(b for b in at.button if b.label == "Start").click().run()
     run = at.session_state["current_run"]
-    wait_until(lambda: run.snapshot.model is not None)
+    wait_until(lambda: run.snapshot.version > 0)
     next(b for b in at.button if b.label == "Stop").click().run()
     wait_until(lambda: not run.snapshot.active)
     at.run()

@@ -5,8 +5,8 @@
 - `state`: named accessors for this session's state, including the contracts between pages;
 - `readable`: numbers as people read them;
 - `plots`: shapes for the pages' plots;
-- `server`: the process (thread counts, memory, training runs held);
-- `training`: the server's training service, this session's runs, the heartbeat.
+- `server`: the process (thread counts, memory);
+- `training`: the training process, this session's runs, the heartbeat.
 """
 
 from . import readable, state, training
@@ -24,7 +24,7 @@ from .models import (
     test_digits,
 )
 from .plots import ellipses
-from .server import live_trainers, release_memory, server_memory_mb, track_trainer
+from .server import release_memory, server_memory_mb
 
 __all__ = [
     "CHECKPOINTS",
@@ -36,7 +36,6 @@ __all__ = [
     "ellipses",
     "fidelity_classifiers",
     "readable",
-    "live_trainers",
     "model_picker",
     "model_store",
     "saved_models",
@@ -48,6 +47,5 @@ __all__ = [
     "stack_digits",
     "state",
     "test_digits",
-    "track_trainer",
     "training",
 ]

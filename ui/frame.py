@@ -7,7 +7,7 @@ import torch
 from cvae_core.images import grid, png_bytes
 
 from .models import checkpoint_uploader, shipped_models
-from .training import heartbeat
+from .training import heartbeat, warm_up
 
 PAGES = [
     ("app.py", "Home", ":material/home:"),
@@ -37,6 +37,7 @@ def setup_page(title: str, intro: str | None = None) -> None:
             st.warning(f"Skipped checkpoint {name}: {why}")
         checkpoint_uploader()
         heartbeat()
+    warm_up()  # the training process starts while the visitor reads
 
 
 def stack_digits(images) -> np.ndarray:

@@ -76,12 +76,12 @@ def saved_models() -> dict:
 
 @dataclass(frozen=True)
 class SessionModel:
-    """A model of this session: fixed weights (uploaded, or a finished run), or a run still training,
-    whose weights are its latest snapshot's."""
+    """A model of this session: fixed weights (uploaded, or made on the Experiments page), or a run in the
+    training process, whose weights are its latest snapshot's."""
 
     name: str
     checkpoint: Checkpoint | None = None
-    run: object | None = None  # a cvae_core.service.TrainingRun
+    run: object | None = None  # a cvae_core.training_process.RunHandle
     metadata: dict = field(default_factory=dict)
 
     @property
@@ -90,18 +90,16 @@ class SessionModel:
 
     @property
     def still_training(self) -> bool:
-        return self.run is not None and self.run.snapshot.active
+        return self.run is not None and self.run.snapshot is not None and self.run.snapshot.active
 
     def current(self) -> Checkpoint | None:
         """The weights as they are now (None for a run that has not finished a slice yet)."""
         if self.run is None:
             return self.checkpoint
-        snap = self.run.snapshot
-        if snap.model is None:
+        model = self.run.model()
+        if model is None:
             return None
-        return checkpoint.Checkpoint(
-            snap.model, {**self.metadata, "train": self.run.trainer.summary()}, uid=self.run.id, version=snap.version
-        )
+        return Checkpoint(model, {**self.metadata, "train": self.run.summary()}, uid=self.run.id, version=self.run.model_version)
 
 
 @dataclass(frozen=True)
@@ -119,9 +117,9 @@ def add_session_model(name: str, ckpt: Checkpoint | None = None, prefer: bool = 
     while len(models) >= MAX_SESSION_MODELS:  # a bound on what one visitor keeps in the server's memory
         oldest = next(iter(models))
         if models[oldest].run is not None:
-            from .training import service
+            from .training import client
 
-            service().stop(models[oldest].run)
+            client().stop(models[oldest].run)
         del models[oldest]
     models[entry.uid] = entry
     if prefer:

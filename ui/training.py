@@ -1,43 +1,75 @@
-"""Training for the pages: the server's one TrainingService, this session's runs, and the heartbeat
-that tells the service a session still has a tab open."""
+"""Training for the pages: the server's training process (cvae_core/training_process.py), this
+session's runs, and the heartbeat that tells it a session still has a tab open."""
+
+import threading
 
 import streamlit as st
 
-from cvae_core.service import AWAY, QUEUED, TRAINING, TrainingRun, TrainingService
+from cvae_core.service import AWAY, QUEUED, TRAINING
+from cvae_core.training_process import RunHandle, TrainingClient, recipe
 
 from . import state
-from .server import track_trainer
 
 HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so within 10 s of its last tab closing
-CURRENT_RUN = "current_run"  # this session's latest TrainingRun (the Train page shows it)
+CURRENT_RUN = "current_run"  # this session's latest RunHandle (the Train page shows it)
+
+_client: TrainingClient | None = None
+_client_lock = threading.Lock()
+
+__all__ = ["check_dataset", "client", "current_run", "heartbeat", "held_runs", "recipe", "session_runs", "start_run", "warm_up"]
 
 
-@st.cache_resource(show_spinner=False)
-def service() -> TrainingService:
-    """One per server: its limit on concurrent trainings is CVAE_MAX_TRAININGS (default: one per core)."""
-    return TrainingService()
+def client() -> TrainingClient:
+    """The server's one training process, started on first use (CVAE_MAX_TRAININGS: trainings at once)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = TrainingClient()
+        return _client
 
 
-def current_run() -> TrainingRun | None:
+def warm_up() -> None:
+    """Start the training process in the background (it imports torch: seconds), so Start does not wait."""
+    if _client is None:
+        threading.Thread(target=client, daemon=True, name="start-training-process").start()
+
+
+@st.cache_resource(show_spinner="Fetching the data set…", max_entries=8)
+def _dataset_size(name: str) -> int:
+    from cvae_core.data import load_dataset
+
+    return len(load_dataset(name, "train"))
+
+
+def check_dataset(name: str) -> None:
+    """Make sure a data set is here (downloading it if allowed) before a run asks for it; raises DatasetError."""
+    _dataset_size(name)
+
+
+def held_runs() -> int:
+    """Training runs the training process holds for sessions (0 before it has started)."""
+    return 0 if _client is None else client().held()
+
+
+def current_run() -> RunHandle | None:
     return st.session_state.get(CURRENT_RUN)
 
 
-def start_run(name: str, trainer, draw, metadata: dict) -> TrainingRun:
-    """Queue a new run for this session; it is on every page at once, marked still training."""
+def start_run(name: str, run_recipe: dict, metadata: dict) -> RunHandle:
+    """Queue a new run for this session; it is on every page at once, marked still training.
+    Raises CVAEError (with a sentence) when it cannot start."""
     from .models import add_session_model
 
-    run = TrainingRun(trainer, draw=draw)
-    track_trainer(trainer)
+    run = client().submit(run_recipe)
     add_session_model(name, run=run, metadata=metadata)
     st.session_state[CURRENT_RUN] = run
-    service().start(run)
     return run
 
 
-def session_runs() -> list[TrainingRun]:
+def session_runs() -> list[RunHandle]:
     """This session's runs that still want to train (queued, training, or away for want of a heartbeat)."""
     runs = [entry.run for entry in state.session_models().values() if entry.run is not None]
-    return [run for run in runs if run.snapshot.state in (QUEUED, TRAINING, AWAY)]
+    return [run for run in runs if run.snapshot is not None and run.snapshot.state in (QUEUED, TRAINING, AWAY)]
 
 
 def heartbeat() -> None:
@@ -48,6 +80,6 @@ def heartbeat() -> None:
     @st.fragment(run_every=HEARTBEAT_SECONDS if runs else None)
     def beat():
         for run in session_runs():
-            service().heartbeat(run)
+            client().heartbeat(run)
 
     beat()

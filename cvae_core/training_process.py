@@ -1,0 +1,282 @@
+"""The training service in a process of its own, and the server's handles on its runs.
+
+Why a process: in one Python process the training threads and the page scripts share one GIL, and
+each starves the other (a pure-Python loop beside one training thread cut its speed to a fifth,
+bench/README.md). A separate process trains at full speed however busy the pages are, runs at a
+lower OS priority so that pages come first, and keeps torch's threads out of the web server.
+
+The server talks to it through a multiprocessing manager (our own objects, pickled between our own
+two processes; nothing from a visitor is unpickled). A run is built in the training process from a
+*recipe* (settings and data-set names), and the server holds a `RunHandle`: its snapshot (polled, at
+most every `POLL_SECONDS`), and the weights as they are now, fetched once per version.
+"""
+
+import gc
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from dataclasses import asdict, replace
+from multiprocessing import get_context
+from multiprocessing.managers import BaseManager
+
+import torch
+
+from .errors import CVAEError
+from .service import TrainingRun, TrainingService
+
+POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
+NICENESS = 10  # the training process yields the CPU to the web server and the browser
+
+
+# ---- in the training process ------------------------------------------------------------------
+class TrainingHost:
+    """Builds runs from recipes and serves their snapshots (one per training process)."""
+
+    def __init__(self, **service_settings):
+        self.service = TrainingService(**service_settings)
+        self.runs: dict[str, TrainingRun] = {}
+        self._data: dict = {}
+
+    def _dataset(self, name: str, split: str):
+        from .data import load_dataset
+
+        if (name, split) not in self._data:
+            self._data[(name, split)] = load_dataset(name, split)
+        return self._data[(name, split)]
+
+    def submit(self, recipe: dict) -> dict:
+        """Build a run and queue it: {"id", "makes_images", "uses_label", "epochs"}, or {"error": sentence}."""
+        from .data import hide_labels
+        from .engine import TrainConfig, Trainer
+        from .models import ModelConfig, build_model
+
+        try:
+            train = self._dataset(recipe["dataset"], "train")
+            test = self._dataset(recipe["test_dataset"], "test")
+            if recipe.get("labels"):
+                train = train.with_labels(hide_labels(train.labels, int(recipe["labels"]), seed=recipe["train"]["seed"]))
+            model = build_model(ModelConfig(**recipe["model"]), seed=recipe["train"]["seed"])
+            trainer = Trainer(model, train, test, TrainConfig(**recipe["train"]))
+        except CVAEError as e:
+            return {"error": str(e)}
+        grid_seed = recipe["train"]["seed"]
+
+        def draw(model, seed=grid_seed):
+            """The Train page's grid: one row per label, the same eight styles in every row (None for cvae3)."""
+            return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
+
+        run = TrainingRun(trainer, draw=draw)
+        self.runs[run.id] = run
+        self.service.start(run)
+        return {"id": run.id, "makes_images": model.makes_images, "uses_label": model.uses_label, "epochs": trainer.config.epochs}
+
+    def start(self, run_id: str) -> None:
+        if run_id in self.runs:
+            self.service.start(self.runs[run_id])
+
+    def stop(self, run_id: str) -> None:
+        if run_id in self.runs:
+            self.service.stop(self.runs[run_id])
+
+    def heartbeat(self, run_id: str) -> None:
+        if run_id in self.runs:
+            self.service.heartbeat(self.runs[run_id])
+
+    def drop(self, run_ids: list[str]) -> None:
+        """Forget runs whose sessions are gone: stop them and free their memory."""
+        for run_id in run_ids:
+            run = self.runs.pop(run_id, None)
+            if run is not None:
+                self.service.stop(run)
+
+    def snapshot(self, run_id: str, have_history: int) -> dict | None:
+        """The run's latest snapshot, without the weights, and only the history rows after the first have_history."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return None
+        snap = run.snapshot
+        return {"snapshot": replace(snap, model=None, history=()), "new_history": snap.history[have_history:]}
+
+    def weights(self, run_id: str) -> tuple[int, dict, dict] | None:
+        """(version, model settings, state dict as CPU tensors) of the run's latest published weights."""
+        run = self.runs.get(run_id)
+        if run is None or run.snapshot.model is None:
+            return None
+        snap = run.snapshot
+        return snap.version, snap.model.config.to_dict(), {k: v.detach().cpu().clone() for k, v in snap.model.state_dict().items()}
+
+    def load(self) -> dict:
+        return {**self.service.load(), "held": len(self.runs)}
+
+
+_HOST: TrainingHost | None = None
+
+
+def _host() -> TrainingHost:
+    """The manager's one shared object (created in the training process on first use)."""
+    global _HOST
+    if _HOST is None:
+        _HOST = TrainingHost(max_concurrent=_SETTINGS.get("max_concurrent"))
+    return _HOST
+
+
+_SETTINGS: dict = {}
+
+
+def _init_training_process(parent_pid: int, settings: dict) -> None:
+    """Runs first in the training process: lower priority, settings, and exit when the server does."""
+    _SETTINGS.update(settings)
+    try:
+        os.nice(NICENESS)
+    except OSError:
+        pass
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)  # the server is gone: so is its training
+
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+
+
+class _Manager(BaseManager):
+    pass
+
+
+_Manager.register("host", callable=_host)
+
+
+# ---- in the server ----------------------------------------------------------------------------
+class TrainingClient:
+    """The server's side: starts the training process and hands out RunHandles."""
+
+    def __init__(self, max_concurrent: int | None = None):
+        self._manager = _Manager(ctx=get_context("spawn"))
+        self._manager.start(_init_training_process, (os.getpid(), {"max_concurrent": max_concurrent}))
+        self._local = threading.local()  # a proxy per thread: each has its own connection
+        self._dropped: deque[str] = deque()
+        self._handles: weakref.WeakSet = weakref.WeakSet()
+        threading.Thread(target=self._janitor, daemon=True, name="training-janitor").start()
+
+    @property
+    def host(self):
+        proxy = getattr(self._local, "proxy", None)
+        if proxy is None:
+            proxy = self._local.proxy = self._manager.host()
+        return proxy
+
+    def submit(self, recipe: dict) -> "RunHandle":
+        """Queue a run; raises CVAEError with the training process's sentence if it cannot start."""
+        answer = self.host.submit(recipe)
+        if "error" in answer:
+            raise CVAEError(answer["error"])
+        handle = RunHandle(self, answer)
+        self._handles.add(handle)
+        weakref.finalize(handle, self._dropped.append, handle.id)  # no IPC inside the garbage collector
+        return handle
+
+    def start(self, handle: "RunHandle") -> None:
+        self.host.start(handle.id)
+        handle.forget_snapshot()
+
+    def stop(self, handle: "RunHandle") -> None:
+        self.host.stop(handle.id)
+        handle.forget_snapshot()
+
+    def heartbeat(self, handle: "RunHandle") -> None:
+        self.host.heartbeat(handle.id)
+
+    def load(self) -> dict:
+        return self.host.load()
+
+    def held(self) -> int:
+        """Runs the training process still holds, once the garbage of closed sessions is collected."""
+        gc.collect()
+        self._send_drops()
+        return self.host.load()["held"]
+
+    def _send_drops(self) -> None:
+        if self._dropped:
+            ids = [self._dropped.popleft() for _ in range(len(self._dropped))]
+            self.host.drop(ids)
+
+    def _janitor(self) -> None:
+        beats = 0
+        while True:
+            time.sleep(1.0)
+            beats += 1
+            if beats % 10 == 0 and len(self._handles):
+                gc.collect()  # a dropped session's objects form cycles: find its handles
+            try:
+                self._send_drops()
+            except (OSError, EOFError):  # the training process is gone (server shutting down)
+                return
+
+    def close(self) -> None:
+        self._manager.shutdown()
+
+
+class RunHandle:
+    """The server's view of a run in the training process: its latest snapshot and weights."""
+
+    def __init__(self, client: TrainingClient, info: dict):
+        self._client = client
+        self.id: str = info["id"]
+        self.makes_images: bool = info["makes_images"]
+        self.uses_label: bool = info["uses_label"]
+        self.epochs: float | None = info["epochs"]
+        self._lock = threading.Lock()
+        self._snapshot = None
+        self._polled = 0.0
+        self._history: tuple = ()
+        self._model = None  # (version, module)
+
+    def forget_snapshot(self) -> None:
+        self._polled = 0.0
+
+    @property
+    def snapshot(self):
+        """The latest snapshot (weights left out: see model())."""
+        with self._lock:
+            now = time.monotonic()
+            if self._snapshot is None or now - self._polled >= POLL_SECONDS:
+                answer = self._client.host.snapshot(self.id, len(self._history))
+                if answer is not None:
+                    self._history = self._history + tuple(answer["new_history"])
+                    self._snapshot = replace(answer["snapshot"], history=self._history)
+                self._polled = now
+            return self._snapshot
+
+    def summary(self) -> dict:
+        return self.snapshot.summary
+
+    def model(self):
+        """The weights as they are now, as a frozen module (None before the first slice); fetched once per version."""
+        snap = self.snapshot
+        with self._lock:
+            if snap is None or snap.version == 0:
+                return None
+            if self._model is None or self._model[0] != snap.version:
+                answer = self._client.host.weights(self.id)
+                if answer is None:
+                    return None
+                version, config, state = answer
+                from .models import ModelConfig, build_model
+
+                with torch.device("meta"):  # shapes only; the weights come from the training process
+                    module = build_model(ModelConfig(**config))
+                module = module.to_empty(device="cpu")
+                module.load_state_dict(state)
+                self._model = (version, module.eval().requires_grad_(False))
+            return self._model[1]
+
+    @property
+    def model_version(self) -> int:
+        return self._model[0] if self._model is not None else 0
+
+
+def recipe(model_config, train_config, dataset: str, test_dataset: str, labels: int | None) -> dict:
+    """What the training process needs to build a run (settings as plain dicts)."""
+    return {"model": asdict(model_config), "train": asdict(train_config), "dataset": dataset, "test_dataset": test_dataset, "labels": labels}
