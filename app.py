@@ -3,7 +3,6 @@
 import streamlit as st
 
 import ui
-from cvae_core.models import VARIANTS
 
 ui.setup_page(
     "CVAE Lab",
@@ -12,6 +11,8 @@ ui.setup_page(
     "condition y, here the digit's label, so you can ask it for a *7* and let z decide the handwriting. The variants below "
     "differ in which arrows their graphical model draws between y, z and x, and that changes what they are good at.",
 )
+
+from cvae_core.models import VARIANTS  # noqa: E402 -- after the title: this imports torch
 
 cols = st.columns(4)
 for i, (path, title, icon) in enumerate(ui.PAGES):

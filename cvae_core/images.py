@@ -3,20 +3,22 @@
 import io
 
 import numpy as np
-import torch
 from PIL import Image
+
+
+def as_array(images) -> np.ndarray:
+    """A torch tensor (without importing torch: the home page paints before torch loads) or an array, as numpy."""
+    return images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
 
 
 def to_uint8(images) -> np.ndarray:
     """Float images in [0, 1] (tensor or array, any leading shape) -> uint8 array."""
-    if isinstance(images, torch.Tensor):
-        images = images.detach().cpu().numpy()
-    return (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return (np.clip(as_array(images), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def grid(images, ncol: int, pad: int = 2, pad_value: float = 0.35) -> np.ndarray:
     """(N, 28, 28) -> one (rows*(28+pad)-pad, ncol*(28+pad)-pad) float image, row by row."""
-    images = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    images = as_array(images)
     images = images.reshape(len(images), 28, 28)
     n = len(images)
     nrow = -(-n // ncol)

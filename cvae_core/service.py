@@ -52,6 +52,7 @@ class Snapshot:
     grid: np.ndarray | None = None  # the latest sample grid, (N, 28, 28), drawn from `model`
     model: nn.Module | None = None  # a frozen copy of the weights, for other pages; None before the first slice
     version: int = 0  # increases whenever `model` is replaced
+    drawn_at: tuple = (0, 0.0)  # (training step, seconds of training) of the weights behind `grid` and `model`
     error: str = ""
     summary: dict = field(default_factory=dict)  # the trainer's summary (steps, seconds, its settings)
 
@@ -215,8 +216,9 @@ class TrainingService:
         """A new snapshot from the trainer (called by the worker holding the run, or under the lock
         for a run no worker holds). draw: also a new grid and a frozen copy of the weights."""
         old = run.snapshot
-        grid, model, version = old.grid, old.model, old.version
+        grid, model, version, drawn_at = old.grid, old.model, old.version, old.drawn_at
         if draw:
+            drawn_at = (run.trainer.step, run.trainer.elapsed)
             model = copy.deepcopy(run.trainer.model).eval().requires_grad_(False)
             with torch.no_grad():
                 grid = run.draw(model)
@@ -230,6 +232,7 @@ class TrainingService:
             grid=grid,
             model=model,
             version=version,
+            drawn_at=drawn_at,
             error=error or (old.error if state == FAILED else ""),
             summary=run.trainer.summary(),
         )
@@ -244,6 +247,7 @@ class TrainingService:
             grid=old.grid,
             model=old.model,
             version=old.version,
+            drawn_at=old.drawn_at,
             error=old.error,
             summary=old.summary,
         )

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import asdict, replace
 from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
+from pathlib import Path
 
 import torch
 
@@ -27,7 +28,9 @@ from .errors import CVAEError
 from .service import TrainingRun, TrainingService
 
 POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
-NICENESS = 10  # the training process yields the CPU to the web server and the browser
+# The training process yields the CPU to the web server first (CVAE_TRAINING_NICENESS, 0-19): pages stay
+# quick while every core trains. Not more: on a machine that also runs browsers, they would starve training.
+NICENESS = 5
 
 
 # ---- in the training process ------------------------------------------------------------------
@@ -62,12 +65,19 @@ class TrainingHost:
         except CVAEError as e:
             return {"error": str(e)}
         grid_seed = recipe["train"]["seed"]
+        dump = os.environ.get("CVAE_DUMP_SNAPSHOTS")  # bench/: keep the weights behind every grid shown
+        ids: list[str] = []
 
         def draw(model, seed=grid_seed):
             """The Train page's grid: one row per label, the same eight styles in every row (None for cvae3)."""
+            if dump:
+                from . import checkpoint
+
+                checkpoint.save(model, Path(dump) / f"{ids[0]}-{trainer.step}.safetensors")
             return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
 
         run = TrainingRun(trainer, draw=draw)
+        ids.append(run.id)
         self.runs[run.id] = run
         self.service.start(run)
         return {"id": run.id, "makes_images": model.makes_images, "uses_label": model.uses_label, "epochs": trainer.config.epochs}
@@ -129,8 +139,8 @@ def _init_training_process(parent_pid: int, settings: dict) -> None:
     """Runs first in the training process: lower priority, settings, and exit when the server does."""
     _SETTINGS.update(settings)
     try:
-        os.nice(NICENESS)
-    except OSError:
+        os.nice(min(19, max(0, int(os.environ.get("CVAE_TRAINING_NICENESS", NICENESS)))))
+    except (OSError, ValueError):
         pass
 
     def watch():

@@ -175,7 +175,8 @@ def live_panel():
     m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help="KL(q(z|x,…) ‖ prior): nats the code z carries.")
     m4.metric("Training time", ui.readable.duration(p.elapsed), help="Time spent on training steps (waiting in the queue not counted).")
     if snap.grid is not None:
-        caption = "One row per label, the same noise in every row" if run.uses_label else "Samples from p(z) (no label)"
+        what = "One row per label, the same noise in every row" if run.uses_label else "Samples from p(z) (no label)"
+        caption = f"{what} · weights of step {snap.drawn_at[0]:,} ({ui.readable.duration(snap.drawn_at[1])} of training)"
         ui.show_digits(snap.grid, ncol=8, scale=2, caption=caption)
     elif not run.makes_images:
         st.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")

@@ -51,19 +51,31 @@ if b2.button("Reset", icon=":material/restart_alt:", help="All dials to 0: the p
         state[f"dial{i}"] = 0.0
 
 
-left, right = st.columns([1, 2])
-with left:
-    st.markdown(f"**Style dials** (first {min(k, MAX_SLIDERS)} of {k} dimensions)" if k > MAX_SLIDERS else "**Style dials**")
-    dial_columns = st.columns(2)
-    for i in range(min(k, MAX_SLIDERS)):
-        dial_columns[i % 2].slider(
-            f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations."
-        )
-noise = state["gen_noise"].copy()  # the dials set the first dimensions; the rest keep the last random draw
-noise[: min(k, MAX_SLIDERS)] = [state[f"dial{i}"] for i in range(min(k, MAX_SLIDERS))]
-with right:
-    image = model.draw(label, noise, temperature)
-    st.image(ui.digit_png(image, scale=10), caption=f"label {label}" if label is not None else "no label", width=280)
+def current_noise() -> np.ndarray:
+    """The style: the dials set the first dimensions; the rest keep the last random draw."""
+    noise = state["gen_noise"].copy()
+    noise[: min(k, MAX_SLIDERS)] = [state[f"dial{i}"] for i in range(min(k, MAX_SLIDERS))]
+    return noise
+
+
+@st.fragment
+def dials_and_digit():
+    """A dial move reruns this alone (the grids below stay as they are): the digit follows the dial at once."""
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown(f"**Style dials** (first {min(k, MAX_SLIDERS)} of {k} dimensions)" if k > MAX_SLIDERS else "**Style dials**")
+        dial_columns = st.columns(2)
+        for i in range(min(k, MAX_SLIDERS)):
+            dial_columns[i % 2].slider(
+                f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations."
+            )
+    with right:
+        image = model.draw(label, current_noise(), temperature)
+        st.image(ui.digit_png(image, scale=10), caption=f"label {label}" if label is not None else "no label", width=280)
+
+
+dials_and_digit()
+noise = current_noise()
 
 st.divider()
 st.subheader("Every label, several styles")

@@ -236,19 +236,26 @@ def test_the_comparison_table_appears(server, page):
     shot(page, "compare")
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, from /proc (Linux)."""
-    total = 0.0
-    pids = [pid]
+def _process_tree(pid: int) -> list[int]:
+    """A process and its descendants (the training process, the resource tracker), from /proc (Linux)."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
-        pass
-    for p in pids:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) / 1024
+        return [pid]
+    return [pid, *(p for c in children for p in _process_tree(c))]
+
+
+def _rss_mb(pid: int) -> float:
+    """Memory of the server and its training process: the sum of their proportional set sizes (PSS),
+    so that the torch libraries both processes map are counted once, not twice."""
+    total = 0.0
+    for p in _process_tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
     return total
 
 
@@ -290,8 +297,15 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    """CPU time of the server and its training process so far."""
+    total = 0.0
+    for p in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
 
 
 def test_closing_the_tab_stops_its_training(server, browser):

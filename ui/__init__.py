@@ -9,22 +9,36 @@
 - `training`: the training process, this session's runs, the heartbeat.
 """
 
-from . import readable, state, training
+import importlib
+
+from . import readable, state
 from .frame import PAGES, digit_png, setup_page, show_digits, stack_digits
-from .models import (
-    CHECKPOINTS,
-    add_session_model,
-    all_models,
-    describe_model,
-    fidelity_classifiers,
-    model_picker,
-    model_store,
-    saved_models,
-    shipped_models,
-    test_digits,
-)
-from .plots import ellipses
-from .server import release_memory, server_memory_mb
+
+# These import torch, so they load when first used: a page's title and text paint before torch does.
+_LAZY = {
+    "CHECKPOINTS": "models",
+    "add_session_model": "models",
+    "all_models": "models",
+    "describe_model": "models",
+    "fidelity_classifiers": "models",
+    "model_picker": "models",
+    "model_store": "models",
+    "saved_models": "models",
+    "shipped_models": "models",
+    "test_digits": "models",
+    "ellipses": "plots",
+    "release_memory": "server",
+    "server_memory_mb": "server",
+}
+
+
+def __getattr__(name: str):
+    if name == "training":
+        return importlib.import_module(".training", __name__)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'ui' has no attribute {name!r}")
+
 
 __all__ = [
     "CHECKPOINTS",

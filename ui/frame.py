@@ -2,12 +2,8 @@
 
 import numpy as np
 import streamlit as st
-import torch
 
-from cvae_core.images import grid, png_bytes
-
-from .models import checkpoint_uploader, shipped_models
-from .training import heartbeat, warm_up
+from cvae_core.images import as_array, grid, png_bytes
 
 PAGES = [
     ("app.py", "Home", ":material/home:"),
@@ -32,6 +28,11 @@ def setup_page(title: str, intro: str | None = None) -> None:
         # Our own links: Streamlit's list would name the home page after its file ("app").
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
+    # Painted so far without torch. What follows imports it (seconds, the first time in a server).
+    from .models import checkpoint_uploader, shipped_models
+    from .training import heartbeat, warm_up
+
+    with st.sidebar:
         _, refused = shipped_models()
         for name, why in refused.items():
             st.warning(f"Skipped checkpoint {name}: {why}")
@@ -43,7 +44,7 @@ def setup_page(title: str, intro: str | None = None) -> None:
 def stack_digits(images) -> np.ndarray:
     """One (N, 28, 28) array from a tensor or array of digits, or a list of them (each (28, 28) or (B, 28, 28))."""
     parts = images if isinstance(images, list | tuple) else [images]
-    arrays = [(p.detach().cpu().numpy() if torch.is_tensor(p) else np.asarray(p)).reshape(-1, 28, 28) for p in parts]
+    arrays = [as_array(p).reshape(-1, 28, 28) for p in parts]
     return np.concatenate(arrays)
 
 

@@ -1,0 +1,342 @@
+"""What a visitor waits for, timed in headless Chromium against `streamlit run app.py` (wall clock).
+
+    python bench/browser.py                 # everything (about 8 minutes on 2 cores)
+    python bench/browser.py --only start --only dial --json bench/browser.json
+
+Parts:
+- paint: from the health check answering to the home page's title, and to the finished home page;
+- start: from pressing Start (app defaults) to the first sample grid, and to the first grid whose
+  weights draw digits that the independent classifier reads >= 90 % right (1,000 samples from the
+  weights behind that grid, which the training process keeps when CVAE_DUMP_SNAPSHOTS is set);
+  also the training speed with the Train page open, against the engine alone on the same settings;
+- dial: from a dial's key press on Generate to the new digit in the page (median of 20);
+- sessions: aggregate training throughput with 1, 2 and 5 sessions training at once (interleaved
+  rounds, medians), and five visitors pressing Start together (first grid, good digits, each).
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOOD = 0.90  # label fidelity a grid's weights must reach
+FIDELITY_SAMPLES = 100  # per label: 1,000 samples
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app.py` on a free port, keeping the weights behind every grid in a folder."""
+
+    def __init__(self, dump: Path | None = None, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = {**os.environ, **(env or {})}
+        if dump is not None:
+            environment["CVAE_DUMP_SNAPSHOTS"] = str(dump)
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={self.port}",
+             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment,
+        )  # fmt: skip
+        self.healthy = None
+        while time.perf_counter() - self.started < 90:
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=1).read() == b"ok":
+                    self.healthy = time.perf_counter()
+                    break
+            except OSError:
+                time.sleep(0.02)
+        if self.healthy is None:
+            raise RuntimeError("streamlit did not answer within 90 s")
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def launch(p):
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not executable:
+        raise RuntimeError("no chromium on PATH (apt-get install chromium)")
+    return p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+
+
+def ready(page, title: str, timeout: float = 90_000):
+    page.get_by_role("heading", name=title).first.wait_for(timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def main_area(page):
+    return page.get_by_test_id("stMainBlockContainer")
+
+
+# ---- paint ------------------------------------------------------------------------------------
+def paint(p) -> dict:
+    """Health check answering -> home title painted, and -> home finished (its last section drawn)."""
+    browser = launch(p)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    server = Server()
+    try:
+        page.goto(server.url)
+        page.get_by_role("heading", name="CVAE Lab").first.wait_for(timeout=60_000)
+        title = time.perf_counter() - server.healthy
+        page.get_by_test_id("stMetric").filter(has_text="Server memory").wait_for(timeout=60_000)
+        ready(page, "CVAE Lab")
+        finished = time.perf_counter() - server.healthy
+    finally:
+        server.close()
+        browser.close()
+    return {"first_paint_s": round(title, 2), "home_finished_s": round(finished, 2), "targets_s": [2, 5]}
+
+
+# ---- start -> digits ----------------------------------------------------------------------------
+STEP = re.compile(r"weights of step ([\d,]+)")
+
+
+def watch_grids(page, started: float, until: float) -> list[tuple[float, int]]:
+    """(seconds after Start, training step) each time the Train page shows a new grid."""
+    seen, out = None, []
+    caption = main_area(page).get_by_test_id("stImageCaption").first
+    while time.perf_counter() < until:
+        try:
+            text = caption.inner_text(timeout=200)
+        except Exception:  # no grid yet
+            continue
+        match = STEP.search(text)
+        if match and match.group(1) != seen:
+            seen = match.group(1)
+            out.append((time.perf_counter() - started, int(seen.replace(",", ""))))
+        time.sleep(0.05)
+    return out
+
+
+def fidelity_of(dump: Path, step: int) -> float:
+    """Label fidelity (the independent CNN, 1,000 samples) of the weights kept for a step."""
+    from cvae_core import checkpoint
+    from cvae_core.metrics import label_fidelity
+
+    files = sorted(dump.glob(f"*-{step}.safetensors"))
+    model = checkpoint.load(files[0]).model.eval()
+    classifier = checkpoint.load(checkpoint.FIDELITY_CLASSIFIERS["label_fidelity"]).model.eval()
+    return label_fidelity(model, classifier, per_label=FIDELITY_SAMPLES, temperature=1.0, seed=0)["fidelity"]
+
+
+def first_good(dump: Path, grids: list[tuple[float, int]]) -> tuple[float | None, float | None]:
+    """(seconds, fidelity) of the first grid whose weights reach GOOD."""
+    for seconds, step in grids:
+        fidelity = fidelity_of(dump, step)
+        if fidelity >= GOOD:
+            return seconds, fidelity
+    return None, None
+
+
+def press_start(p_browser, url: str):
+    context = p_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{url}/Train")
+    ready(page, "Train")
+    return context, page
+
+
+def progress_epochs(page) -> float | None:
+    text = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=2000)
+    match = re.search(r"epoch ([\d.]+)", text)
+    return float(match.group(1)) if match else None
+
+
+def engine_alone(seconds: float) -> float:
+    """Digits per wall-clock second of the engine on the app's defaults, no server, no page."""
+    from cvae_core.data import load_dataset
+    from cvae_core.defaults import model_defaults, training_defaults
+    from cvae_core.engine import TrainConfig, Trainer
+    from cvae_core.models import ModelConfig, build_model
+
+    train = load_dataset("mnist-5k", "train")
+    test = load_dataset("mnist-5k", "test")
+    trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, test, TrainConfig(**training_defaults()))
+    trainer.run(max_steps=3)
+    started, samples = time.perf_counter(), trainer.samples
+    while time.perf_counter() - started < seconds and not trainer.done:
+        trainer.run(max_seconds=0.3)
+    return (trainer.samples - samples) / (time.perf_counter() - started)
+
+
+def start(p) -> dict:
+    """One visitor presses Start on a warm server."""
+    from cvae_core.data import load_dataset
+
+    n_train = len(load_dataset("mnist-5k", "train"))
+    dump = Path(tempfile.mkdtemp(prefix="cvae-bench-"))
+    server = Server(dump)
+    browser = launch(p)
+    try:
+        context, page = press_start(browser, server.url)
+        time.sleep(8)  # the training process starts while a visitor reads (it is started by the first page)
+        main_area(page).get_by_role("button", name="Start", exact=True).click()
+        started = time.perf_counter()
+        grids = watch_grids(page, started, started + 12)
+        first = grids[0][0] if grids else None
+        good, fidelity = first_good(dump, grids)
+        # speed with the page open: digits trained per wall second, read from the page
+        e0, t0 = progress_epochs(page), time.perf_counter()
+        time.sleep(8)
+        e1, t1 = progress_epochs(page), time.perf_counter()
+        page_rate = (e1 - e0) * n_train / (t1 - t0) if e0 is not None and e1 is not None else None
+        context.close()
+    finally:
+        server.close()
+        browser.close()
+    alone = engine_alone(8)
+    return {
+        "start_to_first_grid_s": first and round(first, 2),
+        "start_to_good_grid_s": good and round(good, 2),
+        "good_grid_fidelity": fidelity,
+        "grids_seen": len(grids),
+        "page_open_digits_per_s": page_rate and round(page_rate),
+        "engine_alone_digits_per_s": round(alone),
+        "page_open_over_engine": page_rate and round(page_rate / alone, 3),
+        "targets": {"start_to_good_grid_s": 5, "page_open_over_engine": 0.85},
+    }
+
+
+# ---- dial -> digit ------------------------------------------------------------------------------
+def dial(p, repeats: int = 20) -> dict:
+    server = Server()
+    browser = launch(p)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server.url}/Generate")
+        ready(page, "Generate")
+        digit = main_area(page).get_by_test_id("stImage").first.locator("img")
+        thumb = main_area(page).get_by_role("slider").nth(1)  # z1 (the first slider is the temperature)
+        thumb.focus()
+        times = []
+        for i in range(repeats):
+            before = digit.get_attribute("src")
+            t = time.perf_counter()
+            page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+            page.wait_for_function(
+                "(src) => { const i = document.querySelector('[data-testid=\"stMainBlockContainer\"] [data-testid=\"stImage\"] img');"
+                " return i && i.getAttribute('src') !== src; }",
+                arg=before,
+                timeout=10_000,
+            )
+            times.append(time.perf_counter() - t)
+            time.sleep(0.3)
+    finally:
+        server.close()
+        browser.close()
+    return {"dial_to_digit_median_ms": round(1000 * statistics.median(times), 1), "samples": len(times), "target_ms": 100}
+
+
+# ---- sessions -----------------------------------------------------------------------------------
+def aggregate(browser, url: str, k: int, seconds: float = 10.0) -> float:
+    """Digits per second trained by k sessions together (each on the Train page, app defaults)."""
+    from cvae_core.data import load_dataset
+
+    n_train = len(load_dataset("mnist-5k", "train"))
+    opened = [press_start(browser, url) for _ in range(k)]
+    for _, page in opened:
+        main_area(page).get_by_role("button", name="Start", exact=True).click()
+    time.sleep(4)  # everyone is under way (first slices, the queue rotating)
+    before = [progress_epochs(page) or 0.0 for _, page in opened]
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    after = [progress_epochs(page) or 0.0 for _, page in opened]
+    rate = sum(a - b for a, b in zip(after, before, strict=True)) * n_train / (time.perf_counter() - t0)
+    for context, _ in opened:
+        context.close()
+    time.sleep(12)  # their runs stop (no heartbeat) before the next round
+    return rate
+
+
+def five_together(browser, url: str, dump: Path) -> list[dict]:
+    opened = [press_start(browser, url) for _ in range(5)]
+    started = time.perf_counter()
+    for _, page in opened:
+        main_area(page).get_by_role("button", name="Start", exact=True).click()
+    out = []
+    grids_each = [[] for _ in opened]
+    deadline = started + 60
+    while time.perf_counter() < deadline:  # look at each page in turn
+        for i, (_, page) in enumerate(opened):
+            grids_each[i].extend(g for g in watch_grids(page, started, time.perf_counter() + 0.3) if g not in grids_each[i])
+    for grids in grids_each:
+        good, fidelity = first_good(dump, sorted(set(grids)))
+        out.append({"first_grid_s": grids and round(min(grids)[0], 1), "good_grid_s": good and round(good, 1), "fidelity": fidelity})
+    for context, _ in opened:
+        context.close()
+    return out
+
+
+def sessions(p, rounds: int = 3) -> dict:
+    dump = Path(tempfile.mkdtemp(prefix="cvae-bench-"))
+    server = Server(dump)
+    browser = launch(p)
+    try:
+        warm = browser.new_page()
+        warm.goto(server.url)
+        ready(warm, "CVAE Lab")
+        time.sleep(8)
+        rates = {k: [] for k in (1, 2, 5)}
+        for _ in range(rounds):
+            for k in rates:
+                rates[k].append(aggregate(browser, server.url, k))
+        together = five_together(browser, server.url, dump)
+    finally:
+        server.close()
+        browser.close()
+    medians = {k: statistics.median(v) for k, v in rates.items()}
+    return {
+        "aggregate_digits_per_s": {str(k): round(v) for k, v in medians.items()},
+        "five_over_two": round(medians[5] / medians[2], 3),
+        "rounds": rates and {str(k): [round(x) for x in v] for k, v in rates.items()},
+        "five_press_start_together": together,
+        "targets": {"five_over_two": 0.95, "first_grid_s": 15, "good_grid_s": 60},
+    }
+
+
+PARTS = {"paint": paint, "start": start, "dial": dial, "sessions": sessions}
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=list(PARTS), action="append")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}", "date": time.strftime("%Y-%m-%d")}
+    with sync_playwright() as p:
+        for name in args.only or list(PARTS):
+            print(f"-- {name}", flush=True)
+            results[name] = PARTS[name](p)
+            print(json.dumps(results[name], indent=1), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
