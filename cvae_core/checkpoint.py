@@ -128,11 +128,12 @@ def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
         if overwrite:
             os.replace(tmp_name, path)
         else:
-            os.link(tmp_name, path)  # fails if the name exists: no check-then-write race
+            try:
+                os.link(tmp_name, path)  # fails if the name exists: no check-then-write race
+            except FileExistsError:
+                raise CheckpointError(f"{path.name} already exists") from None
             os.unlink(tmp_name)
         tmp_name = None
-    except FileExistsError:
-        raise CheckpointError(f"{path.name} already exists") from None
     except OSError as e:
         raise CheckpointError(f"could not save {path.name}: {e.strerror or e}") from None
     finally:

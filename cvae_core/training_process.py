@@ -11,6 +11,7 @@ two processes; nothing from a visitor is unpickled). A run is built in the train
 most every `POLL_SECONDS`), and the weights as they are now, fetched once per version.
 """
 
+import ctypes
 import gc
 import os
 import threading
@@ -100,6 +101,11 @@ class TrainingHost:
             run = self.runs.pop(run_id, None)
             if run is not None:
                 self.service.stop(run)
+        if run_ids:
+            try:  # hand the freed memory back to the system (glibc keeps it otherwise)
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
+            except (OSError, AttributeError):
+                pass
 
     def snapshot(self, run_id: str, have_history: int) -> dict | None:
         """The run's latest snapshot, without the weights, and only the history rows after the first have_history."""
@@ -138,6 +144,10 @@ _SETTINGS: dict = {}
 def _init_training_process(parent_pid: int, settings: dict) -> None:
     """Runs first in the training process: lower priority, settings, and exit when the server does."""
     _SETTINGS.update(settings)
+    try:  # glibc: two malloc arenas, not eight per core, for the worker threads (memory a visitor can make us hold)
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
     try:
         os.nice(min(19, max(0, int(os.environ.get("CVAE_TRAINING_NICENESS", NICENESS)))))
     except (OSError, ValueError):

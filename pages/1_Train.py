@@ -113,25 +113,26 @@ if resume and run is not None:
 
 # ---- live panel: reads the run's latest snapshot; the training itself runs in the background ----
 def curves(history) -> go.Figure:
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("ELBO ↑", "Reconstruction ↑", "KL"))
+    """ELBO, reconstruction and KL against epochs, stacked (they share the epoch axis), train and test."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("ELBO ↑", "Reconstruction ↑", "KL"))
     for split, dash in (("train", "solid"), ("test", "dot")):
         rows = [h for h in history if h["split"] == split]
-        for col, key in enumerate(("elbo", "recon", "kl"), start=1):
+        for row, key in enumerate(("elbo", "recon", "kl"), start=1):
             fig.add_trace(
                 go.Scatter(
                     x=[h["epoch"] for h in rows],
                     y=[h[key] for h in rows],
                     name=split,
                     legendgroup=split,
-                    showlegend=col == 1,
+                    showlegend=row == 1,
                     line={"dash": dash, "color": "#1f77b4" if split == "train" else "#d62728"},
                 ),
-                row=1,
-                col=col,
+                row=row,
+                col=1,
             )
-            fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_yaxes(title_text="nats per digit", row=1, col=1)
-    fig.update_layout(height=300, margin={"t": 40, "b": 10, "l": 10, "r": 10}, legend={"orientation": "h", "y": -0.3})
+    fig.update_xaxes(title_text="epoch", row=3, col=1)
+    fig.update_yaxes(title_text="nats", row=2, col=1)
+    fig.update_layout(height=520, margin={"t": 30, "b": 10, "l": 10, "r": 10}, legend={"orientation": "h", "y": 1.1})
     return fig
 
 
@@ -146,6 +147,7 @@ STATUS = {
 
 @st.fragment(run_every=REFRESH_SECONDS if active else None)
 def live_panel():
+    """Where the run stands: state, place in the queue, progress, the latest loss terms."""
     run = ui.training.current_run()
     if run is None:
         st.info("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds.")
@@ -174,6 +176,14 @@ def live_panel():
     m2.metric("Reconstruction", f"{p.terms.get('recon', float('nan')):.1f}", help="log p(x|z,…): how well the decoder redraws the digit.")
     m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help="KL(q(z|x,…) ‖ prior): nats the code z carries.")
     m4.metric("Training time", ui.readable.duration(p.elapsed), help="Time spent on training steps (waiting in the queue not counted).")
+
+
+@st.fragment(run_every=REFRESH_SECONDS if active else None)
+def grid_panel():
+    run = ui.training.current_run()
+    if run is None:
+        return
+    snap = run.snapshot
     if snap.grid is not None:
         what = "One row per label, the same noise in every row" if run.uses_label else "Samples from p(z) (no label)"
         caption = f"{what} · weights of step {snap.drawn_at[0]:,} ({ui.readable.duration(snap.drawn_at[1])} of training)"
@@ -193,7 +203,11 @@ def curves_panel():
 
 
 live_panel()
-curves_panel()
+grid_column, curves_column = st.columns([2, 3])
+with grid_column:
+    grid_panel()
+with curves_column:
+    curves_panel()
 
 # ---- save and download --------------------------------------------------------------------------
 trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once
