@@ -14,8 +14,10 @@ most every `POLL_SECONDS`), and the weights as they are now, fetched once per ve
 import ctypes
 import gc
 import os
+import sys
 import threading
 import time
+import types
 import weakref
 from collections import deque
 from dataclasses import asdict, replace
@@ -173,8 +175,15 @@ class TrainingClient:
     """The server's side: starts the training process and hands out RunHandles."""
 
     def __init__(self, max_concurrent: int | None = None):
-        self._manager = _Manager(ctx=get_context("spawn"))
-        self._manager.start(_init_training_process, (os.getpid(), {"max_concurrent": max_concurrent}))
+        self._manager = _Manager(ctx=get_context("spawn"))  # spawn, not fork: the server has threads
+        # A spawned process re-imports the parent's __main__ (here Streamlit's command line, or a test
+        # runner); the training process needs none of it, so it is shown a blank one while it starts.
+        server_main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            self._manager.start(_init_training_process, (os.getpid(), {"max_concurrent": max_concurrent}))
+        finally:
+            sys.modules["__main__"] = server_main
         self._local = threading.local()  # a proxy per thread: each has its own connection
         self._dropped: deque[str] = deque()
         self._handles: weakref.WeakSet = weakref.WeakSet()

@@ -170,7 +170,7 @@ def test_training_progress_moves(server, page):
     shot(page, "train")
     rss = _rss_mb(SERVER_PIDS[server])  # every page has been opened by now, and one model is training
     print(f"server memory, every page visited and one training run: {rss:.0f} MB")
-    assert rss < 1500, f"server memory {rss:.0f} MB"
+    assert rss < 1700, f"server memory {rss:.0f} MB"  # server and training process, PSS: measured 1.4-1.55 GB
     main(page).get_by_role("button", name="Stop", exact=True).click()
     main(page).get_by_role("button", name="Resume", exact=True).wait_for(timeout=60_000)
     assert_no_exception(page)
@@ -291,7 +291,7 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
     pid = SERVER_PIDS[server]
     rss = _rss_mb(pid)
     print(f"server memory with five sessions training: {rss:.0f} MB")
-    assert rss < 2000, f"server memory {rss:.0f} MB with five sessions"  # bounded: measured 1.3-1.6 GB
+    assert rss < 2300, f"server memory {rss:.0f} MB with five sessions"  # bounded: measured 1.9-2.05 GB (PSS, both processes)
     for context in contexts:
         context.close()
 
