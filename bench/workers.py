@@ -1,4 +1,4 @@
-"""Thread or process for the training workers? `python bench/workers.py [--seconds 6] [--json FILE]`.
+"""Thread or process for the training workers? `python bench/workers.py [--seconds 6] [--rounds 3] [--json FILE]`.
 
 The app's training service (cvae_core/service.py) runs the same way in both set-ups; what differs
 is where it runs:
@@ -9,13 +9,15 @@ Measured, on the app's live defaults, as digits trained per wall-clock second:
 1. one run alone, and one run while a busy pure-Python thread (standing in for page scripts:
    building plots, encoding PNGs, Streamlit's own work) runs in the server process;
 2. the Python thread's own speed beside training, against alone (how much the pages lose);
-3. aggregate throughput of 1, 2 and 5 runs at once through the service (queue and time-slicing).
+3. aggregate throughput of 1, 2 and 5 runs at once through the service (queue and time-slicing),
+   interleaved rounds, medians.
 """
 
 import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import threading
 import time
@@ -132,15 +134,20 @@ def aggregate(runs, k: int, seconds: float, busy_python: bool = False) -> tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     out = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"), "seconds": args.seconds}
     python_alone = python_rate(args.seconds)
     for name, make in (("thread", ThreadRuns), ("process", ProcessRuns)):
         runs = make()
-        alone, _ = aggregate(runs, 1, args.seconds)
+        rounds = {k: [] for k in (1, 2, 5)}
+        for _ in range(args.rounds):  # interleaved, so that a drift of the machine moves every k alike
+            for k in rounds:
+                rounds[k].append(aggregate(runs, k, args.seconds)[0])
+        totals = {k: round(statistics.median(v)) for k, v in rounds.items()}
+        alone = totals[1]
         beside, py = aggregate(runs, 1, args.seconds, busy_python=True)
-        totals = {k: round(aggregate(runs, k, args.seconds)[0]) for k in (1, 2, 5)}
         out[name] = {
             "one_run_digits_per_s": round(alone),
             "one_run_beside_busy_python_digits_per_s": round(beside),
@@ -148,6 +155,7 @@ def main() -> None:
             "python_thread_kept_beside_training": round(py / python_alone, 3),
             "aggregate_digits_per_s": totals,
             "five_over_two": round(totals[5] / totals[2], 3),
+            "rounds": {k: [round(x) for x in v] for k, v in rounds.items()},
         }
         print(name, json.dumps(out[name]), flush=True)
         if name == "process":

@@ -31,9 +31,10 @@ from .errors import CVAEError
 from .service import TrainingRun, TrainingService
 
 POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
-# The training process yields the CPU to the web server first (CVAE_TRAINING_NICENESS, 0-19): pages stay
-# quick while every core trains. Not more: on a machine that also runs browsers, they would starve training.
-NICENESS = 5
+# How far the training process yields the CPU to the web server (CVAE_TRAINING_NICENESS, 0-19). By default
+# not at all: the server's GIL-bound threads use at most about one core, and the scheduler shares the rest
+# fairly; on a machine that also runs browsers (a laptop, bench/), a niced training process starves.
+NICENESS = 0
 
 
 # ---- in the training process ------------------------------------------------------------------
@@ -41,16 +42,31 @@ class TrainingHost:
     """Builds runs from recipes and serves their snapshots (one per training process)."""
 
     def __init__(self, **service_settings):
-        self.service = TrainingService(**service_settings)
         self.runs: dict[str, TrainingRun] = {}
         self._data: dict = {}
+        self._data_lock = threading.Lock()
+        self.service = TrainingService(warm_up=self.warm_up, **service_settings)
+
+    def warm_up(self) -> None:
+        """Load the offline digits and take a few steps on the live default model (each worker thread, at
+        start), so that a visitor's first slice does not pay for torch's first calls in that thread."""
+        from .data import OFFLINE
+        from .defaults import model_defaults
+        from .engine import TrainConfig, Trainer
+        from .models import ModelConfig, build_model
+
+        train, test = self._dataset(OFFLINE, "train"), self._dataset(OFFLINE, "test")
+        trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, test, TrainConfig(epochs=1.0))
+        trainer.run(max_steps=5)
+        trainer.model.label_grid(2, seed=0)
 
     def _dataset(self, name: str, split: str):
         from .data import load_dataset
 
-        if (name, split) not in self._data:
-            self._data[(name, split)] = load_dataset(name, split)
-        return self._data[(name, split)]
+        with self._data_lock:  # loaded once, shared read-only by every run (a Dataset is immutable)
+            if (name, split) not in self._data:
+                self._data[(name, split)] = load_dataset(name, split)
+            return self._data[(name, split)]
 
     def submit(self, recipe: dict) -> dict:
         """Build a run and queue it: {"id", "makes_images", "uses_label", "epochs"}, or {"error": sentence}."""
@@ -136,7 +152,8 @@ def _host() -> TrainingHost:
     """The manager's one shared object (created in the training process on first use)."""
     global _HOST
     if _HOST is None:
-        _HOST = TrainingHost(max_concurrent=_SETTINGS.get("max_concurrent"))
+        cores = os.environ.get("CVAE_TRAINING_CORES", "").strip()  # threads the runs share (default: every core)
+        _HOST = TrainingHost(max_concurrent=_SETTINGS.get("max_concurrent"), cores=int(cores) if cores.isdigit() and int(cores) > 0 else None)
     return _HOST
 
 
@@ -187,6 +204,7 @@ class TrainingClient:
         self._local = threading.local()  # a proxy per thread: each has its own connection
         self._dropped: deque[str] = deque()
         self._handles: weakref.WeakSet = weakref.WeakSet()
+        self.host.load()  # the training process builds its service, whose workers warm up at once
         threading.Thread(target=self._janitor, daemon=True, name="training-janitor").start()
 
     @property

@@ -12,8 +12,10 @@ from cvae_core.engine import TrainConfig
 from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
 
-REFRESH_SECONDS = 0.5  # how often the live panel reads the run's snapshot (training never waits for it)
-CURVES_SECONDS = 2.0  # how often the curves redraw
+# How often the panels read the run's snapshot (training never waits for them). Each refresh costs the
+# server and the browser CPU that training could use: grids come once a second, curves need less.
+REFRESH_SECONDS = 1.0
+CURVES_SECONDS = 4.0
 
 ui.setup_page(
     "Train",
@@ -76,39 +78,51 @@ with st.expander("Settings", expanded=ui.training.current_run() is None):
     )  # fmt: skip
     hidden = c4.select_slider("Hidden width", [128, 256, 512, 1024], value=model_default["hidden"], help="Units per hidden layer.")
 
-# ---- buttons ------------------------------------------------------------------------------------
+# ---- buttons: callbacks, so that the page draws once, already in the new state -----------------
+chosen = {
+    "model": {"variant": variant, "latent_dim": latent_dim, "arch": arch, "hidden": hidden, "beta": beta},
+    "training": {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start, "max_seconds": seconds},
+    "dataset": dataset,
+    "labels": None if labels == "all" or variant != "m2" else int(labels),
+}
+
+
+def start_training(chosen: dict) -> None:
+    try:
+        if chosen["dataset"] != OFFLINE:  # one that must be downloaded is fetched here, or refused with its sentence
+            ui.training.check_dataset(chosen["dataset"])
+        variant = chosen["model"]["variant"]
+        model_config = ModelConfig(**{**model_defaults(variant), **chosen["model"]}).validate()
+        config = TrainConfig(**{**training_defaults(variant), **chosen["training"]})
+        run_number = state.get("run_number", 0) + 1
+        meta = {"name": f"{variant}-run{run_number}", "dataset": chosen["dataset"], "seed": config.seed, "labels": chosen["labels"]}
+        test_dataset = OFFLINE if chosen["dataset"] == OFFLINE else chosen["dataset"]
+        recipe = ui.training.recipe(model_config, config, chosen["dataset"], test_dataset, chosen["labels"])
+        ui.training.start_run(meta["name"], recipe, meta)
+        state["run_number"] = run_number
+        state.pop("train_start_error", None)
+    except CVAEError as e:
+        state["train_start_error"] = f"Cannot start: {e}"
+
+
 run = ui.training.current_run()
 snap = run.snapshot if run is not None else None
 active = snap is not None and snap.active
 b1, b2, b3, _ = st.columns([1, 1, 1, 5])
-start = b1.button("Start", type="primary", icon=":material/play_arrow:", disabled=active, help="Train a new model with these settings.")
-stop = b2.button("Stop", icon=":material/stop:", disabled=not active, help="Pause training; the model so far is kept and usable.")
-resume = b3.button(
-    "Resume", icon=":material/resume:", disabled=active or run is None or snap.progress.done, help="Continue where you stopped."
-)
-
-if start:
-    try:
-        ui.training.check_dataset(dataset)  # a data set that cannot be had is refused here, with its sentence
-        chosen_model = {"variant": variant, "latent_dim": latent_dim, "arch": arch, "hidden": hidden, "beta": beta}
-        model_config = ModelConfig(**{**model_default, **chosen_model}).validate()
-        chosen = {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start}
-        config = TrainConfig(**{**train_default, **chosen}, max_seconds=seconds)
-        run_number = state.get("run_number", 0) + 1
-        state["run_number"] = run_number
-        hidden_labels = None if labels == "all" or variant != "m2" else int(labels)
-        meta = {"name": f"{variant}-run{run_number}", "dataset": dataset, "seed": seed, "labels": hidden_labels}
-        test_dataset = OFFLINE if dataset == OFFLINE else dataset
-        ui.training.start_run(meta["name"], ui.training.recipe(model_config, config, dataset, test_dataset, hidden_labels), meta)
-        st.rerun()
-    except CVAEError as e:
-        st.error(f"Cannot start: {e}")
-if stop and run is not None:
-    ui.training.client().stop(run)
-    st.rerun()
-if resume and run is not None:
-    ui.training.client().start(run)
-    st.rerun()
+b1.button(
+    "Start", type="primary", icon=":material/play_arrow:", disabled=active, help="Train a new model with these settings.",
+    on_click=start_training, args=(chosen,),
+)  # fmt: skip
+b2.button(
+    "Stop", icon=":material/stop:", disabled=not active, help="Pause training; the model so far is kept and usable.",
+    on_click=lambda: ui.training.client().stop(ui.training.current_run()),
+)  # fmt: skip
+b3.button(
+    "Resume", icon=":material/resume:", disabled=active or run is None or snap.progress.done, help="Continue where you stopped.",
+    on_click=lambda: ui.training.client().start(ui.training.current_run()),
+)  # fmt: skip
+if state.get("train_start_error"):
+    st.error(state.pop("train_start_error"))
 
 
 # ---- live panel: reads the run's latest snapshot; the training itself runs in the background ----
@@ -178,6 +192,12 @@ def live_panel():
     m4.metric("Training time", ui.readable.duration(p.elapsed), help="Time spent on training steps (waiting in the queue not counted).")
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def grid_png(run_id: str, version: int, _grid) -> bytes:
+    """A grid's PNG, encoded once per version of the weights (the panel refreshes more often than that)."""
+    return ui.digits_png(_grid, ncol=8, scale=2)
+
+
 @st.fragment(run_every=REFRESH_SECONDS if active else None)
 def grid_panel():
     run = ui.training.current_run()
@@ -187,7 +207,7 @@ def grid_panel():
     if snap.grid is not None:
         what = "One row per label, the same noise in every row" if run.uses_label else "Samples from p(z) (no label)"
         caption = f"{what} · weights of step {snap.drawn_at[0]:,} ({ui.readable.duration(snap.drawn_at[1])} of training)"
-        ui.show_digits(snap.grid, ncol=8, scale=2, caption=caption)
+        st.image(grid_png(run.id, snap.version, snap.grid), caption=caption)
     elif not run.makes_images:
         st.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")
     else:

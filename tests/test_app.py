@@ -67,7 +67,7 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     at = page("pages/1_Train.py").run()
     no_exceptions(at)
     assert any("Press **Start**" in i.value for i in at.info)
-    at.selectbox[0].set_value("cvae2")
+    at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
     run = at.session_state["current_run"]
@@ -108,7 +108,7 @@ def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_pa
 
     monkeypatch.setitem(data.SOURCES, "kmnist", dataclasses.replace(data.SOURCES["kmnist"], mirrors=("http://127.0.0.1:9/",)))
     at = page("pages/1_Train.py").run()
-    at.selectbox[1].set_value("kmnist")
+    at.selectbox[1].set_value("kmnist").run()
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
     assert any("Cannot start" in e.value and "mnist-5k" in e.value for e in at.error)

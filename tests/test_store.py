@@ -91,7 +91,7 @@ def test_train_page_refuses_a_shipped_name_and_a_saved_model_comes_back_marked(t
     shipped_file = checkpoint.SHIPPED / "cvae2.safetensors"
     before = digest(shipped_file)
     at = page("pages/1_Train.py").run()
-    at.selectbox[0].set_value("cvae2")
+    at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
     next(b for b in at.button if b.label == "Start").click().run()
     run = at.session_state["current_run"]
     wait_until(lambda: run.snapshot.version > 0)

@@ -12,7 +12,7 @@
 import importlib
 
 from . import readable, state
-from .frame import PAGES, digit_png, setup_page, show_digits, stack_digits
+from .frame import PAGES, digit_png, digits_png, setup_page, show_digits, stack_digits
 
 # These import torch, so they load when first used: a page's title and text paint before torch does.
 _LAZY = {
@@ -47,6 +47,7 @@ __all__ = [
     "all_models",
     "describe_model",
     "digit_png",
+    "digits_png",
     "ellipses",
     "fidelity_classifiers",
     "readable",

@@ -50,13 +50,18 @@ def stack_digits(images) -> np.ndarray:
 
 def show_digits(images, ncol: int, scale: int = 3, caption: str | None = None, where=None, download: str | None = None, key=None):
     """A grid of digits (see stack_digits for what `images` may be) as one crisp PNG, with an optional download button."""
-    data = png_bytes(grid(stack_digits(images), ncol), scale=scale)
+    data = digits_png(images, ncol, scale)
     (where or st).image(data, caption=caption)
     if download:
         (where or st).download_button(
             "Download PNG", data, file_name=download, mime="image/png", key=key, help="Save this grid as a PNG image."
         )
     return data
+
+
+def digits_png(images, ncol: int, scale: int = 2) -> bytes:
+    """A grid of digits as one PNG."""
+    return png_bytes(grid(stack_digits(images), ncol), scale=scale)
 
 
 def digit_png(image, scale: int = 8) -> bytes:
