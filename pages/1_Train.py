@@ -13,9 +13,10 @@ from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
 
 # How often the panels read the run's snapshot (training never waits for them). Each refresh costs the
-# server and the browser CPU that training could use: grids come once a second, curves need less.
+# server and the browser CPU that training could use: grids come once a second, curves need less, and
+# when many sessions train, every page refreshes less often so that drawing does not eat the cores.
 REFRESH_SECONDS = 1.0
-CURVES_SECONDS = 4.0
+CURVES_EVERY = 4  # refreshes
 
 ui.setup_page(
     "Train",
@@ -159,7 +160,12 @@ STATUS = {
 }
 
 
-@st.fragment(run_every=REFRESH_SECONDS if active else None)
+server_load = ui.training.client().load() if active else {}
+busy = server_load.get("training", 0) + server_load.get("waiting", 0)  # runs of every session, this one's included
+refresh = REFRESH_SECONDS * min(4.0, max(1.0, busy / 2)) if active else None
+
+
+@st.fragment(run_every=refresh)
 def live_panel():
     """Where the run stands: state, place in the queue, progress, the latest loss terms."""
     run = ui.training.current_run()
@@ -198,7 +204,7 @@ def grid_png(run_id: str, version: int, _grid) -> bytes:
     return ui.digits_png(_grid, ncol=8, scale=2)
 
 
-@st.fragment(run_every=REFRESH_SECONDS if active else None)
+@st.fragment(run_every=refresh)
 def grid_panel():
     run = ui.training.current_run()
     if run is None:
@@ -214,7 +220,7 @@ def grid_panel():
         st.caption("The first samples appear after the first fraction of a second of training.")
 
 
-@st.fragment(run_every=CURVES_SECONDS if active else None)
+@st.fragment(run_every=refresh and CURVES_EVERY * refresh)
 def curves_panel():
     """The curves redraw less often than the numbers: a chart costs the browser far more than a line of text."""
     run = ui.training.current_run()
