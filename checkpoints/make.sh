@@ -12,7 +12,7 @@ train() {  # train NAME ARGS...: train on all 5,000 offline digits, half-precisi
 }
 python -m cvae_core train-classifier --arch cnn --epochs 15 --seed 0 --dataset mnist-5k --split all --eval-dataset mnist --out checkpoints/fidelity_classifier.safetensors --json
 python -m cvae_core train-classifier --arch bn-cnn --epochs 15 --seed 0 --dataset mnist-5k --split all --eval-dataset mnist --out checkpoints/fidelity_classifier_bn.safetensors --json
-train cvae1    --variant cvae1 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 300 --cosine --shift 1 --kl-start 8 --warmup 60
+train cvae1    --variant cvae1 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 80
 train cvae2    --variant cvae2 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 150
 train cvae4    --variant cvae4 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 150
 train vae      --variant vae   --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 150 --cosine --shift 1 --kl-start 0 --warmup 20
