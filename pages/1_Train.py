@@ -79,7 +79,10 @@ with st.expander("Settings", expanded=ui.training.current_run() is None):
     )  # fmt: skip
     hidden = c4.select_slider("Hidden width", [128, 256, 512, 1024], value=model_default["hidden"], help="Units per hidden layer.")
 
-# ---- buttons: callbacks, so that the page draws once, already in the new state -----------------
+# ---- buttons ------------------------------------------------------------------------------------
+# Handled in the script, not in callbacks: a click carries every widget's value as the visitor last set
+# it, whereas a callback's arguments are those of the last completed run (a quick visitor could start
+# the variant they had just switched away from).
 chosen = {
     "model": {"variant": variant, "latent_dim": latent_dim, "arch": arch, "hidden": hidden, "beta": beta},
     "training": {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start, "max_seconds": seconds},
@@ -89,41 +92,41 @@ chosen = {
 
 
 def start_training(chosen: dict) -> None:
-    try:
-        if chosen["dataset"] != OFFLINE:  # one that must be downloaded is fetched here, or refused with its sentence
-            ui.training.check_dataset(chosen["dataset"])
-        variant = chosen["model"]["variant"]
-        model_config = ModelConfig(**{**model_defaults(variant), **chosen["model"]}).validate()
-        config = TrainConfig(**{**training_defaults(variant), **chosen["training"]})
-        run_number = state.get("run_number", 0) + 1
-        meta = {"name": f"{variant}-run{run_number}", "dataset": chosen["dataset"], "seed": config.seed, "labels": chosen["labels"]}
-        test_dataset = OFFLINE if chosen["dataset"] == OFFLINE else chosen["dataset"]
-        recipe = ui.training.recipe(model_config, config, chosen["dataset"], test_dataset, chosen["labels"])
-        ui.training.start_run(meta["name"], recipe, meta)
-        state["run_number"] = run_number
-        state.pop("train_start_error", None)
-    except CVAEError as e:
-        state["train_start_error"] = f"Cannot start: {e}"
+    """Queue a run with these settings; raises CVAEError with a sentence."""
+    if chosen["dataset"] != OFFLINE:  # one that must be downloaded is fetched here, or refused with its sentence
+        ui.training.check_dataset(chosen["dataset"])
+    variant = chosen["model"]["variant"]
+    model_config = ModelConfig(**{**model_defaults(variant), **chosen["model"]}).validate()
+    config = TrainConfig(**{**training_defaults(variant), **chosen["training"]})
+    run_number = state.get("run_number", 0) + 1
+    meta = {"name": f"{variant}-run{run_number}", "dataset": chosen["dataset"], "seed": config.seed, "labels": chosen["labels"]}
+    test_dataset = OFFLINE if chosen["dataset"] == OFFLINE else chosen["dataset"]
+    recipe = ui.training.recipe(model_config, config, chosen["dataset"], test_dataset, chosen["labels"])
+    ui.training.start_run(meta["name"], recipe, meta)
+    state["run_number"] = run_number
 
 
 run = ui.training.current_run()
 snap = run.snapshot if run is not None else None
 active = snap is not None and snap.active
 b1, b2, b3, _ = st.columns([1, 1, 1, 5])
-b1.button(
-    "Start", type="primary", icon=":material/play_arrow:", disabled=active, help="Train a new model with these settings.",
-    on_click=start_training, args=(chosen,),
-)  # fmt: skip
-b2.button(
-    "Stop", icon=":material/stop:", disabled=not active, help="Pause training; the model so far is kept and usable.",
-    on_click=lambda: ui.training.client().stop(ui.training.current_run()),
-)  # fmt: skip
-b3.button(
-    "Resume", icon=":material/resume:", disabled=active or run is None or snap.progress.done, help="Continue where you stopped.",
-    on_click=lambda: ui.training.client().start(ui.training.current_run()),
-)  # fmt: skip
-if state.get("train_start_error"):
-    st.error(state.pop("train_start_error"))
+start = b1.button("Start", type="primary", icon=":material/play_arrow:", disabled=active, help="Train a new model with these settings.")
+stop = b2.button("Stop", icon=":material/stop:", disabled=not active, help="Pause training; the model so far is kept and usable.")
+resume = b3.button(
+    "Resume", icon=":material/resume:", disabled=active or run is None or snap.progress.done, help="Continue where you stopped."
+)
+if start:
+    try:
+        start_training(chosen)
+        st.rerun()  # draw the page in its new state (a rerun costs tens of milliseconds)
+    except CVAEError as e:
+        st.error(f"Cannot start: {e}")
+if stop and run is not None:
+    ui.training.client().stop(run)
+    st.rerun()
+if resume and run is not None:
+    ui.training.client().start(run)
+    st.rerun()
 
 
 # ---- live panel: reads the run's latest snapshot; the training itself runs in the background ----

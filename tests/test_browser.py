@@ -282,18 +282,20 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
             arg=first,
             timeout=120_000,
         )
-    for variant, pg in pages.items():
-        main(pg).get_by_role("button", name="Stop", exact=True).click()
-        pg.get_by_text("Keep this model").wait_for(timeout=120_000)
-        caption = pg.get_by_text("(this session)").first.inner_text()
-        assert f"{variant}-run1" in caption, caption  # each session sees its own model, no other
-        assert_no_exception(pg)
-    pid = SERVER_PIDS[server]
-    rss = _rss_mb(pid)
-    print(f"server memory with five sessions training: {rss:.0f} MB")
-    assert rss < 2300, f"server memory {rss:.0f} MB with five sessions"  # bounded: measured 1.9-2.05 GB (PSS, both processes)
-    for context in contexts:
-        context.close()
+    try:
+        for variant, pg in pages.items():
+            main(pg).get_by_role("button", name="Stop", exact=True).click()
+            pg.get_by_text("Keep this model").wait_for(timeout=120_000)
+            caption = pg.get_by_text("(this session)").first.inner_text()
+            assert f"{variant}-run1" in caption, caption  # each session sees its own model, no other
+            assert_no_exception(pg)
+        pid = SERVER_PIDS[server]
+        rss = _rss_mb(pid)
+        print(f"server memory with five sessions training: {rss:.0f} MB")
+        assert rss < 2300, f"server memory {rss:.0f} MB with five sessions"  # bounded: measured 1.9-2.05 GB (PSS, both processes)
+    finally:
+        for context in contexts:
+            context.close()  # a failure here must not leave five runs training under the next test
 
 
 def _cpu_seconds(pid: int) -> float:
