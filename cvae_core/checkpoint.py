@@ -107,14 +107,14 @@ def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, h
     return save_safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta)})
 
 
-def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False, overwrite: bool = True) -> Path:
-    """Write atomically; errors (read-only folder, full disk) become a CheckpointError. With
-    overwrite=False an existing file is never replaced, even by a writer racing this one."""
-    return write_bytes(to_bytes(model, metadata, half), path, overwrite)
+def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False) -> Path:
+    """Write atomically; errors (read-only folder, full disk) become a CheckpointError."""
+    return write_bytes(to_bytes(model, metadata, half), path)
 
 
 def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
-    """Checkpoint bytes to a file, atomically: a reader sees the old file or the whole new one."""
+    """Checkpoint bytes to a file, atomically: a reader sees the old file or the whole new one. With
+    overwrite=False an existing file is never replaced, even by a writer racing this one."""
     path = Path(path)
     tmp_name = None
     try:

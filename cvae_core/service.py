@@ -13,9 +13,9 @@ training never waits for a redraw.
 - The service holds a run only while it is queued or training, so a run whose session is gone
   is freed with the session.
 
-Threads rather than processes: the model, its optimiser and the snapshots stay in the server's
-memory with nothing to copy or pickle, and torch releases the GIL inside its kernels
-(bench/README.md compares the two).
+The app runs this service in a process of its own (training_process.py): in the web server's
+process its threads would share one GIL with the page scripts, and lose (bench/README.md compares
+the two). Tests and bench/ also run it in their own process, as threads.
 """
 
 import copy
@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -36,7 +36,6 @@ from .engine import Progress, Trainer
 from .errors import TrainingError
 
 log = logging.getLogger(__name__)
-WORKER_NICENESS = 10  # below the server's threads: a busy server still answers its visitors first
 
 QUEUED, TRAINING, PAUSED, AWAY, DONE, FAILED = "queued", "training", "paused", "away", "done", "failed"
 
@@ -158,10 +157,6 @@ class TrainingService:
 
     # ---- the workers --------------------------------------------------------------------------
     def _work(self) -> None:
-        try:  # Linux: nice is per thread; pages and the server's event loop come before training
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
-        except (OSError, AttributeError):
-            pass
         torch.set_num_threads(self._threads(1))
         if self._warm_up is not None:
             try:
@@ -252,19 +247,8 @@ class TrainingService:
         )
 
     def _publish_state(self, run: TrainingRun, state: str) -> None:
-        old = run.snapshot
-        run.snapshot = Snapshot(
-            state=state,
-            progress=old.progress,
-            history=old.history,
-            ahead=self._place(run) if state == QUEUED else 0,
-            grid=old.grid,
-            model=old.model,
-            version=old.version,
-            drawn_at=old.drawn_at,
-            error=old.error,
-            summary=old.summary,
-        )
+        """The same snapshot in another state (and, when queued, with its place in the queue)."""
+        run.snapshot = replace(run.snapshot, state=state, ahead=self._place(run) if state == QUEUED else 0)
 
     def _place(self, run: TrainingRun) -> int:
         return list(self._queue).index(run) if run in self._queue else 0

@@ -1,9 +1,10 @@
 """The training service in a process of its own, and the server's handles on its runs.
 
 Why a process: in one Python process the training threads and the page scripts share one GIL, and
-each starves the other (a pure-Python loop beside one training thread cut its speed to a fifth,
-bench/README.md). A separate process trains at full speed however busy the pages are, runs at a
-lower OS priority so that pages come first, and keeps torch's threads out of the web server.
+training loses (beside a busy pure-Python thread a training thread kept 3 % of its speed, in a
+process of its own 92-98 %: bench/README.md). A separate process trains at full speed however busy the
+pages are, runs at a lower OS priority so that pages come first, and keeps torch's threads out of
+the web server.
 
 The server talks to it through a multiprocessing manager (our own objects, pickled between our own
 two processes; nothing from a visitor is unpickled). A run is built in the training process from a
@@ -11,13 +12,13 @@ two processes; nothing from a visitor is unpickled). A run is built in the train
 most every `POLL_SECONDS`), and the weights as they are now, fetched once per version.
 """
 
-import ctypes
 import gc
 import os
 import sys
 import threading
 import time
 import types
+import uuid
 import weakref
 from collections import deque
 from dataclasses import asdict, replace
@@ -25,16 +26,16 @@ from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 
-import torch
-
+from . import checkpoint
 from .errors import CVAEError
+from .memory import limit_malloc_arenas, release_memory
 from .service import TrainingRun, TrainingService
 
 POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
-# How far the training process yields the CPU to the web server (CVAE_TRAINING_NICENESS, 0-19). By default
-# not at all: the server's GIL-bound threads use at most about one core, and the scheduler shares the rest
-# fairly; on a machine that also runs browsers (a laptop, bench/), a niced training process starves.
-NICENESS = 0
+# How far the training process yields the CPU to the web server (CVAE_TRAINING_NICENESS, 0-19; Linux nice
+# values are per thread and inherited, so its worker threads get it too): pages and the server's event
+# loop come first when the cores are busy.
+NICENESS = 10
 
 
 # ---- in the training process ------------------------------------------------------------------
@@ -85,18 +86,15 @@ class TrainingHost:
             return {"error": str(e)}
         grid_seed = recipe["train"]["seed"]
         dump = os.environ.get("CVAE_DUMP_SNAPSHOTS")  # bench/: keep the weights behind every grid shown
-        ids: list[str] = []
+        run_id = uuid.uuid4().hex
 
         def draw(model, seed=grid_seed):
             """The Train page's grid: one row per label, the same eight styles in every row (None for cvae3)."""
             if dump:
-                from . import checkpoint
-
-                checkpoint.save(model, Path(dump) / f"{ids[0]}-{trainer.step}.safetensors")
+                checkpoint.save(model, Path(dump) / f"{run_id}-{trainer.step}.safetensors")
             return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
 
-        run = TrainingRun(trainer, draw=draw)
-        ids.append(run.id)
+        run = TrainingRun(trainer, draw=draw, id=run_id)
         self.runs[run.id] = run
         self.service.start(run)
         return {"id": run.id, "makes_images": model.makes_images, "uses_label": model.uses_label, "epochs": trainer.config.epochs}
@@ -120,10 +118,7 @@ class TrainingHost:
             if run is not None:
                 self.service.stop(run)
         if run_ids:
-            try:  # hand the freed memory back to the system (glibc keeps it otherwise)
-                ctypes.CDLL("libc.so.6").malloc_trim(0)
-            except (OSError, AttributeError):
-                pass
+            release_memory()
 
     def snapshot(self, run_id: str, have_history: int) -> dict | None:
         """The run's latest snapshot, without the weights, and only the history rows after the first have_history."""
@@ -133,13 +128,14 @@ class TrainingHost:
         snap = run.snapshot
         return {"snapshot": replace(snap, model=None, history=()), "new_history": snap.history[have_history:]}
 
-    def weights(self, run_id: str) -> tuple[int, dict, dict] | None:
-        """(version, model settings, state dict as CPU tensors) of the run's latest published weights."""
+    def weights(self, run_id: str) -> tuple[int, bytes] | None:
+        """(version, checkpoint bytes) of the run's latest published weights: the server reads them with the
+        one checkpoint loader, as it reads any other model."""
         run = self.runs.get(run_id)
         if run is None or run.snapshot.model is None:
             return None
         snap = run.snapshot
-        return snap.version, snap.model.config.to_dict(), {k: v.detach().cpu().clone() for k, v in snap.model.state_dict().items()}
+        return snap.version, checkpoint.to_bytes(snap.model)
 
     def load(self) -> dict:
         return {**self.service.load(), "held": len(self.runs)}
@@ -163,10 +159,7 @@ _SETTINGS: dict = {}
 def _init_training_process(parent_pid: int, settings: dict) -> None:
     """Runs first in the training process: lower priority, settings, and exit when the server does."""
     _SETTINGS.update(settings)
-    try:  # glibc: two malloc arenas, not eight per core, for the worker threads (memory a visitor can make us hold)
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
+    limit_malloc_arenas(2)  # not eight per core for the worker threads: memory a visitor can make us hold
     try:
         os.nice(min(19, max(0, int(os.environ.get("CVAE_TRAINING_NICENESS", NICENESS)))))
     except (OSError, ValueError):
@@ -309,14 +302,8 @@ class RunHandle:
                 answer = self._client.host.weights(self.id)
                 if answer is None:
                     return None
-                version, config, state = answer
-                from .models import ModelConfig, build_model
-
-                with torch.device("meta"):  # shapes only; the weights come from the training process
-                    module = build_model(ModelConfig(**config))
-                module = module.to_empty(device="cpu")
-                module.load_state_dict(state)
-                self._model = (version, module.eval().requires_grad_(False))
+                version, data = answer
+                self._model = (version, checkpoint.from_bytes(data).model.eval().requires_grad_(False))
             return self._model[1]
 
     @property

@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,14 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 def official_test_available() -> bool:
     root = Path(os.environ.get("CVAE_DATA_DIR", "")) / "MNIST" / "raw"
     return (root / "t10k-images-idx3-ubyte.gz").exists() or (root / "t10k-images-idx3-ubyte").exists()
+
+
+def wait_until(condition, timeout: float = 60.0, interval: float = 0.02) -> None:
+    """Poll until condition() holds (training runs in the background); fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(interval)
 
 
 needs_official_test = pytest.mark.skipif(not official_test_available(), reason="official MNIST test split not in CVAE_DATA_DIR")

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from cvae_core.checkpoint import Checkpoint
 from cvae_core.models import ModelConfig, build_model
 
-from .conftest import ROOT
+from .conftest import ROOT, wait_until
 
 TIMEOUT = 120  # torch makes the first run slow; AppTest's default of 3 s is too short
 
@@ -52,15 +52,6 @@ def test_home_shows_every_variant():
     assert len(at.get("graphviz_chart")) == 6
     assert len(at.latex) == 6
     assert "CVAE Lab" in at.title[0].value
-
-
-def wait_until(condition, timeout=60.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():

@@ -1,6 +1,7 @@
 """The training service: runs train in the background, pages read snapshots, Stop/Resume, the NaN
 rollback, absence, the queue and time-slicing, and one session unable to touch another's run."""
 
+import functools
 import time
 
 import pytest
@@ -9,6 +10,8 @@ import torch
 from cvae_core.engine import TrainConfig, Trainer
 from cvae_core.models import ModelConfig, build_model
 from cvae_core.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, TrainingRun, TrainingService
+
+from .conftest import wait_until
 
 
 def small_run(digits, seed=0, lr=2e-3, **config) -> TrainingRun:
@@ -28,11 +31,7 @@ def service():
     svc.close()
 
 
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+wait_for = functools.partial(wait_until, timeout=30.0)
 
 
 def test_a_run_trains_in_the_background_to_the_end(service, digits):

@@ -9,7 +9,8 @@ from cvae_core import checkpoint
 from cvae_core.models import ModelConfig, build_model
 from cvae_core.store import ModelStore, StoreError, StoreSettings
 
-from .test_app import no_exceptions, page, wait_until
+from .conftest import wait_until
+from .test_app import no_exceptions, page
 
 
 @pytest.fixture

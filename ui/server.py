@@ -1,22 +1,13 @@
 """The server process: thread counts and memory (training runs in a process of its own: ui.training)."""
 
-import ctypes
-import gc
 import os
 from pathlib import Path
 
 import torch
 
-torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+from cvae_core.memory import release_memory  # noqa: F401 -- the pages' name for it (ui.release_memory)
 
-def release_memory() -> None:
-    """Hand freed memory back to the system after heavy work (glibc keeps it otherwise), so that many
-    sessions on one server stay within bounds."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
 
 def server_memory_mb() -> float | None:

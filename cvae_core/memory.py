@@ -1,0 +1,32 @@
+"""Memory handed back to the system: a server shared by many visitors must not keep what they freed.
+
+glibc keeps freed memory in its arenas (one or more per thread) rather than returning it, so a
+process that once held several models stays that large. Both the web server and the training
+process use these (other C libraries: nothing to do)."""
+
+import ctypes
+import gc
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def _glibc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def release_memory() -> None:
+    """Collect garbage (a dropped session's objects form cycles) and return freed memory to the system."""
+    gc.collect()
+    libc = _glibc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
+def limit_malloc_arenas(arenas: int) -> None:
+    """At most this many malloc arenas, however many threads (call before the threads start)."""
+    libc = _glibc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(M_ARENA_MAX, arenas)
