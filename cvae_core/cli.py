@@ -23,6 +23,7 @@ from .engine import TrainConfig, Trainer
 from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS, ModelConfig, build_model
+from .models.base import NN_FILLS
 
 DEFAULT_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity"]
 SECOND_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity_second"]
@@ -183,6 +184,11 @@ def _experiment_data(args):
     return train, test
 
 
+def _report(message: str) -> None:
+    """A progress line on stderr: the JSON on stdout stays one document."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def cmd_quadrants(args) -> dict:
     from .experiments import quadrants
 
@@ -190,8 +196,11 @@ def cmd_quadrants(args) -> dict:
         raise CVAEError("--given must be 1, 2 or 3")
     if args.iw_samples < 1:
         raise CVAEError("--iw-samples must be at least 1")
+    filled = [f for f in args.fills if f != "none"]
+    if args.save and not filled:
+        raise CVAEError("--save keeps a CVAE filled from the NN (it holds the NN too): add prior to --fills")
     train, test = _experiment_data(args)
-    return quadrants(
+    result = quadrants(
         args.given,
         train,
         test.subset(args.limit),
@@ -200,7 +209,14 @@ def cmd_quadrants(args) -> dict:
         seed=args.seed,
         hidden=args.hidden,
         gsnn_weight=args.gsnn_weight,
-    ).as_dict()
+        fills=tuple(args.fills),
+    )
+    if args.save:
+        # one file: the filled CVAE with the lowest CVAE-IS; it holds the NN baseline, so the page shows both
+        fill = min(filled, key=result.cvae_ncll_is.get)
+        metadata = {"experiment": "quadrants", "given": args.given, "fill": fill, "results": result.as_dict(), "command": " ".join(sys.argv[1:])}
+        checkpoint.save(result.cvaes[fill], args.save, metadata, half=True)
+    return result.as_dict()
 
 
 def cmd_classification(args) -> dict:
@@ -211,11 +227,31 @@ def cmd_classification(args) -> dict:
 
 
 def cmd_semisupervised(args) -> dict:
-    from .experiments import semisupervised
+    from .experiments import semisupervised, spread
 
+    if args.runs < 1:
+        raise CVAEError("--runs must be at least 1")
     train, test = _experiment_data(args)
-    result = semisupervised(args.labels, train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden, latent_dim=args.latent_dim)
-    return {k: v for k, v in result.items() if k in ("labels", "m2_accuracy", "baseline_accuracy", "n")}
+    m1_latent = args.m1_latent if args.stack == "m1" else 0
+    shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n")
+
+    def run_once(seed: int) -> dict:
+        result = semisupervised(
+            args.labels, train, test, epochs=args.epochs, seed=seed, hidden=args.hidden, latent_dim=args.latent_dim,
+            m1_latent=m1_latent, m1_epochs=args.m1_epochs,
+        )  # fmt: skip
+        if args.save and seed == args.seed:
+            metadata = {"experiment": "semisupervised", **{k: result[k] for k in shown}, "command": " ".join(sys.argv[1:])}
+            checkpoint.save(result["model_object"], args.save, metadata, half=True)
+        return {k: result[k] for k in shown}
+
+    def on_run(i: int, r: dict) -> None:
+        _report(f"run {i + 1}/{args.runs} (seed {r['seed']}): {r['model']} {r['m2_accuracy']:.2%}, baseline {r['baseline_accuracy']:.2%}")
+
+    if args.runs == 1:
+        return run_once(args.seed)
+    out = spread(run_once, range(args.seed, args.seed + args.runs), ("m2_accuracy", "baseline_accuracy"), on_run)
+    return {"labels": args.labels, "model": out["runs"][0]["model"], "n": len(test), **out}
 
 
 # ---- parser ---------------------------------------------------------------------------------
@@ -303,7 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--hidden", type=int, default=512)
     q.add_argument("--limit", type=int, default=0, help="only the first N test digits")
     q.add_argument("--gsnn-weight", type=float, default=0.0, help="share of Sohn's GSNN term in the CVAE's objective (0 to 1)")
+    q.add_argument(
+        "--fills", nargs="+", choices=NN_FILLS, default=["none", "prior"],
+        help="one CVAE per way of filling the prior network's input with the NN's guess: none (plain), prior (Sohn's), prior+generation",
+    )  # fmt: skip
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--save", help="save the best CVAE (with the NN inside) here, half precision, for the Experiments page")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_quadrants)
 
@@ -325,7 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--epochs", type=float, default=EXPERIMENTS["semisupervised"]["epochs"], help="passes over the unlabelled digits (RESULTS.md: 150)")
     m.add_argument("--hidden", type=int, default=512)
     m.add_argument("--latent-dim", type=int, default=8, help="size of M2's latent code z")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--stack", choices=("none", "m1"), default="none", help="m1: M1+M2, M2 on the code of a VAE trained first on every digit")
+    m.add_argument("--m1-latent", type=int, default=50, help="with --stack m1: size of M1's code z1")
+    m.add_argument("--m1-epochs", type=float, help=f"with --stack m1: M1's training (default {EXPERIMENTS['m1']['epochs']:g})")
+    m.add_argument("--runs", type=int, default=1, help="repeat with seeds --seed, --seed+1, ...: mean and standard deviation")
+    m.add_argument("--seed", type=int, default=0, help="draws the labelled digits and the initial weights")
+    m.add_argument("--save", help="save the model of the run with seed --seed here, half precision")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_semisupervised)
     return p

@@ -4,8 +4,10 @@ Each compares a variant with the plain deterministic network it is meant to beat
 identical data with the same engine settings, and evaluated on a test split.
 """
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -58,7 +60,8 @@ class QuadrantBaseline(nn.Module):
 
 
 def train_to_end(make_model, train: Dataset, config: TrainConfig, progress=None, share: tuple[float, float] = (0.0, 1.0)) -> nn.Module:
-    """Build a network from config.seed (make_model()), train it through the engine, return it in eval mode.
+    """Build a network from config.seed (make_model()), train it through the engine, return it in eval mode on
+    the CPU, where the experiments evaluate (the engine may train on a GPU).
 
     progress(f), when given, moves from share[0] to share[1] as training goes."""
     torch.manual_seed(config.seed)  # the initial weights
@@ -66,7 +69,7 @@ def train_to_end(make_model, train: Dataset, config: TrainConfig, progress=None,
     lo, hi = share
     on_slice = None if progress is None else (lambda p: progress(lo + (hi - lo) * p.step / p.total_steps))
     Trainer(model, train, config=config).run_to_end(on_slice)
-    return model.eval()
+    return model.cpu().eval()
 
 
 def train_side_by_side(make_baseline, model_config: ModelConfig, train: Dataset, config: TrainConfig, progress, baseline_share: float):
@@ -79,33 +82,58 @@ def train_side_by_side(make_baseline, model_config: ModelConfig, train: Dataset,
     return baseline, cvae
 
 
+def with_weights(model: nn.Module, part: str, source: nn.Module) -> nn.Module:
+    """model, its frozen sub-network `part` (e.g. an NN baseline, M1's encoder) holding source's trained weights."""
+    getattr(model, part).load_state_dict(source.state_dict())
+    return model
+
+
 @dataclass
 class QuadrantResult:
+    """One number of visible quadrants: the NN baseline and one cvae3 per way of filling the prior's input
+    (config.nn_fill: "none" is the plain CVAE, "prior" Sohn's baseline-initialised one)."""
+
     given: int
     nn_ncll: float
-    cvae_ncll_mc: float
-    cvae_ncll_is: float
+    cvae_ncll_mc: dict[str, float]
+    cvae_ncll_is: dict[str, float]
     n: int
     baseline: QuadrantBaseline
-    cvae: object
+    cvaes: dict[str, object]
+
+    @property
+    def best(self) -> str:
+        """The fill whose CVAE has the lowest importance-sampled negative log-likelihood."""
+        return min(self.cvae_ncll_is, key=self.cvae_ncll_is.get)
 
     @torch.inference_mode()
-    def showcase(self, image, n_samples: int = 6, seed: int = 0) -> list[torch.Tensor]:
+    def showcase(self, image, n_samples: int = 6, seed: int = 0, fill: str | None = None) -> list[torch.Tensor]:
         """For one digit: what is shown, the truth, the NN's guess and n_samples CVAE completions, each (B, 28, 28)."""
-        x = self.cvae.as_batch(image)
-        torch.manual_seed(seed)
-        return [self.cvae.visible_part(x), x.view(-1, 28, 28), self.baseline.complete(x), self.cvae.complete(x, n_samples=n_samples)[:, 0]]
+        return showcase(self.baseline, self.cvaes[fill or self.best], image, n_samples, seed)
 
     def as_dict(self) -> dict:
         return {
             "given": self.given,
             "nn_ncll": round(self.nn_ncll, 3),
-            "cvae_ncll_mc": round(self.cvae_ncll_mc, 3),
-            "cvae_ncll_is": round(self.cvae_ncll_is, 3),
-            "is_over_nn": round(self.cvae_ncll_is / self.nn_ncll, 4),
+            "cvae": {
+                fill: {
+                    "ncll_mc": round(self.cvae_ncll_mc[fill], 3),
+                    "ncll_is": round(self.cvae_ncll_is[fill], 3),
+                    "is_over_nn": round(self.cvae_ncll_is[fill] / self.nn_ncll, 4),
+                }
+                for fill in self.cvaes
+            },
             "n": self.n,
             "reference_pyro": {"nn": PYRO_QUADRANTS["nn"][self.given - 1], "cvae": PYRO_QUADRANTS["cvae"][self.given - 1]},
         }
+
+
+@torch.inference_mode()
+def showcase(baseline: QuadrantBaseline, cvae, image, n_samples: int = 6, seed: int = 0) -> list[torch.Tensor]:
+    """What is shown of one digit, the truth, the NN's guess and n_samples CVAE completions, each (B, 28, 28)."""
+    x = cvae.as_batch(image)
+    torch.manual_seed(seed)
+    return [cvae.visible_part(x), x.view(-1, 28, 28), baseline.complete(x), cvae.complete(x, n_samples=n_samples)[:, 0]]
 
 
 def quadrants(
@@ -117,29 +145,35 @@ def quadrants(
     seed: int = 0,
     hidden: int = 512,
     gsnn_weight: float = 0.0,
+    fills: tuple[str, ...] = ("none", "prior"),
     progress=None,
 ) -> QuadrantResult:
-    """Train the NN baseline and cvae3 on the same digits; negative conditional log-likelihoods on test (nats).
+    """Train the NN baseline, then one cvae3 per fill (see ModelConfig.nn_fill) on the same digits and settings;
+    negative conditional log-likelihoods of the hidden pixels on test (nats).
 
-    The CVAE trains on its plain ELBO by default (gsnn_weight 0): Sohn's hybrid objective helps
-    the Monte Carlo estimate from p(z|x) but costs the importance-sampled one (RESULTS.md)."""
-    baseline, cvae = train_side_by_side(
-        lambda: QuadrantBaseline(given, hidden),
-        ModelConfig(variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight),
-        train,
-        TrainConfig(**{**EXPERIMENTS["quadrants"], "epochs": epochs, "seed": seed}),
-        progress,
-        baseline_share=0.5,
-    )
+    The CVAEs train on the plain ELBO by default (gsnn_weight 0): Sohn's hybrid objective helps the
+    Monte Carlo estimate from p(z|x) but costs the importance-sampled one (RESULTS.md)."""
+    config = TrainConfig(**{**EXPERIMENTS["quadrants"], "epochs": epochs, "seed": seed})
+    share = 1.0 / (1 + len(fills))
+    baseline = train_to_end(lambda: QuadrantBaseline(given, hidden), train, config, progress, (0.0, share))
+    cvaes = {}
+    for i, fill in enumerate(fills):
+        model_config = ModelConfig(
+            variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight, nn_fill=fill
+        )
+        make = (lambda c=model_config: build_model(c)) if fill == "none" else (lambda c=model_config: with_weights(build_model(c), "baseline_net", baseline.net))
+        cvaes[fill] = train_to_end(make, train, config, progress, ((i + 1) * share, (i + 2) * share))
+    nn_ll, mc, iw = 0.0, dict.fromkeys(fills, 0.0), dict.fromkeys(fills, 0.0)
     with torch.inference_mode():
-        torch.manual_seed(seed)
-        nn_ll, mc, iw = 0.0, 0.0, 0.0
         for x, _ in test.batches(500):
             nn_ll += float(baseline.log_likelihood(x).sum())
-            mc += float(cvae.log_likelihood_mc(x, k=samples).sum())
-            iw += float(cvae.log_likelihood(x, None, k=samples).sum())
+        for fill, cvae in cvaes.items():
+            torch.manual_seed(seed)
+            for x, _ in test.batches(500):
+                mc[fill] += float(cvae.log_likelihood_mc(x, k=samples).sum())
+                iw[fill] += float(cvae.log_likelihood(x, None, k=samples).sum())
     n = len(test)
-    return QuadrantResult(given, -nn_ll / n, -mc / n, -iw / n, n, baseline, cvae)
+    return QuadrantResult(given, -nn_ll / n, {f: -v / n for f, v in mc.items()}, {f: -v / n for f, v in iw.items()}, n, baseline, cvaes)
 
 
 # ---- cvae3 as a classifier ----------------------------------------------------------------------
@@ -194,6 +228,12 @@ class PlainClassifier(nn.Module):
         return torch.softmax(self(x), -1)
 
 
+def train_m1(train: Dataset, seed: int = 0, hidden: int = 512, latent_dim: int = 50, epochs: float | None = None, progress=None, share=(0.0, 1.0)):
+    """M1 of Kingma et al. 2014: a VAE on every training digit (their labels unused), whose code z1 M2 then models."""
+    settings = {**EXPERIMENTS["m1"], "seed": seed, **({} if epochs is None else {"epochs": epochs})}
+    return train_to_end(lambda: build_model(ModelConfig(variant="vae", latent_dim=latent_dim, hidden=hidden)), train, TrainConfig(**settings), progress, share)
+
+
 def semisupervised(
     labels: int,
     train: Dataset,
@@ -203,9 +243,13 @@ def semisupervised(
     hidden: int = 512,
     latent_dim: int = 8,
     alpha: float = 50.0,
+    m1_latent: int = 0,
+    m1_epochs: float | None = None,
     progress=None,
 ) -> dict:
     """M2 with `labels` labelled digits and the rest unlabelled, against a classifier on those labels only.
+    With m1_latent > 0, M1+M2: M1 (a VAE with an m1_latent-D code) is trained first on every digit, and M2
+    models its code (models/m2.py). `seed` draws the labelled digits and every network's initial weights.
 
     A small z (8 dimensions) and a KL weight that starts at 8 leave the label y to carry the digit's
     class, so the bound L(x, y) differs sharply between labels and the unlabelled term teaches q(y|x)
@@ -221,22 +265,119 @@ def semisupervised(
         only_labelled,
         TrainConfig(**{**EXPERIMENTS["semisupervised_baseline"], "epochs": base_epochs, "seed": seed}),
         progress,
-        (0.0, 0.2),
+        (0.0, 0.1),
     )
+    config = ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha, m1_latent=m1_latent)
+    make = lambda: build_model(config)  # noqa: E731
+    m2_share = (0.1, 1.0)
+    if m1_latent:
+        m1 = train_m1(train, seed, hidden, m1_latent, m1_epochs, progress, (0.1, 0.3))
+        make = lambda: with_weights(build_model(config), "m1", m1.encoder)  # noqa: E731
+        m2_share = (0.3, 1.0)
     m2 = train_to_end(
-        lambda: build_model(ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha)),
+        make,
         train.with_labels(partial),
         TrainConfig(**{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2}),
         progress,
-        (0.2, 1.0),
+        m2_share,
     )
     m2_pred = predict(m2.classify, test.images)
     return {
         "labels": labels,
+        "model": "M1+M2" if m1_latent else "M2",
+        "seed": seed,
         "m2_accuracy": round(float((m2_pred == test.labels).float().mean()), 4),
         "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
         "n": len(test),
         "m2_predictions": m2_pred,
         "confusion": confusion_matrix(test.labels.numpy(), m2_pred.numpy(), labels=list(range(10))),
-        "model": m2,
+        "model_object": m2,
     }
+
+
+# ---- spreads over seeds -------------------------------------------------------------------------
+def spread(run_once, seeds, figures: tuple[str, ...], on_run=None) -> dict:
+    """run_once(seed) -> dict for each of the distinct `seeds`; each figure's mean and sample standard deviation
+    over the runs (Kingma et al. and Pyro report mean ± std over label draws). on_run(i, result) after each run."""
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the runs need distinct seeds, got {seeds}")
+    runs = []
+    for i, seed in enumerate(seeds):
+        runs.append(run_once(seed))
+        if on_run is not None:
+            on_run(i, runs[-1])
+    out = {"seeds": seeds, "runs": runs}
+    for key in figures:
+        values = torch.tensor([float(r[key]) for r in runs], dtype=torch.float64)
+        std = float(values.std(unbiased=True)) if len(values) > 1 else 0.0
+        out[key] = {"mean": round(float(values.mean()), 4), "std": round(std, 4), "runs": len(values)}
+    return out
+
+
+# ---- the full-length results that ship with the app ---------------------------------------------
+# checkpoints/experiments/ (read only, like every shipped file): the models the Experiments page opens on,
+# and results/*.json, each the `--json` output of one command in checkpoints/make.sh. The folder is not
+# one of the app's model folders, so these models stay off the pickers and Compare.
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "experiments"
+SHIPPED_MODELS = {  # id -> file
+    "quadrants-1": "quadrants-1.safetensors",  # cvae3 for one visible quadrant, the NN baseline inside
+    "m2-100": "m2-100labels.safetensors",
+    "m1m2-100": "m1m2-100labels.safetensors",
+}
+
+
+def shipped_results(folder: Path = SHIPPED_DIR / "results") -> dict[str, dict]:
+    """Every shipped result, by file stem (quadrants-1, semisupervised-m2-100, ...); unreadable files are left out."""
+    out = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            out[path.stem] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def load_shipped(model_id: str):
+    """A shipped experiment model (a checkpoint.Checkpoint), by id."""
+    from . import checkpoint  # late: checkpoint imports the model registry, as this module does
+
+    return checkpoint.load(SHIPPED_DIR / SHIPPED_MODELS[model_id])
+
+
+def quadrant_baseline_of(cvae) -> QuadrantBaseline:
+    """The NN baseline that a baseline-filled cvae3 carries (its frozen copy), as a network of its own."""
+    c = cvae.config
+    return with_weights(QuadrantBaseline(c.given_quadrants, c.hidden, c.layers), "net", cvae.baseline_net).eval()
+
+
+def quadrant_rows(results: dict[str, dict]) -> list[dict]:
+    """The quadrant results (stems quadrants-1/2/3) as table rows: nats per digit, lower is better."""
+    rows = []
+    for given in (1, 2, 3):
+        r = results.get(f"quadrants-{given}")
+        if r is None:
+            continue
+        row = {"quadrants shown": given, "NN": r["nn_ncll"]}
+        for fill, label in (("none", "CVAE"), ("prior", "CVAE, NN-filled prior"), ("prior+generation", "CVAE, NN-filled prior and generation")):
+            if fill in r["cvae"]:
+                row[f"{label}: IS"] = r["cvae"][fill]["ncll_is"]
+                row[f"{label}: IS / NN"] = r["cvae"][fill]["is_over_nn"]
+        row.update({"Pyro NN": r["reference_pyro"]["nn"], "Pyro CVAE": r["reference_pyro"]["cvae"], "test digits": r["n"]})
+        rows.append(row)
+    return rows
+
+
+def semisupervised_rows(results: dict[str, dict]) -> list[dict]:
+    """The semi-supervised results (stems semisupervised-*) as rows: one per model and label count, accuracy as
+    mean and standard deviation over the runs (0 and runs = 1 for a single seed)."""
+    rows = []
+    for stem, r in results.items():
+        if not stem.startswith("semisupervised-"):
+            continue
+        for name, key in ((r["model"], "m2_accuracy"), ("baseline", "baseline_accuracy")):
+            figure = r[key] if isinstance(r[key], dict) else {"mean": r[key], "std": 0.0, "runs": 1}
+            rows.append({"model": name, "labels": r["labels"], "accuracy": figure["mean"], "std": figure["std"], "runs": figure["runs"]})
+    # one baseline row per label count and number of runs: M2's and M1+M2's runs train the same baseline
+    unique = {(row["model"], row["labels"], row["runs"]): row for row in rows}
+    return sorted(unique.values(), key=lambda row: (row["labels"], row["model"], row["runs"]))

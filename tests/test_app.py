@@ -225,24 +225,34 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     assert len(at.get("download_button")) >= 1
 
 
-def test_experiments_page_runs_the_quadrant_experiment(held_out):
+def test_experiments_page_opens_on_the_shipped_results_without_training(held_out):
     at = page("pages/6_Experiments.py").run()
     no_exceptions(at)
-    at.select_slider[0].set_value(2)  # epochs
-    at.select_slider[1].set_value(500)  # test digits
-    next(b for b in at.button if b.label == "Train both and compare").click().run()
-    no_exceptions(at)
-    result = at.session_state["quadrant_results"][1]
-    assert 0 < result.cvae_ncll_is < 400 and 0 < result.nn_ncll < 400
-    assert any(len(df.value) == 1 for df in at.dataframe)  # the NCLL table, one row
-    assert images(at), "no completions shown"
-    assert next(r for r in at.radio if r.label == "Digit to complete").disabled  # nothing drawn yet
+    assert "quadrant_results" not in at.session_state and "m2_results" not in at.session_state  # nothing trained
+    assert not at.warning, [w.value for w in at.warning]  # every shipped model and result is there
+    tables = [d.value for d in at.dataframe]
+    assert any(len(t) == 3 and "CVAE, NN-filled prior: IS / NN" in t.columns for t in tables), "the quadrant table, 1-3 quadrants"
+    assert any("M1+M2" in set(t["model"]) for t in tables if "model" in t.columns), "the semi-supervised table"
+    assert len(at.get("plotly_chart")) >= 4  # two results charts, two models reading a digit
+    assert images(at), "no completions from the shipped model"
+    assert all(r.disabled for r in at.radio if r.label == "Digit")  # nothing drawn yet
     at.session_state["last_digit"] = held_out.images[5].view(28, 28).numpy()  # as the Draw page leaves it
     at.run()
-    next(r for r in at.radio if r.label == "Digit to complete").set_value("my drawing").run()
+    next(r for r in at.radio if r.key == "quad-source").set_value("my drawing").run()
     no_exceptions(at)
-    assert not any(s.label == "Test digit" for s in at.slider), "the drawing replaces the test-digit slider"
+    assert not any(s.key == "quad-index" for s in at.slider), "the drawing replaces the test-digit slider"
     assert images(at), "no completions of the drawing shown"
+
+
+def test_experiments_page_retrains_the_quadrant_experiment_live():
+    at = page("pages/6_Experiments.py").run()
+    at.select_slider[0].set_value(2)  # epochs
+    at.select_slider[1].set_value(500)  # test digits
+    next(b for b in at.button if b.label == "Train the NN and both CVAEs").click().run()
+    no_exceptions(at)
+    result = at.session_state["quadrant_results"][1]
+    assert set(result.cvaes) == {"none", "prior"} and 0 < result.nn_ncll < 400
+    assert all(0 < v < 400 for v in result.cvae_ncll_is.values())
 
 
 def session_names(at: AppTest) -> list[str]:

@@ -150,8 +150,19 @@ def test_quadrants_experiment_contract():
             "quadrants", "--given", 2, "--dataset", "mnist-5k", "--epochs", 0.5, "--iw-samples", 5, "--hidden", 64, "--limit", 200, "--json"
         )
     )
-    assert r["given"] == 2 and r["n"] == 200
-    assert 0 < r["cvae_ncll_is"] < 600 and 0 < r["cvae_ncll_mc"] < 600 and 0 < r["nn_ncll"] < 600
+    assert r["given"] == 2 and r["n"] == 200 and set(r["cvae"]) == {"none", "prior"}  # the plain and the NN-filled CVAE
+    for cvae in r["cvae"].values():
+        assert 0 < cvae["ncll_is"] < 600 and 0 < cvae["ncll_mc"] < 600 and cvae["is_over_nn"] == pytest.approx(cvae["ncll_is"] / r["nn_ncll"], abs=1e-3)
+    assert 0 < r["nn_ncll"] < 600
+
+
+def test_quadrants_saves_the_nn_filled_cvae_with_its_command(tmp_path):
+    out = tmp_path / "q.safetensors"
+    cli("quadrants", "--given", 1, "--dataset", "mnist-5k", "--epochs", 0.2, "--iw-samples", 2, "--hidden", 32, "--limit", 50, "--save", out, "--json")
+    info = last_json(cli("info", out, "--json"))
+    assert info["fill"] == "prior" and "quadrants" in info["command"] and info["storage"] == "float16"
+    refused = cli("quadrants", "--fills", "none", "--save", out, "--epochs", 0.1, check=False)
+    assert refused.returncode != 0 and "--fills" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_classification_experiment_contract():
@@ -164,6 +175,18 @@ def test_semisupervised_experiment_contract():
     r = last_json(cli("semisupervised", "--labels", 100, "--dataset", "mnist-5k", "--epochs", 0.3, "--hidden", 64, "--json"))
     assert r["labels"] == 100 and r["n"] == 500
     assert 0.1 < r["m2_accuracy"] <= 1 and 0.1 < r["baseline_accuracy"] <= 1
+
+
+def test_semisupervised_spread_of_m1_m2_over_seeds(tmp_path):
+    out = tmp_path / "m1m2.safetensors"
+    r = last_json(
+        cli("semisupervised", "--labels", 100, "--dataset", "mnist-5k", "--epochs", 0.2, "--hidden", 32, "--stack", "m1", "--m1-epochs", 0.2,
+            "--m1-latent", 8, "--runs", 2, "--seed", 3, "--save", out, "--json")
+    )  # fmt: skip
+    assert r["model"] == "M1+M2" and r["seeds"] == [3, 4] and [run["seed"] for run in r["runs"]] == [3, 4]
+    assert r["m2_accuracy"]["runs"] == 2 and r["m2_accuracy"]["std"] >= 0
+    assert r["m2_accuracy"]["mean"] == pytest.approx(sum(run["m2_accuracy"] for run in r["runs"]) / 2, abs=1e-4)
+    assert last_json(cli("info", out, "--json"))["seed"] == 3  # the model of the run with --seed
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "checkpoints").glob("*.safetensors")), ids=lambda p: p.stem)

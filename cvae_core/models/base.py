@@ -29,6 +29,7 @@ from ..nets import IMAGE_SIDE
 N_CLASSES = 10
 ARCHS = ("mlp", "conv")
 LATENT_RANGE = (2, 64)
+NN_FILLS = ("none", "prior", "prior+generation")
 
 
 @dataclass
@@ -47,6 +48,13 @@ class ModelConfig:
     gsnn_weight: float = 0.5  # cvae3: share of Sohn's GSNN term in the hybrid objective
     target: str = "label"  # cvae3: "label" (a classifier) or "quadrants" (image completion)
     given_quadrants: int = 2  # cvae3 with target "quadrants": how many quadrants are seen
+    # cvae3 quadrants, Sohn et al. 2015 sec. 4.2 (and Pyro's examples/cvae): a frozen copy of the NN baseline
+    # fills the hidden pixels of the prior network's input with its guess, so p(z|x) starts from the NN's
+    # answer instead of from nothing. "none"; "prior" (Sohn's); "prior+generation" (the generation net sees it too).
+    nn_fill: str = "none"
+    # m2: 0 models pixels (M2); k > 0 stacks M2 on M1 (Kingma et al. 2014's M1+M2): M2 models the k-D code z1
+    # of M1's recognition network q(z1|x), a VAE trained first on every digit and then frozen.
+    m1_latent: int = 0
 
     def validate(self) -> "ModelConfig":
         from . import VARIANTS  # late import: the registry imports this module
@@ -70,6 +78,10 @@ class ModelConfig:
             raise ConfigError(f"cvae3 target must be 'label' or 'quadrants', got {self.target!r}")
         if not 1 <= self.given_quadrants <= 3:
             raise ConfigError(f"given quadrants must be 1, 2 or 3, got {self.given_quadrants}")
+        if self.nn_fill not in NN_FILLS:
+            raise ConfigError(f"nn_fill must be one of {', '.join(NN_FILLS)}, got {self.nn_fill!r}")
+        if self.m1_latent and not (isinstance(self.m1_latent, int) and lo <= self.m1_latent <= hi):
+            raise ConfigError(f"M1's latent size must be 0 (no M1) or an integer from {lo} to {hi}, got {self.m1_latent!r}")
         return self
 
     @classmethod

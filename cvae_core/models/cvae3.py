@@ -8,6 +8,12 @@ q(z|x,y) the recognition network. Two targets:
 * "quadrants": x is the digit with some quadrants hidden, y the hidden pixels (Sohn's MNIST
   experiment); the likelihood counts only the hidden pixels.
 
+With config.nn_fill (quadrants only), a frozen copy of the deterministic baseline NN guesses the hidden
+pixels, and the prior network reads the visible pixels with that guess in the hidden ones: Sohn's
+"baseline-initialised" CVAE (sec. 4.2, fig. 2c; Pyro's examples/cvae does the same). With
+"prior+generation" the generation network reads the filled image too. The recognition network always
+sees the truth.
+
 Training uses Sohn's hybrid objective (eq. 8):
 (1 - w) * ELBO + w * log p(y | x, z ~ p(z|x)), the second term (GSNN) trains the path used
 at test time, where z comes from the prior network and not from q.
@@ -18,7 +24,7 @@ import math
 import torch
 
 from ..distributions import bernoulli_log_likelihood, categorical_log_likelihood, reparameterize
-from ..nets import IMAGE_SIDE, image_encoder
+from ..nets import IMAGE_DIM, IMAGE_SIDE, ConditionalMLP, image_encoder
 from .base import CVAEModel, sample_chunks
 
 HALF = IMAGE_SIDE // 2
@@ -71,10 +77,19 @@ class CVAE3(CVAEModel):
             out_dim = c.n_classes
         self.prior_net = image_encoder(c.arch, 0, c.hidden, c.layers, 2 * k)  # p(z | x)
         self.generation = image_encoder(c.arch, k, c.hidden, c.layers, out_dim)  # p(y | x, z): z fed to every layer
+        self.fill = c.nn_fill if self.quadrants else "none"
+        # the NN baseline (experiments.QuadrantBaseline's network; its trained weights are copied in), frozen
+        self.baseline_net = ConditionalMLP(IMAGE_DIM, 0, c.hidden, c.layers, IMAGE_DIM).requires_grad_(False) if self.fill != "none" else None
 
     # x is always the full image; the visible input is derived from it.
     def _input(self, x):
         return masked_input(x, self.mask) if self.quadrants else x
+
+    def _filled(self, x):
+        """The visible pixels of x, the hidden ones replaced by the NN baseline's guess (probabilities)."""
+        with torch.no_grad():
+            guess = torch.sigmoid(self.baseline_net(self._input(x)))
+        return x * self.mask + guess * (1 - self.mask)
 
     def posterior(self, x, y1h):
         if self.quadrants:
@@ -82,11 +97,11 @@ class CVAE3(CVAEModel):
         return self.recognition(x, y1h).chunk(2, -1)
 
     def prior(self, x, y1h=None):
-        return self.prior_net(self._input(x)).chunk(2, -1)
+        return self.prior_net(self._filled(x) if self.fill != "none" else self._input(x)).chunk(2, -1)
 
     def decode(self, z, x):
         """Logits of y given the input and z (class logits, or pixel logits)."""
-        return self.generation(self._input(x), z)
+        return self.generation(self._filled(x) if self.fill == "prior+generation" else self._input(x), z)
 
     def target_log_likelihood(self, x, y, y1h, z):
         logits = self.decode(z, x)

@@ -10,6 +10,13 @@ Objective (eq. 9): sum L + sum U + alpha * E_labelled[log q(y|x)], so that q(y|x
 from the labels directly.
 
 `elbo(x, y)` reports the bound on log p(x|y) = log p(x,y) + log 10, comparable with cvae1/cvae2.
+
+M1+M2 (config.m1_latent > 0, the paper's best model, sec. 3.2 and `run_2layer_ssl.py` in their code):
+M2 is fitted to the code z1 of M1, a VAE trained beforehand on every digit, instead of to pixels. M1's
+recognition network q(z1|x) is kept here, frozen; while training M2 sees a fresh draw z1 ~ q(z1|x) of each
+digit (Kingma et al. sample z1 too), at test time its mean. p(z1|y,z2) is a diagonal Gaussian, and M2's
+networks are MLPs on the k-D code. A digit's class is easier to read from z1 than from pixels, so q(y|z1)
+learns more from the same few labels.
 """
 
 import math
@@ -17,7 +24,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..nets import image_decoder, image_encoder
+from ..distributions import gaussian_log_density, reparameterize
+from ..nets import ConditionalMLP, image_decoder, image_encoder
 from .base import CVAEModel
 
 
@@ -43,12 +51,43 @@ class M2(CVAEModel):
     def __init__(self, config):
         super().__init__(config)
         c = config
-        self.classifier = image_encoder(c.arch, 0, c.hidden, c.layers, c.n_classes)  # q(y|x)
-        self.encoder = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z|x,y)
-        self.decoder = image_decoder(c.arch, c.latent_dim, c.n_classes, c.hidden, c.layers)  # p(x|y,z)
+        if c.m1_latent:
+            # M1's q(z1|x), the same network as a vae's encoder (its weights are copied in), never trained here
+            self.m1 = image_encoder(c.arch, 0, c.hidden, c.layers, 2 * c.m1_latent).requires_grad_(False)
+            self.classifier = ConditionalMLP(c.m1_latent, 0, c.hidden, c.layers, c.n_classes)  # q(y|z1)
+            self.encoder = ConditionalMLP(c.m1_latent, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z2|z1,y)
+            self.decoder = ConditionalMLP(c.latent_dim, c.n_classes, c.hidden, c.layers, 2 * c.m1_latent)  # p(z1|y,z2)
+            self.makes_images = False  # it writes codes z1, not pixels
+        else:
+            self.m1 = None
+            self.classifier = image_encoder(c.arch, 0, c.hidden, c.layers, c.n_classes)  # q(y|x)
+            self.encoder = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z|x,y)
+            self.decoder = image_decoder(c.arch, c.latent_dim, c.n_classes, c.hidden, c.layers)  # p(x|y,z)
+
+    def observed(self, x: torch.Tensor) -> torch.Tensor:
+        """What M2 models: the pixels x (B, 784), or for M1+M2 M1's code z1 (B, m1_latent), drawn from q(z1|x)
+        in training and its mean otherwise."""
+        if self.m1 is None:
+            return x
+        with torch.no_grad():
+            mu, logvar = self.m1(x).chunk(2, -1)
+        return reparameterize(mu, logvar) if self.training else mu
+
+    def target_log_likelihood(self, x, y, y1h, z):
+        if self.m1 is None:
+            return super().target_log_likelihood(x, y, y1h, z)
+        mu, logvar = self.decode(z, y1h).chunk(2, -1)
+        return gaussian_log_density(x, mu, logvar)  # log p(z1 | y, z2); x here is the code z1
+
+    def elbo(self, x, y=None):
+        return super().elbo(self.observed(x), y)
+
+    def log_likelihood(self, x, y=None, k: int = 100, max_rows: int = 8192):
+        return super().log_likelihood(self.observed(x), y, k, max_rows)
 
     def loss(self, x, y, kl_weight: float = 1.0, **batch):
         """-J^alpha per digit. Labels of -1 mark unlabelled digits, whose y is summed out."""
+        x = self.observed(x)
         c = self.config.n_classes
         labelled = y >= 0
         n_lab = int(labelled.sum())
@@ -85,4 +124,4 @@ class M2(CVAEModel):
     @torch.inference_mode()
     def classify(self, x: torch.Tensor, k: int = 0) -> torch.Tensor:
         """q(y | x): the classifier that the semi-supervised objective trains."""
-        return torch.softmax(self.classifier(x), -1)
+        return torch.softmax(self.classifier(self.observed(x)), -1)

@@ -1,0 +1,139 @@
+"""The papers' experiments: M1+M2, Sohn's NN-filled CVAE, spreads over seeds, and the shipped results."""
+
+import pytest
+import torch
+
+from cvae_core.data import Dataset, hide_labels
+from cvae_core.engine import TrainConfig, Trainer
+from cvae_core.experiments import (
+    SHIPPED_DIR,
+    SHIPPED_MODELS,
+    QuadrantBaseline,
+    load_shipped,
+    quadrant_baseline_of,
+    quadrant_rows,
+    quadrants,
+    semisupervised,
+    semisupervised_rows,
+    shipped_results,
+    spread,
+    train_m1,
+    with_weights,
+)
+from cvae_core.models import ModelConfig, build_model
+
+
+def small(dataset: Dataset, n: int) -> Dataset:
+    return Dataset(dataset.name, dataset.split, dataset.images[:n], dataset.labels[:n])
+
+
+def test_m1_m2_trains_m2_on_a_frozen_m1_code(digits):
+    m1 = train_m1(digits, hidden=64, latent_dim=8, epochs=1)
+    config = ModelConfig(variant="m2", latent_dim=4, hidden=64, m1_latent=8)
+    model = with_weights(build_model(config, seed=0), "m1", m1.encoder)
+    frozen = {k: v.clone() for k, v in model.m1.state_dict().items()}
+    partial = digits.with_labels(hide_labels(digits.labels, 100, seed=0))
+    x, y = digits.images[:500], digits.labels[:500]
+    model.eval()
+    before = float((model.classify(x).argmax(-1) == y).float().mean())
+    model.train()
+    Trainer(model, partial, config=TrainConfig(epochs=3, lr=2e-3, seed=0), device="cpu").run_to_end()
+    model.eval()
+    after = float((model.classify(x).argmax(-1) == y).float().mean())
+    assert after > before + 0.3, (before, after)  # q(y|z1) learned to read digits from M1's code
+    for k, v in model.m1.state_dict().items():
+        assert torch.equal(v, frozen[k]), f"M1's {k} changed while M2 trained"
+    # what M2 models is M1's code: its mean at test time, a draw from q(z1|x) in training
+    mu = m1.encoder(x[:4]).chunk(2, -1)[0]
+    torch.testing.assert_close(model.observed(x[:4]), mu)
+    model.train()
+    assert not torch.allclose(model.observed(x[:4]), mu)
+    assert not model.makes_images
+
+
+def test_the_nn_filled_cvae_feeds_the_nn_guess_to_its_prior_network_only():
+    nn_ = QuadrantBaseline(given=1, hidden=32)
+    cvae = with_weights(build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=1, hidden=32, nn_fill="prior"), seed=0),
+                        "baseline_net", nn_.net)  # fmt: skip
+    x = torch.rand(3, 784)
+    guess = torch.sigmoid(nn_(x))
+    filled = x * cvae.mask + guess * (1 - cvae.mask)
+    torch.testing.assert_close(cvae.prior(x)[0], cvae.prior_net(filled).chunk(2, -1)[0])
+    q_before, gen_before = cvae.encode(x, x)[0], cvae.decode(torch.zeros(3, cvae.latent_dim), x)
+    with torch.no_grad():  # another NN: the prior moves, recognition (the true pixels) and generation do not
+        for p in cvae.baseline_net.parameters():
+            p.add_(torch.randn_like(p))
+    assert not torch.allclose(cvae.prior(x)[0], cvae.prior_net(filled).chunk(2, -1)[0])
+    torch.testing.assert_close(cvae.encode(x, x)[0], q_before)
+    torch.testing.assert_close(cvae.decode(torch.zeros(3, cvae.latent_dim), x), gen_before)
+    assert not any(p.requires_grad for p in cvae.baseline_net.parameters())
+    # the NN that the page shows is the copy inside
+    torch.testing.assert_close(quadrant_baseline_of(cvae)(x), cvae.baseline_net(x * cvae.mask - (1 - cvae.mask)))
+
+
+def test_prior_and_generation_fill_reaches_the_generation_network():
+    cvae = build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=2, hidden=32, nn_fill="prior+generation"), seed=0)
+    x, z = torch.rand(2, 784), torch.zeros(2, cvae.latent_dim)
+    before = cvae.decode(z, x)
+    with torch.no_grad():
+        cvae.baseline_net.out.bias.add_(5.0)
+    assert not torch.allclose(cvae.decode(z, x), before)
+
+
+def test_quadrants_trains_one_cvae_per_fill_beside_one_nn(digits, held_out):
+    result = quadrants(1, small(digits, 600), small(held_out, 50), epochs=0.5, samples=3, hidden=32)
+    assert set(result.cvaes) == {"none", "prior"} and result.cvaes["prior"].fill == "prior"
+    torch.testing.assert_close(result.cvaes["prior"].baseline_net.out.weight, result.baseline.net.out.weight)
+    row = quadrant_rows({"quadrants-1": result.as_dict()})[0]
+    assert row["quadrants shown"] == 1 and row["CVAE: IS / NN"] == pytest.approx(result.cvae_ncll_is["none"] / result.nn_ncll, abs=1e-4)
+    assert result.best in result.cvaes
+
+
+def test_spreads_run_over_distinct_seeds_and_report_mean_and_sample_std():
+    seen = []
+
+    def run_once(seed):
+        seen.append(seed)
+        return {"acc": [0.90, 0.92, 0.97][seed]}
+
+    out = spread(run_once, range(3), ("acc",))
+    assert seen == [0, 1, 2] and out["seeds"] == [0, 1, 2]
+    assert out["acc"]["mean"] == pytest.approx(0.93, abs=1e-4)
+    assert out["acc"]["std"] == pytest.approx(torch.tensor([0.90, 0.92, 0.97], dtype=torch.float64).std().item(), abs=1e-4)
+    with pytest.raises(ValueError, match="distinct"):
+        spread(run_once, [1, 1], ("acc",))
+
+
+def test_each_seed_draws_its_own_labelled_digits_and_weights(digits, held_out):
+    assert not torch.equal(hide_labels(digits.labels, 100, seed=0), hide_labels(digits.labels, 100, seed=1))
+    runs = [semisupervised(100, small(digits, 1000), small(held_out, 100), epochs=0.3, seed=s, hidden=32) for s in (0, 1)]
+    weights = [r["model_object"].classifier.out.weight for r in runs]
+    assert not torch.equal(*weights)
+    assert [r["seed"] for r in runs] == [0, 1]
+
+
+def test_semisupervised_rows_read_spreads_and_single_runs():
+    results = {
+        "semisupervised-m2-100": {"labels": 100, "model": "M2", "m2_accuracy": {"mean": 0.92, "std": 0.01, "runs": 5},
+                                  "baseline_accuracy": {"mean": 0.78, "std": 0.02, "runs": 5}},
+        "semisupervised-m1m2-100": {"labels": 100, "model": "M1+M2", "m2_accuracy": {"mean": 0.94, "std": 0.01, "runs": 5},
+                                    "baseline_accuracy": {"mean": 0.78, "std": 0.02, "runs": 5}},
+        "semisupervised-m1m2-600": {"labels": 600, "model": "M1+M2", "m2_accuracy": 0.96, "baseline_accuracy": 0.91},
+    }  # fmt: skip
+    rows = semisupervised_rows(results)
+    assert [(r["model"], r["labels"]) for r in rows] == [(m, 100) for m in ("M1+M2", "M2", "baseline")] + [(m, 600) for m in ("M1+M2", "baseline")]
+    assert rows[-1]["runs"] == 1 and rows[-1]["std"] == 0.0
+
+
+def test_the_shipped_results_and_models_are_there_and_read_right(held_out):
+    results = shipped_results()
+    assert {"quadrants-1", "quadrants-2", "quadrants-3"} <= set(results)
+    assert {r["model"] for r in semisupervised_rows(results)} >= {"M2", "M1+M2", "baseline"}
+    for model_id in SHIPPED_MODELS:
+        ckpt = load_shipped(model_id)
+        assert ckpt.metadata["command"], f"{model_id}: no command recorded"
+        if model_id.startswith("m"):
+            accuracy = float((ckpt.model.classify(held_out.images).argmax(-1) == held_out.labels).float().mean())
+            assert accuracy > 0.85, (model_id, accuracy)
+    size = sum(p.stat().st_size for p in SHIPPED_DIR.parent.rglob("*") if p.is_file())
+    assert size <= 50 * 1024 * 1024, f"checkpoints/ holds {size / 1e6:.1f} MB"
