@@ -12,11 +12,18 @@ ui.setup_page(
     "differ in which arrows their graphical model draws between y, z and x, and that changes what they are good at.",
 )
 
-from cvae_core.models import VARIANTS  # noqa: E402 -- after the title: this imports torch
+st.subheader("Three things to try")
+TRY_FIRST = (  # (page, link text, the sentence that says what happens)
+    ("pages/3_Draw.py", "Draw a digit", "Write a digit with your mouse or finger and watch every model say which digit it reads."),
+    ("pages/1_Train.py", "Train a model", "Press Start and watch blurry blobs sharpen into digits within seconds."),
+    ("pages/2_Generate.py", "Move the dials", "Pick a digit, then turn the style dials and see its handwriting change."),
+)
+for column, (path, label, sentence) in zip(st.columns(3), TRY_FIRST, strict=True):
+    with column.container(border=True):
+        st.page_link(path, label=label, icon=":material/arrow_forward:")
+        st.caption(sentence)
 
-cols = st.columns(4)
-for i, (path, title, icon) in enumerate(ui.PAGES):
-    cols[i % 4].page_link(path, label=title, icon=icon)
+from cvae_core.models import VARIANTS  # noqa: E402 -- after the title: this imports torch
 
 st.header("The variants")
 st.caption("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network.")

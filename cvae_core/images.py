@@ -40,6 +40,29 @@ def png_bytes(image, scale: int = 1, invert: bool = False) -> bytes:
     return buffer.getvalue()
 
 
+def gif_bytes(frames: list[tuple[str, np.ndarray]], ncol: int, scale: int = 2, frame_ms: int = 250, last_frame_ms: int = 2000) -> bytes:
+    """An animated GIF, one frame per (caption, digits (N, 28, 28)), the caption in the top-left corner: a slide
+    of samples sharpening as a model trains. The last frame stays longer, so a loop shows where training ended."""
+    from PIL import ImageDraw  # noqa: PLC0415 -- only the Train page's download needs it
+
+    pictures = []
+    for caption, digits in frames:
+        picture = Image.fromarray(to_uint8(grid(digits, ncol)), mode="L")
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        band = Image.new("L", (picture.width, 14 * scale // 2 + 4), 255)  # a white strip above the grid for the caption
+        ImageDraw.Draw(band).text((3, 2), caption, fill=0)
+        framed = Image.new("L", (picture.width, band.height + picture.height))
+        framed.paste(band, (0, 0))
+        framed.paste(picture, (0, band.height))
+        pictures.append(framed)
+    if not pictures:
+        raise ValueError("no frames")
+    buffer = io.BytesIO()
+    durations = [frame_ms] * (len(pictures) - 1) + [last_frame_ms]
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+    return buffer.getvalue()
+
+
 # ---- reading a person's digit -------------------------------------------------------------------
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # larger images are refused before they are decoded (decompression bombs)

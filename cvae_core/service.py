@@ -61,6 +61,33 @@ class Snapshot:
         return self.state in (QUEUED, TRAINING)
 
 
+class Filmstrip:
+    """Sample grids a run drew, for a GIF of them sharpening: at most max_frames, spread over the whole run
+    (when full, every other frame goes and only every 2nd, 4th, ... later grid is kept), plus the latest."""
+
+    def __init__(self, max_frames: int = 48):
+        self.max_frames = max_frames
+        self.frames: list[tuple[float, np.ndarray]] = []  # (epoch, grid as uint8)
+        self.latest: tuple[float, np.ndarray] | None = None
+        self._every = 1
+        self._seen = 0
+
+    def add(self, epoch: float, grid: np.ndarray) -> None:
+        frame = (epoch, (np.clip(grid, 0, 1) * 255).astype(np.uint8))  # a quarter of float32's memory
+        self.latest = frame
+        if self._seen % self._every == 0:
+            self.frames.append(frame)
+            if len(self.frames) > self.max_frames:
+                self.frames = self.frames[::2]
+                self._every *= 2
+        self._seen += 1
+
+    def all(self) -> list[tuple[float, np.ndarray]]:
+        """The kept frames in order, ending on the latest grid; images as float in [0, 1]."""
+        frames = self.frames + ([self.latest] if self.latest is not None and (not self.frames or self.frames[-1] is not self.latest) else [])
+        return [(epoch, grid.astype(np.float32) / 255) for epoch, grid in frames]
+
+
 @dataclass(eq=False)
 class TrainingRun:
     """One session's training run: the Trainer (touched only by the worker that holds the run) and
@@ -72,6 +99,7 @@ class TrainingRun:
     last_seen: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
     snapshot: Snapshot = None  # type: ignore[assignment]
+    filmstrip: Filmstrip = field(default_factory=Filmstrip)  # the grids drawn so far, for the Train page's GIF
 
     def __post_init__(self):
         self.snapshot = Snapshot(state=PAUSED, progress=self.trainer.progress, history=(), summary=self.trainer.summary())
@@ -231,6 +259,8 @@ class TrainingService:
             model = copy.deepcopy(run.trainer.model).eval().requires_grad_(False)
             with torch.no_grad():
                 grid = run.draw(model)
+            if grid is not None:
+                run.filmstrip.add(run.trainer.epoch, grid)
             version += 1
             run.trainer.model.train()
         run.snapshot = Snapshot(

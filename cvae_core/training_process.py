@@ -26,7 +26,7 @@ from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 
-from . import checkpoint
+from . import checkpoint, images
 from .errors import CVAEError
 from .memory import limit_malloc_arenas, release_memory
 from .service import TrainingRun, TrainingService
@@ -136,6 +136,14 @@ class TrainingHost:
             return None
         snap = run.snapshot
         return snap.version, checkpoint.to_bytes(snap.model)
+
+    def animation(self, run_id: str) -> bytes | None:
+        """The run's sample grids so far as an animated GIF, the epoch in the corner of each frame (None before the first)."""
+        run = self.runs.get(run_id)
+        frames = run.filmstrip.all() if run is not None else []
+        if not frames:
+            return None
+        return images.gif_bytes([(f"epoch {epoch:.1f}", grid) for epoch, grid in frames], ncol=8, scale=2)
 
     def load(self) -> dict:
         return {**self.service.load(), "held": len(self.runs)}
@@ -305,6 +313,10 @@ class RunHandle:
                 version, data = answer
                 self._model = (version, checkpoint.from_bytes(data).model.eval().requires_grad_(False))
             return self._model[1]
+
+    def animation(self) -> bytes | None:
+        """An animated GIF of the run's sample grids as training went (None before the first grid)."""
+        return self._client.host.animation(self.id)
 
     @property
     def model_version(self) -> int:

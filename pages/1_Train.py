@@ -11,6 +11,7 @@ from cvae_core.defaults import model_defaults, training_defaults
 from cvae_core.engine import TrainConfig
 from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
+from ui import links
 
 # How often the panels read the run's snapshot (training never waits for them). Each refresh costs the
 # server and the browser CPU that training could use: grids come once a second, curves need less, and
@@ -27,57 +28,99 @@ ui.setup_page(
 state = st.session_state
 
 # ---- settings -----------------------------------------------------------------------------------
+# Every setting is a keyed widget whose value lives in the session state, so that a link can set it
+# (ui.links) and the address always holds a link to the settings shown. Those that depend on the variant
+# take its defaults (cvae_core/defaults.py, the CLI's too) whenever the variant changes.
+LATENTS, LRS, HIDDENS, LABELS = [2, 4, 8, 16, 32, 64], [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], [128, 256, 512, 1024], [100, 600, 1000, 3000, "all"]
+DATASET_CHOICES = [d for d in DATASETS if d != "auto"]
+
+
+def variant_defaults(variant: str) -> dict:
+    """The settings' widget values for a variant's defaults."""
+    model, training = model_defaults(variant), training_defaults(variant)
+    return {
+        "train_latent": model["latent_dim"], "train_hidden": model["hidden"], "train_beta": model["beta"], "train_lr": training["lr"],
+        "train_epochs": int(training["epochs"]), "train_seed": training["seed"], "train_kl_start": training["kl_start"],
+        "train_warmup": training["warmup_epochs"],
+    }  # fmt: skip
+
+
+def choice_of(options):
+    return lambda text: links.one_of(text, options)
+
+
+LINK = [
+    links.widget("variant", "train_variant", choice_of(list(VARIANTS))),
+    links.widget("data", "train_dataset", choice_of(DATASET_CHOICES)),
+    links.widget("latent", "train_latent", choice_of(LATENTS)),
+    links.widget("net", "train_arch", choice_of(["mlp", "conv"])),
+    links.widget("stop", "train_budget", choice_of(["epochs", "seconds"])),
+    links.widget("epochs", "train_epochs", lambda text: links.whole(text, 1, 500)),
+    links.widget("seconds", "train_seconds", lambda text: links.whole(text, 5, 3600)),
+    links.widget("lr", "train_lr", choice_of(LRS), lambda v: f"{v:g}"),
+    links.widget("seed", "train_seed", lambda text: links.whole(text, 0, 2**31 - 1)),
+    links.widget("beta", "train_beta", lambda text: round(links.number(text, 0, 4), 1), lambda v: f"{v:g}"),
+    links.widget("kl_start", "train_kl_start", lambda text: round(2 * links.number(text, 0, 8)) / 2, lambda v: f"{v:g}"),
+    links.widget("warmup", "train_warmup", lambda text: round(2 * links.number(text, 0, 60)) / 2, lambda v: f"{v:g}"),
+    links.widget("labels", "train_labels", choice_of(LABELS)),
+    links.widget("hidden", "train_hidden", choice_of(HIDDENS)),
+]
+refused, from_link = links.follow(LINK, "train")
+links.warn_refused(refused)
+state.setdefault("train_variant", model_defaults()["variant"])
+if state.get("train_defaults_of") != state["train_variant"]:  # a new variant (or a first visit): its defaults, but what a link set
+    state["train_defaults_of"] = state["train_variant"]
+    state.update({k: v for k, v in variant_defaults(state["train_variant"]).items() if k not in from_link})
+others = {"train_dataset": DATASET_CHOICES[0], "train_arch": "mlp", "train_budget": "epochs", "train_seconds": 30, "train_labels": 100}
+for key, value in {**variant_defaults(state["train_variant"]), **others}.items():
+    state.setdefault(key, value)  # Streamlit forgets a widget's value while the page is not shown
+
 with st.expander("Settings", expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
     variant = c1.selectbox(
-        "Variant", list(VARIANTS), index=list(VARIANTS).index(model_defaults()["variant"]), format_func=lambda v: VARIANTS[v].title,
-        help="Which graphical model to train; the Home page explains each one.",
+        "Variant", list(VARIANTS), format_func=lambda v: VARIANTS[v].title, key="train_variant",
+        help="Which graphical model to train; the Home page explains each one. Its recommended settings fill in below.",
     )  # fmt: skip
-    model_default, train_default = model_defaults(variant), training_defaults(variant)  # the CLI's defaults too
     dataset = c2.selectbox(
-        "Data set", [d for d in DATASETS if d != "auto"], index=0,
+        "Data set", DATASET_CHOICES, key="train_dataset",
         help="mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network allows.",
     )  # fmt: skip
-    latent_dim = c3.select_slider(
-        "Latent size", [2, 4, 8, 16, 32, 64], value=model_default["latent_dim"],
-        help="Dimensions of z. 2 can be plotted directly; 16 draws sharper digits.",
-    )  # fmt: skip
-    arch = c4.radio("Network", ["mlp", "conv"], horizontal=True, help="MLP is fast on a laptop CPU; conv (convolutional) is slower.")
+    latent_dim = c3.select_slider("Latent size", LATENTS, key="train_latent", help="Dimensions of z. 2 can be plotted directly; 16 draws sharper digits.")
+    arch = c4.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch", help="MLP is fast on a laptop CPU; conv (convolutional) is slower.")
     c1, c2, c3, c4 = st.columns(4)
-    budget_kind = c1.radio("Stop after", ["epochs", "seconds"], horizontal=True, help="A number of passes over the data, or a time budget.")
+    budget_kind = c1.radio(
+        "Stop after", ["epochs", "seconds"], horizontal=True, key="train_budget", help="A number of passes over the data, or a time budget."
+    )
     if budget_kind == "epochs":
-        epochs = c2.number_input("Epochs", 1, 500, int(train_default["epochs"]), help="Passes over the training digits.")
+        epochs = c2.number_input("Epochs", 1, 500, key="train_epochs", help="Passes over the training digits.")
         seconds = None
     else:
-        seconds = c2.number_input("Seconds", 5, 3600, 30, help="Training time, not counting any wait for a free slot on the server.")
+        seconds = c2.number_input("Seconds", 5, 3600, key="train_seconds", help="Training time, not counting any wait for a free slot on the server.")
         epochs = None
     lr = c3.select_slider(
-        "Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], value=train_default["lr"],
+        "Learning rate", LRS, key="train_lr",
         help="Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights).",
     )  # fmt: skip
     seed = c4.number_input(
-        "Seed",
-        0,
-        2**31 - 1,
-        train_default["seed"],
-        help="Same seed and settings, same result when this is the only model training on the server.",
+        "Seed", 0, 2**31 - 1, key="train_seed", help="Same seed and settings, same result when this is the only model training on the server."
     )
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.slider(
-        "β (KL weight)", 0.0, 4.0, model_default["beta"], 0.1,
+        "β (KL weight)", 0.0, 4.0, step=0.1, key="train_beta",
         help="1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions).",
     )  # fmt: skip
     kl_start = c2.slider(
-        "KL weight at the start", 0.0, 8.0, train_default["kl_start"], 0.5,
+        "KL weight at the start", 0.0, 8.0, step=0.5, key="train_kl_start",
         help="The KL weight moves from this value to β during the warm-up. Above 1, z is squeezed early, so the decoder learns to "
         "rely on the label y and samples match their label more often. 0 is the classic warm-up against posterior collapse.",
     )  # fmt: skip
-    warmup = c2.slider("Warm-up (epochs)", 0.0, 60.0, train_default["warmup_epochs"], 0.5, help="How long the KL weight takes to reach β.")
+    warmup = c2.slider("Warm-up (epochs)", 0.0, 60.0, step=0.5, key="train_warmup", help="How long the KL weight takes to reach β.")
     labels = c3.select_slider(
-        "Labelled digits (m2)", [100, 600, 1000, 3000, "all"], value=100, disabled=variant != "m2",
+        "Labelled digits (m2)", LABELS, disabled=variant != "m2", key="train_labels",
         help="m2 learns from a few labelled digits and the rest unlabelled.",
     )  # fmt: skip
-    hidden = c4.select_slider("Hidden width", [128, 256, 512, 1024], value=model_default["hidden"], help="Units per hidden layer.")
+    hidden = c4.select_slider("Hidden width", HIDDENS, key="train_hidden", help="Units per hidden layer.")
+links.publish(LINK, "train")  # the address is a link to these settings
 
 # ---- buttons ------------------------------------------------------------------------------------
 # Handled in the script, not in callbacks: a click carries every widget's value as the visitor last set
@@ -261,6 +304,12 @@ if trained is not None:
                 st.error(f"Not saved: {e} The download button works in any case.")
     else:
         c1.caption("Saving on the server is switched off here; download the checkpoint to keep it.")
+    animation = run.animation() if run.makes_images else None
+    if animation is not None:
+        c2.download_button(
+            "Download the training as a GIF", animation, file_name=f"{name_now}-training.gif", mime="image/gif", icon=":material/movie:",
+            help="The sample grid sharpening as training went, the epoch in the corner of each frame: ready for a slide.",
+        )  # fmt: skip
     c2.download_button(
         "Download checkpoint",
         checkpoint.to_bytes(trained, full_meta),

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
+from ui import links
 
 MAX_SLIDERS = 8
 
@@ -13,23 +14,43 @@ ui.setup_page(
     "everything else, the handwriting style. Each slider below moves one dimension of z (in units of the prior's spread); "
     "**temperature** scales how far random samples stray from the most typical style.",
 )
+state = st.session_state
+shipped = ui.shipped_models()[0]
+shipped_names = {ckpt.uid: name for name, ckpt in shipped.items()}
+LINK = [  # what a link to this page holds: a shipped model (a session's own cannot be shared), label, dials, temperature
+    links.Setting("model", lambda text: {"model": shipped[text].uid}, lambda s: shipped_names.get(s.get("model"))),
+    links.widget("label", "gen_label", lambda text: links.whole(text, 0, 9), lambda v: None if v is None else str(v)),
+    links.Setting(
+        "z",
+        lambda text: {f"dial{i}": round(links.number(v, -3, 3), 1) for i, v in enumerate(text.split(",")[:MAX_SLIDERS])},
+        lambda s: ",".join(f"{s[f'dial{i}']:g}" for i in range(MAX_SLIDERS) if f"dial{i}" in s) or None,
+    ),
+    links.widget("t", "gen_temperature", lambda text: links.number(text, 0, 2), lambda v: f"{v:g}"),
+]
+refused, from_link = links.follow(LINK, "generate")
+links.warn_refused(refused)
+
 name, ckpt = ui.model_picker(keep=lambda m: m.makes_images, help="Models that draw digits (cvae3 predicts labels instead; see Home).")
 if ckpt is None:
     st.stop()
 model = ckpt.model
 st.sidebar.markdown(ui.describe_model(ckpt))
 k = model.latent_dim
-state = st.session_state
 key = f"gen-{ckpt.uid}"
-if state.get("gen_model") != key:  # a new model: fresh dials
+if state.get("gen_model") != key:  # a new model: fresh dials (but those a link just set)
     state["gen_model"] = key
     state["gen_noise"] = np.zeros(k, dtype=np.float32)
     for i in range(min(k, MAX_SLIDERS)):
-        state[f"dial{i}"] = 0.0
+        if f"dial{i}" not in from_link:
+            state[f"dial{i}"] = 0.0
+for i in range(min(k, MAX_SLIDERS), MAX_SLIDERS):  # a smaller model: its dials only, in state and in links
+    state.pop(f"dial{i}", None)
+state.setdefault("gen_label", 3)
+state.setdefault("gen_temperature", 1.0)
 
 c1, c2 = st.columns([2, 1])
 if model.uses_label:
-    label = c1.segmented_control("Label y", list(range(model.config.n_classes)), default=3, key="gen_label", help="The digit you ask for.")
+    label = c1.segmented_control("Label y", list(range(model.config.n_classes)), key="gen_label", help="The digit you ask for.")
     label = 3 if label is None else label
 else:
     c1.info(
@@ -37,7 +58,7 @@ else:
     )
     label = None
 temperature = c2.slider(
-    "Temperature", 0.0, 2.0, 1.0, 0.05, key="gen_temperature", help="0: the most typical digit; 1: samples as trained; above 1: wilder."
+    "Temperature", 0.0, 2.0, step=0.05, key="gen_temperature", help="0: the most typical digit; 1: samples as trained; above 1: wilder."
 )
 
 b1, b2, _ = st.columns([1, 1, 4])
@@ -60,18 +81,20 @@ def current_noise() -> np.ndarray:
 
 @st.fragment
 def dials_and_digit():
-    """A dial move reruns this alone (the grids below stay as they are): the digit follows the dial at once."""
-    left, right = st.columns([1, 2])
-    with left:
+    """A dial move reruns this alone (the grids below stay as they are): the digit follows the dial at once.
+    The digit comes first: on a phone the columns stack, and the digit stays in view above the dials."""
+    digit_column, dials_column = st.columns([1, 2])
+    with dials_column:
         st.markdown(f"**Style dials** (first {min(k, MAX_SLIDERS)} of {k} dimensions)" if k > MAX_SLIDERS else "**Style dials**")
         dial_columns = st.columns(2)
         for i in range(min(k, MAX_SLIDERS)):
             dial_columns[i % 2].slider(
                 f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations."
             )
-    with right:
+    with digit_column:
         image = model.draw(label, current_noise(), temperature)
         st.image(ui.digit_png(image, scale=10), caption=f"label {label}" if label is not None else "no label", width=280)
+    links.publish(LINK, "generate")  # the address is a link to this digit
 
 
 dials_and_digit()

@@ -86,6 +86,7 @@ with right:
             xaxis_title="digit",
             margin={"t": 10, "b": 10},
             legend={"orientation": "h", "y": -0.25},
+            xaxis={"type": "category"},  # every digit labelled (numeric-looking names would make a linear axis, ticks 0, 2, 4…)
         )
         st.plotly_chart(fig, width="stretch")
         st.markdown("  \n".join(verdicts))

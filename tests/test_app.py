@@ -89,6 +89,34 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     next(b for b in at.button if b.label == "Stop").click().run()
     wait_until(lambda: not run.snapshot.active)
     assert at.session_state["session_models"][run.id].name == "cvae2-run1"
+    at.run()
+    assert "Download the training as a GIF" in [d.proto.label for d in at.get("download_button")]
+
+
+def test_a_train_link_sets_the_settings_and_the_address_follows_them():
+    at = page("pages/1_Train.py")
+    at.query_params.update({"variant": "cvae2", "latent": "8", "epochs": "12", "lr": "0.001", "beta": "1.5", "seed": "7"})
+    at.run()
+    no_exceptions(at)
+    assert not at.warning
+    assert at.selectbox(key="train_variant").value == "cvae2" and at.select_slider(key="train_latent").value == 8
+    assert at.number_input(key="train_epochs").value == 12 and at.select_slider(key="train_lr").value == 1e-3
+    assert at.slider(key="train_beta").value == 1.5 and at.number_input(key="train_seed").value == 7
+    at.select_slider(key="train_hidden").set_value(256).run()
+    link = {k: at.query_params[k] for k in at.query_params}
+    assert link["hidden"] == "256" and link["latent"] == "8" and link["variant"] == "cvae2"
+    at.selectbox(key="train_variant").set_value("cvae3").run()  # another variant brings its own recommended settings
+    assert at.select_slider(key="train_lr").value == 1e-3 and at.slider(key="train_kl_start").value == 0.0
+    assert at.query_params["variant"] == "cvae3"
+
+    bad = page("pages/1_Train.py")
+    bad.query_params.update({"variant": "cvae9", "latent": "7", "epochs": "100000", "seed": "3"})
+    bad.run()
+    no_exceptions(bad)
+    warning = " ".join(w.value for w in bad.warning)
+    assert all(name in warning for name in ("variant", "latent", "epochs"))
+    assert bad.selectbox(key="train_variant").value == "cvae1" and bad.select_slider(key="train_latent").value == 16
+    assert bad.number_input(key="train_seed").value == 3
 
 
 def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_path):
@@ -119,6 +147,35 @@ def test_generate_slider_and_label_change_the_digit(session_model):
     at.segmented_control(key="gen_label").set_value(5).run()
     assert images(at)[0] != after_slider
     assert len(at.get("download_button")) >= 2
+
+
+def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defaults():
+    at = page("pages/2_Generate.py")
+    at.query_params.update({"model": "cvae2", "label": "7", "z": "1.5,-0.5", "t": "0.5"})
+    at.run()
+    no_exceptions(at)
+    assert at.selectbox(key="model").format_func(at.selectbox(key="model").value) == "cvae2 (pretrained)"
+    assert at.segmented_control(key="gen_label").value == 7 and at.slider(key="gen_temperature").value == 0.5
+    assert (at.slider(key="dial0").value, at.slider(key="dial1").value, at.slider(key="dial2").value) == (1.5, -0.5, 0.0)
+    assert not at.warning
+    shown = images(at)[0]
+    at.slider(key="dial2").set_value(2.0).run()  # the address follows the page
+    link = {k: at.query_params[k] for k in at.query_params}
+    assert link["model"] == "cvae2" and link["label"] == "7" and link["t"] == "0.5" and link["z"].startswith("1.5,-0.5,2")
+
+    again = page("pages/2_Generate.py")  # the link opened in another browser shows the same digit
+    again.query_params.update(link)
+    again.run()
+    assert images(again)[0] == images(at)[0] != shown
+
+    bad = page("pages/2_Generate.py")
+    bad.query_params.update({"model": "../../etc/passwd", "label": "12", "z": "0.5,nan", "t": "0.25"})
+    bad.run()
+    no_exceptions(bad)
+    warning = " ".join(w.value for w in bad.warning)
+    assert "model" in warning and "label" in warning and "z" in warning
+    assert bad.segmented_control(key="gen_label").value == 3 and bad.slider(key="dial0").value == 0.0  # defaults
+    assert bad.slider(key="gen_temperature").value == 0.25  # the valid part of the link is kept
 
 
 def test_generate_explains_the_unlabelled_vae():

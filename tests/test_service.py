@@ -2,14 +2,18 @@
 rollback, absence, the queue and time-slicing, and one session unable to touch another's run."""
 
 import functools
+import io
 import time
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cvae_core.engine import TrainConfig, Trainer
+from cvae_core.images import gif_bytes
 from cvae_core.models import ModelConfig, build_model
-from cvae_core.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, TrainingRun, TrainingService
+from cvae_core.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, Filmstrip, TrainingRun, TrainingService
 
 from .conftest import wait_until
 
@@ -158,6 +162,30 @@ def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client
     assert run.model_version == snap.version and not any(p.requires_grad for p in model.parameters())
     assert model.label_grid(2, seed=0).shape == (20, 28, 28)  # real weights, not the meta skeleton
     assert run.model() is model  # fetched once per version
+    gif = Image.open(io.BytesIO(run.animation()))  # the Train page's download: the grid sharpening, frame by frame
+    assert gif.format == "GIF" and gif.is_animated and gif.n_frames >= 2
+
+
+def test_a_filmstrip_stays_bounded_spans_the_run_and_ends_on_the_latest_grid():
+    strip = Filmstrip(max_frames=8)
+    for step in range(100):
+        strip.add(step / 10, np.full((2, 28, 28), step / 100, dtype=np.float32))
+    frames = strip.all()
+    epochs = [epoch for epoch, _ in frames]
+    assert len(frames) <= 9 and epochs == sorted(epochs)
+    assert epochs[0] == 0.0 and epochs[-1] == 9.9  # from the first grid to the latest
+    assert epochs[len(epochs) // 2] > 2.0  # spread over the run, not its first few grids
+    np.testing.assert_allclose(frames[-1][1], 0.99, atol=1 / 255)
+
+
+def test_gif_frames_carry_their_caption_and_the_grid():
+    frames = [(f"epoch {i}", np.full((4, 28, 28), i / 3, dtype=np.float32)) for i in range(4)]
+    gif = Image.open(io.BytesIO(gif_bytes(frames, ncol=2, scale=2)))
+    assert gif.n_frames == 4
+    gif.seek(3)
+    picture = np.asarray(gif.convert("L"))
+    assert picture[-10:, :10].mean() > 240  # the last frame's digits are white (1.0)
+    assert picture[:12, :40].min() < 100  # dark caption text on the white strip
 
 
 def test_stop_and_resume_in_the_training_process(client):

@@ -30,8 +30,15 @@ def client() -> TrainingClient:
 
 def warm_up() -> None:
     """Start the training process in the background (it imports torch: seconds), so Start does not wait."""
+
+    def start() -> None:
+        try:
+            client()
+        except Exception:  # noqa: BLE001 -- only a head start: Start calls client() again and reports a failure there
+            pass
+
     if _client is None:
-        threading.Thread(target=client, daemon=True, name="start-training-process").start()
+        threading.Thread(target=start, daemon=True, name="start-training-process").start()
 
 
 @st.cache_resource(show_spinner="Fetching the data set…", max_entries=8)

@@ -1,0 +1,97 @@
+"""Settings in the page's address (st.query_params), as TensorFlow Playground keeps them: a speaker bookmarks a
+setting, a student shares one. A page lists its `Setting`s; `follow` copies a new link's values into the
+widgets' state before the widgets are drawn, `publish` writes the widgets' values back into the address.
+
+A link is a stranger's text: each value is parsed and range-checked, and one that is not valid is named in
+a message and left at its default; nothing else on the page changes because of it."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One value in the address. read: the address's text -> {widget key: value} (raises ValueError when the
+    text is not a valid value); write: the session state -> the text, or None to leave it out of the address."""
+
+    name: str
+    read: Callable[[str], dict]
+    write: Callable[[dict], str | None]
+
+
+def number(text: str, lo: float, hi: float) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(f"{text} is not from {lo:g} to {hi:g}")
+    return value
+
+
+def whole(text: str, lo: int, hi: int) -> int:
+    value = int(text)
+    if not lo <= value <= hi:
+        raise ValueError(f"{text} is not from {lo} to {hi}")
+    return value
+
+
+def one_of(text: str, options) -> object:
+    """The option whose text is `text` (options may be numbers: the address holds text)."""
+    for option in options:
+        if str(option) == text:
+            return option
+    raise ValueError(f"{text!r} is not one of the choices")
+
+
+def widget(name: str, key: str, parse: Callable[[str], object], show: Callable[[object], str] = str) -> Setting:
+    """A setting that is one widget's value."""
+    return Setting(name, lambda text: {key: parse(text)}, lambda state: show(state[key]) if key in state else None)
+
+
+def _address(settings: list[Setting]) -> tuple:
+    params = st.query_params
+    return tuple((s.name, params[s.name]) for s in settings if s.name in params)
+
+
+def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
+    """Apply the address's settings when they are new to this page in this session (a link just opened, or
+    edited by hand). Returns the names refused and the widget keys set."""
+    address = _address(settings)
+    marker = f"link:{page}"
+    if st.session_state.get(marker) == address:
+        return [], set()
+    st.session_state[marker] = address
+    refused, changed = [], set()
+    values = dict(address)
+    for setting in settings:
+        if setting.name not in values:
+            continue
+        try:
+            parsed = setting.read(values[setting.name])
+        except (ValueError, KeyError, TypeError, IndexError):
+            refused.append(setting.name)
+            continue
+        st.session_state.update(parsed)
+        changed |= set(parsed)
+    return refused, changed
+
+
+def publish(settings: list[Setting], page: str) -> None:
+    """Write the widgets' values into the address, so that it is always a link to what the page shows."""
+    values = {}
+    for setting in settings:
+        text = setting.write(st.session_state)
+        if text is not None:
+            values[setting.name] = text
+    if {k: st.query_params[k] for k in st.query_params} != values:
+        st.query_params.from_dict(values)
+    st.session_state[f"link:{page}"] = tuple((s.name, values[s.name]) for s in settings if s.name in values)
+
+
+def warn_refused(refused: list[str]) -> None:
+    if refused:
+        st.warning(
+            f"This link's {', '.join(refused)} {'is' if len(refused) == 1 else 'are'} not valid here, so "
+            f"{'it keeps its' if len(refused) == 1 else 'they keep their'} default. Everything else in the link was applied."
+        )
