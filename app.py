@@ -27,9 +27,10 @@ from cvae_core.models import VARIANTS  # noqa: E402 -- after the title: this imp
 
 st.header("The variants")
 st.caption("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network.")
-for i in range(0, len(VARIANTS), 2):
-    row = st.columns(2)
-    for col, cls in zip(row, list(VARIANTS.values())[i : i + 2], strict=False):
+PER_ROW = 3  # a projector (1920 px) shows a whole row of cards; a phone stacks them
+for i in range(0, len(VARIANTS), PER_ROW):
+    row = st.columns(PER_ROW)
+    for col, cls in zip(row, list(VARIANTS.values())[i : i + PER_ROW], strict=False):
         with col.container(border=True):
             st.subheader(cls.title)
             st.graphviz_chart(cls.graph_dot, width="stretch")
@@ -64,6 +65,8 @@ if shipped:
 else:
     st.info("No pretrained models were found in checkpoints/. Train one on the Train page.")
 
+if ui.presenter():  # server details are not for the audience
+    st.stop()
 st.header("This server")
 c1, c2, _ = st.columns([1, 1, 2])
 c1.metric(

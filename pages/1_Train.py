@@ -235,6 +235,8 @@ def live_panel():
         eta = f" · about {ui.readable.duration(p.eta)} left" if p.eta is not None and snap.active and p.step else ""
         status = f"{STATUS[snap.state]} · epoch {p.epoch:.1f}{total} · {p.samples_per_sec:,.0f} digits/s{eta}"
     st.progress(p.fraction, text=status)
+    if ui.presenter():  # on a projector the curves say it: the grid and the curves fit on one screen without these
+        return
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
         "ELBO (train)", f"{p.terms.get('elbo', float('nan')):.1f}", help="Nats per digit, averaged over the last slice. Higher is better."
@@ -259,7 +261,7 @@ def grid_panel():
     if snap.grid is not None:
         what = "One row per label, the same noise in every row" if run.uses_label else "Samples from p(z) (no label)"
         caption = f"{what} · weights of step {snap.drawn_at[0]:,} ({ui.readable.duration(snap.drawn_at[1])} of training)"
-        st.image(grid_png(run.id, snap.version, snap.grid), caption=caption)
+        st.image(grid_png(run.id, snap.version, snap.grid), caption=caption, width=480 if ui.presenter() else "content")
     elif not run.makes_images:
         st.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")
     else:

@@ -50,7 +50,7 @@ state.setdefault("gen_temperature", 1.0)
 
 c1, c2 = st.columns([2, 1])
 if model.uses_label:
-    label = c1.segmented_control("Label y", list(range(model.config.n_classes)), key="gen_label", help="The digit you ask for.")
+    label = c1.pills("Label y", list(range(model.config.n_classes)), key="gen_label", help="The digit you ask for.")  # pills wrap on a phone
     label = 3 if label is None else label
 else:
     c1.info(
@@ -79,6 +79,18 @@ def current_noise() -> np.ndarray:
     return noise
 
 
+# A phone stacks the columns, so the dials would push the digit off the screen: there the digit floats in
+# the bottom-right corner, in view while a dial moves.
+PHONE_CSS = """<style>
+@media (max-width: 640px) {
+  .st-key-gen-digit { position: fixed; right: 0.5rem; bottom: 0.5rem; width: 9rem; z-index: 1000;
+                      background: rgba(255, 255, 255, 0.95); border-radius: 0.5rem; padding: 0.3rem; box-shadow: 0 2px 8px rgba(0, 0, 0, 0.3); }
+  .st-key-gen-digit div, .st-key-gen-digit img { width: 100% !important; max-width: 100% !important; height: auto !important; }
+}
+</style>"""
+st.html(PHONE_CSS)
+
+
 @st.fragment
 def dials_and_digit():
     """A dial move reruns this alone (the grids below stay as they are): the digit follows the dial at once.
@@ -86,14 +98,15 @@ def dials_and_digit():
     digit_column, dials_column = st.columns([1, 2])
     with dials_column:
         st.markdown(f"**Style dials** (first {min(k, MAX_SLIDERS)} of {k} dimensions)" if k > MAX_SLIDERS else "**Style dials**")
-        dial_columns = st.columns(2)
         for i in range(min(k, MAX_SLIDERS)):
+            if i % 2 == 0:
+                dial_columns = st.columns(2)  # a row of two: on a phone they stack in order, z1, z2, z3, …
             dial_columns[i % 2].slider(
                 f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations."
             )
-    with digit_column:
+    with digit_column, st.container(key="gen-digit"):  # on a phone it floats in a corner while the dials scroll (PHONE_CSS)
         image = model.draw(label, current_noise(), temperature)
-        st.image(ui.digit_png(image, scale=10), caption=f"label {label}" if label is not None else "no label", width=280)
+        st.image(ui.digit_png(image, scale=15), caption=f"label {label}" if label is not None else "no label", width=420 if ui.presenter() else 280)
     links.publish(LINK, "generate")  # the address is a link to this digit
 
 

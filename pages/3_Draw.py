@@ -1,5 +1,7 @@
 """Draw or upload a digit: see what the model sees, how every model reads it, and the same hand in every label."""
 
+from collections import Counter
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -50,6 +52,8 @@ with upload_tab:
         except ImageError as e:
             st.error(f"Cannot use this file: {e}")
 
+reading_slot = st.empty()  # the models' verdict, right under the canvas: in view on a phone, where the chart is far below
+
 if picture is None and ui.state.chosen_digit() is not None:  # sent by the Latent space page
     picture, source = ui.state.chosen_digit(), "the chosen digit"
 if picture is None:
@@ -73,9 +77,10 @@ with right:
         st.info("No model that reads digits is loaded.")
     else:
         fig = go.Figure()
-        verdicts = []
+        verdicts, readings = [], []
         for name, ckpt in readers.items():
             probs = ckpt.model.read_digit(digit)
+            readings.append(int(probs.argmax()))
             fig.add_trace(go.Bar(name=name, x=[str(c) for c in range(len(probs))], y=probs))
             how = "its own classifier" if ckpt.model.classifies else "Bayes' rule, p(x|y) for each label"
             verdicts.append(f"**{name}** reads **{int(probs.argmax())}** ({probs.max():.0%}) using {how}")
@@ -90,6 +95,9 @@ with right:
         )
         st.plotly_chart(fig, width="stretch")
         st.markdown("  \n".join(verdicts))
+        votes = Counter(readings)
+        digit_read, n = votes.most_common(1)[0]
+        reading_slot.success(f"**Read as {digit_read}** by {n} of {len(readings)} models" + ("" if n == len(readings) else f" (others: {', '.join(str(d) for d in sorted(votes) if d != digit_read)})"))
 
 st.subheader("Your handwriting, every digit")
 st.caption(

@@ -144,7 +144,7 @@ def test_generate_slider_and_label_change_the_digit(session_model):
     no_exceptions(at)
     after_slider = images(at)[0]
     assert after_slider != before
-    at.segmented_control(key="gen_label").set_value(5).run()
+    at.pills(key="gen_label").set_value(5).run()
     assert images(at)[0] != after_slider
     assert len(at.get("download_button")) >= 2
 
@@ -155,7 +155,7 @@ def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defau
     at.run()
     no_exceptions(at)
     assert at.selectbox(key="model").format_func(at.selectbox(key="model").value) == "cvae2 (pretrained)"
-    assert at.segmented_control(key="gen_label").value == 7 and at.slider(key="gen_temperature").value == 0.5
+    assert at.pills(key="gen_label").value == 7 and at.slider(key="gen_temperature").value == 0.5
     assert (at.slider(key="dial0").value, at.slider(key="dial1").value, at.slider(key="dial2").value) == (1.5, -0.5, 0.0)
     assert not at.warning
     shown = images(at)[0]
@@ -174,7 +174,7 @@ def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defau
     no_exceptions(bad)
     warning = " ".join(w.value for w in bad.warning)
     assert "model" in warning and "label" in warning and "z" in warning
-    assert bad.segmented_control(key="gen_label").value == 3 and bad.slider(key="dial0").value == 0.0  # defaults
+    assert bad.pills(key="gen_label").value == 3 and bad.slider(key="dial0").value == 0.0  # defaults
     assert bad.slider(key="gen_temperature").value == 0.25  # the valid part of the link is kept
 
 

@@ -12,7 +12,7 @@
 import importlib
 
 from . import readable, state
-from .frame import PAGES, digit_png, digits_png, setup_page, show_digits, stack_digits
+from .frame import PAGES, digit_png, digits_png, presenter, setup_page, show_digits, stack_digits
 
 # These import torch, so they load when first used: a page's title and text paint before torch does.
 _LAZY = {
@@ -52,6 +52,7 @@ __all__ = [
     "fidelity_classifiers",
     "readable",
     "model_picker",
+    "presenter",
     "model_store",
     "saved_models",
     "release_memory",

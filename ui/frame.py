@@ -16,18 +16,63 @@ PAGES = [
 ]
 
 
+PRESENTER = "presenter"  # the session-state key of presenter mode, and its name in the address (?presenter=1)
+# A projector at 1920x1080 seen from the back of a room: larger type, digits drawn larger, less padding, and
+# each page's main interaction on one screen (the pages leave their long explanations folded in this mode).
+PRESENTER_CSS = """<style>
+html { font-size: 20px; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 1rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.4rem; }
+[data-testid="stImage"] img { image-rendering: pixelated; }
+</style>"""
+
+
+def presenter() -> bool:
+    """Is this session in presenter mode (a switch in the sidebar, or ?presenter=1 in the address)?"""
+    return bool(st.session_state.get(PRESENTER, False))
+
+
+def _follow_presenter_link() -> None:
+    """?presenter=1 (or 0) in an address switches the mode once, when the address is new to this session."""
+    value = st.query_params.get(PRESENTER)
+    if value is not None and st.session_state.get("link:presenter") != value:
+        st.session_state["link:presenter"] = value
+        st.session_state[PRESENTER] = value.lower() in ("1", "true", "on", "yes")
+
+
+def _presenter_switched() -> None:
+    on = st.session_state[PRESENTER]
+    st.session_state["link:presenter"] = "1" if on else None
+    if on:
+        st.query_params[PRESENTER] = "1"
+    else:
+        st.query_params.pop(PRESENTER, None)
+
+
 def setup_page(title: str, intro: str | None = None) -> None:
-    """Page config, title, a one-paragraph explanation, and the shared sidebar."""
+    """Page config, title, a one-paragraph explanation (folded away in presenter mode), and the shared sidebar."""
     st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
+    _follow_presenter_link()
+    if presenter():
+        st.html(PRESENTER_CSS)
     st.title(title)
     if intro:
-        st.markdown(intro)
+        if presenter():
+            with st.expander("What is this page?"):
+                st.markdown(intro)
+        else:
+            st.markdown(intro)
     with st.sidebar:
         st.markdown("### CVAE Lab")
         st.caption("Conditional variational autoencoders on handwritten digits, trained live on a CPU.")
         # Our own links: Streamlit's list would name the home page after its file ("app").
         for path, label, icon in PAGES:
-            st.page_link(path, label=label, icon=icon)
+            st.page_link(path, label=label, icon=icon, query_params={PRESENTER: "1"} if presenter() else None)
+        st.toggle(
+            "Presenter mode", key=PRESENTER, on_change=_presenter_switched,
+            help="For a projector: larger type and digits, explanations folded away, server details hidden. "
+            "Bookmark the address to open the app this way (it ends in ?presenter=1).",
+        )  # fmt: skip
     # Painted so far without torch. What follows imports it (seconds, the first time in a server).
     from .models import checkpoint_uploader, shipped_models
     from .training import heartbeat, warm_up

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from .frame import PRESENTER
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -79,7 +81,7 @@ def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
 
 def publish(settings: list[Setting], page: str) -> None:
     """Write the widgets' values into the address, so that it is always a link to what the page shows."""
-    values = {}
+    values = {PRESENTER: st.query_params[PRESENTER]} if PRESENTER in st.query_params else {}  # the mode, set elsewhere, stays
     for setting in settings:
         text = setting.write(st.session_state)
         if text is not None:
