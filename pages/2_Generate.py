@@ -85,6 +85,7 @@ PHONE_CSS = """<style>
 @media (max-width: 640px) {
   .st-key-gen-digit { position: fixed; right: 0.5rem; bottom: 0.5rem; width: 9rem; z-index: 1000;
                       background: rgba(255, 255, 255, 0.95); border-radius: 0.5rem; padding: 0.3rem; box-shadow: 0 2px 8px rgba(0, 0, 0, 0.3); }
+  .st-key-gen_label div { flex-wrap: wrap !important; }  /* ten label pills: two rows rather than a cut-off 9 */
   .st-key-gen-digit div, .st-key-gen-digit img { width: 100% !important; max-width: 100% !important; height: auto !important; }
 }
 </style>"""

@@ -381,3 +381,64 @@ def test_closed_tabs_release_their_training_runs(browser):
         _training_runs_in_memory(browser, url)  # one more disconnect, so that the last session expires
         assert _training_runs_in_memory(browser, url) == 0
         print(f"server memory after three closed training tabs: {_rss_mb(pid):.0f} MB")
+
+
+def in_view(pg, locator, height: int) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def test_presenter_mode_fits_each_main_interaction_on_a_projector_screen(server, browser):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    pg = context.new_page()
+    for path, title in PAGES.items():
+        pg.goto(f"{server}/{path}?presenter=1")
+        wait_ready(pg, title)
+        main(pg).locator("*").first.wait_for()
+        assert_no_exception(pg)
+        assert pg.locator('[data-testid="stSidebar"] label:has-text("Presenter mode") input').first.is_checked()
+    pg.goto(f"{server}/Generate?presenter=1")
+    wait_ready(pg, "Generate")
+    digit = main(pg).locator('[data-testid="stImage"] img').first
+    digit.wait_for(timeout=60_000)
+    last_dial = pg.locator('[data-testid="stSlider"] input[aria-label="z8"]').first
+    assert in_view(pg, digit, 1080) and in_view(pg, last_dial, 1080), "the digit and every dial on one screen"
+    shot(pg, "presenter-generate")
+    pg.goto(f"{server}/Train?presenter=1")
+    wait_ready(pg, "Train")
+    main(pg).get_by_role("button", name="Start", exact=True).click()
+    grid = main(pg).locator('[data-testid="stImage"] img').first
+    grid.wait_for(timeout=60_000)
+    curves = main(pg).locator('[data-testid="stPlotlyChart"]').first
+    curves.wait_for(timeout=60_000)
+    start = main(pg).get_by_role("button", name="Start", exact=True)
+    assert all(in_view(pg, x, 1080) for x in (start, grid, curves)), "Start, the grid and the curves on one screen"
+    shot(pg, "presenter-train")
+    press_stop(pg)
+    context.close()
+
+
+def test_on_a_phone_every_page_opens_and_the_digit_stays_in_view_while_a_dial_moves(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    for path, title in PAGES.items():
+        pg.goto(f"{server}/{path}")
+        wait_ready(pg, title)
+        assert_no_exception(pg)
+    pg.goto(f"{server}/Generate")
+    wait_ready(pg, "Generate")
+    digit = main(pg).locator('[data-testid="stImage"] img').first
+    digit.wait_for(timeout=60_000)
+    before = digit.get_attribute("src")
+    dial = pg.locator('[data-testid="stSlider"] input[aria-label="z8"]').first
+    dial.scroll_into_view_if_needed()
+    dial.focus()
+    for _ in range(10):
+        pg.keyboard.press("ArrowRight")
+    pg.wait_for_function("(s) => document.querySelector('[data-testid=\"stImage\"] img').src !== s", arg=before, timeout=30_000)
+    assert in_view(pg, dial, 844) and in_view(pg, digit, 844), "the digit is on screen beside the dial that moves it"
+    nine = main(pg).locator('[data-testid="stButtonGroup"] button').filter(has_text="9").first  # the label pills wrap: none is cut
+    box = nine.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    shot(pg, "phone-generate")
+    context.close()
