@@ -116,23 +116,22 @@ def image_to_array(picture: Image.Image) -> np.ndarray:
     return np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
 
 
-def preprocess_digit(image) -> np.ndarray:
-    """Make a digit look like MNIST: the one preprocessing used by every page and test.
+# ---- making a digit look like MNIST ---------------------------------------------------------------
+WORK_SIDE = 512  # photos are read at most this large: enough for a thin pen, and bounded work per upload
+STROKE = 0.15  # MNIST's stroke width as a share of the digit's long side (about 2.4 of 20 pixels)
 
-    LeCun's recipe: find the ink's bounding box, scale its long side to 20 pixels with
-    anti-aliasing, paste it into a 28×28 field, and shift it so that its centre of mass is at
-    the centre. Ink may be dark on light paper (a photo, inverted automatically) or light on
-    dark (a canvas, or MNIST itself). Returns (28, 28) float32 in [0, 1], ink = 1.
 
-    Raises ImageError for an image with no ink (blank, or a single colour)."""
+def _grey(image) -> np.ndarray:
+    """A picture (2-D grey, or RGB(A) from a canvas) as a 2-D float array in [0, 1]."""
     from .errors import ImageError
 
     array = np.asarray(image, dtype=np.float32)
     if array.ndim == 3:  # RGB(A) arrays from a canvas: alpha-composite on white, then grey
+        top = 255.0 if array.max() > 1 else 1.0
         rgb = array[..., :3]
         if array.shape[-1] == 4:
-            alpha = array[..., 3:4] / (255.0 if array.max() > 1 else 1.0)
-            rgb = rgb * alpha + (255.0 if array.max() > 1 else 1.0) * (1 - alpha)
+            alpha = array[..., 3:4] / top
+            rgb = rgb * alpha + top * (1 - alpha)
         array = rgb.mean(-1)
     if array.ndim != 2 or array.size == 0:
         raise ImageError("Expected a 2-D picture.")
@@ -140,24 +139,97 @@ def preprocess_digit(image) -> np.ndarray:
         raise ImageError("The picture holds invalid values.")
     if array.max() > 1:
         array = array / 255.0
-    array = np.clip(array, 0, 1)
-    # Which way round is the ink? Paper covers the border; ink is what differs from it.
-    border = np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
-    if np.median(border) > 0.5:
-        array = 1.0 - array
-    array = array - np.median(border if np.median(border) <= 0.5 else 1.0 - border)
-    array = np.clip(array, 0, None)
-    peak = float(array.max())
-    if peak < 0.1:
-        raise ImageError("No digit found: the picture is blank or a single colour.")
-    array = array / peak
-    ink = array > 0.15
-    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-    crop = array[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return np.clip(array, 0, 1)
+
+
+def _resized(array: np.ndarray, side: int) -> np.ndarray:
+    """array with its long side at most `side` pixels (area-averaged: thin strokes fade, they do not vanish)."""
+    h, w = array.shape
+    if max(h, w) <= side:
+        return array
+    scale = side / max(h, w)
+    picture = Image.fromarray(array.astype(np.float32), mode="F").resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX)
+    return np.asarray(picture, dtype=np.float32)
+
+
+def _ink_on_paper(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dark ink on paper, as a person sees it: how much darker each pixel is than the paper around it.
+
+    The local paper brightness is a grey closing (a max then a min filter wider than any stroke), which
+    removes the ink and keeps slow changes: uneven light, a shadow, and a table at the edges, which is its own
+    background, so none of them counts as ink. Returns (background, ink strength in [0, 1])."""
+    from scipy import ndimage
+
+    size = max(9, int(0.2 * min(grey.shape)))  # wider than a marker's stroke on a digit that fills the picture
+    closed = ndimage.grey_closing(grey, size=(size, size))
+    smooth = max(3, size // 4)
+    background = ndimage.uniform_filter(closed, smooth)
+    ink = np.clip(1.0 - grey / np.maximum(background, 0.05), 0, 1)
+    # Far darker than the paper, ink removed: the table, or a shadow, where no digit is. Widened by the smoothing,
+    # so that the band along the paper's edge, where the smoothed background mixes paper and table, goes too.
+    table = ndimage.binary_dilation(closed < 0.6 * np.percentile(closed, 90), iterations=smooth)
+    ink[table] = 0
+    return background, ink
+
+
+def _digit_components(ink: np.ndarray) -> np.ndarray:
+    """The digit's ink: a threshold (Otsu's, on the pixels that hold some ink) and the largest connected piece
+    with the pieces near it (a 4 or a 5 may be written in two strokes); specks and marks at the edges go."""
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    inked = ink[ink > 0.05]
+    if inked.size < 10:
+        return np.zeros_like(ink, dtype=bool)
+    try:
+        otsu = threshold_otsu(inked)
+    except ValueError:  # all the same value: nothing to split
+        otsu = 0.0
+    mask = ink > max(0.12, 0.5 * otsu)
+    joined = ndimage.binary_dilation(mask, iterations=max(1, int(0.01 * min(ink.shape))))  # a thin pen's gaps
+    labels, n = ndimage.label(joined, structure=np.ones((3, 3)))
+    if n == 0:
+        return mask
+    sizes = ndimage.sum(mask, labels, index=np.arange(1, n + 1))
+    edge = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))) - {0}
+    inside = sizes.copy()
+    for i in edge:  # touching the frame: the table's edge, a shadow, another object
+        inside[i - 1] = 0
+    if inside.max() > 0:  # (a digit cropped tight may touch the frame: then it is all there is)
+        sizes = inside
+    biggest = int(np.argmax(sizes)) + 1
+    rows, cols = np.nonzero(labels == biggest)
+    reach = 0.5 * max(np.ptp(rows), np.ptp(cols)) + 1
+    box = (rows.min() - reach, rows.max() + reach, cols.min() - reach, cols.max() + reach)
+    keep = np.zeros(n + 1, dtype=bool)
+    for i, (sl, size) in enumerate(zip(ndimage.find_objects(labels), sizes, strict=True), start=1):
+        near = sl[0].start >= box[0] and sl[0].stop - 1 <= box[1] and sl[1].start >= box[2] and sl[1].stop - 1 <= box[3]
+        keep[i] = i == biggest or (near and size >= 0.1 * sizes.max())
+    return mask & keep[labels]
+
+
+def _even_strokes(mask: np.ndarray) -> np.ndarray:
+    """The digit redrawn with MNIST's stroke width: its centre line (a skeleton), thickened by a distance
+    transform to STROKE of its long side, so a thin pen and a thick marker read alike."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    line = skeletonize(mask)
+    if not line.any():
+        return mask.astype(np.float32)
+    width = STROKE * max(mask.shape)
+    distance = ndimage.distance_transform_edt(~line)
+    return np.clip(width / 2 + 0.5 - distance, 0, 1).astype(np.float32)  # an anti-aliased edge
+
+
+def _mnist_field(crop: np.ndarray) -> np.ndarray:
+    """LeCun's recipe on a cropped digit: the long side scaled to 20 pixels, pasted in 28x28, centred on the centre of mass."""
+    from .errors import ImageError
+
     h, w = crop.shape
     scale = 20.0 / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    small = Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.LANCZOS)
+    small = Image.fromarray((np.clip(crop, 0, 1) * 255).astype(np.uint8)).resize((new_w, new_h), Image.LANCZOS)
     small = np.asarray(small, dtype=np.float32) / 255.0
     field = np.zeros((28, 28), dtype=np.float32)
     top, left = (28 - new_h) // 2, (28 - new_w) // 2
@@ -172,3 +244,56 @@ def preprocess_digit(image) -> np.ndarray:
     src = field[max(0, -dy) : 28 - max(0, dy), max(0, -dx) : 28 - max(0, dx)]
     shifted[max(0, dy) : max(0, dy) + src.shape[0], max(0, dx) : max(0, dx) + src.shape[1]] = src
     return np.clip(shifted, 0, 1)
+
+
+def preprocessing_steps(image) -> dict[str, np.ndarray]:
+    """Every step from a picture to what the model sees, by name, for the Draw page to show:
+    "picture" (grey), "paper" (the local paper brightness; photos only), "ink" (where the ink is),
+    "digit ink" (the digit's piece(s), cropped), "strokes" (photos: redrawn at MNIST's width) and "digit"
+    (28x28, ink = 1). See preprocess_digit. Raises ImageError when no digit is found."""
+    from .errors import ImageError
+
+    grey = _grey(image)
+    steps = {"picture": grey}
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    # Paper: a light frame, or light over most of the picture (a sheet on a dark table). Else light ink on
+    # black (a canvas, MNIST), where even a bold digit covers far less than half.
+    on_paper = float(np.median(border)) > 0.5 or float((grey > 0.5).mean()) > 0.5
+    if on_paper:
+        work = _resized(grey, WORK_SIDE)
+        steps["paper"], ink = _ink_on_paper(work)
+        if float(ink.max()) < 0.1:
+            raise ImageError("No digit found: the picture is blank or a single colour.")
+        digit = _digit_components(ink)
+    else:
+        ink = np.clip(grey - np.median(border), 0, None)
+        if float(ink.max()) < 0.1:
+            raise ImageError("No digit found: the picture is blank or a single colour.")
+        ink = ink / float(ink.max())
+        digit = ink > 0.15
+    steps["ink"] = ink
+    if not digit.any():
+        raise ImageError("No digit found: nothing on the paper looks like ink.")
+    rows, cols = np.flatnonzero(digit.any(1)), np.flatnonzero(digit.any(0))
+    crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    if on_paper:
+        steps["digit ink"] = digit[crop].astype(np.float32)
+        steps["strokes"] = _even_strokes(digit[crop])
+        steps["digit"] = _mnist_field(steps["strokes"])
+    else:  # a canvas or a scan of MNIST: its strokes are kept as drawn
+        steps["digit ink"] = ink[crop]
+        steps["digit"] = _mnist_field(ink[crop])
+    return steps
+
+
+def preprocess_digit(image) -> np.ndarray:
+    """Make a digit look like MNIST: the one preprocessing used by every page and test. Returns (28, 28)
+    float32 in [0, 1], ink = 1.
+
+    Light ink on black (a canvas, MNIST itself): the ink is what differs from the border. Dark ink on
+    paper (a photo): the ink is what is darker than the paper around it, the digit is its largest piece(s)
+    away from the frame, and its strokes are redrawn at MNIST's width. Then LeCun's recipe: crop to the
+    ink, scale the long side to 20 pixels, paste into 28x28 centred on the centre of mass.
+
+    Raises ImageError for a picture with no ink (blank, or a single colour)."""
+    return preprocessing_steps(image)["digit"]
