@@ -261,6 +261,7 @@ def preprocessing_steps(image) -> dict[str, np.ndarray]:
     on_paper = float(np.median(border)) > 0.5 or float((grey > 0.5).mean()) > 0.5
     if on_paper:
         work = _resized(grey, WORK_SIDE)
+        steps["picture"] = work  # (what the steps show is at the working size too)
         steps["paper"], ink = _ink_on_paper(work)
         if float(ink.max()) < 0.1:
             raise ImageError("No digit found: the picture is blank or a single colour.")

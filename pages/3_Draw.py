@@ -8,7 +8,7 @@ import streamlit as st
 
 import ui
 from cvae_core.errors import ImageError
-from cvae_core.images import load_image, preprocess_digit
+from cvae_core.images import load_image, png_bytes, preprocessing_steps
 
 ui.setup_page(
     "Draw",
@@ -59,11 +59,24 @@ if picture is None and ui.state.chosen_digit() is not None:  # sent by the Laten
 if picture is None:
     st.info("Draw a digit or upload a picture to begin.")
     st.stop()
+STEP_CAPTIONS = {  # what each step of the preprocessing shows (cvae_core.images.preprocessing_steps)
+    "picture": "the picture, in grey",
+    "paper": "the paper's brightness around each point: light and shadow",
+    "ink": "the ink: darker than the paper around it",
+    "digit ink": "the digit: its largest piece(s), cropped",
+    "strokes": "its strokes redrawn at MNIST's width",
+    "digit": "28×28, centred: what the model sees",
+}
 try:
-    digit = preprocess_digit(picture)
+    steps = preprocessing_steps(picture)
 except ImageError as e:
     st.warning(f"{e} Draw a digit, or upload a picture with a visible digit.")
     st.stop()
+digit = steps["digit"]
+with st.expander("How the picture became what the model sees", expanded=upload is not None):
+    st.caption("If a photo is misread, the step where the digit got lost shows why: too little light, a shadow across the digit, or another mark on the paper.")
+    for column, (name, image) in zip(st.columns(len(steps)), steps.items(), strict=True):
+        column.image(png_bytes(image / max(float(image.max()), 1e-6) if name == "paper" else image), caption=STEP_CAPTIONS[name], width="stretch")
 
 ui.state.set_last_digit(digit)  # the Experiments page can complete it
 left, right = st.columns([1, 3])

@@ -213,7 +213,8 @@ def test_draw_classifies_and_restyles_a_drawn_digit(readers, held_out):
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == 1  # one bar chart, a bar group per model
     assert sum("reads **" in m.value for m in at.markdown) == 1 and "tiny-cvae3" in [m.value for m in at.markdown if "reads" in m.value][0]
-    assert len(images(at)) == 2  # what the model sees, and the restyled row
+    assert len(images(at)) == 2 + 4  # what the model sees, the restyled row, and the steps of a light-on-dark picture
+    assert any(s.value.startswith("**Read as") for s in at.success)  # the verdict, right under the canvas
 
 
 def test_draw_reads_an_uploaded_photo_of_dark_ink(readers, held_out):
@@ -226,6 +227,20 @@ def test_draw_reads_an_uploaded_photo_of_dark_ink(readers, held_out):
     no_exceptions(at)
     assert any("digit.png" in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_draw_shows_each_step_of_reading_a_phone_photo(readers, held_out):
+    from .photos import make_photo
+
+    at = page("pages/3_Draw.py")
+    give(at, readers)
+    at.run()
+    shot = make_photo(held_out.images[5].view(28, 28).numpy(), int(held_out.labels[5]), np.random.default_rng(0))
+    at.file_uploader[0].set_value(("phone.jpg", shot.jpeg, "image/jpeg")).run()
+    no_exceptions(at)
+    steps = at.expander[0]
+    assert steps.label.startswith("How the picture became") and len(steps.get("image")) == 6  # picture … what the model sees
+    assert any(s.value.startswith("**Read as") for s in at.success)
 
 
 @pytest.mark.parametrize(
