@@ -52,6 +52,24 @@ def test_home_shows_every_variant():
     assert len(at.get("graphviz_chart")) == 6
     assert len(at.latex) == 6
     assert "CVAE Lab" in at.title[0].value
+    links = {link.proto.label: link.proto.page for link in at.main.get("page_link")}  # the first visit's three things to try
+    assert links == {"Draw a digit": "Draw", "Train a model": "Train", "Move the dials": "Generate"}  # page names, as in the URL
+    for target in ("pages/3_Draw.py", "pages/1_Train.py", "pages/2_Generate.py"):
+        at.switch_page(target).run()
+        no_exceptions(at)
+
+
+def test_presenter_mode_hides_the_server_details_and_keeps_to_links():
+    at = page("app.py").run()
+    assert [m.label for m in at.metric] == ["Training runs in memory", "Server memory"]
+    at.toggle(key="presenter").set_value(True).run()
+    no_exceptions(at)
+    assert not at.metric and at.query_params["presenter"] == "1"  # server internals are not for an audience
+    assert all(link.proto.query_string == "presenter=1" for link in at.sidebar.get("page_link"))
+    again = page("app.py")
+    again.query_params["presenter"] = "1"  # a bookmark
+    again.run()
+    assert again.toggle(key="presenter").value and not again.metric
 
 
 def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
