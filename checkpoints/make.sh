@@ -20,3 +20,19 @@ train vae-2d   --variant vae   --latent-dim 2 --arch mlp --hidden 512 --layers 2
 train cvae2-2d --variant cvae2 --latent-dim 2 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 100 --cosine --shift 1 --kl-start 0 --warmup 10
 train cvae3    --variant cvae3 --latent-dim 16 --arch conv --hidden 256 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --target label --epochs 50 --cosine --shift 2 --kl-start 0 --warmup 1
 train m2       --variant m2 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --alpha 50 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 80
+
+# ---- the papers' experiments: the models and results the Experiments page opens on (checkpoints/experiments/) ----
+# Each results/*.json is the --json output of its command; RESULTS.md shows them as tables. About 12 minutes per
+# quadrants run and 18 (M2) or 8-12 (M1+M2) minutes per semi-supervised run on one core of a 2-core CPU.
+R=checkpoints/experiments/results
+mkdir -p "$R"
+python -m cvae_core quadrants --given 1 --dataset mnist-5k --eval-dataset mnist --fills none prior prior+generation --save checkpoints/experiments/quadrants-1.safetensors --json > "$R/quadrants-1.json"
+python -m cvae_core quadrants --given 2 --dataset mnist-5k --eval-dataset mnist --fills none prior prior+generation --json > "$R/quadrants-2.json"
+python -m cvae_core quadrants --given 3 --dataset mnist-5k --eval-dataset mnist --fills none prior prior+generation --json > "$R/quadrants-3.json"
+python -m cvae_core semisupervised --labels 100 --runs 5 --dataset mnist-5k --eval-dataset mnist --save checkpoints/experiments/m2-100labels.safetensors --json > "$R/semisupervised-m2-100.json"
+python -m cvae_core semisupervised --labels 100 --stack m1 --runs 5 --dataset mnist-5k --eval-dataset mnist --save checkpoints/experiments/m1m2-100labels.safetensors --json > "$R/semisupervised-m1m2-100.json"
+for n in 600 1000 3000; do
+  python -m cvae_core semisupervised --labels "$n" --stack m1 --dataset mnist-5k --eval-dataset mnist --json > "$R/semisupervised-m1m2-$n.json"
+done
+python -m cvae_core classification --arch mlp --dataset mnist-5k --eval-dataset mnist --json > "$R/classification-mlp.json"
+python -m cvae_core classification --arch conv --hidden 256 --shift 2 --dataset mnist-5k --eval-dataset mnist --json > "$R/classification-conv.json"

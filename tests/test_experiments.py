@@ -137,3 +137,12 @@ def test_the_shipped_results_and_models_are_there_and_read_right(held_out):
             assert accuracy > 0.85, (model_id, accuracy)
     size = sum(p.stat().st_size for p in SHIPPED_DIR.parent.rglob("*") if p.is_file())
     assert size <= 50 * 1024 * 1024, f"checkpoints/ holds {size / 1e6:.1f} MB"
+
+
+def test_the_experiment_models_stay_off_the_pickers_and_raise_no_warning():
+    from cvae_core.checkpoint import SHIPPED, load_folder
+
+    models, refused = load_folder(SHIPPED)  # what the pickers and Compare offer
+    assert not refused
+    assert not {p.stem for p in SHIPPED_DIR.glob("*.safetensors")} & set(models)
+    assert all(ckpt.metadata.get("experiment") is None for ckpt in models.values())
