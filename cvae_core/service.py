@@ -34,6 +34,7 @@ from torch import nn
 
 from .engine import Progress, Trainer
 from .errors import TrainingError
+from .images import as_array
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Filmstrip:
         self._seen = 0
 
     def add(self, epoch: float, grid: np.ndarray) -> None:
-        frame = (epoch, (np.clip(grid, 0, 1) * 255).astype(np.uint8))  # a quarter of float32's memory
+        frame = (epoch, (np.clip(as_array(grid), 0, 1) * 255).astype(np.uint8))  # a quarter of float32's memory
         self.latest = frame
         if self._seen % self._every == 0:
             self.frames.append(frame)
@@ -203,6 +204,10 @@ class TrainingService:
                 self._republish_places()
             try:
                 self._hold_slot(run)
+            except Exception as e:  # noqa: BLE001 -- drawing or publishing failed: that run stops, the worker lives on
+                log.exception("run %s failed outside training", run.id)
+                run.trainer.done = True
+                run.snapshot = replace(run.snapshot, state=FAILED, error=f"Training stopped by an unexpected error ({type(e).__name__}: {e}).")
             finally:
                 with self._cond:
                     self._training.discard(run)

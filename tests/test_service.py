@@ -217,3 +217,17 @@ def test_a_forgotten_run_is_released_by_the_training_process_even_inside_a_refer
     assert client.held() == held + 1
     del run, session  # Streamlit drops the session
     assert client.held() == held
+
+
+def test_a_run_whose_grid_cannot_be_drawn_fails_with_a_sentence_and_the_worker_lives_on(service, digits):
+    def broken(model):
+        raise RuntimeError("no grid today")
+
+    bad = small_run(digits)
+    bad.draw = broken
+    service.start(bad)
+    wait_for(lambda: bad.snapshot.state == FAILED)
+    assert "no grid today" in bad.snapshot.error
+    good = small_run(digits, seed=1)  # the same (only) worker trains the next run
+    service.start(good)
+    assert service.wait(good).state == DONE
