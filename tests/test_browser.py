@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -162,7 +163,7 @@ def test_every_page_opens_from_the_sidebar(server, page):
         page.locator(SIDEBAR_LINKS).filter(has_text=title).first.click()
         wait_ready(page, title)
         assert_no_exception(page)
-        page.wait_for_url(f"**/{path}", timeout=10_000)
+        page.wait_for_url(lambda url, path=path: urlparse(url).path.endswith(f"/{path}"), timeout=10_000)  # (Train and Generate add their settings)
 
 
 def test_training_progress_moves(server, page):
@@ -215,7 +216,7 @@ def test_a_drawn_stroke_gets_predictions(server, page):
     for i in range(1, 21):  # a vertical stroke: a "1"
         page.mouse.move(x0 + i * 0.5, y0 + i * box["height"] * 0.035)
     page.mouse.up()
-    page.get_by_text("What the model sees").wait_for(timeout=60_000)
+    page.get_by_text("What the model sees", exact=True).wait_for(timeout=60_000)
     page.get_by_text("reads").first.wait_for(timeout=60_000)
     assert_no_exception(page)
     shot(page, "draw")
@@ -274,27 +275,27 @@ def _rss_mb(pid: int) -> float:
 def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
     variants = {"vae": "VAE (unconditional baseline)", "cvae1": "CVAE-1", "cvae2": "CVAE-2", "cvae4": "CVAE-4", "m2": "M2"}
     contexts, pages = [], {}
-    for variant, title in variants.items():
-        context = browser.new_context(viewport={"width": 1300, "height": 900})
-        contexts.append(context)
-        pg = context.new_page()
-        pg.goto(f"{server}/Train")
-        wait_ready(pg, "Train")
-        pg.locator('[data-testid="stSelectbox"]').first.click()
-        pg.get_by_role("option").filter(has_text=title).first.click()
-        wait_ready(pg, "Train")
-        main(pg).get_by_role("button", name="Start", exact=True).click()
-        pages[variant] = pg
-    for pg in pages.values():
-        progress = pg.locator('[data-testid="stProgress"]').first
-        progress.wait_for(timeout=120_000)
-        first = progress.inner_text()
-        pg.wait_for_function(
-            "(t) => { const p = document.querySelector('[data-testid=\"stProgress\"]'); return p && p.innerText !== t; }",
-            arg=first,
-            timeout=120_000,
-        )
     try:
+        for variant, title in variants.items():
+            context = browser.new_context(viewport={"width": 1300, "height": 900})
+            contexts.append(context)
+            pg = context.new_page()
+            pg.goto(f"{server}/Train")
+            wait_ready(pg, "Train")
+            pg.locator('[data-testid="stSelectbox"]').first.click()
+            pg.get_by_role("option").filter(has_text=title).first.click()
+            wait_ready(pg, "Train")
+            main(pg).get_by_role("button", name="Start", exact=True).click()
+            pages[variant] = pg
+        for pg in pages.values():
+            progress = pg.locator('[data-testid="stProgress"]').first
+            progress.wait_for(timeout=120_000)
+            first = progress.inner_text()
+            pg.wait_for_function(
+                "(t) => { const p = document.querySelector('[data-testid=\"stProgress\"]'); return p && p.innerText !== t; }",
+                arg=first,
+                timeout=120_000,
+            )
         for variant, pg in pages.items():
             press_stop(pg)
             pg.get_by_text("Keep this model").wait_for(timeout=120_000)
