@@ -120,7 +120,7 @@ with st.expander("Settings", expanded=ui.training.current_run() is None):
         help="m2 learns from a few labelled digits and the rest unlabelled.",
     )  # fmt: skip
     hidden = c4.select_slider("Hidden width", HIDDENS, key="train_hidden", help="Units per hidden layer.")
-links.publish(LINK, "train")  # the address is a link to these settings
+links.publish(LINK)  # the address is a link to these settings
 
 # ---- buttons ------------------------------------------------------------------------------------
 # Handled in the script, not in callbacks: a click carries every widget's value as the visitor last set

@@ -108,7 +108,7 @@ def dials_and_digit():
     with digit_column, st.container(key="gen-digit"):  # on a phone it floats in a corner while the dials scroll (PHONE_CSS)
         image = model.draw(label, current_noise(), temperature)
         st.image(ui.digit_png(image, scale=15), caption=f"label {label}" if label is not None else "no label", width=420 if ui.presenter() else 280)
-    links.publish(LINK, "generate")  # the address is a link to this digit
+    links.publish(LINK)  # the address is a link to this digit
 
 
 dials_and_digit()

@@ -33,16 +33,18 @@ def presenter() -> bool:
 
 
 def _follow_presenter_link() -> None:
-    """?presenter=1 (or 0) in an address switches the mode once, when the address is new to this session."""
+    """?presenter=1 (or 0) in the address sets the mode on the session's first run (see links.follow: later,
+    the address trails the switch by a moment)."""
+    if "link:presenter" in st.session_state:
+        return
+    st.session_state["link:presenter"] = True
     value = st.query_params.get(PRESENTER)
-    if value is not None and st.session_state.get("link:presenter") != value:
-        st.session_state["link:presenter"] = value
+    if value is not None:
         st.session_state[PRESENTER] = value.lower() in ("1", "true", "on", "yes")
 
 
 def _presenter_switched() -> None:
     on = st.session_state[PRESENTER]
-    st.session_state["link:presenter"] = "1" if on else None
     if on:
         st.query_params[PRESENTER] = "1"
     else:

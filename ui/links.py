@@ -51,26 +51,21 @@ def widget(name: str, key: str, parse: Callable[[str], object], show: Callable[[
     return Setting(name, lambda text: {key: parse(text)}, lambda state: show(state[key]) if key in state else None)
 
 
-def _address(settings: list[Setting]) -> tuple:
-    params = st.query_params
-    return tuple((s.name, params[s.name]) for s in settings if s.name in params)
-
-
 def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
-    """Apply the address's settings when they are new to this page in this session (a link just opened, or
-    edited by hand). Returns the names refused and the widget keys set."""
-    address = _address(settings)
+    """Apply the address's settings on the page's first run in this session: a link opened (or typed) loads a
+    new session. Later runs never read the address: it trails the widgets by a moment (the browser updates it
+    after each run), so reading it again could undo a visitor's last change. Returns the names refused and
+    the widget keys set."""
     marker = f"link:{page}"
-    if st.session_state.get(marker) == address:
+    if marker in st.session_state:
         return [], set()
-    st.session_state[marker] = address
+    st.session_state[marker] = True
     refused, changed = [], set()
-    values = dict(address)
     for setting in settings:
-        if setting.name not in values:
+        if setting.name not in st.query_params:
             continue
         try:
-            parsed = setting.read(values[setting.name])
+            parsed = setting.read(st.query_params[setting.name])
         except (ValueError, KeyError, TypeError, IndexError):
             refused.append(setting.name)
             continue
@@ -79,7 +74,7 @@ def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
     return refused, changed
 
 
-def publish(settings: list[Setting], page: str) -> None:
+def publish(settings: list[Setting]) -> None:
     """Write the widgets' values into the address, so that it is always a link to what the page shows."""
     values = {PRESENTER: st.query_params[PRESENTER]} if PRESENTER in st.query_params else {}  # the mode, set elsewhere, stays
     for setting in settings:
@@ -88,7 +83,6 @@ def publish(settings: list[Setting], page: str) -> None:
             values[setting.name] = text
     if {k: st.query_params[k] for k in st.query_params} != values:
         st.query_params.from_dict(values)
-    st.session_state[f"link:{page}"] = tuple((s.name, values[s.name]) for s in settings if s.name in values)
 
 
 def warn_refused(refused: list[str]) -> None:
