@@ -162,8 +162,15 @@ def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client
     assert run.model_version == snap.version and not any(p.requires_grad for p in model.parameters())
     assert model.label_grid(2, seed=0).shape == (20, 28, 28)  # real weights, not the meta skeleton
     assert run.model() is model  # fetched once per version
+
+
+def test_the_training_process_hands_over_the_run_as_an_animated_gif(client):
+    run = client.submit(tiny_recipe(epochs=200.0))
+    wait_for(lambda: run.snapshot.version >= 3)  # three grids drawn (one a second)
+    client.stop(run)
+    wait_for(lambda: run.snapshot.state == PAUSED)
     gif = Image.open(io.BytesIO(run.animation()))  # the Train page's download: the grid sharpening, frame by frame
-    assert gif.format == "GIF" and gif.is_animated and gif.n_frames >= 2
+    assert gif.format == "GIF" and gif.is_animated and gif.n_frames >= 3
 
 
 def test_a_filmstrip_stays_bounded_spans_the_run_and_ends_on_the_latest_grid():
