@@ -34,7 +34,7 @@ from torch import nn
 
 from .engine import Progress, Trainer
 from .errors import TrainingError
-from .images import as_array
+from .images import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Filmstrip:
         self._seen = 0
 
     def add(self, epoch: float, grid: np.ndarray) -> None:
-        frame = (epoch, (np.clip(as_array(grid), 0, 1) * 255).astype(np.uint8))  # a quarter of float32's memory
+        frame = (epoch, to_uint8(grid))  # a quarter of float32's memory
         self.latest = frame
         if self._seen % self._every == 0:
             self.frames.append(frame)

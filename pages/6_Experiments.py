@@ -185,7 +185,7 @@ with semi_tab:
                 progress=lambda f: bar.progress(min(f, 1.0), text=f"Training… {f:.0%}"),
             )  # fmt: skip
             bar.empty()
-            state.setdefault("m2_results", {})[(stack, n_labels)] = {k: v for k, v in result.items() if k != "m2_predictions"}
+            state.setdefault("m2_results", {})[(stack, n_labels)] = result
             if stack == "M2":
                 ui.add_session_model(f"m2-{n_labels}labels", Checkpoint(result["model_object"], {"variant": "m2", "labels": n_labels}), prefer=False)
         live = state.get("m2_results", {})

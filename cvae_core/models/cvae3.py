@@ -46,6 +46,14 @@ def masked_input(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return x * mask - (1 - mask)
 
 
+def filled_with_guess(nn_net, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The visible pixels of x, the hidden ones replaced by the NN baseline's guess (probabilities): its completion,
+    and what an NN-filled prior network reads."""
+    with torch.no_grad():
+        guess = torch.sigmoid(nn_net(masked_input(x, mask)))
+    return x * mask + guess * (1 - mask)
+
+
 class CVAE3(CVAEModel):
     name = "cvae3"
     title = "CVAE-3 (Sohn: predicts y from x)"
@@ -86,10 +94,7 @@ class CVAE3(CVAEModel):
         return masked_input(x, self.mask) if self.quadrants else x
 
     def _filled(self, x):
-        """The visible pixels of x, the hidden ones replaced by the NN baseline's guess (probabilities)."""
-        with torch.no_grad():
-            guess = torch.sigmoid(self.baseline_net(self._input(x)))
-        return x * self.mask + guess * (1 - self.mask)
+        return filled_with_guess(self.baseline_net, x, self.mask)
 
     def posterior(self, x, y1h):
         if self.quadrants:
