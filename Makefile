@@ -13,7 +13,7 @@ SHARED_DATA := $(abspath ../shared/data)
 export MALLOC_ARENA_MAX ?= 2
 export CVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA),)
 
-.PHONY: run test lint bench
+.PHONY: run test lint bench i18n
 
 $(STAMP): requirements.txt
 	@if [ -z "$$VIRTUAL_ENV" ] && [ ! -x .venv/bin/python ]; then $(PYTHON) -m venv .venv; fi
@@ -30,3 +30,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+# The translation catalogues (ui/i18n.py): extract the marked strings, merge them into each language's .po
+# (translate what is new there: msgstr ""), compile the .mo the app reads. tests/test_i18n.py checks all three.
+BABEL := $(PY) -m babel.messages.frontend
+LOCALES := ui/locales
+i18n: $(STAMP)
+	$(BABEL) extract -F $(LOCALES)/babel.cfg --no-location --sort-output --project "CVAE Lab" -o $(LOCALES)/cvae_lab.pot app.py pages ui cvae_core
+	$(BABEL) update -i $(LOCALES)/cvae_lab.pot -d $(LOCALES) -D cvae_lab --no-fuzzy-matching --ignore-obsolete
+	$(BABEL) compile -d $(LOCALES) -D cvae_lab --statistics

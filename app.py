@@ -3,76 +3,86 @@
 import streamlit as st
 
 import ui
+from ui.i18n import N_, _
 
 ui.setup_page(
     "CVAE Lab",
-    "A **variational autoencoder** learns to compress an image x into a short random code z and to redraw the image from "
-    "that code; training maximises a lower bound on how likely the data are, the *ELBO*. A **conditional** VAE also gets a "
-    "condition y, here the digit's label, so you can ask it for a *7* and let z decide the handwriting. The variants below "
-    "differ in which arrows their graphical model draws between y, z and x, and that changes what they are good at.",
+    _(
+        "A **variational autoencoder** learns to compress an image x into a short random code z and to redraw the image from "
+        "that code; training maximises a lower bound on how likely the data are, the *ELBO*. A **conditional** VAE also gets a "
+        "condition y, here the digit's label, so you can ask it for a *7* and let z decide the handwriting. The variants below "
+        "differ in which arrows their graphical model draws between y, z and x, and that changes what they are good at."
+    ),
 )
 
-st.subheader("Three things to try")
+st.subheader(_("Three things to try"))
 TRY_FIRST = (  # (page, link text, the sentence that says what happens)
-    ("pages/3_Draw.py", "Draw a digit", "Write a digit with your mouse or finger and watch every model say which digit it reads."),
-    ("pages/1_Train.py", "Train a model", "Press Start and watch blurry blobs sharpen into digits within seconds."),
-    ("pages/2_Generate.py", "Move the dials", "Pick a digit, then turn the style dials and see its handwriting change."),
+    ("pages/3_Draw.py", N_("Draw a digit"), N_("Write a digit with your mouse or finger and watch every model say which digit it reads.")),
+    ("pages/1_Train.py", N_("Train a model"), N_("Press Start and watch blurry blobs sharpen into digits within seconds.")),
+    ("pages/2_Generate.py", N_("Move the dials"), N_("Pick a digit, then turn the style dials and see its handwriting change.")),
 )
 for column, (path, label, sentence) in zip(st.columns(3), TRY_FIRST, strict=True):
     with column.container(border=True):
-        st.page_link(path, label=label, icon=":material/arrow_forward:")
-        st.caption(sentence)
+        st.page_link(path, label=_(label), icon=":material/arrow_forward:")
+        st.caption(_(sentence))
 
 from cvae_core.models import VARIANTS  # noqa: E402 -- after the title: this imports torch
 
-st.header("The variants")
-st.caption("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network.")
+st.header(_("The variants"))
+st.caption(_("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network."))
 PER_ROW = 3  # a projector (1920 px) shows a whole row of cards; a phone stacks them
 for i in range(0, len(VARIANTS), PER_ROW):
     row = st.columns(PER_ROW)
     for col, cls in zip(row, list(VARIANTS.values())[i : i + PER_ROW], strict=False):
         with col.container(border=True):
-            st.subheader(cls.title)
+            st.subheader(_(cls.title))
             st.graphviz_chart(cls.graph_dot, width="stretch")
             st.latex(cls.elbo_latex)
-            st.markdown(cls.good_for)
-            st.caption(cls.reference)
+            st.markdown(_(cls.good_for))
+            st.caption(_(cls.reference))
 
-st.header("Pretrained models")
+st.header(_("Pretrained models"))
 shipped, refused = ui.shipped_models()
 if shipped:
     rows = []
     for name, ckpt in shipped.items():
         test = ckpt.metadata.get("metrics", {}).get("test", {})
-        rows.append(
+        rows.append(  # the column names are read, so they are translated; the values are names, ids and numbers
             {
-                "model": name,
-                "variant": ckpt.model.name,
-                "latent size": ckpt.model.latent_dim,
-                "trained on": ckpt.metadata.get("dataset", "?"),
-                "test ELBO (nats)": test.get("elbo"),
-                "label fidelity (CNN)": test.get("label_fidelity"),
-                "label fidelity (BN-CNN)": test.get("label_fidelity_second"),
-                "accuracy": test.get("accuracy"),
+                _("model"): name,
+                _("variant"): ckpt.model.name,
+                _("latent size"): ckpt.model.latent_dim,
+                _("trained on"): ckpt.metadata.get("dataset", "?"),
+                _("test ELBO (nats)"): test.get("elbo"),
+                _("label fidelity (CNN)"): test.get("label_fidelity"),
+                _("label fidelity (BN-CNN)"): test.get("label_fidelity_second"),
+                _("accuracy"): test.get("accuracy"),
             }
         )
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(
-        "Figures on the official 10,000-digit MNIST test split; label fidelity: the share of samples that each of two "
-        "independent classifiers (a CNN and a batch-normalised CNN, trained on training digits only) reads as the label asked "
-        "for. checkpoints/README.md has the command that made each model."
+        _(
+            "Figures on the official 10,000-digit MNIST test split; label fidelity: the share of samples that each of two "
+            "independent classifiers (a CNN and a batch-normalised CNN, trained on training digits only) reads as the label asked "
+            "for. checkpoints/README.md has the command that made each model."
+        )
     )
 else:
-    st.info("No pretrained models were found in checkpoints/. Train one on the Train page.")
+    st.info(_("No pretrained models were found in checkpoints/. Train one on the Train page."))
 
 if ui.presenter():  # server details are not for the audience
     st.stop()
-st.header("This server")
-c1, c2, _ = st.columns([1, 1, 2])
+st.header(_("This server"))
+c1, c2, _spare = st.columns([1, 1, 2])
 c1.metric(
-    "Training runs in memory", ui.training.held_runs(),
-    help="Held by the browser sessions on this server, yours included. A closed tab's runs stop within 10 s and are released "
-    "when the server drops the session (after `server.disconnectedSessionTTL`, 120 s by default).",
+    _("Training runs in memory"), ui.training.held_runs(),
+    help=_(
+        "Held by the browser sessions on this server, yours included. A closed tab's runs stop within 10 s and are released "
+        "when the server drops the session (after `server.disconnectedSessionTTL`, 120 s by default)."
+    ),
 )  # fmt: skip
 memory = ui.server_memory_mb()
-c2.metric("Server memory", "n/a" if memory is None else f"{memory:,.0f} MB", help="Resident memory of the Streamlit process.")
+c2.metric(
+    _("Server memory"), _("n/a") if memory is None else _("{megabytes:,.0f} MB").format(megabytes=memory),
+    help=_("Resident memory of the Streamlit process."),
+)  # fmt: skip

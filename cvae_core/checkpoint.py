@@ -25,6 +25,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from .classifier import DigitClassifier
 from .errors import CheckpointError, CVAEError
 from .models import VARIANTS, CVAEModel
+from .text import N_
 
 # The kinds of network a checkpoint can hold, by the name stored in its metadata. Each class has a
 # `config_class` (with from_dict / to_dict / validate) and is built as cls(config).
@@ -40,6 +41,12 @@ METADATA_KEY = "cvae_lab"
 MAX_BYTES = 256 * 1024 * 1024
 SUFFIX = ".safetensors"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+# Sentences that store.py recognises in the errors it catches (by template), to say them in its own words.
+BAD_NAME = N_(
+    "a checkpoint name uses letters, digits, '-', '_' and '.', starts with a letter or digit, and has at most 80 characters (got {name})"
+)
+ALREADY_EXISTS = N_("{file_name} already exists")
+COULD_NOT_SAVE = N_("could not save {file_name}: {reason}")
 
 
 @dataclass
@@ -82,10 +89,7 @@ def checkpoint_name(name: str) -> str:
     if name.endswith(SUFFIX):
         name = name[: -len(SUFFIX)]
     if not _NAME.match(name) or ".." in name:
-        raise CheckpointError(
-            "a checkpoint name uses letters, digits, '-', '_' and '.', starts with a letter or digit, "
-            f"and has at most 80 characters (got {name!r})"
-        )
+        raise CheckpointError(BAD_NAME, name=repr(name))
     return name + SUFFIX
 
 
@@ -131,11 +135,11 @@ def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
             try:
                 os.link(tmp_name, path)  # fails if the name exists: no check-then-write race
             except FileExistsError:
-                raise CheckpointError(f"{path.name} already exists") from None
+                raise CheckpointError(ALREADY_EXISTS, file_name=path.name) from None
             os.unlink(tmp_name)
         tmp_name = None
     except OSError as e:
-        raise CheckpointError(f"could not save {path.name}: {e.strerror or e}") from None
+        raise CheckpointError(COULD_NOT_SAVE, file_name=path.name, reason=str(e.strerror or e)) from None
     finally:
         if tmp_name is not None:
             Path(tmp_name).unlink(missing_ok=True)
@@ -145,16 +149,16 @@ def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
 def _header(data: bytes) -> dict:
     """The safetensors header of checkpoint bytes (tensor names, shapes and the metadata), parsed once."""
     if len(data) < 8:
-        raise CheckpointError("not a checkpoint: the file is empty or too short")
+        raise CheckpointError(N_("not a checkpoint: the file is empty or too short"))
     header_len = int.from_bytes(data[:8], "little")
     if header_len <= 0 or 8 + header_len > len(data) or header_len > 100 * 1024 * 1024:
-        raise CheckpointError("not a checkpoint: no safetensors header (is this a pickle or another kind of file?)")
+        raise CheckpointError(N_("not a checkpoint: no safetensors header (is this a pickle or another kind of file?)"))
     try:
         header = json.loads(data[8 : 8 + header_len])
     except ValueError:
         header = None
     if not isinstance(header, dict):
-        raise CheckpointError("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata")
+        raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata"))
     return header
 
 
@@ -162,9 +166,12 @@ def _metadata(header: dict) -> dict:
     try:
         meta = json.loads(header["__metadata__"][METADATA_KEY])
     except (ValueError, KeyError, TypeError):
-        raise CheckpointError("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata") from None
+        raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata")) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"unsupported checkpoint format {meta.get('format') if isinstance(meta, dict) else meta!r}")
+        raise CheckpointError(
+            N_("unsupported checkpoint format {checkpoint_format}"),
+            checkpoint_format=repr(meta.get("format") if isinstance(meta, dict) else meta),
+        )
     return meta
 
 
@@ -178,25 +185,33 @@ def _tensor_shapes(header: dict) -> dict[str, tuple[int, ...]]:
     try:
         return {name: tuple(int(d) for d in info["shape"]) for name, info in header.items() if name != "__metadata__"}
     except (KeyError, TypeError, ValueError):
-        raise CheckpointError("checkpoint header is damaged: a tensor without a valid shape") from None
+        raise CheckpointError(N_("checkpoint header is damaged: a tensor without a valid shape")) from None
 
 
 def _build(meta: dict) -> torch.nn.Module:
     """The network the metadata describes, its parameters on PyTorch's `meta` device: shapes, no memory."""
     kind = meta.get("variant")
     if kind not in KINDS:
-        raise CheckpointError(f"checkpoint holds an unknown kind of model {kind!r}; this app knows {', '.join(KINDS)}")
+        raise CheckpointError(
+            N_("checkpoint holds an unknown kind of model {kind}; this app knows {known_kinds}"),
+            kind=repr(kind),
+            known_kinds=", ".join(KINDS),
+        )
     cls = KINDS[kind]
     try:
         config = cls.config_class.from_dict(meta["model_config"])
         with torch.device("meta"):
             model = cls(config)
     except (KeyError, TypeError, AttributeError):
-        raise CheckpointError("checkpoint metadata has no valid model_config") from None
+        raise CheckpointError(N_("checkpoint metadata has no valid model_config")) from None
     except CVAEError as e:
-        raise CheckpointError(f"checkpoint metadata is invalid: {e}") from None
+        raise CheckpointError(N_("checkpoint metadata is invalid: {reason}"), reason=str(e)) from None
     if getattr(config, "variant", kind) != kind:
-        raise CheckpointError(f"checkpoint metadata disagrees with itself: variant {kind!r} vs {config.variant!r}")
+        raise CheckpointError(
+            N_("checkpoint metadata disagrees with itself: variant {variant} vs {config_variant}"),
+            variant=repr(kind),
+            config_variant=repr(config.variant),
+        )
     return model
 
 
@@ -207,7 +222,9 @@ def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
     declares, built on the `meta` device, before any weights are allocated: a small file that claims
     a huge model costs nothing."""
     if len(data) > MAX_BYTES:
-        raise CheckpointError(f"checkpoint too large ({len(data) / 1e6:.0f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB)")
+        raise CheckpointError(
+            N_("checkpoint too large ({size_mb:.0f} MB; the limit is {limit_mb:.0f} MB)"), size_mb=len(data) / 1e6, limit_mb=MAX_BYTES / 1e6
+        )
     header = _header(data)
     meta = _metadata(header)
     skeleton = _build(meta)
@@ -223,12 +240,25 @@ def _check_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]], ki
     extra = sorted(set(shapes) - set(expected))
     if missing or extra:
         raise CheckpointError(
-            f"checkpoint weights do not fit a {kind} model: "
-            f"{len(missing)} missing (e.g. {missing[:2]}), {len(extra)} unexpected (e.g. {extra[:2]})"
+            N_(
+                "checkpoint weights do not fit a {kind} model: "
+                "{n_missing} missing (e.g. {missing_examples}), {n_unexpected} unexpected (e.g. {unexpected_examples})"
+            ),
+            kind=kind,
+            n_missing=len(missing),
+            missing_examples=str(missing[:2]),
+            n_unexpected=len(extra),
+            unexpected_examples=str(extra[:2]),
         )
     for key, shape in shapes.items():
         if shape != expected[key]:
-            raise CheckpointError(f"checkpoint tensor {key} has shape {shape}, a {kind} model needs {expected[key]}")
+            raise CheckpointError(
+                N_("checkpoint tensor {tensor} has shape {shape}, a {kind} model needs {needed_shape}"),
+                tensor=key,
+                shape=str(shape),
+                kind=kind,
+                needed_shape=str(expected[key]),
+            )
 
 
 def _load_weights(model, data: bytes) -> None:
@@ -236,10 +266,10 @@ def _load_weights(model, data: bytes) -> None:
     try:
         tensors = load_safetensors_bytes(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint weights are damaged or truncated: {e}") from None
+        raise CheckpointError(N_("checkpoint weights are damaged or truncated: {reason}"), reason=str(e)) from None
     for key, value in tensors.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
-            raise CheckpointError(f"checkpoint tensor {key} holds NaN or infinite values")
+            raise CheckpointError(N_("checkpoint tensor {tensor} holds NaN or infinite values"), tensor=key)
     expected = model.state_dict()
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     model.eval()
@@ -251,14 +281,14 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise CheckpointError(f"checkpoint too large ({size / 1e6:.0f} MB)")
+            raise CheckpointError(N_("checkpoint too large ({size_mb:.0f} MB)"), size_mb=size / 1e6)
         data = path.read_bytes()
     except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path}") from None
+        raise CheckpointError(N_("no checkpoint at {path}"), path=str(path)) from None
     except IsADirectoryError:
-        raise CheckpointError(f"{path} is a folder, not a checkpoint") from None
+        raise CheckpointError(N_("{path} is a folder, not a checkpoint"), path=str(path)) from None
     except OSError as e:
-        raise CheckpointError(f"cannot read {path}: {e.strerror or e}") from None
+        raise CheckpointError(N_("cannot read {path}: {reason}"), path=str(path), reason=str(e.strerror or e)) from None
     return from_bytes(data, device)
 
 

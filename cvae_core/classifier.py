@@ -16,6 +16,7 @@ from .data import Dataset
 from .defaults import CLASSIFIER
 from .engine import TrainConfig, Trainer
 from .metrics import predict
+from .text import N_
 
 CLASSIFIER_ARCHS = ("cnn", "bn-cnn")
 
@@ -35,9 +36,13 @@ class ClassifierConfig:
         from .errors import ConfigError
 
         if not (isinstance(self.n_classes, int) and 2 <= self.n_classes <= 100):
-            raise ConfigError(f"a classifier has from 2 to 100 classes, got {self.n_classes!r}")
+            raise ConfigError(N_("a classifier has from 2 to 100 classes, got {n_classes}"), n_classes=repr(self.n_classes))
         if self.arch not in CLASSIFIER_ARCHS:
-            raise ConfigError(f"classifier architecture must be one of {', '.join(CLASSIFIER_ARCHS)}, got {self.arch!r}")
+            raise ConfigError(
+                N_("classifier architecture must be one of {architectures}, got {architecture}"),
+                architectures=", ".join(CLASSIFIER_ARCHS),
+                architecture=repr(self.arch),
+            )
         return self
 
     @classmethod

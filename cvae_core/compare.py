@@ -15,7 +15,9 @@ standard error, and two models measured on the same digits are compared through 
 difference (`compare`).
 """
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +26,7 @@ import torch
 from .data import Dataset
 from .metrics import evaluate_elbo, label_fidelity, predict
 from .models import CVAEModel
+from .text import N_
 
 PIXELS = 784
 NATS_PER_BIT = math.log(2)
@@ -37,19 +40,19 @@ class Quantity:
     per_pixel: bool = False  # also shown in bits per pixel
 
 
-QUANTITIES = {  # key (also the CLI's JSON name) -> what it is
-    "log_px": Quantity("log p(x)", True, "nats per digit; importance-weighted, summed over labels for conditional models", True),
-    "log_px_given_y": Quantity("log p(x|y)", True, "nats per digit given the true label; importance-weighted", True),
-    "elbo": Quantity("ELBO", True, "the bound the model trains: on log p(x|y), on log p(x) for vae, on log p(y|x) for cvae3"),
-    "recon": Quantity("reconstruction", None, "the ELBO's first term, E_q[log p(target|z, …)], nats"),
-    "kl": Quantity("KL", None, "the ELBO's second term: nats the code z carries"),
-    "label_fidelity": Quantity("label fidelity (CNN)", True, "samples read as their label by the fidelity CNN"),
-    "label_fidelity_second": Quantity("label fidelity (BN-CNN)", True, "samples read as their label by a second classifier"),
-    "accuracy": Quantity("accuracy", True, "test digits classified correctly (Bayes' rule or the model's own classifier)"),
-    "log_py_given_x": Quantity("log p(y|x)", True, "nats per digit: the label's log-probability; importance-weighted"),
-    "ncll_hidden": Quantity("NCLL of hidden pixels", False, "negative log-likelihood of the hidden quadrants, nats"),
-    "parameters": Quantity("parameters", None, "weights in the model"),
-    "training_seconds": Quantity("training time", None, "seconds of training recorded in the checkpoint"),
+QUANTITIES = {  # key (also the CLI's JSON name) -> what it is; titles and meanings are translated where shown
+    "log_px": Quantity("log p(x)", True, N_("nats per digit; importance-weighted, summed over labels for conditional models"), True),
+    "log_px_given_y": Quantity("log p(x|y)", True, N_("nats per digit given the true label; importance-weighted"), True),
+    "elbo": Quantity("ELBO", True, N_("the bound the model trains: on log p(x|y), on log p(x) for vae, on log p(y|x) for cvae3")),
+    "recon": Quantity(N_("reconstruction"), None, N_("the ELBO's first term, E_q[log p(target|z, …)], nats")),
+    "kl": Quantity("KL", None, N_("the ELBO's second term: nats the code z carries")),
+    "label_fidelity": Quantity(N_("label fidelity (CNN)"), True, N_("samples read as their label by the fidelity CNN")),
+    "label_fidelity_second": Quantity(N_("label fidelity (BN-CNN)"), True, N_("samples read as their label by a second classifier")),
+    "accuracy": Quantity(N_("accuracy"), True, N_("test digits classified correctly (Bayes' rule or the model's own classifier)")),
+    "log_py_given_x": Quantity("log p(y|x)", True, N_("nats per digit: the label's log-probability; importance-weighted")),
+    "ncll_hidden": Quantity(N_("NCLL of hidden pixels"), False, N_("negative log-likelihood of the hidden quadrants, nats")),
+    "parameters": Quantity(N_("parameters"), None, N_("weights in the model")),
+    "training_seconds": Quantity(N_("training time"), None, N_("seconds of training recorded in the checkpoint")),
 }
 
 
@@ -167,19 +170,29 @@ def best_per_column(measurements: dict[str, Measurement]) -> dict[str, list[str]
     return best
 
 
-def findings(measurements: dict[str, Measurement]) -> list[str]:
-    """Sentences that say what the figures mean, written from them."""
+def findings(measurements: dict[str, Measurement], translate: Callable[[str], str] = N_) -> list[str]:
+    """Sentences that say what the figures mean, written from them.
+
+    translate: what turns a marked English template into the reader's language before its fields are filled in
+    (the app passes its `_`); by default the English itself."""
     out = []
     for name, m in measurements.items():
         if "log_px" in m.per_digit and "log_px_given_y" in m.per_digit:
             gain = m.per_digit["log_px_given_y"] - m.per_digit["log_px"]
             se = gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0.0
-            out.append(f"Knowing the label is worth {gain.mean():.1f} ± {se:.1f} nats per digit to {name} (at most log 10 = 2.3).")
+            out.append(
+                translate(N_("Knowing the label is worth {gain:.1f} ± {error:.1f} nats per digit to {model} (at most log 10 = 2.3).")).format(
+                    gain=gain.mean(), error=se, model=name
+                )
+            )
     best = best_per_column(measurements)
+    both = translate(N_("{first} and {second}"))  # two names in a sentence; more are joined one by one: "a and b and c"
     for key in ("log_px", "log_px_given_y"):
         winners = best.get(key)
+        quantity = translate(QUANTITIES[key].title)
         if winners and len(winners) > 1:
-            out.append(f"{' and '.join(winners)} tie on {QUANTITIES[key].title}: they differ by less than two standard errors.")
+            models = functools.reduce(lambda first, second: both.format(first=first, second=second), winners)
+            out.append(translate(N_("{models} tie on {quantity}: they differ by less than two standard errors.")).format(models=models, quantity=quantity))
         elif winners and len([m for m in measurements.values() if key in m.figures]) > 1:
-            out.append(f"{winners[0]} has the highest {QUANTITIES[key].title}, by more than two standard errors.")
+            out.append(translate(N_("{model} has the highest {quantity}, by more than two standard errors.")).format(model=winners[0], quantity=quantity))
     return out

@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from .errors import DatasetError
+from .text import N_
 
+DOWNLOAD_FAILED = N_("download failed ({failures})")  # what download_file raises when no mirror answered
 DOWNLOAD_TIMEOUT_S = 5.0  # per connection attempt: an offline machine fails in seconds, not minutes
 
 
@@ -124,7 +126,7 @@ class Dataset:
     def with_labels(self, labels: torch.Tensor) -> "Dataset":
         """The same digits with other labels (e.g. most hidden, -1, for semi-supervised training)."""
         if labels.shape != self.labels.shape:
-            raise DatasetError(f"{len(labels)} labels for {len(self)} digits")
+            raise DatasetError(N_("{n_labels} labels for {n_digits} digits"), n_labels=len(labels), n_digits=len(self))
         return replace(self, labels=labels)
 
     def with_note(self, note: str) -> "Dataset":
@@ -157,15 +159,20 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             data = f.read()
         if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-            raise DatasetError(f"{path.name} is not an unsigned-byte IDX file")
+            raise DatasetError(N_("{file_name} is not an unsigned-byte IDX file"), file_name=path.name)
         ndim = data[3]
         dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
         array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
         if array.size != int(np.prod(dims)):
-            raise DatasetError(f"{path.name} is truncated ({array.size} of {int(np.prod(dims))} values)")
+            raise DatasetError(
+                N_("{file_name} is truncated ({n_values} of {n_expected} values)"),
+                file_name=path.name,
+                n_values=array.size,
+                n_expected=int(np.prod(dims)),
+            )
         return array.reshape(dims)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DatasetError(f"cannot read {path}: {e}") from None
+        raise DatasetError(N_("cannot read {path}: {reason}"), path=str(path), reason=str(e)) from None
 
 
 def _md5(path: Path) -> str:
@@ -183,14 +190,14 @@ def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLO
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
             if _md5(tmp) != md5:
-                raise DatasetError(f"checksum mismatch for {url}")
+                raise DatasetError(N_("checksum mismatch for {url}"), url=url)
             os.replace(tmp, dest)
             return
         except (urllib.error.URLError, TimeoutError, OSError, DatasetError) as e:
             errors.append(f"{url}: {getattr(e, 'reason', e)}")
         finally:
             tmp.unlink(missing_ok=True)
-    raise DatasetError("download failed (" + "; ".join(errors) + ")")
+    raise DatasetError(DOWNLOAD_FAILED, failures="; ".join(errors))
 
 
 def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -204,20 +211,40 @@ def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.nd
             path = plain
         if not path.exists():
             if not download:
-                raise DatasetError(f"{name} {split} split not found in {raw}")
+                raise DatasetError(N_("{dataset} {split} split not found in {folder}"), dataset=name, split=split, folder=str(raw))
             started = time.monotonic()
             try:
                 download_file([m + filename for m in source.mirrors], path, md5)
             except DatasetError as e:
                 waited = time.monotonic() - started
+                where = {"dataset": name, "split": split, "folder": str(raw), "waited_s": waited, "offline": OFFLINE}
+                if e.template == DOWNLOAD_FAILED:  # the whole sentence, so that it is translated as one
+                    raise DatasetError(
+                        N_(
+                            "{dataset} ({split} split) is not in {folder} and could not be downloaded after {waited_s:.0f} s: "
+                            "download failed ({failures}). Use the offline digits (--dataset {offline}) or put the files in that folder."
+                        ),
+                        **where,
+                        **e.fields,
+                    ) from None
                 raise DatasetError(
-                    f"{name} ({split} split) is not in {raw} and could not be downloaded after {waited:.0f} s: {e}. "
-                    f"Use the offline digits (--dataset {OFFLINE}) or put the files in that folder."
+                    N_(
+                        "{dataset} ({split} split) is not in {folder} and could not be downloaded after {waited_s:.0f} s: {reason}. "
+                        "Use the offline digits (--dataset {offline}) or put the files in that folder."
+                    ),
+                    **where,
+                    reason=str(e),
                 ) from None
         arrays.append(read_idx(path))
     images, labels = arrays
     if images.shape[0] != labels.shape[0]:
-        raise DatasetError(f"{name} {split}: {images.shape[0]} images but {labels.shape[0]} labels")
+        raise DatasetError(
+            N_("{dataset} {split}: {n_images} images but {n_labels} labels"),
+            dataset=name,
+            split=split,
+            n_images=images.shape[0],
+            n_labels=labels.shape[0],
+        )
     return images.reshape(len(images), -1), labels
 
 
@@ -246,9 +273,9 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
     `auto`: full MNIST when it is present or can be downloaded, else the offline digits, with a note.
     """
     if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise DatasetError(N_("unknown dataset {dataset}; choose one of {datasets}"), dataset=repr(name), datasets=", ".join(DATASETS))
     if split not in SPLITS:
-        raise DatasetError(f"unknown split {split!r}; choose train, test or all")
+        raise DatasetError(N_("unknown split {split}; choose train, test or all"), split=repr(split))
     root = Path(root) if root is not None else data_root()
     if name == "auto":
         try:
@@ -281,14 +308,16 @@ def hide_labels(labels: torch.Tensor, n_labelled: int, seed: int = 0) -> torch.T
     """Keep `n_labelled` labels, balanced across classes, and mark the rest unlabelled (-1)."""
     n_classes = int(labels.max()) + 1
     if not (n_classes <= n_labelled <= len(labels)):
-        raise DatasetError(f"labelled digits must be from {n_classes} to {len(labels)}, got {n_labelled}")
+        raise DatasetError(
+            N_("labelled digits must be from {low} to {high}, got {n_labelled}"), low=n_classes, high=len(labels), n_labelled=n_labelled
+        )
     g = torch.Generator().manual_seed(seed)
     out = torch.full_like(labels, -1)
     per_class = [n_labelled // n_classes + (c < n_labelled % n_classes) for c in range(n_classes)]
     for c, k in enumerate(per_class):
         idx = torch.nonzero(labels == c).flatten()
         if len(idx) < k:
-            raise DatasetError(f"only {len(idx)} digits of class {c} for {k} labels")
+            raise DatasetError(N_("only {n_digits} digits of class {label} for {n_labels} labels"), n_digits=len(idx), label=c, n_labels=k)
         keep = idx[torch.randperm(len(idx), generator=g)[:k]]
         out[keep] = c
     return out

@@ -24,6 +24,7 @@ from torch import nn
 from .data import Dataset, random_shift
 from .errors import ConfigError, TrainingError
 from .metrics import evaluate_elbo
+from .text import N_
 
 LR_SCHEDULES = ("constant", "cosine", "one-cycle")
 
@@ -53,27 +54,31 @@ class TrainConfig:
 
     def validate(self, n_train: int) -> "TrainConfig":
         if self.epochs is None and self.max_seconds is None:
-            raise ConfigError("give a number of epochs or a time budget")
+            raise ConfigError(N_("give a number of epochs or a time budget"))
         if self.epochs is not None and not (0 < self.epochs <= 10_000):
-            raise ConfigError(f"epochs must be more than 0 and at most 10000, got {self.epochs}")
+            raise ConfigError(N_("epochs must be more than 0 and at most 10000, got {epochs}"), epochs=self.epochs)
         if self.max_seconds is not None and not (0 < self.max_seconds <= 7 * 24 * 3600):
-            raise ConfigError(f"time budget must be positive seconds, got {self.max_seconds}")
+            raise ConfigError(N_("time budget must be positive seconds, got {seconds}"), seconds=self.max_seconds)
         if not (1 <= self.batch_size <= 65536):
-            raise ConfigError(f"batch size must be from 1 to 65536, got {self.batch_size}")
+            raise ConfigError(N_("batch size must be from 1 to 65536, got {batch_size}"), batch_size=self.batch_size)
         if not (0 < self.lr <= 10 and math.isfinite(self.lr)):
-            raise ConfigError(f"learning rate must be more than 0 and at most 10, got {self.lr}")
+            raise ConfigError(N_("learning rate must be more than 0 and at most 10, got {learning_rate}"), learning_rate=self.lr)
         if not (0 <= self.warmup_epochs <= 1000):
-            raise ConfigError(f"KL warm-up must be from 0 to 1000 epochs, got {self.warmup_epochs}")
+            raise ConfigError(N_("KL warm-up must be from 0 to 1000 epochs, got {warmup_epochs}"), warmup_epochs=self.warmup_epochs)
         if not (0 <= self.kl_start <= 100 and math.isfinite(self.kl_start)):
-            raise ConfigError(f"the starting KL weight must be from 0 to 100, got {self.kl_start}")
+            raise ConfigError(N_("the starting KL weight must be from 0 to 100, got {kl_start}"), kl_start=self.kl_start)
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"learning-rate schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+            raise ConfigError(
+                N_("learning-rate schedule must be one of {schedules}, got {schedule}"),
+                schedules=", ".join(LR_SCHEDULES),
+                schedule=repr(self.lr_schedule),
+            )
         if self.lr_schedule != "constant" and self.epochs is None:
-            raise ConfigError(f"a {self.lr_schedule} learning rate needs a number of epochs, not only a time budget")
+            raise ConfigError(N_("a {schedule} learning rate needs a number of epochs, not only a time budget"), schedule=self.lr_schedule)
         if not (0 <= self.shift_pixels <= 4):
-            raise ConfigError(f"shift augmentation must be from 0 to 4 pixels, got {self.shift_pixels}")
+            raise ConfigError(N_("shift augmentation must be from 0 to 4 pixels, got {shift_pixels}"), shift_pixels=self.shift_pixels)
         if n_train == 0:
-            raise ConfigError("the training set is empty")
+            raise ConfigError(N_("the training set is empty"))
         return self
 
 
@@ -127,12 +132,12 @@ class Trainer:
         self.semi_supervised = not bool(labelled.all())
         kind = getattr(model, "name", type(model).__name__)
         if self.semi_supervised and not getattr(model, "learns_from_unlabelled", False):
-            raise ConfigError(f"{kind} needs every digit labelled; only m2 learns from unlabelled digits")
+            raise ConfigError(N_("{kind} needs every digit labelled; only m2 learns from unlabelled digits"), kind=kind)
         self.labelled_idx = torch.nonzero(labelled).flatten().cpu()
         # An epoch is one pass over the unlabelled digits (m2) or over all digits.
         self.epoch_idx = torch.nonzero(~labelled).flatten().cpu() if self.semi_supervised else torch.arange(len(train))
         if self.semi_supervised and len(self.labelled_idx) == 0:
-            raise ConfigError(f"{kind} needs at least a few labelled digits")
+            raise ConfigError(N_("{kind} needs at least a few labelled digits"), kind=kind)
         self.test = test
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
         self.steps_per_epoch = max(1, math.ceil(len(self.epoch_idx) / self.config.batch_size))
@@ -214,12 +219,16 @@ class Trainer:
             self.one_cycle.load_state_dict(snapshot[2])
         self.step -= steps
         self.done = True
-        self.message = (
-            "Training stopped: the loss became NaN or infinite (the learning rate is probably too high). "
-            f"The weights from step {self.step} were kept."
+        error = TrainingError(
+            N_(
+                "Training stopped: the loss became NaN or infinite (the learning rate is probably too high). "
+                "The weights from step {step} were kept."
+            ),
+            step=self.step,
         )
+        self.message = str(error)
         self._progress = self._snapshot({}, self._progress.samples_per_sec)
-        raise TrainingError(self.message)
+        raise error
 
     def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> Progress:
         """Train for up to max_steps batches and/or max_seconds (both None: to the end)."""

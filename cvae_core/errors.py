@@ -1,8 +1,16 @@
-"""Errors that carry a message meant for a person, not a traceback."""
+"""Errors that carry a message meant for a person, not a traceback.
+
+A message may be a template with named fields: `ImageError(N_("The file is {mb:.1f} MB."), mb=3.2)`. str(error)
+is the English sentence (the CLI prints it); the app translates the template and then fills in the fields
+(ui.i18n.error_text), so a visitor reads the whole sentence in their language."""
 
 
 class CVAEError(Exception):
-    """Base class: the CLI and the app show str(error) and nothing else."""
+    """Base class: the CLI and the app show the message and nothing else."""
+
+    def __init__(self, message: str = "", **fields):
+        super().__init__(message.format(**fields) if fields else message)
+        self.template, self.fields = message, fields
 
 
 class ConfigError(CVAEError):

@@ -21,13 +21,14 @@ from .metrics import accuracy, predict
 from .models import ModelConfig, build_model
 from .models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from .nets import ConditionalMLP, image_encoder
+from .text import N_
 
 # Reference figures, for orientation (negative conditional log-likelihood, nats; 1, 2, 3 quadrants given).
 PYRO_QUADRANTS = {"nn": (100.4, 61.9, 25.4), "cvae": (71.8, 51.0, 24.2)}  # Pyro's CVAE figure: 10-sample negative ELBO
-SEMI_SUPERVISED_REFERENCES = {
-    "Kingma et al. 2014, M2, 100 labels (60k unlabelled)": 1 - 0.1197,
-    "Pyro SS-VAE, 100 labels": 0.932,
-    "Pyro baseline, 100 labels": 0.771,
+SEMI_SUPERVISED_REFERENCES = {  # name (translated where shown) -> test accuracy
+    N_("Kingma et al. 2014, M2, 100 labels (60k unlabelled)"): 1 - 0.1197,
+    N_("Pyro SS-VAE, 100 labels"): 0.932,
+    N_("Pyro baseline, 100 labels"): 0.771,
 }
 
 
@@ -348,19 +349,33 @@ def quadrant_baseline_of(cvae) -> QuadrantBaseline:
     return with_weights(QuadrantBaseline(c.given_quadrants, c.hidden, c.layers), "net", cvae.baseline_net).eval()
 
 
+# The quadrant table's columns for each fill of the CVAE's prior (ModelConfig.nn_fill), in table order:
+# fill -> (the CVAE's name, its importance-sampled score, that score over the NN's). Translated where shown.
+QUADRANT_COLUMNS = {
+    "none": (N_("CVAE"), N_("CVAE: IS"), N_("CVAE: IS / NN")),
+    "prior": (N_("CVAE, NN-filled prior"), N_("CVAE, NN-filled prior: IS"), N_("CVAE, NN-filled prior: IS / NN")),
+    "prior+generation": (
+        N_("CVAE, NN-filled prior and generation"),
+        N_("CVAE, NN-filled prior and generation: IS"),
+        N_("CVAE, NN-filled prior and generation: IS / NN"),
+    ),
+}
+
+
 def quadrant_rows(results: dict[str, dict]) -> list[dict]:
-    """The quadrant results (stems quadrants-1/2/3) as table rows: nats per digit, lower is better."""
+    """The quadrant results (stems quadrants-1/2/3) as table rows: nats per digit, lower is better.
+    The column names are English, marked for translation (the page translates them where it shows them)."""
     rows = []
     for given in (1, 2, 3):
         r = results.get(f"quadrants-{given}")
         if r is None:
             continue
-        row = {"quadrants shown": given, "NN": r["nn_ncll"]}
-        for fill, label in (("none", "CVAE"), ("prior", "CVAE, NN-filled prior"), ("prior+generation", "CVAE, NN-filled prior and generation")):
+        row = {N_("quadrants shown"): given, "NN": r["nn_ncll"]}
+        for fill, (_name, is_column, ratio_column) in QUADRANT_COLUMNS.items():
             if fill in r["cvae"]:
-                row[f"{label}: IS"] = r["cvae"][fill]["ncll_is"]
-                row[f"{label}: IS / NN"] = r["cvae"][fill]["is_over_nn"]
-        row.update({"Pyro NN": r["reference_pyro"]["nn"], "Pyro CVAE": r["reference_pyro"]["cvae"], "test digits": r["n"]})
+                row[is_column] = r["cvae"][fill]["ncll_is"]
+                row[ratio_column] = r["cvae"][fill]["is_over_nn"]
+        row.update({"Pyro NN": r["reference_pyro"]["nn"], "Pyro CVAE": r["reference_pyro"]["cvae"], N_("test digits"): r["n"]})
         rows.append(row)
     return rows
 
@@ -372,7 +387,7 @@ def semisupervised_rows(results: dict[str, dict]) -> list[dict]:
     for stem, r in results.items():
         if not stem.startswith("semisupervised-"):
             continue
-        for name, key in ((r["model"], "m2_accuracy"), ("baseline", "baseline_accuracy")):
+        for name, key in ((r["model"], "m2_accuracy"), (N_("baseline"), "baseline_accuracy")):  # "baseline": translated where shown
             figure = r[key] if isinstance(r[key], dict) else {"mean": r[key], "std": 0.0, "runs": 1}
             rows.append({"model": name, "labels": r["labels"], "accuracy": figure["mean"], "std": figure["std"], "runs": figure["runs"]})
     # one baseline row per label count and number of runs: M2's and M1+M2's runs train the same baseline

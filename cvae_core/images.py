@@ -5,6 +5,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from .text import N_
+
 
 def as_array(images) -> np.ndarray:
     """A torch tensor (without importing torch: the home page paints before torch loads) or an array, as numpy."""
@@ -78,24 +80,33 @@ def load_image(data: bytes) -> np.ndarray:
     from .errors import ImageError
 
     if not data:
-        raise ImageError("The file is empty.")
+        raise ImageError(N_("The file is empty."))
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+        raise ImageError(
+            N_("The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB."), size_mb=len(data) / 1e6, limit_mb=MAX_UPLOAD_BYTES / 1e6
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             picture = Image.open(io.BytesIO(data))
             width, height = picture.size
             if width * height > MAX_PIXELS or width < 1 or height < 1:
-                raise ImageError(f"The image is {width}×{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels.")
+                raise ImageError(
+                    N_("The image is {width}×{height} pixels; the limit is {limit_megapixels} megapixels."),
+                    width=width,
+                    height=height,
+                    limit_megapixels=MAX_PIXELS // 1_000_000,
+                )
             picture.seek(0)  # animated: the first frame
             picture.load()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The image is too large to open safely.") from None
+        raise ImageError(N_("The image is too large to open safely.")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"This file is not an image that can be read ({type(e).__name__}: {e}).") from None
+        raise ImageError(
+            N_("This file is not an image that can be read ({kind}: {detail})."), kind=type(e).__name__, detail=str(e)
+        ) from None
     return image_to_array(picture)
 
 
@@ -134,9 +145,9 @@ def _grey(image) -> np.ndarray:
             rgb = rgb * alpha + top * (1 - alpha)
         array = rgb.mean(-1)
     if array.ndim != 2 or array.size == 0:
-        raise ImageError("Expected a 2-D picture.")
+        raise ImageError(N_("Expected a 2-D picture."))
     if not np.isfinite(array).all():
-        raise ImageError("The picture holds invalid values.")
+        raise ImageError(N_("The picture holds invalid values."))
     if array.max() > 1:
         array = array / 255.0
     return np.clip(array, 0, 1)
@@ -236,7 +247,7 @@ def _mnist_field(crop: np.ndarray) -> np.ndarray:
     field[top : top + new_h, left : left + new_w] = small
     total = field.sum()
     if total <= 0:
-        raise ImageError("No digit found after scaling.")
+        raise ImageError(N_("No digit found after scaling."))
     ys, xs = np.indices(field.shape)
     dy = int(round(13.5 - (ys * field).sum() / total))
     dx = int(round(13.5 - (xs * field).sum() / total))
@@ -264,17 +275,17 @@ def preprocessing_steps(image) -> dict[str, np.ndarray]:
         steps["picture"] = work  # (what the steps show is at the working size too)
         steps["paper"], ink = _ink_on_paper(work)
         if float(ink.max()) < 0.1:
-            raise ImageError("No digit found: the picture is blank or a single colour.")
+            raise ImageError(N_("No digit found: the picture is blank or a single colour."))
         digit = _digit_components(ink)
     else:
         ink = np.clip(grey - np.median(border), 0, None)
         if float(ink.max()) < 0.1:
-            raise ImageError("No digit found: the picture is blank or a single colour.")
+            raise ImageError(N_("No digit found: the picture is blank or a single colour."))
         ink = ink / float(ink.max())
         digit = ink > 0.15
     steps["ink"] = ink
     if not digit.any():
-        raise ImageError("No digit found: nothing on the paper looks like ink.")
+        raise ImageError(N_("No digit found: nothing on the paper looks like ink."))
     rows, cols = np.flatnonzero(digit.any(1)), np.flatnonzero(digit.any(0))
     crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     if on_paper:

@@ -33,12 +33,23 @@ import torch
 from torch import nn
 
 from .engine import Progress, Trainer
-from .errors import TrainingError
+from .errors import CVAEError, TrainingError
 from .images import to_uint8
+from .text import N_
 
 log = logging.getLogger(__name__)
 
 QUEUED, TRAINING, PAUSED, AWAY, DONE, FAILED = "queued", "training", "paused", "away", "done", "failed"
+UNEXPECTED_ERROR = N_("Training stopped by an unexpected error ({kind}: {detail}).")
+
+
+def failure(error: Exception) -> dict:
+    """Why a run failed, as a Snapshot's error fields: the English sentence, and its template and fields, from
+    which the app says it in the visitor's language."""
+    if isinstance(error, CVAEError):
+        return {"error": str(error), "error_template": error.template, "error_fields": dict(error.fields)}
+    fields = {"kind": type(error).__name__, "detail": str(error)}
+    return {"error": UNEXPECTED_ERROR.format(**fields), "error_template": UNEXPECTED_ERROR, "error_fields": fields}
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,9 @@ class Snapshot:
     model: nn.Module | None = None  # a frozen copy of the weights, for other pages; None before the first slice
     version: int = 0  # increases whenever `model` is replaced
     drawn_at: tuple = (0, 0.0)  # (training step, seconds of training) of the weights behind `grid` and `model`
-    error: str = ""
+    error: str = ""  # why it failed, in English
+    error_template: str = ""  # the same sentence as a template (marked with N_) and its fields, which the app translates
+    error_fields: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)  # the trainer's summary (steps, seconds, its settings)
 
     @property
@@ -207,7 +220,7 @@ class TrainingService:
             except Exception as e:  # noqa: BLE001 -- drawing or publishing failed: that run stops, the worker lives on
                 log.exception("run %s failed outside training", run.id)
                 run.trainer.done = True
-                run.snapshot = replace(run.snapshot, state=FAILED, error=f"Training stopped by an unexpected error ({type(e).__name__}: {e}).")
+                run.snapshot = replace(run.snapshot, state=FAILED, **failure(e))
             finally:
                 with self._cond:
                     self._training.discard(run)
@@ -227,11 +240,11 @@ class TrainingService:
             try:
                 run.trainer.run(max_seconds=self.slice)
             except TrainingError as e:  # the engine rolled back to the last finite weights
-                return self._publish(run, FAILED, draw=True, error=str(e))
+                return self._publish(run, FAILED, draw=True, error=e)
             except Exception as e:  # noqa: BLE001 -- a worker must outlive any one run
                 log.exception("training run %s failed", run.id)  # the traceback goes to the server log only
                 run.trainer.done = True
-                return self._publish(run, FAILED, draw=True, error=f"Training stopped by an unexpected error ({type(e).__name__}: {e}).")
+                return self._publish(run, FAILED, draw=True, error=e)
             if run.trainer.done:
                 return self._publish(run, DONE, draw=True)
             now = time.monotonic()
@@ -254,9 +267,10 @@ class TrainingService:
         return max(1, (self.cores - 1) // sharing)
 
     # ---- snapshots ----------------------------------------------------------------------------
-    def _publish(self, run: TrainingRun, state: str, draw: bool = False, error: str = "") -> None:
+    def _publish(self, run: TrainingRun, state: str, draw: bool = False, error: Exception | None = None) -> None:
         """A new snapshot from the trainer (called by the worker holding the run, or under the lock
-        for a run no worker holds). draw: also a new grid and a frozen copy of the weights."""
+        for a run no worker holds). draw: also a new grid and a frozen copy of the weights. error: why the
+        run failed (a failed run's snapshot keeps the reason it had)."""
         old = run.snapshot
         grid, model, version, drawn_at = old.grid, old.model, old.version, old.drawn_at
         if draw:
@@ -277,7 +291,7 @@ class TrainingService:
             model=model,
             version=version,
             drawn_at=drawn_at,
-            error=error or (old.error if state == FAILED else ""),
+            **(failure(error) if error is not None else _kept_failure(old) if state == FAILED else {}),
             summary=run.trainer.summary(),
         )
 
@@ -293,6 +307,10 @@ class TrainingService:
         for run in self._queue:
             if run.snapshot.state != QUEUED or run.snapshot.ahead != self._place(run):
                 self._publish_state(run, QUEUED)
+
+
+def _kept_failure(snapshot: Snapshot) -> dict:
+    return {"error": snapshot.error, "error_template": snapshot.error_template, "error_fields": snapshot.error_fields}
 
 
 def default_concurrency(cores: int) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .errors import CheckpointError, CVAEError
+from .text import N_
 
 
 class StoreError(CVAEError):
@@ -70,27 +71,41 @@ class ModelStore:
     def save(self, model, name: str, metadata: dict) -> Path:
         """Save under a new name, or raise StoreError with the reason."""
         if not self.settings.enabled:
-            raise StoreError("Saving to this server is switched off here; download the checkpoint instead.")
+            raise StoreError(N_("Saving to this server is switched off here; download the checkpoint instead."))
         try:
             file_name = checkpoint.checkpoint_name(name)
         except CheckpointError as e:
-            raise StoreError(f"Not a usable name: {e}.") from None
+            if e.template == checkpoint.BAD_NAME:  # the whole sentence, so that it is translated as one
+                raise StoreError(
+                    N_(
+                        "Not a usable name: a checkpoint name uses letters, digits, '-', '_' and '.', starts with a letter or digit, "
+                        "and has at most 80 characters (got {name})."
+                    ),
+                    **e.fields,
+                ) from None
+            raise StoreError(N_("Not a usable name: {reason}."), reason=str(e)) from None
         stem = file_name[: -len(checkpoint.SUFFIX)]
         if stem.lower() in self.reserved_names():
-            raise StoreError(f"“{stem}” is the name of a model that ships with the app; choose another name.")
+            raise StoreError(N_("“{name}” is the name of a model that ships with the app; choose another name."), name=stem)
         data = checkpoint.to_bytes(model, {**metadata, "saved_by": "visitor"})
         with self._lock:
             files, used = self.usage()
             if files + 1 > self.settings.max_files:
-                raise StoreError(f"The server already holds {files} saved models, its limit; download the checkpoint instead.")
+                raise StoreError(
+                    N_("The server already holds {n_files} saved models, its limit; download the checkpoint instead."), n_files=files
+                )
             if used + len(data) > self.settings.max_bytes:
-                raise StoreError("The server's space for saved models is full; download the checkpoint instead.")
+                raise StoreError(N_("The server's space for saved models is full; download the checkpoint instead."))
             try:
                 return checkpoint.write_bytes(data, self.settings.folder / file_name, overwrite=False)
             except CheckpointError as e:
-                if "already exists" in str(e):
-                    raise StoreError(f"A model named “{stem}” is already saved on this server; choose another name.") from None
-                raise StoreError(f"Could not save: {e}.") from None
+                if e.template == checkpoint.ALREADY_EXISTS:
+                    raise StoreError(
+                        N_("A model named “{name}” is already saved on this server; choose another name."), name=stem
+                    ) from None
+                if e.template == checkpoint.COULD_NOT_SAVE:  # the whole sentence, so that it is translated as one
+                    raise StoreError(N_("Could not save: could not save {file_name}: {reason}."), **e.fields) from None
+                raise StoreError(N_("Could not save: {reason}."), reason=str(e)) from None
 
     def load(self) -> tuple[dict, dict]:
         """Saved models by name, and the files refused with the reason."""

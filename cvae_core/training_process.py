@@ -70,7 +70,8 @@ class TrainingHost:
             return self._data[(name, split)]
 
     def submit(self, recipe: dict) -> dict:
-        """Build a run and queue it: {"id", "makes_images", "uses_label", "epochs"}, or {"error": sentence}."""
+        """Build a run and queue it: {"id", "makes_images", "uses_label", "epochs"}, or {"error": sentence, "template",
+        "fields"} (the sentence as a template and its fields, so that the server can translate it)."""
         from .data import hide_labels
         from .engine import TrainConfig, Trainer
         from .models import ModelConfig, build_model
@@ -83,7 +84,7 @@ class TrainingHost:
             model = build_model(ModelConfig(**recipe["model"]), seed=recipe["train"]["seed"])
             trainer = Trainer(model, train, test, TrainConfig(**recipe["train"]))
         except CVAEError as e:
-            return {"error": str(e)}
+            return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
         grid_seed = recipe["train"]["seed"]
         dump = os.environ.get("CVAE_DUMP_SNAPSHOTS")  # bench/: keep the weights behind every grid shown
         run_id = uuid.uuid4().hex
@@ -219,6 +220,8 @@ class TrainingClient:
         """Queue a run; raises CVAEError with the training process's sentence if it cannot start."""
         answer = self.host.submit(recipe)
         if "error" in answer:
+            if answer.get("template"):
+                raise CVAEError(answer["template"], **answer.get("fields", {}))
             raise CVAEError(answer["error"])
         handle = RunHandle(self, answer)
         self._handles.add(handle)

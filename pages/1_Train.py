@@ -12,6 +12,7 @@ from cvae_core.engine import TrainConfig
 from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
 from ui import links
+from ui.i18n import N_, _, error_text, translated
 
 # How often the panels read the run's snapshot (training never waits for them). Each refresh costs the
 # server and the browser CPU that training could use: grids come once a second, curves need less, and
@@ -20,10 +21,12 @@ REFRESH_SECONDS = 1.0
 CURVES_EVERY = 4  # refreshes
 
 ui.setup_page(
-    "Train",
-    "Pick a variant and press **Start**. The model learns from handwritten digits a slice at a time: the curves show its "
-    "evidence lower bound (ELBO, higher is better) split into *reconstruction* (how well it redraws a digit) and *KL* (how "
-    "much information it keeps in its latent code z), and the grid below draws one row per label from the model as it is now.",
+    _("Train"),
+    _(
+        "Pick a variant and press **Start**. The model learns from handwritten digits a slice at a time: the curves show its "
+        "evidence lower bound (ELBO, higher is better) split into *reconstruction* (how well it redraws a digit) and *KL* (how "
+        "much information it keeps in its latent code z), and the grid below draws one row per label from the model as it is now."
+    ),
 )
 state = st.session_state
 
@@ -33,6 +36,8 @@ state = st.session_state
 # take its defaults (cvae_core/defaults.py, the CLI's too) whenever the variant changes.
 LATENTS, LRS, HIDDENS, LABELS = [2, 4, 8, 16, 32, 64], [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], [128, 256, 512, 1024], [100, 600, 1000, 3000, "all"]
 DATASET_CHOICES = [d for d in DATASETS if d != "auto"]
+ARCHS = {"mlp": N_("mlp"), "conv": N_("conv")}  # option value -> what the visitor reads (translated where shown)
+BUDGETS = {"epochs": N_("epochs"), "seconds": N_("seconds")}
 
 
 def variant_defaults(variant: str) -> dict:
@@ -75,51 +80,67 @@ others = {"train_dataset": DATASET_CHOICES[0], "train_arch": "mlp", "train_budge
 for key, value in {**variant_defaults(state["train_variant"]), **others}.items():
     state.setdefault(key, value)  # Streamlit forgets a widget's value while the page is not shown
 
-with st.expander("Settings", expanded=ui.training.current_run() is None):
+with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
     variant = c1.selectbox(
-        "Variant", list(VARIANTS), format_func=lambda v: VARIANTS[v].title, key="train_variant",
-        help="Which graphical model to train; the Home page explains each one. Its recommended settings fill in below.",
+        _("Variant"), list(VARIANTS), format_func=lambda v: _(VARIANTS[v].title), key="train_variant",
+        help=_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
     )  # fmt: skip
     dataset = c2.selectbox(
-        "Data set", DATASET_CHOICES, key="train_dataset",
-        help="mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network allows.",
+        _("Data set"), DATASET_CHOICES, key="train_dataset",
+        help=_(
+            "mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network allows."
+        ),
     )  # fmt: skip
-    latent_dim = c3.select_slider("Latent size", LATENTS, key="train_latent", help="Dimensions of z. 2 can be plotted directly; 16 draws sharper digits.")
-    arch = c4.radio("Network", ["mlp", "conv"], horizontal=True, key="train_arch", help="MLP is fast on a laptop CPU; conv (convolutional) is slower.")
+    latent_dim = c3.select_slider(
+        _("Latent size"), LATENTS, key="train_latent", help=_("Dimensions of z. 2 can be plotted directly; 16 draws sharper digits.")
+    )
+    arch = c4.radio(
+        _("Network"), list(ARCHS), format_func=lambda v: _(ARCHS[v]), horizontal=True, key="train_arch",
+        help=_("MLP is fast on a laptop CPU; conv (convolutional) is slower."),
+    )  # fmt: skip
     c1, c2, c3, c4 = st.columns(4)
     budget_kind = c1.radio(
-        "Stop after", ["epochs", "seconds"], horizontal=True, key="train_budget", help="A number of passes over the data, or a time budget."
-    )
+        _("Stop after"), list(BUDGETS), format_func=lambda v: _(BUDGETS[v]), horizontal=True, key="train_budget",
+        help=_("A number of passes over the data, or a time budget."),
+    )  # fmt: skip
     if budget_kind == "epochs":
-        epochs = c2.number_input("Epochs", 1, 500, key="train_epochs", help="Passes over the training digits.")
+        epochs = c2.number_input(_("Epochs"), 1, 500, key="train_epochs", help=_("Passes over the training digits."))
         seconds = None
     else:
-        seconds = c2.number_input("Seconds", 5, 3600, key="train_seconds", help="Training time, not counting any wait for a free slot on the server.")
+        seconds = c2.number_input(
+            _("Seconds"), 5, 3600, key="train_seconds", help=_("Training time, not counting any wait for a free slot on the server.")
+        )
         epochs = None
     lr = c3.select_slider(
-        "Learning rate", LRS, key="train_lr",
-        help="Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights).",
+        _("Learning rate"), LRS, key="train_lr",
+        help=_("Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights)."),
     )  # fmt: skip
     seed = c4.number_input(
-        "Seed", 0, 2**31 - 1, key="train_seed", help="Same seed and settings, same result when this is the only model training on the server."
+        _("Seed"),
+        0,
+        2**31 - 1,
+        key="train_seed",
+        help=_("Same seed and settings, same result when this is the only model training on the server."),
     )
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.slider(
-        "β (KL weight)", 0.0, 4.0, step=0.1, key="train_beta",
-        help="1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions).",
+        _("β (KL weight)"), 0.0, 4.0, step=0.1, key="train_beta",
+        help=_("1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions)."),
     )  # fmt: skip
     kl_start = c2.slider(
-        "KL weight at the start", 0.0, 8.0, step=0.5, key="train_kl_start",
-        help="The KL weight moves from this value to β during the warm-up. Above 1, z is squeezed early, so the decoder learns to "
-        "rely on the label y and samples match their label more often. 0 is the classic warm-up against posterior collapse.",
+        _("KL weight at the start"), 0.0, 8.0, step=0.5, key="train_kl_start",
+        help=_(
+            "The KL weight moves from this value to β during the warm-up. Above 1, z is squeezed early, so the decoder learns to "
+            "rely on the label y and samples match their label more often. 0 is the classic warm-up against posterior collapse."
+        ),
     )  # fmt: skip
-    warmup = c2.slider("Warm-up (epochs)", 0.0, 60.0, step=0.5, key="train_warmup", help="How long the KL weight takes to reach β.")
+    warmup = c2.slider(_("Warm-up (epochs)"), 0.0, 60.0, step=0.5, key="train_warmup", help=_("How long the KL weight takes to reach β."))
     labels = c3.select_slider(
-        "Labelled digits (m2)", LABELS, disabled=variant != "m2", key="train_labels",
-        help="m2 learns from a few labelled digits and the rest unlabelled.",
+        _("Labelled digits (m2)"), LABELS, format_func=lambda v: _("all") if v == "all" else str(v), disabled=variant != "m2",
+        key="train_labels", help=_("m2 learns from a few labelled digits and the rest unlabelled."),
     )  # fmt: skip
-    hidden = c4.select_slider("Hidden width", HIDDENS, key="train_hidden", help="Units per hidden layer.")
+    hidden = c4.select_slider(_("Hidden width"), HIDDENS, key="train_hidden", help=_("Units per hidden layer."))
 links.publish(LINK)  # the address is a link to these settings
 
 # ---- buttons ------------------------------------------------------------------------------------
@@ -152,18 +173,20 @@ def start_training(chosen: dict) -> None:
 run = ui.training.current_run()
 snap = run.snapshot if run is not None else None
 active = snap is not None and snap.active
-b1, b2, b3, _ = st.columns([1, 1, 1, 5])
-start = b1.button("Start", type="primary", icon=":material/play_arrow:", disabled=active, help="Train a new model with these settings.")
-stop = b2.button("Stop", icon=":material/stop:", disabled=not active, help="Pause training; the model so far is kept and usable.")
+b1, b2, b3, _spare = st.columns([1, 1, 1, 5])
+start = b1.button(
+    _("Start"), type="primary", icon=":material/play_arrow:", disabled=active, help=_("Train a new model with these settings.")
+)
+stop = b2.button(_("Stop"), icon=":material/stop:", disabled=not active, help=_("Pause training; the model so far is kept and usable."))
 resume = b3.button(
-    "Resume", icon=":material/resume:", disabled=active or run is None or snap.progress.done, help="Continue where you stopped."
+    _("Resume"), icon=":material/resume:", disabled=active or run is None or snap.progress.done, help=_("Continue where you stopped.")
 )
 if start:
     try:
         start_training(chosen)
         st.rerun()  # draw the page in its new state (a rerun costs tens of milliseconds)
     except CVAEError as e:
-        st.error(f"Cannot start: {e}")
+        st.error(_("Cannot start: {reason}").format(reason=error_text(e)))
 if stop and run is not None:
     ui.training.client().stop(run)
     st.rerun()
@@ -175,15 +198,15 @@ if resume and run is not None:
 # ---- live panel: reads the run's latest snapshot; the training itself runs in the background ----
 def curves(history) -> go.Figure:
     """ELBO, reconstruction and KL against epochs, stacked (they share the epoch axis), train and test."""
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("ELBO ↑", "Reconstruction ↑", "KL"))
-    for split, dash in (("train", "solid"), ("test", "dot")):
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("ELBO ↑", _("Reconstruction ↑"), "KL"))
+    for split, dash, split_name in (("train", "solid", _("train")), ("test", "dot", _("test"))):
         rows = [h for h in history if h["split"] == split]
         for row, key in enumerate(("elbo", "recon", "kl"), start=1):
             fig.add_trace(
                 go.Scatter(
                     x=[h["epoch"] for h in rows],
                     y=[h[key] for h in rows],
-                    name=split,
+                    name=split_name,
                     legendgroup=split,
                     showlegend=row == 1,
                     line={"dash": dash, "color": "#1f77b4" if split == "train" else "#d62728"},
@@ -191,18 +214,18 @@ def curves(history) -> go.Figure:
                 row=row,
                 col=1,
             )
-    fig.update_xaxes(title_text="epoch", row=3, col=1)
-    fig.update_yaxes(title_text="nats", row=2, col=1)
+    fig.update_xaxes(title_text=_("epoch"), row=3, col=1)
+    fig.update_yaxes(title_text=_("nats"), row=2, col=1)
     fig.update_layout(height=520, margin={"t": 30, "b": 10, "l": 10, "r": 10}, legend={"orientation": "h", "y": 1.1})
     return fig
 
 
-STATUS = {
-    "training": "training",
-    "paused": "paused",
-    "away": "paused: no open tab was heard from (it resumes by itself)",
-    "done": "done",
-    "failed": "stopped",
+STATUS = {  # a run's state -> what the visitor reads (translated where shown)
+    "training": N_("training"),
+    "paused": N_("paused"),
+    "away": N_("paused: no open tab was heard from (it resumes by itself)"),
+    "done": N_("done"),
+    "failed": N_("stopped"),
 }
 
 
@@ -216,34 +239,50 @@ def live_panel():
     """Where the run stands: state, place in the queue, progress, the latest loss terms."""
     run = ui.training.current_run()
     if run is None:
-        st.info("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds.")
+        st.info(_("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds."))
         return
     snap = run.snapshot
     if not snap.active and state.get("shown_state") in ("queued", "training"):
         state["shown_state"] = snap.state
         st.rerun(scope="app")  # training ended: the buttons and the save panel change
     state["shown_state"] = snap.state
-    if snap.error:
-        st.error(snap.error)
+    if snap.error:  # a sentence of the training service, kept as a template and its fields where it has them
+        st.error(translated(snap.error_template, snap.error_fields, snap.error))
     p = snap.progress
-    total = f" of {run.epochs:g}" if run.epochs else ""
     if snap.state == "queued":
         load = ui.training.client().load()
-        ahead = f"{snap.ahead} ahead of you" if snap.ahead else "next in line"
-        status = f"waiting for a free slot: {ahead} ({load['training']} training now, at most {load['limit']} at once)"
-    else:
-        eta = f" · about {ui.readable.duration(p.eta)} left" if p.eta is not None and snap.active and p.step else ""
-        status = f"{STATUS[snap.state]} · epoch {p.epoch:.1f}{total} · {p.samples_per_sec:,.0f} digits/s{eta}"
+        if snap.ahead:
+            status = _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)")
+        else:
+            status = _("waiting for a free slot: next in line ({training} training now, at most {limit} at once)")
+        status = status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
+    else:  # parts of a status line, each whole, joined by " · "
+        parts = [
+            _(STATUS[snap.state]),
+            _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs)
+            if run.epochs
+            else _("epoch {epoch:.1f}").format(epoch=p.epoch),
+            _("{speed:,.0f} digits/s").format(speed=p.samples_per_sec),
+        ]
+        if p.eta is not None and snap.active and p.step:
+            parts.append(_("about {duration} left").format(duration=ui.readable.duration(p.eta)))
+        status = " · ".join(parts)
     st.progress(p.fraction, text=status)
     if ui.presenter():  # on a projector the curves say it: the grid and the curves fit on one screen without these
         return
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
-        "ELBO (train)", f"{p.terms.get('elbo', float('nan')):.1f}", help="Nats per digit, averaged over the last slice. Higher is better."
+        _("ELBO (train)"),
+        f"{p.terms.get('elbo', float('nan')):.1f}",
+        help=_("Nats per digit, averaged over the last slice. Higher is better."),
     )
-    m2.metric("Reconstruction", f"{p.terms.get('recon', float('nan')):.1f}", help="log p(x|z,…): how well the decoder redraws the digit.")
-    m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help="KL(q(z|x,…) ‖ prior): nats the code z carries.")
-    m4.metric("Training time", ui.readable.duration(p.elapsed), help="Time spent on training steps (waiting in the queue not counted).")
+    m2.metric(
+        _("Reconstruction"), f"{p.terms.get('recon', float('nan')):.1f}", help=_("log p(x|z,…): how well the decoder redraws the digit.")
+    )
+    m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help=_("KL(q(z|x,…) ‖ prior): nats the code z carries."))
+    m4.metric(
+        _("Training time"), ui.readable.duration(p.elapsed), help=_("Time spent on training steps (waiting in the queue not counted).")
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -259,13 +298,16 @@ def grid_panel():
         return
     snap = run.snapshot
     if snap.grid is not None:
-        what = "One row per label, the same noise in every row" if run.uses_label else "Samples from p(z) (no label)"
-        caption = f"{what} · weights of step {snap.drawn_at[0]:,} ({ui.readable.duration(snap.drawn_at[1])} of training)"
+        what = _("One row per label, the same noise in every row") if run.uses_label else _("Samples from p(z) (no label)")
+        when = _("weights of step {step:,} ({duration} of training)").format(
+            step=snap.drawn_at[0], duration=ui.readable.duration(snap.drawn_at[1])
+        )
+        caption = f"{what} · {when}"
         st.image(grid_png(run.id, snap.version, snap.grid), caption=caption, width=480 if ui.presenter() else "content")
     elif not run.makes_images:
-        st.info("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead.")
+        st.info(_("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead."))
     else:
-        st.caption("The first samples appear after the first fraction of a second of training.")
+        st.caption(_("The first samples appear after the first fraction of a second of training."))
 
 
 @st.fragment(run_every=refresh and CURVES_EVERY * refresh)
@@ -286,37 +328,39 @@ with curves_column:
 # ---- save and download --------------------------------------------------------------------------
 trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once
 if trained is not None:
-    st.subheader("Keep this model")
+    st.subheader(_("Keep this model"))
     meta = ui.state.session_models().get(run.id)
     name_now = meta.name if meta is not None else "model"
-    st.caption(f"It is already available on every page of this session as **{name_now} (this session)**.")
+    st.caption(_("It is already available on every page of this session as **{name} (this session)**.").format(name=name_now))
     full_meta = {**(meta.metadata if meta else {}), "train": run.summary(), "metrics": {"train": snap.progress.terms}}
     store = ui.model_store()
     c1, c2 = st.columns([2, 1])
     if store.settings.enabled:
         name = c1.text_input(
-            "Name", name_now,
-            help="Letters, digits, '-', '_' and '.'. The model is saved on this server; other visitors see it, marked as saved by a visitor.",
+            _("Name"), name_now, key=f"train_save_name:{run.id}",  # keyed by run: a language switch keeps what was typed
+            help=_(
+                "Letters, digits, '-', '_' and '.'. The model is saved on this server; other visitors see it, marked as saved by a visitor."
+            ),
         )  # fmt: skip
-        if c1.button("Save on this server", icon=":material/save:"):
+        if c1.button(_("Save on this server"), icon=":material/save:"):
             try:
                 path = store.save(trained, name, full_meta)
-                st.success(f"Saved as {path.stem}. Every visitor can now pick it, marked “saved by a visitor”.")
+                st.success(_("Saved as {name}. Every visitor can now pick it, marked “saved by a visitor”.").format(name=path.stem))
             except CVAEError as e:
-                st.error(f"Not saved: {e} The download button works in any case.")
+                st.error(_("Not saved: {reason} The download button works in any case.").format(reason=error_text(e)))
     else:
-        c1.caption("Saving on the server is switched off here; download the checkpoint to keep it.")
+        c1.caption(_("Saving on the server is switched off here; download the checkpoint to keep it."))
     animation = run.animation() if run.makes_images else None
     if animation is not None:
         c2.download_button(
-            "Download the training as a GIF", animation, file_name=f"{name_now}-training.gif", mime="image/gif", icon=":material/movie:",
-            help="The sample grid sharpening as training went, the epoch in the corner of each frame: ready for a slide.",
+            _("Download the training as a GIF"), animation, file_name=f"{name_now}-training.gif", mime="image/gif", icon=":material/movie:",
+            help=_("The sample grid sharpening as training went, the epoch in the corner of each frame: ready for a slide."),
         )  # fmt: skip
     c2.download_button(
-        "Download checkpoint",
+        _("Download checkpoint"),
         checkpoint.to_bytes(trained, full_meta),
         file_name=f"{name_now}.safetensors",
         mime="application/octet-stream",
         icon=":material/download:",
-        help="A safetensors file you can load here again (sidebar) or with `python -m cvae_core`.",
+        help=_("A safetensors file you can load here again (sidebar) or with `python -m cvae_core`."),
     )

@@ -5,14 +5,17 @@ import streamlit as st
 
 import ui
 from ui import links
+from ui.i18n import _
 
 MAX_SLIDERS = 8
 
 ui.setup_page(
-    "Generate",
-    "A conditional VAE draws a digit from two things: the **label** y you ask for and a **latent code** z that holds "
-    "everything else, the handwriting style. Each slider below moves one dimension of z (in units of the prior's spread); "
-    "**temperature** scales how far random samples stray from the most typical style.",
+    _("Generate"),
+    _(
+        "A conditional VAE draws a digit from two things: the **label** y you ask for and a **latent code** z that holds "
+        "everything else, the handwriting style. Each slider below moves one dimension of z (in units of the prior's spread); "
+        "**temperature** scales how far random samples stray from the most typical style."
+    ),
 )
 state = st.session_state
 shipped = ui.shipped_models()[0]
@@ -30,7 +33,7 @@ LINK = [  # what a link to this page holds: a shipped model (a session's own can
 refused, from_link = links.follow(LINK, "generate")
 links.warn_refused(refused)
 
-name, ckpt = ui.model_picker(keep=lambda m: m.makes_images, help="Models that draw digits (cvae3 predicts labels instead; see Home).")
+name, ckpt = ui.model_picker(keep=lambda m: m.makes_images, help=_("Models that draw digits (cvae3 predicts labels instead; see Home)."))
 if ckpt is None:
     st.stop()
 model = ckpt.model
@@ -50,23 +53,28 @@ state.setdefault("gen_temperature", 1.0)
 
 c1, c2 = st.columns([2, 1])
 if model.uses_label:
-    label = c1.pills("Label y", list(range(model.config.n_classes)), key="gen_label", help="The digit you ask for.")  # pills wrap on a phone
+    label = c1.pills(  # pills wrap on a phone
+        _("Label y"), list(range(model.config.n_classes)), key="gen_label", help=_("The digit you ask for.")
+    )
     label = 3 if label is None else label
 else:
     c1.info(
-        "This is the unconditional VAE: it has no label, so you cannot choose which digit it draws. Move the sliders to travel through its latent space."
+        _(
+            "This is the unconditional VAE: it has no label, so you cannot choose which digit it draws. Move the sliders to travel through its latent space."
+        )
     )
     label = None
 temperature = c2.slider(
-    "Temperature", 0.0, 2.0, step=0.05, key="gen_temperature", help="0: the most typical digit; 1: samples as trained; above 1: wilder."
-)
+    _("Temperature"), 0.0, 2.0, step=0.05, key="gen_temperature",
+    help=_("0: the most typical digit; 1: samples as trained; above 1: wilder."),
+)  # fmt: skip
 
-b1, b2, _ = st.columns([1, 1, 4])
-if b1.button("Randomise", icon=":material/casino:", help="Draw a new random style."):
+b1, b2, _spare = st.columns([1, 1, 4])
+if b1.button(_("Randomise"), icon=":material/casino:", help=_("Draw a new random style.")):
     state["gen_noise"] = np.random.default_rng().standard_normal(k).astype(np.float32)
     for i in range(min(k, MAX_SLIDERS)):
         state[f"dial{i}"] = float(np.clip(np.round(state["gen_noise"][i], 1), -3, 3))
-if b2.button("Reset", icon=":material/restart_alt:", help="All dials to 0: the prior's mean."):
+if b2.button(_("Reset"), icon=":material/restart_alt:", help=_("All dials to 0: the prior's mean.")):
     state["gen_noise"] = np.zeros(k, dtype=np.float32)
     for i in range(min(k, MAX_SLIDERS)):
         state[f"dial{i}"] = 0.0
@@ -98,16 +106,20 @@ def dials_and_digit():
     The digit comes first: on a phone the columns stack, and the digit stays in view above the dials."""
     digit_column, dials_column = st.columns([1, 2])
     with dials_column:
-        st.markdown(f"**Style dials** (first {min(k, MAX_SLIDERS)} of {k} dimensions)" if k > MAX_SLIDERS else "**Style dials**")
+        if k > MAX_SLIDERS:
+            st.markdown(_("**Style dials** (first {shown} of {dimensions} dimensions)").format(shown=min(k, MAX_SLIDERS), dimensions=k))
+        else:
+            st.markdown(_("**Style dials**"))
         for i in range(min(k, MAX_SLIDERS)):
             if i % 2 == 0:
                 dial_columns = st.columns(2)  # a row of two: on a phone they stack in order, z1, z2, z3, …
             dial_columns[i % 2].slider(
-                f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help="Noise in this latent dimension, in prior standard deviations."
+                f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help=_("Noise in this latent dimension, in prior standard deviations.")
             )
     with digit_column, st.container(key="gen-digit"):  # on a phone it floats in a corner while the dials scroll (PHONE_CSS)
         image = model.draw(label, current_noise(), temperature)
-        st.image(ui.digit_png(image, scale=15), caption=f"label {label}" if label is not None else "no label", width=420 if ui.presenter() else 280)
+        caption = _("label {label}").format(label=label) if label is not None else _("no label")
+        st.image(ui.digit_png(image, scale=15), caption=caption, width=420 if ui.presenter() else 280)
     links.publish(LINK)  # the address is a link to this digit
 
 
@@ -115,31 +127,34 @@ dials_and_digit()
 noise = current_noise()
 
 st.divider()
-st.subheader("Every label, several styles")
+st.subheader(_("Every label, several styles"))
 st.caption(
-    "Each column keeps one random noise vector; each row is a label. In a model that separates style from identity, a column is one person's handwriting."
+    _(
+        "Each column keeps one random noise vector; each row is a label. In a model that separates style from identity, a column is one person's handwriting."
+    )
 )
 c1, c2 = st.columns([1, 3])
-n_styles = c1.slider("Styles per label", 2, 12, 8, help="Columns in the grid.")
-grid_seed = c1.number_input("Seed", 0, 10_000, 0, help="Change it for new styles.")
+# Keyed: an unkeyed widget's identity is its label, so switching the language would reset it.
+n_styles = c1.slider(_("Styles per label"), 2, 12, 8, key="gen_styles", help=_("Columns in the grid."))
+grid_seed = c1.number_input(_("Seed"), 0, 10_000, 0, key="gen_grid_seed", help=_("Change it for new styles."))
 images = model.label_grid(n_styles, seed=grid_seed, temperature=temperature)
 ui.show_digits(images, ncol=n_styles, scale=2, where=c2, download="samples.png", key="dl-grid")
 
 st.divider()
-st.subheader("Interpolate")
+st.subheader(_("Interpolate"))
 frames = 10
 c1, c2 = st.columns(2)
 if model.uses_label:
     with c1:
-        st.markdown("**Between two labels, same style**")
-        a, b = st.select_slider("From label … to label", options=list(range(10)), value=(1, 7), key="interp_labels")
+        st.markdown(_("**Between two labels, same style**"))
+        a, b = st.select_slider(_("From label … to label"), options=list(range(10)), value=(1, 7), key="interp_labels")
         images = model.interpolate_labels(a, b, noise, frames=frames, temperature=temperature)
         ui.show_digits(images, ncol=frames, scale=2, download="labels.png", key="dl-labels")
 with c2:
-    st.markdown("**Between two styles, same label**")
-    s = st.number_input("Styles seed", 0, 10_000, 1, key="interp_seed")
+    st.markdown(_("**Between two styles, same label**"))
+    s = st.number_input(_("Styles seed"), 0, 10_000, 1, key="interp_seed")
     images = model.interpolate_styles(label, seed=s, frames=frames, temperature=temperature)
     ui.show_digits(images, ncol=frames, scale=2, download="styles.png", key="dl-styles")
 
 if model.dials_note:
-    st.info(model.dials_note)
+    st.info(_(model.dials_note))

@@ -6,12 +6,15 @@ import streamlit as st
 
 import ui
 from cvae_core.latent import project_codes
+from ui.i18n import _
 
 ui.setup_page(
-    "Latent space",
-    "Each dot is a test digit, placed at the mean of q(z|x,y), its code in latent space, and coloured by its label. "
-    "For a 2-D latent these are the coordinates themselves; larger latents are projected to 2-D (PCA keeps the directions of "
-    "largest spread, t-SNE keeps neighbours together). Click a dot to see the digit and how the model redraws it.",
+    _("Latent space"),
+    _(
+        "Each dot is a test digit, placed at the mean of q(z|x,y), its code in latent space, and coloured by its label. "
+        "For a 2-D latent these are the coordinates themselves; larger latents are projected to 2-D (PCA keeps the directions of "
+        "largest spread, t-SNE keeps neighbours together). Click a dot to see the digit and how the model redraws it."
+    ),
 )
 name, ckpt = ui.model_picker(keep=lambda m: m.makes_images)
 if ckpt is None:
@@ -20,13 +23,17 @@ model = ckpt.model
 st.sidebar.markdown(ui.describe_model(ckpt))
 data = ui.test_digits()
 c1, c2 = st.columns(2)
-n = c1.select_slider("Test digits", [500, 1000, 2000, 5000], value=2000, help="More dots take longer to project with t-SNE.")
+n = c1.select_slider(
+    _("Test digits"), [500, 1000, 2000, 5000], value=2000, key="latent_n", help=_("More dots take longer to project with t-SNE.")
+)
 method = (
-    "latent" if model.latent_dim == 2 else c2.radio("Projection", ["PCA", "t-SNE"], horizontal=True, help="Only for latents larger than 2.")
+    "latent"
+    if model.latent_dim == 2
+    else c2.radio(_("Projection"), ["PCA", "t-SNE"], horizontal=True, key="latent_projection", help=_("Only for latents larger than 2."))
 )
 
 
-@st.cache_data(show_spinner="Encoding the test digits…", max_entries=32)
+@st.cache_data(show_spinner=_("Encoding the test digits…"), max_entries=32)  # (defined on every run: in the visitor's language)
 def embed(model_ref: str, n: int, method: str, _model, _data) -> np.ndarray:
     """2-D coordinates of the first n test digits, cached by the model's id and weights' version (a click
     does not recompute them; a model still training gets new ones as its weights change)."""
@@ -35,7 +42,7 @@ def embed(model_ref: str, n: int, method: str, _model, _data) -> np.ndarray:
 
 coords = embed(ckpt.ref, n, method, model, data)
 labels = data.labels[:n].numpy()
-axis = {"latent": ("z₁", "z₂"), "PCA": ("PCA 1 of z", "PCA 2 of z"), "t-SNE": ("t-SNE 1 of z", "t-SNE 2 of z")}[method]
+axis = {"latent": ("z₁", "z₂"), "PCA": (_("PCA 1 of z"), _("PCA 2 of z")), "t-SNE": (_("t-SNE 1 of z"), _("t-SNE 2 of z"))}[method]
 fig = go.Figure()
 for c in range(10):
     idx = np.flatnonzero(labels == c)
@@ -58,11 +65,13 @@ if method == "latent" and priors is not None:  # the learned priors p(z|y) as 2-
         )
 if model.uses_label:
     st.caption(
-        "In a conditional model the label is given to the decoder, so z need not store it: colours that mix mean z holds the "
-        "style (slant, width, thickness) and leaves the identity to y. The unconditional vae must put the identity in z, so its "
-        "colours form clusters."
+        _(
+            "In a conditional model the label is given to the decoder, so z need not store it: colours that mix mean z holds the "
+            "style (slant, width, thickness) and leaves the identity to y. The unconditional vae must put the identity in z, so its "
+            "colours form clusters."
+        )
     )
-fig.update_layout(height=560, xaxis_title=axis[0], yaxis_title=axis[1], legend_title="label", margin={"t": 10}, dragmode="select")
+fig.update_layout(height=560, xaxis_title=axis[0], yaxis_title=axis[1], legend_title=_("label"), margin={"t": 10}, dragmode="select")
 left, right = st.columns([3, 1])
 event = left.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_plot", width="stretch")
 
@@ -76,20 +85,24 @@ with right:
         else:  # the index within its label's trace
             i = int(np.flatnonzero(labels == point["curve_number"])[point["point_index"]])
         x, y = data.images[i : i + 1], data.labels[i : i + 1]
-        st.markdown(f"**Test digit #{i}**, label {int(y)}")
-        ui.show_digits([x, model.reconstruct(x, y if model.uses_label else None)], ncol=2, scale=4, caption="digit · reconstruction")
-        if st.button("Open in Draw", help="Classify and restyle this digit on the Draw page."):
+        st.markdown(_("**Test digit #{index}**, label {label}").format(index=i, label=int(y)))
+        ui.show_digits([x, model.reconstruct(x, y if model.uses_label else None)], ncol=2, scale=4, caption=_("digit · reconstruction"))
+        if st.button(_("Open in Draw"), help=_("Classify and restyle this digit on the Draw page.")):
             ui.state.choose_digit(x)
             st.switch_page("pages/3_Draw.py")
     else:
-        st.info("Click a dot (or drag a box around some) to see that digit and its reconstruction.")
+        st.info(_("Click a dot (or drag a box around some) to see that digit and its reconstruction."))
 
 if model.latent_dim == 2:
-    st.subheader("The decoded plane")
-    st.caption("A grid over the latent plane, decoded: how the model lays out handwriting (after Kingma & Welling, figure 4).")
+    st.subheader(_("The decoded plane"))
+    st.caption(_("A grid over the latent plane, decoded: how the model lays out handwriting (after Kingma & Welling, figure 4)."))
     c1, c2 = st.columns([1, 3])
-    label = c1.selectbox("Label", list(range(10)), index=4, disabled=not model.uses_label) if model.uses_label else None
-    steps = c1.slider("Grid size", 5, 20, 12)
-    span = c1.slider("Extent (prior σ)", 1.0, 4.0, 2.5, 0.5, help="How far from the prior's centre the grid reaches.")
+    label = (
+        c1.selectbox(_("Label"), list(range(10)), index=4, disabled=not model.uses_label, key="plane_label") if model.uses_label else None
+    )
+    steps = c1.slider(_("Grid size"), 5, 20, 12, key="plane_steps")
+    span = c1.slider(
+        _("Extent (prior σ)"), 1.0, 4.0, 2.5, 0.5, key="plane_span", help=_("How far from the prior's centre the grid reaches.")
+    )
     images = model.decoded_plane(label, steps, span)
     ui.show_digits(images, ncol=steps, scale=2, where=c2, download="manifold.png", key="dl-manifold")

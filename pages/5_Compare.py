@@ -6,31 +6,34 @@ import streamlit as st
 
 import ui
 from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, findings, measure
+from ui.i18n import _
 
 ui.setup_page(
-    "Compare",
-    "All models on the same test digits. **log p(x)** says how probable a model finds a real digit; **log p(x|y)** says the same "
-    "when the model is told the digit's label (it can be higher by at most log 10 = 2.3 nats). Both are importance-weighted "
-    "estimates, in nats per digit and in bits per pixel. **Label fidelity** says how often a sample drawn for a label is read as "
-    "that label by two independent classifiers. cvae3 predicts labels from images, a different quantity, so it has its own table. "
-    "Every figure comes with its standard error (±); models within two standard errors of each other tie.",
+    _("Compare"),
+    _(
+        "All models on the same test digits. **log p(x)** says how probable a model finds a real digit; **log p(x|y)** says the same "
+        "when the model is told the digit's label (it can be higher by at most log 10 = 2.3 nats). Both are importance-weighted "
+        "estimates, in nats per digit and in bits per pixel. **Label fidelity** says how often a sample drawn for a label is read as "
+        "that label by two independent classifiers. cvae3 predicts labels from images, a different quantity, so it has its own table. "
+        "Every figure comes with its standard error (±); models within two standard errors of each other tie."
+    ),
 )
 models = ui.all_models()
 if not models:
-    st.info("No models yet: train one on the Train page.")
+    st.info(_("No models yet: train one on the Train page."))
     st.stop()
 data = ui.test_digits()
 c1, c2, c3 = st.columns(3)
 n = c1.select_slider(
-    "Test digits", [200, 500, 1000, 2000, 5000, 10000], value=500,
-    help=f"The first N of {data.name} {data.split} ({len(data)} digits). More digits, smaller standard errors.",
+    _("Test digits"), [200, 500, 1000, 2000, 5000, 10000], value=500,
+    help=_("The first N of {dataset} test ({count} digits). More digits, smaller standard errors.").format(dataset=data.name, count=len(data)),
 )  # fmt: skip
 k = c2.select_slider(
-    "IW samples k", [1, 5, 10, 50, 100], value=10,
-    help="Samples in each importance-weighted estimate; more is tighter and slower. log p(x) of a conditional model takes k for each label.",
+    _("IW samples k"), [1, 5, 10, 50, 100], value=10,
+    help=_("Samples in each importance-weighted estimate; more is tighter and slower. log p(x) of a conditional model takes k for each label."),
 )  # fmt: skip
 per_label = c3.select_slider(
-    "Samples per label (fidelity)", [50, 100, 200, 500], value=100, help="Samples drawn for each label and read back."
+    _("Samples per label (fidelity)"), [50, 100, 200, 500], value=100, help=_("Samples drawn for each label and read back.")
 )
 
 
@@ -41,13 +44,13 @@ def shipped_measurement(uid: str, n: int, k: int, per_label: int, _ckpt, _data):
 
 
 results = st.session_state.setdefault("compare_rows", {})
-if st.button("Measure all models", type="primary", icon=":material/analytics:", help="Runs every model on the chosen test digits."):
+if st.button(_("Measure all models"), type="primary", icon=":material/analytics:", help=_("Runs every model on the chosen test digits.")):
     shipped = {ckpt.uid for ckpt in ui.shipped_models()[0].values()}
-    bar = st.progress(0.0, text="Measuring…")
+    bar = st.progress(0.0, text=_("Measuring…"))
     rows = {}
     for i, choice in enumerate(models.values()):
         label, ckpt = choice.label, choice.checkpoint
-        bar.progress(i / len(models), text=f"Measuring {label}…")
+        bar.progress(i / len(models), text=_("Measuring {model}…").format(model=label))
         if ckpt.uid in shipped:
             rows[label] = shipped_measurement(ckpt.uid, n, k, per_label, ckpt, data)
         else:
@@ -58,39 +61,44 @@ if st.button("Measure all models", type="primary", icon=":material/analytics:", 
     results.update({"rows": rows, "settings": (n, k, per_label)})
 
 if not results:
-    st.info("Press **Measure all models**. The figures recorded on the full 10,000-digit test split are on the Home page.")
+    st.info(_("Press **Measure all models**. The figures recorded on the full 10,000-digit test split are on the Home page."))
     st.stop()
 rows = results["rows"]
-n_used, k_used, _ = results["settings"]
-st.subheader(f"On {n_used} {data.name} {data.split} digits, k = {k_used}")
+n_used, k_used = results["settings"][:2]
+st.subheader(_("On {count} {dataset} test digits, k = {k}").format(count=n_used, dataset=data.name, k=k_used))
+
+
+def title(key: str) -> str:
+    """A quantity's column title, in the visitor's language."""
+    return _(QUANTITIES[key].title)
 
 
 def table(kind: str, keys: list[str]) -> tuple[pd.DataFrame, dict]:
     """Readable figures of the models of one kind, and the best (or tied-best) models per column title."""
     members = {name: m for name, m in rows.items() if m.kind == kind}
     shown = [key for key in keys if any(m.figures.get(key) is not None for m in members.values())]
-    best = {QUANTITIES[key].title: names for key, names in best_per_column(members).items() if key in shown and key != "elbo"}
+    best = {title(key): names for key, names in best_per_column(members).items() if key in shown and key != "elbo"}
     out = {}
     for name, m in members.items():
         row = {}
         for key in shown:
             value, error = m.figures.get(key), m.errors.get(key)
             if key == "parameters":
-                row[QUANTITIES[key].title] = ui.readable.count(value)
+                row[title(key)] = ui.readable.count(value)
             elif key == "training_seconds":
-                row[QUANTITIES[key].title] = ui.readable.duration(value)
+                row[title(key)] = ui.readable.duration(value)
             elif key in ("accuracy", "label_fidelity", "label_fidelity_second"):
-                row[QUANTITIES[key].title] = ui.readable.estimate(value, error, decimals=1, percent=True)
+                row[title(key)] = ui.readable.estimate(value, error, decimals=1, percent=True)
             else:  # label log-likelihoods are a few hundredths of a nat: three decimals, images' figures one
                 decimals = 3 if key == "log_py_given_x" or (key == "elbo" and m.bound == "log p(y|x)") else 1
-                row[QUANTITIES[key].title] = ui.readable.estimate(value, error, decimals=decimals)
+                row[title(key)] = ui.readable.estimate(value, error, decimals=decimals)
             if QUANTITIES[key].per_pixel:
-                row[f"{QUANTITIES[key].title}, bits/pixel"] = "—" if value is None else f"{bits_per_pixel(value):.3f}"
+                row[_("{quantity}, bits/pixel").format(quantity=title(key))] = "—" if value is None else f"{bits_per_pixel(value):.3f}"
         if "elbo" in shown:  # one ELBO column per bounded quantity: a column never mixes log p(x) and log p(x|y)
-            row[f"ELBO on {m.bound}"] = row.pop(QUANTITIES["elbo"].title)
+            row[_("ELBO on {bound}").format(bound=m.bound)] = row.pop(title("elbo"))
         out[name] = row
     frame = pd.DataFrame(out).T.fillna("—")
-    frame.index.name = "model"
+    frame.index.name = _("model")
     return frame, best
 
 
@@ -106,25 +114,28 @@ def show(frame: pd.DataFrame, best: dict) -> None:
 image_keys = ["log_px", "log_px_given_y", "elbo", "label_fidelity", "label_fidelity_second", "accuracy", "parameters", "training_seconds"]
 image_table, image_best = table("image", image_keys)
 if len(image_table):
-    st.markdown("#### Image models: p(x), p(x|y)")
+    st.markdown(_("#### Image models: p(x), p(x|y)"))
     show(image_table, image_best)
+    meanings = " · ".join(_("**{quantity}**: {meaning}").format(quantity=title(k), meaning=_(QUANTITIES[k].meaning)) for k in image_keys)
     st.caption(
-        "Bold green: best in its column by more than two standard errors; light green: tied for best. Size and training time are "
-        "descriptions, never 'best'. " + " · ".join(f"**{QUANTITIES[k].title}**: {QUANTITIES[k].meaning}" for k in image_keys)
-    )
+        _("Bold green: best in its column by more than two standard errors; light green: tied for best. Size and training time are "
+          "descriptions, never 'best'.") + " " + meanings
+    )  # fmt: skip
 prediction_keys = ["log_py_given_x", "accuracy", "ncll_hidden", "elbo", "parameters", "training_seconds"]
 prediction_table, prediction_best = table("prediction", prediction_keys)
 if len(prediction_table):
-    st.markdown("#### Prediction models (cvae3): p(y|x)")
+    st.markdown(_("#### Prediction models (cvae3): p(y|x)"))
     show(prediction_table, prediction_best)
-    st.caption("cvae3 predicts the label (or the hidden quadrants) from the image: its figures are not image likelihoods.")
+    st.caption(_("cvae3 predicts the label (or the hidden quadrants) from the image: its figures are not image likelihoods."))
 
-st.subheader("What the numbers say")
+st.subheader(_("What the numbers say"))
 image_rows = {name: m for name, m in rows.items() if m.kind == "image"}
-notes = findings(image_rows)
+notes = findings(image_rows, translate=_)
 notes.append(
-    "The unconditional vae has no label: it has log p(x) but no log p(x|y). Conditional models are compared with it on log p(x), "
-    "where each sums over the ten labels."
+    _(
+        "The unconditional vae has no label: it has log p(x) but no log p(x|y). Conditional models are compared with it on log p(x), "
+        "where each sums over the ten labels."
+    )
 )
 st.markdown("\n".join(f"- {note}" for note in notes))
 
@@ -132,29 +143,29 @@ chart = [(name, m.figures["log_px"], m.errors.get("log_px", 0.0)) for name, m in
 if chart:
     fig = go.Figure(  # dots, not bars: a log-likelihood has no zero to grow a bar from
         go.Scatter(
-            x=[v for _, v, _ in chart], y=[name for name, _, _ in chart], mode="markers", marker={"size": 10},
-            error_x={"type": "data", "array": [2 * e for _, _, e in chart]},
+            x=[v for _name, v, _e in chart], y=[name for name, _v, _e in chart], mode="markers", marker={"size": 10},
+            error_x={"type": "data", "array": [2 * e for _name, _v, e in chart]},
         )
     )  # fmt: skip
     fig.update_layout(
         height=80 + 40 * len(chart),
         margin={"t": 30, "b": 10},
-        title="log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)",
+        title=_("log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)"),
     )
     st.plotly_chart(fig, width="stretch")
 
 full = pd.DataFrame({name: m.as_dict() for name, m in rows.items()}).T
 full.index.name = "model"
 st.download_button(
-    "Download CSV (full precision)",
+    _("Download CSV (full precision)"),
     full.to_csv().encode(),
     file_name="cvae_lab_comparison.csv",
     mime="text/csv",
     icon=":material/download:",
 )
 
-st.subheader("Samples side by side")
-st.caption("Labels 0–9 from each model that draws digits, temperature 1, the same random seed.")
+st.subheader(_("Samples side by side"))
+st.caption(_("Labels 0–9 from each model that draws digits, temperature 1, the same random seed."))
 for choice in models.values():
     if choice.checkpoint.model.makes_images:
         ui.show_digits(choice.checkpoint.model.label_grid(2, seed=0, one_row_per="style"), ncol=20, scale=2, caption=choice.label)

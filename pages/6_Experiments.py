@@ -11,6 +11,7 @@ from cvae_core.data import OFFLINE, load_dataset
 from cvae_core.errors import CheckpointError
 from cvae_core.experiments import (
     PYRO_QUADRANTS,
+    QUADRANT_COLUMNS,
     SEMI_SUPERVISED_REFERENCES,
     load_shipped,
     quadrant_baseline_of,
@@ -21,16 +22,19 @@ from cvae_core.experiments import (
     shipped_results,
     showcase,
 )
+from ui.i18n import N_, _
 
 ui.setup_page(
-    "Experiments",
-    "The experiments the variants were invented for, each pitting a CVAE against the plain network it is meant to beat, "
-    "trained on the same 5,000 digits and scored on the official 10,000 test digits. The page opens on the full-length "
-    "runs and their models; **Retrain live** repeats a short version in front of you.",
+    _("Experiments"),
+    _(
+        "The experiments the variants were invented for, each pitting a CVAE against the plain network it is meant to beat, "
+        "trained on the same 5,000 digits and scored on the official 10,000 test digits. The page opens on the full-length "
+        "runs and their models; **Retrain live** repeats a short version in front of you."
+    ),
 )
 
 
-@st.cache_resource(show_spinner="Loading the experiment's model…")
+@st.cache_resource(show_spinner=_("Loading the experiment's model…"))
 def shipped_model(model_id: str) -> Checkpoint | None:
     """A model of checkpoints/experiments/, by its id: one copy per server, never changed. None when it is missing."""
     try:
@@ -39,8 +43,9 @@ def shipped_model(model_id: str) -> Checkpoint | None:
         return None
 
 
-def missing(what: str) -> None:
-    st.warning(f"The full-length {what} is not in this copy of the app (checkpoints/experiments/); **Retrain live** still works.")
+def translated_keys(rows: list[dict]) -> list[dict]:
+    """Table rows with their column names (marked English, from cvae_core) in the visitor's language."""
+    return [{_(k): v for k, v in row.items()} for row in rows]
 
 
 @st.cache_data
@@ -52,21 +57,21 @@ def digit_source(key: str, test, limit: int = 1000):
     """The digit to work on: a test digit, or the visitor's last drawing from the Draw page. Returns (seed, image)."""
     drawn = ui.state.last_digit()
     source = st.radio(
-        "Digit", ["a test digit", "my drawing"], horizontal=True, disabled=drawn is None, key=f"{key}-source",
-        help="Your drawing is the last digit you drew or uploaded on the Draw page.",
+        _("Digit"), [N_("a test digit"), N_("my drawing")], format_func=_, horizontal=True, disabled=drawn is None, key=f"{key}-source",
+        help=_("Your drawing is the last digit you drew or uploaded on the Draw page."),
     )  # fmt: skip
     if source == "my drawing" and drawn is not None:
         return 0, drawn
-    index = st.slider("Test digit", 0, min(len(test), limit) - 1, 0, key=f"{key}-index", help="Which of the official test digits.")
+    index = st.slider(_("Test digit"), 0, min(len(test), limit) - 1, 0, key=f"{key}-index", help=_("Which of the official test digits."))
     if drawn is None:
-        st.caption("Draw a digit on the **Draw** page to use your own handwriting here.")
+        st.caption(_("Draw a digit on the **Draw** page to use your own handwriting here."))
     return index, test.images[index]
 
 
 def probability_chart(probabilities, title: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(range(10)), y=probabilities, marker_color="#4c78a8"))
-    fig.update_layout(title=title, height=260, margin={"t": 40, "b": 10}, yaxis={"range": [0, 1], "title": "probability"})
-    fig.update_xaxes(tickmode="linear", dtick=1, title="digit")
+    fig.update_layout(title=title, height=260, margin={"t": 40, "b": 10}, yaxis={"range": [0, 1], "title": _("probability")})
+    fig.update_xaxes(tickmode="linear", dtick=1, title=_("digit"))
     return fig
 
 
@@ -74,115 +79,131 @@ shipped = results()
 state = st.session_state
 test = ui.test_digits()
 train = load_dataset(OFFLINE, "all")
-quad_tab, semi_tab = st.tabs(["Complete a hidden digit (Sohn et al. 2015)", "Learn from 100 labels (Kingma et al. 2014)"])
+quad_tab, semi_tab = st.tabs([_("Complete a hidden digit (Sohn et al. 2015)"), _("Learn from 100 labels (Kingma et al. 2014)")])
 
 with quad_tab:
     st.markdown(
-        "Only part of a digit is shown; the rest must be guessed. A deterministic network (**NN**) makes one guess, the average "
-        "of every plausible completion, so it comes out blurry. The **CVAE** (cvae3, with a prior network p(z|x)) draws z and gives "
-        "*different* plausible completions. In Sohn's **NN-filled** CVAE the prior network sees the NN's guess in the hidden "
-        "pixels, so it starts from the NN's answer. The score is the negative conditional log-likelihood of the hidden pixels, "
-        "nats per digit, lower is better; the CVAE's is importance-sampled with q(z|x,y) (**IS**, 100 samples)."
+        _(
+            "Only part of a digit is shown; the rest must be guessed. A deterministic network (**NN**) makes one guess, the average "
+            "of every plausible completion, so it comes out blurry. The **CVAE** (cvae3, with a prior network p(z|x)) draws z and gives "
+            "*different* plausible completions. In Sohn's **NN-filled** CVAE the prior network sees the NN's guess in the hidden "
+            "pixels, so it starts from the NN's answer. The score is the negative conditional log-likelihood of the hidden pixels, "
+            "nats per digit, lower is better; the CVAE's is importance-sampled with q(z|x,y) (**IS**, 100 samples)."
+        )
     )
     rows = quadrant_rows(shipped)
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(translated_keys(rows), hide_index=True, width="stretch")
         fig = go.Figure()
         shown = [r["quadrants shown"] for r in rows]
-        for column in [c for c in rows[0] if c.endswith("IS / NN")]:
-            fig.add_trace(go.Bar(x=shown, y=[r.get(column) for r in rows], name=column.removesuffix(": IS / NN")))
+        for name, _is_column, ratio_column in QUADRANT_COLUMNS.values():
+            if ratio_column in rows[0]:
+                fig.add_trace(go.Bar(x=shown, y=[r.get(ratio_column) for r in rows], name=_(name)))
         fig.add_trace(
             go.Scatter(x=shown, y=[PYRO_QUADRANTS["cvae"][g - 1] / PYRO_QUADRANTS["nn"][g - 1] for g in shown], mode="markers",
-                       marker={"symbol": "line-ew-open", "size": 40, "color": "grey"}, name="Pyro's CVAE / NN")
+                       marker={"symbol": "line-ew-open", "size": 40, "color": "grey"}, name=_("Pyro's CVAE / NN"))
         )  # fmt: skip
-        fig.update_layout(barmode="group", height=320, margin={"t": 10}, xaxis={"title": "quadrants shown", "dtick": 1},
-                          yaxis={"title": "CVAE / NN (lower: the CVAE wins by more)"})  # fmt: skip
+        fig.update_layout(barmode="group", height=320, margin={"t": 10}, xaxis={"title": _("quadrants shown"), "dtick": 1},
+                          yaxis={"title": _("CVAE / NN (lower: the CVAE wins by more)")})  # fmt: skip
         st.plotly_chart(fig, width="stretch")
-        st.caption("Full-length runs (100 epochs; the command of each is in checkpoints/make.sh and RESULTS.md). Pyro's figures come "
-                   "from 60,000 training digits, ours from 5,000.")  # fmt: skip
-    st.subheader("Complete a digit with the full-length models (one quadrant shown)")
+        st.caption(_("Full-length runs (100 epochs; the command of each is in checkpoints/make.sh and RESULTS.md). Pyro's figures come "
+                     "from 60,000 training digits, ours from 5,000."))  # fmt: skip
+    st.subheader(_("Complete a digit with the full-length models (one quadrant shown)"))
     index, x = digit_source("quad", test)
     shipped_cvae = shipped_model("quadrants-1")
     if shipped_cvae is None:
-        missing("one-quadrant model")
+        st.warning(
+            _("The full-length one-quadrant model is not in this copy of the app (checkpoints/experiments/); **Retrain live** still works.")
+        )
     else:
         images = showcase(quadrant_baseline_of(shipped_cvae.model), shipped_cvae.model, x, n_samples=6, seed=index)
-        ui.show_digits(images, ncol=9, scale=3, caption="shown · truth · NN guess · six CVAE completions", download="completions.png", key="dl-quad")
+        ui.show_digits(images, ncol=9, scale=3, caption=_("shown · truth · NN guess · six CVAE completions"), download="completions.png", key="dl-quad")
 
-    with st.expander("Retrain live"):
+    with st.expander(_("Retrain live")):
         c1, c2, c3 = st.columns(3)
-        given = c1.radio("Quadrants shown", [1, 2, 3], horizontal=True, help="1: bottom-left; 2: left half; 3: all but bottom-right.")
+        given = c1.radio(_("Quadrants shown"), [1, 2, 3], horizontal=True, help=_("1: bottom-left; 2: left half; 3: all but bottom-right."))
         epochs = c2.select_slider(
-            "Epochs", [2, 5, 10, 20, 30, 100], value=5,
-            help="All three networks train this long; 5 epochs take about a minute. The shipped runs used 100.",
+            _("Epochs"), [2, 5, 10, 20, 30, 100], value=5,
+            help=_("All three networks train this long; 5 epochs take about a minute. The shipped runs used 100."),
         )  # fmt: skip
-        n_test = c3.select_slider("Test digits", [500, 1000, 2000, 10000], value=1000, help="How many test digits score the networks.")
-        if st.button("Train the NN and both CVAEs", type="primary", key="run_quadrants"):
-            bar = st.progress(0.0, text="Training the NN baseline, then the CVAEs…")
+        n_test = c3.select_slider(_("Test digits"), [500, 1000, 2000, 10000], value=1000, help=_("How many test digits score the networks."))
+        if st.button(_("Train the NN and both CVAEs"), type="primary", key="run_quadrants"):
+            bar = st.progress(0.0, text=_("Training the NN baseline, then the CVAEs…"))
+            training = _("Training… {fraction:.0%}")
             result = quadrants(
-                given, train, test.subset(n_test), epochs=epochs, samples=50, progress=lambda f: bar.progress(min(f, 1.0), text=f"Training… {f:.0%}")
-            )
+                given, train, test.subset(n_test), epochs=epochs, samples=50,
+                progress=lambda f: bar.progress(min(f, 1.0), text=training.format(fraction=f)),
+            )  # fmt: skip
             bar.empty()
             state.setdefault("quadrant_results", {})[given] = result
         live = state.get("quadrant_results", {})
         if live:
-            st.dataframe(quadrant_rows({f"quadrants-{g}": r.as_dict() for g, r in live.items()}), hide_index=True, width="stretch")
+            st.dataframe(translated_keys(quadrant_rows({f"quadrants-{g}": r.as_dict() for g, r in live.items()})), hide_index=True, width="stretch")
         if given in live:
             r = live[given]
-            ui.show_digits(r.showcase(x, n_samples=6, seed=index), ncol=9, scale=3, caption=f"your live run, {given} quadrant(s) shown: "
-                           "shown · truth · NN guess · six completions by the better CVAE")  # fmt: skip
+            caption = _("your live run, {count} quadrant(s) shown: shown · truth · NN guess · six completions by the better CVAE")
+            ui.show_digits(r.showcase(x, n_samples=6, seed=index), ncol=9, scale=3, caption=caption.format(count=given))
         else:
-            st.caption("Press the button to train this number of quadrants live.")
+            st.caption(_("Press the button to train this number of quadrants live."))
 
 with semi_tab:
     st.markdown(
-        "**M2** learns from a handful of labelled digits *and* all the unlabelled ones: for an unlabelled digit it sums over the ten "
-        "possible labels, weighted by its own guess q(y|x). **M1+M2** first trains a VAE (M1) on every digit, then fits M2 to "
-        "M1's code instead of to pixels. The **baseline** is the same classifier network trained on the labelled digits alone."
+        _(
+            "**M2** learns from a handful of labelled digits *and* all the unlabelled ones: for an unlabelled digit it sums over the ten "
+            "possible labels, weighted by its own guess q(y|x). **M1+M2** first trains a VAE (M1) on every digit, then fits M2 to "
+            "M1's code instead of to pixels. The **baseline** is the same classifier network trained on the labelled digits alone."
+        )
     )
     rows = semisupervised_rows(shipped)
     if rows:
-        table = [{"model": r["model"], "labelled digits": r["labels"], "test accuracy": ui.readable.estimate(r["accuracy"], r["std"] if r["runs"] > 1 else None, percent=True),
-                  "runs": r["runs"]} for r in rows]  # fmt: skip
+        table = [{_("model"): _(r["model"]), _("labelled digits"): r["labels"],
+                  _("test accuracy"): ui.readable.estimate(r["accuracy"], r["std"] if r["runs"] > 1 else None, percent=True),
+                  _("runs"): r["runs"]} for r in rows]  # fmt: skip
         st.dataframe(table, hide_index=True, width="stretch")
         fig = go.Figure()
         for model in sorted({r["model"] for r in rows}):
             mine = sorted((r for r in rows if r["model"] == model), key=lambda r: r["labels"])
-            fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["accuracy"] for r in mine], mode="lines+markers", name=model,
+            fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["accuracy"] for r in mine], mode="lines+markers", name=_(model),
                                      error_y={"type": "data", "array": [r["std"] for r in mine], "visible": True}))  # fmt: skip
         for name, acc in SEMI_SUPERVISED_REFERENCES.items():
-            fig.add_hline(y=acc, line_dash="dot", annotation_text=name, annotation_position="bottom right", line_color="grey")
-        fig.update_layout(xaxis_title="labelled digits", yaxis_title="test accuracy", xaxis_type="log", height=380, margin={"t": 10})
+            fig.add_hline(y=acc, line_dash="dot", annotation_text=_(name), annotation_position="bottom right", line_color="grey")
+        fig.update_layout(xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=380, margin={"t": 10})
         st.plotly_chart(fig, width="stretch")
-        st.caption("Mean ± standard deviation over runs, each with its own labelled digits and initial weights (runs = 1: one seed). "
-                   "Kingma et al. and Pyro trained on 60,000 digits, ours on 5,000.")  # fmt: skip
-    st.subheader("How the 100-label models read a digit")
+        st.caption(_("Mean ± standard deviation over runs, each with its own labelled digits and initial weights (runs = 1: one seed). "
+                     "Kingma et al. and Pyro trained on 60,000 digits, ours on 5,000."))  # fmt: skip
+    st.subheader(_("How the 100-label models read a digit"))
     index, x = digit_source("semi", test)
     ui.show_digits(x, ncol=1, scale=4)
     columns = st.columns(2)
     for column, (model_id, name) in zip(columns, (("m2-100", "M2"), ("m1m2-100", "M1+M2")), strict=True):
         ckpt = shipped_model(model_id)
         if ckpt is None:
-            with column:
-                missing(f"{name} model")
+            column.warning(
+                _("The full-length {model} model is not in this copy of the app (checkpoints/experiments/); **Retrain live** still works.").format(
+                    model=name
+                )
+            )
             continue
         probabilities = ckpt.model.read_digit(x)
-        column.plotly_chart(probability_chart(probabilities, f"{name}, 100 labels: reads {int(probabilities.argmax())}"), width="stretch",
+        column.plotly_chart(probability_chart(probabilities, _("{model}, 100 labels: reads {digit}").format(model=name, digit=int(probabilities.argmax()))), width="stretch",
                             key=f"read-{model_id}")  # fmt: skip
 
-    with st.expander("Retrain live"):
+    with st.expander(_("Retrain live")):
         c1, c2, c3 = st.columns(3)
-        n_labels = c1.select_slider("Labelled digits", [100, 600, 1000, 3000], value=100, help="The rest of the 5,000 digits lose their labels.")
-        stack = c2.radio("Model", ["M2", "M1+M2"], horizontal=True, help="M1+M2 trains a VAE on every digit first, then M2 on its code.")
+        n_labels = c1.select_slider(
+            _("Labelled digits"), [100, 600, 1000, 3000], value=100, help=_("The rest of the 5,000 digits lose their labels.")
+        )
+        stack = c2.radio(_("Model"), ["M2", "M1+M2"], horizontal=True, help=_("M1+M2 trains a VAE on every digit first, then M2 on its code."))
         epochs_m2 = c3.select_slider(
-            "Epochs", [2, 5, 10, 20, 50, 150], value=5, key="m2_epochs",
-            help="M2 decodes every unlabelled digit ten times: 5 epochs take about a minute. The shipped runs used 150.",
+            _("Epochs"), [2, 5, 10, 20, 50, 150], value=5, key="m2_epochs",
+            help=_("M2 decodes every unlabelled digit ten times: 5 epochs take about a minute. The shipped runs used 150."),
         )  # fmt: skip
-        if st.button("Train it and the baseline", type="primary", key="run_m2"):
-            bar = st.progress(0.0, text="Training…")
+        if st.button(_("Train it and the baseline"), type="primary", key="run_m2"):
+            bar = st.progress(0.0, text=_("Training…"))
+            training = _("Training… {fraction:.0%}")
             result = semisupervised(
                 n_labels, train, test, epochs=epochs_m2, m1_latent=50 if stack == "M1+M2" else 0, m1_epochs=epochs_m2,
-                progress=lambda f: bar.progress(min(f, 1.0), text=f"Training… {f:.0%}"),
+                progress=lambda f: bar.progress(min(f, 1.0), text=training.format(fraction=f)),
             )  # fmt: skip
             bar.empty()
             state.setdefault("m2_results", {})[(stack, n_labels)] = result
@@ -190,11 +211,14 @@ with semi_tab:
                 ui.add_session_model(f"m2-{n_labels}labels", Checkpoint(result["model_object"], {"variant": "m2", "labels": n_labels}), prefer=False)
         live = state.get("m2_results", {})
         if live:
-            st.dataframe([{k: r[k] for k in ("model", "labels", "m2_accuracy", "baseline_accuracy", "n")} for r in live.values()], hide_index=True)
+            live_columns = {"model": N_("model"), "labels": N_("labels"), "m2_accuracy": N_("m2_accuracy"),
+                            "baseline_accuracy": N_("baseline_accuracy"), "n": N_("n")}  # fmt: skip
+            st.dataframe([{_(title): r[k] for k, title in live_columns.items()} for r in live.values()], hide_index=True)
             last = list(live.values())[-1]
             if last["model_object"].makes_images:
-                st.markdown(f"**Digits drawn by the M2 you trained with {last['labels']} labels** (one row per label):")
+                st.markdown(_("**Digits drawn by the M2 you trained with {count} labels** (one row per label):").format(count=last["labels"]))
                 ui.show_digits(last["model_object"].label_grid(10, seed=0), ncol=10, scale=2)
-                st.caption(f"This M2 is now on every page as **m2-{last['labels']}labels (this session)**.")
+                shown_as = _("{name} (this session)").format(name=f"m2-{last['labels']}labels")  # as the model pickers name it
+                st.caption(_("This M2 is now on every page as **{name}**.").format(name=shown_as))
         else:
-            st.caption("Press the button to train live.")
+            st.caption(_("Press the button to train live."))

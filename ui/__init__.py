@@ -6,7 +6,8 @@
 - `readable`: numbers as people read them;
 - `plots`: shapes for the pages' plots;
 - `server`: the process (thread counts, memory);
-- `training`: the training process, this session's runs, the heartbeat.
+- `training`: the training process, this session's runs, the heartbeat;
+- `i18n`: the visitor's language (gettext catalogues in ui/locales).
 """
 
 import importlib

@@ -5,14 +5,17 @@ import streamlit as st
 
 from cvae_core.images import as_array, grid, png_bytes
 
-PAGES = [
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Train.py", "Train", ":material/model_training:"),
-    ("pages/2_Generate.py", "Generate", ":material/auto_awesome:"),
-    ("pages/3_Draw.py", "Draw", ":material/draw:"),
-    ("pages/4_Latent_space.py", "Latent space", ":material/scatter_plot:"),
-    ("pages/5_Compare.py", "Compare", ":material/leaderboard:"),
-    ("pages/6_Experiments.py", "Experiments", ":material/science:"),
+from . import i18n
+from .i18n import LANGUAGE, N_, _
+
+PAGES = [  # (file, title, icon); the title is translated where shown
+    ("app.py", N_("Home"), ":material/home:"),
+    ("pages/1_Train.py", N_("Train"), ":material/model_training:"),
+    ("pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:"),
+    ("pages/3_Draw.py", N_("Draw"), ":material/draw:"),
+    ("pages/4_Latent_space.py", N_("Latent space"), ":material/scatter_plot:"),
+    ("pages/5_Compare.py", N_("Compare"), ":material/leaderboard:"),
+    ("pages/6_Experiments.py", N_("Experiments"), ":material/science:"),
 ]
 
 
@@ -51,8 +54,17 @@ def _presenter_switched() -> None:
         st.query_params.pop(PRESENTER, None)
 
 
+def kept_in_address() -> dict:
+    """The address parameters every page keeps, set elsewhere than on the page: presenter mode, a chosen language."""
+    kept = {PRESENTER: "1"} if presenter() else {}
+    if LANGUAGE in st.query_params:
+        kept[LANGUAGE] = i18n.language()
+    return kept
+
+
 def setup_page(title: str, intro: str | None = None) -> None:
-    """Page config, title, a one-paragraph explanation (folded away in presenter mode), and the shared sidebar."""
+    """Page config, title, a one-paragraph explanation (folded away in presenter mode), and the shared sidebar.
+    The title and the explanation come translated (the page calls _ on them)."""
     st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
     _follow_presenter_link()
     if presenter():
@@ -60,29 +72,32 @@ def setup_page(title: str, intro: str | None = None) -> None:
     st.title(title)
     if intro:
         if presenter():
-            with st.expander("What is this page?"):
+            with st.expander(_("What is this page?")):
                 st.markdown(intro)
         else:
             st.markdown(intro)
     with st.sidebar:
         st.markdown("### CVAE Lab")
-        st.caption("Conditional variational autoencoders on handwritten digits, trained live on a CPU.")
+        st.caption(_("Conditional variational autoencoders on handwritten digits, trained live on a CPU."))
         # Our own links: Streamlit's list would name the home page after its file ("app").
         for path, label, icon in PAGES:
-            st.page_link(path, label=label, icon=icon, query_params={PRESENTER: "1"} if presenter() else None)
+            st.page_link(path, label=_(label), icon=icon, query_params=kept_in_address() or None)
+        i18n.switch()
         st.toggle(
-            "Presenter mode", key=PRESENTER, on_change=_presenter_switched,
-            help="For a projector: larger type and digits, explanations folded away, server details hidden. "
-            "Bookmark the address to open the app this way (it ends in ?presenter=1).",
+            _("Presenter mode"), key=PRESENTER, on_change=_presenter_switched,
+            help=_(
+                "For a projector: larger type and digits, explanations folded away, server details hidden. "
+                "Bookmark the address to open the app this way (it ends in ?presenter=1)."
+            ),
         )  # fmt: skip
     # Painted so far without torch. What follows imports it (seconds, the first time in a server).
     from .models import checkpoint_uploader, shipped_models
     from .training import heartbeat, warm_up
 
     with st.sidebar:
-        _, refused = shipped_models()
+        refused = shipped_models()[1]
         for name, why in refused.items():
-            st.warning(f"Skipped checkpoint {name}: {why}")
+            st.warning(_("Skipped checkpoint {name}: {why}").format(name=name, why=why))
         checkpoint_uploader()
         heartbeat()
     warm_up()  # the training process starts while the visitor reads
@@ -101,7 +116,7 @@ def show_digits(images, ncol: int, scale: int = 3, caption: str | None = None, w
     (where or st).image(data, caption=caption)
     if download:
         (where or st).download_button(
-            "Download PNG", data, file_name=download, mime="image/png", key=key, help="Save this grid as a PNG image."
+            _("Download PNG"), data, file_name=download, mime="image/png", key=key, help=_("Save this grid as a PNG image.")
         )
     return data
 

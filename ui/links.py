@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from .frame import PRESENTER
+from .frame import kept_in_address
+from .i18n import ngettext
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
 
 def publish(settings: list[Setting]) -> None:
     """Write the widgets' values into the address, so that it is always a link to what the page shows."""
-    values = {PRESENTER: st.query_params[PRESENTER]} if PRESENTER in st.query_params else {}  # the mode, set elsewhere, stays
+    values = kept_in_address()  # presenter mode and a chosen language, set elsewhere, stay
     for setting in settings:
         text = setting.write(st.session_state)
         if text is not None:
@@ -87,7 +88,9 @@ def publish(settings: list[Setting]) -> None:
 
 def warn_refused(refused: list[str]) -> None:
     if refused:
-        st.warning(
-            f"This link's {', '.join(refused)} {'is' if len(refused) == 1 else 'are'} not valid here, so "
-            f"{'it keeps its' if len(refused) == 1 else 'they keep their'} default. Everything else in the link was applied."
+        message = ngettext(
+            "This link's {names} is not valid here, so it keeps its default. Everything else in the link was applied.",
+            "This link's {names} are not valid here, so they keep their defaults. Everything else in the link was applied.",
+            len(refused),
         )
+        st.warning(message.format(names=", ".join(refused)))

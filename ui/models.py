@@ -1,6 +1,7 @@
 """The models a session can use: the shipped ones (loaded once per server, shared read-only), the
 session's own, the sidebar's checkpoint uploader and the model pickers."""
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,14 +14,27 @@ from cvae_core.models import VARIANTS
 from cvae_core.store import ModelStore, StoreSettings
 
 from . import state
+from .i18n import _, error_text
 
 CHECKPOINTS = checkpoint.SHIPPED
 MAX_SESSION_MODELS = 8  # trained or uploaded models one session keeps; the oldest goes first
 
 
-@st.cache_resource(show_spinner="Loading the pretrained models…")
+_SHIPPED_LOADED = threading.Event()  # after the first load, pages skip the spinner (each costs an element and a timer)
+
+
 def shipped_models() -> tuple[dict, dict]:
     """The checkpoints in checkpoints/, loaded once per server and shared read-only by every session."""
+    if _SHIPPED_LOADED.is_set():
+        return _shipped_models()
+    with st.spinner(_("Loading the pretrained models…")):  # in the visitor's language, so not the cache's own spinner
+        loaded = _shipped_models()
+    _SHIPPED_LOADED.set()
+    return loaded
+
+
+@st.cache_resource(show_spinner=False)  # its spinner is shipped_models'
+def _shipped_models() -> tuple[dict, dict]:
     models, refused = checkpoint.load_folder(CHECKPOINTS)
     for ckpt in models.values():
         ckpt.model.eval().requires_grad_(False)
@@ -59,7 +73,7 @@ def _store(folder: str, enabled: bool, max_files: int, max_bytes: int) -> ModelS
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _saved_models(listing: tuple) -> dict:
-    models, _ = model_store().load()
+    models = model_store().load()[0]
     for ckpt in models.values():
         ckpt.model.eval().requires_grad_(False)
     return models
@@ -104,7 +118,7 @@ class SessionModel:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    label: str  # what a visitor reads: "cvae1 (pretrained)", "cvae1-run1 (this session, still training)"
+    label: str  # what a visitor reads, in their language: "cvae1 (pretrained)", "cvae1-run1 (this session, still training)"
     checkpoint: Checkpoint
     still_training: bool = False
 
@@ -141,52 +155,56 @@ def all_models() -> dict[str, ModelChoice]:
         out[ckpt.uid] = ModelChoice(unique, ckpt, still_training)
 
     for name, ckpt in shipped_models()[0].items():
-        add(f"{name} (pretrained)", ckpt)
+        add(_("{name} (pretrained)").format(name=name), ckpt)
     for name, ckpt in saved_models().items():
-        add(f"{name} (saved by a visitor)", ckpt)
+        add(_("{name} (saved by a visitor)").format(name=name), ckpt)
     for entry in state.session_models().values():
         ckpt = entry.current()
         if ckpt is not None:
-            add(f"{entry.name} (this session{', still training' if entry.still_training else ''})", ckpt, entry.still_training)
+            if entry.still_training:
+                label = _("{name} (this session, still training)").format(name=entry.name)
+            else:
+                label = _("{name} (this session)").format(name=entry.name)
+            add(label, ckpt, entry.still_training)
     return out
 
 
 def checkpoint_uploader() -> None:
     """Load a checkpoint file into this session, through the one checkpoint loader (nothing is unpickled)."""
-    with st.expander("Load a checkpoint"):
+    with st.expander(_("Load a checkpoint")):
         upload = st.file_uploader(
-            "A .safetensors file from CVAE Lab",
+            _("A .safetensors file from CVAE Lab"),
             type=["safetensors"],
             key="checkpoint_upload",
-            help="Checkpoints downloaded from the Train page or made with `python -m cvae_core train`.",
+            help=_("Checkpoints downloaded from the Train page or made with `python -m cvae_core train`."),
         )
         if upload is None:
             return
         loaded = st.session_state.setdefault("uploaded_checkpoints", set())  # upload ids: two files may share a name
         if upload.file_id in loaded:
-            st.caption(f"{upload.name} is loaded.")
+            st.caption(_("{file} is loaded.").format(file=upload.name))
             return
         try:
             ckpt = checkpoint.from_bytes(upload.getvalue())
         except CVAEError as e:
-            st.error(f"Cannot load {upload.name}: {e}")
+            st.error(_("Cannot load {file}: {reason}").format(file=upload.name, reason=error_text(e)))
             return
         if not ckpt.is_generative_model:
-            st.error(f"{upload.name} is not a CVAE model.")
+            st.error(_("{file} is not a CVAE model.").format(file=upload.name))
             return
         name = Path(upload.name).stem[:60] or "uploaded"
         add_session_model(name, ckpt)
         loaded.add(upload.file_id)
-        st.success(f"Loaded {name} ({ckpt.model.name}); it is now in the model lists.")
+        st.success(_("Loaded {name} ({variant}); it is now in the model lists.").format(name=name, variant=ckpt.model.name))
 
 
-def model_picker(label: str = "Model", where=None, keep=lambda model: True, key: str = "model", help: str | None = None):
+def model_picker(label: str | None = None, where=None, keep=lambda model: True, key: str = "model", help: str | None = None):
     """A select box of the available models that pass `keep` (its value is a model id); returns
-    (display label, Checkpoint) or (None, None)."""
+    (display label, Checkpoint) or (None, None). `label` and `help` come translated (default: "Model")."""
     options = {uid: choice for uid, choice in all_models().items() if keep(choice.checkpoint.model)}
     where = where or st.sidebar
     if not options:
-        where.info("No model here can do this yet: train one on the Train page.")
+        where.info(_("No model here can do this yet: train one on the Train page."))
         return None, None
     preferred = state.preferred_model()
     if preferred in options and st.session_state.get(f"picked-{key}") != preferred:
@@ -195,21 +213,23 @@ def model_picker(label: str = "Model", where=None, keep=lambda model: True, key:
     if st.session_state.get(key) not in options:
         st.session_state.pop(key, None)  # the model it held is gone (a run restarted): back to the first
     uid = where.selectbox(
-        label,
+        _("Model") if label is None else label,
         list(options),
         format_func=lambda u: options[u].label,
         key=key,
-        help=help or "Pretrained models ship with the app; models you train on the Train page appear here too.",
+        help=help or _("Pretrained models ship with the app; models you train on the Train page appear here too."),
     )
     choice = options[uid]
     if choice.still_training:
-        where.caption(":material/model_training: Still training: this page uses the weights as they are now.")
+        where.caption(":material/model_training: " + _("Still training: this page uses the weights as they are now."))
     return choice.label, choice.checkpoint
 
 
 def describe_model(ckpt) -> str:
+    """A line of markdown on a checkpoint, in the visitor's language: its variant, latent size, network and test ELBO."""
     meta, model = ckpt.metadata, ckpt.model
-    cls = VARIANTS[model.name]
+    fields = {"title": _(VARIANTS[model.name].title), "latent_size": model.latent_dim, "architecture": model.config.arch.upper()}
     test = meta.get("metrics", {}).get("test", {})
-    figures = f" · test ELBO {test['elbo']:.1f} nats" if "elbo" in test else ""
-    return f"**{cls.title}** · latent size {model.latent_dim} · {model.config.arch.upper()}{figures}"
+    if "elbo" in test:
+        return _("**{title}** · latent size {latent_size} · {architecture} · test ELBO {elbo:.1f} nats").format(**fields, elbo=test["elbo"])
+    return _("**{title}** · latent size {latent_size} · {architecture}").format(**fields)

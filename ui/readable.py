@@ -2,6 +2,8 @@
 
 import math
 
+from .i18n import _
+
 
 def count(n: float | None) -> str:
     if n is None:
@@ -16,12 +18,12 @@ def duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "—"
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return _("{seconds:.1f} s").format(seconds=seconds)
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
-        return f"{minutes} min {secs} s"
+        return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=secs)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
 
 
 def estimate(value: float | None, error: float | None = None, decimals: int = 1, percent: bool = False) -> str:

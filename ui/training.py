@@ -9,6 +9,7 @@ from cvae_core.service import AWAY, QUEUED, TRAINING
 from cvae_core.training_process import RunHandle, TrainingClient, recipe
 
 from . import state
+from .i18n import _
 
 HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so within 10 s of its last tab closing
 CURRENT_RUN = "current_run"  # this session's latest RunHandle (the Train page shows it)
@@ -41,7 +42,7 @@ def warm_up() -> None:
         threading.Thread(target=start, daemon=True, name="start-training-process").start()
 
 
-@st.cache_resource(show_spinner="Fetching the data set…", max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)  # its spinner is check_dataset's, in the visitor's language
 def _dataset_size(name: str) -> int:
     from cvae_core.data import load_dataset
 
@@ -50,7 +51,8 @@ def _dataset_size(name: str) -> int:
 
 def check_dataset(name: str) -> None:
     """Make sure a data set is here (downloading it if allowed) before a run asks for it; raises DatasetError."""
-    _dataset_size(name)
+    with st.spinner(_("Fetching the data set…")):  # shown only if it takes a moment (a download), not for one already here
+        _dataset_size(name)
 
 
 def held_runs() -> int:

@@ -25,6 +25,7 @@ from torch import nn
 from ..distributions import bernoulli_log_likelihood, gaussian_kl, gaussian_log_density, reparameterize
 from ..errors import ConfigError
 from ..nets import IMAGE_SIDE
+from ..text import N_
 
 N_CLASSES = 10
 ARCHS = ("mlp", "conv")
@@ -60,28 +61,40 @@ class ModelConfig:
         from . import VARIANTS  # late import: the registry imports this module
 
         if self.variant not in VARIANTS:
-            raise ConfigError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+            raise ConfigError(
+                N_("unknown variant {variant}; choose one of {variants}"), variant=repr(self.variant), variants=", ".join(VARIANTS)
+            )
         lo, hi = LATENT_RANGE
         if not (isinstance(self.latent_dim, int) and lo <= self.latent_dim <= hi):
-            raise ConfigError(f"latent size must be an integer from {lo} to {hi}, got {self.latent_dim!r}")
+            raise ConfigError(
+                N_("latent size must be an integer from {low} to {high}, got {latent_size}"),
+                low=lo,
+                high=hi,
+                latent_size=repr(self.latent_dim),
+            )
         if self.arch not in ARCHS:
-            raise ConfigError(f"unknown architecture {self.arch!r}; choose mlp or conv")
+            raise ConfigError(N_("unknown architecture {architecture}; choose mlp or conv"), architecture=repr(self.arch))
         if not 16 <= self.hidden <= 4096:
-            raise ConfigError(f"hidden width must be from 16 to 4096, got {self.hidden}")
+            raise ConfigError(N_("hidden width must be from 16 to 4096, got {hidden_width}"), hidden_width=self.hidden)
         if not 1 <= self.layers <= 4:
-            raise ConfigError(f"hidden layers must be from 1 to 4, got {self.layers}")
+            raise ConfigError(N_("hidden layers must be from 1 to 4, got {hidden_layers}"), hidden_layers=self.layers)
         if not (0 <= self.beta <= 100 and math.isfinite(self.beta)):
-            raise ConfigError(f"beta must be from 0 to 100, got {self.beta}")
+            raise ConfigError(N_("beta must be from 0 to 100, got {beta}"), beta=self.beta)
         if not (0 <= self.free_bits <= 10 and math.isfinite(self.free_bits)):
-            raise ConfigError(f"free bits must be from 0 to 10 nats, got {self.free_bits}")
+            raise ConfigError(N_("free bits must be from 0 to 10 nats, got {free_bits}"), free_bits=self.free_bits)
         if self.target not in ("label", "quadrants"):
-            raise ConfigError(f"cvae3 target must be 'label' or 'quadrants', got {self.target!r}")
+            raise ConfigError(N_("cvae3 target must be 'label' or 'quadrants', got {target}"), target=repr(self.target))
         if not 1 <= self.given_quadrants <= 3:
-            raise ConfigError(f"given quadrants must be 1, 2 or 3, got {self.given_quadrants}")
+            raise ConfigError(N_("given quadrants must be 1, 2 or 3, got {given_quadrants}"), given_quadrants=self.given_quadrants)
         if self.nn_fill not in NN_FILLS:
-            raise ConfigError(f"nn_fill must be one of {', '.join(NN_FILLS)}, got {self.nn_fill!r}")
+            raise ConfigError(N_("nn_fill must be one of {fills}, got {nn_fill}"), fills=", ".join(NN_FILLS), nn_fill=repr(self.nn_fill))
         if self.m1_latent and not (isinstance(self.m1_latent, int) and lo <= self.m1_latent <= hi):
-            raise ConfigError(f"M1's latent size must be 0 (no M1) or an integer from {lo} to {hi}, got {self.m1_latent!r}")
+            raise ConfigError(
+                N_("M1's latent size must be 0 (no M1) or an integer from {low} to {high}, got {m1_latent_size}"),
+                low=lo,
+                high=hi,
+                m1_latent_size=repr(self.m1_latent),
+            )
         return self
 
     @classmethod
@@ -89,7 +102,7 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
+            raise ConfigError(N_("unknown model settings: {settings}"), settings=", ".join(sorted(unknown)))
         return cls(**data)
 
     def to_dict(self) -> dict:

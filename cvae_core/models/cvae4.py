@@ -9,19 +9,20 @@ the digit, which the other conditional variants cannot do.
 from torch import nn
 
 from ..nets import image_decoder, image_encoder
+from ..text import N_
 from .base import CVAEModel
 
 
 class CVAE4(CVAEModel):
     name = "cvae4"
-    title = "CVAE-4 (CMMA: y -> z -> x)"
+    title = N_("CVAE-4 (CMMA: y -> z -> x)")
     has_label_prior = True
-    dials_note = (
+    dials_note = N_(
         "**cvae4 (y → z → x)**: the decoder never sees y. Changing the label moves z to another label's region of latent space "
         "(the prior p(z|y)), and that is what changes the digit; with the label fixed, the dials alone can still turn one digit into another."
     )
-    good_for = "A single latent space for all digits, organised by label through p(z|y)."
-    reference = "Pandey & Dukkipati, Variational methods for conditional multimodal deep learning, 2016"
+    good_for = N_("A single latent space for all digits, organised by label through p(z|y).")
+    reference = N_("Pandey & Dukkipati, Variational methods for conditional multimodal deep learning, 2016")
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   y [label="y", style=filled, fillcolor=lightgrey]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   y -> z [label="p(z|y)"]; z -> x [label="p(x|z)"]; }"""

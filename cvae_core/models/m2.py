@@ -26,18 +26,19 @@ import torch.nn.functional as F
 
 from ..distributions import gaussian_log_density, reparameterize
 from ..nets import ConditionalMLP, image_decoder, image_encoder
+from ..text import N_
 from .base import CVAEModel
 
 
 class M2(CVAEModel):
     name = "m2"
-    title = "M2 (semi-supervised, Kingma et al. 2014)"
-    dials_note = (
+    title = N_("M2 (semi-supervised, Kingma et al. 2014)")
+    dials_note = N_(
         "**m2**: y and z are independent. Moving only y keeps the style (a column above), moving only z keeps the digit "
         "(the right strip): the model learned this split from mostly unlabelled digits."
     )
-    good_for = "Learning from a handful of labels: a classifier and a conditional generator from 100 labelled digits."
-    reference = "Kingma, Rezende, Mohamed & Welling, Semi-supervised learning with deep generative models, NIPS 2014"
+    good_for = N_("Learning from a handful of labels: a classifier and a conditional generator from 100 labelled digits.")
+    reference = N_("Kingma, Rezende, Mohamed & Welling, Semi-supervised learning with deep generative models, NIPS 2014")
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   y [label="y", style=filled, fillcolor=grey90]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   y -> x [label="p(x|y,z)"]; z -> x; x -> y [style=dashed, label="q(y|x)"]; }"""

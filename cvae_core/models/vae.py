@@ -4,14 +4,15 @@ Graphical model: z -> x.  p(z) = N(0, I), p(x|z) Bernoulli decoder, q(z|x) Gauss
 """
 
 from ..nets import image_decoder, image_encoder
+from ..text import N_
 from .base import CVAEModel
 
 
 class VAE(CVAEModel):
     name = "vae"
-    title = "VAE (unconditional baseline)"
-    good_for = "The baseline: learns all digits at once, but you cannot ask it for a particular one."
-    reference = "Kingma & Welling, Auto-Encoding Variational Bayes, 2013"
+    title = N_("VAE (unconditional baseline)")
+    good_for = N_("The baseline: learns all digits at once, but you cannot ask it for a particular one.")
+    reference = N_("Kingma & Welling, Auto-Encoding Variational Bayes, 2013")
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   z -> x [label="p(x|z)"]; x -> z [style=dashed, label="q(z|x)"]; }"""
