@@ -1,5 +1,7 @@
 """CVAE Lab, the home page: what a conditional VAE is, the six variants, and what is loaded."""
 
+import html
+
 import streamlit as st
 
 import ui
@@ -39,7 +41,7 @@ for i in range(0, len(VARIANTS), PER_ROW):
             st.graphviz_chart(cls.graph_dot, width="stretch")
             st.latex(cls.elbo_latex)
             st.markdown(_(cls.good_for))
-            st.caption(_(cls.reference))
+            st.caption(f"<cite>{html.escape(_(cls.reference))}</cite>", unsafe_allow_html=True)  # a paper, cited as published
 
 st.header(_("Pretrained models"))
 shipped, refused = ui.shipped_models()

@@ -83,11 +83,11 @@ for key, value in {**variant_defaults(state["train_variant"]), **others}.items()
 with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
     variant = c1.selectbox(
-        _("Variant"), list(VARIANTS), format_func=lambda v: _(VARIANTS[v].title), key="train_variant",
+        _("Variant"), list(VARIANTS), format_func=lambda v: _(VARIANTS[v].title), key="train_variant", placeholder=_("Choose an option"),
         help=_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
     )  # fmt: skip
     dataset = c2.selectbox(
-        _("Data set"), DATASET_CHOICES, key="train_dataset",
+        _("Data set"), DATASET_CHOICES, key="train_dataset", placeholder=_("Choose an option"),
         help=_(
             "mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network allows."
         ),

@@ -98,7 +98,7 @@ if model.latent_dim == 2:
     st.caption(_("A grid over the latent plane, decoded: how the model lays out handwriting (after Kingma & Welling, figure 4)."))
     c1, c2 = st.columns([1, 3])
     label = (
-        c1.selectbox(_("Label"), list(range(10)), index=4, disabled=not model.uses_label, key="plane_label") if model.uses_label else None
+        c1.selectbox(_("Label"), list(range(10)), index=4, disabled=not model.uses_label, key="plane_label", placeholder=_("Choose an option")) if model.uses_label else None
     )
     steps = c1.slider(_("Grid size"), 5, 20, 12, key="plane_steps")
     span = c1.slider(

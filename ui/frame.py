@@ -1,5 +1,7 @@
 """The page frame every page shares: page set-up, the sidebar, and digits shown as crisp PNGs."""
 
+import json
+
 import numpy as np
 import streamlit as st
 
@@ -28,6 +30,22 @@ html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.4rem; }
 [data-testid="stImage"] img { image-rendering: pixelated; }
 </style>"""
+
+
+def streamlit_words_css() -> str:
+    """Streamlit writes a few words of its own in English (the file uploader's button and its size limit).
+    In another language, CSS draws the catalogue's words in their place."""
+    words = {
+        '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p': _("Upload"),
+        '[data-testid="stFileUploaderDropzoneInstructions"] span': _("Up to {megabytes} MB per file").format(
+            megabytes=st.get_option("server.maxUploadSize")
+        ),
+    }
+    rules = [
+        f"{where} {{ font-size: 0; }} {where}::after {{ content: {json.dumps(text, ensure_ascii=False)}; font-size: 0.875rem; }}"
+        for where, text in words.items()
+    ]
+    return "<style>" + "\n".join(rules) + "</style>"
 
 
 def presenter() -> bool:
@@ -69,6 +87,8 @@ def setup_page(title: str, intro: str | None = None) -> None:
     _follow_presenter_link()
     if presenter():
         st.html(PRESENTER_CSS)
+    if i18n.language() != i18n.SOURCE_LANGUAGE:
+        st.html(streamlit_words_css())
     st.title(title)
     if intro:
         if presenter():

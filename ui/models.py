@@ -217,6 +217,7 @@ def model_picker(label: str | None = None, where=None, keep=lambda model: True, 
         list(options),
         format_func=lambda u: options[u].label,
         key=key,
+        placeholder=_("Choose an option"),
         help=help or _("Pretrained models ship with the app; models you train on the Train page appear here too."),
     )
     choice = options[uid]
