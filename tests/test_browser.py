@@ -528,5 +528,22 @@ def test_every_page_in_chinese_shows_no_english_words(server, browser):
         words = latin_words(pg)
         if words:
             english[path or "home"] = sorted(words)
+    # What appears after a click: training's progress, figures and grid; the comparison's tables and notes.
+    pg.goto(f"{server}/Train")
+    wait_ready(pg, t("Train"))
+    main(pg).get_by_role("button", name=t("Start"), exact=True).click()
+    main(pg).locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)
+    main(pg).locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+    if words := latin_words(pg):
+        english["Train, training"] = sorted(words)
+    press_stop(pg, t("Stop"))
+    pg.goto(f"{server}/Compare")
+    wait_ready(pg, t("Compare"))
+    main(pg).get_by_role("button", name=t("Measure all models")).click()
+    main(pg).locator('[data-testid="stDataFrame"]').first.wait_for(timeout=120_000)
+    wait_settled(pg)
+    shot(pg, "zh-Compare-measured")
+    if words := latin_words(pg):
+        english["Compare, measured"] = sorted(words)
     context.close()
     assert not english, f"English words on Chinese pages: {english}"
