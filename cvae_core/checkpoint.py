@@ -305,8 +305,9 @@ def remove_stale_partials(folder: str | Path, older_than_s: float = 60.0) -> int
     return removed
 
 
-def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, Checkpoint], dict[str, str]]:
-    """Every CVAE checkpoint in a folder, by file stem, and the reason each other file was refused.
+def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, Checkpoint], dict[str, CheckpointError]]:
+    """Every CVAE checkpoint in a folder, by file stem, and the error each other file was refused with (its str()
+    is the sentence; the app translates its template).
 
     Metric networks (the fidelity classifier) are not models to show, so they are left out."""
     models, refused = {}, {}
@@ -315,7 +316,7 @@ def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple
         try:
             ckpt = load(path, device)
         except CheckpointError as e:
-            refused[path.name] = str(e)
+            refused[path.name] = e
             continue
         if ckpt.is_generative_model:
             models[path.stem] = ckpt

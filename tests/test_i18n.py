@@ -10,6 +10,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
+from cvae_core.checkpoint import load_folder
 from cvae_core.errors import ImageError
 from cvae_core.images import load_image
 from ui import i18n
@@ -108,6 +109,14 @@ def test_an_error_reads_whole_in_the_visitors_language(monkeypatch):
     with pytest.raises(ImageError) as big:
         load_image(b"\0" * (20 * 1024 * 1024))
     assert re.search(r"\d", i18n.error_text(big.value)) and i18n.error_text(big.value) != str(big.value)  # fields filled in after translating
+
+
+def test_a_refused_checkpoint_is_explained_in_the_visitors_language(monkeypatch, tmp_path):
+    (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint at all")
+    models, refused = load_folder(tmp_path)
+    assert not models and str(refused["broken.safetensors"]).startswith("not a checkpoint")
+    monkeypatch.setattr(i18n, "language", lambda: CHINESE)
+    assert re.search(r"[\u4e00-\u9fff]", i18n.error_text(refused["broken.safetensors"]))
 
 
 def app_in(language: str, path: str) -> AppTest:

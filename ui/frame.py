@@ -117,7 +117,7 @@ def setup_page(title: str, intro: str | None = None) -> None:
     with st.sidebar:
         refused = shipped_models()[1]
         for name, why in refused.items():
-            st.warning(_("Skipped checkpoint {name}: {why}").format(name=name, why=why))
+            st.warning(_("Skipped checkpoint {name}: {why}").format(name=name, why=i18n.error_text(why)))
         checkpoint_uploader()
         heartbeat()
     warm_up()  # the training process starts while the visitor reads
