@@ -205,7 +205,7 @@ def _build(meta: dict) -> torch.nn.Module:
     except (KeyError, TypeError, AttributeError):
         raise CheckpointError(N_("checkpoint metadata has no valid model_config")) from None
     except CVAEError as e:
-        raise CheckpointError(N_("checkpoint metadata is invalid: {reason}"), reason=str(e)) from None
+        raise CheckpointError(N_("checkpoint metadata is invalid: {reason}"), reason=e) from None  # the app translates e too
     if getattr(config, "variant", kind) != kind:
         raise CheckpointError(
             N_("checkpoint metadata disagrees with itself: variant {variant} vs {config_variant}"),

@@ -181,7 +181,10 @@ def _md5(path: Path) -> str:
 
 def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
     """Fetch the first URL that answers into dest (atomically), checking the md5; fail fast offline."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatasetError(N_("cannot write to the data folder {folder}: {reason}"), folder=str(dest.parent), reason=e.strerror or str(e)) from None
     errors = []
     for url in urls:
         tmp = dest.with_name(dest.name + ".part")

@@ -147,3 +147,27 @@ def test_the_sidebar_switch_changes_the_language_and_the_address_keeps_it():
     assert chinese[1] != "Train" and re.search(r"[\u4e00-\u9fff]", chinese[1])
     assert at.query_params[i18n.LANGUAGE] == CHINESE
     assert all(i18n.LANGUAGE + "=" + CHINESE in link.proto.query_string for link in at.sidebar.get("page_link"))
+
+
+def test_an_error_inside_an_error_is_translated_too(monkeypatch):
+    """A checkpoint whose metadata declares a bad model: the checkpoint's sentence holds the config's sentence."""
+    import json
+    import struct
+
+    from cvae_core import checkpoint
+    from cvae_core.errors import CVAEError
+    from cvae_core.models import ModelConfig, build_model
+
+    data = checkpoint.to_bytes(build_model(ModelConfig(variant="cvae1", latent_dim=4, hidden=64)), {})
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + size])
+    meta = json.loads(header["__metadata__"]["cvae_lab"])
+    meta["model_config"]["latent_dim"] = 100_000
+    header["__metadata__"]["cvae_lab"] = json.dumps(meta)
+    edited = json.dumps(header).encode()
+    with pytest.raises(CVAEError) as refused:
+        checkpoint.from_bytes(struct.pack("<Q", len(edited)) + edited + data[8 + size :])
+    assert "latent size" in str(refused.value)  # the English sentence, whole, for the CLI
+    monkeypatch.setattr(i18n, "language", lambda: CHINESE)
+    chinese = i18n.error_text(refused.value)
+    assert "100000" in chinese and not re.search(r"[A-Za-z]{3,}", chinese), chinese

@@ -80,6 +80,7 @@ def translated(template: str, fields: dict, english: str) -> str:
     if not template:
         return english
     text = _(template)
+    fields = {k: error_text(v) if isinstance(v, Exception) else v for k, v in fields.items()}  # an error inside an error
     try:
         return text.format(**fields) if fields else text
     except (KeyError, IndexError, ValueError):  # a translation that lost a field: the English sentence rather than nothing
