@@ -105,6 +105,11 @@ def dials_and_digit():
     """A dial move reruns this alone (the grids below stay as they are): the digit follows the dial at once.
     The digit comes first: on a phone the columns stack, and the digit stays in view above the dials."""
     digit_column, dials_column = st.columns([1, 2])
+    # The digit is sent before the dials: the browser draws a rerun's changes in the order they arrive.
+    with digit_column, st.container(key="gen-digit"):  # on a phone it floats in a corner while the dials scroll (PHONE_CSS)
+        image = model.draw(label, current_noise(), temperature)
+        caption = _("label {label}").format(label=label) if label is not None else _("no label")
+        st.image(ui.digit_png(image, scale=15), caption=caption, width=420 if ui.presenter() else 280)
     with dials_column:
         if k > MAX_SLIDERS:
             st.markdown(_("**Style dials** (first {shown} of {dimensions} dimensions)").format(shown=min(k, MAX_SLIDERS), dimensions=k))
@@ -116,10 +121,6 @@ def dials_and_digit():
             dial_columns[i % 2].slider(
                 f"z{i + 1}", -3.0, 3.0, step=0.1, key=f"dial{i}", help=_("Noise in this latent dimension, in prior standard deviations.")
             )
-    with digit_column, st.container(key="gen-digit"):  # on a phone it floats in a corner while the dials scroll (PHONE_CSS)
-        image = model.draw(label, current_noise(), temperature)
-        caption = _("label {label}").format(label=label) if label is not None else _("no label")
-        st.image(ui.digit_png(image, scale=15), caption=caption, width=420 if ui.presenter() else 280)
     links.publish(LINK)  # the address is a link to this digit
 
 

@@ -15,6 +15,7 @@ from cvae_core.store import ModelStore, StoreSettings
 
 from . import state
 from .i18n import _, error_text
+from .server import freeze_what_is_loaded
 
 CHECKPOINTS = checkpoint.SHIPPED
 MAX_SESSION_MODELS = 8  # trained or uploaded models one session keeps; the oldest goes first
@@ -38,6 +39,7 @@ def _shipped_models() -> tuple[dict, dict]:
     models, refused = checkpoint.load_folder(CHECKPOINTS)
     for ckpt in models.values():
         ckpt.model.eval().requires_grad_(False)
+    freeze_what_is_loaded()  # loaded once per server: later collections skip it (see there)
     return models, refused
 
 
