@@ -17,9 +17,23 @@ def _glibc():
         return None
 
 
+def collect_everything() -> int:
+    """A full garbage collection that looks at frozen objects too (the web server freezes what it has loaded,
+    ui.server.freeze_what_is_loaded, and a session alive then may since have been dropped: its objects form
+    cycles that only a collection over the frozen ones finds). What survives is frozen again. Returns the
+    number of unreachable objects found."""
+    frozen = gc.get_freeze_count() > 0
+    if frozen:
+        gc.unfreeze()
+    found = gc.collect()
+    if frozen:
+        gc.freeze()
+    return found
+
+
 def release_memory() -> None:
     """Collect garbage (a dropped session's objects form cycles) and return freed memory to the system."""
-    gc.collect()
+    collect_everything()
     libc = _glibc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)

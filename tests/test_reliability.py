@@ -53,3 +53,30 @@ def test_load_folder_reports_broken_files_and_keeps_the_good_ones(tmp_path):
     assert list(models) == ["good"] and list(refused) == ["broken.safetensors"]
     with pytest.raises(CheckpointError):
         checkpoint.load(tmp_path / "broken.safetensors")
+
+
+def test_a_full_collection_frees_a_frozen_cycle_that_became_garbage_and_keeps_the_rest_frozen():
+    """The web server freezes what it has loaded (ui.server.freeze_what_is_loaded); a session alive then can be
+    dropped later, and its cycles must still be found."""
+    import gc
+    import weakref
+
+    from cvae_core.memory import collect_everything
+
+    class Node:
+        pass
+
+    session = Node()
+    session.myself = session  # a cycle, as a dropped session's objects are
+    gone = weakref.ref(session)
+    kept = Node()
+    gc.freeze()
+    try:
+        del session
+        gc.collect()
+        assert gone() is not None  # frozen: an ordinary collection does not look at it
+        collect_everything()
+        assert gone() is None  # found and freed
+        assert gc.get_freeze_count() > 0 and not any(o is kept for o in gc.get_objects())  # the living are frozen again
+    finally:
+        gc.unfreeze()
