@@ -204,6 +204,7 @@ class TrainingClient:
             sys.modules["__main__"] = server_main
         self._local = threading.local()  # a proxy per thread: each has its own connection
         self._dropped: deque[str] = deque()
+        self._dropping = threading.Lock()  # a count (held) waits for drops another thread has taken but not yet sent
         self._handles: weakref.WeakSet = weakref.WeakSet()
         self.host.load()  # the training process builds its service, whose workers warm up at once
         threading.Thread(target=self._janitor, daemon=True, name="training-janitor").start()
@@ -248,9 +249,10 @@ class TrainingClient:
         return self.host.load()["held"]
 
     def _send_drops(self) -> None:
-        if self._dropped:
-            ids = [self._dropped.popleft() for _ in range(len(self._dropped))]
-            self.host.drop(ids)
+        with self._dropping:
+            if self._dropped:
+                ids = [self._dropped.popleft() for _ in range(len(self._dropped))]
+                self.host.drop(ids)
 
     def _janitor(self) -> None:
         beats = 0
