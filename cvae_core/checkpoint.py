@@ -41,12 +41,7 @@ METADATA_KEY = "cvae_lab"
 MAX_BYTES = 256 * 1024 * 1024
 SUFFIX = ".safetensors"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-# Sentences that store.py recognises in the errors it catches (by template), to say them in its own words.
-BAD_NAME = N_(
-    "a checkpoint name uses letters, digits, '-', '_' and '.', starts with a letter or digit, and has at most 80 characters (got {name})"
-)
-ALREADY_EXISTS = N_("{file_name} already exists")
-COULD_NOT_SAVE = N_("could not save {file_name}: {reason}")
+ALREADY_EXISTS = N_("{file_name} already exists")  # store.py says this one in its own words
 
 
 @dataclass
@@ -89,7 +84,12 @@ def checkpoint_name(name: str) -> str:
     if name.endswith(SUFFIX):
         name = name[: -len(SUFFIX)]
     if not _NAME.match(name) or ".." in name:
-        raise CheckpointError(BAD_NAME, name=repr(name))
+        raise CheckpointError(
+            N_(
+                "a checkpoint name uses letters, digits, '-', '_' and '.', starts with a letter or digit, and has at most 80 characters (got {name})"
+            ),
+            name=repr(name),
+        )
     return name + SUFFIX
 
 
@@ -139,7 +139,7 @@ def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
             os.unlink(tmp_name)
         tmp_name = None
     except OSError as e:
-        raise CheckpointError(COULD_NOT_SAVE, file_name=path.name, reason=str(e.strerror or e)) from None
+        raise CheckpointError(N_("could not save {file_name}: {reason}"), file_name=path.name, reason=str(e.strerror or e)) from None
     finally:
         if tmp_name is not None:
             Path(tmp_name).unlink(missing_ok=True)

@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from .errors import DatasetError
 from .text import N_
 
-DOWNLOAD_FAILED = N_("download failed ({failures})")  # what download_file raises when no mirror answered
 DOWNLOAD_TIMEOUT_S = 5.0  # per connection attempt: an offline machine fails in seconds, not minutes
 
 
@@ -184,7 +183,9 @@ def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLO
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DatasetError(N_("cannot write to the data folder {folder}: {reason}"), folder=str(dest.parent), reason=e.strerror or str(e)) from None
+        raise DatasetError(
+            N_("cannot write to the data folder {folder}: {reason}"), folder=str(dest.parent), reason=e.strerror or str(e)
+        ) from None
     errors = []
     for url in urls:
         tmp = dest.with_name(dest.name + ".part")
@@ -200,7 +201,7 @@ def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLO
             errors.append(f"{url}: {getattr(e, 'reason', e)}")
         finally:
             tmp.unlink(missing_ok=True)
-    raise DatasetError(DOWNLOAD_FAILED, failures="; ".join(errors))
+    raise DatasetError(N_("download failed ({failures})"), failures="; ".join(errors))
 
 
 def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -220,23 +221,17 @@ def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.nd
                 download_file([m + filename for m in source.mirrors], path, md5)
             except DatasetError as e:
                 waited = time.monotonic() - started
-                where = {"dataset": name, "split": split, "folder": str(raw), "waited_s": waited, "offline": OFFLINE}
-                if e.template == DOWNLOAD_FAILED:  # the whole sentence, so that it is translated as one
-                    raise DatasetError(
-                        N_(
-                            "{dataset} ({split} split) is not in {folder} and could not be downloaded after {waited_s:.0f} s: "
-                            "download failed ({failures}). Use the offline digits (--dataset {offline}) or put the files in that folder."
-                        ),
-                        **where,
-                        **e.fields,
-                    ) from None
                 raise DatasetError(
                     N_(
                         "{dataset} ({split} split) is not in {folder} and could not be downloaded after {waited_s:.0f} s: {reason}. "
                         "Use the offline digits (--dataset {offline}) or put the files in that folder."
                     ),
-                    **where,
-                    reason=str(e),
+                    dataset=name,
+                    split=split,
+                    folder=str(raw),
+                    waited_s=waited,
+                    offline=OFFLINE,
+                    reason=e,  # the app translates e too
                 ) from None
         arrays.append(read_idx(path))
     images, labels = arrays

@@ -75,15 +75,7 @@ class ModelStore:
         try:
             file_name = checkpoint.checkpoint_name(name)
         except CheckpointError as e:
-            if e.template == checkpoint.BAD_NAME:  # the whole sentence, so that it is translated as one
-                raise StoreError(
-                    N_(
-                        "Not a usable name: a checkpoint name uses letters, digits, '-', '_' and '.', starts with a letter or digit, "
-                        "and has at most 80 characters (got {name})."
-                    ),
-                    **e.fields,
-                ) from None
-            raise StoreError(N_("Not a usable name: {reason}."), reason=str(e)) from None
+            raise StoreError(N_("Not a usable name: {reason}."), reason=e) from None  # the app translates e too
         stem = file_name[: -len(checkpoint.SUFFIX)]
         if stem.lower() in self.reserved_names():
             raise StoreError(N_("“{name}” is the name of a model that ships with the app; choose another name."), name=stem)
@@ -103,9 +95,7 @@ class ModelStore:
                     raise StoreError(
                         N_("A model named “{name}” is already saved on this server; choose another name."), name=stem
                     ) from None
-                if e.template == checkpoint.COULD_NOT_SAVE:  # the whole sentence, so that it is translated as one
-                    raise StoreError(N_("Could not save: could not save {file_name}: {reason}."), **e.fields) from None
-                raise StoreError(N_("Could not save: {reason}."), reason=str(e)) from None
+                raise StoreError(N_("Could not save: {reason}."), reason=e) from None
 
     def load(self) -> tuple[dict, dict]:
         """Saved models by name, and the files refused with the reason."""
