@@ -100,8 +100,9 @@ def setup_page(title: str, intro: str | None = None) -> None:
         st.markdown("### CVAE Lab")
         st.caption(_("Conditional variational autoencoders on handwritten digits, trained live on a CPU."))
         # Our own links: Streamlit's list would name the home page after its file ("app").
+        kept = kept_in_address() or None
         for path, label, icon in PAGES:
-            st.page_link(path, label=_(label), icon=icon, query_params=kept_in_address() or None)
+            st.page_link(path, label=_(label), icon=icon, query_params=kept)
         i18n.switch()
         st.toggle(
             _("Presenter mode"), key=PRESENTER, on_change=_presenter_switched,
