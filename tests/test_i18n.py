@@ -171,3 +171,14 @@ def test_an_error_inside_an_error_is_translated_too(monkeypatch):
     monkeypatch.setattr(i18n, "language", lambda: CHINESE)
     chinese = i18n.error_text(refused.value)
     assert "100000" in chinese and not re.search(r"[A-Za-z]{3,}", chinese), chinese
+
+
+def test_one_visitor_choosing_chinese_leaves_another_visitors_language_alone():
+    """The language lives in each session's state; the only thing shared is the read-only catalogue per language."""
+    english = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    chinese = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    chinese.segmented_control(key=i18n.SWITCH).set_value(CHINESE).run()
+    assert re.search(r"[\u4e00-\u9fff]", chinese.sidebar.get("page_link")[1].proto.label)
+    english.run()  # the other visitor's next run
+    assert english.session_state[i18n.LANGUAGE] == "en" and english.sidebar.get("page_link")[1].proto.label == "Train"
+    assert i18n.LANGUAGE not in english.query_params
