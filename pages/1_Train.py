@@ -14,11 +14,12 @@ from cvae_core.models import VARIANTS, ModelConfig
 from ui import links
 from ui.i18n import N_, _, error_text, translated
 
-# How often the panels read the run's snapshot (training never waits for them). Each refresh costs the
-# server and the browser CPU that training could use: grids come once a second, curves need less, and
-# when many sessions train, every page refreshes less often so that drawing does not eat the cores.
+# How often the live view reads the run's snapshot (training never waits for it). Each refresh costs the
+# server and the browser CPU that training could use: grids come once a second, and when many sessions
+# train, every page refreshes less often so that drawing does not eat the cores. At most 3 s: the view's
+# refresh is also this session's heartbeat, and a run not heard from for 6 s pauses.
 REFRESH_SECONDS = 1.0
-CURVES_EVERY = 4  # refreshes
+MAX_SLOWDOWN = 3.0
 
 ui.setup_page(
     _("Train"),
@@ -27,6 +28,7 @@ ui.setup_page(
         "evidence lower bound (ELBO, higher is better) split into *reconstruction* (how well it redraws a digit) and *KL* (how "
         "much information it keeps in its latent code z), and the grid below draws one row per label from the model as it is now."
     ),
+    heartbeat=False,  # the live view below beats at each refresh
 )
 state = st.session_state
 
@@ -195,7 +197,7 @@ if resume and run is not None:
     st.rerun()
 
 
-# ---- live panel: reads the run's latest snapshot; the training itself runs in the background ----
+# ---- live view: reads the run's latest snapshot; the training itself runs in the background -----
 def curves(history) -> go.Figure:
     """ELBO, reconstruction and KL against epochs, stacked (they share the epoch axis), train and test."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("ELBO ↑", _("Reconstruction ↑"), "KL"))
@@ -220,6 +222,23 @@ def curves(history) -> go.Figure:
     return fig
 
 
+def live_curves(history) -> str:
+    """The same curves as a light SVG, redrawn at every refresh while training runs (see ui.plots)."""
+    lines = []
+    for split, dashed, name in (("train", False, _("train")), ("test", True, _("test"))):
+        rows = [h for h in history if h["split"] == split]
+        lines.append({
+            "name": name, "colour": "#1f77b4" if split == "train" else "#d62728", "dashed": dashed,
+            "x": [h["epoch"] for h in rows], "y": [[h[key] for h in rows] for key in ("elbo", "recon", "kl")],
+        })  # fmt: skip
+    return ui.stacked_lines_svg(
+        ["ELBO ↑", _("Reconstruction ↑"), "KL"],
+        lines,
+        x_title=_("epoch"),
+        label=_("Training curves: ELBO, reconstruction and KL by epoch, train and test"),
+    )
+
+
 STATUS = {  # a run's state -> what the visitor reads (translated where shown)
     "training": N_("training"),
     "paused": N_("paused"),
@@ -229,25 +248,8 @@ STATUS = {  # a run's state -> what the visitor reads (translated where shown)
 }
 
 
-server_load = ui.training.client().load() if active else {}
-busy = server_load.get("training", 0) + server_load.get("waiting", 0)  # runs of every session, this one's included
-refresh = REFRESH_SECONDS * min(4.0, max(1.0, busy / 2)) if active else None
-
-
-@st.fragment(run_every=refresh)
-def live_panel():
-    """Where the run stands: state, place in the queue, progress, the latest loss terms."""
-    run = ui.training.current_run()
-    if run is None:
-        st.info(_("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds."))
-        return
-    snap = run.snapshot
-    if not snap.active and state.get("shown_state") in ("queued", "training"):
-        state["shown_state"] = snap.state
-        st.rerun(scope="app")  # training ended: the buttons and the save panel change
-    state["shown_state"] = snap.state
-    if snap.error:  # a sentence of the training service, kept as a template and its fields where it has them
-        st.error(translated(snap.error_template, snap.error_fields, snap.error))
+def status_line(run, snap) -> str:
+    """State, place in the queue or progress, speed and time left, each part a whole sentence joined by " · "."""
     p = snap.progress
     if snap.state == "queued":
         load = ui.training.client().load()
@@ -255,75 +257,86 @@ def live_panel():
             status = _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)")
         else:
             status = _("waiting for a free slot: next in line ({training} training now, at most {limit} at once)")
-        status = status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
-    else:  # parts of a status line, each whole, joined by " · "
-        parts = [
-            _(STATUS[snap.state]),
-            _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs)
-            if run.epochs
-            else _("epoch {epoch:.1f}").format(epoch=p.epoch),
-            _("{speed:,.0f} digits/s").format(speed=p.samples_per_sec),
-        ]
-        if p.eta is not None and snap.active and p.step:
-            parts.append(_("about {duration} left").format(duration=ui.readable.duration(p.eta)))
-        status = " · ".join(parts)
-    st.progress(p.fraction, text=status)
-    if ui.presenter():  # on a projector the curves say it: the grid and the curves fit on one screen without these
-        return
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric(
-        _("ELBO (train)"),
-        f"{p.terms.get('elbo', float('nan')):.1f}",
-        help=_("Nats per digit, averaged over the last slice. Higher is better."),
-    )
-    m2.metric(
-        _("Reconstruction"), f"{p.terms.get('recon', float('nan')):.1f}", help=_("log p(x|z,…): how well the decoder redraws the digit.")
-    )
-    m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help=_("KL(q(z|x,…) ‖ prior): nats the code z carries."))
-    m4.metric(
-        _("Training time"), ui.readable.duration(p.elapsed), help=_("Time spent on training steps (waiting in the queue not counted).")
-    )
+        return status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
+    parts = [
+        _(STATUS[snap.state]),
+        _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs) if run.epochs else _("epoch {epoch:.1f}").format(epoch=p.epoch),
+        _("{speed:,.0f} digits/s").format(speed=p.samples_per_sec),
+    ]  # fmt: skip
+    if p.eta is not None and snap.active and p.step:
+        parts.append(_("about {duration} left").format(duration=ui.readable.duration(p.eta)))
+    return " · ".join(parts)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def grid_png(run_id: str, version: int, _grid) -> bytes:
-    """A grid's PNG, encoded once per version of the weights (the panel refreshes more often than that)."""
+    """A grid's PNG, encoded once per version of the weights (the view refreshes more often than that)."""
     return ui.digits_png(_grid, ncol=8, scale=2)
 
 
+# One fragment draws the whole live view, and while this session has runs that want to train it also
+# says that the tab is open (the sidebar's heartbeat is off on this page): one rerun per refresh, not
+# three, because every rerun costs the browser its own round of drawing.
+wanting = bool(ui.training.session_runs())
+server_load = ui.training.client().load() if wanting else {}
+busy = server_load.get("training", 0) + server_load.get("waiting", 0)  # runs of every session, this one's included
+refresh = REFRESH_SECONDS * min(MAX_SLOWDOWN, max(1.0, busy / 2)) if wanting else None
+
+
 @st.fragment(run_every=refresh)
-def grid_panel():
+def live_view():
+    """Where the run stands (state, place in the queue, progress, the latest loss terms), its latest
+    sample grid and its curves. Reads the run's latest snapshot; the training runs in the background."""
+    ui.training.beat()
     run = ui.training.current_run()
     if run is None:
+        st.info(_("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds."))
         return
     snap = run.snapshot
-    if snap.grid is not None:
-        what = _("One row per label, the same noise in every row") if run.uses_label else _("Samples from p(z) (no label)")
-        when = _("weights of step {step:,} ({duration} of training)").format(
-            step=snap.drawn_at[0], duration=ui.readable.duration(snap.drawn_at[1])
+    if not snap.active and state.get("shown_state") in ("queued", "training"):
+        state["shown_state"] = snap.state
+        st.rerun(scope="app")  # training ended: the buttons, the save panel and the interactive curves change
+    state["shown_state"] = snap.state
+    if snap.error:  # a sentence of the training service, kept as a template and its fields where it has them
+        st.error(translated(snap.error_template, snap.error_fields, snap.error))
+    p = snap.progress
+    st.progress(p.fraction, text=status_line(run, snap))
+    if not ui.presenter():  # on a projector the curves say it: the grid and the curves fit on one screen without these
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric(
+            _("ELBO (train)"),
+            f"{p.terms.get('elbo', float('nan')):.1f}",
+            help=_("Nats per digit, averaged over the last slice. Higher is better."),
         )
-        caption = f"{what} · {when}"
-        st.image(grid_png(run.id, snap.version, snap.grid), caption=caption, width=480 if ui.presenter() else "content")
-    elif not run.makes_images:
-        st.info(_("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead."))
-    else:
-        st.caption(_("The first samples appear after the first fraction of a second of training."))
+        m2.metric(
+            _("Reconstruction"),
+            f"{p.terms.get('recon', float('nan')):.1f}",
+            help=_("log p(x|z,…): how well the decoder redraws the digit."),
+        )
+        m3.metric("KL", f"{p.terms.get('kl', float('nan')):.1f}", help=_("KL(q(z|x,…) ‖ prior): nats the code z carries."))
+        m4.metric(
+            _("Training time"), ui.readable.duration(p.elapsed), help=_("Time spent on training steps (waiting in the queue not counted).")
+        )
+    grid_column, curves_column = st.columns([2, 3])
+    with grid_column:
+        if snap.grid is not None:
+            what = _("One row per label, the same noise in every row") if run.uses_label else _("Samples from p(z) (no label)")
+            when = _("weights of step {step:,} ({duration} of training)").format(
+                step=snap.drawn_at[0], duration=ui.readable.duration(snap.drawn_at[1])
+            )
+            st.image(grid_png(run.id, snap.version, snap.grid), caption=f"{what} · {when}", width=480 if ui.presenter() else "content")
+        elif not run.makes_images:
+            st.info(_("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead."))
+        else:
+            st.caption(_("The first samples appear after the first fraction of a second of training."))
+    with curves_column:
+        if snap.history and snap.active:
+            st.markdown(live_curves(snap.history), unsafe_allow_html=True)  # inline SVG: the page's font and colours
+        elif snap.history:  # stopped: the same curves, interactive (hover for values, zoom)
+            st.plotly_chart(curves(snap.history), width="stretch", key="curves")
 
 
-@st.fragment(run_every=refresh and CURVES_EVERY * refresh)
-def curves_panel():
-    """The curves redraw less often than the numbers: a chart costs the browser far more than a line of text."""
-    run = ui.training.current_run()
-    if run is not None and run.snapshot.history:
-        st.plotly_chart(curves(run.snapshot.history), width="stretch", key="curves")
-
-
-live_panel()
-grid_column, curves_column = st.columns([2, 3])
-with grid_column:
-    grid_panel()
-with curves_column:
-    curves_panel()
+live_view()
 
 # ---- save and download --------------------------------------------------------------------------
 trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once

@@ -28,6 +28,7 @@ _LAZY = {
     "shipped_models": "models",
     "test_digits": "models",
     "ellipses": "plots",
+    "stacked_lines_svg": "plots",
     "release_memory": "server",
     "server_memory_mb": "server",
 }
@@ -61,6 +62,7 @@ __all__ = [
     "setup_page",
     "shipped_models",
     "show_digits",
+    "stacked_lines_svg",
     "stack_digits",
     "state",
     "test_digits",

@@ -80,9 +80,10 @@ def kept_in_address() -> dict:
     return kept
 
 
-def setup_page(title: str, intro: str | None = None) -> None:
+def setup_page(title: str, intro: str | None = None, heartbeat: bool = True) -> None:
     """Page config, title, a one-paragraph explanation (folded away in presenter mode), and the shared sidebar.
-    The title and the explanation come translated (the page calls _ on them)."""
+    The title and the explanation come translated (the page calls _ on them). heartbeat=False: the page
+    itself tells the training process, as often, that this session's tab is open (ui.training.beat)."""
     st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
     _follow_presenter_link()
     if presenter():
@@ -113,14 +114,16 @@ def setup_page(title: str, intro: str | None = None) -> None:
         )  # fmt: skip
     # Painted so far without torch. What follows imports it (seconds, the first time in a server).
     from .models import checkpoint_uploader, shipped_models
-    from .training import heartbeat, warm_up
+    from .training import heartbeat as ui_heartbeat
+    from .training import warm_up
 
     with st.sidebar:
         refused = shipped_models()[1]
         for name, why in refused.items():
             st.warning(_("Skipped checkpoint {name}: {why}").format(name=name, why=i18n.error_text(why)))
         checkpoint_uploader()
-        heartbeat()
+        if heartbeat:
+            ui_heartbeat()
     warm_up()  # the training process starts while the visitor reads
 
 

@@ -17,7 +17,7 @@ CURRENT_RUN = "current_run"  # this session's latest RunHandle (the Train page s
 _client: TrainingClient | None = None
 _client_lock = threading.Lock()
 
-__all__ = ["check_dataset", "client", "current_run", "heartbeat", "held_runs", "recipe", "session_runs", "start_run", "warm_up"]
+__all__ = ["beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "recipe", "session_runs", "start_run", "warm_up"]
 
 
 def client() -> TrainingClient:
@@ -87,8 +87,13 @@ def heartbeat() -> None:
     runs = session_runs()
 
     @st.fragment(run_every=HEARTBEAT_SECONDS if runs else None)
-    def beat():
-        for run in session_runs():
-            client().heartbeat(run)
+    def beating():
+        beat()
 
-    beat()
+    beating()
+
+
+def beat() -> None:
+    """Tell the training process that this session's runs still have an open tab."""
+    for run in session_runs():
+        client().heartbeat(run)
