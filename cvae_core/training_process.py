@@ -20,6 +20,7 @@ import types
 import uuid
 import weakref
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
@@ -30,6 +31,7 @@ from .errors import CVAEError
 from .memory import collect_everything, limit_malloc_arenas, release_memory
 from .service import TrainingRun, TrainingService
 
+CALLERS = 4  # threads that talk to the training process for the server's sessions (calls take milliseconds)
 POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
 # How far the training process yields the CPU to the web server (CVAE_TRAINING_NICENESS, 0-19; Linux nice
 # values are per thread and inherited, so its worker threads get it too): pages and the server's event
@@ -202,23 +204,30 @@ class TrainingClient:
             self._manager.start(_init_training_process, (os.getpid(), {"max_concurrent": max_concurrent}))
         finally:
             sys.modules["__main__"] = server_main
-        self._local = threading.local()  # a proxy per thread: each has its own connection
+        self._local = threading.local()  # a proxy per caller thread: each has its own connection
+        self._callers = ThreadPoolExecutor(max_workers=CALLERS, thread_name_prefix="training-call")
         self._dropped: deque[str] = deque()
         self._dropping = threading.Lock()  # a count (held) waits for drops another thread has taken but not yet sent
         self._handles: weakref.WeakSet = weakref.WeakSet()
-        self.host.load()  # the training process builds its service, whose workers warm up at once
+        self.call("load")  # the training process builds its service, whose workers warm up at once
         threading.Thread(target=self._janitor, daemon=True, name="training-janitor").start()
 
-    @property
-    def host(self):
+    def call(self, method: str, *args):
+        """Call the training process's host from one of a few long-lived threads, each keeping its connection.
+        A manager proxy connects (and authenticates) once per thread, and Streamlit runs every script run,
+        fragments included, in a new thread: called from there, each refresh of a page opened a connection
+        (the largest part of the server's time per refresh, measured with py-spy)."""
+        return self._callers.submit(self._call_here, method, args).result()
+
+    def _call_here(self, method: str, args: tuple):
         proxy = getattr(self._local, "proxy", None)
         if proxy is None:
             proxy = self._local.proxy = self._manager.host()
-        return proxy
+        return getattr(proxy, method)(*args)
 
     def submit(self, recipe: dict) -> "RunHandle":
         """Queue a run; raises CVAEError with the training process's sentence if it cannot start."""
-        answer = self.host.submit(recipe)
+        answer = self.call("submit", recipe)
         if "error" in answer:
             if answer.get("template"):
                 raise CVAEError(answer["template"], **answer.get("fields", {}))
@@ -229,30 +238,30 @@ class TrainingClient:
         return handle
 
     def start(self, handle: "RunHandle") -> None:
-        self.host.start(handle.id)
+        self.call("start", handle.id)
         handle.forget_snapshot()
 
     def stop(self, handle: "RunHandle") -> None:
-        self.host.stop(handle.id)
+        self.call("stop", handle.id)
         handle.forget_snapshot()
 
     def heartbeat(self, handle: "RunHandle") -> None:
-        self.host.heartbeat(handle.id)
+        self.call("heartbeat", handle.id)
 
     def load(self) -> dict:
-        return self.host.load()
+        return self.call("load")
 
     def held(self) -> int:
         """Runs the training process still holds, once the garbage of closed sessions is collected."""
         collect_everything()
         self._send_drops()
-        return self.host.load()["held"]
+        return self.call("load")["held"]
 
     def _send_drops(self) -> None:
         with self._dropping:
             if self._dropped:
                 ids = [self._dropped.popleft() for _ in range(len(self._dropped))]
-                self.host.drop(ids)
+                self.call("drop", ids)
 
     def _janitor(self) -> None:
         beats = 0
@@ -269,6 +278,7 @@ class TrainingClient:
                 return
 
     def close(self) -> None:
+        self._callers.shutdown(wait=False, cancel_futures=True)
         self._manager.shutdown()
 
 
@@ -296,7 +306,7 @@ class RunHandle:
         with self._lock:
             now = time.monotonic()
             if self._snapshot is None or now - self._polled >= POLL_SECONDS:
-                answer = self._client.host.snapshot(self.id, len(self._history))
+                answer = self._client.call("snapshot", self.id, len(self._history))
                 if answer is not None:
                     self._history = self._history + tuple(answer["new_history"])
                     self._snapshot = replace(answer["snapshot"], history=self._history)
@@ -313,7 +323,7 @@ class RunHandle:
             if snap is None or snap.version == 0:
                 return None
             if self._model is None or self._model[0] != snap.version:
-                answer = self._client.host.weights(self.id)
+                answer = self._client.call("weights", self.id)
                 if answer is None:
                     return None
                 version, data = answer
@@ -322,7 +332,7 @@ class RunHandle:
 
     def animation(self) -> bytes | None:
         """An animated GIF of the run's sample grids as training went (None before the first grid)."""
-        return self._client.host.animation(self.id)
+        return self._client.call("animation", self.id)
 
     @property
     def model_version(self) -> int:

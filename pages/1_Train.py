@@ -251,18 +251,16 @@ STATUS = {  # a run's state -> what the visitor reads (translated where shown)
 def status_line(run, snap) -> str:
     """State, place in the queue or progress, speed and time left, each part a whole sentence joined by " · "."""
     p = snap.progress
-    if snap.state == "queued":
+    epoch = _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs) if run.epochs else _("epoch {epoch:.1f}").format(epoch=p.epoch)
+    if snap.state == "queued":  # where it waits, and how far it got before (time-slicing: a run waits between its turns)
         load = ui.training.client().load()
         if snap.ahead:
             status = _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)")
         else:
             status = _("waiting for a free slot: next in line ({training} training now, at most {limit} at once)")
-        return status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
-    parts = [
-        _(STATUS[snap.state]),
-        _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs) if run.epochs else _("epoch {epoch:.1f}").format(epoch=p.epoch),
-        _("{speed:,.0f} digits/s").format(speed=p.samples_per_sec),
-    ]  # fmt: skip
+        status = status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
+        return f"{status} · {epoch}" if p.step else status
+    parts = [_(STATUS[snap.state]), epoch, _("{speed:,.0f} digits/s").format(speed=p.samples_per_sec)]
     if p.eta is not None and snap.active and p.step:
         parts.append(_("about {duration} left").format(duration=ui.readable.duration(p.eta)))
     return " · ".join(parts)
@@ -324,7 +322,9 @@ def live_view():
             when = _("weights of step {step:,} ({duration} of training)").format(
                 step=snap.drawn_at[0], duration=ui.readable.duration(snap.drawn_at[1])
             )
-            st.image(grid_png(run.id, snap.version, snap.grid), caption=f"{what} · {when}", width=480 if ui.presenter() else "content")
+            st.image(
+                grid_png(run.id, snap.version, snap.grid), caption=f"{what} · {when}", width=480 if ui.presenter() else "content", output_format="PNG"
+            )
         elif not run.makes_images:
             st.info(_("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead."))
         else:

@@ -109,7 +109,8 @@ def dials_and_digit():
     with digit_column, st.container(key="gen-digit"):  # on a phone it floats in a corner while the dials scroll (PHONE_CSS)
         image = model.draw(label, current_noise(), temperature)
         caption = _("label {label}").format(label=label) if label is not None else _("no label")
-        st.image(ui.digit_png(image, scale=15), caption=caption, width=420 if ui.presenter() else 280)
+        scale = 15 if ui.presenter() else 10  # drawn at the size shown: a larger PNG would be scaled down (and blurred) by the server
+        st.image(ui.digit_png(image, scale=scale), caption=caption, width=28 * scale, output_format="PNG")
     with dials_column:
         if k > MAX_SLIDERS:
             st.markdown(_("**Style dials** (first {shown} of {dimensions} dimensions)").format(shown=min(k, MAX_SLIDERS), dimensions=k))

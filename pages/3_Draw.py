@@ -87,14 +87,15 @@ with st.expander(_("How the picture became what the model sees"), expanded=uploa
     )
     for column, (name, image) in zip(st.columns(len(steps)), steps.items(), strict=True):
         column.image(
-            png_bytes(image / max(float(image.max()), 1e-6) if name == "paper" else image), caption=STEP_CAPTIONS[name], width="stretch"
+            png_bytes(image / max(float(image.max()), 1e-6) if name == "paper" else image), caption=STEP_CAPTIONS[name], width="stretch",
+            output_format="PNG",
         )
 
 ui.state.set_last_digit(digit)  # the Experiments page can complete it
 left, right = st.columns([1, 3])
 with left:
     st.markdown(seen_heading)
-    st.image(ui.digit_png(digit, scale=8), width=224, caption=_("28×28, as in MNIST"))
+    st.image(ui.digit_png(digit, scale=8), width=224, caption=_("28×28, as in MNIST"), output_format="PNG")
 
 readers = {choice.label: choice.checkpoint for choice in ui.all_models().values() if choice.checkpoint.model.uses_label}
 with right:

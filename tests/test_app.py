@@ -46,6 +46,12 @@ def images(at: AppTest) -> list:
     return [el.value for el in at.get("image")]
 
 
+def all_sent_as_png(at: AppTest) -> bool:
+    """Digits go to the browser as the PNGs the app drew (Streamlit would turn an image without alpha into a JPEG)."""
+    urls = [img.url for el in at.get("image") for img in el.proto.imgs]
+    return bool(urls) and all(url.endswith(".png") for url in urls)
+
+
 def test_home_shows_every_variant():
     at = page("app.py").run()
     no_exceptions(at)
@@ -158,6 +164,7 @@ def test_generate_slider_and_label_change_the_digit(session_model):
     at.run()
     no_exceptions(at)
     before = images(at)[0]
+    assert all_sent_as_png(at)
     at.slider(key="dial0").set_value(2.0).run()
     no_exceptions(at)
     after_slider = images(at)[0]
@@ -258,6 +265,7 @@ def test_draw_shows_each_step_of_reading_a_phone_photo(readers, held_out):
     no_exceptions(at)
     steps = at.expander[0]
     assert steps.label.startswith("How the picture became") and len(steps.get("image")) == 6  # picture … what the model sees
+    assert all_sent_as_png(at)
     assert any(s.value.startswith("**Read as") for s in at.success)
 
 

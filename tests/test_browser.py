@@ -298,6 +298,14 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
             wait_ready(pg, "Train")
             main(pg).get_by_role("button", name="Start", exact=True).click()
             pages[variant] = pg
+        # Five runs share the slots in turns: a run waiting for its next turn says where it is and how far it got.
+        waiting_after_a_turn = re.compile(r"waiting for a free slot: .* · epoch \d+\.\d of 30")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any(
+            waiting_after_a_turn.search(pg.locator('[data-testid="stProgress"]').first.inner_text(timeout=60_000)) for pg in pages.values()
+        ):
+            time.sleep(0.3)
+        assert time.monotonic() < deadline, "no waiting run showed its place and its epoch"
         for pg in pages.values():
             progress = pg.locator('[data-testid="stProgress"]').first
             progress.wait_for(timeout=120_000)

@@ -137,7 +137,7 @@ def stack_digits(images) -> np.ndarray:
 def show_digits(images, ncol: int, scale: int = 3, caption: str | None = None, where=None, download: str | None = None, key=None):
     """A grid of digits (see stack_digits for what `images` may be) as one crisp PNG, with an optional download button."""
     data = digits_png(images, ncol, scale)
-    (where or st).image(data, caption=caption)
+    (where or st).image(data, caption=caption, output_format="PNG")
     if download:
         (where or st).download_button(
             _("Download PNG"), data, file_name=download, mime="image/png", key=key, help=_("Save this grid as a PNG image.")
