@@ -167,6 +167,25 @@ def progress_epochs(page) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def fresh_epochs(page, timeout: float = 4.0) -> tuple[float, float]:
+    """(time, epochs trained) read as the page redraws its progress line, so the figure is fresh (a page refreshes
+    every 1-3 s; reading at any moment would add up to that much staleness at each end of a measurement)."""
+    before = page.locator('[data-testid="stProgress"]').first.inner_text(timeout=2000)
+    try:
+        page.wait_for_function(
+            "(t) => { const p = document.querySelector('[data-testid=\"stProgress\"]'); return p && p.innerText !== t; }",
+            arg=before, timeout=timeout * 1000, polling=100,
+        )  # fmt: skip
+    except Exception:  # a run waiting for its turn may show the same line for longer: its figure is not moving
+        pass
+    return time.perf_counter(), progress_epochs(page) or 0.0  # no epoch yet: none trained
+
+
+def digits_per_s(before: tuple[float, float], after: tuple[float, float], n_train: int) -> float:
+    (t0, e0), (t1, e1) = before, after
+    return (e1 - e0) * n_train / (t1 - t0)
+
+
 def engine_alone(seconds: float, threads: int) -> float:
     """Digits per wall-clock second of the engine on the app's defaults, no server, no page."""
     import torch
@@ -200,14 +219,14 @@ def page_open_rate(p, seconds: float = 8.0) -> float | None:
         time.sleep(8)
         main_area(page).get_by_role("button", name="Start", exact=True).click()
         time.sleep(4)  # past the first slices
-        e0, t0 = progress_epochs(page), time.perf_counter()
+        before = fresh_epochs(page)
         time.sleep(seconds)
-        e1, t1 = progress_epochs(page), time.perf_counter()
+        rate = digits_per_s(before, fresh_epochs(page), n_train)
         context.close()
     finally:
         server.close()
         browser.close()
-    return (e1 - e0) * n_train / (t1 - t0) if e0 is not None and e1 is not None else None
+    return rate
 
 
 def start(p) -> dict:
@@ -284,11 +303,10 @@ def aggregate(browser, url: str, k: int, seconds: float = 10.0) -> float:
     for _, page in opened:
         main_area(page).get_by_role("button", name="Start", exact=True).click()
     time.sleep(4)  # everyone is under way (first slices, the queue rotating)
-    before = [progress_epochs(page) or 0.0 for _, page in opened]
-    t0 = time.perf_counter()
+    before = [fresh_epochs(page) for _, page in opened]
     time.sleep(seconds)
-    after = [progress_epochs(page) or 0.0 for _, page in opened]
-    rate = sum(a - b for a, b in zip(after, before, strict=True)) * n_train / (time.perf_counter() - t0)
+    after = [fresh_epochs(page) for _, page in opened]
+    rate = sum(digits_per_s(b, a, n_train) for b, a in zip(before, after, strict=True))
     for context, _ in opened:
         context.close()
     time.sleep(12)  # their runs stop (no heartbeat) before the next round

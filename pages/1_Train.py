@@ -15,10 +15,13 @@ from ui import links
 from ui.i18n import N_, _, error_text, translated
 
 # How often the live view reads the run's snapshot (training never waits for it). Each refresh costs the
-# server and the browser CPU that training could use: grids come once a second, and when many sessions
-# train, every page refreshes less often so that drawing does not eat the cores. At most 3 s: the view's
-# refresh is also this session's heartbeat, and a run not heard from for 6 s pauses.
+# server and the browser CPU that training could use: grids come once a second, and when more runs than
+# RUNS_PER_REFRESH are on the server, every page refreshes less often, so that the pages together refresh
+# about 1.5 times a second (bench/README.md: five pages refreshing every 2.5 s took Chromium twice the CPU
+# of five every 3 s). At most 3 s: the view's refresh is also this session's heartbeat, and a run not heard
+# from for 6 s pauses.
 REFRESH_SECONDS = 1.0
+RUNS_PER_REFRESH = 1.5
 MAX_SLOWDOWN = 3.0
 
 ui.setup_page(
@@ -278,7 +281,7 @@ def grid_png(run_id: str, version: int, _grid) -> bytes:
 wanting = bool(ui.training.session_runs())
 server_load = ui.training.client().load() if wanting else {}
 busy = server_load.get("training", 0) + server_load.get("waiting", 0)  # runs of every session, this one's included
-refresh = REFRESH_SECONDS * min(MAX_SLOWDOWN, max(1.0, busy / 2)) if wanting else None
+refresh = REFRESH_SECONDS * min(MAX_SLOWDOWN, max(1.0, busy / RUNS_PER_REFRESH)) if wanting else None
 
 
 @st.fragment(run_every=refresh)
