@@ -274,7 +274,7 @@ class TrainingClient:
                 collect_everything()
             try:
                 self._send_drops()
-            except (OSError, EOFError):  # the training process is gone (server shutting down)
+            except (OSError, EOFError, RuntimeError):  # the training process or the callers are gone (shutting down)
                 return
 
     def close(self) -> None:
