@@ -4,7 +4,7 @@
 - `models`: shipped and session models, the checkpoint uploader, the model pickers;
 - `state`: named accessors for this session's state, including the contracts between pages;
 - `readable`: numbers as people read them;
-- `plots`: shapes for the pages' plots;
+- `plots`: shapes for the pages' plots, and the Train page's live curves as inline SVG;
 - `server`: the process (thread counts, memory);
 - `training`: the training process, this session's runs, the heartbeat;
 - `i18n`: the visitor's language (gettext catalogues in ui/locales).

@@ -1,4 +1,4 @@
-"""Shapes for plots that the pages draw."""
+"""Shapes for plots that the pages draw, and light charts for views that refresh every second."""
 
 from html import escape
 
