@@ -229,9 +229,7 @@ class TrainingClient:
         """Queue a run; raises CVAEError with the training process's sentence if it cannot start."""
         answer = self.call("submit", recipe)
         if "error" in answer:
-            if answer.get("template"):
-                raise CVAEError(answer["template"], **answer.get("fields", {}))
-            raise CVAEError(answer["error"])
+            raise CVAEError(answer["template"], **answer["fields"])
         handle = RunHandle(self, answer)
         self._handles.add(handle)
         weakref.finalize(handle, self._dropped.append, handle.id)  # no IPC inside the garbage collector

@@ -201,25 +201,43 @@ if resume and run is not None:
 
 
 # ---- live view: reads the run's latest snapshot; the training itself runs in the background -----
-def curves(history) -> go.Figure:
-    """ELBO, reconstruction and KL against epochs, stacked (they share the epoch axis), train and test."""
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=("ELBO ↑", _("Reconstruction ↑"), "KL"))
-    for split, dash, split_name in (("train", "solid", _("train")), ("test", "dot", _("test"))):
+CURVE_KEYS = ("elbo", "recon", "kl")  # the history's terms, one panel each, top to bottom
+
+
+def curve_lines(history) -> list[dict]:
+    """The history as the charts' lines, train then test: {"name", "colour", "dashed", "x": epochs, "y": values per panel}."""
+    lines = []
+    for split, dashed, name in (("train", False, _("train")), ("test", True, _("test"))):
         rows = [h for h in history if h["split"] == split]
-        for row, key in enumerate(("elbo", "recon", "kl"), start=1):
+        lines.append({
+            "name": name, "colour": "#1f77b4" if split == "train" else "#d62728", "dashed": dashed,
+            "x": [h["epoch"] for h in rows], "y": [[h[key] for h in rows] for key in CURVE_KEYS],
+        })  # fmt: skip
+    return lines
+
+
+def curve_titles() -> list[str]:
+    return ["ELBO ↑", _("Reconstruction ↑"), "KL"]
+
+
+def curves(history) -> go.Figure:
+    """ELBO, reconstruction and KL against epochs, stacked (they share the epoch axis), train and test; interactive."""
+    fig = make_subplots(rows=len(CURVE_KEYS), cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=curve_titles())
+    for line in curve_lines(history):
+        for row, values in enumerate(line["y"], start=1):
             fig.add_trace(
                 go.Scatter(
-                    x=[h["epoch"] for h in rows],
-                    y=[h[key] for h in rows],
-                    name=split_name,
-                    legendgroup=split,
+                    x=line["x"],
+                    y=values,
+                    name=line["name"],
+                    legendgroup=line["name"],
                     showlegend=row == 1,
-                    line={"dash": dash, "color": "#1f77b4" if split == "train" else "#d62728"},
+                    line={"dash": "dot" if line["dashed"] else "solid", "color": line["colour"]},
                 ),
                 row=row,
                 col=1,
             )
-    fig.update_xaxes(title_text=_("epoch"), row=3, col=1)
+    fig.update_xaxes(title_text=_("epoch"), row=len(CURVE_KEYS), col=1)
     fig.update_yaxes(title_text=_("nats"), row=2, col=1)
     fig.update_layout(height=520, margin={"t": 30, "b": 10, "l": 10, "r": 10}, legend={"orientation": "h", "y": 1.1})
     return fig
@@ -227,16 +245,9 @@ def curves(history) -> go.Figure:
 
 def live_curves(history) -> str:
     """The same curves as a light SVG, redrawn at every refresh while training runs (see ui.plots)."""
-    lines = []
-    for split, dashed, name in (("train", False, _("train")), ("test", True, _("test"))):
-        rows = [h for h in history if h["split"] == split]
-        lines.append({
-            "name": name, "colour": "#1f77b4" if split == "train" else "#d62728", "dashed": dashed,
-            "x": [h["epoch"] for h in rows], "y": [[h[key] for h in rows] for key in ("elbo", "recon", "kl")],
-        })  # fmt: skip
     return ui.stacked_lines_svg(
-        ["ELBO ↑", _("Reconstruction ↑"), "KL"],
-        lines,
+        curve_titles(),
+        curve_lines(history),
         x_title=_("epoch"),
         label=_("Training curves: ELBO, reconstruction and KL by epoch, train and test"),
     )

@@ -53,6 +53,10 @@ def stacked_lines_svg(
     def x_at(v):
         return left + (v - x_low) / (x_high - x_low) * (width - left - right)
 
+    def dash(line):
+        return ' stroke-dasharray="4 3"' if line["dashed"] else ""
+
+    middle = (left + width - right) / 2
     muted = 'fill="currentColor" fill-opacity="0.65"'
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(label)}" '
@@ -60,8 +64,7 @@ def stacked_lines_svg(
     ]
     legend_x = left
     for line in lines:  # the legend, on a row above the panels
-        dash = ' stroke-dasharray="4 3"' if line["dashed"] else ""
-        out.append(f'<line x1="{legend_x}" y1="12" x2="{legend_x + 26}" y2="12" stroke="{line["colour"]}" stroke-width="2"{dash}/>')
+        out.append(f'<line x1="{legend_x}" y1="12" x2="{legend_x + 26}" y2="12" stroke="{line["colour"]}" stroke-width="2"{dash(line)}/>')
         out.append(f'<text x="{legend_x + 32}" y="17" fill="currentColor">{escape(line["name"])}</text>')
         legend_x += 48 + 9 * len(line["name"])
     for p, title in enumerate(panels):
@@ -75,7 +78,6 @@ def stacked_lines_svg(
         def y_at(v, low=low, high=high, y0=y0):
             return y0 + panel_height - (v - low) / (high - low) * panel_height
 
-        middle = (left + width - right) / 2
         out.append(f'<text x="{middle:.1f}" y="{y0 - 10:.1f}" text-anchor="middle" fill="currentColor">{escape(title)}</text>')
         ticks = nice_ticks(low, high, about=4)
         step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
@@ -91,13 +93,12 @@ def stacked_lines_svg(
                 pick = np.linspace(0, len(x) - 1, max_points).round().astype(int)
                 x, y = x[pick], y[pick]
             points = " ".join(f"{x_at(a):.1f},{y_at(b):.1f}" for a, b in zip(x, y, strict=True))
-            dash = ' stroke-dasharray="4 3"' if line["dashed"] else ""
-            out.append(f'<polyline points="{points}" fill="none" stroke="{line["colour"]}" stroke-width="2"{dash}/>')
+            out.append(f'<polyline points="{points}" fill="none" stroke="{line["colour"]}" stroke-width="2"{dash(line)}/>')
     x_ticks = nice_ticks(x_low, x_high, about=6)
     x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
     axis_y = height - bottom
     for t in x_ticks:
         out.append(f'<text x="{x_at(t):.1f}" y="{axis_y + 20}" text-anchor="middle" {muted}>{tick_label(t, x_step)}</text>')
-    out.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 4}" text-anchor="middle" {muted}>{escape(x_title)}</text>')
+    out.append(f'<text x="{middle:.1f}" y="{height - 4}" text-anchor="middle" {muted}>{escape(x_title)}</text>')
     out.append("</svg>")
     return "".join(out)
