@@ -14,16 +14,6 @@ from cvae_core.models import VARIANTS, ModelConfig
 from ui import links
 from ui.i18n import N_, _, error_text, translated
 
-# How often the live view reads the run's snapshot (training never waits for it). Each refresh costs the
-# server and the browser CPU that training could use: grids come once a second, and when more runs than
-# RUNS_PER_REFRESH are on the server, every page refreshes less often, so that the pages together refresh
-# about 1.5 times a second (bench/README.md: five pages refreshing every 2.5 s took Chromium twice the CPU
-# of five every 3 s). At most 3 s: the view's refresh is also this session's heartbeat, and a run not heard
-# from for 6 s pauses.
-REFRESH_SECONDS = 1.0
-RUNS_PER_REFRESH = 1.5
-MAX_SLOWDOWN = 3.0
-
 ui.setup_page(
     _("Train"),
     _(
@@ -262,12 +252,12 @@ STATUS = {  # a run's state -> what the visitor reads (translated where shown)
 }
 
 
-def status_line(run, snap) -> str:
-    """State, place in the queue or progress, speed and time left, each part a whole sentence joined by " · "."""
+def status_line(run, snap, load: dict) -> str:
+    """State, place in the queue or progress, speed and time left, each part a whole sentence joined by " · ".
+    load: the training service's load (runs training, waiting, the limit)."""
     p = snap.progress
     epoch = _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs) if run.epochs else _("epoch {epoch:.1f}").format(epoch=p.epoch)
     if snap.state == "queued":  # where it waits, and how far it got before (time-slicing: a run waits between its turns)
-        load = ui.training.client().load()
         if snap.ahead:
             status = _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)")
         else:
@@ -290,9 +280,7 @@ def grid_png(run_id: str, version: int, _grid) -> bytes:
 # says that the tab is open (the sidebar's heartbeat is off on this page): one rerun per refresh, not
 # three, because every rerun costs the browser its own round of drawing.
 wanting = bool(ui.training.session_runs())
-server_load = ui.training.client().load() if wanting else {}
-busy = server_load.get("training", 0) + server_load.get("waiting", 0)  # runs of every session, this one's included
-refresh = REFRESH_SECONDS * min(MAX_SLOWDOWN, max(1.0, busy / RUNS_PER_REFRESH)) if wanting else None
+refresh = ui.training.live_refresh_seconds(ui.training.client().load()) if wanting else None  # None: no refresh
 
 
 @st.fragment(run_every=refresh)
@@ -300,6 +288,9 @@ def live_view():
     """Where the run stands (state, place in the queue, progress, the latest loss terms), its latest
     sample grid and its curves. Reads the run's latest snapshot; the training runs in the background."""
     ui.training.beat()
+    load = ui.training.client().load()
+    if refresh is not None and ui.training.refresh_drifted(refresh, ui.training.live_refresh_seconds(load)):
+        st.rerun(scope="app")  # visitors came or left: refresh at the period the server's load asks for now
     run = ui.training.current_run()
     if run is None:
         st.info(_("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds."))
@@ -312,7 +303,7 @@ def live_view():
     if snap.error:  # a sentence of the training service, kept as a template and its fields where it has them
         st.error(translated(snap.error_template, snap.error_fields, snap.error))
     p = snap.progress
-    st.progress(p.fraction, text=status_line(run, snap))
+    st.progress(p.fraction, text=status_line(run, snap, load))
     if not ui.presenter():  # on a projector the curves say it: the grid and the curves fit on one screen without these
         m1, m2, m3, m4 = st.columns(4)
         m1.metric(

@@ -12,3 +12,24 @@ def test_stack_digits_takes_tensors_arrays_and_lists_of_them():
     stacked = ui.stack_digits([one, batch, torch.zeros(2, 28, 28)])
     assert stacked.shape == (6, 28, 28)
     assert stacked[1:4].min() == 1 and stacked[0].max() == 0
+
+
+def test_live_views_together_refresh_at_a_bounded_rate_and_within_the_heartbeat():
+    from ui.training import MAX_SLOWDOWN, REFRESH_SECONDS, RUNS_PER_REFRESH, live_refresh_seconds
+
+    periods = [live_refresh_seconds({"training": min(n, 2), "waiting": max(0, n - 2), "limit": 2}) for n in range(0, 40)]
+    assert periods == sorted(periods)  # more runs on the server, never a faster refresh
+    assert all(REFRESH_SECONDS <= p <= REFRESH_SECONDS * MAX_SLOWDOWN for p in periods)  # the refresh is the heartbeat
+    for n, period in enumerate(periods):
+        if n * REFRESH_SECONDS / RUNS_PER_REFRESH <= REFRESH_SECONDS * MAX_SLOWDOWN and n >= RUNS_PER_REFRESH:
+            assert abs(n / period - RUNS_PER_REFRESH / REFRESH_SECONDS) < 1e-9  # n pages together: the budget, no more
+
+
+def test_a_page_is_redrawn_only_when_the_load_asks_for_a_period_far_from_its_own():
+    from ui.training import REFRESH_DRIFT, live_refresh_seconds, refresh_drifted
+
+    alone = live_refresh_seconds({"training": 1, "waiting": 0})
+    five = live_refresh_seconds({"training": 2, "waiting": 3})
+    assert refresh_drifted(alone, five) and refresh_drifted(five, alone)  # the first visitor's page slows down as others join
+    assert not refresh_drifted(five, five) and not refresh_drifted(five, five * (REFRESH_DRIFT - 0.01))
+    assert not refresh_drifted(five, live_refresh_seconds({"training": 2, "waiting": 4}))  # both at the cap: no redraw

@@ -12,12 +12,27 @@ from . import state
 from .i18n import _
 
 HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so within 10 s of its last tab closing
+# How often a Train page's live view reads its run's snapshot (training never waits for it). Each refresh costs
+# the server and the browser CPU that training could use (a refresh re-renders every element of the page,
+# the sidebar's included): grids come once a second, and when more runs than RUNS_PER_REFRESH are on the
+# server, every page refreshes less often, so that the pages together refresh about 1.5 times a second
+# (bench/README.md: five pages refreshing every 2.5 s took Chromium twice the CPU of five every 3 s). At most
+# 3 s: the view's refresh is also this session's heartbeat, and a run not heard from for 6 s pauses.
+REFRESH_SECONDS = 1.0
+RUNS_PER_REFRESH = 1.5
+MAX_SLOWDOWN = 3.0
+# A page keeps the period it was drawn with (Streamlit fixes a fragment's period when the page runs); it is
+# drawn again when the server's load asks for a period this far off (rarely: when visitors start or leave).
+REFRESH_DRIFT = 1.25
 CURRENT_RUN = "current_run"  # this session's latest RunHandle (the Train page shows it)
 
 _client: TrainingClient | None = None
 _client_lock = threading.Lock()
 
-__all__ = ["beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "recipe", "session_runs", "start_run", "warm_up"]
+__all__ = [
+    "beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "live_refresh_seconds", "recipe", "refresh_drifted",
+    "session_runs", "start_run", "warm_up",
+]  # fmt: skip
 
 
 def client() -> TrainingClient:
@@ -79,6 +94,21 @@ def session_runs() -> list[RunHandle]:
     """This session's runs that still want to train (queued, training, or away for want of a heartbeat)."""
     runs = [entry.run for entry in state.session_models().values() if entry.run is not None]
     return [run for run in runs if run.snapshot is not None and run.snapshot.state in (QUEUED, TRAINING, AWAY)]
+
+
+def live_refresh_seconds(load: dict) -> float:
+    """Seconds between refreshes of a live view, given the service's load ({"training", "waiting", ...}): every
+    REFRESH_SECONDS while few runs share the server, slower as more do (the pages together about 1.5 times a
+    second), never slower than MAX_SLOWDOWN times that (the refresh is the session's heartbeat)."""
+    busy = load.get("training", 0) + load.get("waiting", 0)  # runs of every session, this one's included
+    return REFRESH_SECONDS * min(MAX_SLOWDOWN, max(1.0, busy / RUNS_PER_REFRESH))
+
+
+def refresh_drifted(period: float, wanted: float) -> bool:
+    """Is a page refreshing every `period` s far enough from the `wanted` period to be drawn again? Without this,
+    the first visitors' pages kept the fast period of an empty server while others joined: with five runs, two
+    pages refreshed every 1-1.3 s and the rest every 3 s, 2.75 refreshes a second in all instead of 1.7."""
+    return not (1 / REFRESH_DRIFT <= wanted / period <= REFRESH_DRIFT)
 
 
 def heartbeat() -> None:
