@@ -144,6 +144,7 @@ class TrainingService:
         self.absent_after = absent_after_seconds
         self._queue: deque[TrainingRun] = deque()
         self._training: set[TrainingRun] = set()
+        self.digits_trained = 0  # by every run since the service started (a dropped run's digits stay counted)
         self._cond = threading.Condition()
         self._closed = False
         self._workers = [threading.Thread(target=self._work, name=f"cvae-trainer-{i}", daemon=True) for i in range(self.max_concurrent)]
@@ -186,9 +187,10 @@ class TrainingService:
         return run.snapshot
 
     def load(self) -> dict:
-        """How busy the service is: runs training, runs waiting, the limit."""
+        """How busy the service is: runs training, runs waiting, the limit, and the digits trained so far."""
         with self._cond:
-            return {"training": len(self._training), "waiting": len(self._queue), "limit": self.max_concurrent}
+            busy = {"training": len(self._training), "waiting": len(self._queue)}
+            return {**busy, "limit": self.max_concurrent, "digits": self.digits_trained}
 
     def close(self) -> None:
         with self._cond:
@@ -237,6 +239,7 @@ class TrainingService:
             with self._cond:
                 sharing = max(1, len(self._training))
             torch.set_num_threads(self._threads(sharing))  # per thread: this worker only
+            trained_before = run.trainer.samples
             try:
                 run.trainer.run(max_seconds=self.slice)
             except TrainingError as e:  # the engine rolled back to the last finite weights
@@ -245,6 +248,8 @@ class TrainingService:
                 log.exception("training run %s failed", run.id)  # the traceback goes to the server log only
                 run.trainer.done = True
                 return self._publish(run, FAILED, draw=True, error=e)
+            with self._cond:
+                self.digits_trained += run.trainer.samples - trained_before
             if run.trainer.done:
                 return self._publish(run, DONE, draw=True)
             now = time.monotonic()

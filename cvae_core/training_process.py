@@ -48,6 +48,17 @@ class TrainingHost:
         self._data: dict = {}
         self._data_lock = threading.Lock()
         self.service = TrainingService(warm_up=self.warm_up, **service_settings)
+        count_to = os.environ.get("CVAE_COUNT_DIGITS")  # bench/: the digits trained, for an exact aggregate throughput
+        if count_to:
+            threading.Thread(target=self._count_digits, args=(Path(count_to),), daemon=True, name="count-digits").start()
+
+    def _count_digits(self, path: Path, every: float = 0.25) -> None:
+        """Append "<unix time> <digits trained by every run so far>" to a file, every `every` seconds."""
+        while True:
+            digits = self.service.load()["digits"]
+            with path.open("a") as f:
+                f.write(f"{time.time():.3f} {digits}\n")
+            time.sleep(every)
 
     def warm_up(self) -> None:
         """Load the offline digits and take a few steps on the live default model (each worker thread, at

@@ -118,6 +118,8 @@ def test_waiting_runs_know_their_place_and_time_slicing_lets_everyone_train(serv
     for run in runs:
         service.wait(run)
     assert all(run.snapshot.state == DONE for run in runs)
+    # the service counts every digit each run trained, across its turns (bench/ reads this for an exact aggregate)
+    assert service.load()["digits"] == sum(run.trainer.samples for run in runs) > 0
 
 
 def test_a_stranger_stopping_their_run_does_not_touch_mine(service, digits):

@@ -17,10 +17,11 @@ HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so wi
 # the sidebar's included): grids come once a second, and when more runs than RUNS_PER_REFRESH are on the
 # server, every page refreshes less often, so that the pages together refresh about 1.5 times a second
 # (bench/README.md: five pages refreshing every 2.5 s took Chromium twice the CPU of five every 3 s). At most
-# 3 s: the view's refresh is also this session's heartbeat, and a run not heard from for 6 s pauses.
+# 3.5 s, which keeps that budget up to five runs: the view's refresh is also this session's heartbeat, and a
+# run not heard from for 6 s pauses (2.5 s to spare for a refresh that comes late).
 REFRESH_SECONDS = 1.0
 RUNS_PER_REFRESH = 1.5
-MAX_SLOWDOWN = 3.0
+MAX_SLOWDOWN = 3.5
 # A page keeps the period it was drawn with (Streamlit fixes a fragment's period when the page runs); it is
 # drawn again when the server's load asks for a period this far off (rarely: when visitors start or leave).
 REFRESH_DRIFT = 1.25
@@ -107,7 +108,7 @@ def live_refresh_seconds(load: dict) -> float:
 def refresh_drifted(period: float, wanted: float) -> bool:
     """Is a page refreshing every `period` s far enough from the `wanted` period to be drawn again? Without this,
     the first visitors' pages kept the fast period of an empty server while others joined: with five runs, two
-    pages refreshed every 1-1.3 s and the rest every 3 s, 2.75 refreshes a second in all instead of 1.7."""
+    pages refreshed every 1-1.3 s and the rest every 3 s: 2.75 refreshes a second in all, not 1.5."""
     return not (1 / REFRESH_DRIFT <= wanted / period <= REFRESH_DRIFT)
 
 
