@@ -16,9 +16,9 @@ HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so wi
 # the server and the browser CPU that training could use (a refresh re-renders every element of the page,
 # the sidebar's included): grids come once a second, and when more runs than RUNS_PER_REFRESH are on the
 # server, every page refreshes less often, so that the pages together refresh about 1.5 times a second
-# (bench/README.md: five pages refreshing every 2.5 s took Chromium twice the CPU of five every 3 s). At most
-# 3.5 s, which keeps that budget up to five runs: the view's refresh is also this session's heartbeat, and a
-# run not heard from for 6 s pauses (2.5 s to spare for a refresh that comes late).
+# (bench/README.md: an open Train page's refresh cost Chromium about 0.1 s of a core). At most 3.5 s, which
+# keeps that budget up to five runs: the view's refresh is also this session's heartbeat, and a run not heard
+# from for 6 s pauses (2.5 s to spare for a refresh that comes late).
 REFRESH_SECONDS = 1.0
 RUNS_PER_REFRESH = 1.5
 MAX_SLOWDOWN = 3.5
