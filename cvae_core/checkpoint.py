@@ -188,8 +188,8 @@ def _tensor_shapes(header: dict) -> dict[str, tuple[int, ...]]:
         raise CheckpointError(N_("checkpoint header is damaged: a tensor without a valid shape")) from None
 
 
-def _build(meta: dict) -> torch.nn.Module:
-    """The network the metadata describes, its parameters on PyTorch's `meta` device: shapes, no memory."""
+def _declared(meta: dict) -> tuple[type[torch.nn.Module], object]:
+    """The class and configuration of the network the metadata declares, validated (nothing built)."""
     kind = meta.get("variant")
     if kind not in KINDS:
         raise CheckpointError(
@@ -200,8 +200,7 @@ def _build(meta: dict) -> torch.nn.Module:
     cls = KINDS[kind]
     try:
         config = cls.config_class.from_dict(meta["model_config"])
-        with torch.device("meta"):
-            model = cls(config)
+        config.validate()
     except (KeyError, TypeError, AttributeError):
         raise CheckpointError(N_("checkpoint metadata has no valid model_config")) from None
     except CVAEError as e:
@@ -212,7 +211,7 @@ def _build(meta: dict) -> torch.nn.Module:
             variant=repr(kind),
             config_variant=repr(config.variant),
         )
-    return model
+    return cls, config
 
 
 def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
@@ -227,9 +226,13 @@ def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
         )
     header = _header(data)
     meta = _metadata(header)
-    skeleton = _build(meta)
+    cls, config = _declared(meta)
+    with torch.device("meta"):  # parameters with shapes and no memory
+        skeleton = cls(config)
     _check_shapes(skeleton, _tensor_shapes(header), meta["variant"])
-    model = skeleton.to_empty(device="cpu")
+    # Built again on the CPU, not moved there with to_empty: the meta device's Python kernels import a second's
+    # worth of torch on first use. The model now fits: its tensors are the ones in the file.
+    model = cls(config)
     _load_weights(model, data)
     return Checkpoint(model.to(device), meta)
 

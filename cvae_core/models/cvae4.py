@@ -35,7 +35,8 @@ class CVAE4(CVAEModel):
         c = config
         self.encoder = image_encoder(c.arch, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z|x,y)
         self.prior_net = nn.Linear(c.n_classes, 2 * c.latent_dim)  # p(z|y)
-        nn.init.normal_(self.prior_net.weight[: c.latent_dim], std=1.0)  # spread the label means apart
+        if not self.prior_net.weight.is_meta:  # a checkpoint's shape check builds on `meta`: no values to draw there
+            nn.init.normal_(self.prior_net.weight[: c.latent_dim], std=1.0)  # spread the label means apart
         nn.init.zeros_(self.prior_net.weight[c.latent_dim :])
         nn.init.zeros_(self.prior_net.bias)
         self.decoder = image_decoder(c.arch, c.latent_dim, 0, c.hidden, c.layers)  # p(x|z): no y
