@@ -168,7 +168,7 @@ def start_training(chosen: dict) -> None:
 run = ui.training.current_run()
 snap = run.snapshot if run is not None else None
 active = snap is not None and snap.active
-b1, b2, b3, _spare = st.columns([1, 1, 1, 5])
+b1, b2, b3, _spare = st.container(key="train-buttons").columns([1, 1, 1, 5])  # key: PAGE_CSS
 start = b1.button(
     _("Start"), type="primary", icon=":material/play_arrow:", disabled=active, help=_("Train a new model with these settings.")
 )
@@ -283,6 +283,20 @@ wanting = bool(ui.training.session_runs())
 refresh = ui.training.live_refresh_seconds(ui.training.client().load()) if wanting else None  # None: no refresh
 
 
+# The buttons take the width their words need (fixed columns cut "Resume" short, and longer words in other
+# languages). A phone stacks columns: the buttons and the four figures would stand one above the other and push the
+# sample grid, which is what a visitor watches, a screen down; there the figures go two to a row, in smaller type.
+PAGE_CSS = """<style>
+.st-key-train-buttons [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; gap: 0.5rem; }
+.st-key-train-buttons [data-testid="stColumn"] { min-width: 0 !important; width: auto !important; flex: 0 0 auto !important; }
+@media (max-width: 640px) {
+  .st-key-train-figures [data-testid="stColumn"] { min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }
+  .st-key-train-figures [data-testid="stMetricValue"] { font-size: 1.5rem; }
+}
+</style>"""
+st.html(PAGE_CSS)
+
+
 @st.fragment(run_every=refresh)
 def live_view():
     """Where the run stands (state, place in the queue, progress, the latest loss terms), its latest
@@ -305,7 +319,7 @@ def live_view():
     p = snap.progress
     st.progress(p.fraction, text=status_line(run, snap, load))
     if not ui.presenter():  # on a projector the curves say it: the grid and the curves fit on one screen without these
-        m1, m2, m3, m4 = st.columns(4)
+        m1, m2, m3, m4 = st.container(key="train-figures").columns(4)  # key: PAGE_CSS
         m1.metric(
             _("ELBO (train)"),
             f"{p.terms.get('elbo', float('nan')):.1f}",
