@@ -47,26 +47,31 @@ st.header(_("Pretrained models"))
 shipped, refused = ui.shipped_models()
 if shipped:
     rows = []
+
+    def figure(test: dict, key: str, percent: bool = True) -> str:  # with its standard error where the file has one
+        text = ui.readable.estimate(test.get(key), test.get(f"{key}_se"), decimals=1, percent=percent)
+        return text.replace(" ", "\u00a0")  # a figure does not break across lines
+
     for name, ckpt in shipped.items():
         test = ckpt.metadata.get("metrics", {}).get("test", {})
-        rows.append(  # the column names are read, so they are translated; the values are names, ids and numbers
+        rows.append(  # the column names are read, so they are translated; the values are names and figures
             {
                 _("model"): name,
                 _("variant"): ckpt.model.name,
                 _("latent size"): ckpt.model.latent_dim,
                 _("trained on"): ckpt.metadata.get("dataset", "?"),
-                _("test ELBO (nats)"): test.get("elbo"),
-                _("label fidelity (CNN)"): test.get("label_fidelity"),
-                _("label fidelity (BN-CNN)"): test.get("label_fidelity_second"),
-                _("accuracy"): test.get("accuracy"),
+                _("test ELBO (nats)"): figure(test, "elbo", percent=False),
+                _("label fidelity (CNN)"): figure(test, "label_fidelity"),
+                _("label fidelity (BN-CNN)"): figure(test, "label_fidelity_second"),
+                _("accuracy"): figure(test, "accuracy"),
             }
         )
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.markdown(ui.readable.markdown_table(rows))
     st.caption(
         _(
             "Figures on the official 10,000-digit MNIST test split; label fidelity: the share of samples that each of two "
             "independent classifiers (a CNN and a batch-normalised CNN, trained on training digits only) reads as the label asked "
-            "for. checkpoints/README.md has the command that made each model."
+            "for; ± one standard error, where it was measured. checkpoints/README.md has the command that made each model."
         )
     )
 else:

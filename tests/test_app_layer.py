@@ -33,3 +33,15 @@ def test_a_page_is_redrawn_only_when_the_load_asks_for_a_period_far_from_its_own
     assert refresh_drifted(alone, five) and refresh_drifted(five, alone)  # the first visitor's page slows down as others join
     assert not refresh_drifted(five, five) and not refresh_drifted(five, five * (REFRESH_DRIFT - 0.01))
     assert not refresh_drifted(five, live_refresh_seconds({"training": 2, "waiting": 4}))  # both at the cap: no redraw
+
+
+def test_a_markdown_table_keeps_every_row_in_its_columns():
+    import re
+
+    rows = [{"model": "a|b", "ELBO": "-96.4 ± 0.3"}, {"model": "c\nd", "ELBO": None}]
+    lines = ui.readable.markdown_table(rows).split("\n")
+    assert len(lines) == 2 + len(rows)  # header, rule, one line a row: a line break in a cell starts no row
+    cells = [re.split(r"(?<!\\)\|", line)[1:-1] for line in lines]  # split at the "|" that are not escaped
+    assert all(len(c) == 2 for c in cells)  # a "|" in a cell starts no column
+    assert cells[2][0].strip() == "a\\|b" and cells[3][1].strip() == "—"  # kept, escaped; a missing figure reads as a dash
+    assert ui.readable.markdown_table([]) == ""
