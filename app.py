@@ -33,10 +33,17 @@ from cvae_core.models import VARIANTS  # noqa: E402 -- after the title: this imp
 st.header(_("The variants"))
 st.caption(_("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network."))
 PER_ROW = 3  # a projector (1920 px) shows a whole row of cards; a phone stacks them
+# A bound is wider than a card a third of the page wide: drawn smaller, it fits. Whatever is still wider than its
+# place (a bound on a narrow card, the models' table on a phone) scrolls sideways rather than being cut off.
+HOME_CSS = """<style>
+[class*="st-key-variant-"] .katex-display { font-size: 0.75em; overflow-x: auto; overflow-y: hidden; }
+.st-key-pretrained table { display: block; overflow-x: auto; }
+</style>"""
+st.html(HOME_CSS)
 for i in range(0, len(VARIANTS), PER_ROW):
     row = st.columns(PER_ROW)
     for col, cls in zip(row, list(VARIANTS.values())[i : i + PER_ROW], strict=False):
-        with col.container(border=True):
+        with col.container(border=True, key=f"variant-{cls.name}"):  # key: HOME_CSS
             st.subheader(_(cls.title))
             st.graphviz_chart(cls.graph_dot, width="stretch")
             st.latex(cls.elbo_latex)
@@ -66,7 +73,7 @@ if shipped:
                 _("accuracy"): figure(test, "accuracy"),
             }
         )
-    st.markdown(ui.readable.markdown_table(rows))
+    st.container(key="pretrained").markdown(ui.readable.markdown_table(rows))  # key: HOME_CSS
     st.caption(
         _(
             "Figures on the official 10,000-digit MNIST test split; label fidelity: the share of samples that each of two "

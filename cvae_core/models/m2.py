@@ -42,9 +42,9 @@ class M2(CVAEModel):
     graph_dot = """digraph { rankdir=LR; node [shape=circle];
   y [label="y", style=filled, fillcolor=grey90]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   y -> x [label="p(x|y,z)"]; z -> x; x -> y [style=dashed, label="q(y|x)"]; }"""
-    elbo_latex = (
-        r"\begin{aligned}\mathcal{J}^\alpha = & \textstyle\sum_{(x,y)} \mathcal{L}(x,y) + \sum_{x} \big[\sum_y q(y|x)\,\mathcal{L}(x,y)"
-        r" + \mathcal{H}(q(y|x))\big] \\ & + \alpha\, \mathbb{E}[\log q(y|x)]\end{aligned}"
+    elbo_latex = (  # the unlabelled digits' bound written out, a line a term: the home page's cards are narrow
+        r"\begin{aligned}\mathcal{J}^\alpha = & \textstyle\sum_{(x,y)} \mathcal{L}(x,y) \\ & + \textstyle\sum_{x} \sum_y q(y|x)\,\mathcal{L}(x,y)"
+        r" \\ & + \textstyle\sum_{x} \mathcal{H}(q(y|x)) \\ & + \alpha\, \mathbb{E}[\log q(y|x)]\end{aligned}"
     )
     classifies = True
     learns_from_unlabelled = True
