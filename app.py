@@ -5,6 +5,8 @@ import html
 import streamlit as st
 
 import ui
+from cvae_core.cards import CARDS
+from cvae_core.checkpoint_header import SHIPPED, catalogue
 from ui.i18n import N_, _
 
 ui.setup_page(
@@ -15,6 +17,7 @@ ui.setup_page(
         "condition y, here the digit's label, so you can ask it for a *7* and let z decide the handwriting. The variants below "
         "differ in which arrows their graphical model draws between y, z and x, and that changes what they are good at."
     ),
+    models=False,  # the whole page draws without torch, which loads meanwhile for the next page
 )
 
 st.subheader(_("Three things to try"))
@@ -28,8 +31,6 @@ for column, (path, label, sentence) in zip(st.columns(3), TRY_FIRST, strict=True
         st.page_link(path, label=_(label), icon=":material/arrow_forward:")
         st.caption(_(sentence))
 
-from cvae_core.models import VARIANTS  # noqa: E402 -- after the title: this imports torch
-
 st.header(_("The variants"))
 st.caption(_("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network."))
 PER_ROW = 3  # a projector (1920 px) shows a whole row of cards; a phone stacks them
@@ -40,18 +41,18 @@ HOME_CSS = """<style>
 .st-key-pretrained table { display: block; overflow-x: auto; }
 </style>"""
 st.html(HOME_CSS)
-for i in range(0, len(VARIANTS), PER_ROW):
+for i in range(0, len(CARDS), PER_ROW):
     row = st.columns(PER_ROW)
-    for col, cls in zip(row, list(VARIANTS.values())[i : i + PER_ROW], strict=False):
-        with col.container(border=True, key=f"variant-{cls.name}"):  # key: HOME_CSS
-            st.subheader(_(cls.title))
-            st.graphviz_chart(cls.graph_dot, width="stretch")
-            st.latex(cls.elbo_latex)
-            st.markdown(_(cls.good_for))
-            st.caption(f"<cite>{html.escape(_(cls.reference))}</cite>", unsafe_allow_html=True)  # a paper, cited as published
+    for col, (name, card) in zip(row, list(CARDS.items())[i : i + PER_ROW], strict=False):
+        with col.container(border=True, key=f"variant-{name}"):  # key: HOME_CSS
+            st.subheader(_(card.title))
+            st.graphviz_chart(card.graph_dot, width="stretch")
+            st.latex(card.elbo_latex)
+            st.markdown(_(card.good_for))
+            st.caption(f"<cite>{html.escape(_(card.reference))}</cite>", unsafe_allow_html=True)  # a paper, cited as published
 
 st.header(_("Pretrained models"))
-shipped, refused = ui.shipped_models()
+shipped = catalogue(SHIPPED)  # as their headers describe them: no weights read, no torch
 if shipped:
     rows = []
 
@@ -59,14 +60,14 @@ if shipped:
         text = ui.readable.estimate(test.get(key), test.get(f"{key}_se"), decimals=1, percent=percent)
         return text.replace(" ", "\u00a0")  # a figure does not break across lines
 
-    for name, ckpt in shipped.items():
-        test = ckpt.metadata.get("metrics", {}).get("test", {})
+    for name, meta in shipped.items():
+        test = meta.get("metrics", {}).get("test", {})
         rows.append(  # the column names are read, so they are translated; the values are names and figures
             {
                 _("model"): name,
-                _("variant"): ckpt.model.name,
-                _("latent size"): ckpt.model.latent_dim,
-                _("trained on"): ckpt.metadata.get("dataset", "?"),
+                _("variant"): meta["variant"],
+                _("latent size"): meta["model_config"].get("latent_dim"),
+                _("trained on"): meta.get("dataset", "?"),
                 _("test ELBO (nats)"): figure(test, "elbo", percent=False),
                 _("label fidelity (CNN)"): figure(test, "label_fidelity"),
                 _("label fidelity (BN-CNN)"): figure(test, "label_fidelity_second"),
@@ -89,7 +90,7 @@ if ui.presenter():  # server details are not for the audience
 st.header(_("This server"))
 c1, c2, _spare = st.columns([1, 1, 2])
 c1.metric(
-    _("Training runs in memory"), ui.training.held_runs(),
+    _("Training runs in memory"), ui.held_runs(),
     help=_(
         "Held by the browser sessions on this server, yours included. A closed tab's runs stop within 10 s and are released "
         "when the server drops the session (after `server.disconnectedSessionTTL`, 120 s by default)."

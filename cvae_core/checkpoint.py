@@ -22,6 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from .checkpoint_header import FORMAT, METADATA_KEY, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
+from .checkpoint_header import metadata_of as _metadata
+from .checkpoint_header import parse_header as _header
 from .classifier import DigitClassifier
 from .errors import CheckpointError, CVAEError
 from .models import VARIANTS, CVAEModel
@@ -31,15 +34,11 @@ from .text import N_
 # `config_class` (with from_dict / to_dict / validate) and is built as cls(config).
 KINDS: dict[str, type[torch.nn.Module]] = {**VARIANTS, DigitClassifier.name: DigitClassifier}
 
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"  # the models that ship with the app
 FIDELITY_CLASSIFIERS = {  # figure key -> file: the fidelity CNN, and a second classifier of another architecture
     "label_fidelity": SHIPPED / "fidelity_classifier.safetensors",
     "label_fidelity_second": SHIPPED / "fidelity_classifier_bn.safetensors",
 }
-FORMAT = "cvae-lab/1"
-METADATA_KEY = "cvae_lab"
 MAX_BYTES = 256 * 1024 * 1024
-SUFFIX = ".safetensors"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 ALREADY_EXISTS = N_("{file_name} already exists")  # store.py says this one in its own words
 
@@ -144,40 +143,6 @@ def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
         if tmp_name is not None:
             Path(tmp_name).unlink(missing_ok=True)
     return path
-
-
-def _header(data: bytes) -> dict:
-    """The safetensors header of checkpoint bytes (tensor names, shapes and the metadata), parsed once."""
-    if len(data) < 8:
-        raise CheckpointError(N_("not a checkpoint: the file is empty or too short"))
-    header_len = int.from_bytes(data[:8], "little")
-    if header_len <= 0 or 8 + header_len > len(data) or header_len > 100 * 1024 * 1024:
-        raise CheckpointError(N_("not a checkpoint: no safetensors header (is this a pickle or another kind of file?)"))
-    try:
-        header = json.loads(data[8 : 8 + header_len])
-    except ValueError:
-        header = None
-    if not isinstance(header, dict):
-        raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata"))
-    return header
-
-
-def _metadata(header: dict) -> dict:
-    try:
-        meta = json.loads(header["__metadata__"][METADATA_KEY])
-    except (ValueError, KeyError, TypeError):
-        raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata")) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(
-            N_("unsupported checkpoint format {checkpoint_format}"),
-            checkpoint_format=repr(meta.get("format") if isinstance(meta, dict) else meta),
-        )
-    return meta
-
-
-def read_metadata(data: bytes) -> dict:
-    """The metadata of checkpoint bytes, read from the safetensors header alone."""
-    return _metadata(_header(data))
 
 
 def _tensor_shapes(header: dict) -> dict[str, tuple[int, ...]]:

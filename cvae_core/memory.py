@@ -6,6 +6,7 @@ process use these (other C libraries: nothing to do)."""
 
 import ctypes
 import gc
+from pathlib import Path
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
@@ -44,3 +45,14 @@ def limit_malloc_arenas(arenas: int) -> None:
     libc = _glibc()
     if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(M_ARENA_MAX, arenas)
+
+
+def resident_mb() -> float | None:
+    """Resident memory of this process in MB (Linux /proc; None elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None

@@ -78,7 +78,7 @@ for key, value in {**variant_defaults(state["train_variant"]), **others}.items()
 with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
     variant = c1.selectbox(
-        _("Variant"), list(VARIANTS), format_func=lambda v: _(VARIANTS[v].title), key="train_variant", placeholder=_("Choose an option"),
+        _("Variant"), list(VARIANTS), format_func=lambda v: _(VARIANTS[v].card.title), key="train_variant", placeholder=_("Choose an option"),
         help=_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
     )  # fmt: skip
     dataset = c2.selectbox(

@@ -1,5 +1,9 @@
 """Every page renders on its own, and its main interactions produce what they should (Streamlit AppTest)."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -63,6 +67,62 @@ def test_home_shows_every_variant():
     for target in ("pages/3_Draw.py", "pages/1_Train.py", "pages/2_Generate.py"):
         at.switch_page(target).run()
         no_exceptions(at)
+
+
+HOME_WITHOUT_TORCH = """
+import sys
+import ui.frame
+
+started = []
+ui.frame.load_in_background = lambda: started.append(True)  # what the page asks for, not done here
+from streamlit.testing.v1 import AppTest
+
+at = AppTest.from_file(sys.argv[1], default_timeout=60).run()
+assert not at.exception, [e.value for e in at.exception]
+assert len(at.get("graphviz_chart")) == 6 and [h.value for h in at.header] == ["The variants", "Pretrained models", "This server"]
+table = next(m.value for m in at.markdown if m.value.startswith("| model |"))
+assert all(f"| {name} |" in table for name in ("cvae1", "cvae2", "cvae3", "cvae4", "m2", "vae"))
+assert started == [True]  # torch, the shipped models and the training process load in the background
+print("torch" in sys.modules)
+"""
+
+
+def test_the_home_page_draws_without_torch_and_has_it_loaded_for_the_next_page():
+    """Importing torch takes seconds on a cold server: the home page (title, variants, the models' table, the
+    server's figures) draws without it, and asks for it to load in the background (a fresh process, to see)."""
+    out = subprocess.run(
+        [sys.executable, "-c", HOME_WITHOUT_TORCH, str(ROOT / "app.py")], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"  # torch was never imported
+
+
+HOME_THEN_LOADED = """
+import json
+import sys
+import time
+from streamlit.testing.v1 import AppTest
+
+at = AppTest.from_file(sys.argv[1], default_timeout=60).run()
+assert not at.exception, [e.value for e in at.exception]
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:  # ui.models and ui.training are imported by the loading thread, not by the page
+    models, training = sys.modules.get("ui.models"), sys.modules.get("ui.training")
+    if getattr(getattr(models, "_SHIPPED_LOADED", None), "is_set", bool)() and getattr(training, "_client", None):
+        break
+    time.sleep(0.05)
+print(json.dumps({"models": sorted(models._shipped_models()[0]), "held": training._client.held()}))
+training._client.close()
+"""
+
+
+def test_after_the_home_page_the_models_and_the_training_process_are_ready():
+    out = subprocess.run(
+        [sys.executable, "-c", HOME_THEN_LOADED, str(ROOT / "app.py")], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    ready = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"cvae1", "cvae2", "cvae3", "cvae4", "m2", "vae"} <= set(ready["models"]) and ready["held"] == 0
 
 
 def test_presenter_mode_hides_the_server_details_and_keeps_to_links():

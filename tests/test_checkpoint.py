@@ -193,3 +193,20 @@ except CheckpointError as e:
     seconds, grown_kb = float(out[1]), int(out[2])
     assert seconds < 0.05 and grown_kb < 20 * 1024, (seconds, grown_kb)
     assert "do not fit" in " ".join(out[3:])
+
+
+def test_the_catalogue_reads_what_loading_reads_from_the_header_alone(tmp_path, model):
+    from cvae_core.checkpoint_header import catalogue
+
+    models, _refused = checkpoint.load_folder(checkpoint.SHIPPED)
+    listed = catalogue(checkpoint.SHIPPED)
+    assert listed.keys() == models.keys()  # the CVAE models; the fidelity classifiers are left out of both
+    assert all(listed[name] == ckpt.metadata for name, ckpt in models.items())
+    data = checkpoint.to_bytes(model, {"dataset": "mnist"})
+    header_end = 8 + int.from_bytes(data[:8], "little")
+    (tmp_path / "cut.safetensors").write_bytes(data[:header_end])  # the header, no weights
+    assert catalogue(tmp_path)["cut"]["dataset"] == "mnist"  # listed: the weights were never read
+    with pytest.raises(CheckpointError):
+        checkpoint.load(tmp_path / "cut.safetensors")  # loading reads them, and refuses the file
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 8 + b"{}")
+    assert set(catalogue(tmp_path)) == {"cut"}  # a file that is not a checkpoint is left out, not an error

@@ -191,3 +191,10 @@ def test_experiments_repeat_exactly_baselines_included(digits, held_out):
     first, second = (quadrants(1, digits, test, epochs=0.2, samples=3, hidden=32) for _ in range(2))
     assert first.nn_ncll == second.nn_ncll and first.cvae_ncll_is == second.cvae_ncll_is
     assert classification(digits, test, epochs=0.2, hidden=32) == classification(digits, test, epochs=0.2, hidden=32)
+
+
+def test_every_variant_has_its_card_and_every_card_a_variant():
+    from cvae_core.cards import CARDS
+
+    assert list(CARDS) == list(VARIANTS)  # the home page shows the cards in the variants' order
+    assert all(cls.card is CARDS[name] for name, cls in VARIANTS.items())

@@ -1,16 +1,20 @@
 """The app layer: what every page shares. Pages arrange widgets and plots; the maths is in cvae_core.
 
 - `frame`: the page frame (set-up, sidebar, page links) and digits shown as PNGs;
-- `models`: shipped and session models, the checkpoint uploader, the model pickers;
+- `models`: shipped and session models, the model pickers;
+- `upload`: the sidebar's checkpoint uploader;
 - `state`: named accessors for this session's state, including the contracts between pages;
 - `readable`: numbers as people read them;
 - `plots`: shapes for the pages' plots, and the Train page's live curves as inline SVG;
-- `server`: the process (thread counts, memory);
+- `server`: the process (thread counts, garbage collection);
 - `training`: the training process, this session's runs, the heartbeat;
 - `i18n`: the visitor's language (gettext catalogues in ui/locales).
 """
 
 import importlib
+import sys
+
+from cvae_core.memory import resident_mb as server_memory_mb
 
 from . import readable, state
 from .frame import PAGES, digit_png, digits_png, presenter, setup_page, show_digits, stack_digits
@@ -30,8 +34,14 @@ _LAZY = {
     "ellipses": "plots",
     "stacked_lines_svg": "plots",
     "release_memory": "server",
-    "server_memory_mb": "server",
 }
+
+
+def held_runs() -> int:
+    """Training runs the server's training process holds for sessions: 0 before it has started. It starts with
+    ui.training, which imports torch, so a page that trains nothing asks without loading either."""
+    training = sys.modules.get(f"{__name__}.training")
+    return 0 if training is None else training.held_runs()
 
 
 def __getattr__(name: str):
@@ -52,6 +62,7 @@ __all__ = [
     "digits_png",
     "ellipses",
     "fidelity_classifiers",
+    "held_runs",
     "readable",
     "model_picker",
     "presenter",

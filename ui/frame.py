@@ -1,13 +1,14 @@
 """The page frame every page shares: page set-up, the sidebar, and digits shown as crisp PNGs."""
 
 import json
+import threading
 
 import numpy as np
 import streamlit as st
 
 from cvae_core.images import as_array, grid, png_bytes
 
-from . import i18n
+from . import i18n, state
 from .i18n import LANGUAGE, N_, _
 
 PAGES = [  # (file, title, icon); the title is translated where shown
@@ -80,10 +81,12 @@ def kept_in_address() -> dict:
     return kept
 
 
-def setup_page(title: str, intro: str | None = None, heartbeat: bool = True) -> None:
+def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, models: bool = True) -> None:
     """Page config, title, a one-paragraph explanation (folded away in presenter mode), and the shared sidebar.
     The title and the explanation come translated (the page calls _ on them). heartbeat=False: the page
-    itself tells the training process, as often, that this session's tab is open (ui.training.beat)."""
+    itself tells the training process, as often, that this session's tab is open (ui.training.beat).
+    models=False: a page that uses no model (the home page) draws without torch; torch, the shipped models and
+    the training process then load in the background while the visitor reads (load_in_background)."""
     st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
     _follow_presenter_link()
     if presenter():
@@ -112,19 +115,50 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True) -> 
                 "Bookmark the address to open the app this way (it ends in ?presenter=1)."
             ),
         )  # fmt: skip
-    # Painted so far without torch. What follows imports it (seconds, the first time in a server).
-    from .models import checkpoint_uploader, shipped_models
-    from .training import heartbeat as ui_heartbeat
-    from .training import warm_up
+    # Painted so far without torch. A page with models imports it here (seconds, the first time in a server).
+    from .upload import checkpoint_uploader
 
     with st.sidebar:
-        refused = shipped_models()[1]
-        for name, why in refused.items():
-            st.warning(_("Skipped checkpoint {name}: {why}").format(name=name, why=i18n.error_text(why)))
+        if models:
+            from .models import shipped_models
+
+            for name, why in shipped_models()[1].items():
+                st.warning(_("Skipped checkpoint {name}: {why}").format(name=name, why=i18n.error_text(why)))
         checkpoint_uploader()
-        if heartbeat:
+        # The heartbeat keeps this session's runs training. A session that has a run has loaded torch already;
+        # one without has nothing to keep alive, so a page without models need not load it for this.
+        if heartbeat and (models or any(entry.run is not None for entry in state.session_models().values())):
+            from .training import heartbeat as ui_heartbeat
+
             ui_heartbeat()
-    warm_up()  # the training process starts while the visitor reads
+    if models:
+        from .training import warm_up
+
+        warm_up()  # the training process starts while the visitor reads
+    else:
+        load_in_background()
+
+
+_LOADING = threading.Lock()  # taken for good by the first page that starts the loading: once per server
+
+
+def load_in_background() -> None:
+    """Import torch, load the shipped models and start the training process in a thread, once per server: the page
+    that asked draws meanwhile, and the visitor's next page finds them ready."""
+    if not _LOADING.acquire(blocking=False):
+        return
+
+    def load() -> None:
+        try:
+            from .models import preload_shipped_models
+            from .training import client
+
+            preload_shipped_models()
+            client()
+        except Exception:  # noqa: BLE001 -- only a head start: pages load these themselves and report a failure there
+            pass
+
+    threading.Thread(target=load, daemon=True, name="load-models").start()
 
 
 def stack_digits(images) -> np.ndarray:

@@ -1,5 +1,5 @@
 """The models a session can use: the shipped ones (loaded once per server, shared read-only), the
-session's own, the sidebar's checkpoint uploader and the model pickers."""
+session's own, and the model pickers (the sidebar's checkpoint uploader is ui.upload)."""
 
 import threading
 from dataclasses import dataclass, field
@@ -9,12 +9,10 @@ import streamlit as st
 
 from cvae_core import checkpoint
 from cvae_core.checkpoint import Checkpoint
-from cvae_core.errors import CVAEError
-from cvae_core.models import VARIANTS
 from cvae_core.store import ModelStore, StoreSettings
 
 from . import state
-from .i18n import _, error_text
+from .i18n import _
 from .server import freeze_what_is_loaded
 
 CHECKPOINTS = checkpoint.SHIPPED
@@ -32,6 +30,12 @@ def shipped_models() -> tuple[dict, dict]:
         loaded = _shipped_models()
     _SHIPPED_LOADED.set()
     return loaded
+
+
+def preload_shipped_models() -> None:
+    """Load the shipped models outside a page run (a thread the home page starts), so that the next page need not."""
+    _shipped_models()
+    _SHIPPED_LOADED.set()
 
 
 @st.cache_resource(show_spinner=False)  # its spinner is shipped_models'
@@ -171,35 +175,6 @@ def all_models() -> dict[str, ModelChoice]:
     return out
 
 
-def checkpoint_uploader() -> None:
-    """Load a checkpoint file into this session, through the one checkpoint loader (nothing is unpickled)."""
-    with st.expander(_("Load a checkpoint")):
-        upload = st.file_uploader(
-            _("A .safetensors file from CVAE Lab"),
-            type=["safetensors"],
-            key="checkpoint_upload",
-            help=_("Checkpoints downloaded from the Train page or made with `python -m cvae_core train`."),
-        )
-        if upload is None:
-            return
-        loaded = st.session_state.setdefault("uploaded_checkpoints", set())  # upload ids: two files may share a name
-        if upload.file_id in loaded:
-            st.caption(_("{file} is loaded.").format(file=upload.name))
-            return
-        try:
-            ckpt = checkpoint.from_bytes(upload.getvalue())
-        except CVAEError as e:
-            st.error(_("Cannot load {file}: {reason}").format(file=upload.name, reason=error_text(e)))
-            return
-        if not ckpt.is_generative_model:
-            st.error(_("{file} is not a CVAE model.").format(file=upload.name))
-            return
-        name = Path(upload.name).stem[:60] or "uploaded"
-        add_session_model(name, ckpt)
-        loaded.add(upload.file_id)
-        st.success(_("Loaded {name} ({variant}); it is now in the model lists.").format(name=name, variant=ckpt.model.name))
-
-
 def model_picker(label: str | None = None, where=None, keep=lambda model: True, key: str = "model", help: str | None = None):
     """A select box of the available models that pass `keep` (its value is a model id); returns
     (display label, Checkpoint) or (None, None). `label` and `help` come translated (default: "Model")."""
@@ -231,7 +206,7 @@ def model_picker(label: str | None = None, where=None, keep=lambda model: True, 
 def describe_model(ckpt) -> str:
     """A line of markdown on a checkpoint, in the visitor's language: its variant, latent size, network and test ELBO."""
     meta, model = ckpt.metadata, ckpt.model
-    fields = {"title": _(VARIANTS[model.name].title), "latent_size": model.latent_dim, "architecture": model.config.arch.upper()}
+    fields = {"title": _(model.card.title), "latent_size": model.latent_dim, "architecture": model.config.arch.upper()}
     test = meta.get("metrics", {}).get("test", {})
     if "elbo" in test:
         return _("**{title}** · latent size {latent_size} · {architecture} · test ELBO {elbo:.1f} nats").format(**fields, elbo=test["elbo"])

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cards import CARDS, Card
 from ..distributions import bernoulli_log_likelihood, gaussian_kl, gaussian_log_density, reparameterize
 from ..errors import ConfigError
 from ..nets import IMAGE_SIDE
@@ -133,11 +134,7 @@ class CVAEModel(nn.Module):
     """Base class of the six variants. Subclasses set the class attributes and the hooks."""
 
     name: ClassVar[str]
-    title: ClassVar[str]
-    good_for: ClassVar[str]
-    reference: ClassVar[str]
-    graph_dot: ClassVar[str]  # the graphical model, Graphviz DOT
-    elbo_latex: ClassVar[str]  # the bound it maximises, LaTeX
+    card: ClassVar[Card]  # what the variant is, for a reader (cvae_core/cards.py): set from its name
     uses_label: ClassVar[bool] = True  # does generation take a label?
     makes_images: ClassVar[bool] = True  # can it generate digits from a label?
     classifies: ClassVar[bool] = False  # does it have p(y|x) of its own (else Bayes' rule)?
@@ -145,6 +142,10 @@ class CVAEModel(nn.Module):
     has_label_prior: ClassVar[bool] = False  # is p(z|y) learned, one Gaussian per label (cvae1, cvae4)?
     dials_note: ClassVar[str | None] = None  # what the style dials do, where that differs from the usual
     config_class: ClassVar[type] = ModelConfig  # what a checkpoint stores to rebuild it
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.card = CARDS[cls.name]  # a variant without a card is an error at import
 
     def __init__(self, config: ModelConfig):
         super().__init__()

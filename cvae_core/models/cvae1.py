@@ -9,22 +9,12 @@ carry the label and the prior has no holes between classes.
 from torch import nn
 
 from ..nets import image_decoder, image_encoder
-from ..text import N_
 from .base import CVAEModel
 
 
 class CVAE1(CVAEModel):
     name = "cvae1"
-    title = N_("CVAE-1 (learned prior p(z|y))")
     has_label_prior = True
-    good_for = N_("Drawing a chosen digit; each label gets its own region of latent space.")
-    reference = N_("The conditional VAE with a label-dependent prior (Sohn et al. 2015, sec. 4)")
-    graph_dot = """digraph { rankdir=LR; node [shape=circle];
-  y [label="y", style=filled, fillcolor=lightgrey]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
-  y -> z [label="p(z|y)"]; z -> x [label="p(x|z,y)"]; y -> x; }"""
-    elbo_latex = (
-        r"\begin{aligned}\log p(x|y) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(x|z,y)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|y))\end{aligned}"
-    )
 
     def __init__(self, config):
         super().__init__(config)

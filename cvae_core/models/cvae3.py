@@ -25,7 +25,6 @@ import torch
 
 from ..distributions import bernoulli_log_likelihood, categorical_log_likelihood, reparameterize
 from ..nets import IMAGE_DIM, IMAGE_SIDE, ConditionalMLP, image_encoder
-from ..text import N_
 from .base import CVAEModel, sample_chunks
 
 HALF = IMAGE_SIDE // 2
@@ -57,15 +56,6 @@ def filled_with_guess(nn_net, x: torch.Tensor, mask: torch.Tensor) -> torch.Tens
 
 class CVAE3(CVAEModel):
     name = "cvae3"
-    title = N_("CVAE-3 (Sohn: predicts y from x)")
-    good_for = N_("Prediction with uncertainty: a classifier, and several plausible completions of a half-hidden digit.")
-    reference = N_("Sohn, Lee & Yan, Learning structured output representation using deep conditional generative models, NIPS 2015")
-    graph_dot = """digraph { rankdir=LR; node [shape=circle];
-  x [label="x", style=filled, fillcolor=lightgrey]; z [label="z"]; y [label="y", style=filled, fillcolor=lightgrey];
-  x -> z [label="p(z|x)"]; z -> y [label="p(y|x,z)"]; x -> y; }"""
-    elbo_latex = (
-        r"\begin{aligned}\log p(y|x) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(y|x,z)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|x))\end{aligned}"
-    )
     uses_label = True
     makes_images = False
 

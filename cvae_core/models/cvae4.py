@@ -15,19 +15,10 @@ from .base import CVAEModel
 
 class CVAE4(CVAEModel):
     name = "cvae4"
-    title = N_("CVAE-4 (CMMA: y -> z -> x)")
     has_label_prior = True
     dials_note = N_(
         "**cvae4 (y → z → x)**: the decoder never sees y. Changing the label moves z to another label's region of latent space "
         "(the prior p(z|y)), and that is what changes the digit; with the label fixed, the dials alone can still turn one digit into another."
-    )
-    good_for = N_("A single latent space for all digits, organised by label through p(z|y).")
-    reference = N_("Pandey & Dukkipati, Variational methods for conditional multimodal deep learning, 2016")
-    graph_dot = """digraph { rankdir=LR; node [shape=circle];
-  y [label="y", style=filled, fillcolor=lightgrey]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
-  y -> z [label="p(z|y)"]; z -> x [label="p(x|z)"]; }"""
-    elbo_latex = (
-        r"\begin{aligned}\log p(x|y) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(x|z)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|y))\end{aligned}"
     )
 
     def __init__(self, config):

@@ -32,19 +32,9 @@ from .base import CVAEModel
 
 class M2(CVAEModel):
     name = "m2"
-    title = N_("M2 (semi-supervised, Kingma et al. 2014)")
     dials_note = N_(
         "**m2**: y and z are independent. Moving only y keeps the style (a column above), moving only z keeps the digit "
         "(the right strip): the model learned this split from mostly unlabelled digits."
-    )
-    good_for = N_("Learning from a handful of labels: a classifier and a conditional generator from 100 labelled digits.")
-    reference = N_("Kingma, Rezende, Mohamed & Welling, Semi-supervised learning with deep generative models, NIPS 2014")
-    graph_dot = """digraph { rankdir=LR; node [shape=circle];
-  y [label="y", style=filled, fillcolor=grey90]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
-  y -> x [label="p(x|y,z)"]; z -> x; x -> y [style=dashed, label="q(y|x)"]; }"""
-    elbo_latex = (  # the unlabelled digits' bound written out, a line a term: the home page's cards are narrow
-        r"\begin{aligned}\mathcal{J}^\alpha = & \textstyle\sum_{(x,y)} \mathcal{L}(x,y) \\ & + \textstyle\sum_{x} \sum_y q(y|x)\,\mathcal{L}(x,y)"
-        r" \\ & + \textstyle\sum_{x} \mathcal{H}(q(y|x)) \\ & + \alpha\, \mathbb{E}[\log q(y|x)]\end{aligned}"
     )
     classifies = True
     learns_from_unlabelled = True

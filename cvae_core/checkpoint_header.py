@@ -1,0 +1,77 @@
+"""A checkpoint's header, read without torch: the safetensors header (tensor names and shapes, and CVAE Lab's
+metadata) at the start of the file. `checkpoint` loads whole checkpoints through it; the home page lists the
+shipped models with it while torch is still loading (`catalogue`)."""
+
+import json
+from pathlib import Path
+
+from .cards import CARDS
+from .errors import CheckpointError
+from .text import N_
+
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"  # the models that ship with the app
+FORMAT = "cvae-lab/1"
+METADATA_KEY = "cvae_lab"
+SUFFIX = ".safetensors"
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # a header claiming more is not a checkpoint of ours (ours are a few kB)
+
+
+def parse_header(data: bytes) -> dict:
+    """The safetensors header of checkpoint bytes (the file, or its first bytes up to the header's end)."""
+    if len(data) < 8:
+        raise CheckpointError(N_("not a checkpoint: the file is empty or too short"))
+    header_len = int.from_bytes(data[:8], "little")
+    if header_len <= 0 or 8 + header_len > len(data) or header_len > MAX_HEADER_BYTES:
+        raise CheckpointError(N_("not a checkpoint: no safetensors header (is this a pickle or another kind of file?)"))
+    try:
+        header = json.loads(data[8 : 8 + header_len])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict):
+        raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata"))
+    return header
+
+
+def metadata_of(header: dict) -> dict:
+    """CVAE Lab's metadata in a parsed header, its format checked."""
+    try:
+        meta = json.loads(header["__metadata__"][METADATA_KEY])
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata")) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(
+            N_("unsupported checkpoint format {checkpoint_format}"),
+            checkpoint_format=repr(meta.get("format") if isinstance(meta, dict) else meta),
+        )
+    return meta
+
+
+def read_metadata(data: bytes) -> dict:
+    """The metadata of checkpoint bytes, read from the safetensors header alone."""
+    return metadata_of(parse_header(data))
+
+
+def file_metadata(path: str | Path) -> dict:
+    """The metadata of a checkpoint file, reading its header's bytes only (not its weights)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else 0
+            return read_metadata(head + f.read(min(size, MAX_HEADER_BYTES)))
+    except OSError as e:
+        raise CheckpointError(N_("cannot read {path}: {reason}"), path=str(path), reason=str(e.strerror or e)) from None
+
+
+def catalogue(folder: str | Path) -> dict[str, dict]:
+    """The CVAE models in a folder as their headers describe them, by file stem: no weights read, no torch. Files
+    that are not CVAE Lab models (the fidelity classifiers, anything else) are left out; `checkpoint.load_folder`
+    says why a file is refused."""
+    models = {}
+    for path in sorted(Path(folder).glob("*" + SUFFIX)):
+        try:
+            meta = file_metadata(path)
+        except CheckpointError:
+            continue
+        if meta.get("variant") in CARDS and isinstance(meta.get("model_config"), dict):
+            models[path.stem] = meta
+    return models

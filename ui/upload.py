@@ -1,0 +1,42 @@
+"""The sidebar's checkpoint uploader. It draws without torch: torch and the checkpoint loader load when a file comes."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from cvae_core.errors import CVAEError
+
+from .i18n import _, error_text
+
+
+def checkpoint_uploader() -> None:
+    """Load a checkpoint file into this session, through the one checkpoint loader (nothing is unpickled)."""
+    with st.expander(_("Load a checkpoint")):
+        upload = st.file_uploader(
+            _("A .safetensors file from CVAE Lab"),
+            type=["safetensors"],
+            key="checkpoint_upload",
+            help=_("Checkpoints downloaded from the Train page or made with `python -m cvae_core train`."),
+        )
+        if upload is None:
+            return
+        loaded = st.session_state.setdefault("uploaded_checkpoints", set())  # upload ids: two files may share a name
+        if upload.file_id in loaded:
+            st.caption(_("{file} is loaded.").format(file=upload.name))
+            return
+        from cvae_core import checkpoint  # here, not above: these import torch
+
+        from .models import add_session_model
+
+        try:
+            ckpt = checkpoint.from_bytes(upload.getvalue())
+        except CVAEError as e:
+            st.error(_("Cannot load {file}: {reason}").format(file=upload.name, reason=error_text(e)))
+            return
+        if not ckpt.is_generative_model:
+            st.error(_("{file} is not a CVAE model.").format(file=upload.name))
+            return
+        name = Path(upload.name).stem[:60] or "uploaded"
+        add_session_model(name, ckpt)
+        loaded.add(upload.file_id)
+        st.success(_("Loaded {name} ({variant}); it is now in the model lists.").format(name=name, variant=ckpt.model.name))
