@@ -40,8 +40,8 @@ _LAZY = {
 def held_runs() -> int:
     """Training runs the server's training process holds for sessions: 0 before it has started. It starts with
     ui.training, which imports torch, so a page that trains nothing asks without loading either."""
-    training = sys.modules.get(f"{__name__}.training")
-    return 0 if training is None else training.held_runs()
+    held = getattr(sys.modules.get(f"{__name__}.training"), "held_runs", None)  # None while a thread still imports it
+    return 0 if held is None else held()
 
 
 def __getattr__(name: str):
