@@ -273,8 +273,9 @@ def start(p) -> dict:
 # which is when a person sees it. The script's clock also gives the round trip through Playwright (press, then a
 # poll until the image's address changes), which adds the time Chromium takes to answer while it is still busy
 # with the rest of the rerun (the dials below the digit): 0-30 ms more.
+DIGIT = "document.querySelector('[data-testid=\"stMainBlockContainer\"] [data-testid=\"stImage\"] img')"
 DIAL_WATCH = """() => {
-  const digit = () => document.querySelector('[data-testid="stMainBlockContainer"] [data-testid="stImage"] img');
+  const digit = () => DIGIT;
   window.__dial = {key: null, shown: null, src: null};
   document.addEventListener('keydown', (e) => { window.__dial = {key: e.timeStamp, shown: null, src: null}; }, true);
   new MutationObserver(() => {
@@ -283,9 +284,9 @@ DIAL_WATCH = """() => {
     d.src = img.getAttribute('src');
     img.decode().catch(() => {}).then(() => requestAnimationFrame((t) => { if (img.getAttribute('src') === d.src) d.shown = t - d.key; }));
   }).observe(document.querySelector('[data-testid="stMainBlockContainer"]'), {attributes: true, subtree: true, attributeFilter: ['src']});
-}"""
-NEW_DIGIT = """(before) => { const d = window.__dial, img = document.querySelector('[data-testid="stMainBlockContainer"] [data-testid="stImage"] img');
-  return img && img.getAttribute('src') !== before && d.shown !== null; }"""
+}""".replace("DIGIT", DIGIT, 1)
+ADDRESS_CHANGED = f"(before) => {{ const img = {DIGIT}; return !!img && img.getAttribute('src') !== before; }}"
+DRAWN = "() => window.__dial.shown !== null"
 
 
 def dial(p, repeats: int = 20) -> dict:
@@ -305,14 +306,9 @@ def dial(p, repeats: int = 20) -> dict:
             before = digit.get_attribute("src")
             t = time.perf_counter()
             page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-            page.wait_for_function(
-                "(src) => { const i = document.querySelector('[data-testid=\"stMainBlockContainer\"] [data-testid=\"stImage\"] img');"
-                " return i && i.getAttribute('src') !== src; }",
-                arg=before,
-                timeout=10_000,
-            )
+            page.wait_for_function(ADDRESS_CHANGED, arg=before, timeout=10_000)
             round_trips.append(1000 * (time.perf_counter() - t))
-            page.wait_for_function(NEW_DIGIT, arg=before, timeout=10_000)
+            page.wait_for_function(DRAWN, timeout=10_000)
             shown.append(page.evaluate("() => window.__dial.shown"))
             time.sleep(0.3)
     finally:
