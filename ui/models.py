@@ -24,16 +24,14 @@ _SHIPPED_LOADED = threading.Event()  # after the first load, pages skip the spin
 
 def shipped_models() -> tuple[dict, dict]:
     """The checkpoints in checkpoints/, loaded once per server and shared read-only by every session."""
-    if _SHIPPED_LOADED.is_set():
-        return _shipped_models()
-    with st.spinner(_("Loading the pretrained models…")):  # in the visitor's language, so not the cache's own spinner
-        loaded = _shipped_models()
-    _SHIPPED_LOADED.set()
-    return loaded
+    if not _SHIPPED_LOADED.is_set():
+        with st.spinner(_("Loading the pretrained models…")):  # in the visitor's language, so not the cache's own spinner
+            preload_shipped_models()
+    return _shipped_models()
 
 
 def preload_shipped_models() -> None:
-    """Load the shipped models outside a page run (a thread the home page starts), so that the next page need not."""
+    """Load the shipped models (also outside a page run: a thread the home page starts, so that the next page need not)."""
     _shipped_models()
     _SHIPPED_LOADED.set()
 
