@@ -288,17 +288,20 @@ def start(p) -> dict:
 # which is when a person sees it. The script's clock also gives the round trip through Playwright (press, then a
 # poll until the image's address changes), which adds the time Chromium takes to answer while it is still busy
 # with the rest of the rerun (the dials below the digit): 0-30 ms more.
-DIGIT = "document.querySelector('[data-testid=\"stMainBlockContainer\"] [data-testid=\"stImage\"] img')"
+DIGIT = "document.querySelector('.st-key-gen-digit img')"  # the digit's container is keyed (pages/2_Generate.py)
 DIAL_WATCH = """() => {
   const digit = () => DIGIT;
-  window.__dial = {key: null, shown: null, src: null};
-  document.addEventListener('keydown', (e) => { window.__dial = {key: e.timeStamp, shown: null, src: null}; }, true);
+  window.__dial = {key: null, shown: null, src: null, before: null};
+  document.addEventListener('keydown', (e) => {
+    const img = digit();
+    window.__dial = {key: e.timeStamp, shown: null, src: null, before: img && img.getAttribute('src')};
+  }, true);
   new MutationObserver(() => {
     const img = digit(), d = window.__dial;
-    if (!img || d.key === null || d.src !== null) return;
+    if (!img || d.key === null || d.src !== null || img.getAttribute('src') === d.before) return;
     d.src = img.getAttribute('src');
     img.decode().catch(() => {}).then(() => requestAnimationFrame((t) => { if (img.getAttribute('src') === d.src) d.shown = t - d.key; }));
-  }).observe(document.querySelector('[data-testid="stMainBlockContainer"]'), {attributes: true, subtree: true, attributeFilter: ['src']});
+  }).observe(document.querySelector('[data-testid="stMainBlockContainer"]'), {attributes: true, childList: true, subtree: true, attributeFilter: ['src']});
 }""".replace("DIGIT", DIGIT, 1)
 ADDRESS_CHANGED = f"(before) => {{ const img = {DIGIT}; return !!img && img.getAttribute('src') !== before; }}"
 DRAWN = "() => window.__dial.shown !== null"
@@ -313,7 +316,7 @@ def dial(p, repeats: int = 20) -> dict:
         page.goto(f"{server.url}/Generate")
         ready(page, "Generate")
         page.evaluate(DIAL_WATCH)
-        digit = main_area(page).get_by_test_id("stImage").first.locator("img")
+        digit = page.locator(".st-key-gen-digit img").first
         thumb = main_area(page).get_by_role("slider").nth(1)  # z1 (the first slider is the temperature)
         thumb.focus()
         shown, round_trips = [], []
