@@ -302,13 +302,13 @@ def live_view():
     """Where the run stands (state, place in the queue, progress, the latest loss terms), its latest
     sample grid and its curves. Reads the run's latest snapshot; the training runs in the background."""
     ui.training.beat()
+    run = ui.training.current_run()
+    if run is None:  # nothing to ask the training process (on a fresh server it may still be starting: seconds)
+        st.info(_("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds."))
+        return
     load = ui.training.client().load()
     if refresh is not None and ui.training.refresh_drifted(refresh, ui.training.live_refresh_seconds(load)):
         st.rerun(scope="app")  # visitors came or left: refresh at the period the server's load asks for now
-    run = ui.training.current_run()
-    if run is None:
-        st.info(_("Press **Start** to train with the settings above. The defaults draw recognisable digits within a few seconds."))
-        return
     snap = run.snapshot
     if not snap.active and state.get("shown_state") in ("queued", "training"):
         state["shown_state"] = snap.state

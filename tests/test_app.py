@@ -177,6 +177,21 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     assert "Download the training as a GIF" in [d.proto.label for d in at.get("download_button")]
 
 
+def test_the_train_page_draws_before_the_training_process_is_up(monkeypatch):
+    """A fresh server's training process takes seconds to start (it imports torch): a Train page without a run
+    draws without waiting for it (its Start then waits under a spinner)."""
+    import ui.training
+
+    def not_up_yet():
+        raise AssertionError("the page waited for the training process before it had a run")
+
+    monkeypatch.setattr(ui.training, "_client", None)
+    monkeypatch.setattr(ui.training, "client", not_up_yet)
+    at = page("pages/1_Train.py").run()
+    no_exceptions(at)
+    assert any("Press **Start**" in i.value for i in at.info)
+
+
 def test_a_train_link_sets_the_settings_and_the_address_follows_them():
     at = page("pages/1_Train.py")
     at.query_params.update({"variant": "cvae2", "latent": "8", "epochs": "12", "lr": "0.001", "beta": "1.5", "seed": "7"})

@@ -1,6 +1,7 @@
 """Training for the pages: the server's training process (cvae_core/training_process.py), this
 session's runs, and the heartbeat that tells it a session still has a tab open."""
 
+import contextlib
 import threading
 
 import streamlit as st
@@ -14,7 +15,8 @@ from .i18n import _
 HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so within 10 s of its last tab closing
 # How often a Train page's live view reads its run's snapshot (training never waits for it). Each refresh costs
 # the server and the browser CPU that training could use (a refresh re-renders every element of the page,
-# the sidebar's included): grids come once a second, and when more runs than RUNS_PER_REFRESH are on the
+# the sidebar's included): a page refreshes once a second (the training process draws a grid at every 0.3 s slice,
+# so each refresh shows the latest weights), and when more runs than RUNS_PER_REFRESH are on the
 # server, every page refreshes less often, so that the pages together refresh about 1.5 times a second
 # (bench/README.md: an open Train page's refresh cost Chromium about 0.1 s of a core). At most 3.5 s, which
 # keeps that budget up to five runs: the view's refresh is also this session's heartbeat, and a run not heard
@@ -85,7 +87,9 @@ def start_run(name: str, run_recipe: dict, metadata: dict) -> RunHandle:
     Raises CVAEError (with a sentence) when it cannot start."""
     from .models import add_session_model
 
-    run = client().submit(run_recipe)
+    starting = _client is None  # a fresh server's training process is still starting: it imports torch (seconds, once)
+    with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
+        run = client().submit(run_recipe)
     add_session_model(name, run=run, metadata=metadata)
     st.session_state[CURRENT_RUN] = run
     return run
