@@ -260,6 +260,8 @@ def status_line(run, snap, load: dict) -> str:
     if snap.state == "queued":  # where it waits, and how far it got before (time-slicing: a run waits between its turns)
         if snap.ahead:
             status = _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)")
+        elif load["training"] < load["limit"]:  # a slot is free: a worker takes the run within moments (on a fresh server, once warm)
+            status = _("starting")
         else:
             status = _("waiting for a free slot: next in line ({training} training now, at most {limit} at once)")
         status = status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
