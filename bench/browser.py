@@ -246,41 +246,33 @@ def page_open_rounds(p, rounds: int = 3, seconds: float = 6.0) -> list[dict]:
     return out
 
 
-def cold_start(p) -> float | None:
-    """A fresh server: the first visitor opens the Train page directly and presses Start at once, before the training
-    process has started (a presenter who launched the app a moment ago). Seconds from the click to the first grid."""
-    server = Server()
-    browser = launch(p)
-    try:
-        context, page = press_start(browser, server.url)
-        main_area(page).get_by_role("button", name="Start", exact=True).click()
-        started = time.perf_counter()
-        grids = watch_grids(page, started, started + 20)
-        context.close()
-    finally:
-        server.close()
-        browser.close()
-    return grids[0][0] if grids else None
-
-
-def start(p) -> dict:
-    """One visitor presses Start on a warm server (and the first visitor on a fresh one: cold_start)."""
-    dump = Path(tempfile.mkdtemp(prefix="cvae-bench-"))
+def grids_after_start(p, dump: Path | None = None, reading: float = 8.0, watch: float = 12.0) -> list[tuple[float, int]]:
+    """A new visitor opens the Train page of a fresh server, reads for `reading` s and presses Start: the grids it
+    then sees for `watch` s, as (seconds after Start, training step). dump: where the server keeps each grid's weights."""
     server = Server(dump)
     browser = launch(p)
     try:
         context, page = press_start(browser, server.url)
-        time.sleep(8)  # the training process starts while a visitor reads (it is started by the first page)
+        time.sleep(reading)
         main_area(page).get_by_role("button", name="Start", exact=True).click()
         started = time.perf_counter()
-        grids = watch_grids(page, started, started + 12)
-        first = grids[0][0] if grids else None
-        good, fidelity = first_good(dump, grids)
+        grids = watch_grids(page, started, started + watch)
         context.close()
     finally:
         server.close()
         browser.close()
-    cold = cold_start(p)
+    return grids
+
+
+def start(p) -> dict:
+    """One visitor presses Start on a warm server; and the first visitor of a fresh server presses it at once, before
+    the training process is up (a presenter who launched the app a moment ago)."""
+    dump = Path(tempfile.mkdtemp(prefix="cvae-bench-"))
+    grids = grids_after_start(p, dump)  # 8 s of reading: the training process starts meanwhile (the first page starts it)
+    first = grids[0][0] if grids else None
+    good, fidelity = first_good(dump, grids)
+    cold_grids = grids_after_start(p, reading=0.0, watch=20.0)
+    cold = cold_grids[0][0] if cold_grids else None
     rounds = page_open_rounds(p)
     page_rate = statistics.median(r["page_open"] for r in rounds)
     alone_one = statistics.median(r["engine_alone"] for r in rounds)
