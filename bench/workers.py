@@ -34,7 +34,7 @@ from cvae_core.training_process import TrainingClient, recipe  # noqa: E402
 
 def live_recipe(seed: int = 0) -> dict:
     return recipe(
-        ModelConfig(**model_defaults()), TrainConfig(**{**training_defaults(), "epochs": 10_000.0, "seed": seed}), "mnist-5k", "mnist-5k", None
+        ModelConfig(**model_defaults()), TrainConfig(**{**training_defaults(), "epochs": 10_000.0, "seed": seed}), "mnist-5k", None
     )
 
 

@@ -5,6 +5,7 @@ on stderr, never a traceback.
 """
 
 import argparse
+import copy
 import json
 import math
 import sys
@@ -16,8 +17,8 @@ import torch
 
 from . import checkpoint
 from .classifier import CLASSIFIER_ARCHS, train_classifier
-from .compare import measure
-from .data import DATASETS, SPLITS, hide_labels, load_dataset
+from .compare import measure, proposals_per_label
+from .data import DATASETS, OFFLINE, SPLITS, TEST_BINARIZATION_SEED, hide_labels, load_dataset
 from .defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
 from .engine import TrainConfig, Trainer
 from .errors import CVAEError
@@ -84,7 +85,10 @@ def cmd_train(args) -> dict:
         train = train.with_labels(hide_labels(train.labels, args.labels, seed=settings["seed"]))
     tc = TrainConfig(**settings, max_seconds=args.max_seconds)
     model = build_model(config, seed=tc.seed)
-    trainer = Trainer(model, train, None, tc)
+    # The train split's held-out partner: its ELBO, once an epoch, picks the weights kept (the epoch is chosen
+    # on validation, never on test). --split all has none, and keeps the last weights.
+    validation = load_dataset(args.dataset, "val") if args.split == "train" else None
+    trainer = Trainer(model, train, validation, tc)
     from tqdm import tqdm
 
     with tqdm(total=trainer.total_steps, unit="step", disable=None, file=sys.stderr) as bar:  # shown on a terminal only
@@ -93,15 +97,16 @@ def cmd_train(args) -> dict:
             bar.update(progress.step - bar.n)
             bar.set_postfix(epoch=f"{progress.epoch:.1f}", elbo=f"{progress.terms.get('elbo', float('nan')):.1f}")
 
-        trainer.run_to_end(show)
-    final = evaluate_elbo(model, train.with_labels(true_labels))  # bound on log p(x|y), true labels
+        selected = train_keeping_best(trainer, show)
+    scored = train.with_labels(true_labels)
+    final = evaluate_elbo(model, scored.binarized_once() if trainer.binarize else scored)  # bound on log p(x|y), true labels
     meta = {
         "dataset": train.name,
         "split": args.split,
         "seed": tc.seed,
         "labels": args.labels,
         "train": trainer.summary(),
-        "metrics": {"train": final},
+        "metrics": {"train": final, **({"validation": selected} if selected else {})},
         "command": "python -m cvae_core " + " ".join(sys.argv[1:]),
     }
     checkpoint.save(model, out, meta, half=args.half)
@@ -118,10 +123,29 @@ def cmd_train(args) -> dict:
     }
 
 
+def train_keeping_best(trainer: Trainer, on_slice) -> dict | None:
+    """Train to the end, an epoch a slice; with validation digits, keep the weights of the epoch whose validation
+    ELBO was highest (early stopping chosen on validation). Returns {"selected_on", "epoch", "elbo"} or None."""
+    best, best_state = None, None
+    while not trainer.done:
+        trainer.run(max_steps=trainer.steps_per_epoch)
+        on_slice(trainer.progress)
+        point = next((h for h in reversed(trainer.history) if h["split"] == "val"), None)
+        if point is not None and (best is None or point["elbo"] > best["elbo"]):
+            best = {"selected_on": "validation", "epoch": round(point["epoch"], 3), "elbo": round(point["elbo"], 4)}
+            best_state = copy.deepcopy(trainer.model.state_dict())
+    if best_state is not None:
+        trainer.model.load_state_dict(best_state)
+    return best
+
+
 def cmd_evaluate(args) -> dict:
     ckpt = checkpoint.load(args.file)
     model = ckpt.model
-    data = load_dataset(args.dataset, args.split).subset(args.limit)
+    data = load_dataset(args.dataset, args.split)
+    if getattr(model, "bernoulli_pixels", False):
+        data = data.binarized_once()  # the whole split, then its first --limit digits: a digit's draw never moves
+    data = data.subset(args.limit)
     classifiers = {}
     if args.fidelity and getattr(model, "makes_images", False) and getattr(model, "uses_label", False):
         for key, path in (("label_fidelity", Path(args.classifier)), ("label_fidelity_second", Path(args.second_classifier))):
@@ -130,7 +154,20 @@ def cmd_evaluate(args) -> dict:
             else:
                 print(f"note: no fidelity classifier at {path}; {key} skipped", file=sys.stderr)
     figures = measure(model, data, args.iw_samples, classifiers, args.fidelity_samples, ckpt.metadata, seed=args.seed).as_dict()
-    result = {"variant": model.name, "dataset": data.name, "split": args.split, "n": len(data), "iw_samples": args.iw_samples}
+    result = {
+        "variant": model.name,
+        "dataset": data.name,
+        "split": args.split,
+        "n": len(data),
+        # the literature's protocol: trained on dynamically binarised digits, measured on digits binarised once
+        "protocol": "binarized",
+        "binarization_seed": TEST_BINARIZATION_SEED,
+        "iw_samples": args.iw_samples,  # proposals per digit for log p(x), the same for every model
+    }
+    if getattr(model, "makes_images", False):
+        result["iw_samples_per_label"] = proposals_per_label(model, args.iw_samples)
+    elif not getattr(model, "bernoulli_pixels", False):
+        result["likelihood"] = "categorical: log p(y|x) of the label; the digit is the input, no pixel likelihood"
     result.update({k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items() if v is not None})
     if args.record:  # keep the figures in the checkpoint, for the app and checkpoints/README.md
         meta = dict(ckpt.metadata)
@@ -179,9 +216,13 @@ def cmd_train_classifier(args) -> dict:
 
 
 def _experiment_data(args):
-    train = load_dataset(args.dataset, "all" if args.dataset == "mnist-5k" else "train")
-    test = load_dataset(args.eval_dataset or args.dataset, "test")
-    return train, test
+    """The training digits, the validation digits every choice is made on, and the digits the figures are reported
+    on: the official test split (--eval-dataset), read once per figure. A data set with no test split of its own
+    (mnist-5k) and no --eval-dataset reports on its validation digits, and the JSON says so ("reported_on")."""
+    train, validation = load_dataset(args.dataset, "train"), load_dataset(args.dataset, "val")
+    if args.eval_dataset is None and args.dataset == OFFLINE:
+        return train, validation, validation, "validation"
+    return train, validation, load_dataset(args.eval_dataset or args.dataset, "test"), "test"
 
 
 def _report(message: str) -> None:
@@ -199,31 +240,37 @@ def cmd_quadrants(args) -> dict:
     filled = [f for f in args.fills if f != "none"]
     if args.save and not filled:
         raise CVAEError("--save keeps a CVAE filled from the NN (it holds the NN too): add prior to --fills")
-    train, test = _experiment_data(args)
+    if not all(0 <= w <= 1 for w in args.gsnn_weight):
+        raise CVAEError("--gsnn-weight takes shares from 0 to 1")
+    train, validation, test, reported_on = _experiment_data(args)
     result = quadrants(
         args.given,
         train,
-        test.subset(args.limit),
+        test.binarized_once().subset(args.limit),
         epochs=args.epochs,
         samples=args.iw_samples,
         seed=args.seed,
         hidden=args.hidden,
-        gsnn_weight=args.gsnn_weight,
+        gsnn_weight=tuple(args.gsnn_weight),
         fills=tuple(args.fills),
+        validation=validation,
+        nn_epochs=args.nn_epochs,
     )
     if args.save:
-        # one file: the filled CVAE with the lowest CVAE-IS; it holds the NN baseline, so the page shows both
-        fill = min(filled, key=result.cvae_ncll_is.get)
+        # one file: the filled CVAE whose completions scored best on validation; it holds the NN baseline, so the
+        # page shows both
+        fill = min(filled, key=lambda f: result.validation[f]["ncll_mc"])
         metadata = {"experiment": "quadrants", "given": args.given, "fill": fill, "results": result.as_dict(), "command": " ".join(sys.argv[1:])}
         checkpoint.save(result.cvaes[fill], args.save, metadata, half=True)
-    return result.as_dict()
+    return {**result.as_dict(), "reported_on": reported_on}
 
 
 def cmd_classification(args) -> dict:
     from .experiments import classification
 
-    train, test = _experiment_data(args)
-    return classification(train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden, arch=args.arch, shift_pixels=args.shift)
+    train, validation, test, reported_on = _experiment_data(args)
+    result = classification(train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden, arch=args.arch, shift_pixels=args.shift, validation=validation)
+    return {**result, "reported_on": reported_on}
 
 
 def cmd_semisupervised(args) -> dict:
@@ -231,14 +278,14 @@ def cmd_semisupervised(args) -> dict:
 
     if args.runs < 1:
         raise CVAEError("--runs must be at least 1")
-    train, test = _experiment_data(args)
+    train, validation, test, reported_on = _experiment_data(args)
     m1_latent = args.m1_latent if args.stack == "m1" else 0
-    shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n")
+    shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n", "epoch_kept", "validation_accuracy")
 
     def run_once(seed: int) -> dict:
         result = semisupervised(
             args.labels, train, test, epochs=args.epochs, seed=seed, hidden=args.hidden, latent_dim=args.latent_dim,
-            m1_latent=m1_latent, m1_epochs=args.m1_epochs,
+            m1_latent=m1_latent, m1_epochs=args.m1_epochs, validation=validation,
         )  # fmt: skip
         if args.save and seed == args.seed:
             metadata = {"experiment": "semisupervised", **{k: result[k] for k in shown}, "command": " ".join(sys.argv[1:])}
@@ -248,10 +295,11 @@ def cmd_semisupervised(args) -> dict:
     def on_run(i: int, r: dict) -> None:
         _report(f"run {i + 1}/{args.runs} (seed {r['seed']}): {r['model']} {r['m2_accuracy']:.2%}, baseline {r['baseline_accuracy']:.2%}")
 
+    labelled = {"train_digits": len(train), "validation_digits": len(validation), "selected_on": "validation", "reported_on": reported_on}
     if args.runs == 1:
-        return run_once(args.seed)
+        return {**run_once(args.seed), **labelled}
     out = spread(run_once, range(args.seed, args.seed + args.runs), ("m2_accuracy", "baseline_accuracy"), on_run)
-    return {"labels": args.labels, "model": out["runs"][0]["model"], "n": len(test), **out}
+    return {"labels": args.labels, "model": out["runs"][0]["model"], "n": len(test), **labelled, **out}
 
 
 # ---- parser ---------------------------------------------------------------------------------
@@ -293,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file")
     e.add_argument("--dataset", choices=DATASETS, default="auto")
     e.add_argument("--split", choices=SPLITS, default="test")
-    e.add_argument("--iw-samples", type=int, default=100)
+    e.add_argument("--iw-samples", type=int, default=100, help="importance samples per digit for log p(x), split over the labels of a conditional model")
     e.add_argument("--limit", type=int, default=0, help="only the first N digits")
     e.add_argument("--fidelity", action="store_true", help="also measure label fidelity of samples")
     e.add_argument("--fidelity-samples", type=int, default=1000, help="samples per label for label fidelity")
@@ -332,13 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("quadrants", help="Sohn's experiment: complete hidden quadrants; NN baseline vs cvae3")
     q.add_argument("--given", type=int, default=1, help="visible quadrants: 1, 2 or 3")
-    q.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits (mnist-5k: all 5,000)")
-    q.add_argument("--eval-dataset", choices=DATASETS, help="test split to evaluate on (default: the training data set's)")
+    q.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits: its train split (mnist-5k: 4,500); its validation split makes every choice")
+    q.add_argument("--eval-dataset", choices=DATASETS, help="whose test split the figures are reported on (mnist: the official one); without it, mnist-5k reports on its validation split")
     q.add_argument("--epochs", type=float, default=EXPERIMENTS["quadrants"]["epochs"], help="both networks train this long (RESULTS.md: 100)")
     q.add_argument("--iw-samples", type=int, default=100, help="samples S of both estimators")
     q.add_argument("--hidden", type=int, default=512)
     q.add_argument("--limit", type=int, default=0, help="only the first N test digits")
-    q.add_argument("--gsnn-weight", type=float, default=0.0, help="share of Sohn's GSNN term in the CVAE's objective (0 to 1)")
+    q.add_argument(
+        "--gsnn-weight", type=float, nargs="+", default=[0.0],
+        help="share(s) of Sohn's GSNN term in the CVAE's objective (0 to 1); with several, each fill keeps the one its validation completions score best with",
+    )  # fmt: skip
+    q.add_argument("--nn-epochs", type=float, help="the NN baseline's longest run (default 3 x --epochs); it stops when its validation score stops improving")
     q.add_argument(
         "--fills", nargs="+", choices=NN_FILLS, default=["none", "prior"],
         help="one CVAE per way of filling the prior network's input with the NN's guess: none (plain), prior (Sohn's), prior+generation",
@@ -349,8 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_quadrants)
 
     k = sub.add_parser("classification", help="cvae3 as a classifier vs a plain classifier with the same layers")
-    k.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits (mnist-5k: all 5,000)")
-    k.add_argument("--eval-dataset", choices=DATASETS, help="test split to evaluate on (default: the training data set's)")
+    k.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits: its train split (mnist-5k: 4,500); its validation split makes every choice")
+    k.add_argument("--eval-dataset", choices=DATASETS, help="whose test split the figures are reported on (mnist: the official one); without it, mnist-5k reports on its validation split")
     k.add_argument("--epochs", type=float, default=EXPERIMENTS["classification"]["epochs"])
     k.add_argument("--arch", choices=ARCHS, default="mlp")
     k.add_argument("--hidden", type=int, default=512)

@@ -2,9 +2,15 @@
 
 Every image model gets the same quantities, each its own column, so that no column mixes them:
 
-* log p(x): how probable the model finds a digit. A conditional model (cvae1, cvae2, cvae4, m2)
-  sums over labels, log p(x) = log sum_y p(y) p(x|y), with p(y) uniform and each p(x|y) the
-  importance-weighted bound of Burda et al. 2016 with the same k; the vae uses its own bound.
+The likelihood protocol is the literature's (Burda et al. 2016, and every binarised-MNIST figure since):
+models train on dynamically binarised digits, and their likelihoods are measured on test digits binarised
+once with a fixed seed (`Dataset.binarized_once`). A Bernoulli log-likelihood of grey pixels would be a
+cross-entropy, not a likelihood, and no published figure could stand beside it.
+
+* log p(x): how probable the model finds a digit: the importance-weighted bound of Burda et al. 2016 with
+  k proposals per digit for every model. A conditional model (cvae1, cvae2, cvae4, m2) sums over labels,
+  log p(x) = log sum_y p(y) p(x|y), with p(y) uniform and each p(x|y) estimated with k / 10 proposals
+  (`proposals_per_label`), so the vae and the conditional models spend the same budget.
 * log p(x|y): the same bound given the true label (conditional models only). It is higher than
   log p(x) by at most log 10 = 2.3 nats, what knowing the label is worth.
 
@@ -41,8 +47,10 @@ class Quantity:
 
 
 QUANTITIES = {  # key (also the CLI's JSON name) -> what it is; titles and meanings are translated where shown
-    "log_px": Quantity("log p(x)", True, N_("nats per digit; importance-weighted, summed over labels for conditional models"), True),
-    "log_px_given_y": Quantity("log p(x|y)", True, N_("nats per digit given the true label; importance-weighted"), True),
+    "log_px": Quantity(
+        "log p(x)", True, N_("nats per binarised digit; importance-weighted, the same proposals per digit for every model (split over the labels of a conditional model)"), True
+    ),
+    "log_px_given_y": Quantity("log p(x|y)", True, N_("nats per binarised digit given the true label; importance-weighted with one label's share of the proposals"), True),
     "elbo": Quantity("ELBO", True, N_("the bound the model trains: on log p(x|y), on log p(x) for vae, on log p(y|x) for cvae3")),
     "recon": Quantity(N_("reconstruction"), None, N_("the ELBO's first term, E_q[log p(target|z, …)], nats")),
     "kl": Quantity("KL", None, N_("the ELBO's second term: nats the code z carries")),
@@ -64,6 +72,7 @@ class Measurement:
     errors: dict = field(default_factory=dict)  # key -> standard error of the mean
     per_digit: dict = field(default_factory=dict)  # key -> (n,) values, for paired comparisons
     kind: str = "image"  # "image", "prediction" or "classifier"
+    proposals_per_label: int | None = None  # importance samples per label behind log p(x) (image models)
     bound: str | None = None  # the quantity the model's ELBO bounds: "log p(x|y)", "log p(x)" or "log p(y|x)"
 
     def add(self, key: str, values: np.ndarray) -> None:
@@ -89,13 +98,24 @@ def bits_per_pixel(log_likelihood_nats: float) -> float:
     return -log_likelihood_nats / (PIXELS * NATS_PER_BIT)
 
 
+def proposals_per_label(model, proposals: int) -> int:
+    """Importance samples per label when `proposals` per digit are spent on log p(x): a conditional model sums
+    over its labels, so each label gets an equal share (at least one), and every model spends the same budget."""
+    return max(1, proposals // model.config.n_classes) if model.uses_label else proposals
+
+
 @torch.inference_mode()
 def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None = None, per_label: int = 200, metadata=None, seed: int = 0):
     """Every quantity of QUANTITIES that applies to `model` on `data`.
 
-    classifiers: {"label_fidelity": classifier, "label_fidelity_second": classifier}, either may be missing."""
+    iw_samples: the importance-weighted bound's proposals per digit in total (`proposals_per_label`). A model
+    with a Bernoulli likelihood on pixels is measured on `data` binarised once (Dataset.binarized_once: binarise
+    a whole split before taking part of it). classifiers: {"label_fidelity": classifier, "label_fidelity_second":
+    classifier}, either may be missing."""
     torch.manual_seed(seed)
     m = Measurement()
+    if getattr(model, "bernoulli_pixels", False):
+        data = data.binarized_once()
     if not isinstance(model, CVAEModel):  # a plain classifier (the fidelity networks)
         m.kind = "classifier"
         m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
@@ -110,8 +130,10 @@ def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None
             m.add("ncll_hidden", -ll.numpy())
     else:
         _add_elbo(m, model, data)
+        k = proposals_per_label(model, iw_samples)
+        m.proposals_per_label = k
         if model.uses_label:
-            table = torch.cat([model.log_likelihood_per_label(x, iw_samples).cpu() for x, _ in data.batches(250)])  # (n, C)
+            table = torch.cat([model.log_likelihood_per_label(x, k).cpu() for x, _ in data.batches(250)])  # (n, C)
             m.add("log_px", (torch.logsumexp(table, 1) - math.log(table.shape[1])).numpy())  # uniform p(y)
             m.add("log_px_given_y", table.gather(1, data.labels[:, None]).squeeze(1).numpy())
             # Bayes' rule reads the same table; m2 has a classifier of its own
@@ -123,7 +145,7 @@ def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None
                     m.figures[key] = fid
                     m.errors[key] = math.sqrt(fid * (1 - fid) / (per_label * model.config.n_classes))
         else:
-            ll = torch.cat([model.log_likelihood(x, None, k=iw_samples).cpu() for x, _ in data.batches(500)])
+            ll = torch.cat([model.log_likelihood(x, None, k=k).cpu() for x, _ in data.batches(500)])
             m.add("log_px", ll.numpy())
     m.figures["parameters"] = sum(p.numel() for p in model.parameters())
     seconds = (metadata or {}).get("train", {}).get("seconds")

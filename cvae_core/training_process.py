@@ -68,8 +68,8 @@ class TrainingHost:
         from .engine import TrainConfig, Trainer
         from .models import ModelConfig, build_model
 
-        train, test = self._dataset(OFFLINE, "train"), self._dataset(OFFLINE, "test")
-        trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, test, TrainConfig(epochs=1.0))
+        train, validation = self._dataset(OFFLINE, "train"), self._dataset(OFFLINE, "val")
+        trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, validation, TrainConfig(epochs=1.0))
         trainer.run(max_steps=5)
         trainer.model.label_grid(2, seed=0)
 
@@ -90,11 +90,11 @@ class TrainingHost:
 
         try:
             train = self._dataset(recipe["dataset"], "train")
-            test = self._dataset(recipe["test_dataset"], "test")
+            validation = self._dataset(recipe["dataset"], "val")
             if recipe.get("labels"):
                 train = train.with_labels(hide_labels(train.labels, int(recipe["labels"]), seed=recipe["train"]["seed"]))
             model = build_model(ModelConfig(**recipe["model"]), seed=recipe["train"]["seed"])
-            trainer = Trainer(model, train, test, TrainConfig(**recipe["train"]))
+            trainer = Trainer(model, train, validation, TrainConfig(**recipe["train"]))
         except CVAEError as e:
             return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
         grid_seed = recipe["train"]["seed"]
@@ -348,6 +348,7 @@ class RunHandle:
         return self._model[0] if self._model is not None else 0
 
 
-def recipe(model_config, train_config, dataset: str, test_dataset: str, labels: int | None) -> dict:
-    """What the training process needs to build a run (settings as plain dicts)."""
-    return {"model": asdict(model_config), "train": asdict(train_config), "dataset": dataset, "test_dataset": test_dataset, "labels": labels}
+def recipe(model_config, train_config, dataset: str, labels: int | None) -> dict:
+    """What the training process needs to build a run (settings as plain dicts). The run trains on the data set's
+    train split; its curve is the same data set's validation split, which it never trains on."""
+    return {"model": asdict(model_config), "train": asdict(train_config), "dataset": dataset, "labels": labels}

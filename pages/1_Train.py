@@ -159,8 +159,7 @@ def start_training(chosen: dict) -> None:
     config = TrainConfig(**{**training_defaults(variant), **chosen["training"]})
     run_number = state.get("run_number", 0) + 1
     meta = {"name": f"{variant}-run{run_number}", "dataset": chosen["dataset"], "seed": config.seed, "labels": chosen["labels"]}
-    test_dataset = OFFLINE if chosen["dataset"] == OFFLINE else chosen["dataset"]
-    recipe = ui.training.recipe(model_config, config, chosen["dataset"], test_dataset, chosen["labels"])
+    recipe = ui.training.recipe(model_config, config, chosen["dataset"], chosen["labels"])
     ui.training.start_run(meta["name"], recipe, meta)
     state["run_number"] = run_number
 
@@ -195,9 +194,10 @@ CURVE_KEYS = ("elbo", "recon", "kl")  # the history's terms, one panel each, top
 
 
 def curve_lines(history) -> list[dict]:
-    """The history as the charts' lines, train then test: {"name", "colour", "dashed", "x": epochs, "y": values per panel}."""
+    """The history as the charts' lines, train then validation: {"name", "colour", "dashed", "x": epochs, "y": values per panel}.
+    Validation: held-out digits of the same data set, never trained on, binarised once for image models."""
     lines = []
-    for split, dashed, name in (("train", False, _("train")), ("test", True, _("test"))):
+    for split, dashed, name in (("train", False, _("train")), ("val", True, _("validation"))):
         rows = [h for h in history if h["split"] == split]
         lines.append({
             "name": name, "colour": "#1f77b4" if split == "train" else "#d62728", "dashed": dashed,
@@ -211,7 +211,7 @@ def curve_titles() -> list[str]:
 
 
 def curves(history) -> go.Figure:
-    """ELBO, reconstruction and KL against epochs, stacked (they share the epoch axis), train and test; interactive."""
+    """ELBO, reconstruction and KL against epochs, stacked (they share the epoch axis), train and validation; interactive."""
     fig = make_subplots(rows=len(CURVE_KEYS), cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=curve_titles())
     for line in curve_lines(history):
         for row, values in enumerate(line["y"], start=1):
@@ -239,7 +239,7 @@ def live_curves(history) -> str:
         curve_titles(),
         curve_lines(history),
         x_title=_("epoch"),
-        label=_("Training curves: ELBO, reconstruction and KL by epoch, train and test"),
+        label=_("Training curves: ELBO, reconstruction and KL by epoch, train and validation"),
     )
 
 

@@ -42,4 +42,4 @@ def digits():
 def held_out():
     from cvae_core.data import load_dataset
 
-    return load_dataset("mnist-5k", "test")
+    return load_dataset("mnist-5k", "val")

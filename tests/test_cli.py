@@ -67,7 +67,7 @@ def test_sample_writes_images(trained_file, tmp_path):
 
 
 def test_evaluate_on_the_offline_test_split(trained_file):
-    result = last_json(cli("evaluate", trained_file, "--dataset", "mnist-5k", "--split", "test", "--iw-samples", 5, "--json"))
+    result = last_json(cli("evaluate", trained_file, "--dataset", "mnist-5k", "--split", "val", "--iw-samples", 5, "--json"))
     assert result["n"] == 500 and result["log_px_given_y"] >= result["elbo"] - 1
     assert result["log_px_given_y"] - math.log(10) - 1e-3 <= result["log_px"] <= result["log_px_given_y"]
     assert result["log_px_se"] > 0 and result["log_px_bpp"] == pytest.approx(-result["log_px"] / (784 * math.log(2)), abs=1e-3)
@@ -130,7 +130,7 @@ def test_diverging_training_exits_with_a_message(tmp_path):
 def test_evaluate_can_record_its_figures_in_the_checkpoint(trained_file, tmp_path):
     copy = tmp_path / "copy.safetensors"
     copy.write_bytes(trained_file.read_bytes())
-    result = last_json(cli("evaluate", copy, "--dataset", "mnist-5k", "--split", "test", "--iw-samples", 2, "--record", "--json"))
+    result = last_json(cli("evaluate", copy, "--dataset", "mnist-5k", "--split", "val", "--iw-samples", 2, "--record", "--json"))
     info = last_json(cli("info", copy, "--json"))
     assert info["metrics"]["test"] == result and info["variant"] == "cvae1"
 
@@ -192,7 +192,7 @@ def test_semisupervised_spread_of_m1_m2_over_seeds(tmp_path):
 @pytest.mark.parametrize("path", sorted((ROOT / "checkpoints").glob("*.safetensors")), ids=lambda p: p.stem)
 def test_every_command_handles_every_shipped_checkpoint_or_refuses_it_in_one_sentence(path, tmp_path):
     info = last_json(cli("info", path, "--json"))
-    result = last_json(cli("evaluate", path, "--dataset", "mnist-5k", "--split", "test", "--limit", 50, "--iw-samples", 2, "--json"))
+    result = last_json(cli("evaluate", path, "--dataset", "mnist-5k", "--split", "val", "--limit", 50, "--iw-samples", 2, "--json"))
     assert result["n"] == 50 and 0 <= result["accuracy"] <= 1 if "accuracy" in result else True
     if info["variant"] == "classifier":
         assert result["accuracy"] > 0.9 and "elbo" not in result

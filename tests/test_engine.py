@@ -37,7 +37,7 @@ def test_epochs_and_progress_report(digits, held_out):
     assert first.samples_per_sec > 0 and set(first.terms) == {"loss", "elbo", "recon", "kl"}
     last = trainer.run()
     assert last.done and last.epoch == 2 and last.eta == 0 and last.fraction == 1
-    tests = [h for h in trainer.history if h["split"] == "test"]
+    tests = [h for h in trainer.history if h["split"] == "val"]
     assert [round(h["epoch"]) for h in tests] == [1, 2]
     assert trainer.run().step == last.step  # a finished run stays finished
 

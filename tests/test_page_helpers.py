@@ -79,11 +79,11 @@ def test_quadrant_view_greys_out_exactly_the_hidden_part(held_out):
 
 
 def test_datasets_are_frozen_and_slice_into_new_ones(held_out):
-    cached = load_dataset("mnist-5k", "test")
+    cached = load_dataset("mnist-5k", "val")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cached.images = cached.images[:10]
     part = cached.subset(10)
-    assert len(part) == 10 and len(cached) == 500 and load_dataset("mnist-5k", "test") is cached
+    assert len(part) == 10 and len(cached) == 500 and load_dataset("mnist-5k", "val") is cached
     relabelled = cached.with_labels(torch.zeros_like(cached.labels))
     assert int(relabelled.labels.sum()) == 0 and int(cached.labels.sum()) > 0
     assert cached.subset(None) is cached and cached.subset(10_000) is cached

@@ -150,7 +150,7 @@ def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
     from cvae_core.training_process import recipe
 
     return recipe(
-        ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset, "mnist-5k", None
+        ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset, None
     )
 
 
@@ -159,7 +159,7 @@ def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client
     wait_for(lambda: run.snapshot.state == DONE)
     snap = run.snapshot
     assert snap.progress.done and snap.grid.shape == (80, 28, 28) and snap.summary["steps"] == snap.progress.step
-    assert [h["split"] for h in snap.history].count("test") == 2  # one test point per epoch, sent once each
+    assert [h["split"] for h in snap.history].count("val") == 2  # one validation point per epoch, sent once each
     model = run.model()
     assert run.model_version == snap.version and not any(p.requires_grad for p in model.parameters())
     assert model.label_grid(2, seed=0).shape == (20, 28, 28)  # real weights, not the meta skeleton

@@ -139,6 +139,9 @@ class CVAEModel(nn.Module):
     makes_images: ClassVar[bool] = True  # can it generate digits from a label?
     classifies: ClassVar[bool] = False  # does it have p(y|x) of its own (else Bayes' rule)?
     learns_from_unlabelled: ClassVar[bool] = False  # may training digits be unlabelled (label -1)?
+    # Is the target a Bernoulli likelihood of pixels? Then the engine trains it on dynamically binarised digits
+    # and its likelihoods are measured on the fixed binarised test digits (the literature's protocol).
+    bernoulli_pixels: ClassVar[bool] = True
     has_label_prior: ClassVar[bool] = False  # is p(z|y) learned, one Gaussian per label (cvae1, cvae4)?
     dials_note: ClassVar[str | None] = None  # what the style dials do, where that differs from the usual
     config_class: ClassVar[type] = ModelConfig  # what a checkpoint stores to rebuild it

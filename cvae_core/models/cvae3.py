@@ -66,6 +66,7 @@ class CVAE3(CVAEModel):
         self.quadrants = c.target == "quadrants"
         self.classifies = not self.quadrants
         self.uses_label = not self.quadrants
+        self.bernoulli_pixels = self.quadrants  # the hidden pixels are its target; a label is categorical
         if self.quadrants:
             self.register_buffer("mask", quadrant_mask(c.given_quadrants))
             # q(z | x, y): sees the visible part and the hidden truth, as two image channels
