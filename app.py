@@ -60,27 +60,41 @@ if shipped:
         text = ui.readable.estimate(test.get(key), test.get(f"{key}_se"), decimals=1, percent=percent)
         return text.replace(" ", "\u00a0")  # a figure does not break across lines
 
+    accuracy_kinds = {  # how a model's accuracy is read: each kind its own words
+        "bayes": N_("Bayes' rule over p(x|y)"),
+        "posterior": N_("its classifier q(y|x)"),
+        "predictive": N_("its prediction p(y|x)"),
+    }
     for name, meta in shipped.items():
         test = meta.get("metrics", {}).get("test", {})
+        bound = test.get("bound")  # the quantity the model's ELBO bounds: log p(x), log p(x|y) or log p(y|x)
+        kind = "predictive" if bound == "log p(y|x)" else ("posterior" if meta["variant"] == "m2" else "bayes")
+        accuracy = figure(test, "accuracy")
         rows.append(  # the column names are read, so they are translated; the values are names and figures
             {
                 _("model"): name,
                 _("variant"): meta["variant"],
                 _("latent size"): meta["model_config"].get("latent_dim"),
                 _("trained on"): meta.get("dataset", "?"),
-                _("test ELBO (nats)"): figure(test, "elbo", percent=False),
+                _("log p(x), nats (k = {k})").format(k=test.get("iw_samples", "?")): figure(test, "log_px", percent=False),
+                _("ELBO on log p(x|y)"): figure(test, "elbo", percent=False) if bound == "log p(x|y)" else "",
+                _("ELBO on log p(x)"): figure(test, "elbo", percent=False) if bound == "log p(x)" else "",
+                _("log p(y|x)"): figure(test, "log_py_given_x", percent=False),
                 _("label fidelity (CNN)"): figure(test, "label_fidelity"),
                 _("label fidelity (BN-CNN)"): figure(test, "label_fidelity_second"),
-                _("accuracy"): figure(test, "accuracy"),
+                _("accuracy"): f"{accuracy} ({_(accuracy_kinds[kind])})" if test.get("accuracy") is not None else accuracy,
             }
         )
     st.container(key="pretrained").markdown(ui.readable.markdown_table(rows))  # key: HOME_CSS
+    digits_measured = {meta.get("metrics", {}).get("test", {}).get("n", 0) for meta in shipped.values()}
     st.caption(
         _(
-            "Figures on the official 10,000-digit MNIST test split; label fidelity: the share of samples that each of two "
+            "Figures on {count} digits of the official MNIST test split, binarised once with a fixed seed (the literature's protocol; the models "
+            "trained on dynamically binarised digits): log p(x) is the importance-weighted bound with k proposals per digit, "
+            "shared among the ten labels of a conditional model; each ELBO is in the column of what it bounds. Label fidelity: the share of samples that each of two "
             "independent classifiers (a CNN and a batch-normalised CNN, trained on training digits only) reads as the label asked "
             "for; ± one standard error, where it was measured. checkpoints/README.md has the command that made each model."
-        )
+        ).format(count=" / ".join(f"{n:,}" for n in sorted(digits_measured)))
     )
 else:
     st.info(_("No pretrained models were found in checkpoints/. Train one on the Train page."))

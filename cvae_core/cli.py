@@ -17,7 +17,7 @@ import torch
 
 from . import checkpoint
 from .classifier import CLASSIFIER_ARCHS, train_classifier
-from .compare import measure, proposals_per_label
+from .compare import digits_for, measure, proposals_per_label
 from .data import DATASETS, OFFLINE, SPLITS, TEST_BINARIZATION_SEED, hide_labels, load_dataset
 from .defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
 from .engine import TrainConfig, Trainer
@@ -142,10 +142,7 @@ def train_keeping_best(trainer: Trainer, on_slice) -> dict | None:
 def cmd_evaluate(args) -> dict:
     ckpt = checkpoint.load(args.file)
     model = ckpt.model
-    data = load_dataset(args.dataset, args.split)
-    if getattr(model, "bernoulli_pixels", False):
-        data = data.binarized_once()  # the whole split, then its first --limit digits: a digit's draw never moves
-    data = data.subset(args.limit)
+    data = digits_for(model, load_dataset(args.dataset, args.split), args.limit)
     classifiers = {}
     if args.fidelity and getattr(model, "makes_images", False) and getattr(model, "uses_label", False):
         for key, path in (("label_fidelity", Path(args.classifier)), ("label_fidelity_second", Path(args.second_classifier))):

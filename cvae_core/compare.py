@@ -98,6 +98,12 @@ def bits_per_pixel(log_likelihood_nats: float) -> float:
     return -log_likelihood_nats / (PIXELS * NATS_PER_BIT)
 
 
+def digits_for(model, data: Dataset, n: int | None = None) -> Dataset:
+    """The first n digits of a split as `model` is measured on them: for a model with a Bernoulli likelihood on pixels,
+    the whole split binarised once and then its first n, so that a digit's 0/1 draw is the same whatever n is."""
+    return (data.binarized_once() if getattr(model, "bernoulli_pixels", False) else data).subset(n)
+
+
 def proposals_per_label(model, proposals: int) -> int:
     """Importance samples per label when `proposals` per digit are spent on log p(x): a conditional model sums
     over its labels, so each label gets an equal share (at least one), and every model spends the same budget."""

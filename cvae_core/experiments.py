@@ -22,15 +22,8 @@ from .metrics import accuracy, predict
 from .models import ModelConfig, build_model
 from .models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from .nets import ConditionalMLP, image_encoder
+from .references import PYRO_QUADRANTS
 from .text import N_
-
-# Reference figures, for orientation (negative conditional log-likelihood, nats; 1, 2, 3 quadrants given).
-PYRO_QUADRANTS = {"nn": (100.4, 61.9, 25.4), "cvae": (71.8, 51.0, 24.2)}  # Pyro's CVAE figure: 10-sample negative ELBO
-SEMI_SUPERVISED_REFERENCES = {  # name (translated where shown) -> test accuracy
-    N_("Kingma et al. 2014, M2, 100 labels (60k unlabelled)"): 1 - 0.1197,
-    N_("Pyro SS-VAE, 100 labels"): 0.932,
-    N_("Pyro baseline, 100 labels"): 0.771,
-}
 
 
 # ---- quadrant completion ------------------------------------------------------------------------

@@ -52,3 +52,19 @@ def label_fidelity(model, classifier, per_label: int = 500, temperature: float =
     hits = classifier.predict(images.reshape(len(labels), -1)) == labels
     per = hits.view(model.config.n_classes, per_label).float().mean(1)
     return {"fidelity": float(hits.float().mean()), "per_label": [round(float(p), 4) for p in per]}
+
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016, sec. 5.2: a unit is active when Cov_x(E_q[z_d]) > 0.01
+
+
+@torch.inference_mode()
+def active_units(model, data: Dataset, threshold: float = ACTIVE_UNIT_THRESHOLD, batch_size: int = 1000) -> torch.Tensor:
+    """Which latent dimensions carry information about the digit: a boolean (latent_dim,) mask of the dimensions whose
+    posterior mean E_q[z_d | x] varies over the data by more than `threshold` (Burda et al. 2016's activity criterion;
+    Kingma et al.'s M1 kept the dimensions whose mean has a standard deviation above 0.1, the same bound). A collapsed
+    dimension keeps its posterior at the prior for every digit, so its mean does not move."""
+    was_training = model.training
+    model.eval()
+    means = torch.cat([model.encode(x.to(model.device), y.to(model.device) if model.uses_label else None)[0].double().cpu() for x, y in data.batches(batch_size)])
+    model.train(was_training)
+    return means.var(0, unbiased=True) > threshold

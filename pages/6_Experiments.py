@@ -10,9 +10,7 @@ from cvae_core.checkpoint import Checkpoint
 from cvae_core.data import OFFLINE, load_dataset
 from cvae_core.errors import CheckpointError
 from cvae_core.experiments import (
-    PYRO_QUADRANTS,
     QUADRANT_COLUMNS,
-    SEMI_SUPERVISED_REFERENCES,
     load_shipped,
     quadrant_baseline_of,
     quadrant_rows,
@@ -22,13 +20,14 @@ from cvae_core.experiments import (
     shipped_results,
     showcase,
 )
+from cvae_core.references import PYRO_QUADRANTS, PYRO_QUADRANTS_LABEL, SEMI_SUPERVISED, SOHN_QUADRANTS_NOTE
 from ui.i18n import N_, _
 
 ui.setup_page(
     _("Experiments"),
     _(
         "The experiments the variants were invented for, each pitting a CVAE against the plain network it is meant to beat, "
-        "trained on the same 5,000 digits and scored on the official 10,000 test digits. The page opens on the full-length "
+        "trained on the same 4,500 digits, chosen on 500 validation digits and scored on the official test digits. The page opens on the full-length "
         "runs and their models; **Retrain live** repeats a short version in front of you."
     ),
 )
@@ -109,8 +108,8 @@ with quad_tab:
         fig.update_layout(barmode="group", height=320, margin={"t": 10}, xaxis={"title": _("quadrants shown"), "dtick": 1},
                           yaxis={"title": _("CVAE / NN (lower: the CVAE wins by more)")})  # fmt: skip
         st.plotly_chart(fig, width="stretch")
-        st.caption(_("Full-length runs (100 epochs; the command of each is in checkpoints/make.sh and RESULTS.md). Pyro's figures come "
-                     "from 60,000 training digits, ours from 5,000."))  # fmt: skip
+        st.caption(_("Full-length runs (the command of each is in checkpoints/make.sh and RESULTS.md), trained on 4,500 digits, every "
+                     "choice made on 500 validation digits.") + " " + _(PYRO_QUADRANTS_LABEL) + ". " + _(SOHN_QUADRANTS_NOTE) + ".")  # fmt: skip
     st.subheader(_("Complete a digit with the full-length models (one quadrant shown)"))
     index, x = digit_source("quad", test)
     shipped_cvae = shipped_model("quadrants-1")
@@ -168,12 +167,13 @@ with semi_tab:
             mine = sorted((r for r in rows if r["model"] == model), key=lambda r: r["labels"])
             fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["accuracy"] for r in mine], mode="lines+markers", name=_(model),
                                      error_y={"type": "data", "array": [r["std"] for r in mine], "visible": True}))  # fmt: skip
-        for name, acc in SEMI_SUPERVISED_REFERENCES.items():
-            fig.add_hline(y=acc, line_dash="dot", annotation_text=_(name), annotation_position="bottom right", line_color="grey")
+        for reference in SEMI_SUPERVISED:
+            fig.add_hline(y=reference.value, line_dash="dot", annotation_text=_(reference.source), annotation_position="bottom right", line_color="grey")
         fig.update_layout(xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=380, margin={"t": 10})
         st.plotly_chart(fig, width="stretch")
         st.caption(_("Mean ± standard deviation over runs, each with its own labelled digits and initial weights (runs = 1: one seed). "
-                     "Kingma et al. and Pyro trained on 60,000 digits, ours on 5,000."))  # fmt: skip
+                     "Ours trained on 4,500 digits (100 labelled), every choice made on 500 validation digits; the published figures:"))  # fmt: skip
+        st.markdown(ui.readable.references_table(SEMI_SUPERVISED, percent=True))
     st.subheader(_("How the 100-label models read a digit"))
     index, x = digit_source("semi", test)
     ui.show_digits(x, ncol=1, scale=4)
@@ -194,7 +194,7 @@ with semi_tab:
     with st.expander(_("Retrain live")):
         c1, c2, c3 = st.columns(3)
         n_labels = c1.select_slider(
-            _("Labelled digits"), [100, 600, 1000, 3000], value=100, help=_("The rest of the 5,000 digits lose their labels.")
+            _("Labelled digits"), [100, 600, 1000, 3000], value=100, help=_("The rest of the 4,500 training digits lose their labels.")
         )
         stack = c2.radio(_("Model"), ["M2", "M1+M2"], horizontal=True, help=_("M1+M2 trains a VAE on every digit first, then M2 on its code."))
         epochs_m2 = c3.select_slider(

@@ -62,6 +62,10 @@ def test_home_shows_every_variant():
     assert len(at.get("graphviz_chart")) == 6
     assert len(at.latex) == 6
     assert "CVAE Lab" in at.title[0].value
+    table = next(m.value for m in at.markdown if "| model |" in m.value).replace("\\|", "|")  # a "|" in a cell is escaped
+    header = table.splitlines()[0]  # the pretrained models: a column per quantity
+    assert "ELBO on log p(x|y)" in header and "ELBO on log p(x)" in header and "log p(y|x)" in header and "log p(x), nats" in header
+    assert "Bayes' rule over p(x|y)" in table and "its prediction p(y|x)" in table  # each accuracy names its kind
     links = {link.proto.label: link.proto.page for link in at.main.get("page_link")}  # the first visit's three things to try
     assert links == {"Draw a digit": "Draw", "Train a model": "Train", "Move the dials": "Generate"}  # page names, as in the URL
     for target in ("pages/3_Draw.py", "pages/1_Train.py", "pages/2_Generate.py"):
@@ -395,6 +399,9 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     assert {"log p(x)", "log p(x|y)", "parameters", "training time"} <= set(image_table.columns)
     assert all(" M" in v or " k" in v for v in image_table["parameters"])  # readable sizes, not 1383536.000
     assert any("tie" in m.value or "worth" in m.value for m in at.markdown)  # sentences written from the figures
+    cvae1, vae_like = rows["tiny-cvae1 (this session)"], at.select_slider[1].value
+    assert cvae1.proposals_per_label * 10 == vae_like  # a conditional model shares the same k among its labels
+    assert any("Burda" in m.value and "k = 5,000" in m.value for m in at.markdown)  # a published figure, with its estimator
     assert len(at.get("download_button")) >= 1
 
 

@@ -1,6 +1,7 @@
 """The literature's likelihood protocol: dynamically binarised training digits, one fixed binarisation of the
 test digits, a validation split apart from train and test, and the same importance-sampling budget for every model."""
 
+import copy
 import json
 import math
 
@@ -169,3 +170,24 @@ def test_evaluate_says_its_protocol_and_budget(tmp_path, trained_pair, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["protocol"] == "binarized" and result["iw_samples"] == 20 and result["iw_samples_per_label"] == 2
     assert result["log_px"] <= result["log_px_given_y"] and result["log_px_se"] > 0
+    args = ["evaluate", str(path), "--dataset", "mnist-5k", "--split", "val", "--limit", "30", "--iw-samples", "20", "--seed", "9", "--json"]
+    assert cli.main(args) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # other noise, the same binarised digits
+    assert again["log_px"] != result["log_px"]
+    assert abs(again["log_px"] - result["log_px"]) < 3 * math.hypot(result["log_px_se"], again["log_px_se"])
+
+
+def test_active_units_count_the_dimensions_whose_posterior_mean_moves(trained_pair, held_out):
+    from cvae_core.metrics import active_units
+
+    vae = copy.deepcopy(trained_pair["vae"])
+    data = held_out.binarized_once()
+    active = active_units(vae, data)
+    with torch.inference_mode():
+        means = vae.encode(data.images)[0].double()
+    assert torch.equal(active, means.var(0) > 0.01) and active.shape == (8,) and active.any()
+    first = int(active.nonzero()[0])
+    with torch.no_grad():  # silence an active dimension: its mean no longer depends on the digit
+        vae.encoder.out.weight[first].zero_()
+    silenced = active_units(vae, data)
+    assert not bool(silenced[first]) and int(silenced.sum()) == int(active.sum()) - 1

@@ -51,3 +51,21 @@ def markdown_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def references_table(references, percent: bool = False) -> str:
+    """Published figures (cvae_core.references) as a Markdown table: each with its protocol, estimator and training data,
+    so that a reader sees what makes it comparable to ours, or not."""
+    return markdown_table(
+        [
+            {
+                _("published figure"): _(r.source) + ("" if r.verified else " " + _("(unverified)")),
+                _("quantity"): _(r.quantity),
+                _("value"): estimate(r.value, decimals=1, percent=percent) if percent else f"{r.value:.2f}",
+                _("protocol"): _(r.protocol),
+                _("estimator"): _(r.estimator),
+                _("trained on"): _(r.train_digits),
+            }
+            for r in references
+        ]
+    )
