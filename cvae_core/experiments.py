@@ -468,7 +468,10 @@ def semisupervised_rows(results: dict[str, dict]) -> list[dict]:
             continue
         for name, key in ((r["model"], "m2_accuracy"), (N_("baseline"), "baseline_accuracy")):  # "baseline": translated where shown
             figure = r[key] if isinstance(r[key], dict) else {"mean": r[key], "std": 0.0, "runs": 1}
-            rows.append({"model": name, "labels": r["labels"], "accuracy": figure["mean"], "std": figure["std"], "runs": figure["runs"]})
+            rows.append({
+                "model": name, "labels": r["labels"], "accuracy": figure["mean"], "std": figure["std"], "runs": figure["runs"],
+                "selected_on_validation": r.get("selected_on") == "validation",  # False: a run of the earlier protocol
+            })  # fmt: skip
     # one baseline row per label count and number of runs: M2's and M1+M2's runs train the same baseline
     unique = {(row["model"], row["labels"], row["runs"]): row for row in rows}
     return sorted(unique.values(), key=lambda row: (row["labels"], row["model"], row["runs"]))

@@ -409,7 +409,8 @@ def test_experiments_page_opens_on_the_shipped_results_without_training(held_out
     at = page("pages/6_Experiments.py").run()
     no_exceptions(at)
     assert "quadrant_results" not in at.session_state and "m2_results" not in at.session_state  # nothing trained
-    assert not at.warning, [w.value for w in at.warning]  # every shipped model and result is there
+    missing = [w.value for w in at.warning if "earlier protocol" not in w.value]  # a pending re-run is said, not missing
+    assert not missing, missing  # every shipped model and result is there
     tables = [d.value for d in at.dataframe]
     assert any(len(t) == 3 and "CVAE, NN-filled prior: IS / NN" in t.columns for t in tables), "the quadrant table, 1-3 quadrants"
     assert any("M1+M2" in set(t["model"]) for t in tables if "model" in t.columns), "the semi-supervised table"
