@@ -155,6 +155,40 @@ def time_to_good_digits(budget: float = 60.0, threshold: float = 0.9) -> dict:
     return {"seconds_to_90pct_fidelity": reached, "checks": checks, "target_seconds": 20}
 
 
+# ---- 2b. what the likelihood protocol costs ---------------------------------------------------
+def binarization_cost(rounds: int, steps: int) -> dict:
+    """The live defaults with the engine's dynamic binarisation against the same engine on grey pixels, interleaved:
+    the speed ratio (medians of the rounds), and the training steps each takes until the independent classifier
+    reads >= 90 % of temperature-1 samples right (checked every 25 steps)."""
+    classifier = checkpoint.load(ROOT / "checkpoints" / "fidelity_classifier.safetensors").model
+    train = load_dataset("mnist-5k", "train")
+
+    def trainer(binarize: bool) -> Trainer:
+        torch.manual_seed(0)
+        t = Trainer(build_model(ModelConfig(**model_defaults())), train, config=TrainConfig(**{**training_defaults(), "epochs": 1000.0}))
+        t.binarize = binarize  # the one difference
+        return t
+
+    pair, ratios = {True: trainer(True), False: trainer(False)}, []
+    for _ in range(rounds):
+        seconds = {}
+        for binarize, t in pair.items():
+            started = time.perf_counter()
+            t.run(max_steps=steps)
+            seconds[binarize] = time.perf_counter() - started
+        ratios.append(seconds[False] / seconds[True])
+    to_good = {}
+    for binarize in (True, False):
+        t = trainer(binarize)
+        while t.step < 2000:
+            t.run(max_steps=25)
+            if label_fidelity(t.model, classifier, per_label=100)["fidelity"] >= 0.9:
+                break
+            t.model.train()
+        to_good["binarised" if binarize else "grey"] = t.step
+    return {"speed_binarised_over_grey": round(statistics.median(ratios), 3), "rounds": [round(r, 3) for r in ratios], "steps_to_90pct": to_good}
+
+
 # ---- 3. UI latency ---------------------------------------------------------------------------
 def ui_latency(repeats: int = 10) -> dict:
     from streamlit.testing.v1 import AppTest
@@ -254,11 +288,11 @@ def scaling(steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (a smoke run)")
-    parser.add_argument("--only", choices=["throughput", "digits", "ui", "cold", "scaling"], action="append")
+    parser.add_argument("--only", choices=["throughput", "digits", "binarize", "ui", "cold", "scaling"], action="append")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     steps, rounds = (20, 1) if args.quick else (150, 3)
-    parts = args.only or ["throughput", "digits", "ui", "cold", "scaling"]
+    parts = args.only or ["throughput", "digits", "binarize", "ui", "cold", "scaling"]
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
@@ -269,6 +303,9 @@ def main() -> None:
     if "digits" in parts:
         result["time_to_good_digits"] = time_to_good_digits(budget=20 if args.quick else 60)
         print(json.dumps({"time_to_good_digits": result["time_to_good_digits"]}), flush=True)
+    if "binarize" in parts:
+        result["binarization_cost"] = binarization_cost(max(rounds, 5) if not args.quick else 1, steps)
+        print(json.dumps({"binarization_cost": result["binarization_cost"]}), flush=True)
     if "ui" in parts:
         result["ui_latency"] = ui_latency(3 if args.quick else 10)
         print(json.dumps({"ui_latency": result["ui_latency"]}), flush=True)

@@ -455,6 +455,8 @@ def quadrant_rows(results: dict[str, dict]) -> list[dict]:
                     row[mc_column], row[mc_ratio] = scores["ncll_mc"], round(scores["ncll_mc"] / r["nn_ncll"], 4)
                 row[is_column], row[is_ratio] = scores["ncll_is"], scores["is_over_nn"]
         row.update({"Pyro NN": r["reference_pyro"]["nn"], "Pyro CVAE": r["reference_pyro"]["cvae"], N_("test digits"): r["n"]})
+        # a run of the earlier protocol (grey pixels, no validation split) says so in its row
+        row[N_("pixels")] = N_("binarised") if r.get("protocol") == "binarized" else N_("grey (earlier protocol)")
         rows.append(row)
     return rows
 

@@ -44,7 +44,7 @@ def shipped_model(model_id: str) -> Checkpoint | None:
 
 def translated_keys(rows: list[dict]) -> list[dict]:
     """Table rows with their column names (marked English, from cvae_core) in the visitor's language."""
-    return [{_(k): v for k, v in row.items()} for row in rows]
+    return [{_(k): (_(v) if isinstance(v, str) else v) for k, v in row.items()} for row in rows]
 
 
 @st.cache_data

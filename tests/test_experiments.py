@@ -150,3 +150,12 @@ def test_the_experiment_models_stay_off_the_pickers_and_raise_no_warning():
     assert not refused
     assert not {p.stem for p in SHIPPED_DIR.glob("*.safetensors")} & set(models)
     assert all(ckpt.metadata.get("experiment") is None for ckpt in models.values())
+
+
+def test_shipped_results_on_the_current_protocol_were_chosen_on_validation_and_reported_on_test():
+    current = {stem: r for stem, r in shipped_results().items() if r.get("protocol") == "binarized" or "selected_on" in r}
+    assert "quadrants-1" in current  # the result the Experiments page's model comes from
+    for stem, r in current.items():
+        assert r["selected_on"] == "validation" and r["reported_on"] == "test", stem
+        if stem.startswith("quadrants-"):
+            assert r["n"] == 10_000 and r["selected_fill"] in r["cvae"] and all({"ncll_mc", "ncll_is"} <= set(c) for c in r["cvae"].values())
