@@ -202,8 +202,8 @@ def engine_alone(seconds: float, threads: int) -> float:
     from cvae_core.models import ModelConfig, build_model
 
     train = load_dataset("mnist-5k", "train")
-    test = load_dataset("mnist-5k", "val")
-    trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, test, TrainConfig(**training_defaults()))
+    validation = load_dataset("mnist-5k", "val")
+    trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, validation, TrainConfig(**training_defaults()))
     trainer.run(max_steps=3)
     started, samples = time.perf_counter(), trainer.samples
     while time.perf_counter() - started < seconds and not trainer.done:
