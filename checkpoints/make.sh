@@ -32,7 +32,7 @@ train cvae4    --variant cvae4 --latent-dim 16 --arch mlp --hidden 512 --layers 
 train vae-2d   --variant vae   --latent-dim 2 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 100 --cosine --shift 1 --kl-start 0 --warmup 10
 train cvae2-2d --variant cvae2 --latent-dim 2 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 100 --cosine --shift 1 --kl-start 0 --warmup 10
 IW_SAMPLES=100 train cvae3    --variant cvae3 --latent-dim 16 --arch conv --hidden 256 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --target label --epochs 50 --cosine --shift 2 --kl-start 0 --warmup 1
-train m2       --variant m2 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --alpha 50 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 80
+train m2       --variant m2 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --alpha 50 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 150
 
 # ---- the papers' experiments: the models and results the Experiments page opens on (checkpoints/experiments/) ----
 # Each results/*.json is the --json output of its command; RESULTS.md shows them as tables. About 12 minutes per
