@@ -93,7 +93,7 @@ if shipped:
             "trained on dynamically binarised digits): log p(x) is the importance-weighted bound with k proposals per digit, "
             "shared among the ten labels of a conditional model; each ELBO is in the column of what it bounds. Label fidelity: the share of samples that each of two "
             "independent classifiers (a CNN and a batch-normalised CNN, trained on training digits only) reads as the label asked "
-            "for; ± one standard error, where it was measured. checkpoints/README.md has the command that made each model."
+            "for; ± one standard error, where it was measured. `checkpoints/README.md` has the command that made each model."
         ).format(count=" / ".join(f"{n:,}" for n in sorted(digits_measured)))
     )
 else:

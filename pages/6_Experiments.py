@@ -108,7 +108,7 @@ with quad_tab:
         fig.update_layout(barmode="group", height=320, margin={"t": 10}, xaxis={"title": _("quadrants shown"), "dtick": 1},
                           yaxis={"title": _("CVAE / NN (lower: the CVAE wins by more)")})  # fmt: skip
         st.plotly_chart(fig, width="stretch")
-        st.caption(_("Full-length runs (the command of each is in checkpoints/make.sh and RESULTS.md), trained on 4,500 digits, every "
+        st.caption(_("Full-length runs (the command of each is in `checkpoints/make.sh` and `RESULTS.md`), trained on 4,500 digits, every "
                      "choice made on 500 validation digits.") + " " + _(PYRO_QUADRANTS_LABEL) + ". " + _(SOHN_QUADRANTS_NOTE) + ".")  # fmt: skip
     st.subheader(_("Complete a digit with the full-length models (one quadrant shown)"))
     index, x = digit_source("quad", test)
@@ -162,7 +162,7 @@ with semi_tab:
             _(
                 "These semi-supervised runs are from the earlier protocol: grey pixels, all 5,000 digits trained on, settings "
                 "tuned on test accuracy. Their re-run on the current one (binarised digits, 4,500 trained on, every choice on "
-                "500 validation digits) is pending; RESULTS.md says what it will change."
+                "500 validation digits) is pending; `RESULTS.md` says what it will change."
             )
         )
     if rows:
