@@ -278,6 +278,7 @@ def cmd_semisupervised(args) -> dict:
     train, validation, test, reported_on = _experiment_data(args)
     m1_latent = args.m1_latent if args.stack == "m1" else 0
     shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n", "epoch_kept", "validation_accuracy")
+    shown += ("m1_latent", "m1_active_units", "z1_logistic_accuracy") if m1_latent else ()
 
     def run_once(seed: int) -> dict:
         result = semisupervised(
@@ -295,7 +296,8 @@ def cmd_semisupervised(args) -> dict:
     labelled = {"train_digits": len(train), "validation_digits": len(validation), "selected_on": "validation", "reported_on": reported_on}
     if args.runs == 1:
         return {**run_once(args.seed), **labelled}
-    out = spread(run_once, range(args.seed, args.seed + args.runs), ("m2_accuracy", "baseline_accuracy"), on_run)
+    figures = ("m2_accuracy", "baseline_accuracy") + (("m1_active_units", "z1_logistic_accuracy") if m1_latent else ())
+    out = spread(run_once, range(args.seed, args.seed + args.runs), figures, on_run)
     return {"labels": args.labels, "model": out["runs"][0]["model"], "n": len(test), **labelled, **out}
 
 

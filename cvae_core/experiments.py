@@ -7,18 +7,19 @@ identical data with the same engine settings, and evaluated on a test split.
 import copy
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Dataset, hide_labels
+from .data import Dataset, hide_labels, in_batches
 from .defaults import EXPERIMENTS
 from .distributions import bernoulli_log_likelihood
 from .engine import TrainConfig, Trainer
-from .metrics import accuracy, predict
+from .errors import TrainingError
+from .metrics import accuracy, active_units, predict
 from .models import ModelConfig, build_model
 from .models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from .nets import ConditionalMLP, image_encoder
@@ -293,10 +294,76 @@ class PlainClassifier(nn.Module):
         return torch.softmax(self(x), -1)
 
 
-def train_m1(train: Dataset, seed: int = 0, hidden: int = 512, latent_dim: int = 50, epochs: float | None = None, progress=None, share=(0.0, 1.0)):
-    """M1 of Kingma et al. 2014: a VAE on every training digit (their labels unused), whose code z1 M2 then models."""
+def train_m1(
+    train: Dataset, seed: int = 0, hidden: int = 512, latent_dim: int = 50, epochs: float | None = None, progress=None, share=(0.0, 1.0),
+    validation: Dataset | None = None, patience: int = EXPERIMENTS["m1_patience"],
+):
+    """M1 of Kingma et al. 2014: a VAE on every training digit (their labels unused), whose code z1 M2 then models.
+    Trained, as theirs, on dynamically binarised digits; with `validation`, the epoch of the best validation ELBO
+    is kept and training stops once `patience` epochs bring no better one (their M1 trained to a plateau)."""
     settings = {**EXPERIMENTS["m1"], "seed": seed, **({} if epochs is None else {"epochs": epochs})}
-    return train_to_end(lambda: build_model(ModelConfig(variant="vae", latent_dim=latent_dim, hidden=hidden)), train, TrainConfig(**settings), progress, share)
+    make = lambda: build_model(ModelConfig(variant="vae", latent_dim=latent_dim, hidden=hidden))  # noqa: E731
+    if validation is None:
+        return train_to_end(make, train, TrainConfig(**settings), progress, share)
+    seen = validation.binarized_once()
+    m1, _best = train_selecting(make, train, TrainConfig(**settings), lambda m: -mean_elbo(m, seen), patience, progress, share)
+    return m1
+
+
+@torch.inference_mode()
+def mean_elbo(model, data: Dataset, batch_size: int = 1000) -> float:
+    """The one-sample ELBO averaged over `data` (nats per digit), the criterion M1's epoch is chosen by."""
+    total = sum(float(model.elbo(x.to(model.device), y.to(model.device) if model.uses_label else None)["elbo"].sum()) for x, y in data.batches(batch_size))
+    return total / len(data)
+
+
+def kept_code(encoder: nn.Module, keep: torch.Tensor) -> nn.Module:
+    """A copy of a Gaussian encoder (output: mean and log-variance, each latent_dim wide) that writes only the
+    dimensions in the boolean mask `keep`: its output layer's rows for the others are dropped. Kingma et al. fed M2
+    only M1's active dimensions; a collapsed one is noise at the prior, which M2 would otherwise have to model."""
+    pruned = copy.deepcopy(encoder)
+    rows = torch.cat([keep.nonzero().flatten(), keep.nonzero().flatten() + len(keep)])
+    old = encoder.out
+    pruned.out = nn.Linear(old.in_features, len(rows))
+    with torch.no_grad():
+        pruned.out.weight.copy_(old.weight[rows])
+        pruned.out.bias.copy_(old.bias[rows])
+    return pruned
+
+
+@torch.inference_mode()
+def code_means(encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The posterior means E_q[z1|x] of images (N, 784) under a Gaussian encoder, (N, code size)."""
+    return torch.cat([encoder(x).chunk(2, -1)[0] for (x,) in in_batches(images, size=1000)])
+
+
+def logistic_regression_accuracy(train_z, train_y, test_z, test_y, validation_z, validation_y, n_classes: int = 10) -> float:
+    """How linearly readable a code is: a multinomial logistic regression fitted (L-BFGS) to the labelled codes, its L2
+    weight chosen on validation, its test accuracy returned (Kingma et al. read M1's code with a classifier of its own)."""
+    mean, sd = train_z.mean(0), train_z.std(0).clamp_min(1e-6)  # standardised with the labelled digits' statistics
+    standard = lambda z: (z - mean) / sd  # noqa: E731
+
+    def fit(l2: float) -> nn.Linear:
+        torch.manual_seed(0)
+        model = nn.Linear(train_z.shape[1], n_classes)
+        opt = torch.optim.LBFGS(model.parameters(), max_iter=200, line_search_fn="strong_wolfe")
+        z = standard(train_z)
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(z), train_y) + l2 * model.weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return model
+
+    def score(model, z, y) -> float:
+        with torch.no_grad():
+            return float((model(standard(z)).argmax(-1) == y).float().mean())
+
+    best = max((fit(l2) for l2 in (1e-4, 1e-3, 1e-2, 1e-1)), key=lambda m: score(m, validation_z, validation_y))
+    return score(best, test_z, test_y)
 
 
 def semisupervised(
@@ -333,13 +400,26 @@ def semisupervised(
         progress,
         (0.0, 0.1),
     )
-    config = ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha, m1_latent=m1_latent)
+    config = ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha)
     make = lambda: build_model(config)  # noqa: E731
-    m2_share = (0.1, 1.0)
+    m2_share, m1_figures = (0.1, 1.0), {}
     if m1_latent:
-        m1 = train_m1(train, seed, hidden, m1_latent, m1_epochs, progress, (0.1, 0.3))
-        make = lambda: with_weights(build_model(config), "m1", m1.encoder)  # noqa: E731
+        m1 = train_m1(train, seed, hidden, m1_latent, m1_epochs, progress, (0.1, 0.3), validation=validation)
+        train_seen = train.binarized_once(seed=seed)  # M1 read binarised digits: so does the activity criterion
+        keep = active_units(m1, train_seen)
+        if not keep.any():
+            raise TrainingError(N_("M1's code collapsed: none of its {n} dimensions carries information about the digit."), n=m1_latent)
+        encoder = kept_code(m1.encoder, keep)
+        config = replace(config, m1_latent=int(keep.sum()))  # M2 models the active dimensions only
+        make = lambda: with_weights(build_model(config), "m1", encoder)  # noqa: E731
         m2_share = (0.3, 1.0)
+        m1_figures = {"m1_latent": m1_latent, "m1_active_units": int(keep.sum())}
+        if validation is not None:  # a linear classifier on z1 from the same labels: how readable M1 made the class
+            codes = lambda d: code_means(encoder, d.binarized_once().images)  # noqa: E731
+            lr_accuracy = logistic_regression_accuracy(
+                code_means(encoder, train_seen.images[labelled]), train.labels[labelled], codes(test), test.labels, codes(validation), validation.labels
+            )  # fmt: skip
+            m1_figures["z1_logistic_accuracy"] = round(lr_accuracy, 4)
     m2_config = TrainConfig(**{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2})
     out = {}
     if validation is None:
@@ -357,6 +437,7 @@ def semisupervised(
         "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
         "n": len(test),
         **out,
+        **m1_figures,
         "model_object": m2,
     }
 

@@ -9,7 +9,9 @@ from cvae_core.experiments import (
     SHIPPED_DIR,
     SHIPPED_MODELS,
     QuadrantBaseline,
+    kept_code,
     load_shipped,
+    logistic_regression_accuracy,
     quadrant_baseline_of,
     quadrant_rows,
     quadrants,
@@ -53,6 +55,39 @@ def test_m1_m2_trains_m2_on_a_frozen_m1_code(digits):
     model.train()
     assert not torch.allclose(model.observed(x[:4]), mu)
     assert not model.makes_images
+
+
+def test_m2_reads_only_the_active_dimensions_of_m1s_code(digits):
+    m1 = train_m1(digits, hidden=32, latent_dim=6, epochs=1)
+    keep = torch.tensor([True, False, True, True, False, False])
+    pruned = kept_code(m1.encoder, keep)
+    x = digits.images[:5]
+    mu, logvar = m1.encoder(x).chunk(2, -1)
+    mu_kept, logvar_kept = pruned(x).chunk(2, -1)
+    torch.testing.assert_close(mu_kept, mu[:, keep])  # the same means and variances, for the kept dimensions only
+    torch.testing.assert_close(logvar_kept, logvar[:, keep])
+    model = with_weights(build_model(ModelConfig(variant="m2", latent_dim=4, hidden=32, m1_latent=3), seed=0), "m1", pruned)
+    model.eval()
+    torch.testing.assert_close(model.observed(x), mu[:, keep])
+
+
+def test_semisupervised_m1m2_reports_m1s_active_units_and_a_linear_read_of_its_code(digits, held_out):
+    result = semisupervised(100, small(digits, 1000), small(held_out, 200), epochs=0.3, hidden=32, m1_latent=8, m1_epochs=2, validation=small(held_out, 100))
+    assert 1 <= result["m1_active_units"] <= result["m1_latent"] == 8
+    assert result["model_object"].config.m1_latent == result["m1_active_units"]  # M2 models the active dimensions only
+    assert 0.0 <= result["z1_logistic_accuracy"] <= 1.0
+
+
+def test_logistic_regression_reads_a_linearly_separable_code_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    centres = 4 * torch.randn(10, 5, generator=g)
+    def draw(n):
+        y = torch.arange(10).repeat(n)
+        return centres[y] + 0.5 * torch.randn(len(y), 5, generator=g), y
+    (z, y), (zv, yv), (zt, yt) = draw(10), draw(5), draw(20)
+    assert logistic_regression_accuracy(z, y, zt, yt, zv, yv) > 0.95
+    noise = torch.randn(len(yt), 5, generator=g)  # codes that say nothing of the label
+    assert logistic_regression_accuracy(z, y, noise, yt, zv, yv) < 0.3
 
 
 def test_the_nn_filled_cvae_feeds_the_nn_guess_to_its_prior_network_only():
