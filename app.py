@@ -5,6 +5,7 @@ import html
 import streamlit as st
 
 import ui
+from cvae_core.capabilities import Capabilities
 from cvae_core.cards import CARDS
 from cvae_core.checkpoint_header import SHIPPED, catalogue
 from ui.i18n import N_, _
@@ -68,7 +69,8 @@ if shipped:
     for name, meta in shipped.items():
         test = meta.get("metrics", {}).get("test", {})
         bound = test.get("bound")  # the quantity the model's ELBO bounds: log p(x), log p(x|y) or log p(y|x)
-        kind = "predictive" if bound == "log p(y|x)" else ("posterior" if meta["variant"] == "m2" else "bayes")
+        able = Capabilities.of_metadata(meta)  # from the header: torch is not needed
+        kind = "predictive" if bound == "log p(y|x)" else ("posterior" if able is not None and able.classifies else "bayes")
         accuracy = figure(test, "accuracy")
         rows.append(  # the column names are read, so they are translated; the values are names and figures
             {

@@ -26,16 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_core.defaults import model_defaults, training_defaults  # noqa: E402
-from cvae_core.engine import TrainConfig  # noqa: E402
-from cvae_core.models import ModelConfig  # noqa: E402
-from cvae_core.training_process import TrainingClient, recipe  # noqa: E402
+from cvae_core.defaults import training_defaults  # noqa: E402
+from cvae_core.recipe import Recipe  # noqa: E402
+from cvae_core.training_process import TrainingClient  # noqa: E402
 
 
 def live_recipe(seed: int = 0) -> dict:
-    return recipe(
-        ModelConfig(**model_defaults()), TrainConfig(**{**training_defaults(), "epochs": 10_000.0, "seed": seed}), "mnist-5k", None
-    )
+    return Recipe.from_settings(train={"epochs": 10_000.0, "seed": seed}).as_dict()
 
 
 def python_work(stop: threading.Event, counter: list) -> None:

@@ -28,7 +28,7 @@ train() {  # train NAME ARGS...: train on mnist-5k's train split, half-precision
 train vae      --variant vae   --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 150 --cosine --shift 1 --kl-start 0 --warmup 20
 train cvae1    --variant cvae1 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 80
 train cvae2    --variant cvae2 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 150
-train cvae4    --variant cvae4 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 150
+train cvae4    --variant cvae4 --latent-dim 16 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 500 --cosine --shift 1 --kl-start 8 --warmup 250
 train vae-2d   --variant vae   --latent-dim 2 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 100 --cosine --shift 1 --kl-start 0 --warmup 10
 train cvae2-2d --variant cvae2 --latent-dim 2 --arch mlp --hidden 512 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --epochs 100 --cosine --shift 1 --kl-start 0 --warmup 10
 IW_SAMPLES=100 train cvae3    --variant cvae3 --latent-dim 16 --arch conv --hidden 256 --layers 2 --batch-size 128 --lr 1e-3 --seed 0 --beta 1 --target label --epochs 50 --cosine --shift 2 --kl-start 0 --warmup 1

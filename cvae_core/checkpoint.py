@@ -103,6 +103,7 @@ def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, h
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(),
         **(metadata or {}),
+        **({"capabilities": model.capabilities.as_dict()} if hasattr(model, "capabilities") else {}),  # for readers without torch
         "storage": "float16" if half else "float32",
     }
     dtype = torch.float16 if half else torch.float32

@@ -18,13 +18,14 @@ import torch
 from . import checkpoint
 from .classifier import CLASSIFIER_ARCHS, train_classifier
 from .compare import digits_for, measure, proposals_per_label
-from .data import DATASETS, OFFLINE, SPLITS, TEST_BINARIZATION_SEED, hide_labels, load_dataset
+from .data import DATASETS, OFFLINE, SPLITS, TEST_BINARIZATION_SEED, load_dataset
 from .defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
-from .engine import TrainConfig, Trainer
+from .engine import Trainer
 from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
-from .models import ARCHS, VARIANTS, ModelConfig, build_model
+from .models import ARCHS, VARIANTS
 from .models.base import NN_FILLS
+from .recipe import Recipe
 
 DEFAULT_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity"]
 SECOND_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity_second"]
@@ -62,33 +63,28 @@ TRAIN_FLAGS = ("batch_size", "lr", "seed", "warmup_epochs", "kl_start", "shift_p
 
 def cmd_train(args) -> dict:
     """Train with the variant's defaults (cvae_core.defaults) where a flag is not given."""
-    config = ModelConfig(**{**model_defaults(args.variant), **_given(args, MODEL_FLAGS)})
-    _finite(config.beta, "beta")
-    config.validate()
-    settings = {**training_defaults(args.variant), **_given(args, TRAIN_FLAGS)}
-    _finite(settings["lr"], "learning rate")
+    model_settings = {"variant": args.variant, **_given(args, MODEL_FLAGS)}
+    _finite(model_settings.get("beta", 1.0), "beta")
+    settings = _given(args, TRAIN_FLAGS)
+    _finite(settings.get("lr", 1.0), "learning rate")
     if args.max_seconds is not None and args.epochs is None:
         settings["epochs"] = None  # a time budget alone
     elif args.epochs is not None:
         settings["epochs"] = args.epochs
     if args.cosine:
         settings["lr_schedule"] = "cosine"
+    settings["max_seconds"] = args.max_seconds
+    run = Recipe.from_settings(model_settings, settings, args.dataset, args.labels, args.split)
     out = Path(args.out)
     checkpoint.checkpoint_name(out.name)  # refuse a bad name before training, not after
-    train = load_dataset(args.dataset, args.split)
+    # --split train: its held-out partner's ELBO, once an epoch, picks the weights kept (the epoch is chosen on
+    # validation, never on test). --split all has none, and keeps the last weights.
+    train, validation = run.data()
     if train.note:
         print(train.note, file=sys.stderr)
-    true_labels = train.labels
-    if args.labels is not None:
-        if config.variant != "m2":
-            raise CVAEError("--labels is for m2, the semi-supervised variant")
-        train = train.with_labels(hide_labels(train.labels, args.labels, seed=settings["seed"]))
-    tc = TrainConfig(**settings, max_seconds=args.max_seconds)
-    model = build_model(config, seed=tc.seed)
-    # The train split's held-out partner: its ELBO, once an epoch, picks the weights kept (the epoch is chosen
-    # on validation, never on test). --split all has none, and keeps the last weights.
-    validation = load_dataset(args.dataset, "val") if args.split == "train" else None
-    trainer = Trainer(model, train, validation, tc)
+    trainer = run.trainer(train, validation)
+    model, config, tc = trainer.model, run.model, run.train
+    true_labels = load_dataset(args.dataset, args.split).labels if args.labels is not None else train.labels
     from tqdm import tqdm
 
     with tqdm(total=trainer.total_steps, unit="step", disable=None, file=sys.stderr) as bar:  # shown on a terminal only
@@ -204,7 +200,14 @@ def cmd_train_classifier(args) -> dict:
     started = time.perf_counter()
     model = train_classifier(data, epochs=args.epochs, seed=args.seed, arch=args.arch)
     seconds = time.perf_counter() - started
-    result = {"arch": args.arch, "dataset": data.name, "split": args.split, "n": len(data), "epochs": args.epochs, "seconds": round(seconds, 1)}
+    result = {
+        "arch": args.arch,
+        "dataset": data.name,
+        "split": args.split,
+        "n": len(data),
+        "epochs": args.epochs,
+        "seconds": round(seconds, 1),
+    }
     if args.eval_dataset:
         test = load_dataset(args.eval_dataset, "test")
         result["test_accuracy"] = round(accuracy(model.classify, test), 4)
@@ -257,7 +260,13 @@ def cmd_quadrants(args) -> dict:
         # one file: the filled CVAE whose completions scored best on validation; it holds the NN baseline, so the
         # page shows both
         fill = min(filled, key=lambda f: result.validation[f]["ncll_mc"])
-        metadata = {"experiment": "quadrants", "given": args.given, "fill": fill, "results": result.as_dict(), "command": " ".join(sys.argv[1:])}
+        metadata = {
+            "experiment": "quadrants",
+            "given": args.given,
+            "fill": fill,
+            "results": result.as_dict(),
+            "command": " ".join(sys.argv[1:]),
+        }
         checkpoint.save(result.cvaes[fill], args.save, metadata, half=True)
     return {**result.as_dict(), "reported_on": reported_on}
 
@@ -266,7 +275,9 @@ def cmd_classification(args) -> dict:
     from .experiments import classification
 
     train, validation, test, reported_on = _experiment_data(args)
-    result = classification(train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden, arch=args.arch, shift_pixels=args.shift, validation=validation)
+    result = classification(
+        train, test, epochs=args.epochs, seed=args.seed, hidden=args.hidden, arch=args.arch, shift_pixels=args.shift, validation=validation
+    )
     return {**result, "reported_on": reported_on}
 
 
@@ -280,7 +291,17 @@ def cmd_semisupervised(args) -> dict:
     shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n", "epoch_kept", "validation_accuracy")
     shown += ("m1_latent", "m1_active_units", "z1_logistic_accuracy") if m1_latent else ()
 
+    settings = {k: getattr(args, k) for k in ("labels", "dataset", "eval_dataset", "epochs", "hidden", "latent_dim", "m1_epochs")}
+    settings["m1_latent"] = m1_latent
+    runs_dir = Path(args.runs_dir) if args.runs_dir else None
+
     def run_once(seed: int) -> dict:
+        # With --runs-dir each finished run is kept there, so an interrupted spread resumes at the next seed.
+        done = runs_dir / f"seed-{seed}.json" if runs_dir else None
+        if done is not None and done.exists():
+            kept = json.loads(done.read_text())
+            if kept.get("settings") == settings:
+                return kept["result"]
         result = semisupervised(
             args.labels, train, test, epochs=args.epochs, seed=seed, hidden=args.hidden, latent_dim=args.latent_dim,
             m1_latent=m1_latent, m1_epochs=args.m1_epochs, validation=validation,
@@ -288,7 +309,13 @@ def cmd_semisupervised(args) -> dict:
         if args.save and seed == args.seed:
             metadata = {"experiment": "semisupervised", **{k: result[k] for k in shown}, "command": " ".join(sys.argv[1:])}
             checkpoint.save(result["model_object"], args.save, metadata, half=True)
-        return {k: result[k] for k in shown}
+        figures = {k: result[k] for k in shown}
+        if done is not None:
+            done.parent.mkdir(parents=True, exist_ok=True)
+            partial = done.with_suffix(".tmp")
+            partial.write_text(json.dumps({"settings": settings, "result": figures}))
+            partial.replace(done)
+        return figures
 
     def on_run(i: int, r: dict) -> None:
         _report(f"run {i + 1}/{args.runs} (seed {r['seed']}): {r['model']} {r['m2_accuracy']:.2%}, baseline {r['baseline_accuracy']:.2%}")
@@ -340,7 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file")
     e.add_argument("--dataset", choices=DATASETS, default="auto")
     e.add_argument("--split", choices=SPLITS, default="test")
-    e.add_argument("--iw-samples", type=int, default=100, help="importance samples per digit for log p(x), split over the labels of a conditional model")
+    e.add_argument(
+        "--iw-samples",
+        type=int,
+        default=100,
+        help="importance samples per digit for log p(x), split over the labels of a conditional model",
+    )
     e.add_argument("--limit", type=int, default=0, help="only the first N digits")
     e.add_argument("--fidelity", action="store_true", help="also measure label fidelity of samples")
     e.add_argument("--fidelity-samples", type=int, default=1000, help="samples per label for label fidelity")
@@ -379,9 +411,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("quadrants", help="Sohn's experiment: complete hidden quadrants; NN baseline vs cvae3")
     q.add_argument("--given", type=int, default=1, help="visible quadrants: 1, 2 or 3")
-    q.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits: its train split (mnist-5k: 4,500); its validation split makes every choice")
-    q.add_argument("--eval-dataset", choices=DATASETS, help="whose test split the figures are reported on (mnist: the official one); without it, mnist-5k reports on its validation split")
-    q.add_argument("--epochs", type=float, default=EXPERIMENTS["quadrants"]["epochs"], help="both networks train this long (RESULTS.md: 100)")
+    q.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="mnist-5k",
+        help="training digits: its train split (mnist-5k: 4,500); its validation split makes every choice",
+    )
+    q.add_argument(
+        "--eval-dataset",
+        choices=DATASETS,
+        help="whose test split the figures are reported on (mnist: the official one); without it, mnist-5k reports on its validation split",
+    )
+    q.add_argument(
+        "--epochs", type=float, default=EXPERIMENTS["quadrants"]["epochs"], help="both networks train this long (RESULTS.md: 100)"
+    )
     q.add_argument("--iw-samples", type=int, default=100, help="samples S of both estimators")
     q.add_argument("--hidden", type=int, default=512)
     q.add_argument("--limit", type=int, default=0, help="only the first N test digits")
@@ -389,7 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--gsnn-weight", type=float, nargs="+", default=[0.0],
         help="share(s) of Sohn's GSNN term in the CVAE's objective (0 to 1); with several, each fill keeps the one its validation completions score best with",
     )  # fmt: skip
-    q.add_argument("--nn-epochs", type=float, help="the NN baseline's longest run (default 3 x --epochs); it stops when its validation score stops improving")
+    q.add_argument(
+        "--nn-epochs",
+        type=float,
+        help="the NN baseline's longest run (default 3 x --epochs); it stops when its validation score stops improving",
+    )
     q.add_argument(
         "--fills", nargs="+", choices=NN_FILLS, default=["none", "prior"],
         help="one CVAE per way of filling the prior network's input with the NN's guess: none (plain), prior (Sohn's), prior+generation",
@@ -400,8 +447,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_quadrants)
 
     k = sub.add_parser("classification", help="cvae3 as a classifier vs a plain classifier with the same layers")
-    k.add_argument("--dataset", choices=DATASETS, default="mnist-5k", help="training digits: its train split (mnist-5k: 4,500); its validation split makes every choice")
-    k.add_argument("--eval-dataset", choices=DATASETS, help="whose test split the figures are reported on (mnist: the official one); without it, mnist-5k reports on its validation split")
+    k.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default="mnist-5k",
+        help="training digits: its train split (mnist-5k: 4,500); its validation split makes every choice",
+    )
+    k.add_argument(
+        "--eval-dataset",
+        choices=DATASETS,
+        help="whose test split the figures are reported on (mnist: the official one); without it, mnist-5k reports on its validation split",
+    )
     k.add_argument("--epochs", type=float, default=EXPERIMENTS["classification"]["epochs"])
     k.add_argument("--arch", choices=ARCHS, default="mlp")
     k.add_argument("--hidden", type=int, default=512)
@@ -414,15 +470,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--labels", type=int, default=100)
     m.add_argument("--dataset", choices=DATASETS, default="mnist-5k")
     m.add_argument("--eval-dataset", choices=DATASETS)
-    m.add_argument("--epochs", type=float, default=EXPERIMENTS["semisupervised"]["epochs"], help="passes over the unlabelled digits (RESULTS.md: 150)")
+    m.add_argument(
+        "--epochs", type=float, default=EXPERIMENTS["semisupervised"]["epochs"], help="passes over the unlabelled digits (RESULTS.md: 150)"
+    )
     m.add_argument("--hidden", type=int, default=512)
     m.add_argument("--latent-dim", type=int, default=8, help="size of M2's latent code z")
-    m.add_argument("--stack", choices=("none", "m1"), default="none", help="m1: M1+M2, M2 on the code of a VAE trained first on every digit")
+    m.add_argument(
+        "--stack", choices=("none", "m1"), default="none", help="m1: M1+M2, M2 on the code of a VAE trained first on every digit"
+    )
     m.add_argument("--m1-latent", type=int, default=50, help="with --stack m1: size of M1's code z1")
     m.add_argument("--m1-epochs", type=float, help=f"with --stack m1: M1's training (default {EXPERIMENTS['m1']['epochs']:g})")
     m.add_argument("--runs", type=int, default=1, help="repeat with seeds --seed, --seed+1, ...: mean and standard deviation")
     m.add_argument("--seed", type=int, default=0, help="draws the labelled digits and the initial weights")
     m.add_argument("--save", help="save the model of the run with seed --seed here, half precision")
+    m.add_argument("--runs-dir", help="keep each finished run here and skip it when the command is run again (resume)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_semisupervised)
     return p

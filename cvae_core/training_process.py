@@ -21,7 +21,7 @@ import uuid
 import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import replace
 from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
 from pathlib import Path
@@ -63,13 +63,9 @@ class TrainingHost:
     def warm_up(self) -> None:
         """Load the offline digits and take a few steps on the live default model (each worker thread, at
         start), so that a visitor's first slice does not pay for torch's first calls in that thread."""
-        from .data import OFFLINE
-        from .defaults import model_defaults
-        from .engine import TrainConfig, Trainer
-        from .models import ModelConfig, build_model
+        from .recipe import Recipe
 
-        train, validation = self._dataset(OFFLINE, "train"), self._dataset(OFFLINE, "val")
-        trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, validation, TrainConfig(epochs=1.0))
+        trainer = Recipe.from_settings(train={"epochs": 1.0, "seed": 0}).build(self._dataset)
         trainer.run(max_steps=5)
         trainer.model.label_grid(2, seed=0)
 
@@ -84,19 +80,14 @@ class TrainingHost:
     def submit(self, recipe: dict) -> dict:
         """Build a run and queue it: {"id", "makes_images", "uses_label", "epochs"}, or {"error": sentence, "template",
         "fields"} (the sentence as a template and its fields, so that the server can translate it)."""
-        from .data import hide_labels
-        from .engine import TrainConfig, Trainer
-        from .models import ModelConfig, build_model
+        from .recipe import Recipe
 
         try:
-            train = self._dataset(recipe["dataset"], "train")
-            validation = self._dataset(recipe["dataset"], "val")
-            if recipe.get("labels"):
-                train = train.with_labels(hide_labels(train.labels, int(recipe["labels"]), seed=recipe["train"]["seed"]))
-            model = build_model(ModelConfig(**recipe["model"]), seed=recipe["train"]["seed"])
-            trainer = Trainer(model, train, validation, TrainConfig(**recipe["train"]))
+            run_recipe = Recipe.from_dict(recipe)
+            trainer = run_recipe.trainer(*run_recipe.data(self._dataset))
         except CVAEError as e:
             return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
+        model = trainer.model
         grid_seed = recipe["train"]["seed"]
         dump = os.environ.get("CVAE_DUMP_SNAPSHOTS")  # bench/: keep the weights behind every grid shown
         run_id = uuid.uuid4().hex
@@ -346,9 +337,3 @@ class RunHandle:
     @property
     def model_version(self) -> int:
         return self._model[0] if self._model is not None else 0
-
-
-def recipe(model_config, train_config, dataset: str, labels: int | None) -> dict:
-    """What the training process needs to build a run (settings as plain dicts). The run trains on the data set's
-    train split; its curve is the same data set's validation split, which it never trains on."""
-    return {"model": asdict(model_config), "train": asdict(train_config), "dataset": dataset, "labels": labels}

@@ -8,9 +8,9 @@ import ui
 from cvae_core import checkpoint
 from cvae_core.data import DATASETS, OFFLINE
 from cvae_core.defaults import model_defaults, training_defaults
-from cvae_core.engine import TrainConfig
 from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
+from cvae_core.recipe import Recipe, capabilities
 from ui import links
 from ui.i18n import N_, _, error_text, translated
 
@@ -81,6 +81,7 @@ with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
         _("Variant"), list(VARIANTS), format_func=lambda v: _(VARIANTS[v].card.title), key="train_variant", placeholder=_("Choose an option"),
         help=_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
     )  # fmt: skip
+    semi_supervised = capabilities(ModelConfig(**model_defaults(variant))).learns_from_unlabelled  # may it train on a few labels?
     dataset = c2.selectbox(
         _("Data set"), DATASET_CHOICES, key="train_dataset", placeholder=_("Choose an option"),
         help=_(
@@ -132,7 +133,7 @@ with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     )  # fmt: skip
     warmup = c2.slider(_("Warm-up (epochs)"), 0.0, 60.0, step=0.5, key="train_warmup", help=_("How long the KL weight takes to reach β."))
     labels = c3.select_slider(
-        _("Labelled digits (m2)"), LABELS, format_func=lambda v: _("all") if v == "all" else str(v), disabled=variant != "m2",
+        _("Labelled digits (m2)"), LABELS, format_func=lambda v: _("all") if v == "all" else str(v), disabled=not semi_supervised,
         key="train_labels", help=_("m2 learns from a few labelled digits and the rest unlabelled."),
     )  # fmt: skip
     hidden = c4.select_slider(_("Hidden width"), HIDDENS, key="train_hidden", help=_("Units per hidden layer."))
@@ -146,7 +147,7 @@ chosen = {
     "model": {"variant": variant, "latent_dim": latent_dim, "arch": arch, "hidden": hidden, "beta": beta},
     "training": {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start, "max_seconds": seconds},
     "dataset": dataset,
-    "labels": None if labels == "all" or variant != "m2" else int(labels),
+    "labels": None if labels == "all" or not semi_supervised else int(labels),
 }
 
 
@@ -154,13 +155,11 @@ def start_training(chosen: dict) -> None:
     """Queue a run with these settings; raises CVAEError with a sentence."""
     if chosen["dataset"] != OFFLINE:  # one that must be downloaded is fetched here, or refused with its sentence
         ui.training.check_dataset(chosen["dataset"])
-    variant = chosen["model"]["variant"]
-    model_config = ModelConfig(**{**model_defaults(variant), **chosen["model"]}).validate()
-    config = TrainConfig(**{**training_defaults(variant), **chosen["training"]})
+    run_recipe = Recipe.from_settings(chosen["model"], chosen["training"], chosen["dataset"], chosen["labels"])
     run_number = state.get("run_number", 0) + 1
-    meta = {"name": f"{variant}-run{run_number}", "dataset": chosen["dataset"], "seed": config.seed, "labels": chosen["labels"]}
-    recipe = ui.training.recipe(model_config, config, chosen["dataset"], chosen["labels"])
-    ui.training.start_run(meta["name"], recipe, meta)
+    name = f"{run_recipe.model.variant}-run{run_number}"
+    meta = {"name": name, "dataset": chosen["dataset"], "seed": run_recipe.train.seed, "labels": chosen["labels"]}
+    ui.training.start_run(name, run_recipe, meta)
     state["run_number"] = run_number
 
 

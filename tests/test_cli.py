@@ -109,7 +109,7 @@ def test_time_budget_training(tmp_path):
         (["train", "--variant", "nope", "--out", "x.safetensors"], "invalid choice"),
         (["train", "--dataset", "mnist-5k", "--latent-dim", 500, "--out", "/tmp/x.safetensors"], "latent size"),
         (["train", "--dataset", "mnist-5k", "--epochs", 0, "--out", "/tmp/x.safetensors"], "epochs"),
-        (["train", "--dataset", "mnist-5k", "--variant", "cvae2", "--labels", 100, "--out", "/tmp/x.safetensors"], "--labels is for m2"),
+        (["train", "--dataset", "mnist-5k", "--variant", "cvae2", "--labels", 100, "--out", "/tmp/x.safetensors"], "is for a variant that learns from unlabelled ones"),
         (["train", "--dataset", "mnist-5k", "--out", "/tmp/bad name.safetensors"], "checkpoint name"),
         (["train", "--dataset", "mnist-5k", "--lr", "nan", "--out", "/tmp/x.safetensors"], "learning rate"),
     ],
@@ -180,13 +180,14 @@ def test_semisupervised_experiment_contract():
 def test_semisupervised_spread_of_m1_m2_over_seeds(tmp_path):
     out = tmp_path / "m1m2.safetensors"
     r = last_json(
-        cli("semisupervised", "--labels", 100, "--dataset", "mnist-5k", "--epochs", 0.2, "--hidden", 32, "--stack", "m1", "--m1-epochs", 0.2,
+        cli("semisupervised", "--labels", 100, "--dataset", "mnist-5k", "--epochs", 0.2, "--hidden", 32, "--stack", "m1", "--m1-epochs", 2,
             "--m1-latent", 8, "--runs", 2, "--seed", 3, "--save", out, "--json")
     )  # fmt: skip
     assert r["model"] == "M1+M2" and r["seeds"] == [3, 4] and [run["seed"] for run in r["runs"]] == [3, 4]
     assert r["m2_accuracy"]["runs"] == 2 and r["m2_accuracy"]["std"] >= 0
     assert r["m2_accuracy"]["mean"] == pytest.approx(sum(run["m2_accuracy"] for run in r["runs"]) / 2, abs=1e-4)
     assert last_json(cli("info", out, "--json"))["seed"] == 3  # the model of the run with --seed
+    assert all(1 <= run["m1_active_units"] <= 8 for run in r["runs"]) and r["z1_logistic_accuracy"]["runs"] == 2
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "checkpoints").glob("*.safetensors")), ids=lambda p: p.stem)

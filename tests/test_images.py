@@ -163,8 +163,8 @@ def test_phone_photos_of_paper_are_read_right_by_cvae3_and_by_bayes_rule_with_cv
     labels = torch.tensor([p.label for p in shots])
     for name in ("cvae3", "cvae1"):
         model = checkpoint.load(ROOT / "checkpoints" / f"{name}.safetensors").model.eval()
-        right = float((read(model, digits) == labels).float().mean())
-        assert right >= 0.95, f"{name} read {right:.1%} of the photos right"
+        right = int((read(model, digits) == labels).sum())  # a count: 285 of 300 is 95 %, which float32 rounds below
+        assert right >= 0.95 * len(labels), f"{name} read {right} of {len(labels)} photos right"
 
 
 @needs_official_test
@@ -178,7 +178,10 @@ def test_the_same_digit_reads_the_same_at_any_pen_light_and_place(official_test)
     agree = 0
     for i in range(10):
         digit, label = official_test.images[i].view(28, 28).numpy(), int(official_test.labels[i])
-        shots = [make_photo(digit, label, np.random.default_rng(s), pen_px=pen, light=light, offset=at) for s, (pen, light, at) in enumerate(settings)]
+        shots = [
+            make_photo(digit, label, np.random.default_rng(s), pen_px=pen, light=light, offset=at)
+            for s, (pen, light, at) in enumerate(settings)
+        ]
         seen = [preprocess_digit(load_image(p.jpeg)) for p in shots]
         soft = [ndimage.gaussian_filter(d, 1.0).ravel() for d in seen]  # a pixel's shift is not a different picture
         for other in soft[1:]:  # what the model sees is nearly the same picture, whatever the pen, the light and the place

@@ -6,8 +6,9 @@ import threading
 
 import streamlit as st
 
+from cvae_core.recipe import Recipe
 from cvae_core.service import AWAY, QUEUED, TRAINING
-from cvae_core.training_process import RunHandle, TrainingClient, recipe
+from cvae_core.training_process import RunHandle, TrainingClient
 
 from . import state
 from .i18n import _
@@ -33,7 +34,7 @@ _client: TrainingClient | None = None
 _client_lock = threading.Lock()
 
 __all__ = [
-    "beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "live_refresh_seconds", "recipe", "refresh_drifted",
+    "beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "live_refresh_seconds", "refresh_drifted",
     "session_runs", "start_run", "warm_up",
 ]  # fmt: skip
 
@@ -82,14 +83,14 @@ def current_run() -> RunHandle | None:
     return st.session_state.get(CURRENT_RUN)
 
 
-def start_run(name: str, run_recipe: dict, metadata: dict) -> RunHandle:
+def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
     """Queue a new run for this session; it is on every page at once, marked still training.
     Raises CVAEError (with a sentence) when it cannot start."""
     from .models import add_session_model
 
     starting = _client is None  # a fresh server's training process is still starting: it imports torch (seconds, once)
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
-        run = client().submit(run_recipe)
+        run = client().submit(run_recipe.as_dict())
     add_session_model(name, run=run, metadata=metadata)
     st.session_state[CURRENT_RUN] = run
     return run

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..capabilities import Capabilities
 from ..cards import CARDS, Card
 from ..distributions import bernoulli_log_likelihood, gaussian_kl, gaussian_log_density, reparameterize
 from ..errors import ConfigError
@@ -135,14 +136,9 @@ class CVAEModel(nn.Module):
 
     name: ClassVar[str]
     card: ClassVar[Card]  # what the variant is, for a reader (cvae_core/cards.py): set from its name
-    uses_label: ClassVar[bool] = True  # does generation take a label?
-    makes_images: ClassVar[bool] = True  # can it generate digits from a label?
-    classifies: ClassVar[bool] = False  # does it have p(y|x) of its own (else Bayes' rule)?
-    learns_from_unlabelled: ClassVar[bool] = False  # may training digits be unlabelled (label -1)?
-    # Is the target a Bernoulli likelihood of pixels? Then the engine trains it on dynamically binarised digits
-    # and its likelihoods are measured on the fixed binarised test digits (the literature's protocol).
-    bernoulli_pixels: ClassVar[bool] = True
-    has_label_prior: ClassVar[bool] = False  # is p(z|y) learned, one Gaussian per label (cvae1, cvae4)?
+    # What every model of the variant can do (cvae_core/capabilities.py); a variant whose configuration changes that
+    # overrides capabilities_for. Read them from the instance (model.uses_label, ...), never from the class.
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities()
     dials_note: ClassVar[str | None] = None  # what the style dials do, where that differs from the usual
     config_class: ClassVar[type] = ModelConfig  # what a checkpoint stores to rebuild it
 
@@ -154,6 +150,19 @@ class CVAEModel(nn.Module):
         super().__init__()
         self.config = config.validate()
         self.latent_dim = config.latent_dim
+        self.capabilities = type(self).capabilities_for(self.config)
+
+    @classmethod
+    def capabilities_for(cls, config: ModelConfig) -> Capabilities:
+        """What a model of this variant with this configuration can do."""
+        return cls.CAPABILITIES
+
+    uses_label = property(lambda self: self.capabilities.uses_label)
+    makes_images = property(lambda self: self.capabilities.makes_images)
+    classifies = property(lambda self: self.capabilities.classifies)
+    learns_from_unlabelled = property(lambda self: self.capabilities.learns_from_unlabelled)
+    bernoulli_pixels = property(lambda self: self.capabilities.bernoulli_pixels)
+    has_label_prior = property(lambda self: self.capabilities.has_label_prior)
 
     # ---- hooks --------------------------------------------------------------------------
     def posterior(self, x, y1h):

@@ -8,13 +8,14 @@ carry the label and the prior has no holes between classes.
 
 from torch import nn
 
+from ..capabilities import Capabilities
 from ..nets import image_decoder, image_encoder
 from .base import CVAEModel
 
 
 class CVAE1(CVAEModel):
     name = "cvae1"
-    has_label_prior = True
+    CAPABILITIES = Capabilities(has_label_prior=True)
 
     def __init__(self, config):
         super().__init__(config)

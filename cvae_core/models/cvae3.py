@@ -23,6 +23,7 @@ import math
 
 import torch
 
+from ..capabilities import Capabilities
 from ..distributions import bernoulli_log_likelihood, categorical_log_likelihood, reparameterize
 from ..nets import IMAGE_DIM, IMAGE_SIDE, ConditionalMLP, image_encoder
 from .base import CVAEModel, sample_chunks
@@ -56,17 +57,18 @@ def filled_with_guess(nn_net, x: torch.Tensor, mask: torch.Tensor) -> torch.Tens
 
 class CVAE3(CVAEModel):
     name = "cvae3"
-    uses_label = True
-    makes_images = False
+
+    @classmethod
+    def capabilities_for(cls, config):
+        if config.target == "quadrants":  # completes images: no label, and the hidden pixels are a Bernoulli target
+            return Capabilities(uses_label=False, makes_images=False)
+        return Capabilities(makes_images=False, classifies=True, bernoulli_pixels=False)  # p(y|x): a categorical target
 
     def __init__(self, config):
         super().__init__(config)
         c = config
         k = c.latent_dim
         self.quadrants = c.target == "quadrants"
-        self.classifies = not self.quadrants
-        self.uses_label = not self.quadrants
-        self.bernoulli_pixels = self.quadrants  # the hidden pixels are its target; a label is categorical
         if self.quadrants:
             self.register_buffer("mask", quadrant_mask(c.given_quadrants))
             # q(z | x, y): sees the visible part and the hidden truth, as two image channels

@@ -8,6 +8,7 @@ the digit, which the other conditional variants cannot do.
 
 from torch import nn
 
+from ..capabilities import Capabilities
 from ..nets import image_decoder, image_encoder
 from ..text import N_
 from .base import CVAEModel
@@ -15,7 +16,7 @@ from .base import CVAEModel
 
 class CVAE4(CVAEModel):
     name = "cvae4"
-    has_label_prior = True
+    CAPABILITIES = Capabilities(has_label_prior=True)
     dials_note = N_(
         "**cvae4 (y → z → x)**: the decoder never sees y. Changing the label moves z to another label's region of latent space "
         "(the prior p(z|y)), and that is what changes the digit; with the label fixed, the dials alone can still turn one digit into another."

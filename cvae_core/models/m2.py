@@ -24,6 +24,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..capabilities import Capabilities
 from ..distributions import gaussian_log_density, reparameterize
 from ..nets import ConditionalMLP, image_decoder, image_encoder
 from ..text import N_
@@ -36,8 +37,11 @@ class M2(CVAEModel):
         "**m2**: y and z are independent. Moving only y keeps the style (a column above), moving only z keeps the digit "
         "(the right strip): the model learned this split from mostly unlabelled digits."
     )
-    classifies = True
-    learns_from_unlabelled = True
+
+    @classmethod
+    def capabilities_for(cls, config):
+        # M1+M2 writes codes z1, not pixels; M1 reads binarised digits, so it is on the pixel protocol all the same
+        return Capabilities(classifies=True, learns_from_unlabelled=True, makes_images=not config.m1_latent)
 
     def __init__(self, config):
         super().__init__(config)
@@ -48,7 +52,6 @@ class M2(CVAEModel):
             self.classifier = ConditionalMLP(c.m1_latent, 0, c.hidden, c.layers, c.n_classes)  # q(y|z1)
             self.encoder = ConditionalMLP(c.m1_latent, c.n_classes, c.hidden, c.layers, 2 * c.latent_dim)  # q(z2|z1,y)
             self.decoder = ConditionalMLP(c.latent_dim, c.n_classes, c.hidden, c.layers, 2 * c.m1_latent)  # p(z1|y,z2)
-            self.makes_images = False  # it writes codes z1, not pixels
         else:
             self.m1 = None
             self.classifier = image_encoder(c.arch, 0, c.hidden, c.layers, c.n_classes)  # q(y|x)

@@ -3,13 +3,14 @@
 Graphical model: z -> x.  p(z) = N(0, I), p(x|z) Bernoulli decoder, q(z|x) Gaussian encoder.
 """
 
+from ..capabilities import Capabilities
 from ..nets import image_decoder, image_encoder
 from .base import CVAEModel
 
 
 class VAE(CVAEModel):
     name = "vae"
-    uses_label = False
+    CAPABILITIES = Capabilities(uses_label=False)
 
     def __init__(self, config):
         super().__init__(config)

@@ -1,0 +1,66 @@
+"""A training run's recipe: the one place where settings become a model, its data and its schedule. The CLI's
+`train`, the Train page (through the training process, which receives the recipe as plain dicts) and bench/ all
+build their runs here, so a run means the same thing from every door."""
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from .data import OFFLINE, Dataset, hide_labels, load_dataset
+from .defaults import model_defaults, training_defaults
+from .engine import TrainConfig, Trainer
+from .errors import ConfigError
+from .models import VARIANTS, ModelConfig, build_model
+from .text import N_
+
+
+def capabilities(config: ModelConfig):
+    """What a model of this configuration can do, before one is built."""
+    return VARIANTS[config.variant].capabilities_for(config)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: ModelConfig
+    train: TrainConfig
+    dataset: str = OFFLINE
+    # a variant that learns from unlabelled digits keeps this many labels, drawn with the run's seed (None: all)
+    labels: int | None = None
+    # "train": the data set's "val" split is the live curve and picks the epoch a CLI run keeps; "all" has no such partner
+    split: str = "train"
+
+    @classmethod
+    def from_settings(cls, model: dict | None = None, train: dict | None = None, dataset: str = OFFLINE, labels: int | None = None,
+                      split: str = "train") -> "Recipe":  # fmt: skip
+        """The settings given, the variant's defaults (cvae_core.defaults) for the rest, checked: raises ConfigError."""
+        model = dict(model or {})
+        variant = model.get("variant") or model_defaults()["variant"]
+        config = ModelConfig(**{**model_defaults(variant), **model}).validate()
+        schedule = TrainConfig(**{**training_defaults(variant), **(train or {})})
+        if labels is not None and not capabilities(config).learns_from_unlabelled:
+            raise ConfigError(N_("a number of labelled digits is for a variant that learns from unlabelled ones (m2)"))
+        if labels is not None and labels < 1:
+            raise ConfigError(N_("the number of labelled digits must be at least 1, got {labels}"), labels=labels)
+        return cls(config, schedule, dataset, labels, split)
+
+    def as_dict(self) -> dict:
+        """Plain data, for the training process's pipe."""
+        return {"model": asdict(self.model), "train": asdict(self.train), "dataset": self.dataset, "labels": self.labels, "split": self.split}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Recipe":
+        return cls(ModelConfig.from_dict(data["model"]).validate(), TrainConfig(**data["train"]), data["dataset"], data.get("labels"),
+                   data.get("split", "train"))  # fmt: skip
+
+    def data(self, load: Callable[[str, str], Dataset] = load_dataset) -> tuple[Dataset, Dataset | None]:
+        """The digits the run trains on (labels hidden as the recipe says) and its validation digits (None for "all")."""
+        train = load(self.dataset, self.split)
+        if self.labels is not None:
+            train = train.with_labels(hide_labels(train.labels, int(self.labels), seed=self.train.seed))
+        return train, (load(self.dataset, "val") if self.split == "train" else None)
+
+    def trainer(self, train: Dataset, validation: Dataset | None, device=None) -> Trainer:
+        """A Trainer for the run on data from `data()`, its model's initial weights drawn from the run's seed."""
+        return Trainer(build_model(self.model, seed=self.train.seed), train, validation, self.train, device=device)
+
+    def build(self, load: Callable[[str, str], Dataset] = load_dataset, device=None) -> Trainer:
+        return self.trainer(*self.data(load), device=device)
