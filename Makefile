@@ -13,7 +13,7 @@ SHARED_DATA := $(abspath ../shared/data)
 export MALLOC_ARENA_MAX ?= 2
 export CVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA),)
 
-.PHONY: run test lint bench i18n
+.PHONY: run test test-fast lint bench i18n
 
 $(STAMP): requirements.txt
 	@if [ -z "$$VIRTUAL_ENV" ] && [ ! -x .venv/bin/python ]; then $(PYTHON) -m venv .venv; fi
@@ -27,6 +27,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)  # everything but the browser and slow tests
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -m "not browser and not slow"
 
 lint: $(STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -16,6 +16,22 @@ class Card:
     reference: str  # the paper, cited as published
     graph_dot: str  # grey circles observed, white latent; solid arrows generative, dashed the inference network
     elbo_latex: str
+    # The bound's terms as training reports them (Trainer progress terms), in the order written: (key, the term in
+    # LaTeX, its sign in the bound). They add up to the ELBO reported beside them (Card.bound_terms).
+    terms: tuple[tuple[str, str, int], ...]
+    # Reported beside the bound but not part of it (M2's classification loss, weighted by alpha).
+    extra_terms: tuple[tuple[str, str], ...] = ()
+
+    def bound_terms(self, reported: dict) -> list[tuple[str, str, int, float]]:
+        """(key, LaTeX, sign, value) of each term in `reported` (a run's progress terms, nats per digit): the sum of
+        sign x value over them is the ELBO the run reports. Empty until the run reports its terms."""
+        if not all(key in reported for key, _, _ in self.terms):
+            return []
+        return [(key, latex, sign, float(reported[key])) for key, latex, sign in self.terms]
+
+
+def _terms(recon: str, kl: str) -> tuple[tuple[str, str, int], ...]:
+    return (("recon", recon, 1), ("kl", kl, -1))
 
 
 CARDS: dict[str, Card] = {  # by variant name, in the order the app shows them
@@ -29,6 +45,7 @@ CARDS: dict[str, Card] = {  # by variant name, in the order the app shows them
         elbo_latex=(
             r"\begin{aligned}\log p(x) \ge\; & \mathbb{E}_{q(z|x)}[\log p(x|z)] \\ & - \mathrm{KL}(q(z|x)\,\|\,\mathcal{N}(0,I))\end{aligned}"
         ),
+        terms=_terms(r"\mathbb{E}_{q(z|x)}[\log p(x|z)]", r"\mathrm{KL}(q(z|x)\,\|\,\mathcal{N}(0,I))"),
     ),
     "cvae1": Card(
         title=N_("CVAE-1 (learned prior p(z|y))"),
@@ -40,6 +57,7 @@ CARDS: dict[str, Card] = {  # by variant name, in the order the app shows them
         elbo_latex=(
             r"\begin{aligned}\log p(x|y) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(x|z,y)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|y))\end{aligned}"
         ),
+        terms=_terms(r"\mathbb{E}_{q(z|x,y)}[\log p(x|z,y)]", r"\mathrm{KL}(q(z|x,y)\,\|\,p(z|y))"),
     ),
     "cvae2": Card(
         title=N_("CVAE-2 (prior N(0, I))"),
@@ -49,6 +67,7 @@ CARDS: dict[str, Card] = {  # by variant name, in the order the app shows them
   y [label="y", style=filled, fillcolor=lightgrey]; z [label="z"]; x [label="x", style=filled, fillcolor=lightgrey];
   z -> x [label="p(x|z,y)"]; y -> x; }""",
         elbo_latex=r"\begin{aligned}\log p(x|y) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(x|z,y)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,\mathcal{N}(0,I))\end{aligned}",
+        terms=_terms(r"\mathbb{E}_{q(z|x,y)}[\log p(x|z,y)]", r"\mathrm{KL}(q(z|x,y)\,\|\,\mathcal{N}(0,I))"),
     ),
     "cvae3": Card(
         title=N_("CVAE-3 (Sohn: predicts y from x)"),
@@ -60,6 +79,7 @@ CARDS: dict[str, Card] = {  # by variant name, in the order the app shows them
         elbo_latex=(
             r"\begin{aligned}\log p(y|x) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(y|x,z)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|x))\end{aligned}"
         ),
+        terms=_terms(r"\mathbb{E}_{q(z|x,y)}[\log p(y|x,z)]", r"\mathrm{KL}(q(z|x,y)\,\|\,p(z|x))"),
     ),
     "cvae4": Card(
         title=N_("CVAE-4 (CMMA: y -> z -> x)"),
@@ -71,6 +91,7 @@ CARDS: dict[str, Card] = {  # by variant name, in the order the app shows them
         elbo_latex=(
             r"\begin{aligned}\log p(x|y) \ge\; & \mathbb{E}_{q(z|x,y)}[\log p(x|z)] \\ & - \mathrm{KL}(q(z|x,y)\,\|\,p(z|y))\end{aligned}"
         ),
+        terms=_terms(r"\mathbb{E}_{q(z|x,y)}[\log p(x|z)]", r"\mathrm{KL}(q(z|x,y)\,\|\,p(z|y))"),
     ),
     "m2": Card(
         title=N_("M2 (semi-supervised, Kingma et al. 2014)"),
@@ -83,5 +104,13 @@ CARDS: dict[str, Card] = {  # by variant name, in the order the app shows them
             r"\begin{aligned}\mathcal{J}^\alpha = & \textstyle\sum_{(x,y)} \mathcal{L}(x,y) \\ & + \textstyle\sum_{x} \sum_y q(y|x)\,\mathcal{L}(x,y)"
             r" \\ & + \textstyle\sum_{x} \mathcal{H}(q(y|x)) \\ & + \alpha\, \mathbb{E}[\log q(y|x)]\end{aligned}"
         ),
+        # weighted over each digit's labels: 1 for its true label, q(y|x) for each label when unlabelled (eq. 7)
+        terms=(
+            ("recon", r"\mathbb{E}[\log p(x|y,z)]", 1),
+            ("kl", r"\mathrm{KL}(q(z|x,y)\,\|\,\mathcal{N}(0,I))", -1),
+            ("log_py", r"\log p(y)", 1),
+            ("entropy", r"\mathcal{H}(q(y|x))", 1),
+        ),
+        extra_terms=(("classification", r"-\alpha\,\mathbb{E}[\log q(y|x)]"),),
     ),
 }

@@ -332,4 +332,5 @@ class Trainer:
             "samples_per_sec": round(self.overall_samples_per_sec, 1),
             "device": str(self.device),
             "train_config": asdict(self.config),
+            **({"beta": self.model.config.beta} if hasattr(getattr(self.model, "config", None), "beta") else {}),  # changeable mid-run
         }

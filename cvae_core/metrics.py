@@ -58,13 +58,28 @@ ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016, sec. 5.2: a unit is active wh
 
 
 @torch.inference_mode()
+def latent_usage(model, data: Dataset, threshold: float = ACTIVE_UNIT_THRESHOLD, batch_size: int = 1000) -> dict:
+    """How a model uses each latent dimension on `data`: the KL it carries (nats per digit, the bound's KL term split by
+    dimension: the bars sum to the KL), the variance over the data of its posterior mean E_q[z_d|x] (measured from the
+    prior's mean under a learned prior: CVAEModel.latent_statistics), and whether that variance exceeds `threshold`
+    (Burda et al. 2016, sec. 5.2: an active unit). A collapsed dimension keeps its posterior at the prior for every
+    digit: its KL is about 0 and its mean does not move."""
+    was_training = model.training
+    model.eval()
+    means, kls = [], []
+    for x, y in data.batches(batch_size):
+        mu, kl = model.latent_statistics(x.to(model.device), y.to(model.device) if model.uses_label else None)
+        means.append(mu.double().cpu())
+        kls.append(kl.double().cpu())
+    model.train(was_training)
+    variance = torch.cat(means).var(0, unbiased=True)
+    active = variance > threshold
+    return {"kl_per_dim": torch.cat(kls).mean(0), "variance": variance, "active": active, "active_units": int(active.sum())}
+
+
 def active_units(model, data: Dataset, threshold: float = ACTIVE_UNIT_THRESHOLD, batch_size: int = 1000) -> torch.Tensor:
     """Which latent dimensions carry information about the digit: a boolean (latent_dim,) mask of the dimensions whose
     posterior mean E_q[z_d | x] varies over the data by more than `threshold` (Burda et al. 2016's activity criterion;
     Kingma et al.'s M1 kept the dimensions whose mean has a standard deviation above 0.1, the same bound). A collapsed
     dimension keeps its posterior at the prior for every digit, so its mean does not move."""
-    was_training = model.training
-    model.eval()
-    means = torch.cat([model.encode(x.to(model.device), y.to(model.device) if model.uses_label else None)[0].double().cpu() for x, y in data.batches(batch_size)])
-    model.train(was_training)
-    return means.var(0, unbiased=True) > threshold
+    return latent_usage(model, data, threshold, batch_size)["active"]

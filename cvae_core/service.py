@@ -35,6 +35,7 @@ from torch import nn
 from .engine import Progress, Trainer
 from .errors import CVAEError, TrainingError
 from .images import to_uint8
+from .metrics import latent_usage
 from .text import N_
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class Snapshot:
     error_template: str = ""  # the same sentence as a template (marked with N_) and its fields, which the app translates
     error_fields: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)  # the trainer's summary (steps, seconds, its settings)
+    # How the weights behind `grid` use each latent dimension on the run's validation digits (latent_figures): the KL
+    # per dimension and the active units travel with the snapshot, so every page and backend shows the same figures.
+    latent: dict | None = None
 
     @property
     def active(self) -> bool:
@@ -112,6 +116,7 @@ class TrainingRun:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     last_seen: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
+    beta_requested: float | None = None  # a new KL weight β from the run's owner, applied by its worker before a slice
     snapshot: Snapshot = None  # type: ignore[assignment]
     filmstrip: Filmstrip = field(default_factory=Filmstrip)  # the grids drawn so far, for the Train page's GIF
 
@@ -175,6 +180,12 @@ class TrainingService:
                 self._queue.remove(run)
                 self._publish_state(run, PAUSED)
                 self._republish_places()
+
+    def set_beta(self, run: TrainingRun, beta: float) -> None:
+        """Change the run's KL weight β from its next slice on (queued or paused: when it trains again). Raises
+        ConfigError for a β outside ModelConfig's range."""
+        replace(run.trainer.model.config, beta=float(beta)).validate()  # the same bounds as at Start
+        run.beta_requested = float(beta)
 
     def heartbeat(self, run: TrainingRun) -> None:
         """The run's session is still open; a run that stopped for its absence goes back in the queue."""
@@ -243,6 +254,8 @@ class TrainingService:
                 sharing = max(1, len(self._training))
             torch.set_num_threads(self._threads(sharing))  # per thread: this worker only
             trained_before = run.trainer.samples
+            if run.beta_requested is not None:  # only this worker touches the trainer, so the change lands between steps
+                run.trainer.model.config.beta, run.beta_requested = run.beta_requested, None
             try:
                 run.trainer.run(max_seconds=self.slice)
             except TrainingError as e:  # the engine rolled back to the last finite weights
@@ -280,7 +293,7 @@ class TrainingService:
         for a run no worker holds). draw: also a new grid and a frozen copy of the weights. error: why the
         run failed (a failed run's snapshot keeps the reason it had)."""
         old = run.snapshot
-        grid, model, version, drawn_at = old.grid, old.model, old.version, old.drawn_at
+        grid, model, version, drawn_at, latent = old.grid, old.model, old.version, old.drawn_at, old.latent
         if draw:
             drawn_at = (run.trainer.step, run.trainer.elapsed)
             model = copy.deepcopy(run.trainer.model).eval().requires_grad_(False)
@@ -288,6 +301,7 @@ class TrainingService:
                 grid = run.draw(model)
             if grid is not None:
                 run.filmstrip.add(run.trainer.epoch, grid)
+            latent = latent_figures(model, run.trainer.validation)
             version += 1
             run.trainer.model.train()
         run.snapshot = Snapshot(
@@ -301,6 +315,7 @@ class TrainingService:
             drawn_at=drawn_at,
             **(failure(error) if error is not None else _kept_failure(old) if state == FAILED else {}),
             summary=run.trainer.summary(),
+            latent=latent,
         )
 
     def _publish_state(self, run: TrainingRun, state: str) -> None:
@@ -315,6 +330,23 @@ class TrainingService:
         for run in self._queue:
             if run.snapshot.state != QUEUED or run.snapshot.ahead != self._place(run):
                 self._publish_state(run, QUEUED)
+
+
+LATENT_DIGITS = 500  # validation digits the latent figures are measured on: about 2 ms a slice for the default model
+
+
+def latent_figures(model: nn.Module, validation) -> dict | None:
+    """The per-dimension KL (nats per digit), the posterior means' variance over the digits and the active-unit count
+    of a model on the first LATENT_DIGITS validation digits, as plain numbers; None without a latent or digits."""
+    if validation is None or not hasattr(model, "latent_statistics"):
+        return None
+    usage = latent_usage(model, validation.subset(LATENT_DIGITS))
+    return {
+        "kl_per_dim": [round(float(v), 4) for v in usage["kl_per_dim"]],
+        "variance": [round(float(v), 5) for v in usage["variance"]],
+        "active_units": usage["active_units"],
+        "digits": min(LATENT_DIGITS, len(validation)),
+    }
 
 
 def _kept_failure(snapshot: Snapshot) -> dict:

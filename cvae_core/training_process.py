@@ -101,7 +101,10 @@ class TrainingHost:
         run = TrainingRun(trainer, draw=draw, id=run_id)
         self.runs[run.id] = run
         self.service.start(run)
-        return {"id": run.id, "makes_images": model.makes_images, "uses_label": model.uses_label, "epochs": trainer.config.epochs}
+        return {
+            "id": run.id, "variant": model.name, "makes_images": model.makes_images, "uses_label": model.uses_label,
+            "epochs": trainer.config.epochs,
+        }  # fmt: skip
 
     def start(self, run_id: str) -> None:
         if run_id in self.runs:
@@ -110,6 +113,15 @@ class TrainingHost:
     def stop(self, run_id: str) -> None:
         if run_id in self.runs:
             self.service.stop(self.runs[run_id])
+
+    def set_beta(self, run_id: str, beta: float) -> dict | None:
+        """None, or {"error", "template", "fields"} for a β out of range."""
+        if run_id in self.runs:
+            try:
+                self.service.set_beta(self.runs[run_id], beta)
+            except CVAEError as e:
+                return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
+        return None
 
     def heartbeat(self, run_id: str) -> None:
         if run_id in self.runs:
@@ -245,6 +257,12 @@ class TrainingClient:
         self.call("stop", handle.id)
         handle.forget_snapshot()
 
+    def set_beta(self, handle: "RunHandle", beta: float) -> None:
+        """Change a run's KL weight β from its next slice on; raises CVAEError with a sentence for a β out of range."""
+        answer = self.call("set_beta", handle.id, float(beta))
+        if answer is not None:
+            raise CVAEError(answer["template"], **answer["fields"])
+
     def heartbeat(self, handle: "RunHandle") -> None:
         self.call("heartbeat", handle.id)
 
@@ -288,6 +306,7 @@ class RunHandle:
     def __init__(self, client: TrainingClient, info: dict):
         self._client = client
         self.id: str = info["id"]
+        self.variant: str = info["variant"]  # whose card (cvae_core.cards) writes the run's bound
         self.makes_images: bool = info["makes_images"]
         self.uses_label: bool = info["uses_label"]
         self.epochs: float | None = info["epochs"]

@@ -6,6 +6,7 @@ from plotly.subplots import make_subplots
 
 import ui
 from cvae_core import checkpoint
+from cvae_core.cards import CARDS
 from cvae_core.data import DATASETS, OFFLINE
 from cvae_core.defaults import model_defaults, training_defaults
 from cvae_core.errors import CVAEError
@@ -33,6 +34,7 @@ LATENTS, LRS, HIDDENS, LABELS = [2, 4, 8, 16, 32, 64], [1e-4, 3e-4, 1e-3, 2e-3, 
 DATASET_CHOICES = [d for d in DATASETS if d != "auto"]
 ARCHS = {"mlp": N_("mlp"), "conv": N_("conv")}  # option value -> what the visitor reads (translated where shown)
 BUDGETS = {"epochs": N_("epochs"), "seconds": N_("seconds")}
+BETA_MAX = 10.0  # far enough past 1 to watch the latent dimensions collapse (at 8 nearly all of them do)
 
 
 def variant_defaults(variant: str) -> dict:
@@ -59,7 +61,7 @@ LINK = [
     links.widget("seconds", "train_seconds", lambda text: links.whole(text, 5, 3600)),
     links.widget("lr", "train_lr", choice_of(LRS), lambda v: f"{v:g}"),
     links.widget("seed", "train_seed", lambda text: links.whole(text, 0, 2**31 - 1)),
-    links.widget("beta", "train_beta", lambda text: round(links.number(text, 0, 4), 1), lambda v: f"{v:g}"),
+    links.widget("beta", "train_beta", lambda text: round(links.number(text, 0, BETA_MAX), 1), lambda v: f"{v:g}"),
     links.widget("kl_start", "train_kl_start", lambda text: round(2 * links.number(text, 0, 8)) / 2, lambda v: f"{v:g}"),
     links.widget("warmup", "train_warmup", lambda text: round(2 * links.number(text, 0, 60)) / 2, lambda v: f"{v:g}"),
     links.widget("labels", "train_labels", choice_of(LABELS)),
@@ -121,8 +123,8 @@ with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     )
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.slider(
-        _("β (KL weight)"), 0.0, 4.0, step=0.1, key="train_beta",
-        help=_("1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions)."),
+        _("β (KL weight)"), 0.0, BETA_MAX, step=0.1, key="train_beta",
+        help=_("1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions). It can be changed while the run trains."),
     )  # fmt: skip
     kl_start = c2.slider(
         _("KL weight at the start"), 0.0, 8.0, step=0.5, key="train_kl_start",
@@ -180,6 +182,22 @@ if start:
         st.rerun()  # draw the page in its new state (a rerun costs tens of milliseconds)
     except CVAEError as e:
         st.error(_("Cannot start: {reason}").format(reason=error_text(e)))
+if run is not None and not snap.progress.done and not snap.error:
+    # β while the run trains: the KL bars below answer within seconds (posterior collapse, and back)
+    shown_beta = ui.state.sent_beta(run.id)
+    if shown_beta is None:
+        shown_beta = snap.summary.get("beta", beta)
+        ui.state.note_sent_beta(run.id, shown_beta)
+    live_beta = st.slider(
+        _("β now (KL weight of this run)"), 0.0, BETA_MAX, value=float(shown_beta), step=0.1, key=f"train_live_beta:{run.id}",
+        help=_("Changes the running model's KL weight from its next slice on. Try 8: the KL bars fall to zero within a few epochs; then back to 1."),
+    )  # fmt: skip
+    if live_beta != shown_beta:
+        try:
+            ui.training.client().set_beta(run, live_beta)
+            ui.state.note_sent_beta(run.id, live_beta)
+        except CVAEError as e:
+            st.error(error_text(e))
 if stop and run is not None:
     ui.training.client().stop(run)
     st.rerun()
@@ -277,6 +295,81 @@ def grid_png(run_id: str, version: int, _grid) -> bytes:
     return ui.digits_png(_grid, ncol=8, scale=2)
 
 
+def number(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def bound_identity(card, terms: dict) -> str:
+    """The bound's numbers as an equation in LaTeX: the ELBO = each term's value, with the term it is under each."""
+    parts = []
+    for i, (_key, latex, sign, value) in enumerate(card.bound_terms(terms)):
+        operator = ("" if sign > 0 else "-") if i == 0 else (r"\;+\;" if sign > 0 else r"\;-\;")
+        shown = number(value) if value >= 0 or i == 0 and sign > 0 else f"({number(value)})"
+        parts.append(rf"{operator}\underbrace{{{shown}}}_{{{latex}}}")
+    return rf"\text{{ELBO}} = {number(terms['elbo'])} = " + "".join(parts)
+
+
+def collapse_note(active: int, dims: int, beta: float) -> str:
+    """What the active-unit count means for what the visitor sees, from the measured count and the run's β."""
+    if active == 0:
+        return _(
+            "**Posterior collapse** (β = {beta:g}): no dimension carries anything about the digit beyond its label. Samples of one "
+            "label all look alike (Generate's dials do nothing) and reconstructions blur toward the label's average."
+        ).format(beta=beta)
+    if 4 * active <= dims:
+        return _(
+            "**Collapsing** (β = {beta:g}): only {active} of {dims} dimensions still carry the digit's style. Fewer of Generate's dials "
+            "change anything, and reconstructions lose detail."
+        ).format(beta=beta, active=active, dims=dims)
+    return _(
+        "**In use** (β = {beta:g}): {active} of {dims} dimensions carry the digit's style, so Generate's dials change the digit. "
+        "A larger β squeezes them toward the prior."
+    ).format(beta=beta, active=active, dims=dims)
+
+
+def bound_view(run, snap) -> None:
+    """The run's bound as its paper writes it, each term's value of the last slice under it, and the KL split over
+    the latent dimensions with the active units counted (the snapshot's latent figures)."""
+    card, terms = CARDS[run.variant], snap.progress.terms
+    if not card.bound_terms(terms):
+        return
+    formula, bars = st.columns([3, 2]) if snap.latent else (st.container(), None)
+    with formula:
+        st.markdown("**" + _("The bound, term by term") + "**")
+        st.latex(card.elbo_latex)
+        st.latex(bound_identity(card, terms))
+        for key, latex in card.extra_terms:
+            st.latex(rf"{latex} = {number(terms[key])}")
+        st.caption(
+            _(
+                "Nats per digit, averaged over the last slice of training digits. The terms under the braces add up to the ELBO, "
+                "the lower bound on the log-likelihood that training raises: the reconstruction says how well the decoder redraws "
+                "a digit from its code, the KL how much the code says about the digit."
+            )
+            + (" " + _("The classification term is trained beside the bound, weighted by α, and is not part of it.") if card.extra_terms else "")
+        )
+    if bars is None:
+        return
+    latent = snap.latent
+    kl = latent["kl_per_dim"]
+    active = [v > 0.01 for v in latent["variance"]]  # Burda et al.'s criterion, as counted in the snapshot
+    with bars:
+        st.metric(
+            _("Active units"), f"{latent['active_units']} / {len(kl)}",
+            help=_("Dimensions whose code varies from digit to digit (Burda et al. 2016: Cov over digits of E[z_d] > 0.01)."),
+        )  # fmt: skip
+        names = [f"z{d + 1}" for d in range(len(kl))]
+        label = _("KL per latent dimension, nats per digit")
+        st.markdown(ui.bars_svg(kl, active, names, _("nats"), label), unsafe_allow_html=True)
+        st.markdown(collapse_note(latent["active_units"], len(kl), snap.summary.get("beta", 1.0)))
+        st.caption(
+            _(
+                "Each bar is the KL one latent dimension carries, on {n} validation digits; together they make the KL. "
+                "Blue dimensions are active: their code changes with the digit. Grey ones have collapsed to the prior and carry nothing."
+            ).format(n=latent["digits"])
+        )
+
+
 # One fragment draws the whole live view, and while this session has runs that want to train it also
 # says that the tab is open (the sidebar's heartbeat is off on this page): one rerun per refresh, not
 # three, because every rerun costs the browser its own round of drawing.
@@ -354,6 +447,8 @@ def live_view():
             st.markdown(live_curves(snap.history), unsafe_allow_html=True)  # inline SVG: the page's font and colours
         elif snap.history:  # stopped: the same curves, interactive (hover for values, zoom)
             st.plotly_chart(curves(snap.history), width="stretch", key="curves")
+    with st.container(key="train-bound"):
+        bound_view(run, snap)
 
 
 live_view()

@@ -21,6 +21,8 @@ from ui import i18n
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.browser
+
 SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
 SERVER_PIDS: dict[str, int] = {}  # URL -> process id
 SIDEBAR_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'

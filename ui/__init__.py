@@ -33,6 +33,7 @@ _LAZY = {
     "test_digits": "models",
     "ellipses": "plots",
     "stacked_lines_svg": "plots",
+    "bars_svg": "plots",
     "release_memory": "server",
 }
 
@@ -74,6 +75,7 @@ __all__ = [
     "shipped_models",
     "show_digits",
     "stacked_lines_svg",
+    "bars_svg",
     "stack_digits",
     "state",
     "test_digits",

@@ -102,3 +102,36 @@ def stacked_lines_svg(
     out.append(f'<text x="{middle:.1f}" y="{height - 4}" text-anchor="middle" {muted}>{escape(x_title)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def bars_svg(values: list[float], highlighted: list[bool], names: list[str], y_title: str, label: str, width: int = 400, height: int = 210) -> str:
+    """A bar chart as inline SVG for a live view (like stacked_lines_svg): one bar per value, highlighted bars in
+    colour and the others grey, each named under it. label: what the chart shows, for screen readers."""
+    left, right, top, bottom = 56, 10, 14, 40
+    high = max([*values, 1e-9]) * 1.08
+    ticks = nice_ticks(0.0, high, about=4)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    slot = (width - left - right) / max(len(values), 1)
+    muted = 'fill="currentColor" fill-opacity="0.65"'
+
+    def y_at(v):
+        return top + (height - top - bottom) * (1 - v / high)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(label)}" '
+        f'style="font-size:14px;max-width:{width * 1.4:.0f}px">'
+    ]
+    for t in ticks:
+        y = y_at(t)
+        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="currentColor" stroke-opacity="0.12"/>')
+        out.append(f'<text x="{left - 8}" y="{y + 5:.1f}" text-anchor="end" {muted}>{tick_label(t, step)}</text>')
+    for i, (value, lit, name) in enumerate(zip(values, highlighted, names, strict=True)):
+        x = left + i * slot + slot * 0.15
+        y = y_at(max(value, 0.0))
+        colour = 'fill="#1f77b4"' if lit else 'fill="currentColor" fill-opacity="0.25"'
+        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{y_at(0) - y:.1f}" {colour}><title>{escape(name)}: {value:.2f}</title></rect>')
+        if len(values) <= 16 or i % 4 == 0:
+            out.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 16}" text-anchor="middle" {muted}>{escape(name)}</text>')
+    out.append(f'<text x="14" y="{(top + height - bottom) / 2:.1f}" transform="rotate(-90 14 {(top + height - bottom) / 2:.1f})" text-anchor="middle" {muted}>{escape(y_title)}</text>')
+    out.append("</svg>")
+    return "".join(out)

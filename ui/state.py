@@ -41,3 +41,14 @@ def chosen_digit() -> np.ndarray | None:
 
 def choose_digit(digit) -> None:
     st.session_state[CHOSEN_DIGIT] = np.asarray(digit, dtype=np.float32).reshape(28, 28)
+
+
+SENT_BETA = "sent_beta"  # run id -> the KL weight β last sent to that run (the live β dial)
+
+
+def sent_beta(run_id: str) -> float | None:
+    return st.session_state.get(SENT_BETA, {}).get(run_id)
+
+
+def note_sent_beta(run_id: str, beta: float) -> None:
+    st.session_state.setdefault(SENT_BETA, {})[run_id] = float(beta)

@@ -186,6 +186,21 @@ class CVAEModel(nn.Module):
     def _onehot(self, y):
         return None if y is None else as_onehot(y, self.config.n_classes)
 
+    def observed(self, x: torch.Tensor) -> torch.Tensor:
+        """What the networks read of a digit: its pixels (M1+M2 reads M1's code instead)."""
+        return x
+
+    def latent_statistics(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The posterior means' offsets from the prior's, E_q[z|.] - E_p[z|.] (B, K), and each dimension's closed-form
+        KL(q(z_d|.) || p(z_d|.)) (B, K): what the per-dimension KL bars and the active-unit count are made of. The offset,
+        not the mean: under a learned prior p(z|y) a dimension's mean moves with the label even where q copies the
+        prior and the dimension says nothing of the digit beyond its label (for N(0, I) the two are the same)."""
+        x, y1h = self.observed(x), self._onehot(y)
+        mu, logvar = self.posterior(x, y1h)
+        prior_mu, prior_logvar = self.prior(x, y1h)
+        offset = mu if prior_mu is None else mu - prior_mu
+        return offset, gaussian_kl(mu, logvar, prior_mu, prior_logvar)
+
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None):
         """The recognition network: mean and log-variance of q(z | x, y)."""
         return self.posterior(x, self._onehot(y))

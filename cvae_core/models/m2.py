@@ -93,27 +93,26 @@ class M2(CVAEModel):
         y_all = torch.cat([y[labelled], torch.arange(c, device=x.device).repeat_interleave(n_unl)])
         recon, kl_per_dim, _ = self.elbo_terms(x_all, y_all)
         kl = kl_per_dim.sum(-1)
-        bound = recon + log_py - kl_weight * self.config.beta * kl  # L(x, y) with the KL weight
-        true_bound = recon + log_py - kl
 
         logits = self.classifier(x)
         log_q = F.log_softmax(logits, -1)
-        total, total_true, cls_loss = x.new_zeros(()), x.new_zeros(()), x.new_zeros(())
+        # Each digit's weight on each (digit, label) row of the bound: 1 for its true label when labelled, q(y|x) for
+        # every label when not (Kingma et al. 2014, eq. 7). The reported terms are these weighted sums, so that
+        # recon - kl + log p(y) + entropy is exactly the bound reported as the ELBO.
+        weight, entropy, cls_loss = x.new_ones(n_lab), x.new_zeros(()), x.new_zeros(())
         if n_lab:
-            total = total + bound[:n_lab].sum()
-            total_true = total_true + true_bound[:n_lab].sum()
             cls_loss = F.nll_loss(log_q[labelled], y[labelled])
         if n_unl:
             q = log_q[~labelled].exp()  # (n_unl, c)
-            entropy = -(q * log_q[~labelled]).sum(-1)
-            per_label = bound[n_lab:].view(c, n_unl).T  # (n_unl, c)
-            per_label_true = true_bound[n_lab:].view(c, n_unl).T
-            total = total + ((q * per_label).sum(-1) + entropy).sum()
-            total_true = total_true + ((q * per_label_true).sum(-1) + entropy).sum()
+            entropy = -(q * log_q[~labelled]).sum()
+            weight = torch.cat([weight, q.T.reshape(-1)])  # rows are label-major: label 0's n_unl copies first
         n = x.shape[0]
-        loss = -total / n + self.config.alpha * cls_loss
-        # Reported: the bound on log p(x, y) or log p(x), averaged over the batch.
-        return loss, {"elbo": total_true / n, "recon": recon.mean(), "kl": kl.mean()}
+        recon_sum, kl_sum = (weight * recon).sum(), (weight * kl).sum()
+        bound = recon_sum + n * log_py - kl_weight * self.config.beta * kl_sum + entropy  # J without alpha, KL weighted
+        loss = -bound / n + self.config.alpha * cls_loss
+        terms = {"recon": recon_sum / n, "kl": kl_sum / n, "log_py": x.new_tensor(log_py), "entropy": entropy / n}
+        elbo = terms["recon"] - terms["kl"] + terms["log_py"] + terms["entropy"]  # the bound on log p(x, y) or log p(x)
+        return loss, {"elbo": elbo, **terms, "classification": self.config.alpha * cls_loss}
 
     @torch.inference_mode()
     def classify(self, x: torch.Tensor, k: int = 0) -> torch.Tensor:

@@ -1,0 +1,153 @@
+"""The maths you can watch: each variant's bound term by term, the KL per latent dimension and the active units."""
+
+import re
+
+import pytest
+import torch
+
+from cvae_core.cards import CARDS
+from cvae_core.data import hide_labels
+from cvae_core.metrics import ACTIVE_UNIT_THRESHOLD, evaluate_elbo, latent_usage
+from cvae_core.recipe import Recipe
+from cvae_core.service import latent_figures
+
+VARIANTS = [("vae", {}), ("cvae1", {}), ("cvae2", {}), ("cvae3", {}), ("cvae3", {"target": "quadrants"}), ("cvae4", {}), ("m2", {})]
+
+
+def trainer(variant: str, extra: dict, digits, held_out, labels: int | None = None, epochs: float = 2.0):
+    run = Recipe.from_settings({"variant": variant, "hidden": 64, "latent_dim": 6, **extra}, {"epochs": epochs, "seed": 0}, labels=labels)
+    train = digits.with_labels(hide_labels(digits.labels, labels, seed=0)) if labels else digits
+    return run.trainer(train, held_out)
+
+
+def added_up(card, terms: dict) -> float:
+    return sum(sign * value for _, _, sign, value in card.bound_terms(terms))
+
+
+@pytest.mark.parametrize("variant, extra", VARIANTS, ids=lambda v: str(v))
+def test_each_variants_terms_add_up_to_its_elbo_and_move_as_it_trains(variant, extra, digits, held_out):
+    t = trainer(variant, extra, digits, held_out)
+    card = CARDS[variant]
+    first = dict(t.run(max_steps=5).terms)
+    second = dict(t.run(max_steps=5).terms)
+    for terms in (first, second):
+        assert len(card.bound_terms(terms)) == len(card.terms)  # every term of the bound is reported
+        assert added_up(card, terms) == pytest.approx(terms["elbo"], abs=1e-3)
+    # live, not frozen (log p(y) is a constant, and the entropy of q(y|x) is 0 when every digit is labelled)
+    assert all(first[key] != second[key] for key, _, _ in card.terms if key not in ("log_py", "entropy"))
+
+
+def test_m2s_terms_add_up_with_unlabelled_digits_and_its_loss_is_the_bound_plus_the_classification_term(digits, held_out):
+    t = trainer("m2", {}, digits, held_out, labels=100)
+    terms = t.run(max_steps=3).terms
+    assert terms["entropy"] > 0  # unlabelled digits in the batch: q(y|x) has entropy
+    assert added_up(CARDS["m2"], terms) == pytest.approx(terms["elbo"], abs=1e-3)
+    # with the KL at full weight the loss is exactly minus the bound plus alpha times the classification loss
+    x, y = t._batch()
+    loss, reported = t.model.loss(x, y, kl_weight=1.0)
+    assert float(loss.detach()) == pytest.approx(-float(reported["elbo"].detach()) + float(reported["classification"].detach()), rel=1e-5)
+
+
+def test_the_kl_bars_add_up_to_the_kl_and_the_active_units_match_a_direct_count(digits, held_out):
+    t = trainer("vae", {}, digits, held_out, epochs=1.0)
+    t.run(max_steps=60)
+    model = t.model.eval()
+    data = t.validation.subset(500)
+    usage = latent_usage(model, data)
+    assert float(usage["kl_per_dim"].sum()) == pytest.approx(evaluate_elbo(model, data)["kl"], rel=1e-4)  # closed form both
+    with torch.no_grad():
+        means = model.encode(data.images)[0].double()  # q(z|x)'s mean; the vae's prior is N(0, I)
+    direct = int((means.var(0) > ACTIVE_UNIT_THRESHOLD).sum())
+    figures = latent_figures(model, t.validation)
+    assert figures["active_units"] == usage["active_units"] == direct
+    assert len(figures["kl_per_dim"]) == 6 and figures["digits"] == 500
+
+
+def test_under_a_learned_prior_a_dimension_that_copies_the_prior_is_not_active(digits, held_out):
+    """cvae1's posterior mean moves with the label wherever the prior p(z|y) does; activity is measured from the prior."""
+    t = trainer("cvae1", {}, digits, held_out, epochs=1.0)
+    t.run(max_steps=5)
+    model = t.model.eval()
+    with torch.no_grad():  # make q(z|x,y) copy the prior in every dimension: nothing is carried beyond the label
+        model.posterior = lambda x, y1h: model.prior(x, y1h)
+        usage = latent_usage(model, held_out.subset(300))
+    assert usage["active_units"] == 0 and float(usage["kl_per_dim"].abs().max()) < 1e-5
+
+
+def test_a_runs_snapshot_carries_its_latent_figures(digits, held_out):
+    from cvae_core.service import TrainingRun, TrainingService
+
+    service = TrainingService(max_concurrent=1)
+    try:
+        run = TrainingRun(trainer("cvae2", {}, digits, held_out, epochs=0.5))
+        service.start(run)
+        snap = service.wait(run)
+        assert snap.latent is not None and len(snap.latent["kl_per_dim"]) == 6
+        direct = latent_usage(snap.model, held_out.binarized_once().subset(500))
+        assert snap.latent["active_units"] == direct["active_units"]
+        assert snap.latent["kl_per_dim"] == pytest.approx(direct["kl_per_dim"].tolist(), abs=1e-3)
+    finally:
+        service.close()
+
+
+def bound_numbers(latex: str) -> tuple[float, list[float]]:
+    """The ELBO and the signed terms of the Train page's identity: \\text{ELBO} = E = \\underbrace{a}_{..}\\;-\\;\\underbrace{b}_{..}"""
+    elbo = float(re.match(r"\\text\{ELBO\} = (-?[\d.]+) = ", latex).group(1))
+    terms = []
+    for operator, value in re.findall(r"(\\;[+-]\\;|-)?\\underbrace\{\(?(-?[\d.]+)\)?\}", latex):
+        terms.append(-float(value) if operator.strip("\\;") == "-" else float(value))
+    return elbo, terms
+
+
+def test_the_train_page_shows_the_bound_term_by_term_adding_up_and_changing():
+    from .conftest import wait_until
+    from .test_app import no_exceptions, page
+
+    at = page("pages/1_Train.py").run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    run = at.session_state["current_run"]
+    wait_until(lambda: run.snapshot.latent is not None and run.snapshot.progress.terms)
+    shown = []
+    for _ in range(2):
+        step = run.snapshot.progress.step
+        at.run()
+        no_exceptions(at)
+        identity = next(body for el in at.latex if (body := el.value.strip("$\n")).startswith(r"\text{ELBO}"))
+        elbo, terms = bound_numbers(identity)
+        assert sum(terms) == pytest.approx(elbo, abs=0.1 + 0.05 * len(terms))  # each figure is rounded to 0.05
+        shown.append(identity)
+        wait_until(lambda step=step: run.snapshot.progress.step > step + 20)
+    assert shown[0] != shown[1]
+    captions = " ".join(c.value for c in at.caption)
+    assert "add up to the ELBO" in captions and "Each bar is the KL one latent dimension carries" in captions
+    assert any(m.label == "Active units" for m in at.metric)
+    next(b for b in at.button if b.label == "Stop").click().run()
+
+
+def dial_effect(model) -> float:
+    """How much Generate's digit moves when one dial goes from -2 to +2 (the others at 0), averaged over dials and labels:
+    the mean absolute change of the decoded pixel means (model.draw is what Generate draws)."""
+    model.eval()
+    k = model.config.latent_dim
+    changes = []
+    for label in range(10):
+        for d in range(k):
+            low, high = torch.zeros(k), torch.zeros(k)
+            low[d], high[d] = -2.0, 2.0
+            changes.append(float((model.draw(label, high) - model.draw(label, low)).abs().mean()))
+    return sum(changes) / len(changes)
+
+
+@pytest.mark.slow
+def test_a_large_beta_collapses_the_code_and_the_dials_stop_mattering(digits, held_out):
+    """The live defaults for 10 epochs, seed 0, at beta = 1 and 8: at 8 most units collapse (Burda's count falls to a
+    third or less, the KL to a fifth or less) and Generate's dials move the digit less."""
+    figures = {}
+    for beta in (1.0, 8.0):
+        t = Recipe.from_settings({"beta": beta}, {"epochs": 10.0, "seed": 0}).trainer(digits, held_out)
+        t.run()
+        usage = latent_usage(t.model, t.validation)
+        figures[beta] = (usage["active_units"], float(usage["kl_per_dim"].sum()), dial_effect(t.model))
+    (active_1, kl_1, dial_1), (active_8, kl_8, dial_8) = figures[1.0], figures[8.0]
+    assert 3 * active_8 <= active_1 and 5 * kl_8 <= kl_1
+    assert dial_8 < 0.75 * dial_1
