@@ -224,3 +224,42 @@ def findings(measurements: dict[str, Measurement], translate: Callable[[str], st
         elif winners and len([m for m in measurements.values() if key in m.figures]) > 1:
             out.append(translate(N_("{model} has the highest {quantity}, by more than two standard errors.")).format(model=winners[0], quantity=quantity))
     return out
+
+
+# ---- the importance-weighted bound as k grows -----------------------------------------------------
+CURVE_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+CURVE_REFERENCE = 5000  # the proposals per digit of the reported figures (RESULTS.md, the Home page)
+
+
+@torch.inference_mode()
+def iw_curve(model, data: Dataset, ks=CURVE_KS, reference: int = CURVE_REFERENCE, seed: int = 0) -> dict:
+    """The importance-weighted bound L_k on log p(x) (log p(x|y) given the true label for a conditional model) of a few
+    binarised digits for each k, and at k = reference: one draw of `reference` log-weights per digit, L_k estimated as
+    the mean over its disjoint blocks of k (Burda et al. 2016: L_k rises with k toward log p(x), and L_1 is the ELBO).
+
+    Returns {"k", "mean", "se", "gap", "gap_se", "reference": {"k", "mean", "se"}, "elbo": {"mean", "se", "gap", "gap_se"}, "n"}:
+    means over the digits with standard errors over them, nats per digit; "gap" is L_k - L_reference digit by digit
+    (paired: its standard error is far smaller than the spread between digits). The ELBO is the closed-form bound
+    training maximises."""
+    torch.manual_seed(seed)
+    model.eval()
+    x, y = data.images.to(model.device), (data.labels.to(model.device) if model.uses_label else None)
+    log_w = model.log_weights(model.observed(x), y, reference).double().cpu()  # (reference, n)
+    best = torch.logsumexp(log_w, 0) - math.log(reference)  # L_reference per digit
+
+    def summary(per_digit: torch.Tensor) -> tuple[float, float]:
+        n = len(per_digit)
+        return float(per_digit.mean()), float(per_digit.std(unbiased=True) / math.sqrt(n)) if n > 1 else 0.0
+
+    out = {"k": list(ks), "mean": [], "se": [], "gap": [], "gap_se": [], "n": len(data)}
+    for k in ks:
+        blocks = log_w[: (reference // k) * k].view(reference // k, k, -1)  # (blocks, k, n)
+        per_digit = (torch.logsumexp(blocks, 1) - math.log(k)).mean(0)
+        for key, values in (("mean", per_digit), ("gap", per_digit - best)):
+            mean, se = summary(values)
+            out[key].append(mean)
+            out[f"{key}_se" if key == "gap" else "se"].append(se)
+    out["reference"] = dict(zip(("mean", "se"), summary(best), strict=True), k=reference)
+    elbo = model.elbo(x, y)["elbo"].double().cpu()
+    out["elbo"] = dict(zip(("mean", "se", "gap", "gap_se"), (*summary(elbo), *summary(elbo - best)), strict=True))
+    return out

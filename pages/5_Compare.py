@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, measure
+from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, measure
 from cvae_core.references import LIKELIHOOD
 from ui.i18n import _
 
@@ -46,6 +46,51 @@ def shipped_measurement(uid: str, n: int, k: int, per_label: int, _ckpt, _data):
     """Figures of the shared pretrained models are cached for every visitor (the test digits are the same for all)."""
     return measure(_ckpt.model, digits_for(_ckpt.model, _data, n), k, ui.fidelity_classifiers(), per_label, _ckpt.metadata)
 
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def shipped_bound_curve(uid: str, n: int, _ckpt, _data) -> dict:
+    """A shipped model's curve, cached for every visitor (the same model and digits for all)."""
+    return iw_curve(_ckpt.model, digits_for(_ckpt.model, _data, n))
+
+
+def bound_curve(n: int, ckpt, data) -> dict:
+    """L_k for k = 1 … 1,000 and 5,000 on the first n binarised test digits (a session's own models: never cached)."""
+    if ckpt.uid in {c.uid for c in ui.shipped_models()[0].values()}:
+        return shipped_bound_curve(ckpt.uid, n, ckpt, data)
+    return iw_curve(ckpt.model, digits_for(ckpt.model, data, n))
+
+
+def bound_curve_figure(curve: dict, model: str) -> go.Figure:
+    """The bound against k (log axis) with paired error bars, the k = 5,000 estimate and the ELBO as lines."""
+    reference, elbo = curve["reference"], curve["elbo"]
+    fig = go.Figure(
+        go.Scatter(
+            x=curve["k"], y=curve["mean"], mode="lines+markers", name=_("bound with k proposals"),
+            error_y={"type": "data", "array": [2 * e for e in curve["gap_se"]]},
+        )
+    )  # fmt: skip
+    fig.add_hline(y=reference["mean"], line_dash="dash", annotation_text=_("k = {k:,}").format(k=reference["k"]), line_color="#2ca02c")
+    fig.add_hline(y=elbo["mean"], line_dash="dot", annotation_text=_("ELBO"), line_color="#d62728", annotation_position="bottom right")
+    fig.update_xaxes(type="log", tickvals=curve["k"], title_text=_("proposals per digit k"))
+    fig.update_yaxes(title_text=_("nats per digit"))
+    fig.update_layout(height=360, margin={"t": 40, "b": 10}, title=_("{model}: the bound on {count} test digits").format(model=model, count=curve["n"]))
+    return fig
+
+
+with st.expander(_("How the importance-weighted bound tightens with k"), expanded=False):
+    label, ckpt = ui.model_picker(_("Model"), where=st, keep=lambda m: m.makes_images, key="compare_curve_model")
+    if ckpt is not None:
+        curve_digits = st.select_slider(_("Test digits for the curve"), [10, 20, 50], value=20, help=_("More digits, smaller error bars, slower."))
+        with st.spinner(_("Drawing 5,000 proposals per digit…")):
+            curve = bound_curve(curve_digits, ckpt, data)
+        st.plotly_chart(bound_curve_figure(curve, label), width="stretch", key="compare_curve")
+        st.caption(
+            _(
+                "Each point is Burda et al.'s bound with k importance samples per digit, averaged over the digits; it can only rise "
+                "with k toward log p(x) (log p(x|y) for a conditional model), and at k = 1 it is the ELBO on average. Whiskers: ± 2 "
+                "standard errors of the gap to the k = 5,000 estimate, digit by digit. Here the ELBO is {gap:.1f} nats below it."
+            ).format(gap=-curve["elbo"]["gap"])
+        )
 
 results = st.session_state.setdefault("compare_rows", {})
 if st.button(_("Measure all models"), type="primary", icon=":material/analytics:", help=_("Runs every model on the chosen test digits.")):

@@ -151,3 +151,44 @@ def test_a_large_beta_collapses_the_code_and_the_dials_stop_mattering(digits, he
     (active_1, kl_1, dial_1), (active_8, kl_8, dial_8) = figures[1.0], figures[8.0]
     assert 3 * active_8 <= active_1 and 5 * kl_8 <= kl_1
     assert dial_8 < 0.75 * dial_1
+
+
+def test_beta_changes_while_a_run_trains_and_a_bad_one_is_refused(digits, held_out):
+    from cvae_core.errors import ConfigError
+    from cvae_core.service import TrainingRun, TrainingService
+
+    from .conftest import wait_until
+
+    service = TrainingService(max_concurrent=1)
+    try:
+        run = TrainingRun(trainer("cvae2", {}, digits, held_out, epochs=50.0))
+        service.start(run)
+        wait_until(lambda: run.snapshot.progress.step > 0)
+        with pytest.raises(ConfigError, match="beta"):
+            service.set_beta(run, float("nan"))
+        with pytest.raises(ConfigError, match="beta"):
+            service.set_beta(run, 1000.0)
+        service.set_beta(run, 8.0)
+        step = run.snapshot.progress.step
+        wait_until(lambda: run.snapshot.progress.step > step and run.snapshot.summary.get("beta") == 8.0)
+        assert run.trainer.model.config.beta == 8.0
+    finally:
+        service.stop(run)
+        service.close()
+
+
+def test_the_importance_weighted_bound_rises_with_k_from_the_elbo(held_out):
+    from cvae_core import checkpoint
+    from cvae_core.compare import digits_for, iw_curve
+
+    from .conftest import ROOT
+
+    model = checkpoint.load(ROOT / "checkpoints" / "cvae2.safetensors").model
+    curve = iw_curve(model, digits_for(model, held_out, 20))
+    gaps, errors = curve["gap"], curve["gap_se"]
+    for (a, ea), (b, eb) in zip(zip(gaps, errors, strict=True), zip(gaps[1:], errors[1:], strict=True), strict=False):
+        assert b >= a - 2 * (ea + eb)  # never falls with k beyond its error bars
+    assert gaps[-1] > gaps[0] + 2 * errors[0]  # and does rise: k = 1,000 is tighter than k = 1
+    assert max(gaps) <= 1e-9  # the mean of log-means over blocks of the same draw is at most the log of their mean (Jensen)
+    elbo_gap, elbo_se = curve["elbo"]["gap"], curve["elbo"]["gap_se"]
+    assert abs(gaps[0] - elbo_gap) <= 3 * (errors[0] + elbo_se)  # k = 1 is the ELBO, on average

@@ -241,7 +241,12 @@ class CVAEModel(nn.Module):
 
     @torch.inference_mode()
     def log_likelihood(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100, max_rows: int = 8192) -> torch.Tensor:
-        """Importance-weighted lower bound on log p(target | .) with k samples (Burda et al. 2016).
+        """Importance-weighted lower bound on log p(target | .) with k samples (Burda et al. 2016): log of the mean of
+        k importance weights p(target, z) / q(z | .), z ~ q."""
+        return torch.logsumexp(self.log_weights(x, y, k, max_rows), 0) - math.log(k)
+
+    def log_weights(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100, max_rows: int = 8192) -> torch.Tensor:
+        """k log importance weights per digit, (k, B): log p(target | z, .) + log p(z | .) - log q(z | .), z ~ q.
 
         Samples are drawn in chunks of at most max_rows decoder rows, which bounds the memory
         a large batch or a large k takes (a server runs this for many sessions at once)."""
@@ -257,8 +262,7 @@ class CVAEModel(nn.Module):
             log_prior = gaussian_log_density(z, prior_mu_r, prior_logvar_r)
             log_q = gaussian_log_density(z, mu_r, logvar_r)
             log_w.append((log_p_target + log_prior - log_q).view(n, -1))
-        log_w = torch.cat(log_w, 0)
-        return torch.logsumexp(log_w, 0) - math.log(k)
+        return torch.cat(log_w, 0)
 
     def latent_from_noise(self, y1h, noise: torch.Tensor, temperature: float = 1.0, x=None) -> torch.Tensor:
         """z = mu + temperature * sigma * noise under the prior: noise ~ N(0, I) is the 'style dial'."""
