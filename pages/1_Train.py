@@ -12,7 +12,8 @@ from cvae_core.defaults import model_defaults, training_defaults
 from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
 from cvae_core.recipe import Recipe, capabilities
-from ui import links
+from cvae_core.stepper import STAGES, one_step
+from ui import links, step_view
 from ui.i18n import N_, _, error_text, translated
 
 ui.setup_page(
@@ -492,3 +493,31 @@ if trained is not None:
         icon=":material/download:",
         help=_("A safetensors file you can load here again (sidebar) or with `python -m cvae_core`."),
     )
+
+# ---- one step, slowly ------------------------------------------------------------------------------
+with st.expander(_("One training step, slowly"), expanded=False):
+    st.caption(
+        _(
+            "What one step of training does to one minibatch of 8 digits, a stage per click, on a copy of a model (the model itself "
+            "does not change): the recognition network, the noise, the code, the decoder, the loss, the gradients, the update."
+        )
+    )
+    label, picked = ui.model_picker(_("Model"), where=st, keep=lambda m: m.makes_images, key="step_model")
+    if picked is not None:
+        c1, c2 = st.columns(2)
+        step_lr = c1.select_slider(
+            _("Learning rate of the step"), [1e-5, 1e-4, 1e-3, 1e-2], value=1e-4, format_func=lambda v: f"{v:g}",
+            help=_("Plain gradient descent. A trained model needs small steps: at 0.01 the step overshoots and the loss rises."),
+        )  # fmt: skip
+        step_seed = c2.number_input(_("Minibatch"), 0, 10_000, value=0, help=_("Which 8 training digits, and which noise ε."))
+        step = one_step(picked.model, ui.training_digits(), lr=step_lr, seed=int(step_seed))
+        shown = min(ui.state.step_stage(), len(STAGES))
+        b1, b2, b3 = st.columns([1, 1, 4], gap="small")
+        if b1.button(_("Next stage"), icon=":material/skip_next:", disabled=shown >= len(STAGES), key="step_next"):
+            shown += 1
+        if b2.button(_("From the start"), icon=":material/replay:", disabled=shown <= 1, key="step_reset"):
+            shown = 1
+        ui.state.set_step_stage(shown)
+        st.progress(shown / len(STAGES), text=_("stage {shown} of {total}").format(shown=shown, total=len(STAGES)))
+        for stage in STAGES[:shown]:
+            step_view.show(step, stage)

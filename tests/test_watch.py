@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -192,3 +193,36 @@ def test_the_importance_weighted_bound_rises_with_k_from_the_elbo(held_out):
     assert max(gaps) <= 1e-9  # the mean of log-means over blocks of the same draw is at most the log of their mean (Jensen)
     elbo_gap, elbo_se = curve["elbo"]["gap"], curve["elbo"]["gap_se"]
     assert abs(gaps[0] - elbo_gap) <= 3 * (errors[0] + elbo_se)  # k = 1 is the ELBO, on average
+
+
+def test_one_step_slowly_shows_every_stage_with_its_shapes_and_the_step_lowers_the_loss(digits):
+    from cvae_core import checkpoint
+    from cvae_core.stepper import one_step
+
+    from .conftest import ROOT
+
+    model = checkpoint.load(ROOT / "checkpoints" / "cvae1.safetensors").model
+    before = [p.detach().clone() for p in model.parameters()]
+    steps = [one_step(model, digits, seed=seed) for seed in range(10)]
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))  # a copy steps, not the model
+    s = steps[0]
+    assert s.x.shape == s.decoded.shape == (8, 784) and set(np.unique(s.x)) <= {0.0, 1.0}  # binarised, as in training
+    assert s.mu.shape == s.sigma.shape == s.eps.shape == s.z.shape == (8, 16)
+    assert np.allclose(s.z, s.mu + s.sigma * s.eps, atol=1e-5)  # the reparameterisation
+    assert s.loss == pytest.approx(-(s.terms["recon"].mean() - s.terms["kl"].mean()), rel=1e-5)
+    assert all(s.update_norms[name] == pytest.approx(s.lr * g) for name, g in s.gradient_norms.items())
+    assert sum(step.loss_after < step.loss for step in steps) >= 8
+    assert np.array_equal(one_step(model, digits, seed=3).eps, steps[3].eps)  # the same seed, the same draw
+
+
+def test_the_step_by_step_view_goes_through_every_stage():
+    from .test_app import no_exceptions, page
+
+    at = page("pages/1_Train.py").run()
+    for _ in range(8):
+        next(b for b in at.button if b.label == "Next stage").click().run()
+        no_exceptions(at)
+    assert any("stage 9 of 9" in p.proto.text for p in at.get("progress"))
+    captions = " ".join(c.value for c in at.caption)
+    for phrase in ("Shape: x is 8 × 784", "The reparameterisation trick", "the loss went from"):
+        assert phrase in captions

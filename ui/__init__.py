@@ -31,6 +31,7 @@ _LAZY = {
     "saved_models": "models",
     "shipped_models": "models",
     "test_digits": "models",
+    "training_digits": "models",
     "ellipses": "plots",
     "stacked_lines_svg": "plots",
     "bars_svg": "plots",
@@ -79,5 +80,6 @@ __all__ = [
     "stack_digits",
     "state",
     "test_digits",
+    "training_digits",
     "training",
 ]

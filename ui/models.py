@@ -52,6 +52,14 @@ def fidelity_classifiers() -> dict:
 
 
 @st.cache_resource(show_spinner=False)
+def training_digits():
+    """The offline digits' training split (shared, read only): what the step-by-step view takes a minibatch from."""
+    from cvae_core.data import OFFLINE, load_dataset
+
+    return load_dataset(OFFLINE, "train")
+
+
+@st.cache_resource(show_spinner=False)
 def test_digits():
     """The official MNIST test split when it is in the data root, else the offline digits' validation split (the 500
     held out from training: never trained on by the shipped models)."""

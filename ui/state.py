@@ -52,3 +52,14 @@ def sent_beta(run_id: str) -> float | None:
 
 def note_sent_beta(run_id: str, beta: float) -> None:
     st.session_state.setdefault(SENT_BETA, {})[run_id] = float(beta)
+
+
+STEP_STAGE = "step_stage"  # how many stages of the step-by-step view are shown (1 to len(STAGES))
+
+
+def step_stage() -> int:
+    return st.session_state.get(STEP_STAGE, 1)
+
+
+def set_step_stage(stage: int) -> None:
+    st.session_state[STEP_STAGE] = int(stage)
