@@ -384,7 +384,9 @@ refresh = ui.training.live_refresh_seconds(ui.training.client().load()) if wanti
 PAGE_CSS = """<style>
 .st-key-train-buttons [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; gap: 0.5rem; }
 .st-key-train-buttons [data-testid="stColumn"] { min-width: 0 !important; width: auto !important; flex: 0 0 auto !important; }
+.st-key-train-bound .katex-display { overflow-x: auto; overflow-y: hidden; }
 @media (max-width: 640px) {
+  .st-key-train-bound .katex { font-size: 0.78em; }
   .st-key-train-figures [data-testid="stColumn"] { min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }
   .st-key-train-figures [data-testid="stMetricValue"] { font-size: 1.5rem; }
 }
@@ -495,7 +497,8 @@ if trained is not None:
     )
 
 # ---- one step, slowly ------------------------------------------------------------------------------
-with st.expander(_("One training step, slowly"), expanded=False):
+st.divider()
+if st.toggle(_("One training step, slowly"), key="train_step_mode", help=_("Opens a step-by-step view of one training step.")):
     st.caption(
         _(
             "What one step of training does to one minibatch of 8 digits, a stage per click, on a copy of a model (the model itself "

@@ -83,7 +83,7 @@ with st.expander(_("How the importance-weighted bound tightens with k"), expande
         curve_digits = st.select_slider(_("Test digits for the curve"), [10, 20, 50], value=20, help=_("More digits, smaller error bars, slower."))
         with st.spinner(_("Drawing 5,000 proposals per digit…")):
             curve = bound_curve(curve_digits, ckpt, data)
-        st.plotly_chart(bound_curve_figure(curve, label), width="stretch", key="compare_curve")
+        st.plotly_chart(bound_curve_figure(curve, label), config={"displayModeBar": False}, width="stretch", key="compare_curve")
         st.caption(
             _(
                 "Each point is Burda et al.'s bound with k importance samples per digit, averaged over the digits; it can only rise "

@@ -557,3 +557,58 @@ def test_every_page_in_chinese_shows_no_english_words(server, browser):
         english["Compare, measured"] = sorted(words)
     context.close()
     assert not english, f"English words on Chinese pages: {english}"
+
+
+VIEWS = {  # the screen sizes the maths views are drawn for
+    "desktop": {"viewport": {"width": 1400, "height": 1000}},
+    "presenter": {"viewport": {"width": 1920, "height": 1080}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+
+
+@pytest.mark.parametrize("language", list(LOCALES))
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_the_maths_views_draw_with_their_captions_on_every_screen(server, browser, language, view):
+    """The bound term by term, the KL bars, the bound against k and one step slowly: each drawn with its caption, in
+    both languages, on a desktop, a projector (presenter mode) and a phone; screenshots of each."""
+    t = translator(language)
+    context = browser.new_context(**VIEWS[view], locale=LOCALES[language])
+    pg = context.new_page()
+    presenter = "?presenter=1" if view == "presenter" else ""
+    pg.goto(f"{server}/Train{presenter}")
+    wait_ready(pg, t("Train"))
+    main(pg).get_by_role("button", name=t("Start"), exact=True).click()
+    bound = pg.locator(".st-key-train-bound")
+    bound.locator(".katex").first.wait_for(timeout=60_000)
+    bound.locator("svg[role=img]").first.wait_for(timeout=60_000)
+    caption = t(
+        "Each bar is the KL one latent dimension carries, on {n} validation digits; together they make the KL. "
+        "Blue dimensions are active: their code changes with the digit. Grey ones have collapsed to the prior and carry nothing."
+    ).format(n=500)
+    assert bound.get_by_text(caption[:20]).first.is_visible()
+    bound.scroll_into_view_if_needed()
+    shot(pg, f"train-bound-{view}-{language}")
+    main(pg).get_by_role("button", name=t("Stop"), exact=True).click()
+    pg.wait_for_function(  # stopped: the page has redrawn with Resume enabled, and no script is running
+        "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes(%r) && !b.disabled)" % t("Resume"), timeout=60_000
+    )
+    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    main(pg).get_by_text(t("One training step, slowly")).first.click()  # a toggle: it stays on through reruns
+    for shown in range(2, 10):
+        main(pg).get_by_role("button", name=t("Next stage")).click()
+        main(pg).get_by_text(t("stage {shown} of {total}").format(shown=shown, total=9)).wait_for(timeout=30_000)
+    after = main(pg).get_by_text(t("9. The same digits after the step"))
+    after.wait_for(timeout=30_000)
+    after.scroll_into_view_if_needed()
+    assert_no_exception(pg)
+    shot(pg, f"train-step-{view}-{language}")
+    pg.goto(f"{server}/Compare{presenter}")
+    wait_ready(pg, t("Compare"))
+    main(pg).get_by_text(t("How the importance-weighted bound tightens with k")).first.click()
+    chart = main(pg).locator(".js-plotly-plot").first
+    chart.wait_for(timeout=60_000)
+    chart.scroll_into_view_if_needed()
+    assert main(pg).get_by_text(t("proposals per digit k")).count() > 0 or chart.is_visible()
+    assert_no_exception(pg)
+    shot(pg, f"compare-bound-{view}-{language}")
+    context.close()

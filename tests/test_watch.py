@@ -219,6 +219,7 @@ def test_the_step_by_step_view_goes_through_every_stage():
     from .test_app import no_exceptions, page
 
     at = page("pages/1_Train.py").run()
+    at.toggle(key="train_step_mode").set_value(True).run()
     for _ in range(8):
         next(b for b in at.button if b.label == "Next stage").click().run()
         no_exceptions(at)

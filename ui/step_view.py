@@ -12,6 +12,7 @@ from cvae_core.stepper import STAGES
 from .frame import show_digits
 from .i18n import N_, _
 
+QUIET = {"displayModeBar": False}  # small charts: the toolbar would cover their titles on a phone
 TITLES = {
     "input": N_("1. The digits x"),
     "posterior": N_("2. The recognition network: μ and σ"),
@@ -85,25 +86,25 @@ def show(step, stage: str) -> None:
         show_digits(step.x, ncol=n, scale=3, caption=_("labels: {labels}").format(labels=", ".join(str(int(v)) for v in step.labels)))
     elif stage == "posterior":
         left, right = st.columns(2)
-        left.plotly_chart(heatmap(step.mu, "μ"), width="stretch", key="step-mu")
-        right.plotly_chart(heatmap(step.sigma, "σ", colorscale="Blues", symmetric=False), width="stretch", key="step-sigma")
+        left.plotly_chart(heatmap(step.mu, "μ"), config=QUIET, width="stretch", key="step-mu")
+        right.plotly_chart(heatmap(step.sigma, "σ", colorscale="Blues", symmetric=False), config=QUIET, width="stretch", key="step-sigma")
     elif stage == "noise":
-        st.plotly_chart(heatmap(step.eps, "ε"), width="stretch", key="step-eps")
+        st.plotly_chart(heatmap(step.eps, "ε"), config=QUIET, width="stretch", key="step-eps")
     elif stage == "latent":
-        st.plotly_chart(heatmap(step.z, "z"), width="stretch", key="step-z")
+        st.plotly_chart(heatmap(step.z, "z"), config=QUIET, width="stretch", key="step-z")
     elif stage == "decoded":
         if step.decoded is not None:
             show_digits(step.decoded, ncol=n, scale=3)
     elif stage == "loss":
         fig = bars(digits, {_("reconstruction"): list(step.terms["recon"]), _("− KL"): list(-step.terms["kl"])}, _("nats per digit"))
-        st.plotly_chart(fig, width="stretch", key="step-loss")
+        st.plotly_chart(fig, config=QUIET, width="stretch", key="step-loss")
     elif stage in ("gradients", "update"):
         norms = step.gradient_norms if stage == "gradients" else step.update_norms
         title = _("gradient norm per layer") if stage == "gradients" else _("how far each layer's weights moved")
-        st.plotly_chart(bars(list(norms), {title: list(norms.values())}, title, horizontal=True), width="stretch", key=f"step-{stage}")
+        st.plotly_chart(bars(list(norms), {title: list(norms.values())}, title, horizontal=True), config=QUIET, width="stretch", key=f"step-{stage}")
     elif stage == "after":
         change = {_("ELBO after − ELBO before"): list(step.terms_after["elbo"] - step.terms["elbo"])}
-        st.plotly_chart(bars(digits, change, _("each digit's change, nats (above 0: better)")), width="stretch", key="step-after")
+        st.plotly_chart(bars(digits, change, _("each digit's change, nats (above 0: better)")), config=QUIET, width="stretch", key="step-after")
     st.caption(_(CAPTIONS[stage]).format(n=n, k=k, loss=step.loss, lr=step.lr, before=step.loss, after=step.loss_after))
 
 
