@@ -4,6 +4,7 @@ Screenshots of each page go to test-artifacts/screenshots/ (docs/screenshots/ ho
 This test fails, rather than skips, when no Chromium is installed: CI installs Debian's `chromium`.
 """
 
+import json
 import os
 import re
 import shutil
@@ -590,7 +591,7 @@ def test_the_maths_views_draw_with_their_captions_on_every_screen(server, browse
     shot(pg, f"train-bound-{view}-{language}")
     main(pg).get_by_role("button", name=t("Stop"), exact=True).click()
     pg.wait_for_function(  # stopped: the page has redrawn with Resume enabled, and no script is running
-        "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes(%r) && !b.disabled)" % t("Resume"), timeout=60_000
+        f"() => [...document.querySelectorAll('button')].some(b => b.innerText.includes({json.dumps(t('Resume'))}) && !b.disabled)", timeout=60_000
     )
     pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     main(pg).get_by_text(t("One training step, slowly")).first.click()  # a toggle: it stays on through reruns
