@@ -193,6 +193,14 @@ if run is not None and not snap.progress.done and not snap.error:
         _("β now (KL weight of this run)"), 0.0, BETA_MAX, value=float(shown_beta), step=0.1, key=f"train_live_beta:{run.id}",
         help=_("Changes the running model's KL weight from its next slice on. Try 8: the KL bars fall to zero within a few epochs; then back to 1."),
     )  # fmt: skip
+    if not ui.presenter():
+        st.caption(
+            _(
+                "Try it: watch the KL bars below at β = 1, then move β to 8. Within a few epochs most bars fall to zero and the note "
+                "under them says the code is collapsing; on Generate the dials then barely change the digit. Move β back to 1 and "
+                "the bars grow again."
+            )
+        )
     if live_beta != shown_beta:
         try:
             ui.training.client().set_beta(run, live_beta)
@@ -317,7 +325,7 @@ def collapse_note(active: int, dims: int, beta: float) -> str:
             "**Posterior collapse** (β = {beta:g}): no dimension carries anything about the digit beyond its label. Samples of one "
             "label all look alike (Generate's dials do nothing) and reconstructions blur toward the label's average."
         ).format(beta=beta)
-    if 4 * active <= dims:
+    if 4 * active <= dims or (beta > 1 and 2 * active <= dims):  # few left, or half gone under a squeezing beta
         return _(
             "**Collapsing** (β = {beta:g}): only {active} of {dims} dimensions still carry the digit's style. Fewer of Generate's dials "
             "change anything, and reconstructions lose detail."
