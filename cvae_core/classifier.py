@@ -117,9 +117,10 @@ class DigitClassifier(nn.Module):
 
 
 def train_classifier(data: Dataset, epochs: int = CLASSIFIER["epochs"], seed: int = 0, arch: str = "cnn") -> DigitClassifier:
-    """Train a fidelity classifier on training digits with the recipe of defaults.CLASSIFIER."""
+    """Train a fidelity classifier on a data set's training images (digits, or a person's own classes) with the recipe of
+    defaults.CLASSIFIER."""
     torch.manual_seed(seed)
-    model = DigitClassifier(ClassifierConfig(arch=arch))
+    model = DigitClassifier(ClassifierConfig(n_classes=len(data.classes), arch=arch))  # a person's own classes too
     config = TrainConfig(**{**CLASSIFIER, "epochs": epochs, "seed": seed})
     Trainer(model, data, config=config).run_to_end()
     return model.eval()

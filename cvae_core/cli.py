@@ -98,6 +98,7 @@ def cmd_train(args) -> dict:
     final = evaluate_elbo(model, scored.binarized_once() if trainer.binarize else scored)  # bound on log p(x|y), true labels
     meta = {
         "dataset": train.name,
+        "classes": list(train.classes),  # label k's name (a person's own classes, or the digits)
         "split": args.split,
         "seed": tc.seed,
         "labels": args.labels,
@@ -139,8 +140,13 @@ def cmd_evaluate(args) -> dict:
     ckpt = checkpoint.load(args.file)
     model = ckpt.model
     data = digits_for(model, load_dataset(args.dataset, args.split), args.limit)
+    if getattr(model, "uses_label", False) and model.config.n_classes != len(data.classes):
+        raise CVAEError(f"the model knows {model.config.n_classes} classes and {data.name} has {len(data.classes)}: evaluate it on its own data set")
     classifiers = {}
-    if args.fidelity and getattr(model, "makes_images", False) and getattr(model, "uses_label", False):
+    digits = tuple(data.classes) == tuple(str(k) for k in range(10))  # the fidelity classifiers read digits only
+    if args.fidelity and not digits:
+        print("note: the fidelity classifiers know only digits; label fidelity skipped for this data set", file=sys.stderr)
+    if args.fidelity and digits and getattr(model, "makes_images", False) and getattr(model, "uses_label", False):
         for key, path in (("label_fidelity", Path(args.classifier)), ("label_fidelity_second", Path(args.second_classifier))):
             if path.exists():
                 classifiers[key] = checkpoint.load(path).model
@@ -150,6 +156,7 @@ def cmd_evaluate(args) -> dict:
     result = {
         "variant": model.name,
         "dataset": data.name,
+        "classes": list(data.classes),
         "split": args.split,
         "n": len(data),
         # the literature's protocol: trained on dynamically binarised digits, measured on digits binarised once
@@ -170,7 +177,8 @@ def cmd_evaluate(args) -> dict:
 
 
 def cmd_sample(args) -> dict:
-    model = checkpoint.load(args.file).model
+    ckpt = checkpoint.load(args.file)
+    model = ckpt.model
     if not getattr(model, "makes_images", False):
         raise CVAEError(f"{model.name} does not generate digits from a label")
     if args.n < 1 or args.n > 100_000:
@@ -187,12 +195,15 @@ def cmd_sample(args) -> dict:
         np.save(out, images.cpu().numpy().astype(np.float32))
     except OSError as e:
         raise CVAEError(f"could not write {out}: {e.strerror or e}") from None
-    return {"variant": model.name, "label": args.label if model.uses_label else None, "n": args.n, "out": str(out)}
+    classes = ckpt.metadata.get("classes") or [str(k) for k in range(model.config.n_classes)]
+    named = classes[args.label] if model.uses_label and args.label < len(classes) else None
+    return {"variant": model.name, "label": args.label if model.uses_label else None, "class": named, "n": args.n, "out": str(out)}
 
 
 def cmd_info(args) -> dict:
-    path = Path(args.file)
-    return checkpoint.load(path).metadata
+    ckpt = checkpoint.load(Path(args.file))
+    classes = ckpt.metadata.get("classes") or [str(k) for k in range(getattr(ckpt.model.config, "n_classes", 10))]
+    return {**ckpt.metadata, "classes": classes}
 
 
 def cmd_train_classifier(args) -> dict:
@@ -329,6 +340,17 @@ def cmd_semisupervised(args) -> dict:
 
 
 # ---- parser ---------------------------------------------------------------------------------
+DATASET_HELP = f"one of {', '.join(DATASETS)}, or the path of your own data: a folder or .zip of one folder per class, or an .npz"
+
+
+def dataset_argument(text: str) -> str:
+    """A known data set's name, or the path of an existing folder, .zip or .npz (read when the command runs)."""
+    if text in DATASETS or Path(text).expanduser().exists():
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is neither a data set ({', '.join(DATASETS)}) nor an existing folder, .zip or .npz")
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m cvae_core", description="Train, evaluate and sample conditional VAEs on handwritten digits.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -336,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a variant and save a checkpoint")
     t.epilog = "Flags not given take the variant's defaults from cvae_core/defaults.py (the Train page's)."
     t.add_argument("--variant", choices=list(VARIANTS), default=model_defaults()["variant"])
-    t.add_argument("--dataset", choices=DATASETS, default="auto")
+    t.add_argument("--dataset", type=dataset_argument, default="auto", help=DATASET_HELP)
     t.add_argument("--split", choices=SPLITS, default="train")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=float, help=f"passes over the data (default {training_defaults()['epochs']:g})")
@@ -365,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="ELBO, importance-weighted log-likelihood and accuracy on a data set")
     e.add_argument("file")
-    e.add_argument("--dataset", choices=DATASETS, default="auto")
+    e.add_argument("--dataset", type=dataset_argument, default="auto", help=DATASET_HELP)
     e.add_argument("--split", choices=SPLITS, default="test")
     e.add_argument(
         "--iw-samples",

@@ -312,8 +312,13 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
 
     `auto`: full MNIST when it is present or can be downloaded, else the offline digits, with a note.
     """
+    if name not in DATASETS and Path(name).expanduser().exists():  # a person's own data set: a folder, a zip or an .npz
+        return own_dataset(Path(name).expanduser(), split)
     if name not in DATASETS:
-        raise DatasetError(N_("unknown dataset {dataset}; choose one of {datasets}"), dataset=repr(name), datasets=", ".join(DATASETS))
+        raise DatasetError(
+            N_("unknown dataset {dataset}; choose one of {datasets}, or give the path of a folder, .zip or .npz"),
+            dataset=repr(name), datasets=", ".join(DATASETS),
+        )  # fmt: skip
     if split not in SPLITS:
         raise DatasetError(N_("unknown split {split}; choose train, val, test or all"), split=repr(split))
     root = Path(root) if root is not None else data_root()
@@ -365,3 +370,28 @@ def hide_labels(labels: torch.Tensor, n_labelled: int, seed: int = 0) -> torch.T
         keep = idx[torch.randperm(len(idx), generator=g)[:k]]
         out[keep] = c
     return out
+
+
+def own_dataset(source, split: str, name: str = "", invert: bool | None = None) -> Dataset:
+    """A split of a person's own data set (cvae_core.own_data): `source` a path (cached per process by its path, size
+    and time) or an OwnData already read. Splits: a tenth of each class "test", another tenth "val", the rest "train"."""
+    from .own_data import OwnData, read_own_data
+
+    if split not in SPLITS:
+        raise DatasetError(N_("unknown split {split}; choose train, val, test or all"), split=repr(split))
+    if isinstance(source, OwnData):
+        own = source
+    else:
+        info = source.stat()
+        key = ("own", str(source.resolve()), info.st_size, info.st_mtime_ns, invert)
+        if key not in _CACHE:
+            _CACHE[key] = read_own_data(source, invert=invert)
+        own, name = _CACHE[key], name or source.name
+    keep = own.split_indices(split)
+    return Dataset(
+        name or "own data",
+        split,
+        torch.as_tensor(own.images[keep].reshape(len(keep), -1)).contiguous(),
+        torch.as_tensor(own.labels[keep]),
+        own.classes,
+    )

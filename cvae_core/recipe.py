@@ -3,7 +3,7 @@
 build their runs here, so a run means the same thing from every door."""
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .data import OFFLINE, Dataset, hide_labels, load_dataset
 from .defaults import model_defaults, training_defaults
@@ -11,6 +11,8 @@ from .engine import TrainConfig, Trainer
 from .errors import ConfigError
 from .models import VARIANTS, ModelConfig, build_model
 from .text import N_
+
+MIN_STEPS_PER_EPOCH, MIN_BATCH = 8, 16
 
 
 def capabilities(config: ModelConfig):
@@ -59,8 +61,14 @@ class Recipe:
         return train, (load(self.dataset, "val") if self.split == "train" else None)
 
     def trainer(self, train: Dataset, validation: Dataset | None, device=None) -> Trainer:
-        """A Trainer for the run on data from `data()`, its model's initial weights drawn from the run's seed."""
-        return Trainer(build_model(self.model, seed=self.train.seed), train, validation, self.train, device=device)
+        """A Trainer for the run on data from `data()`, its model's initial weights drawn from the run's seed; the model
+        has as many labels as the data set has classes (ten digits, or a person's own classes)."""
+        config = replace(self.model, n_classes=len(train.classes)).validate()
+        # A small data set (a person's own: a few dozen images a class) gets at least MIN_STEPS_PER_EPOCH steps an epoch,
+        # in batches of no fewer than MIN_BATCH: with 144 images and batches of 128, 60 epochs would be 120 steps.
+        batch = min(self.train.batch_size, max(MIN_BATCH, len(train) // MIN_STEPS_PER_EPOCH))
+        schedule = replace(self.train, batch_size=batch)
+        return Trainer(build_model(config, seed=self.train.seed), train, validation, schedule, device=device)
 
     def build(self, load: Callable[[str, str], Dataset] = load_dataset, device=None) -> Trainer:
         return self.trainer(*self.data(load), device=device)

@@ -80,6 +80,8 @@ class ModelConfig:
             raise ConfigError(N_("hidden width must be from 16 to 4096, got {hidden_width}"), hidden_width=self.hidden)
         if not 1 <= self.layers <= 4:
             raise ConfigError(N_("hidden layers must be from 1 to 4, got {hidden_layers}"), hidden_layers=self.layers)
+        if not (1 <= self.n_classes <= 26):
+            raise ConfigError(N_("the number of classes must be from 1 to 26, got {n_classes}"), n_classes=self.n_classes)
         if not (0 <= self.beta <= 100 and math.isfinite(self.beta)):
             raise ConfigError(N_("beta must be from 0 to 100, got {beta}"), beta=self.beta)
         if not (0 <= self.free_bits <= 10 and math.isfinite(self.free_bits)):
