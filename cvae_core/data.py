@@ -391,7 +391,7 @@ def own_dataset(source, split: str, name: str = "", invert: bool | None = None) 
     return Dataset(
         name or "own data",
         split,
-        torch.as_tensor(own.images[keep].reshape(len(keep), -1)).contiguous(),
+        torch.as_tensor(own.images[keep].reshape(len(keep), -1).astype(np.float32) / 255.0).contiguous(),
         torch.as_tensor(own.labels[keep]),
         own.classes,
     )

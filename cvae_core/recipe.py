@@ -3,9 +3,9 @@
 build their runs here, so a run means the same thing from every door."""
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from .data import OFFLINE, Dataset, hide_labels, load_dataset
+from .data import OFFLINE, Dataset, hide_labels, load_dataset, own_dataset
 from .defaults import model_defaults, training_defaults
 from .engine import TrainConfig, Trainer
 from .errors import ConfigError
@@ -29,10 +29,13 @@ class Recipe:
     labels: int | None = None
     # "train": the data set's "val" split is the live curve and picks the epoch a CLI run keeps; "all" has no such partner
     split: str = "train"
+    # A person's own data set (cvae_core.own_data.OwnData), which travels with the run to wherever it trains and is
+    # dropped with it; `dataset` is then only its name.
+    own: object | None = field(default=None, compare=False)
 
     @classmethod
     def from_settings(cls, model: dict | None = None, train: dict | None = None, dataset: str = OFFLINE, labels: int | None = None,
-                      split: str = "train") -> "Recipe":  # fmt: skip
+                      split: str = "train", own=None) -> "Recipe":  # fmt: skip
         """The settings given, the variant's defaults (cvae_core.defaults) for the rest, checked: raises ConfigError."""
         model = dict(model or {})
         variant = model.get("variant") or model_defaults()["variant"]
@@ -42,19 +45,22 @@ class Recipe:
             raise ConfigError(N_("a number of labelled digits is for a variant that learns from unlabelled ones (m2)"))
         if labels is not None and labels < 1:
             raise ConfigError(N_("the number of labelled digits must be at least 1, got {labels}"), labels=labels)
-        return cls(config, schedule, dataset, labels, split)
+        return cls(config, schedule, dataset, labels, split, own)
 
     def as_dict(self) -> dict:
         """Plain data, for the training process's pipe."""
-        return {"model": asdict(self.model), "train": asdict(self.train), "dataset": self.dataset, "labels": self.labels, "split": self.split}
+        out = {"model": asdict(self.model), "train": asdict(self.train), "dataset": self.dataset, "labels": self.labels, "split": self.split}
+        return {**out, "own": self.own} if self.own is not None else out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
         return cls(ModelConfig.from_dict(data["model"]).validate(), TrainConfig(**data["train"]), data["dataset"], data.get("labels"),
-                   data.get("split", "train"))  # fmt: skip
+                   data.get("split", "train"), data.get("own"))  # fmt: skip
 
     def data(self, load: Callable[[str, str], Dataset] = load_dataset) -> tuple[Dataset, Dataset | None]:
         """The digits the run trains on (labels hidden as the recipe says) and its validation digits (None for "all")."""
+        if self.own is not None:
+            load = lambda _name, split: own_dataset(self.own, split, name=self.dataset)  # noqa: E731
         train = load(self.dataset, self.split)
         if self.labels is not None:
             train = train.with_labels(hide_labels(train.labels, int(self.labels), seed=self.train.seed))

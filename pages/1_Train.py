@@ -15,6 +15,7 @@ from cvae_core.recipe import Recipe, capabilities
 from cvae_core.stepper import STAGES, one_step
 from ui import links, step_view
 from ui.i18n import N_, _, error_text, translated
+from ui.own_data import own_data_panel
 
 ui.setup_page(
     _("Train"),
@@ -32,7 +33,8 @@ state = st.session_state
 # (ui.links) and the address always holds a link to the settings shown. Those that depend on the variant
 # take its defaults (cvae_core/defaults.py, the CLI's too) whenever the variant changes.
 LATENTS, LRS, HIDDENS, LABELS = [2, 4, 8, 16, 32, 64], [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], [128, 256, 512, 1024], [100, 600, 1000, 3000, "all"]
-DATASET_CHOICES = [d for d in DATASETS if d != "auto"]
+OWN = "own"  # the visitor's own data set, uploaded below the settings
+DATASET_CHOICES = [d for d in DATASETS if d != "auto"] + [OWN]
 ARCHS = {"mlp": N_("mlp"), "conv": N_("conv")}  # option value -> what the visitor reads (translated where shown)
 BUDGETS = {"epochs": N_("epochs"), "seconds": N_("seconds")}
 BETA_MAX = 10.0  # far enough past 1 to watch the latent dimensions collapse (at 8 nearly all of them do)
@@ -87,8 +89,10 @@ with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     semi_supervised = capabilities(ModelConfig(**model_defaults(variant))).learns_from_unlabelled  # may it train on a few labels?
     dataset = c2.selectbox(
         _("Data set"), DATASET_CHOICES, key="train_dataset", placeholder=_("Choose an option"),
+        format_func=lambda d: _("your own (upload)") if d == OWN else d,
         help=_(
-            "mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network allows."
+            "mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network "
+            "allows. Your own: a zip of one folder per class, or an .npz, uploaded below."
         ),
     )  # fmt: skip
     latent_dim = c3.select_slider(
@@ -140,6 +144,7 @@ with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
         key="train_labels", help=_("m2 learns from a few labelled digits and the rest unlabelled."),
     )  # fmt: skip
     hidden = c4.select_slider(_("Hidden width"), HIDDENS, key="train_hidden", help=_("Units per hidden layer."))
+own = own_data_panel() if dataset == OWN else None  # the visitor's own data set: this session only
 links.publish(LINK)  # the address is a link to these settings
 
 # ---- buttons ------------------------------------------------------------------------------------
@@ -151,17 +156,24 @@ chosen = {
     "training": {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start, "max_seconds": seconds},
     "dataset": dataset,
     "labels": None if labels == "all" or not semi_supervised else int(labels),
+    "own": own,
 }
 
 
 def start_training(chosen: dict) -> None:
     """Queue a run with these settings; raises CVAEError with a sentence."""
-    if chosen["dataset"] != OFFLINE:  # one that must be downloaded is fetched here, or refused with its sentence
-        ui.training.check_dataset(chosen["dataset"])
-    run_recipe = Recipe.from_settings(chosen["model"], chosen["training"], chosen["dataset"], chosen["labels"])
+    own, dataset = chosen["own"], chosen["dataset"]
+    if dataset == OWN and own is None:
+        raise CVAEError(N_("upload a data set first (a .zip of one folder per class, or an .npz)"))
+    if dataset not in (OFFLINE, OWN):  # one that must be downloaded is fetched here, or refused with its sentence
+        ui.training.check_dataset(dataset)
+    dataset_name = ui.state.own_data()[1] if own is not None else dataset
+    run_recipe = Recipe.from_settings(chosen["model"], chosen["training"], dataset_name, chosen["labels"], own=own)
     run_number = state.get("run_number", 0) + 1
     name = f"{run_recipe.model.variant}-run{run_number}"
-    meta = {"name": name, "dataset": chosen["dataset"], "seed": run_recipe.train.seed, "labels": chosen["labels"]}
+    meta = {"name": name, "dataset": dataset_name, "seed": run_recipe.train.seed, "labels": chosen["labels"]}
+    if own is not None:  # label k's name; and a model of a visitor's own data is theirs alone: download only
+        meta.update({"classes": list(own.classes), "own_data": True})
     ui.training.start_run(name, run_recipe, meta)
     state["run_number"] = run_number
 
@@ -474,7 +486,9 @@ if trained is not None:
     full_meta = {**(meta.metadata if meta else {}), "train": run.summary(), "metrics": {"train": snap.progress.terms}}
     store = ui.model_store()
     c1, c2 = st.columns([2, 1])
-    if store.settings.enabled:
+    if (meta.metadata if meta else {}).get("own_data"):
+        c1.caption(_("A model of your own data is yours alone: it is never saved on this server. Download the checkpoint to keep it."))
+    elif store.settings.enabled:
         name = c1.text_input(
             _("Name"), name_now, key=f"train_save_name:{run.id}",  # keyed by run: a language switch keeps what was typed
             help=_(

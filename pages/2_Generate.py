@@ -6,6 +6,7 @@ import streamlit as st
 import ui
 from ui import links
 from ui.i18n import _
+from ui.own_data import class_names
 
 MAX_SLIDERS = 8
 
@@ -22,7 +23,7 @@ shipped = ui.shipped_models()[0]
 shipped_names = {ckpt.uid: name for name, ckpt in shipped.items()}
 LINK = [  # what a link to this page holds: a shipped model (a session's own cannot be shared), label, dials, temperature
     links.Setting("model", lambda text: {"model": shipped[text].uid}, lambda s: shipped_names.get(s.get("model"))),
-    links.widget("label", "gen_label", lambda text: links.whole(text, 0, 9), lambda v: None if v is None else str(v)),
+    links.widget("label", "gen_label", lambda text: links.whole(text, 0, 9), lambda v: None if v is None else str(v)),  # links name shipped digit models
     links.Setting(
         "z",
         lambda text: {f"dial{i}": round(links.number(v, -3, 3), 1) for i, v in enumerate(text.split(",")[:MAX_SLIDERS])},
@@ -48,15 +49,18 @@ if state.get("gen_model") != key:  # a new model: fresh dials (but those a link 
             state[f"dial{i}"] = 0.0
 for i in range(min(k, MAX_SLIDERS), MAX_SLIDERS):  # a smaller model: its dials only, in state and in links
     state.pop(f"dial{i}", None)
-state.setdefault("gen_label", 3)
+names = class_names(ckpt)  # the digits, or the classes of the visitor's own data set
+if state.get("gen_label") is not None and state["gen_label"] >= len(names):
+    state["gen_label"] = None  # a label the model does not have (a data set of fewer classes)
+state.setdefault("gen_label", min(3, len(names) - 1))
 state.setdefault("gen_temperature", 1.0)
 
 c1, c2 = st.columns([2, 1])
 if model.uses_label:
     label = c1.pills(  # pills wrap on a phone
-        _("Label y"), list(range(model.config.n_classes)), key="gen_label", help=_("The digit you ask for.")
+        _("Label y"), list(range(len(names))), format_func=lambda k: names[k], key="gen_label", help=_("The class you ask for.")
     )
-    label = 3 if label is None else label
+    label = min(3, len(names) - 1) if label is None else label
 else:
     c1.info(
         _(
@@ -108,7 +112,7 @@ def dials_and_digit():
     # The digit is sent before the dials: the browser draws a rerun's changes in the order they arrive.
     with digit_column, st.container(key="gen-digit"):  # on a phone it floats in a corner while the dials scroll (PHONE_CSS)
         image = model.draw(label, current_noise(), temperature)
-        caption = _("label {label}").format(label=label) if label is not None else _("no label")
+        caption = _("label {label}").format(label=names[label]) if label is not None else _("no label")
         scale = 15 if ui.presenter() else 10  # drawn at the size shown: a larger PNG would be scaled down (and blurred) by the server
         st.image(ui.digit_png(image, scale=scale), caption=caption, width=28 * scale, output_format="PNG")
     with dials_column:
@@ -149,7 +153,13 @@ c1, c2 = st.columns(2)
 if model.uses_label:
     with c1:
         st.markdown(_("**Between two labels, same style**"))
-        a, b = st.select_slider(_("From label … to label"), options=list(range(10)), value=(1, 7), key="interp_labels")
+        ends = state.get("interp_labels")
+        if ends is not None and max(ends) >= len(names):
+            state["interp_labels"] = (0, len(names) - 1)
+        a, b = st.select_slider(
+            _("From label … to label"), options=list(range(len(names))), value=(min(1, len(names) - 1), min(7, len(names) - 1)),
+            format_func=lambda k: names[k], key="interp_labels",
+        )  # fmt: skip
         images = model.interpolate_labels(a, b, noise, frames=frames, temperature=temperature)
         ui.show_digits(images, ncol=frames, scale=2, download="labels.png", key="dl-labels")
 with c2:

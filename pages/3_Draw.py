@@ -48,6 +48,7 @@ with upload_tab:
         _("A PNG or JPEG of one handwritten digit"),
         type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
         key="draw_upload",  # (a key, not the label, names it: the picture stays when the language changes)
+        max_upload_size=10,  # MB; the reader refuses more before decoding (cvae_core.images.MAX_UPLOAD_BYTES)
         help=_("Dark ink on light paper or light on dark: both work. Crop it roughly to the digit for the best result."),
     )
     if upload is not None:

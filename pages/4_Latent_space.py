@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from cvae_core.latent import project_codes
 from ui.i18n import _
+from ui.own_data import class_names, digits_for_model
 
 ui.setup_page(
     _("Latent space"),
@@ -21,7 +22,7 @@ if ckpt is None:
     st.stop()
 model = ckpt.model
 st.sidebar.markdown(ui.describe_model(ckpt))
-data = ui.test_digits()
+data = digits_for_model(ckpt, ui.test_digits())  # a model of the visitor's own data: its held-out tenth
 c1, c2 = st.columns(2)
 n = c1.select_slider(
     _("Test digits"), [500, 1000, 2000, 5000], value=2000, key="latent_n", help=_("More dots take longer to project with t-SNE.")
@@ -44,10 +45,11 @@ coords = embed(ckpt.ref, n, method, model, data)
 labels = data.labels[:n].numpy()
 axis = {"latent": ("z₁", "z₂"), "PCA": (_("PCA 1 of z"), _("PCA 2 of z")), "t-SNE": (_("t-SNE 1 of z"), _("t-SNE 2 of z"))}[method]
 fig = go.Figure()
-for c in range(10):
+names = class_names(ckpt)
+for c, class_name in enumerate(names):
     idx = np.flatnonzero(labels == c)
     fig.add_trace(
-        go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=str(c), customdata=idx, marker={"size": 5, "opacity": 0.75})
+        go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=class_name, customdata=idx, marker={"size": 5, "opacity": 0.75})
     )
 priors = model.label_priors()
 if method == "latent" and priors is not None:  # the learned priors p(z|y) as 2-sigma ellipses
@@ -98,7 +100,10 @@ if model.latent_dim == 2:
     st.caption(_("A grid over the latent plane, decoded: how the model lays out handwriting (after Kingma & Welling, figure 4)."))
     c1, c2 = st.columns([1, 3])
     label = (
-        c1.selectbox(_("Label"), list(range(10)), index=4, disabled=not model.uses_label, key="plane_label", placeholder=_("Choose an option")) if model.uses_label else None
+        c1.selectbox(
+            _("Label"), list(range(len(names))), index=min(4, len(names) - 1), format_func=lambda k: names[k], disabled=not model.uses_label,
+            key="plane_label", placeholder=_("Choose an option"),
+        ) if model.uses_label else None
     )
     steps = c1.slider(_("Grid size"), 5, 20, 12, key="plane_steps")
     span = c1.slider(

@@ -613,3 +613,56 @@ def test_the_maths_views_draw_with_their_captions_on_every_screen(server, browse
     assert_no_exception(pg)
     shot(pg, f"compare-bound-{view}-{language}")
     context.close()
+
+
+def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser, tmp_path):
+    """Upload three classes of shapes, train cvae2, read the classes on Generate; the downloaded model's samples are read
+    as their class by a classifier of the uploaded images; a second visitor sees neither the data set nor the model."""
+    import numpy as np
+    import torch
+
+    from cvae_core import checkpoint
+    from cvae_core.data import load_dataset
+
+    from .shapes import SHAPES, fit_reader, shapes_zip
+
+    data = tmp_path / "shapes.zip"
+    data.write_bytes(shapes_zip(per_class=60))
+    owner = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = owner.new_page()
+    pg.goto(f"{server}/Train?variant=cvae2&data=own")
+    wait_ready(pg, "Train")
+    main(pg).locator("input[type=file]").first.set_input_files(str(data))
+    main(pg).get_by_text("circle: 60 images").wait_for(timeout=60_000)  # the preview, a row per class
+    shot(pg, "own-data-preview")
+    main(pg).get_by_role("button", name="Start", exact=True).click()
+    download_button = main(pg).get_by_role("button", name="Download checkpoint")
+    download_button.wait_for(timeout=120_000)  # the run is done
+    assert main(pg).get_by_text("never saved on this server").count() == 1  # download only
+    with pg.expect_download() as got:
+        download_button.click()
+    model_file = tmp_path / "own.safetensors"
+    got.value.save_as(model_file)
+    pg.locator(SIDEBAR_LINKS).filter(has_text="Generate").click()
+    wait_ready(pg, "Generate")
+    pills = main(pg).locator(".st-key-gen_label button")
+    assert [text for i in range(pills.count()) if (text := pills.nth(i).inner_text().strip())] == list(SHAPES)  # (the help icon is a button too)
+    assert_no_exception(pg)
+    shot(pg, "own-data-generate")
+    model = checkpoint.load(model_file).model
+    reader = fit_reader(load_dataset(str(data), "train"))
+    torch.manual_seed(0)
+    for label in range(3):
+        samples = model.generate(torch.full((200,), label), n=200).reshape(200, -1).numpy()
+        assert (reader(samples) == label).mean() >= 0.9, SHAPES[label]
+    stranger = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    stranger.goto(f"{server}/Generate")
+    wait_ready(stranger, "Generate")
+    stranger.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    options = " ".join(stranger.get_by_role("option").all_inner_texts())
+    assert "run1" not in options and "cvae2" in options  # the shipped models, not the owner's run
+    stranger.goto(f"{server}/Train?data=own")
+    wait_ready(stranger, "Train")
+    assert main(stranger).get_by_text("circle").count() == 0  # no preview: the data set is the owner's alone
+    assert np.isfinite(float(model.config.n_classes)) and model.config.n_classes == 3
+    owner.close()

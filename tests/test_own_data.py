@@ -24,8 +24,9 @@ def test_a_zip_of_class_folders_becomes_a_data_set_whatever_its_polarity(tmp_pat
     assert own.classes == SHAPES and own.counts() == [12, 12, 12]  # sorted folder names, ImageFolder's labels
     assert own.inverted and own.images.shape == (36, 28, 28)  # dark strokes on paper, turned light on black
     assert set(own.skipped) == {"circle/notes.txt", "readme.md"}  # named and skipped; __MACOSX and .DS_Store ignored
-    frame = np.concatenate([own.images[:, :2].ravel(), own.images[:, -2:].ravel(), own.images[:, :, :2].ravel(), own.images[:, :, -2:].ravel()])
-    assert float(frame.mean()) < 0.02 and float(own.images.max()) > 0.9  # ink in the middle of a dark field, like MNIST
+    images = own.images / 255.0
+    frame = np.concatenate([images[:, :2].ravel(), images[:, -2:].ravel(), images[:, :, :2].ravel(), images[:, :, -2:].ravel()])
+    assert float(frame.mean()) < 0.02 and float(images.max()) > 0.9  # ink in the middle of a dark field, like MNIST
     rng = np.random.default_rng(1)
     light = io.BytesIO()
     with zipfile.ZipFile(light, "w") as archive:  # white on black, no enclosing folder
@@ -42,12 +43,11 @@ def test_a_folder_and_an_npz_read_the_same_way(tmp_path):
         archive.extractall(tmp_path / "unpacked")
     from_folder = read_own_data(tmp_path / "unpacked")
     assert from_folder.classes == SHAPES and from_folder.counts() == [6, 6, 6]
-    images = (from_folder.images * 255).astype(np.uint8)
     buffer = io.BytesIO()
-    np.savez(buffer, images=images, labels=from_folder.labels, classes=np.array(["round", "boxy", "pointy"]))
+    np.savez(buffer, images=from_folder.images, labels=from_folder.labels, classes=np.array(["round", "boxy", "pointy"]))
     from_npz = read_own_data(buffer.getvalue(), "set.npz")
     assert from_npz.classes == ("round", "boxy", "pointy") and from_npz.counts() == [6, 6, 6]
-    assert np.abs(from_npz.images - from_folder.images).mean() < 0.05  # already in the field: read back as it was
+    assert np.abs(from_npz.images / 255.0 - from_folder.images / 255.0).mean() < 0.05  # already in the field: read back as it was
 
 
 def test_a_tenth_of_each_class_is_test_another_validation_and_the_split_never_changes(tmp_path):
@@ -60,7 +60,7 @@ def test_a_tenth_of_each_class_is_test_another_validation_and_the_split_never_ch
     own = read_own_data(path)
     index = {s: set(own.split_indices(s).tolist()) for s in ("train", "val", "test")}
     assert not index["train"] & index["test"] and not index["train"] & index["val"] and not index["val"] & index["test"]
-    assert np.array_equal(parts["test"].images.numpy(), own.images[own.split_indices("test")].reshape(9, -1))
+    assert np.allclose(parts["test"].images.numpy() * 255, own.images[own.split_indices("test")].reshape(9, -1))
     assert np.array_equal(own.split_indices("test"), read_own_data(path).split_indices("test"))  # seeded, fixed
     assert own_dataset(own, "train", name="x").classes == SHAPES
 

@@ -63,3 +63,18 @@ def step_stage() -> int:
 
 def set_step_stage(stage: int) -> None:
     st.session_state[STEP_STAGE] = int(stage)
+
+
+OWN_DATA = "own_data"  # (upload id and flip, file name, cvae_core.own_data.OwnData): this visitor's own data set
+
+
+def own_data() -> tuple | None:
+    return st.session_state.get(OWN_DATA)
+
+
+def keep_own_data(key: tuple, name: str, own) -> None:
+    st.session_state[OWN_DATA] = (key, name, own)  # one set per session: a new upload replaces it
+
+
+def forget_own_data() -> None:
+    st.session_state.pop(OWN_DATA, None)

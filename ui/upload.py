@@ -8,6 +8,8 @@ from cvae_core.errors import CVAEError
 
 from .i18n import _, error_text
 
+UPLOAD_LIMIT_MB = 10  # a checkpoint of the largest variant the Train page makes weighs a few MB
+
 
 def checkpoint_uploader() -> None:
     """Load a checkpoint file into this session, through the one checkpoint loader (nothing is unpickled)."""
@@ -16,9 +18,13 @@ def checkpoint_uploader() -> None:
             _("A .safetensors file from CVAE Lab"),
             type=["safetensors"],
             key="checkpoint_upload",
+            max_upload_size=UPLOAD_LIMIT_MB,
             help=_("Checkpoints downloaded from the Train page or made with `python -m cvae_core train`."),
         )
         if upload is None:
+            return
+        if upload.size > UPLOAD_LIMIT_MB * 1024 * 1024:  # the server takes data sets of 50 MB; checkpoints stay at 10
+            st.error(_("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(file=upload.name, size_mb=upload.size / 1e6, limit_mb=UPLOAD_LIMIT_MB))
             return
         loaded = st.session_state.setdefault("uploaded_checkpoints", set())  # upload ids: two files may share a name
         if upload.file_id in loaded:

@@ -1,0 +1,91 @@
+"""The Train page's own data set: the uploader, the polarity switch, and a preview of each class with its count.
+
+The set lives in this visitor's session only (ui.state), is read by cvae_core.own_data (every bound checked before the
+work), travels with a run to the training process and is dropped with it; nothing is written to disk."""
+
+import streamlit as st
+
+from cvae_core.errors import CVAEError
+
+from . import state
+from .frame import show_digits
+from .i18n import _, error_text
+
+UPLOAD_LIMIT_MB = 50  # cvae_core.own_data.MAX_ARCHIVE_BYTES, and the server's maxUploadSize
+
+
+def own_data_panel():
+    """Widgets for uploading a data set; returns the session's OwnData, or None until a good one is uploaded."""
+    from cvae_core.own_data import MAX_ARCHIVE_BYTES, MAX_CLASSES, MAX_IMAGES, MIN_PER_CLASS, read_own_data
+
+    upload = st.file_uploader(
+        _("Your data set: a .zip of one folder per class, or an .npz"), type=["zip", "npz"], key="train_own_upload",
+        max_upload_size=UPLOAD_LIMIT_MB,
+        help=_(
+            "A zip with one folder per class (the folder's name is the class's name; PNG, JPEG, BMP or WebP), or an .npz with "
+            "images (N × H × W, uint8), labels and optionally classes. Up to {images:,} images, {classes} classes, {mb} MB; at "
+            "least 2 classes with {minimum} images each."
+        ).format(images=MAX_IMAGES, classes=MAX_CLASSES, mb=UPLOAD_LIMIT_MB, minimum=MIN_PER_CLASS),
+    )  # fmt: skip
+    if upload is None:
+        state.forget_own_data()
+        return None
+    flip = st.toggle(
+        _("Flip light and dark"), key="train_own_flip",
+        help=_("The app decides from the images' borders whether strokes are dark on light paper; flip it if the preview shows the background as ink."),
+    )  # fmt: skip
+    key = (upload.file_id, flip)
+    held = state.own_data()
+    if held is None or held[0] != key:
+        if upload.size > MAX_ARCHIVE_BYTES:  # checked on the server too: the widget's limit is the browser's
+            st.error(_("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(file=upload.name, size_mb=upload.size / 1e6, limit_mb=UPLOAD_LIMIT_MB))
+            return None
+        try:
+            with st.spinner(_("Reading {file}…").format(file=upload.name)):
+                own = read_own_data(upload.getvalue(), upload.name)
+                if flip:
+                    own = read_own_data(upload.getvalue(), upload.name, invert=not own.inverted)
+        except CVAEError as e:
+            state.forget_own_data()
+            st.error(_("Cannot use {file}: {reason}").format(file=upload.name, reason=error_text(e)))
+            return None
+        state.keep_own_data(key, upload.name, own)
+        held = state.own_data()
+    _key, name, own = held
+    preview(name, own)
+    return own
+
+
+def preview(name: str, own) -> None:
+    """Each class: its name, its count, and its first images as the model will see them."""
+    counts = own.counts()
+    st.markdown(
+        _("**{name}**: {images:,} images in {classes} classes. A tenth of each class is held out for testing and another for validation.").format(
+            name=name, images=sum(counts), classes=len(own.classes)
+        )
+    )
+    if own.skipped:
+        shown = ", ".join(own.skipped[:5]) + (" …" if len(own.skipped) > 5 else "")
+        st.caption(_("Skipped, not images: {files}").format(files=shown))
+    for label, (cls, count) in enumerate(zip(own.classes, counts, strict=True)):
+        first = own.images[own.labels == label][:12] / 255.0
+        show_digits(first, ncol=12, scale=2, caption=_("{name}: {count} images").format(name=cls, count=count))
+
+
+def class_names(ckpt) -> list[str]:
+    """The names of a model's labels: its data set's classes, or the digits."""
+    n = getattr(ckpt.model.config, "n_classes", 10)
+    names = ckpt.metadata.get("classes") if ckpt is not None else None
+    return list(names) if names and len(names) == n else [str(k) for k in range(n)]
+
+
+def digits_for_model(ckpt, default):
+    """The digits to show a model with: the held-out tenth of this session's own data set for a model trained on it
+    (the same classes), else `default` (the test digits)."""
+    from cvae_core.data import own_dataset
+
+    held = state.own_data()
+    if ckpt is None or not ckpt.metadata.get("own_data") or held is None:
+        return default
+    _key, name, own = held
+    return own_dataset(own, "test", name=name) if list(own.classes) == list(ckpt.metadata.get("classes", [])) else default
