@@ -195,30 +195,6 @@ if start:
         st.rerun()  # draw the page in its new state (a rerun costs tens of milliseconds)
     except CVAEError as e:
         st.error(_("Cannot start: {reason}").format(reason=error_text(e)))
-if run is not None and not snap.progress.done and not snap.error:
-    # β while the run trains: the KL bars below answer within seconds (posterior collapse, and back)
-    shown_beta = ui.state.sent_beta(run.id)
-    if shown_beta is None:
-        shown_beta = snap.summary.get("beta", beta)
-        ui.state.note_sent_beta(run.id, shown_beta)
-    live_beta = st.slider(
-        _("β now (KL weight of this run)"), 0.0, BETA_MAX, value=float(shown_beta), step=0.1, key=f"train_live_beta:{run.id}",
-        help=_("Changes the running model's KL weight from its next slice on. Try 8: the KL bars fall to zero within a few epochs; then back to 1."),
-    )  # fmt: skip
-    if not ui.presenter():
-        st.caption(
-            _(
-                "Try it: watch the KL bars below at β = 1, then move β to 8. Within a few epochs most bars fall to zero and the note "
-                "under them says the code is collapsing; on Generate the dials then barely change the digit. Move β back to 1 and "
-                "the bars grow again."
-            )
-        )
-    if live_beta != shown_beta:
-        try:
-            ui.training.client().set_beta(run, live_beta)
-            ui.state.note_sent_beta(run.id, live_beta)
-        except CVAEError as e:
-            st.error(error_text(e))
 if stop and run is not None:
     ui.training.client().stop(run)
     st.rerun()
@@ -278,6 +254,7 @@ def live_curves(history) -> str:
         curve_lines(history),
         x_title=_("epoch"),
         label=_("Training curves: ELBO, reconstruction and KL by epoch, train and validation"),
+        height=440 if ui.presenter() else 500,  # on a projector the grid and the curves share one 1080-pixel screen, with room to spare
     )
 
 
@@ -475,6 +452,31 @@ def live_view():
 
 
 live_view()
+
+if run is not None and not snap.progress.done and not snap.error:
+    # β while the run trains, under the KL bars it moves (posterior collapse within seconds, and back)
+    shown_beta = ui.state.sent_beta(run.id)
+    if shown_beta is None:
+        shown_beta = snap.summary.get("beta", beta)
+        ui.state.note_sent_beta(run.id, shown_beta)
+    live_beta = st.slider(
+        _("β now (KL weight of this run)"), 0.0, BETA_MAX, value=float(shown_beta), step=0.1, key=f"train_live_beta:{run.id}",
+        help=_("Changes the running model's KL weight from its next slice on. Try 8: the KL bars fall to zero within a few epochs; then back to 1."),
+    )  # fmt: skip
+    if not ui.presenter():
+        st.caption(
+            _(
+                "Try it: watch the KL bars above at β = 1, then move β to 8. Within a few epochs most bars fall to zero and the note "
+                "under them says the code is collapsing; on Generate the dials then barely change the digit. Move β back to 1 and "
+                "the bars grow again."
+            )
+        )
+    if live_beta != shown_beta:
+        try:
+            ui.training.client().set_beta(run, live_beta)
+            ui.state.note_sent_beta(run.id, live_beta)
+        except CVAEError as e:
+            st.error(error_text(e))
 
 # ---- save and download --------------------------------------------------------------------------
 trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once

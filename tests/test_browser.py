@@ -595,6 +595,7 @@ def test_the_maths_views_draw_with_their_captions_on_every_screen(server, browse
     )
     pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     main(pg).get_by_text(t("One training step, slowly")).first.click()  # a toggle: it stays on through reruns
+    main(pg).get_by_role("button", name=t("Next stage")).wait_for(timeout=60_000)
     for shown in range(2, 10):
         main(pg).get_by_role("button", name=t("Next stage")).click()
         main(pg).get_by_text(t("stage {shown} of {total}").format(shown=shown, total=9)).wait_for(timeout=30_000)
