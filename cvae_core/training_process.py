@@ -319,6 +319,10 @@ class RunHandle:
     def forget_snapshot(self) -> None:
         self._polled = 0.0
 
+    def stop(self) -> None:
+        """Pause the run (its weights so far stay usable)."""
+        self._client.stop(self)
+
     @property
     def snapshot(self):
         """The latest snapshot (weights left out: see model())."""

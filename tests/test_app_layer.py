@@ -45,3 +45,24 @@ def test_a_markdown_table_keeps_every_row_in_its_columns():
     assert all(len(c) == 2 for c in cells)  # a "|" in a cell starts no column
     assert cells[2][0].strip() == "a\\|b" and cells[3][1].strip() == "—"  # kept, escaped; a missing figure reads as a dash
     assert ui.readable.markdown_table([]) == ""
+
+
+def test_the_app_layer_has_no_import_circle():
+    """ui/'s modules import one another in one direction (imports inside functions count too)."""
+    import ast
+
+    from .conftest import ROOT
+
+    modules = {p.stem: p for p in (ROOT / "ui").glob("*.py") if p.stem != "__init__"}
+    edges = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module] if node.module else [alias.name for alias in node.names]
+                edges[name] |= {t.split(".")[0] for t in targets if t and t.split(".")[0] in modules}
+
+    def reaches(start, goal, seen=()):
+        return any(nxt == goal or (nxt not in seen and reaches(nxt, goal, (*seen, nxt))) for nxt in edges[start])
+
+    circles = sorted(name for name in modules if reaches(name, name))
+    assert not circles, f"modules in an import circle: {circles}"

@@ -144,9 +144,7 @@ def add_session_model(name: str, ckpt: Checkpoint | None = None, prefer: bool = 
     while len(models) >= MAX_SESSION_MODELS:  # a bound on what one visitor keeps in the server's memory
         oldest = next(iter(models))
         if models[oldest].run is not None:
-            from .training import client
-
-            client().stop(models[oldest].run)
+            models[oldest].run.stop()
         del models[oldest]
     models[entry.uid] = entry
     if prefer:

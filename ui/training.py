@@ -12,6 +12,7 @@ from cvae_core.training_process import RunHandle, TrainingClient
 
 from . import state
 from .i18n import _
+from .models import add_session_model
 
 HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so within 10 s of its last tab closing
 # How often a Train page's live view reads its run's snapshot (training never waits for it). Each refresh costs
@@ -86,8 +87,6 @@ def current_run() -> RunHandle | None:
 def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
     """Queue a new run for this session; it is on every page at once, marked still training.
     Raises CVAEError (with a sentence) when it cannot start."""
-    from .models import add_session_model
-
     starting = _client is None  # a fresh server's training process is still starting: it imports torch (seconds, once)
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
         run = client().submit(run_recipe.as_dict())
