@@ -1,5 +1,7 @@
 """Train a variant live: settings, Start / Stop / Resume, progress, curves and samples as they improve."""
 
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
 import streamlit as st
 
 import ui
@@ -10,7 +12,7 @@ from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
 from cvae_core.recipe import Recipe, capabilities
 from cvae_core.stepper import STAGES, one_step
-from ui import links, run_view, step_view
+from ui import links, run_view, sharing, step_view
 from ui.i18n import N_, _, error_text, translated
 from ui.own_data import own_data_panel
 
@@ -264,6 +266,32 @@ if run is not None and not snap.progress.done and not snap.error:
             ui.state.note_sent_beta(run.id, live_beta)
         except CVAEError as e:
             st.error(error_text(e))
+
+# ---- share: a link that shows the run, live and read only (pages/7_Follow.py) -------------------------
+if run is not None:
+    token = ui.state.share_token(run.id)
+    if token is not None and sharing.shared_run(token) is None:
+        token = None  # the server let it go (a restart)
+    share_column, link_column = st.columns([1, 2])
+    if token is None:
+        if share_column.button(
+            _("Share this run"), icon=":material/share:", key="train_share",
+            help=_("A link and a QR code that show this run live, read only: for a room following your screen on their phones."),
+        ):  # fmt: skip
+            try:
+                ui.state.note_share(run.id, sharing.share(run))
+                st.rerun()
+            except sharing.TooManyShares:
+                st.error(_("This server shares as many runs as it can; try again later."))
+    else:
+        address = urlsplit(st.context.url or "")
+        link = urlunsplit((address.scheme or "http", address.netloc, "/Follow", urlencode({"run": token}), ""))
+        if share_column.button(_("Stop sharing"), icon=":material/link_off:", key="train_unshare", help=_("The link then shows nothing.")):
+            sharing.unshare(token)
+            ui.state.note_share(run.id, None)
+            st.rerun()
+        link_column.code(link, language=None)
+        link_column.image(sharing.qr_png(link), width=420 if ui.presenter() else 280, caption=_("The same link as a QR code"))
 
 # ---- save and download --------------------------------------------------------------------------
 trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once

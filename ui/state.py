@@ -78,3 +78,18 @@ def keep_own_data(key: tuple, name: str, own) -> None:
 
 def forget_own_data() -> None:
     st.session_state.pop(OWN_DATA, None)
+
+
+SHARED = "shared_runs"  # run id -> the token of its share: the runs this session shares
+
+
+def share_token(run_id: str) -> str | None:
+    return st.session_state.get(SHARED, {}).get(run_id)
+
+
+def note_share(run_id: str, token: str | None) -> None:
+    shares = st.session_state.setdefault(SHARED, {})
+    if token is None:
+        shares.pop(run_id, None)
+    else:
+        shares[run_id] = token

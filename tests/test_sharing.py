@@ -1,0 +1,71 @@
+"""Follow a run: a shared run's link shows it live and read only; a made-up link finds nothing; followers keep it alive."""
+
+import time
+
+from ui import sharing
+
+from .conftest import wait_until
+from .test_app import images, no_exceptions, page
+
+CONTROLS = {"Start", "Stop", "Resume", "Share this run", "Stop sharing", "Save on this server", "Next stage"}
+
+
+def follower(token: str | None):
+    at = page("pages/7_Follow.py")
+    if token is not None:
+        at.query_params["run"] = token
+    return at.run()
+
+
+def test_a_token_is_unguessable_and_the_registry_forgets_a_run_no_one_holds():
+    class Handle:  # a stand-in for a RunHandle: the registry only keeps it
+        pass
+
+    run = Handle()
+    tokens = {sharing.share(run) for _ in range(50)}
+    assert len(tokens) == 50 and all(len(t) >= 16 for t in tokens)  # 12 random bytes, URL-safe: 96 bits each
+    token = tokens.pop()
+    assert sharing.shared_run(token) is run and sharing.shared_run(token + "x") is None and sharing.shared_run("") is None
+    sharing.unshare(token)
+    assert sharing.shared_run(token) is None
+    del run
+    import gc
+
+    gc.collect()
+    assert all(sharing.shared_run(t) is None for t in tokens)  # the owner let the run go: its links end
+
+
+def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_training():
+    owner = page("pages/1_Train.py").run()
+    next(b for b in owner.button if b.label == "Start").click().run()
+    run = owner.session_state["current_run"]
+    wait_until(lambda: run.snapshot.grid is not None)
+    owner.run()
+    next(b for b in owner.button if b.label == "Share this run").click().run()
+    no_exceptions(owner)
+    token = owner.session_state["shared_runs"][run.id]
+    link = next(c.value for c in owner.get("code"))
+    assert link.endswith(f"/Follow?run={token}")
+    assert len(images(owner)) >= 2  # the sample grid, and the QR code of the link
+
+    watcher = follower(token)
+    no_exceptions(watcher)
+    assert "epoch" in watcher.get("progress")[0].proto.text and images(watcher)  # the grid, live
+    assert not CONTROLS & {b.label for b in watcher.button} and not watcher.get("download_button")
+    models = watcher.session_state["session_models"] if "session_models" in watcher.session_state else {}
+    assert not models  # the follower's session holds no model and trains nothing
+
+    # The owner's tab goes quiet (slides); the follower's refreshes keep the run training past the 6 s absence limit.
+    started = time.monotonic()
+    while time.monotonic() - started < 9:
+        watcher.run()
+        time.sleep(1)
+    assert run.snapshot.state == "training"
+
+    nobody = follower("made-up-token-that-names-nothing")
+    assert any("finds no shared run" in i.value for i in nobody.info) and not images(nobody)
+
+    next(b for b in owner.button if b.label == "Stop sharing").click().run()
+    watcher.run()
+    assert any("stopped sharing" in i.value or "finds no shared run" in i.value for i in watcher.info)
+    owner.session_state["current_run"].stop()
