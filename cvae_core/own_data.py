@@ -56,23 +56,26 @@ class OwnData:
     classes: tuple[str, ...]
     inverted: bool  # dark strokes on light paper were turned light on black
     skipped: tuple[str, ...] = ()  # entries that are not images, by name
+    # Which original image each one comes from (augmented copies share it): the held-out shares are drawn by group,
+    # so that no copy of a test image is trained on. None: every image is its own.
+    groups: np.ndarray | None = None
 
     def counts(self) -> list[int]:
         return np.bincount(self.labels, minlength=len(self.classes)).tolist()
 
     def split_indices(self, split: str) -> np.ndarray:
         """The indices of a split: "test" and "val" a tenth of each class each (at least one), "train" the rest."""
+        if split == "all":
+            return np.arange(len(self.labels))
+        groups = np.arange(len(self.labels)) if self.groups is None else self.groups
         rng = np.random.default_rng(SPLIT_SEED)
         parts = {"train": [], "val": [], "test": []}
         for label in range(len(self.classes)):
-            members = np.flatnonzero(self.labels == label)
+            members = np.unique(groups[self.labels == label])
             members = members[rng.permutation(len(members))]
             k = max(1, len(members) // HELD_OUT)
-            parts["test"].append(members[:k])
-            parts["val"].append(members[k : 2 * k])
-            parts["train"].append(members[2 * k :])
-        if split == "all":
-            return np.arange(len(self.labels))
+            for split_name, chosen in (("test", members[:k]), ("val", members[k : 2 * k]), ("train", members[2 * k :])):
+                parts[split_name].append(np.flatnonzero(np.isin(groups, chosen) & (self.labels == label)))
         return np.sort(np.concatenate(parts[split]))
 
 
@@ -332,3 +335,44 @@ def read_own_data(source: bytes | Path | str, name: str = "", invert: bool | Non
         classes, skipped = _by_class(_zip_entries(data))
         return _from_images(classes, skipped, invert)
     _refuse(N_("A data set is a .zip of one folder per class, an .npz, or a folder; {name} is none of these."), name=name[:80] or "this file")
+
+
+# ---- a data set drawn in the app ---------------------------------------------------------------------------
+MAX_DRAWN_CLASSES, MAX_DRAWINGS_PER_CLASS = 10, 50
+AUGMENTED_COPIES = 24  # each drawing becomes this many: a handful of drawings a class is too few to learn from
+
+
+def augmented(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of a 28 x 28 drawing (float, ink = 1) shifted by up to 2 pixels, turned by up to 12 degrees and drawn
+    with a thinner or thicker stroke: the ways a hand varies."""
+    from PIL import Image, ImageFilter
+
+    picture = Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8))
+    picture = picture.rotate(float(rng.uniform(-12, 12)), resample=Image.BILINEAR)
+    stroke = int(rng.integers(-1, 2))  # thinner, as drawn, or thicker
+    if stroke:
+        picture = picture.filter(ImageFilter.MaxFilter(3) if stroke > 0 else ImageFilter.MinFilter(3))
+    dy, dx = rng.integers(-2, 3, size=2)
+    return np.roll(np.asarray(picture, dtype=np.float32) / 255.0, (int(dy), int(dx)), axis=(0, 1))
+
+
+def from_drawings(drawings: dict[str, list[np.ndarray]], copies: int = AUGMENTED_COPIES, seed: int = 0) -> OwnData:
+    """A data set from drawings made in the app (class name -> 28 x 28 drawings, ink = 1, as cvae_core.images makes
+    them): each drawing and `copies` - 1 augmented copies of it, grouped, so that a held-out drawing's copies are
+    held out with it. Raises DatasetError for too few classes or drawings."""
+    counts = {name: len(items) for name, items in drawings.items()}
+    if len(counts) > MAX_DRAWN_CLASSES:
+        _refuse(N_("The data set has {count} classes; the limit is {limit}."), count=len(counts), limit=MAX_DRAWN_CLASSES)
+    _check_classes(counts)
+    rng = np.random.default_rng(seed)
+    names = tuple(sorted(drawings))
+    images, labels, groups = [], [], []
+    for label, name in enumerate(names):
+        for drawing in drawings[name][:MAX_DRAWINGS_PER_CLASS]:
+            group = len(set(groups))
+            for copy in range(copies):
+                images.append(drawing if copy == 0 else augmented(drawing, rng))
+                labels.append(label)
+                groups.append(group)
+    stacked = (np.clip(np.stack(images), 0, 1) * 255).round().astype(np.uint8)
+    return OwnData(stacked, np.asarray(labels, dtype=np.int64), names, False, (), np.asarray(groups))

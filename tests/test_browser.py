@@ -667,3 +667,78 @@ def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser,
     assert main(stranger).get_by_text("circle").count() == 0  # no preview: the data set is the owner's alone
     assert np.isfinite(float(model.config.n_classes)) and model.config.n_classes == 3
     owner.close()
+
+
+def test_a_data_set_drawn_on_the_canvas_trains_a_model_that_draws_its_classes(server, browser, tmp_path):
+    """Two classes, five drawings each, on the Train page's canvas; the model trained on them for 20 s draws each class
+    so that a classifier of such strokes reads >= 90 % of its samples right."""
+    import numpy as np
+    import torch
+
+    from cvae_core import checkpoint
+    from cvae_core.classifier import train_classifier
+    from cvae_core.data import Dataset
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.goto(f"{server}/Train?variant=cvae2&data=own&stop=seconds&seconds=20")  # 20 s of training
+    wait_ready(pg, "Train")
+    main(pg).get_by_text("draw it here").click()
+    names = main(pg).get_by_label("Class names, separated by commas", exact=True)
+    names.fill("one, dash")
+    names.press("Enter")
+    rng = np.random.default_rng(0)
+    for name, vertical in (("one", True), ("dash", False)):
+        main(pg).locator(".st-key-train_draw_current label").filter(has_text=name).click()
+        main(pg).get_by_role("button", name=f"Add this drawing to {name}").wait_for(timeout=30_000)
+        for i in range(5):
+            canvas = main(pg).locator("canvas").last  # the drawing layer
+            canvas.wait_for(timeout=60_000)
+            canvas.scroll_into_view_if_needed()
+            pg.wait_for_timeout(1500)  # a new, empty canvas after each drawing kept: let it start
+            box = canvas.bounding_box()
+            cx, cy = box["x"] + box["width"] * rng.uniform(0.42, 0.58), box["y"] + box["height"] * rng.uniform(0.42, 0.58)
+            x0, y0 = cx - (0 if vertical else 70), cy - (70 if vertical else 0)
+            pg.mouse.move(x0 - 30, y0 - 20, steps=5)  # into the canvas first: a fresh canvas draws once the pointer has entered it
+            pg.mouse.move(x0, y0, steps=5)
+            pg.wait_for_timeout(200)
+            pg.mouse.down()
+            for t in range(1, 21):
+                pg.mouse.move(x0 + (0 if vertical else 7 * t), y0 + (7 * t if vertical else 0))
+            pg.mouse.up()
+            pg.wait_for_timeout(1500)  # the canvas sends its picture to the server after the stroke
+            main(pg).get_by_role("button", name=f"Add this drawing to {name}").click()
+            try:
+                main(pg).get_by_text(f"{name}: {i + 1} of at least 5").wait_for(timeout=30_000)
+            except Exception:
+                shot(pg, "own-data-drawn-failed")
+                raise
+    main(pg).get_by_text("Ready:").wait_for(timeout=30_000)
+    shot(pg, "own-data-drawn")
+    main(pg).get_by_role("button", name="Start", exact=True).click()
+    download_button = main(pg).get_by_role("button", name="Download checkpoint")
+    download_button.wait_for(timeout=60_000)  # trained within 60 s
+    with pg.expect_download() as got:
+        download_button.click()
+    got.value.save_as(tmp_path / "drawn.safetensors")
+    model = checkpoint.load(tmp_path / "drawn.safetensors").model
+    assert model.config.n_classes == 2
+    # a reader of such strokes: thick vertical and horizontal lines at random places, in MNIST's field
+    images, labels = [], []
+    for label, vertical in ((0, False), (1, True)):  # sorted names: dash, one
+        for _ in range(200):
+            image = np.zeros((28, 28), np.float32)
+            at, width = rng.integers(10, 17), rng.integers(2, 5)
+            if vertical:
+                image[4:24, at : at + width] = 1.0
+            else:
+                image[at : at + width, 4:24] = 1.0
+            images.append(image.reshape(-1))
+            labels.append(label)
+    strokes = Dataset("strokes", "train", torch.tensor(np.stack(images)), torch.tensor(labels), ("dash", "one"))
+    reader = train_classifier(strokes, epochs=5, seed=0)
+    torch.manual_seed(0)
+    for label in range(2):
+        samples = model.generate(torch.full((200,), label), n=200).reshape(200, -1)
+        assert int((reader.predict(samples) == label).sum()) >= 180  # 90 % of 200
+    context.close()

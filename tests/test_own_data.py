@@ -169,3 +169,25 @@ def test_train_sample_and_info_on_an_uploaded_zip_from_the_cli(tmp_path):
         assert (reader(samples) == label).mean() >= 0.9, kind
     measured = cli("evaluate", out, "--dataset", data, "--split", "test", "--iw-samples", 50)
     assert measured["classes"] == list(SHAPES) and measured["n"] == 18  # the held-out tenth
+
+
+def test_drawings_become_an_augmented_set_whose_held_out_drawings_take_their_copies_with_them():
+    from cvae_core.own_data import from_drawings
+
+    rng = np.random.default_rng(0)
+    drawings = {"one": [], "dash": []}
+    for _ in range(10):
+        one, dash = np.zeros((28, 28), np.float32), np.zeros((28, 28), np.float32)
+        x, y = rng.integers(12, 16, size=2)
+        one[4:24, x : x + 3], dash[y : y + 3, 4:24] = 1.0, 1.0
+        drawings["one"].append(one)
+        drawings["dash"].append(dash)
+    own = from_drawings(drawings, copies=6)
+    assert own.classes == ("dash", "one") and own.counts() == [60, 60] and own.images.dtype == np.uint8
+    splits = {s: set(own.groups[own.split_indices(s)].tolist()) for s in ("train", "val", "test")}
+    assert not splits["train"] & splits["test"] and not splits["train"] & splits["val"]  # a drawing and its copies stay together
+    assert len(own.split_indices("test")) == 2 * 6  # one drawing a class, with its copies
+    copies = own.images[own.groups == 0].astype(float)
+    assert all(np.abs(c - copies[0]).sum() > 0 for c in copies[1:])  # each copy differs: shifted, turned, thicker or thinner
+    with pytest.raises(DatasetError, match="at least 5 images"):
+        from_drawings({"one": drawings["one"][:3], "dash": drawings["dash"]})

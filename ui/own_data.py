@@ -1,20 +1,34 @@
-"""The Train page's own data set: the uploader, the polarity switch, and a preview of each class with its count.
+"""The Train page's own data set, uploaded (with a polarity switch and a preview of each class with its count) or drawn
+on a canvas, a few examples a class.
 
 The set lives in this visitor's session only (ui.state), is read by cvae_core.own_data (every bound checked before the
 work), travels with a run to the training process and is dropped with it; nothing is written to disk."""
 
+import numpy as np
 import streamlit as st
 
 from cvae_core.errors import CVAEError
 
 from . import state
 from .frame import show_digits
-from .i18n import _, error_text
+from .i18n import N_, _, error_text
 
 UPLOAD_LIMIT_MB = 50  # cvae_core.own_data.MAX_ARCHIVE_BYTES, and the server's maxUploadSize
 
 
+SOURCES = {"upload": N_("upload a zip or .npz"), "draw": N_("draw it here")}
+
+
 def own_data_panel():
+    """The visitor's own data set, uploaded or drawn; returns the session's OwnData, or None until there is one."""
+    source = st.radio(
+        _("Your data"), list(SOURCES), format_func=lambda s: _(SOURCES[s]), horizontal=True, key="train_own_source",
+        help=_("Upload a set of images, or name a few classes and draw five or more examples of each."),
+    )  # fmt: skip
+    return upload_panel() if source == "upload" else drawing_panel()
+
+
+def upload_panel():
     """Widgets for uploading a data set; returns the session's OwnData, or None until a good one is uploaded."""
     from cvae_core.own_data import MAX_ARCHIVE_BYTES, MAX_CLASSES, MAX_IMAGES, MIN_PER_CLASS, read_own_data
 
@@ -89,3 +103,65 @@ def digits_for_model(ckpt, default):
         return default
     _key, name, own = held
     return own_dataset(own, "test", name=name) if list(own.classes) == list(ckpt.metadata.get("classes", [])) else default
+
+
+def drawing_panel():
+    """Name 2 to 10 classes, draw at least five examples of each on the canvas, and the drawings (each augmented into
+    many) become the data set; returns it, or None until every class has enough."""
+    from cvae_core.images import preprocess_digit
+    from cvae_core.own_data import AUGMENTED_COPIES, MAX_DRAWINGS_PER_CLASS, MAX_DRAWN_CLASSES, from_drawings
+
+    text = st.text_input(
+        _("Class names, separated by commas"), "circle, cross", key="train_draw_classes", max_chars=200,
+        help=_("From 2 to {n} classes: what you will draw, one name each.").format(n=MAX_DRAWN_CLASSES),
+    )  # fmt: skip
+    names = list(dict.fromkeys(n.strip()[:24] for n in text.split(",") if n.strip()))[:MAX_DRAWN_CLASSES]
+    if len(names) < 2:
+        st.info(_("Name at least two classes."))
+        return None
+    kept = state.drawings()
+    canvas_column, preview_column = st.columns([1, 1])
+    with canvas_column:
+        current = st.radio(_("Now drawing"), names, horizontal=True, key="train_draw_current")  # one is always chosen
+        try:
+            from streamlit_drawable_canvas import st_canvas
+
+            drawn = st_canvas(
+                stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=240, width=240, drawing_mode="freedraw",
+                return_image_data=True, key=f"train_draw_canvas:{sum(len(v) for v in kept.values())}",  # a new canvas after each drawing kept
+            )  # fmt: skip
+            image = getattr(drawn, "image_data", None)
+        except Exception as e:  # noqa: BLE001 -- the component needs a browser
+            st.info(_("The drawing canvas is not available here ({error}); upload a picture instead.").format(error=type(e).__name__))
+            image = None
+        if st.button(_("Add this drawing to {name}").format(name=current), icon=":material/add:", key="train_draw_add"):
+            if image is None or np.asarray(image)[..., :3].max() == 0:
+                st.warning(_("Draw something first."))
+            elif not state.add_drawing(current, preprocess_digit(np.asarray(image)), MAX_DRAWINGS_PER_CLASS, MAX_DRAWN_CLASSES):
+                st.warning(_("{name} has {n} drawings, as many as a class may.").format(name=current, n=MAX_DRAWINGS_PER_CLASS))
+            st.rerun()
+        if kept and st.button(_("Start the drawings again"), icon=":material/delete:", key="train_draw_clear"):
+            state.clear_drawings()
+            state.forget_own_data()
+            st.rerun()
+    with preview_column:
+        for name in names:
+            count = len(kept.get(name, []))
+            st.markdown(_("**{name}**: {count} of at least {minimum}").format(name=name, count=count, minimum=5))
+            if count:
+                show_digits(np.stack(kept[name][-10:]), ncol=min(10, count), scale=2)
+    if any(len(kept.get(name, [])) < 5 for name in names):
+        return None
+    key = ("drawn", tuple(names), tuple(len(kept[n]) for n in names))
+    held = state.own_data()
+    if held is None or held[0] != key:
+        try:
+            own = from_drawings({name: kept[name] for name in names})
+        except CVAEError as e:
+            st.error(error_text(e))
+            return None
+        state.keep_own_data(key, _("your drawings"), own)
+        held = state.own_data()
+    st.success(_("Ready: {n} images from your drawings (each drawn once and varied {copies} times). Press Start.").format(
+        n=len(held[2].labels), copies=AUGMENTED_COPIES))  # fmt: skip
+    return held[2]

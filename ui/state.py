@@ -93,3 +93,23 @@ def note_share(run_id: str, token: str | None) -> None:
         shares.pop(run_id, None)
     else:
         shares[run_id] = token
+
+
+DRAWINGS = "drawings"  # class name -> the 28 x 28 drawings made for a drawn data set (ui.own_data), in order
+
+
+def drawings() -> dict:
+    return st.session_state.setdefault(DRAWINGS, {})
+
+
+def add_drawing(name: str, image: np.ndarray, per_class: int, classes: int) -> bool:
+    """Keep a drawing for a class; False when the class is full or there are as many classes as allowed."""
+    kept = drawings()
+    if name not in kept and len(kept) >= classes or len(kept.get(name, [])) >= per_class:
+        return False
+    kept.setdefault(name, []).append(np.asarray(image, dtype=np.float32).reshape(28, 28))
+    return True
+
+
+def clear_drawings() -> None:
+    st.session_state[DRAWINGS] = {}
