@@ -10,6 +10,7 @@ import ui
 from cvae_core.errors import ImageError
 from cvae_core.images import load_image, png_bytes, preprocessing_steps
 from ui.i18n import _, error_text
+from ui.own_data import class_names
 
 ui.setup_page(
     _("Draw"),
@@ -107,13 +108,14 @@ with right:
         verdicts, readings = [], []
         for name, ckpt in readers.items():
             probs = ckpt.model.read_digit(digit)
-            readings.append(int(probs.argmax()))
-            fig.add_trace(go.Bar(name=name, x=[str(c) for c in range(len(probs))], y=probs))
+            classes = class_names(ckpt)  # the digits, or the classes of a model of the visitor's own data
+            readings.append(classes[int(probs.argmax())])
+            fig.add_trace(go.Bar(name=name, x=classes, y=probs))
             if ckpt.model.classifies:
                 verdict = _("**{model}** reads **{digit}** ({probability:.0%}) using its own classifier")
             else:
                 verdict = _("**{model}** reads **{digit}** ({probability:.0%}) using Bayes' rule, p(x|y) for each label")
-            verdicts.append(verdict.format(model=name, digit=int(probs.argmax()), probability=probs.max()))
+            verdicts.append(verdict.format(model=name, digit=classes[int(probs.argmax())], probability=probs.max()))
         fig.update_layout(
             barmode="group",
             height=320,
@@ -149,11 +151,12 @@ st.caption(
 name, ckpt = ui.model_picker(_("Model that redraws"), where=st, keep=lambda m: m.makes_images and m.uses_label, key="restyle_model")
 if ckpt is not None:
     label, images = ckpt.model.redraw_as_every_label(digit)
+    classes = class_names(ckpt)
     ui.show_digits(
         images,
-        ncol=11,
+        ncol=1 + len(classes),
         scale=3,
-        caption=_("reconstruction (as {digit}), then 0 … 9").format(digit=label),
+        caption=_("reconstruction (as {digit}), then {first} … {last}").format(digit=classes[int(label)], first=classes[0], last=classes[-1]),
         download="restyled.png",
         key="dl-restyle",
     )

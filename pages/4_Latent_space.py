@@ -23,6 +23,9 @@ if ckpt is None:
 model = ckpt.model
 st.sidebar.markdown(ui.describe_model(ckpt))
 data = digits_for_model(ckpt, ui.test_digits())  # a model of the visitor's own data: its held-out tenth
+if data is None:
+    st.info(_("This model knows other classes than these test digits, and its data set is not in this session."))
+    st.stop()
 c1, c2 = st.columns(2)
 n = c1.select_slider(
     _("Test digits"), [500, 1000, 2000, 5000], value=2000, key="latent_n", help=_("More dots take longer to project with t-SNE.")

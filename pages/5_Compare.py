@@ -8,6 +8,7 @@ import ui
 from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, measure
 from cvae_core.references import LIKELIHOOD
 from ui.i18n import _
+from ui.own_data import digits_for_model, own_reader
 
 ui.setup_page(
     _("Compare"),
@@ -55,7 +56,7 @@ def shipped_bound_curve(uid: str, n: int, _ckpt, _data) -> dict:
 
 def bound_curve(n: int, ckpt, data) -> dict:
     """L_k for k = 1 … 1,000 and 5,000 on the first n binarised test digits (a session's own models: never cached)."""
-    if ckpt.uid in {c.uid for c in ui.shipped_models()[0].values()}:
+    if ckpt.uid in {c.uid for c in ui.shipped_models()[0].values()}:  # (shipped models are digit models: the test digits)
         return shipped_bound_curve(ckpt.uid, n, ckpt, data)
     return iw_curve(ckpt.model, digits_for(ckpt.model, data, n))
 
@@ -81,33 +82,42 @@ with st.expander(_("How the importance-weighted bound tightens with k"), expande
     label, ckpt = ui.model_picker(_("Model"), where=st, keep=lambda m: m.makes_images, key="compare_curve_model")
     if ckpt is not None:
         curve_digits = st.select_slider(_("Test digits for the curve"), [10, 20, 50], value=20, help=_("More digits, smaller error bars, slower."))
-        with st.spinner(_("Drawing 5,000 proposals per digit…")):
-            curve = bound_curve(curve_digits, ckpt, data)
-        st.plotly_chart(bound_curve_figure(curve, label), config={"displayModeBar": False}, width="stretch", key="compare_curve")
-        st.caption(
-            _(
-                "Each point is Burda et al.'s bound with k importance samples per digit, averaged over the digits; it can only rise "
-                "with k toward log p(x) (log p(x|y) for a conditional model), and at k = 1 it is the ELBO on average. Whiskers: ± 2 "
-                "standard errors of the gap to the k = 5,000 estimate, digit by digit. Here the ELBO is {gap:.1f} nats below it."
-            ).format(gap=-curve["elbo"]["gap"])
-        )
+        curve_data = digits_for_model(ckpt, data)  # a model of your own data: its held-out tenth
+        if curve_data is None:
+            st.info(_("This model knows other classes than these test digits, and its data set is not in this session."))
+        else:
+            with st.spinner(_("Drawing 5,000 proposals per digit…")):
+                curve = bound_curve(curve_digits, ckpt, curve_data)
+            st.plotly_chart(bound_curve_figure(curve, label), config={"displayModeBar": False}, width="stretch", key="compare_curve")
+            st.caption(
+                _(
+                    "Each point is Burda et al.'s bound with k importance samples per digit, averaged over the digits; it can only rise "
+                    "with k toward log p(x) (log p(x|y) for a conditional model), and at k = 1 it is the ELBO on average. Whiskers: ± 2 "
+                    "standard errors of the gap to the k = 5,000 estimate, digit by digit. Here the ELBO is {gap:.1f} nats below it."
+                ).format(gap=-curve["elbo"]["gap"])
+            )
 
 results = st.session_state.setdefault("compare_rows", {})
 if st.button(_("Measure all models"), type="primary", icon=":material/analytics:", help=_("Runs every model on the chosen test digits.")):
     shipped = {ckpt.uid for ckpt in ui.shipped_models()[0].values()}
     bar = st.progress(0.0, text=_("Measuring…"))
-    rows = {}
+    rows, own_rows = {}, {}
     for i, choice in enumerate(models.values()):
         label, ckpt = choice.label, choice.checkpoint
         bar.progress(i / len(models), text=_("Measuring {model}…").format(model=label))
-        if ckpt.uid in shipped:
+        target = digits_for_model(ckpt, data)
+        if target is None:  # a model of other classes whose data set this session does not hold
+            continue
+        if target is not data:  # a model of the visitor's own data: on its held-out tenth, read by a classifier of it
+            own_rows[label] = measure(ckpt.model, digits_for(ckpt.model, target, n), k, own_reader(), per_label, ckpt.metadata)
+        elif ckpt.uid in shipped:
             rows[label] = shipped_measurement(ckpt.uid, n, k, per_label, ckpt, data)
         else:
             rows[label] = measure(ckpt.model, digits_for(ckpt.model, data, n), k, ui.fidelity_classifiers(), per_label, ckpt.metadata)
     bar.empty()
     ui.release_memory()
     results.clear()
-    results.update({"rows": rows, "settings": (n, k, per_label)})
+    results.update({"rows": rows, "own_rows": own_rows, "settings": (n, k, per_label)})
 
 if not results:
     st.info(_("Press **Measure all models**. The figures recorded on the full 10,000-digit test split are on the Home page."))
@@ -122,9 +132,9 @@ def title(key: str) -> str:
     return _(QUANTITIES[key].title)
 
 
-def table(kind: str, keys: list[str]) -> tuple[pd.DataFrame, dict]:
+def table(kind: str, keys: list[str], source: dict | None = None) -> tuple[pd.DataFrame, dict]:
     """Readable figures of the models of one kind, and the best (or tied-best) models per column title."""
-    members = {name: m for name, m in rows.items() if m.kind == kind}
+    members = {name: m for name, m in (rows if source is None else source).items() if m.kind == kind}
     shown = [key for key in keys if any(m.figures.get(key) is not None for m in members.values())]
     best = {title(key): names for key, names in best_per_column(members).items() if key in shown and key != "elbo"}
     out = {}
@@ -176,6 +186,19 @@ if len(prediction_table):
     st.markdown(_("#### Prediction models (cvae3): p(y|x)"))
     show(prediction_table, prediction_best)
     st.caption(_("cvae3 predicts the label (or the hidden quadrants) from the image: its figures are not image likelihoods."))
+
+own_rows = results.get("own_rows") or {}
+if own_rows:
+    held = ui.state.own_data()
+    st.markdown(_("#### Your own data: {name}").format(name=held[1] if held else ""))
+    own_table, own_best = table("image", ["log_px", "log_px_given_y", "elbo", "label_fidelity", "accuracy", "parameters"], own_rows)
+    show(own_table, own_best)
+    st.caption(
+        _(
+            "Measured on the held-out tenth of your data set, never trained on. Label fidelity here is read by a small CNN trained "
+            "on your set's training part, not by the digit classifiers."
+        )
+    )
 
 st.markdown(_("#### Published figures, for orientation"))
 st.markdown(ui.readable.references_table(LIKELIHOOD))

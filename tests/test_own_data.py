@@ -191,3 +191,35 @@ def test_drawings_become_an_augmented_set_whose_held_out_drawings_take_their_cop
     assert all(np.abs(c - copies[0]).sum() > 0 for c in copies[1:])  # each copy differs: shifted, turned, thicker or thinner
     with pytest.raises(DatasetError, match="at least 5 images"):
         from_drawings({"one": drawings["one"][:3], "dash": drawings["dash"]})
+
+
+@pytest.mark.slow
+def test_pages_follow_a_model_of_the_sessions_own_data():
+    """Compare measures it on the held-out tenth with a classifier of the set, Draw and Generate name its classes."""
+    import torch
+
+    from cvae_core.checkpoint import Checkpoint
+    from cvae_core.models import ModelConfig, build_model
+
+    from .test_app import give, no_exceptions, page
+
+    own = read_own_data(shapes_zip(per_class=20), "shapes.zip")
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=64, n_classes=3)).eval()
+    ckpt = Checkpoint(model, {"variant": "cvae2", "own_data": True, "classes": list(SHAPES), "dataset": "shapes.zip"})
+
+    def session(path):
+        at = give(page(path), {"mine": ckpt}, prefer="mine")
+        at.session_state["own_data"] = (("test", False), "shapes.zip", own)
+        return at.run()
+
+    compare = session("pages/5_Compare.py")
+    next(b for b in compare.button if b.label == "Measure all models").click().run()
+    no_exceptions(compare)
+    assert any("Your own data: shapes.zip" in m.value for m in compare.markdown)
+    assert any("held-out tenth" in c.value for c in compare.caption)
+    generate = session("pages/2_Generate.py")
+    no_exceptions(generate)
+    assert generate.pills(key="gen_label").options == list(SHAPES)
+    draw = session("pages/3_Draw.py")
+    no_exceptions(draw)

@@ -95,14 +95,19 @@ def class_names(ckpt) -> list[str]:
 
 def digits_for_model(ckpt, default):
     """The digits to show a model with: the held-out tenth of this session's own data set for a model trained on it
-    (the same classes), else `default` (the test digits)."""
+    (the same classes), else `default` (the test digits), or None for a model of other classes whose data set this
+    session does not hold (an uploaded checkpoint of someone's own data)."""
     from cvae_core.data import own_dataset
 
     held = state.own_data()
-    if ckpt is None or not ckpt.metadata.get("own_data") or held is None:
-        return default
-    _key, name, own = held
-    return own_dataset(own, "test", name=name) if list(own.classes) == list(ckpt.metadata.get("classes", [])) else default
+    if ckpt is not None and ckpt.metadata.get("own_data") and held is not None:
+        _key, name, own = held
+        if list(own.classes) == list(ckpt.metadata.get("classes", [])):
+            return own_dataset(own, "test", name=name)
+    n_classes = getattr(ckpt.model.config, "n_classes", 10) if ckpt is not None else 10
+    if default is not None and getattr(ckpt.model, "uses_label", False) and n_classes != len(default.classes):
+        return None  # a model of other classes (its data set is not in this session): nothing to show it with
+    return default
 
 
 def drawing_panel():
@@ -165,3 +170,21 @@ def drawing_panel():
     st.success(_("Ready: {n} images from your drawings (each drawn once and varied {copies} times). Press Start.").format(
         n=len(held[2].labels), copies=AUGMENTED_COPIES))  # fmt: skip
     return held[2]
+
+
+def own_reader() -> dict:
+    """Label fidelity for this session's own data set: a small CNN trained on its training part (the digit classifiers
+    know only digits), kept in the session with the set. {} without a set."""
+    held = state.own_data()
+    if held is None:
+        return {}
+    key, name, own = held
+    kept = state.own_reader()
+    if kept is None or kept[0] != key:
+        from cvae_core.classifier import train_classifier
+        from cvae_core.data import own_dataset
+
+        with st.spinner(_("Training a classifier of your data set, to read the samples…")):
+            kept = (key, train_classifier(own_dataset(own, "train", name=name), epochs=10, seed=0))
+        state.keep_own_reader(*kept)
+    return {"label_fidelity": kept[1]}

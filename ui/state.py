@@ -78,6 +78,7 @@ def keep_own_data(key: tuple, name: str, own) -> None:
 
 def forget_own_data() -> None:
     st.session_state.pop(OWN_DATA, None)
+    st.session_state.pop(OWN_READER, None)
 
 
 SHARED = "shared_runs"  # run id -> the token of its share: the runs this session shares
@@ -113,3 +114,14 @@ def add_drawing(name: str, image: np.ndarray, per_class: int, classes: int) -> b
 
 def clear_drawings() -> None:
     st.session_state[DRAWINGS] = {}
+
+
+OWN_READER = "own_reader"  # (the own data set's key, a classifier trained on its training part): Compare's fidelity
+
+
+def own_reader() -> tuple | None:
+    return st.session_state.get(OWN_READER)
+
+
+def keep_own_reader(key: tuple, classifier) -> None:
+    st.session_state[OWN_READER] = (key, classifier)
