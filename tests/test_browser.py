@@ -631,7 +631,7 @@ def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser,
     data.write_bytes(shapes_zip(per_class=60))
     owner = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = owner.new_page()
-    pg.goto(f"{server}/Train?variant=cvae2&data=own")
+    pg.goto(f"{server}/Train?variant=cvae2&data=own&epochs=100")  # 100 epochs of 144 images: seconds
     wait_ready(pg, "Train")
     main(pg).locator("input[type=file]").first.set_input_files(str(data))
     main(pg).get_by_text("circle: 60 images").wait_for(timeout=60_000)  # the preview, a row per class
@@ -655,7 +655,7 @@ def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser,
     torch.manual_seed(0)
     for label in range(3):
         samples = model.generate(torch.full((200,), label), n=200).reshape(200, -1).numpy()
-        assert (reader(samples) == label).mean() >= 0.9, SHAPES[label]
+        assert int((reader(samples) == label).sum()) >= 180, SHAPES[label]  # 90 % of 200
     stranger = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     stranger.goto(f"{server}/Generate")
     wait_ready(stranger, "Generate")
