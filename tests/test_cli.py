@@ -1,8 +1,10 @@
-"""The CLI contract end to end, in subprocesses, as a researcher would call it."""
+"""The CLI contract end to end, as a researcher would call it: the CLI's main(argv) in this process (its exit code and
+its two streams, as a shell sees them), and the real entry point in a subprocess once."""
 
+import contextlib
+import io
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -13,12 +15,35 @@ from .conftest import ROOT, needs_official_test
 
 
 def cli(*args, check=True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "cvae_core", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ}
-    )
+    """Run `python -m cvae_core ARGS` as cvae_core.cli.main(ARGS) in this process (no interpreter start, no torch import
+    per call); returns what a subprocess would: the exit code, stdout and stderr."""
+    from cvae_core.cli import main
+
+    argv = [str(a) for a in args]
+    out, err, saved = io.StringIO(), io.StringIO(), sys.argv
+    sys.argv = ["cvae_core", *argv]  # the command a checkpoint records
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as e:  # argparse's refusals
+                code = e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.argv = saved
+    proc = subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
+
+
+def test_the_entry_point_runs_as_a_program_with_its_exit_codes():
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "cvae_core", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+    ok = run("info", ROOT / "checkpoints" / "cvae1.safetensors", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout.strip().splitlines()[-1])["variant"] == "cvae1"
+    bad = run("info", ROOT / "checkpoints" / "no-such.safetensors", "--json")
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and not bad.stdout
 
 
 def last_json(proc):
