@@ -104,7 +104,7 @@ else:
 if ui.presenter():  # server details are not for the audience
     st.stop()
 st.header(_("This server"))
-c1, c2, _spare = st.columns([1, 1, 2])
+c1, c2, c3, _spare = st.columns([1, 1, 1, 1])
 c1.metric(
     _("Training runs in memory"), ui.held_runs(),
     help=_(
@@ -112,8 +112,12 @@ c1.metric(
         "when the server drops the session (after `server.disconnectedSessionTTL`, 120 s by default)."
     ),
 )  # fmt: skip
-memory = ui.server_memory_mb()
 c2.metric(
+    _("Training now"), ui.training_now(),
+    help=_("Runs training at this moment, every visitor's; a paused run, or one whose tab closed, is not counted."),
+)  # fmt: skip
+memory = ui.server_memory_mb()
+c3.metric(
     _("Server memory"), _("n/a") if memory is None else _("{megabytes:,.0f} MB").format(megabytes=memory),
     help=_("Resident memory of the Streamlit process."),
 )  # fmt: skip

@@ -46,6 +46,12 @@ def held_runs() -> int:
     return 0 if held is None else held()
 
 
+def training_now() -> int:
+    """Runs training at this moment on this server: 0 before the training process has started (see held_runs)."""
+    now = getattr(sys.modules.get(f"{__name__}.training"), "training_now", None)
+    return 0 if now is None else now()
+
+
 def __getattr__(name: str):
     if name == "training":
         return importlib.import_module(".training", __name__)
@@ -65,6 +71,7 @@ __all__ = [
     "ellipses",
     "fidelity_classifiers",
     "held_runs",
+    "training_now",
     "readable",
     "model_picker",
     "presenter",

@@ -36,7 +36,7 @@ _client_lock = threading.Lock()
 
 __all__ = [
     "beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "live_refresh_seconds", "refresh_drifted",
-    "session_runs", "start_run", "warm_up",
+    "session_runs", "start_run", "training_now", "warm_up",
 ]  # fmt: skip
 
 
@@ -78,6 +78,11 @@ def check_dataset(name: str) -> None:
 def held_runs() -> int:
     """Training runs the training process holds for sessions (0 before it has started)."""
     return 0 if _client is None else client().held()
+
+
+def training_now() -> int:
+    """Runs training at this moment, every session's (0 before the training process has started)."""
+    return 0 if _client is None else client().load()["training"]
 
 
 def current_run() -> RunHandle | None:
