@@ -172,8 +172,8 @@ def test_the_shipped_results_and_models_are_there_and_read_right(held_out):
         ckpt = load_shipped(model_id)
         assert ckpt.metadata["command"], f"{model_id}: no command recorded"
         if model_id.startswith("m"):
-            accuracy = float((ckpt.model.classify(held_out.images).argmax(-1) == held_out.labels).float().mean())
-            assert accuracy > 0.85, (model_id, accuracy)
+            accuracy = float((ckpt.model.classify(held_out.binarized_once().images).argmax(-1) == held_out.labels).float().mean())
+            assert accuracy > 0.8, (model_id, accuracy)  # 100 labels: the labels-alone baseline reads about 76 %
     size = sum(p.stat().st_size for p in SHIPPED_DIR.parent.rglob("*") if p.is_file())
     assert size <= 50 * 1024 * 1024, f"checkpoints/ holds {size / 1e6:.1f} MB"
 
@@ -194,3 +194,11 @@ def test_shipped_results_on_the_current_protocol_were_chosen_on_validation_and_r
         assert r["selected_on"] == "validation" and r["reported_on"] == "test", stem
         if stem.startswith("quadrants-"):
             assert r["n"] == 10_000 and r["selected_fill"] in r["cvae"] and all({"ncll_mc", "ncll_is"} <= set(c) for c in r["cvae"].values())
+
+
+def test_every_shipped_result_was_chosen_on_validation():
+    """Every choice behind a shipped figure (epochs, fills, the NN's length, settings) was made on validation digits."""
+    results = shipped_results()
+    assert results
+    unchosen = sorted(name for name, r in results.items() if r.get("selected_on") != "validation")
+    assert not unchosen, unchosen
