@@ -195,3 +195,11 @@ def test_shipped_results_on_the_current_protocol_were_chosen_on_validation_and_r
         if stem.startswith("quadrants-"):
             assert r["n"] == 10_000 and r["selected_fill"] in r["cvae"] and all({"ncll_mc", "ncll_is"} <= set(c) for c in r["cvae"].values())
 
+
+
+def test_every_shipped_result_was_chosen_on_validation():
+    """Every choice behind a shipped figure (epochs, fills, the NN's length, settings) was made on validation digits."""
+    results = shipped_results()
+    assert results
+    unchosen = sorted(name for name, r in results.items() if r.get("selected_on") != "validation")
+    assert not unchosen, unchosen
