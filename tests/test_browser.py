@@ -333,13 +333,14 @@ def test_five_sessions_train_at_once_and_see_only_their_own(server, browser):
             context.close()  # a failure here must not leave five runs training under the next test
 
 
-def _training_now(browser, url: str) -> int:
-    """The home page's count of runs training at this moment, read from a fresh tab (closed again)."""
+def _home_count(browser, url: str, metric: str) -> int:
+    """A count the home page's server details show ("Training now", "Training runs in memory"), read from a fresh tab
+    (closed again)."""
     context = browser.new_context()
     pg = context.new_page()
     pg.goto(url)
     wait_ready(pg, "CVAE Lab")
-    value = pg.get_by_test_id("stMetric").filter(has_text="Training now").get_by_test_id("stMetricValue").inner_text()
+    value = pg.get_by_test_id("stMetric").filter(has_text=metric).get_by_test_id("stMetricValue").inner_text()
     context.close()
     return int(value)
 
@@ -353,26 +354,15 @@ def test_closing_the_tab_stops_its_training(server, browser):
     main(pg).get_by_role("button", name="Start", exact=True).click()
     pg.locator('[data-testid="stProgress"]').first.wait_for(timeout=60_000)
     main(pg).get_by_text("training ·").first.wait_for(timeout=60_000)
-    assert _training_now(browser, server) >= 1
+    assert _home_count(browser, server, "Training now") >= 1
     context.close()  # the tab goes away mid-training: its heartbeats stop
     deadline = time.monotonic() + 12  # the service pauses a run not heard from for 6 s; refreshes take a moment
-    while _training_now(browser, server) > 0:
+    while _home_count(browser, server, "Training now") > 0:
         assert time.monotonic() < deadline, "the server still trains after the tab closed"
         time.sleep(0.5)
 
 
 SESSION_TTL = 2  # seconds a disconnected session is kept (Streamlit's default is 120)
-
-
-def _training_runs_in_memory(browser, url: str) -> int:
-    """The home page's count of training runs the server holds, read from a fresh tab (closed again)."""
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.goto(url)
-    wait_ready(pg, "CVAE Lab")
-    value = pg.get_by_test_id("stMetric").filter(has_text="Training runs in memory").get_by_test_id("stMetricValue").inner_text()
-    context.close()
-    return int(value)
 
 
 def test_closed_tabs_release_their_training_runs(browser):
@@ -388,16 +378,16 @@ def test_closed_tabs_release_their_training_runs(browser):
             main(pg).get_by_role("button", name="Start", exact=True).click()
             pg.locator('[data-testid="stProgress"]').first.wait_for(timeout=60_000)
             if tab == 0:
-                assert _training_runs_in_memory(browser, url) == 1  # the counter sees a live run
+                assert _home_count(browser, url, "Training runs in memory") == 1  # the counter sees a live run
             context.close()
             time.sleep(SESSION_TTL + 1)
             # Streamlit drops expired sessions when another one disconnects (the counting tab does):
             # at most the last closed tab's run is still held.
-            held = _training_runs_in_memory(browser, url)
+            held = _home_count(browser, url, "Training runs in memory")
             assert held <= 1, f"{held} training runs still held after {tab + 1} closed tabs"
         time.sleep(SESSION_TTL + 1)
-        _training_runs_in_memory(browser, url)  # one more disconnect, so that the last session expires
-        assert _training_runs_in_memory(browser, url) == 0
+        _home_count(browser, url, "Training runs in memory")  # one more disconnect, so that the last session expires
+        assert _home_count(browser, url, "Training runs in memory") == 0
         print(f"server memory after three closed training tabs: {_rss_mb(pid):.0f} MB")
 
 
