@@ -173,7 +173,9 @@ class Trainer:
     # ---- batches ------------------------------------------------------------------------------
     def _batch(self):
         pos = self.step % self.steps_per_epoch
-        if pos == 0:
+        # A new order at each epoch, and for a trainer restored mid-epoch without one (a run whose remote lane was lost
+        # goes on from the weights of its last slice: cvae_core/ray_backend.py)
+        if pos == 0 or len(self._order) != len(self.epoch_idx):
             self._order = self.epoch_idx[torch.randperm(len(self.epoch_idx), generator=self.generator)]
         idx = self._order[pos * self.config.batch_size : (pos + 1) * self.config.batch_size]
         if self.semi_supervised:  # Kingma et al.: every step sees labelled and unlabelled digits
@@ -319,6 +321,44 @@ class Trainer:
             device=str(self.device),
             message=self.message,
         )
+
+    # ---- moving a run between processes ------------------------------------------------------
+    def state(self, full: bool = True, history_from: int = 0) -> dict:
+        """Where the run is, as tensors and numbers: `restore` continues it from here in another process built from the
+        same recipe (the Ray backend trains slices on other machines: cvae_core/ray_backend.py); with the same torch seed
+        set before each, both go on identically. full=False leaves out the optimiser and the batch order: the weights a
+        page shows. Only the history rows after the first `history_from` travel."""
+        out = {
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "beta": getattr(getattr(self.model, "config", None), "beta", None),
+            "step": self.step, "elapsed": self.elapsed, "samples": self.samples, "done": self.done, "message": self.message,
+            "progress": self._progress, "term_names": getattr(self, "_term_names", None),
+            "history_from": history_from, "history": self.history[history_from:],
+        }  # fmt: skip
+        if full:
+            out["optimizer"] = copy.deepcopy(self.optimizer.state_dict())  # a copy: loading one shares its tensors
+            out["one_cycle"] = None if self.one_cycle is None else copy.deepcopy(self.one_cycle.state_dict())
+            out["order"], out["generator"] = self._order.cpu(), self.generator.get_state()
+        return out
+
+    def restore(self, state: dict) -> None:
+        """Continue from a `state()` of a trainer built from the same recipe (weights, counters, history; the
+        optimiser and the batch order too when the state is full)."""
+        self.model.load_state_dict(state["model"])
+        if state["beta"] is not None:
+            self.model.config.beta = state["beta"]
+        for name in ("step", "elapsed", "samples", "done", "message"):
+            setattr(self, name, state[name])
+        self._progress = state["progress"]
+        if state["term_names"] is not None:
+            self._term_names = state["term_names"]
+        self.history = self.history[: state["history_from"]] + list(state["history"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.one_cycle is not None and state["one_cycle"] is not None:
+                self.one_cycle.load_state_dict(state["one_cycle"])
+            self._order = state["order"]
+            self.generator.set_state(state["generator"])
 
     @property
     def overall_samples_per_sec(self) -> float:

@@ -13,6 +13,9 @@ training never waits for a redraw.
 - The service holds a run only while it is queued or training, so a run whose session is gone
   is freed with the session.
 
+- Lanes: where a worker's slices train. Its own thread by default (`LocalLane`); on a Ray cluster, an actor
+  on some node (cvae_core/ray_backend.py), while the scheduling above stays here.
+
 The app runs this service in a process of its own (training_process.py): in the web server's
 process its threads would share one GIL with the page scripts, and lose (bench/README.md compares
 the two). Tests and bench/ also run it in their own process, as threads.
@@ -36,6 +39,7 @@ from .engine import Progress, Trainer
 from .errors import CVAEError, TrainingError
 from .images import to_uint8
 from .metrics import latent_usage
+from .ray_backend import LaneLost
 from .text import N_
 
 log = logging.getLogger(__name__)
@@ -118,6 +122,7 @@ class TrainingRun:
     stop_requested: bool = False
     beta_requested: float | None = None  # a new KL weight β from the run's owner, applied by its worker before a slice
     latent_at: float = -float("inf")  # when the latent figures were last measured (time.monotonic())
+    where: dict | None = None  # what a remote lane needs to rebuild the run (ray_backend.RayPool.remote_recipe)
     snapshot: Snapshot = None  # type: ignore[assignment]
     filmstrip: Filmstrip = field(default_factory=Filmstrip)  # the grids drawn so far, for the Train page's GIF
 
@@ -126,6 +131,22 @@ class TrainingRun:
 
     def heartbeat(self, now: float | None = None) -> None:
         self.last_seen = time.monotonic() if now is None else now
+
+
+class LocalLane:
+    """A worker's slices train in its own thread, on the trainer the run holds."""
+
+    def ready(self) -> bool:
+        return True
+
+    def begin(self, run: TrainingRun) -> None:
+        pass
+
+    def train(self, run: TrainingRun, seconds: float) -> None:
+        run.trainer.run(max_seconds=seconds)
+
+    def end(self, run: TrainingRun) -> None:
+        pass
 
 
 class TrainingService:
@@ -143,6 +164,7 @@ class TrainingService:
         absent_after_seconds: float = 6.0,
         cores: int | None = None,
         warm_up: Callable[[], None] | None = None,
+        lanes: Callable[[int], object] | None = None,  # worker i's lane (default: LocalLane, its own thread)
     ):
         self.cores = cores or os.cpu_count() or 1
         self._warm_up = warm_up  # run once by each worker: torch's thread pools and kernels are per thread
@@ -156,7 +178,8 @@ class TrainingService:
         self.digits_trained = 0  # by every run since the service started (a dropped run's digits stay counted)
         self._cond = threading.Condition()
         self._closed = False
-        self._workers = [threading.Thread(target=self._work, name=f"cvae-trainer-{i}", daemon=True) for i in range(self.max_concurrent)]
+        self._lanes = [lanes(i) if lanes is not None else LocalLane() for i in range(self.max_concurrent)]
+        self._workers = [threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{i}", daemon=True) for i, lane in enumerate(self._lanes)]
         for worker in self._workers:
             worker.start()
 
@@ -215,7 +238,7 @@ class TrainingService:
             worker.join(timeout=10)
 
     # ---- the workers --------------------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, lane) -> None:
         torch.set_num_threads(self._threads(1))
         if self._warm_up is not None:
             try:
@@ -223,6 +246,12 @@ class TrainingService:
             except Exception:  # noqa: BLE001 -- warming is an optimisation; training works without it
                 log.exception("warm-up failed")
         while True:
+            if not lane.ready():  # a remote lane whose node is gone: the other lanes serve the queue meanwhile
+                with self._cond:
+                    self._cond.wait(timeout=LANE_RETRY_SECONDS)
+                    if self._closed:
+                        return
+                continue
             with self._cond:
                 while not self._queue and not self._closed:
                     self._cond.wait()
@@ -232,18 +261,47 @@ class TrainingService:
                 self._training.add(run)
                 self._publish_state(run, TRAINING)
                 self._republish_places()
+            requeued = False  # then it may be another worker's already
             try:
-                self._hold_slot(run)
+                requeued = self._hold_slot(run, lane)
+            except LaneLost:  # its node is gone: the run resumes from its last slice's weights on another lane
+                log.warning("run %s lost its lane; queued again", run.id)
+                requeued = self._requeue(run, front=True)
             except Exception as e:  # noqa: BLE001 -- drawing or publishing failed: that run stops, the worker lives on
                 log.exception("run %s failed outside training", run.id)
                 run.trainer.done = True
                 run.snapshot = replace(run.snapshot, state=FAILED, **failure(e))
             finally:
-                with self._cond:
-                    self._training.discard(run)
+                if not requeued:
+                    with self._cond:
+                        self._training.discard(run)
 
-    def _hold_slot(self, run: TrainingRun) -> None:
-        """Train one run until it ends, stops, is away, or has had its fair share while others wait."""
+    def _requeue(self, run: TrainingRun, front: bool = False, draw: bool = False) -> bool:
+        """Back in the queue (the fair-share turn ended, or its lane was lost), unless its owner stopped it meanwhile."""
+        with self._cond:
+            self._training.discard(run)
+            if run.stop_requested:
+                self._publish_state(run, PAUSED)
+                return True
+            self._queue.appendleft(run) if front else self._queue.append(run)
+            self._publish(run, QUEUED, draw=draw)
+            self._republish_places()
+            self._cond.notify()
+            return True
+
+    def _hold_slot(self, run: TrainingRun, lane) -> bool:
+        """Train one run on a lane until it ends, stops, is away, or has had its fair share while others wait;
+        True when it has gone back to the queue."""
+        lane.begin(run)
+        try:
+            turn_over = self._train_on(run, lane)
+        finally:
+            lane.end(run)  # a remote lane hands the whole state back (nothing, if its node is gone)
+        # time-slicing: to the back of the queue, once no lane touches its trainer
+        return turn_over is not None and self._requeue(run, draw=turn_over)
+
+    def _train_on(self, run: TrainingRun, lane) -> bool | None:
+        """Slices until the run leaves the lane; True or False (draw a grid?) when its fair-share turn is over."""
         held_since = time.monotonic()
         last_grid = -float("inf")
         while True:
@@ -258,9 +316,11 @@ class TrainingService:
             if run.beta_requested is not None:  # only this worker touches the trainer, so the change lands between steps
                 run.trainer.model.config.beta, run.beta_requested = run.beta_requested, None
             try:
-                run.trainer.run(max_seconds=self.slice)
+                lane.train(run, self.slice)
             except TrainingError as e:  # the engine rolled back to the last finite weights
                 return self._publish(run, FAILED, draw=True, error=e)
+            except LaneLost:
+                raise
             except Exception as e:  # noqa: BLE001 -- a worker must outlive any one run
                 log.exception("training run %s failed", run.id)  # the traceback goes to the server log only
                 run.trainer.done = True
@@ -275,11 +335,7 @@ class TrainingService:
                 last_grid = now
             with self._cond:
                 if now - held_since >= self.fair_share and self._queue:
-                    self._queue.append(run)  # time-slicing: to the back of the queue
-                    self._publish(run, QUEUED, draw=due)
-                    self._republish_places()
-                    self._cond.notify()
-                    return None
+                    return due
             self._publish(run, TRAINING, draw=due)
 
     def _threads(self, sharing: int) -> int:
@@ -335,6 +391,7 @@ class TrainingService:
                 self._publish_state(run, QUEUED)
 
 
+LANE_RETRY_SECONDS = 5.0  # how often a worker whose remote lane is gone asks whether it is back
 LATENT_DIGITS = 500  # validation digits the latent figures are measured on: about 8 ms for the default model on one thread
 LATENT_EVERY = 1.0  # seconds between two measurements while a run trains: under 1 % of its time (a grid is drawn every slice)
 

@@ -43,11 +43,17 @@ NICENESS = 10
 class TrainingHost:
     """Builds runs from recipes and serves their snapshots (one per training process)."""
 
-    def __init__(self, **service_settings):
+    def __init__(self, ray_address: str | None = None, **service_settings):
         self.runs: dict[str, TrainingRun] = {}
         self._data: dict = {}
         self._data_lock = threading.Lock()
-        self.service = TrainingService(warm_up=self.warm_up, **service_settings)
+        self.pool = None  # a Ray cluster's actors (cvae_core/ray_backend.py), or None: this process's own threads
+        if ray_address:
+            from .ray_backend import RayPool
+
+            self.pool = RayPool(ray_address)
+            service_settings.update(max_concurrent=self.pool.size, lanes=self.pool.lane)
+        self.service = TrainingService(warm_up=None if self.pool else self.warm_up, **service_settings)
         count_to = os.environ.get("CVAE_COUNT_DIGITS")  # bench/: the digits trained, for an exact aggregate throughput
         if count_to:
             threading.Thread(target=self._count_digits, args=(Path(count_to),), daemon=True, name="count-digits").start()
@@ -84,7 +90,8 @@ class TrainingHost:
 
         try:
             run_recipe = Recipe.from_dict(recipe)
-            trainer = run_recipe.trainer(*run_recipe.data(self._dataset))
+            train, validation = run_recipe.data(self._dataset)
+            trainer = run_recipe.trainer(train, validation)
         except CVAEError as e:
             return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
         model = trainer.model
@@ -99,6 +106,9 @@ class TrainingHost:
             return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
 
         run = TrainingRun(trainer, draw=draw, id=run_id)
+        if self.pool is not None:  # the named data sets go to the cluster once; derived ones (labels hidden, own) per run
+            named = run_recipe.own is None and run_recipe.labels is None
+            run.where = self.pool.remote_recipe(recipe, run_id, train, validation, shared=named)
         self.runs[run.id] = run
         self.service.start(run)
         return {
@@ -162,7 +172,8 @@ class TrainingHost:
         return images.gif_bytes([(f"epoch {epoch:.1f}", grid) for epoch, grid in frames], ncol=8, scale=2)
 
     def load(self) -> dict:
-        return {**self.service.load(), "held": len(self.runs)}
+        where = {"backend": "local", "nodes": 1} if self.pool is None else {"backend": "ray", "nodes": self.pool.nodes_used()}
+        return {**self.service.load(), "held": len(self.runs), **where}
 
 
 _HOST: TrainingHost | None = None
@@ -173,7 +184,11 @@ def _host() -> TrainingHost:
     global _HOST
     if _HOST is None:
         cores = os.environ.get("CVAE_TRAINING_CORES", "").strip()  # threads the runs share (default: every core)
-        _HOST = TrainingHost(max_concurrent=_SETTINGS.get("max_concurrent"), cores=int(cores) if cores.isdigit() and int(cores) > 0 else None)
+        _HOST = TrainingHost(
+            ray_address=_SETTINGS.get("ray_address"),
+            max_concurrent=_SETTINGS.get("max_concurrent"),
+            cores=int(cores) if cores.isdigit() and int(cores) > 0 else None,
+        )
     return _HOST
 
 
@@ -208,14 +223,16 @@ _Manager.register("host", callable=_host)
 class TrainingClient:
     """The server's side: starts the training process and hands out RunHandles."""
 
-    def __init__(self, max_concurrent: int | None = None):
+    def __init__(self, max_concurrent: int | None = None, ray_address: str | None = None):
+        """ray_address: train on that Ray cluster (default: CVAE_RAY_ADDRESS; unset or "": this process's threads)."""
+        ray_address = os.environ.get("CVAE_RAY_ADDRESS", "").strip() if ray_address is None else ray_address
         self._manager = _Manager(ctx=get_context("spawn"))  # spawn, not fork: the server has threads
         # A spawned process re-imports the parent's __main__ (here Streamlit's command line, or a test
         # runner); the training process needs none of it, so it is shown a blank one while it starts.
         server_main = sys.modules["__main__"]
         sys.modules["__main__"] = types.ModuleType("__main__")
         try:
-            self._manager.start(_init_training_process, (os.getpid(), {"max_concurrent": max_concurrent}))
+            self._manager.start(_init_training_process, (os.getpid(), {"max_concurrent": max_concurrent, "ray_address": ray_address}))
         finally:
             sys.modules["__main__"] = server_main
         self._local = threading.local()  # a proxy per caller thread: each has its own connection

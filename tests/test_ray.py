@@ -1,0 +1,120 @@
+"""Training on a Ray cluster (cvae_core/ray_backend.py): a two-node cluster started on this machine, each node a process
+of its own (deploy/ray_nodes.py), and the same training process and client the Train page uses, pointed at it.
+
+What a visitor sees must not change with the backend: runs train, the grid and the weights advance, Stop and Resume,
+absence pauses a run, the queue and fair share hold, both nodes work. And a node lost mid-run (its processes killed, as
+when a machine dies) costs its run nothing but a resume on the other node; the other visitor keeps training."""
+
+import time
+
+import pytest
+
+from cvae_core.engine import Trainer
+from cvae_core.recipe import Recipe
+from cvae_core.service import AWAY, DONE, PAUSED, QUEUED, TRAINING
+from cvae_core.training_process import TrainingClient
+from deploy.ray_nodes import RayNode
+
+from .conftest import wait_until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    head = RayNode.head(cpus=1)
+    worker = RayNode.worker(head.address, cpus=1)
+    try:
+        yield head, worker
+    finally:
+        worker.stop()
+        head.stop()
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    head, _ = cluster
+    training = TrainingClient(ray_address=head.address)
+    yield training
+    training.close()
+
+
+def recipe(seed: int, epochs: float = 2.0) -> dict:
+    return Recipe.from_settings(model={"variant": "cvae2", "hidden": 128, "latent_dim": 8}, train={"epochs": epochs, "seed": seed}).as_dict()
+
+
+def beat_until(client, handles, condition, timeout=120.0):
+    """Keep the runs' sessions present (as an open Train page does) until condition() holds."""
+
+    def check():
+        for handle in handles:
+            client.heartbeat(handle)
+        return condition()
+
+    wait_until(check, timeout=timeout, interval=0.3)
+
+
+def test_trainer_state_continues_elsewhere(digits):
+    """The state a lane ships: a trainer restored from it goes on exactly as the original (same torch seed)."""
+    import torch
+
+    settings = Recipe.from_settings(model={"variant": "cvae2", "hidden": 64, "latent_dim": 4}, train={"epochs": 2.0, "seed": 3})
+    first = settings.trainer(digits.subset(1000), None)
+    first.run(max_steps=7)
+    second: Trainer = settings.trainer(digits.subset(1000), None)
+    second.restore(first.state())
+    for trainer in (first, second):
+        torch.manual_seed(1)
+        trainer.run(max_steps=5)
+    assert first.step == second.step == 12
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(), strict=True))
+    assert second.history == first.history and second.samples == first.samples
+
+
+def test_runs_train_on_both_nodes_as_they_do_locally(client):
+    runs = [client.submit(recipe(seed)) for seed in range(3)]
+    assert client.load()["backend"] == "ray" and client.load()["limit"] == 2  # one lane per CPU of the cluster
+    # Three runs on two lanes: one waits its turn with its place, then fair share lets it in.
+    beat_until(client, runs, lambda: any(r.snapshot.state == QUEUED for r in runs) or all(r.snapshot.state == DONE for r in runs))
+    beat_until(client, runs, lambda: all(r.snapshot.state == DONE for r in runs), timeout=240)
+    assert client.load()["nodes"] == 2
+    for run in runs:
+        snapshot = run.snapshot
+        assert snapshot.progress.epoch == pytest.approx(2.0) and snapshot.version > 1 and snapshot.grid is not None
+        validation = [row for row in snapshot.history if row["split"] == "val"]
+        assert [row["epoch"] for row in validation] == [1.0, 2.0]
+        assert validation[-1]["elbo"] > validation[0]["elbo"]  # it learnt, on whichever node
+        model = run.model()
+        assert model is not None and run.model_version == snapshot.version
+        assert model.label_grid(1, seed=0).shape[0] == 10
+
+
+def test_stop_resume_and_absence(client):
+    run = client.submit(recipe(7, epochs=200.0))
+    beat_until(client, [run], lambda: run.snapshot.state == TRAINING and run.snapshot.progress.step > 20)
+    client.stop(run)
+    beat_until(client, [run], lambda: run.snapshot.state == PAUSED)
+    paused_at = run.snapshot.progress.step
+    time.sleep(1.5)
+    assert run.snapshot.progress.step == paused_at  # nothing trains a paused run
+    client.start(run)
+    beat_until(client, [run], lambda: run.snapshot.progress.step > paused_at + 20)
+    wait_until(lambda: run.snapshot.state == AWAY, timeout=30, interval=0.3)  # no heartbeat: the run pauses itself
+    client.stop(run)
+
+
+def test_a_lost_node_costs_its_run_a_resume_and_no_one_else_anything(cluster, client):
+    _, worker = cluster
+    runs = [client.submit(recipe(10 + seed, epochs=500.0)) for seed in range(2)]
+    beat_until(client, runs, lambda: all(r.snapshot.state == TRAINING and r.snapshot.progress.step > 20 for r in runs))
+    assert client.load()["nodes"] == 2
+    worker.kill()
+    steps = [r.snapshot.progress.step for r in runs]
+    # Both runs go on (the lost node's run from its last slice, on the head's lane, sharing it by fair share)...
+    beat_until(client, runs, lambda: all(r.snapshot.progress.step > s + 100 for r, s in zip(runs, steps, strict=True)), timeout=120)
+    assert all(r.snapshot.error == "" for r in runs)
+    # ... and the server keeps answering and starting runs.
+    late = client.submit(recipe(20, epochs=1.0))
+    beat_until(client, [*runs, late], lambda: late.snapshot.state == DONE, timeout=120)
+    for run in runs:
+        client.stop(run)
