@@ -69,6 +69,7 @@ class Snapshot:
     model: nn.Module | None = None  # a frozen copy of the weights, for other pages; None before the first slice
     version: int = 0  # increases whenever `model` is replaced
     drawn_at: tuple = (0, 0.0)  # (training step, seconds of training) of the weights behind `grid` and `model`
+    published_at: float = 0.0  # when this version was published (time.time()): how far behind a reader is
     error: str = ""  # why it failed, in English
     error_template: str = ""  # the same sentence as a template (marked with N_) and its fields, which the app translates
     error_fields: dict = field(default_factory=dict)
@@ -350,7 +351,7 @@ class TrainingService:
         for a run no worker holds). draw: also a new grid and a frozen copy of the weights. error: why the
         run failed (a failed run's snapshot keeps the reason it had)."""
         old = run.snapshot
-        grid, model, version, drawn_at, latent = old.grid, old.model, old.version, old.drawn_at, old.latent
+        grid, model, version, drawn_at, latent, published_at = old.grid, old.model, old.version, old.drawn_at, old.latent, old.published_at
         if draw:
             drawn_at = (run.trainer.step, run.trainer.elapsed)
             model = copy.deepcopy(run.trainer.model).eval().requires_grad_(False)
@@ -362,6 +363,7 @@ class TrainingService:
                 latent = latent_figures(model, run.trainer.validation)
                 run.latent_at = time.monotonic()
             version += 1
+            published_at = time.time()
             run.trainer.model.train()
         run.snapshot = Snapshot(
             state=state,
@@ -372,6 +374,7 @@ class TrainingService:
             model=model,
             version=version,
             drawn_at=drawn_at,
+            published_at=published_at,
             **(failure(error) if error is not None else _kept_failure(old) if state == FAILED else {}),
             summary=run.trainer.summary(),
             latent=latent,
