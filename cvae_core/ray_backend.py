@@ -167,6 +167,17 @@ class RayPool:
     def nodes_used(self) -> int:
         return len(set(self.nodes.values()))
 
+    def board(self):
+        self._board = share_board()
+        return self._board
+
+    def board_call(self, method: str, *args):
+        """Call the cluster's ShareBoard (a few milliseconds; raises LaneLost if the cluster does not answer)."""
+        try:
+            return _ray().get(getattr(self._board, method).remote(*args), timeout=10)
+        except _lost_errors() as e:
+            raise LaneLost(str(e)) from e
+
 
 class RayLane:
     """One service worker's actor: begin / train / end a run's hold on it."""
@@ -238,3 +249,54 @@ class RayLane:
         if state is not None:
             self._load(run, state)
         self._token = None
+
+
+# ---- shared runs across replicas ------------------------------------------------------------------
+MAX_SHARES = 64  # shared runs the cluster keeps at once (each holds its latest weights): a bound strangers cannot pass
+
+
+class ShareBoard:
+    """The cluster's register of shared runs (one named actor): the owner's training process publishes each new version
+    of a shared run here, and any replica's followers read it, so a link works whichever replica opens it. It holds the
+    latest snapshot (without weights), the history and the weights as checkpoint bytes, and when a follower was last seen."""
+
+    def __init__(self):
+        self._runs: dict[str, dict] = {}
+
+    def share(self, token: str, info: dict) -> bool:
+        if len(self._runs) >= MAX_SHARES:
+            return False
+        self._runs[token] = {"info": info, "snapshot": None, "history": [], "weights": None, "seen": 0.0}
+        return True
+
+    def unshare(self, token: str) -> None:
+        self._runs.pop(token, None)
+
+    def publish(self, token: str, snapshot, history_from: int, rows: list, weights: bytes | None) -> float | None:
+        """A new snapshot of a shared run; returns when a follower was last seen (None: the share has ended)."""
+        entry = self._runs.get(token)
+        if entry is None:
+            return None
+        entry["snapshot"], entry["history"] = snapshot, entry["history"][:history_from] + rows
+        if weights is not None:
+            entry["weights"] = weights
+        return entry["seen"]
+
+    def read(self, token: str, have_history: int, weights: bool = False) -> dict | None:
+        """What a follower's server does not hold yet: the snapshot, the history rows after its first have_history, and
+        (weights=True) the weights. None for a token the board does not know."""
+        import time
+
+        entry = self._runs.get(token)
+        if entry is None or entry["snapshot"] is None:
+            return None
+        entry["seen"] = time.time()  # followers count as presence: their reads keep the run training
+        out = {"info": entry["info"], "snapshot": entry["snapshot"], "new_history": entry["history"][have_history:]}
+        return {**out, "weights": entry["weights"]} if weights else out
+
+
+def share_board():
+    """The cluster's ShareBoard (created by the first training process that asks)."""
+    ray = _ray()
+    board = ray.remote(num_cpus=0, max_restarts=-1)(ShareBoard)
+    return board.options(name="share-board", lifetime="detached", get_if_exists=True).remote()

@@ -13,6 +13,7 @@ most every `POLL_SECONDS`), and the weights as they are now, fetched once per ve
 """
 
 import os
+import secrets
 import sys
 import threading
 import time
@@ -31,6 +32,10 @@ from .errors import CVAEError
 from .memory import collect_everything, limit_malloc_arenas, release_memory
 from .service import TrainingRun, TrainingService
 
+SHARE_TOKEN_BYTES = 12  # 96 random bits: a shared run's link cannot be guessed
+PUBLISH_SECONDS = 0.2  # how often the owner's training process publishes its shared runs' new versions
+
+MAX_FOLLOWED = 256  # shared runs one server reads for its followers at once
 CALLERS = 4  # threads that talk to the training process for the server's sessions (calls take milliseconds)
 POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
 # How far the training process yields the CPU to the web server (CVAE_TRAINING_NICENESS, 0-19; Linux nice
@@ -54,6 +59,17 @@ class TrainingHost:
             self.pool = RayPool(ray_address)
             service_settings.update(max_concurrent=self.pool.size, lanes=self.pool.lane)
         self.service = TrainingService(warm_up=None if self.pool else self.warm_up, **service_settings)
+        # Shared runs: token -> run id here, published to a board every follower's server reads -- this process's own
+        # (one server) or the cluster's (any replica: ray_backend.ShareBoard).
+        self._shared: dict[str, str] = {}
+        self._shared_lock = threading.Lock()
+        if self.pool is None:
+            from .ray_backend import ShareBoard
+
+            self._board, self._board_call = ShareBoard(), lambda method, *args: getattr(self._board, method)(*args)
+        else:
+            self._board, self._board_call = self.pool.board(), self.pool.board_call
+        threading.Thread(target=self._publish_shared, daemon=True, name="publish-shared").start()
         count_to = os.environ.get("CVAE_COUNT_DIGITS")  # bench/: the digits trained, for an exact aggregate throughput
         if count_to:
             threading.Thread(target=self._count_digits, args=(Path(count_to),), daemon=True, name="count-digits").start()
@@ -138,11 +154,15 @@ class TrainingHost:
             self.service.heartbeat(self.runs[run_id])
 
     def drop(self, run_ids: list[str]) -> None:
-        """Forget runs whose sessions are gone: stop them and free their memory."""
+        """Forget runs whose sessions are gone: stop them, end their shares and free their memory."""
         for run_id in run_ids:
             run = self.runs.pop(run_id, None)
             if run is not None:
                 self.service.stop(run)
+        with self._shared_lock:
+            ended = [token for token, run_id in self._shared.items() if run_id not in self.runs]
+        for token in ended:
+            self.unshare(token)
         if run_ids:
             release_memory()
 
@@ -170,6 +190,59 @@ class TrainingHost:
         if not frames:
             return None
         return images.gif_bytes([(f"epoch {epoch:.1f}", grid) for epoch, grid in frames], ncol=8, scale=2)
+
+    # ---- shared runs ----------------------------------------------------------------------------
+    def share(self, run_id: str, info: dict) -> str | None:
+        """A new token for a run, or None when the board holds as many shared runs as it may."""
+        if run_id not in self.runs:
+            return None
+        token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
+        if not self._board_call("share", token, info):
+            return None
+        with self._shared_lock:
+            self._shared[token] = run_id
+        self._publish_one(token, run_id, {})
+        return token
+
+    def unshare(self, token: str) -> None:
+        with self._shared_lock:
+            self._shared.pop(token, None)
+        self._board_call("unshare", token)
+
+    def follow(self, token: str, have_history: int, weights: bool = False) -> dict | None:
+        """A shared run as the board has it (see ShareBoard.read); None for an unknown or ended token."""
+        return self._board_call("read", token, have_history, weights)
+
+    def _publish_shared(self) -> None:
+        published: dict[str, tuple] = {}  # token -> (version, state, history rows) last published
+        while True:
+            time.sleep(PUBLISH_SECONDS)
+            with self._shared_lock:
+                shared = dict(self._shared)
+            for token, run_id in shared.items():
+                try:
+                    self._publish_one(token, run_id, published)
+                except Exception:  # noqa: BLE001 -- a board call that failed: the next round tries again
+                    continue
+            for token in set(published) - set(shared):
+                published.pop(token)
+
+    def _publish_one(self, token: str, run_id: str, published: dict) -> None:
+        """Publish a shared run's snapshot if it changed; followers seen recently beat its heartbeat."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return
+        snap = run.snapshot
+        version, state, rows = published.get(token, (-1, "", 0))
+        if (snap.version, snap.state, len(snap.history)) != (version, state, rows):
+            weights = checkpoint.to_bytes(snap.model) if snap.version != version and snap.model is not None else None
+            bare = replace(snap, model=None, history=())
+            seen = self._board_call("publish", token, bare, min(rows, len(snap.history)), list(snap.history[rows:]), weights)
+            published[token] = (snap.version, snap.state, len(snap.history))
+        else:
+            seen = self._board_call("publish", token, replace(snap, model=None, history=()), rows, [], None)
+        if seen is not None and time.time() - seen < self.service.absent_after:
+            self.service.heartbeat(run)  # followers count as presence: a presenter on their slides does not pause the hall
 
     def load(self) -> dict:
         where = {"backend": "local", "nodes": 1} if self.pool is None else {"backend": "ray", "nodes": self.pool.nodes_used()}
@@ -240,6 +313,8 @@ class TrainingClient:
         self._dropped: deque[str] = deque()
         self._dropping = threading.Lock()  # a count (held) waits for drops another thread has taken but not yet sent
         self._handles: weakref.WeakSet = weakref.WeakSet()
+        self._followed: dict[str, FollowedRun] = {}  # token -> the shared run as this server reads it
+        self._follow_lock = threading.Lock()
         self.call("load")  # the training process builds its service, whose workers warm up at once
         threading.Thread(target=self._janitor, daemon=True, name="training-janitor").start()
 
@@ -280,8 +355,36 @@ class TrainingClient:
         if answer is not None:
             raise CVAEError(answer["template"], **answer["fields"])
 
-    def heartbeat(self, handle: "RunHandle") -> None:
-        self.call("heartbeat", handle.id)
+    def heartbeat(self, handle: "RunHandle | FollowedRun") -> None:
+        if isinstance(handle, FollowedRun):
+            handle.poll()  # a follower's read is its presence (ShareBoard.read)
+        else:
+            self.call("heartbeat", handle.id)
+
+    # ---- shared runs ----------------------------------------------------------------------------
+    def share(self, handle: "RunHandle") -> str | None:
+        """A token that lets anyone follow the run (on any replica, with Ray); None when as many runs are shared as may be."""
+        info = {"variant": handle.variant, "makes_images": handle.makes_images, "uses_label": handle.uses_label, "epochs": handle.epochs}
+        return self.call("share", handle.id, info)
+
+    def unshare(self, token: str) -> None:
+        self.call("unshare", token)
+
+    def follow(self, token: str) -> "FollowedRun | None":
+        """The shared run a token names, read only, or None for a made-up, ended or malformed token. One FollowedRun per token
+        on this server: its followers share one snapshot per version."""
+        if not isinstance(token, str) or not 8 <= len(token) <= 64:
+            return None
+        with self._follow_lock:
+            followed = self._followed.get(token)
+            if followed is None:
+                followed = FollowedRun(self, token)
+                if followed.poll() is None:
+                    return None
+                self._followed[token] = followed
+                while len(self._followed) > MAX_FOLLOWED:
+                    self._followed.pop(next(iter(self._followed)))
+        return followed if followed.poll() is not None else None
 
     def load(self) -> dict:
         return self.call("load")
@@ -377,3 +480,64 @@ class RunHandle:
     @property
     def model_version(self) -> int:
         return self._model[0] if self._model is not None else 0
+
+
+class FollowedRun:
+    """A shared run as a follower's server reads it, from the board its owner's training process publishes to: what a
+    RunHandle offers a page, read only (nothing here stops, saves or changes it). Polled at most every POLL_SECONDS,
+    whoever asks: every follower on this server shares one snapshot and one copy of the weights per version."""
+
+    def __init__(self, client: TrainingClient, token: str):
+        self._client, self.token = client, token
+        self.id = f"shared-{token}"
+        self._lock = threading.Lock()
+        self._answer: dict | None = None
+        self._polled = 0.0
+        self._history: tuple = ()
+        self._snapshot = None
+        self._model = None  # (version, module)
+        self.variant, self.makes_images, self.uses_label, self.epochs = "", False, False, None
+
+    def poll(self):
+        """The latest snapshot, or None once the share has ended."""
+        with self._lock:
+            now = time.monotonic()
+            if self._polled == 0.0 or now - self._polled >= POLL_SECONDS:
+                answer = self._client.call("follow", self.token, len(self._history))
+                self._polled = now
+                if answer is None:
+                    self._snapshot = None
+                else:
+                    info = answer["info"]
+                    self.variant, self.makes_images, self.uses_label, self.epochs = info["variant"], info["makes_images"], info["uses_label"], info["epochs"]
+                    self._history = self._history + tuple(answer["new_history"])
+                    self._snapshot = replace(answer["snapshot"], history=self._history)
+            return self._snapshot
+
+    @property
+    def snapshot(self):
+        return self.poll()
+
+    def summary(self) -> dict:
+        snap = self.poll()
+        return snap.summary if snap is not None else {}
+
+    def model(self):
+        """The weights of the latest version the board holds, as a frozen module; fetched once per version."""
+        snap = self.poll()
+        with self._lock:
+            if snap is None or snap.version == 0:
+                return None
+            if self._model is None or self._model[0] != snap.version:
+                answer = self._client.call("follow", self.token, len(self._history), True)
+                if answer is None or answer.get("weights") is None:
+                    return None
+                self._model = (answer["snapshot"].version, checkpoint.from_bytes(answer["weights"]).model.eval().requires_grad_(False))
+            return self._model[1]
+
+    @property
+    def model_version(self) -> int:
+        return self._model[0] if self._model is not None else 0
+
+    def animation(self) -> None:
+        return None  # the owner's to download

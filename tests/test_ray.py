@@ -103,6 +103,39 @@ def test_stop_resume_and_absence(client):
     client.stop(run)
 
 
+def test_a_shared_run_is_followed_from_another_replica(cluster, client):
+    """Two servers on one cluster (two training processes, as two replicas): a run shared on one is followed on the
+    other, live and read only; the follower's reads keep it training while its owner is away; a made-up link finds
+    nothing; Stop sharing ends it everywhere."""
+    head, _ = cluster
+    other = TrainingClient(ray_address=head.address)
+    try:
+        run = client.submit(recipe(30, epochs=300.0))
+        beat_until(client, [run], lambda: run.snapshot.version > 2)
+        token = client.share(run)
+        followed = other.follow(token)
+        assert followed is not None and other.follow(token) is followed and not hasattr(followed, "stop")
+        assert other.follow(token[:-2] + "xx") is None and other.follow("made-up-token-names-nothing") is None
+        first = followed.model()
+        version = followed.model_version
+        assert first is not None and version > 0
+        # The owner goes quiet (no heartbeat from its server) for longer than the 6 s absence limit: the follower's
+        # reads on the other server keep the run training, and it sees the grid change.
+        started = time.monotonic()
+        while time.monotonic() - started < 9:
+            other.heartbeat(followed)
+            time.sleep(0.5)
+        assert run.snapshot.state == TRAINING and followed.snapshot.state == TRAINING
+        assert followed.model() is not None and followed.model_version > version
+        rows = followed.snapshot.history  # the curves travel too, row by row
+        assert rows and [r["step"] for r in rows] == [r["step"] for r in run.snapshot.history[: len(rows)]]
+        client.unshare(token)
+        wait_until(lambda: other.follow(token) is None, timeout=5, interval=0.3)
+        client.stop(run)
+    finally:
+        other.close()
+
+
 def test_a_lost_node_costs_its_run_a_resume_and_no_one_else_anything(cluster, client):
     _, worker = cluster
     runs = [client.submit(recipe(10 + seed, epochs=500.0)) for seed in range(2)]

@@ -1,48 +1,36 @@
 """Shared runs: an owner's "Share this run" makes a link that shows the run, live and read only, to anyone who opens it.
 
-The registry is the server's (this process): a token of 96 random bits names a run's handle. Followers read the same
-RunHandle, so a snapshot is fetched once per version for all of them on this server; each follower's refresh beats the
-run's heartbeat, so a presenter who switches to slides does not pause the hall's view. A share ends when its owner
-stops sharing or their session lets the run go (the registry holds the handle weakly). Nothing a follower can reach
-changes the run: the follow page draws ui.run_view and has no control."""
+The register is the training process's (cvae_core/training_process.py): a token of 96 random bits names a run, whose new
+versions the owner's training process publishes to a board -- its own on one server, the cluster's with Ray, so that a
+link works on any replica. A follower's server reads it through one FollowedRun per token: a snapshot is fetched once
+per version for all its followers, and their reads count as the run's presence, so a presenter who switches to slides
+does not pause the hall's view. A share ends when its owner stops sharing or their session lets the run go. Nothing a
+follower can reach changes the run: the follow page draws ui.run_view and has no control."""
 
 import io
-import secrets
-import threading
-import weakref
 
-MAX_SHARES = 256  # shared runs on one server at once: a bound on what strangers can make it hold
-TOKEN_BYTES = 12  # 96 random bits: a link cannot be guessed
-
-_shares: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
-_lock = threading.Lock()
+from . import training
 
 
 class TooManyShares(Exception):
-    """The server holds MAX_SHARES shared runs already."""
+    """The board holds as many shared runs as it may."""
 
 
 def share(run) -> str:
-    """A new token for `run` (a RunHandle); raises TooManyShares when the server holds as many as it may."""
-    with _lock:
-        if len(_shares) >= MAX_SHARES:
-            raise TooManyShares
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        _shares[token] = run
-        return token
+    """A new token for `run` (a RunHandle); raises TooManyShares when as many runs are shared as may be."""
+    token = training.client().share(run)
+    if token is None:
+        raise TooManyShares
+    return token
 
 
 def unshare(token: str) -> None:
-    with _lock:
-        _shares.pop(token, None)
+    training.client().unshare(token)
 
 
 def shared_run(token: str | None):
-    """The run a token names, or None for a made-up, ended or malformed one."""
-    if not token or not isinstance(token, str) or len(token) > 64:
-        return None
-    with _lock:
-        return _shares.get(token)
+    """The run a token names (a FollowedRun), or None for a made-up, ended or malformed one."""
+    return training.client().follow(token) if token else None
 
 
 def qr_png(text: str) -> bytes:
