@@ -7,7 +7,6 @@ This test fails, rather than skips, when no Chromium is installed: CI installs D
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -98,19 +97,6 @@ def start_server(*options: str):
 @pytest.fixture(scope="module")
 def server():
     yield from start_server()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not executable:
-        pytest.fail("Chromium is not installed (apt-get install chromium); the browser test cannot run")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

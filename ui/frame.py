@@ -88,6 +88,7 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
     models=False: a page that uses no model (the home page) draws without torch; torch, the shipped models and
     the training process then load in the background while the visitor reads (load_in_background)."""
     st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
+    state.keep_across_reload()
     _follow_presenter_link()
     if presenter():
         st.html(PRESENTER_CSS)

@@ -4,6 +4,10 @@ Some keys are contracts between pages (the last digit drawn, the digit chosen on
 the model a page should open on); naming them here keeps every page reading the same key.
 """
 
+import hashlib
+import threading
+import weakref
+
 import numpy as np
 import streamlit as st
 
@@ -125,3 +129,55 @@ def own_reader() -> tuple | None:
 
 def keep_own_reader(key: tuple, classifier) -> None:
     st.session_state[OWN_READER] = (key, classifier)
+
+
+# ---- a reload keeps the visitor's runs ---------------------------------------------------------------
+# A reload opens a new Streamlit session. A browser that carries a secret cookie -- the proxy's random route cookie
+# (deploy/), or Streamlit's own XSRF cookie -- gets back the runs and models of its previous session, which the server
+# keeps for a while after its tab went (server.disconnectedSessionTTL). The register holds each session's kept values
+# weakly: they leave it with the last session that holds them, so it costs the server nothing a session does not.
+KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, "current_run", SHARED, SENT_BETA, OWN_DATA)
+VISITOR_COOKIES = ("cvae_route", "_streamlit_xsrf")  # secret to the browser that holds it, random, kept across reloads
+KEPT = "kept_across_reload"
+
+
+class _Kept:
+    __slots__ = ("values", "__weakref__")
+
+    def __init__(self):
+        self.values: dict = {}
+
+
+_visitors: "weakref.WeakValueDictionary[str, _Kept]" = weakref.WeakValueDictionary()
+_visitors_lock = threading.Lock()
+
+
+def visitor_key() -> str | None:
+    """This browser's key: a hash of its secret cookie (never the cookie itself), or None without one."""
+    try:
+        cookies = st.context.cookies
+    except Exception:  # noqa: BLE001 -- no browser behind this run (a script, a test)
+        return None
+    for name in VISITOR_COOKIES:
+        value = cookies.get(name)
+        if value:
+            return hashlib.sha256(f"{name}={value}".encode()).hexdigest()
+    return None
+
+
+def keep_across_reload() -> None:
+    """Called at the top of every page: a new session of a browser the server knows takes its runs back, and this
+    session's values are noted for a reload to come."""
+    key = visitor_key()
+    if key is None:
+        return
+    kept = st.session_state.get(KEPT)
+    if kept is None:
+        with _visitors_lock:
+            previous = _visitors.get(key)
+            kept = st.session_state[KEPT] = _Kept()
+            _visitors[key] = kept
+        if previous is not None:
+            for name, value in previous.values.items():
+                st.session_state.setdefault(name, value)
+    kept.values = {name: st.session_state[name] for name in KEPT_ACROSS_RELOAD if name in st.session_state}

@@ -97,6 +97,7 @@ def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
         run = client().submit(run_recipe.as_dict())
     add_session_model(name, run=run, metadata=metadata)
     st.session_state[CURRENT_RUN] = run
+    state.keep_across_reload()  # a reload from now on finds it
     return run
 
 
