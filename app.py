@@ -104,7 +104,7 @@ else:
 if ui.presenter():  # server details are not for the audience
     st.stop()
 st.header(_("This server"))
-c1, c2, c3, _spare = st.columns([1, 1, 1, 1])
+c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
 c1.metric(
     _("Training runs in memory"), ui.held_runs(),
     help=_(
@@ -115,6 +115,15 @@ c1.metric(
 c2.metric(
     _("Training now"), ui.training_now(),
     help=_("Runs training at this moment, every visitor's; a paused run, or one whose tab closed, is not counted."),
+)  # fmt: skip
+where = ui.training_load()
+c4.metric(
+    _("Trains on"),
+    _("this server") if where is None or where["backend"] == "local" else _("a Ray cluster: {lanes} workers").format(lanes=where["limit"]),
+    help=_(
+        "Where the runs of this server's visitors train: its own training process, or the Ray cluster named by "
+        "CVAE_RAY_ADDRESS (one worker per CPU of the cluster; README, Workshops)."
+    ),
 )  # fmt: skip
 memory = ui.server_memory_mb()
 c3.metric(

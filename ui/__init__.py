@@ -52,6 +52,13 @@ def training_now() -> int:
     return 0 if now is None else now()
 
 
+def training_load() -> dict | None:
+    """How the server's training process is busy and where it trains ({"backend": "local" or "ray", "limit": lanes,
+    "nodes", ...}); None before it has started (see held_runs)."""
+    client = getattr(sys.modules.get(f"{__name__}.training"), "_client", None)
+    return None if client is None else client.load()
+
+
 def __getattr__(name: str):
     if name == "training":
         return importlib.import_module(".training", __name__)
@@ -72,6 +79,7 @@ __all__ = [
     "fidelity_classifiers",
     "held_runs",
     "training_now",
+    "training_load",
     "readable",
     "model_picker",
     "presenter",
