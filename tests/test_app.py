@@ -132,7 +132,7 @@ def test_after_the_home_page_the_models_and_the_training_process_are_ready():
 
 def test_presenter_mode_hides_the_server_details_and_keeps_to_links():
     at = page("app.py").run()
-    assert [m.label for m in at.metric] == ["Training runs in memory", "Training now", "Server memory"]
+    assert [m.label for m in at.metric] == ["Training runs in memory", "Training now", "Server memory", "Trains on"]
     at.toggle(key="presenter").set_value(True).run()
     no_exceptions(at)
     assert not at.metric and at.query_params["presenter"] == "1"  # server internals are not for an audience
