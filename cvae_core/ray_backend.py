@@ -33,7 +33,9 @@ NAMESPACE = "cvae-lab"
 HELD = 4  # trainers one actor keeps (a lane holds one at a time; replicas share actors)
 DATA = 4  # data sets one actor keeps
 CALL_SECONDS = 60.0  # the longest a slice's call may take before its lane counts as lost (a slice takes 0.3 s)
-PLACE_SECONDS = 3.0  # how long a lane waits for its actor to answer before it counts as not placed yet
+# How long a lane waits for its actor to answer before it counts as not placed yet: a new actor starts a Python worker
+# that imports torch (seconds, more on a busy node). The worker waiting holds no run, so the wait costs nobody.
+PLACE_SECONDS = 60.0
 NICENESS = 10
 REPO = Path(__file__).resolve().parent.parent
 

@@ -35,6 +35,8 @@ def cluster():
 def client(cluster):
     head, _ = cluster
     training = TrainingClient(ray_address=head.address)
+    # The lanes' actors start (a Python worker importing torch on each node) before the first visitor, as on a server.
+    wait_until(lambda: training.load()["nodes"] == 2, timeout=180, interval=0.5)
     yield training
     training.close()
 
