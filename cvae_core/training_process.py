@@ -193,9 +193,13 @@ class TrainingHost:
 
     # ---- shared runs ----------------------------------------------------------------------------
     def share(self, run_id: str, info: dict) -> str | None:
-        """A new token for a run, or None when the board holds as many shared runs as it may."""
+        """A new token for a run (its earlier link ends), or None when the board holds as many shared runs as it may."""
         if run_id not in self.runs:
             return None
+        with self._shared_lock:
+            earlier = [token for token, shared_id in self._shared.items() if shared_id == run_id]
+        for token in earlier:  # one share per run: a new link replaces the old
+            self.unshare(token)
         token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
         if not self._board_call("share", token, info):
             return None

@@ -23,18 +23,21 @@ def test_a_token_is_unguessable_and_a_share_ends_with_its_run():
 
     client = training.client()
     run = client.submit(Recipe.from_settings(model={"variant": "cvae2", "hidden": 64, "latent_dim": 4}, train={"epochs": 1.0}).as_dict())
-    tokens = {sharing.share(run) for _ in range(20)}
-    assert len(tokens) == 20 and all(len(t) >= 16 for t in tokens)  # 12 random bytes, URL-safe: 96 bits each
-    token = tokens.pop()
+    earlier = [sharing.share(run) for _ in range(20)]
+    assert len(set(earlier)) == 20 and all(len(t) >= 16 for t in earlier)  # 12 random bytes, URL-safe: 96 bits each
+    assert all(sharing.shared_run(t) is None for t in earlier[:-1])  # one share per run: a new link ends the old
+    token = sharing.share(run)
     followed = sharing.shared_run(token)
     assert followed is not None and followed.variant == "cvae2" and followed.snapshot.state in ("queued", "training", "paused")
     assert sharing.shared_run(token) is followed  # one reader per token on a server, whoever follows
     assert sharing.shared_run(token + "x") is None and sharing.shared_run("") is None and sharing.shared_run("x" * 500) is None
     sharing.unshare(token)
     wait_until(lambda: sharing.shared_run(token) is None, timeout=5)
+    last = sharing.share(run)
+    assert sharing.shared_run(last) is not None
     del run, followed
-    wait_until(lambda: client.held() == 0 or all(sharing.shared_run(t) is None for t in tokens), timeout=30)
-    assert all(sharing.shared_run(t) is None for t in tokens)  # the owner let the run go: its links end
+    # The owner's session lets the run go (held() collects the garbage and tells the training process): its link ends.
+    wait_until(lambda: client.held() is not None and sharing.shared_run(last) is None, timeout=30, interval=0.3)
 
 
 def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_training():
