@@ -12,9 +12,12 @@ import functools
 import gzip
 import hashlib
 import os
+import shutil
+import threading
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,59 +34,40 @@ DOWNLOAD_TIMEOUT_S = 5.0  # per connection attempt: an offline machine fails in 
 
 @dataclass(frozen=True)
 class IdxSource:
+    """A data set of the MNIST family as IDX files in <data root>/<folder>/raw (read as they are, so a folder holding only
+    some of a set's files -- the official test split alone -- still works), downloaded when missing from the addresses
+    and checksums of torchvision's class for it."""
+
     folder: str
-    mirrors: tuple[str, ...]
-    files: dict  # split -> ((images file, md5), (labels file, md5))
+    files: dict  # split -> (images file, labels file)
     classes: tuple[str, ...]
+    torchvision_class: str  # torchvision.datasets.<this>: its mirrors and resources (or url and md5) download the files
+    mirrors: tuple[str, ...] | None = None  # other addresses than torchvision's (tests)
+    archive_folder: str | None = None  # EMNIST: the files come in one zip (torchvision's EMNIST.url), in this folder of it
+    transposed: bool = False  # EMNIST stores each image column by column
+    label_offset: int = 0  # EMNIST letters number their classes from 1
+
+
+def _idx_files(prefix: str = "") -> dict:
+    return {
+        "train": (f"{prefix}train-images-idx3-ubyte.gz", f"{prefix}train-labels-idx1-ubyte.gz"),
+        "test": (f"{prefix}{'test' if prefix else 't10k'}-images-idx3-ubyte.gz", f"{prefix}{'test' if prefix else 't10k'}-labels-idx1-ubyte.gz"),
+    }
 
 
 _DIGITS = tuple(str(i) for i in range(10))
 SOURCES = {
-    "mnist": IdxSource(
-        "MNIST",
-        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-        {
-            "train": (
-                ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-                ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-            ),
-            "test": (
-                ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-                ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
-            ),
-        },
-        _DIGITS,
-    ),
+    "mnist": IdxSource("MNIST", _idx_files(), _DIGITS, "MNIST"),
     "fashion-mnist": IdxSource(
+        "FashionMNIST", _idx_files(), ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"),
         "FashionMNIST",
-        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        {
-            "train": (
-                ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-                ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
-            ),
-            "test": (
-                ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
-                ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
-            ),
-        },
-        ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"),
-    ),
-    "kmnist": IdxSource(
-        "KMNIST",
-        ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
-        {
-            "train": (
-                ("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
-                ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
-            ),
-            "test": (
-                ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
-                ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
-            ),
-        },
-        ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
-    ),
+    ),  # fmt: skip
+    "kmnist": IdxSource("KMNIST", _idx_files(), ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), "KMNIST"),
+    # EMNIST letters (Cohen et al. 2017): 26 classes, upper and lower case together; 124,800 training and 20,800 test images
+    "emnist-letters": IdxSource(
+        "EMNIST", _idx_files("emnist-letters-"), tuple("abcdefghijklmnopqrstuvwxyz"), "EMNIST",
+        archive_folder="gzip", transposed=True, label_offset=1,
+    ),  # fmt: skip
 }
 OFFLINE = "mnist-5k"
 DATASETS = ("auto", OFFLINE, *SOURCES)
@@ -202,8 +186,9 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
-    """Fetch the first URL that answers into dest (atomically), checking the md5; fail fast offline."""
+def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLOAD_TIMEOUT_S, progress=None) -> None:
+    """Fetch the first URL that answers into dest (atomically), checking the md5; fail fast offline.
+    progress(file name, bytes so far, bytes in all or None) is called as the bytes arrive."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -215,8 +200,13 @@ def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLO
         tmp = dest.with_name(dest.name + ".part")
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                done = 0
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(dest.name, done, total)
             if _md5(tmp) != md5:
                 raise DatasetError(N_("checksum mismatch for {url}"), url=url)
             os.replace(tmp, dest)
@@ -228,11 +218,41 @@ def download_file(urls: list[str], dest: Path, md5: str, timeout: float = DOWNLO
     raise DatasetError(N_("download failed ({failures})"), failures="; ".join(errors))
 
 
-def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
+_DOWNLOADING = threading.Lock()  # one download at a time in a process: two visitors asking for one set fetch it once
+
+
+def _fetch(source: IdxSource, filename: str, dest: Path, progress=None) -> None:
+    """Download one of a source's files to dest, from torchvision's addresses with its checksums."""
+    from torchvision import datasets  # imported here: it takes seconds, and most runs never download
+
+    catalogue = getattr(datasets, source.torchvision_class)
+    if source.archive_folder is None:
+        md5 = dict(catalogue.resources)[filename]
+        download_file([m + filename for m in (source.mirrors or catalogue.mirrors)], dest, md5, progress=progress)
+        return
+    archive = dest.parent / Path(catalogue.url).name  # EMNIST: one zip of every split of every EMNIST set
+    if not archive.exists():
+        download_file([m + archive.name for m in source.mirrors] if source.mirrors else [catalogue.url], archive, catalogue.md5, progress=progress)
+    prefix = filename.split("-")[0] + "-" + filename.split("-")[1] + "-"  # e.g. "emnist-letters-"
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            for member in zipped.namelist():
+                name = member.rsplit("/", 1)[-1]
+                if member.startswith(f"{source.archive_folder}/{prefix}") and name.endswith(".gz"):
+                    with zipped.open(member) as src, open(dest.parent / name, "wb") as out:
+                        shutil.copyfileobj(src, out)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DatasetError(N_("cannot read {path}: {reason}"), path=str(archive), reason=str(e)) from None
+    archive.unlink(missing_ok=True)  # the set's files are out: the other sets' half a gigabyte is not kept
+    if not dest.exists():
+        raise DatasetError(N_("{file_name} is not in {path}"), file_name=filename, path=str(archive))
+
+
+def _idx_split(name: str, split: str, root: Path, download: bool, progress=None) -> tuple[np.ndarray, np.ndarray]:
     source = SOURCES[name]
     raw = root / source.folder / "raw"
     arrays = []
-    for filename, md5 in source.files[split]:
+    for filename in source.files[split]:
         path = raw / filename
         plain = raw / filename.removesuffix(".gz")
         if not path.exists() and plain.exists():
@@ -242,7 +262,15 @@ def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.nd
                 raise DatasetError(N_("{dataset} {split} split not found in {folder}"), dataset=name, split=split, folder=str(raw))
             started = time.monotonic()
             try:
-                download_file([m + filename for m in source.mirrors], path, md5)
+                try:
+                    raw.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise DatasetError(
+                        N_("cannot write to the data folder {folder}: {reason}"), folder=str(raw), reason=e.strerror or str(e)
+                    ) from None
+                with _DOWNLOADING:
+                    if not path.exists():  # another visitor's download may have brought it meanwhile
+                        _fetch(source, filename, path, progress)
             except DatasetError as e:
                 waited = time.monotonic() - started
                 raise DatasetError(
@@ -259,6 +287,9 @@ def _idx_split(name: str, split: str, root: Path, download: bool) -> tuple[np.nd
                 ) from None
         arrays.append(read_idx(path))
     images, labels = arrays
+    if source.transposed:
+        images = images.transpose(0, 2, 1)
+    labels = labels.astype(np.int64) - source.label_offset
     if images.shape[0] != labels.shape[0]:
         raise DatasetError(
             N_("{dataset} {split}: {n_images} images but {n_labels} labels"),
@@ -307,7 +338,7 @@ def _offline_split(split: str) -> tuple[np.ndarray, np.ndarray]:
 _CACHE: dict = {}
 
 
-def load_dataset(name: str = "auto", split: str = "train", root: Path | str | None = None, download: bool = True) -> Dataset:
+def load_dataset(name: str = "auto", split: str = "train", root: Path | str | None = None, download: bool = True, progress=None) -> Dataset:
     """Load a data set split into memory (cached per process).
 
     `auto`: full MNIST when it is present or can be downloaded, else the offline digits, with a note.
@@ -324,7 +355,7 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
     root = Path(root) if root is not None else data_root()
     if name == "auto":
         try:
-            return load_dataset("mnist", split, root, download)
+            return load_dataset("mnist", split, root, download, progress)
         except DatasetError as e:
             return load_dataset(OFFLINE, split, root).with_note(f"Full MNIST unavailable ({e}); using the 5,000 offline digits.")
     key = (name, split, str(root.resolve()))
@@ -334,7 +365,7 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
         images, labels = _offline_split(split)
         classes = _DIGITS
     else:
-        parts = [_idx_split(name, s, root, download) for s in (("train", "test") if split == "all" else ("train" if split == "val" else split,))]
+        parts = [_idx_split(name, s, root, download, progress) for s in (("train", "test") if split == "all" else ("train" if split == "val" else split,))]
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         if split in ("train", "val"):  # the training files hold both: validation is their last sixth (10,000 of 60,000)

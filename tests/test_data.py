@@ -96,6 +96,55 @@ def test_auto_falls_back_to_the_offline_digits_with_a_note(tmp_path, monkeypatch
     assert got.name == "mnist-5k" and len(got) == 4500 and "offline" in got.note
 
 
+def test_emnist_letters_read_from_idx_files_are_upright_with_26_classes_from_a(tmp_path):
+    """EMNIST stores each image column by column and numbers the letters from 1 (Cohen et al. 2017): a test-written 'L'
+    shape comes out as an L, and label 1 as class 0, 'a'."""
+    raw = tmp_path / "EMNIST" / "raw"
+    raw.mkdir(parents=True)
+    ell = np.zeros((28, 28), np.uint8)
+    ell[4:24, 6] = 255  # the upright image: a vertical stroke ...
+    ell[23, 6:20] = 255  # ... and a foot to the right
+    images = np.stack([ell.T] * 6)  # as EMNIST stores it: transposed
+    labels = np.array([1, 2, 26, 1, 2, 26], np.uint8)
+    for split in ("train", "test"):
+        _write_idx(raw / f"emnist-letters-{split}-images-idx3-ubyte.gz", images)
+        _write_idx(raw / f"emnist-letters-{split}-labels-idx1-ubyte.gz", labels)
+    test = load_dataset("emnist-letters", "test", root=tmp_path, download=False)
+    assert test.classes == tuple("abcdefghijklmnopqrstuvwxyz") and test.labels.tolist() == [0, 1, 25, 0, 1, 25]
+    assert np.array_equal(test.images[0].reshape(28, 28).numpy() > 0.5, ell > 0)  # upright, not mirrored
+    train, val = (load_dataset("emnist-letters", s, root=tmp_path, download=False) for s in ("train", "val"))
+    assert len(train) + len(val) == 6 and len(val) == 1  # validation is the training files' last sixth
+
+
+def test_a_download_goes_to_torchvisions_addresses_checks_its_checksum_and_reports_progress(tmp_path, monkeypatch):
+    """kmnist's files from a mirror (a folder, as file:// addresses), checked against the checksums torchvision's class
+    lists (set here to the test files'): the bytes are reported as they arrive; a wrong checksum leaves no file."""
+    import hashlib
+
+    import torchvision.datasets
+
+    import cvae_core.data as data
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    images = np.random.default_rng(0).integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    labels = np.arange(40, dtype=np.uint8) % 10
+    _write_idx(mirror / "t10k-images-idx3-ubyte.gz", images)
+    _write_idx(mirror / "t10k-labels-idx1-ubyte.gz", labels)
+    md5 = {f.name: hashlib.md5(f.read_bytes()).hexdigest() for f in mirror.iterdir()}
+    monkeypatch.setattr(torchvision.datasets.KMNIST, "resources", list(md5.items()))
+    monkeypatch.setattr(torchvision.datasets.KMNIST, "mirrors", [mirror.as_uri() + "/"])
+    seen = []
+    test = load_dataset("kmnist", "test", root=tmp_path / "root", progress=lambda name, done, total: seen.append((name, done, total)))
+    assert np.array_equal(np.round(test.images.reshape(40, 28, 28).numpy() * 255), images) and test.labels.tolist() == labels.tolist()
+    assert {name for name, _, _ in seen} == set(md5) and all(done == total for _, done, total in seen)  # small files: one chunk each
+    monkeypatch.setattr(torchvision.datasets.KMNIST, "resources", [(name, "0" * 32) for name in md5])
+    data._CACHE.clear()
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        load_dataset("kmnist", "test", root=tmp_path / "other")
+    assert not list((tmp_path / "other" / "KMNIST" / "raw").iterdir())
+
+
 def test_unknown_names_are_refused():
     with pytest.raises(DatasetError, match="unknown dataset"):
         load_dataset("cifar")

@@ -70,9 +70,24 @@ def _dataset_size(name: str) -> int:
 
 
 def check_dataset(name: str) -> None:
-    """Make sure a data set is here (downloading it if allowed) before a run asks for it; raises DatasetError."""
+    """Make sure a data set is here (downloading it, with a progress bar, if allowed) before a run asks for it; raises
+    DatasetError. A set already read by this server answers at once."""
+    from cvae_core.data import load_dataset
+
+    bar = None
+
+    def progress(file_name: str, done: int, total: int | None) -> None:
+        nonlocal bar
+        bar = bar or st.progress(0.0)
+        megabytes = _("{file} · {done:,.1f} of {total:,.1f} MB") if total else _("{file} · {done:,.1f} MB")
+        bar.progress(min(1.0, done / total) if total else 0.0, text=megabytes.format(file=file_name, done=done / 1e6, total=(total or 0) / 1e6))
+
     with st.spinner(_("Fetching the data set…")):  # shown only if it takes a moment (a download), not for one already here
+        for split in ("train", "val"):
+            load_dataset(name, split, progress=progress)
         _dataset_size(name)
+    if bar is not None:
+        bar.empty()
 
 
 def held_runs() -> int:
