@@ -185,14 +185,14 @@ class TrainingService:
             worker.start()
 
     # ---- what sessions call -------------------------------------------------------------------
-    def start(self, run: TrainingRun) -> None:
-        """Queue a run (new, paused or away); it trains when a slot is free."""
+    def start(self, run: TrainingRun, front: bool = False) -> None:
+        """Queue a run (new, paused or away); it trains when a slot is free. front: ahead of the runs waiting."""
         with self._cond:
             if run in self._training or run in self._queue or run.trainer.done:
                 return
             run.stop_requested = False
             run.heartbeat()
-            self._queue.append(run)
+            self._queue.appendleft(run) if front else self._queue.append(run)
             self._publish_state(run, QUEUED)
             self._republish_places()
             self._cond.notify()
@@ -213,10 +213,12 @@ class TrainingService:
         run.beta_requested = float(beta)
 
     def heartbeat(self, run: TrainingRun) -> None:
-        """The run's session is still open; a run that stopped for its absence goes back in the queue."""
+        """The run's session is still open; a run that stopped for its absence goes back in the queue, at its front: its
+        turn came while its page was late (a busy browser can refresh seconds late), and it had waited a whole round for
+        that turn. At the back it would wait another round each time its page is late."""
         run.heartbeat()
         if run.snapshot.state == AWAY:
-            self.start(run)
+            self.start(run, front=True)
 
     def wait(self, run: TrainingRun, timeout: float = 60.0) -> Snapshot:
         """Block until the run is no longer queued or training (for tests and scripts; pages poll)."""

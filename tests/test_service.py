@@ -103,6 +103,27 @@ def test_a_run_whose_session_is_silent_stops_and_resumes_when_heard_again(digits
         service.close()
 
 
+def test_a_run_back_from_absence_goes_ahead_of_those_waiting(digits):
+    """Its turn came while its page was late: heard again, it does not wait a whole round once more."""
+    service = TrainingService(max_concurrent=1, slice_seconds=0.05, fair_share_seconds=0.3, absent_after_seconds=0.5, cores=2)
+    try:
+        late, others = small_run(digits, seed=0, epochs=50.0), [small_run(digits, seed=s, epochs=50.0) for s in (1, 2)]
+        for run in (late, *others):
+            service.start(run)
+
+        def beat_others() -> bool:
+            for run in others:
+                service.heartbeat(run)
+            return late.snapshot.state == AWAY
+
+        wait_for(beat_others, timeout=10)
+        service.heartbeat(late)
+        assert late.snapshot.state == QUEUED and late.snapshot.ahead == 0
+        assert all(run.snapshot.state == TRAINING or run.snapshot.ahead >= 1 for run in others)
+    finally:
+        service.close()
+
+
 def test_waiting_runs_know_their_place_and_time_slicing_lets_everyone_train(service, digits):
     runs = [small_run(digits, seed=s, epochs=40.0) for s in range(3)]
     for run in runs:
