@@ -284,6 +284,11 @@ class ShareBoard:
             entry["weights"] = weights
         return entry["seen"]
 
+    def seen(self, token: str) -> float | None:
+        """When a follower last read the shared run (None: the share has ended)."""
+        entry = self._runs.get(token)
+        return None if entry is None else entry["seen"]
+
     def read(self, token: str, have_history: int, weights: bool = False) -> dict | None:
         """What a follower's server does not hold yet: the snapshot, the history rows after its first have_history, and
         (weights=True) the weights. None for a token the board does not know."""

@@ -243,8 +243,8 @@ class TrainingHost:
             bare = replace(snap, model=None, history=())
             seen = self._board_call("publish", token, bare, min(rows, len(snap.history)), list(snap.history[rows:]), weights)
             published[token] = (snap.version, snap.state, len(snap.history))
-        else:
-            seen = self._board_call("publish", token, replace(snap, model=None, history=()), rows, [], None)
+        else:  # nothing new to publish: only ask whether followers are there
+            seen = self._board_call("seen", token)
         if seen is not None and time.time() - seen < self.service.absent_after:
             self.service.heartbeat(run)  # followers count as presence: a presenter on their slides does not pause the hall
 
