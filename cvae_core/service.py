@@ -192,10 +192,8 @@ class TrainingService:
                 return
             run.stop_requested = False
             run.heartbeat()
-            self._queue.appendleft(run) if front else self._queue.append(run)
             self._publish_state(run, QUEUED)
-            self._republish_places()
-            self._cond.notify()
+            self._enqueue(run, front)
 
     def stop(self, run: TrainingRun) -> None:
         """Pause a run: at once if it is queued, at the end of its slice if it is training."""
@@ -269,7 +267,8 @@ class TrainingService:
                 requeued = self._hold_slot(run, lane)
             except LaneLost:  # its node is gone: the run resumes from its last slice's weights on another lane
                 log.warning("run %s lost its lane; queued again", run.id)
-                requeued = self._requeue(run, front=True)
+                self._requeue(run, front=True)
+                requeued = True
             except Exception as e:  # noqa: BLE001 -- drawing or publishing failed: that run stops, the worker lives on
                 log.exception("run %s failed outside training", run.id)
                 run.trainer.done = True
@@ -279,18 +278,20 @@ class TrainingService:
                     with self._cond:
                         self._training.discard(run)
 
-    def _requeue(self, run: TrainingRun, front: bool = False, draw: bool = False) -> bool:
+    def _enqueue(self, run: TrainingRun, front: bool) -> None:
+        """Into the queue, at its back or front; everyone waiting learns their place (called under the lock)."""
+        self._queue.appendleft(run) if front else self._queue.append(run)
+        self._republish_places()
+        self._cond.notify()
+
+    def _requeue(self, run: TrainingRun, front: bool = False, draw: bool = False) -> None:
         """Back in the queue (the fair-share turn ended, or its lane was lost), unless its owner stopped it meanwhile."""
         with self._cond:
             self._training.discard(run)
             if run.stop_requested:
-                self._publish_state(run, PAUSED)
-                return True
-            self._queue.appendleft(run) if front else self._queue.append(run)
+                return self._publish_state(run, PAUSED)
             self._publish(run, QUEUED, draw=draw)
-            self._republish_places()
-            self._cond.notify()
-            return True
+            self._enqueue(run, front)
 
     def _hold_slot(self, run: TrainingRun, lane) -> bool:
         """Train one run on a lane until it ends, stops, is away, or has had its fair share while others wait;
@@ -300,8 +301,10 @@ class TrainingService:
             turn_over = self._train_on(run, lane)
         finally:
             lane.end(run)  # a remote lane hands the whole state back (nothing, if its node is gone)
-        # time-slicing: to the back of the queue, once no lane touches its trainer
-        return turn_over is not None and self._requeue(run, draw=turn_over)
+        if turn_over is None:
+            return False
+        self._requeue(run, draw=turn_over)  # time-slicing: to the back of the queue, once no lane touches its trainer
+        return True
 
     def _train_on(self, run: TrainingRun, lane) -> bool | None:
         """Slices until the run leaves the lane; True or False (draw a grid?) when its fair-share turn is over."""
