@@ -20,7 +20,7 @@ from .classifier import CLASSIFIER_ARCHS, train_classifier
 from .compare import digits_for, measure, proposals_per_label
 from .data import DATASETS, OFFLINE, SPLITS, TEST_BINARIZATION_SEED, load_dataset
 from .defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
-from .engine import Trainer
+from .engine import LABELLED_MIXES, Trainer
 from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS
@@ -299,10 +299,10 @@ def cmd_semisupervised(args) -> dict:
         raise CVAEError("--runs must be at least 1")
     train, validation, test, reported_on = _experiment_data(args)
     m1_latent = args.m1_latent if args.stack == "m1" else 0
-    shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n", "epoch_kept", "validation_accuracy")
+    shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n", "epoch_kept", "validation_accuracy", "alpha", "labelled_mix")
     shown += ("m1_latent", "m1_active_units", "z1_logistic_accuracy") if m1_latent else ()
 
-    settings = {k: getattr(args, k) for k in ("labels", "dataset", "eval_dataset", "epochs", "hidden", "latent_dim", "m1_epochs")}
+    settings = {k: getattr(args, k) for k in ("labels", "dataset", "eval_dataset", "epochs", "hidden", "latent_dim", "m1_epochs", "alpha", "mix")}
     settings["m1_latent"] = m1_latent
     runs_dir = Path(args.runs_dir) if args.runs_dir else None
 
@@ -315,7 +315,7 @@ def cmd_semisupervised(args) -> dict:
                 return kept["result"]
         result = semisupervised(
             args.labels, train, test, epochs=args.epochs, seed=seed, hidden=args.hidden, latent_dim=args.latent_dim,
-            m1_latent=m1_latent, m1_epochs=args.m1_epochs, validation=validation,
+            m1_latent=m1_latent, m1_epochs=args.m1_epochs, validation=validation, alpha=args.alpha, labelled_mix=args.mix,
         )  # fmt: skip
         if args.save and seed == args.seed:
             metadata = {"experiment": "semisupervised", **{k: result[k] for k in shown}, "command": " ".join(sys.argv[1:])}
@@ -497,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--hidden", type=int, default=512)
     m.add_argument("--latent-dim", type=int, default=8, help="size of M2's latent code z")
+    m.add_argument("--alpha", type=float, default=50.0, help="weight of the classification term (Kingma et al.'s code: 0.1 with --mix proportional)")
+    m.add_argument(
+        "--mix", choices=LABELLED_MIXES, default="each-step",
+        help="each-step: labelled digits redrawn beside every batch; proportional: in data proportion, weighted alpha*N/N_labelled (Kingma et al.'s code)",
+    )  # fmt: skip
     m.add_argument(
         "--stack", choices=("none", "m1"), default="none", help="m1: M1+M2, M2 on the code of a VAE trained first on every digit"
     )

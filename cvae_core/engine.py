@@ -27,6 +27,7 @@ from .metrics import evaluate_elbo
 from .text import N_
 
 LR_SCHEDULES = ("constant", "cosine", "one-cycle")
+LABELLED_MIXES = ("each-step", "proportional")
 
 
 class Trainable(Protocol):
@@ -53,6 +54,11 @@ class TrainConfig:
     # 3 x lr and anneals (Smith & Topin 2018; the fidelity classifier). Both need a number of epochs.
     lr_schedule: str = "constant"
     shift_pixels: int = 0  # augmentation: random shifts of up to this many pixels
+    # Semi-supervised runs (m2): how labelled digits join the unlabelled ones. "each-step": up to batch_size labelled
+    # digits redrawn beside every batch, the classification term on their mean. "proportional": Kingma et al.'s code
+    # (learn_yz_x_ss.py): each batch holds its share of one pass over the labelled digits (data proportion), and each
+    # labelled digit's classification term weighs alpha * N / N_labelled, so that over a pass it weighs alpha * N (eq. 9).
+    labelled_mix: str = "each-step"
     eval_limit: int = 2000  # validation digits used for the live validation curve
 
     def validate(self, n_train: int) -> "TrainConfig":
@@ -78,6 +84,10 @@ class TrainConfig:
             )
         if self.lr_schedule != "constant" and self.epochs is None:
             raise ConfigError(N_("a {schedule} learning rate needs a number of epochs, not only a time budget"), schedule=self.lr_schedule)
+        if self.labelled_mix not in LABELLED_MIXES:
+            raise ConfigError(
+                N_("labelled mix must be one of {mixes}, got {mix}"), mixes=", ".join(LABELLED_MIXES), mix=repr(self.labelled_mix)
+            )
         if not (0 <= self.shift_pixels <= 4):
             raise ConfigError(N_("shift augmentation must be from 0 to 4 pixels, got {shift_pixels}"), shift_pixels=self.shift_pixels)
         if n_train == 0:
@@ -160,6 +170,9 @@ class Trainer:
         self.message = ""
         self.history: list[dict] = []  # one row per slice (train) and per epoch (val)
         self._order = torch.empty(0, dtype=torch.long)
+        self._labelled_order = torch.empty(0, dtype=torch.long)
+        # "proportional": about N_labelled / steps labelled digits a step, each weighted N / N_labelled (TrainConfig.labelled_mix)
+        self.proportional = self.semi_supervised and self.config.labelled_mix == "proportional"
         self._progress = Progress(
             step=0, total_steps=self.total_steps, epoch=0.0, elapsed=0.0, samples_per_sec=0.0, eta=None,
             kl_weight=self.kl_weight(), terms={}, done=False, device=str(self.device),
@@ -178,7 +191,12 @@ class Trainer:
         if pos == 0 or len(self._order) != len(self.epoch_idx):
             self._order = self.epoch_idx[torch.randperm(len(self.epoch_idx), generator=self.generator)]
         idx = self._order[pos * self.config.batch_size : (pos + 1) * self.config.batch_size]
-        if self.semi_supervised:  # Kingma et al.: every step sees labelled and unlabelled digits
+        if self.proportional:  # one pass over the labelled digits for each pass over the unlabelled ones, evenly spread
+            n_lab, steps = len(self.labelled_idx), self.steps_per_epoch
+            if pos == 0 or len(self._labelled_order) != n_lab:
+                self._labelled_order = self.labelled_idx[torch.randperm(n_lab, generator=self.generator)]
+            idx = torch.cat([self._labelled_order[pos * n_lab // steps : (pos + 1) * n_lab // steps], idx])
+        elif self.semi_supervised:  # Kingma et al.: every step sees labelled and unlabelled digits
             n_lab = min(self.config.batch_size, len(self.labelled_idx))
             pick = torch.randint(len(self.labelled_idx), (n_lab,), generator=self.generator)
             idx = torch.cat([self.labelled_idx[pick], idx])
@@ -209,7 +227,8 @@ class Trainer:
     def _step(self) -> tuple[int, torch.Tensor]:
         """One optimiser step; returns the batch size and the loss terms, detached, in a stable order."""
         x, y = self._batch()
-        loss, terms = self.model.loss(x, y, kl_weight=self.kl_weight())
+        weighting = {"labelled_weight": len(self.x) / len(self.labelled_idx)} if self.proportional else {}
+        loss, terms = self.model.loss(x, y, kl_weight=self.kl_weight(), **weighting)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.lr_schedule == "cosine":
@@ -339,6 +358,7 @@ class Trainer:
             out["optimizer"] = copy.deepcopy(self.optimizer.state_dict())  # a copy: loading one shares its tensors
             out["one_cycle"] = None if self.one_cycle is None else copy.deepcopy(self.one_cycle.state_dict())
             out["order"], out["generator"] = self._order.cpu(), self.generator.get_state()
+            out["labelled_order"] = self._labelled_order.cpu()
         return out
 
     def restore(self, state: dict) -> None:
@@ -358,6 +378,7 @@ class Trainer:
             if self.one_cycle is not None and state["one_cycle"] is not None:
                 self.one_cycle.load_state_dict(state["one_cycle"])
             self._order = state["order"]
+            self._labelled_order = state.get("labelled_order", self._labelled_order)
             self.generator.set_state(state["generator"])
 
     @property

@@ -379,8 +379,10 @@ def semisupervised(
     m1_epochs: float | None = None,
     progress=None,
     validation: Dataset | None = None,
+    labelled_mix: str = "each-step",
 ) -> dict:
     """M2 with `labels` labelled digits and the rest unlabelled, against a classifier on those labels only.
+    labelled_mix="proportional" with alpha=0.1 is Kingma et al.'s code (TrainConfig.labelled_mix).
     With m1_latent > 0, M1+M2: M1 (a VAE with an m1_latent-D code) is trained first on every digit, and M2
     models its code (models/m2.py). `seed` draws the labelled digits and every network's initial weights.
 
@@ -420,7 +422,9 @@ def semisupervised(
                 code_means(encoder, train_seen.images[labelled]), train.labels[labelled], codes(test), test.labels, codes(validation), validation.labels
             )  # fmt: skip
             m1_figures["z1_logistic_accuracy"] = round(lr_accuracy, 4)
-    m2_config = TrainConfig(**{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2})
+    m2_config = TrainConfig(
+        **{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2, "labelled_mix": labelled_mix}
+    )
     out = {}
     if validation is None:
         m2 = train_to_end(make, train.with_labels(partial), m2_config, progress, m2_share)
@@ -436,6 +440,8 @@ def semisupervised(
         "m2_accuracy": round(float((m2_pred == test.labels).float().mean()), 4),
         "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
         "n": len(test),
+        "alpha": alpha,
+        "labelled_mix": labelled_mix,
         **out,
         **m1_figures,
         "model_object": m2,

@@ -199,3 +199,42 @@ def test_every_variant_has_its_card_and_every_card_a_variant():
 
     assert list(CARDS) == list(VARIANTS)  # the home page shows the cards in the variants' order
     assert all(cls.card is CARDS[name] for name, cls in VARIANTS.items())
+
+
+def test_kingmas_proportional_mix_shows_each_labelled_digit_once_a_pass_and_weights_it_by_n_over_n_labelled(digits):
+    """TrainConfig.labelled_mix="proportional" (Kingma et al.'s learn_yz_x_ss.py): every batch holds its share of one
+    pass over the labelled digits, and each one's classification term weighs alpha * N / N_labelled."""
+    from cvae_core.data import Dataset, hide_labels
+
+    labels = hide_labels(digits.labels[:1000], 40)
+    partial = Dataset("mnist-5k", "train", digits.images[:1000], labels)
+    model = build_model(small_config("m2"))
+    trainer = Trainer(model, partial, config=TrainConfig(epochs=2, batch_size=64, labelled_mix="proportional"))
+    trainer.x = torch.arange(1000, dtype=torch.float32)[:, None]  # each "image" is its digit's index, to follow it
+    trainer.binarize = False
+    for _ in range(2):
+        seen, per_step = [], []
+        for _ in range(trainer.steps_per_epoch):
+            x, y = trainer._batch()
+            seen += [int(i) for i in x[y >= 0, 0]]
+            per_step.append(int((y >= 0).sum()))
+            trainer.step += 1
+        assert sorted(seen) == torch.nonzero(labels >= 0).flatten().tolist()  # each labelled digit once in a pass
+        assert max(per_step) - min(per_step) <= 1  # spread evenly: 40 over 15 steps, 2 or 3 each
+
+    x, y = partial.images[:50], torch.full((50,), -1)
+    y[:3] = digits.labels[:3]  # three labelled digits in a batch of 50
+    torch.manual_seed(1)
+    _, each_step = model.loss(x, y)
+    torch.manual_seed(1)
+    _, proportional = model.loss(x, y, labelled_weight=1000 / 40)
+    mean_nll = each_step["classification"] / model.config.alpha
+    assert torch.allclose(proportional["classification"], model.config.alpha * mean_nll * 3 * 25 / 50)
+    assert torch.allclose(proportional["elbo"], each_step["elbo"])  # the bound itself does not change
+
+
+def test_an_unknown_labelled_mix_is_refused():
+    from cvae_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="labelled mix"):
+        TrainConfig(labelled_mix="half").validate(10)

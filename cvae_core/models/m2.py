@@ -79,8 +79,11 @@ class M2(CVAEModel):
     def log_likelihood(self, x, y=None, k: int = 100, max_rows: int = 8192):
         return super().log_likelihood(self.observed(x), y, k, max_rows)
 
-    def loss(self, x, y, kl_weight: float = 1.0, **batch):
-        """-J^alpha per digit. Labels of -1 mark unlabelled digits, whose y is summed out."""
+    def loss(self, x, y, kl_weight: float = 1.0, labelled_weight: float | None = None, **batch):
+        """-J^alpha per digit. Labels of -1 mark unlabelled digits, whose y is summed out. Without labelled_weight the
+        classification term is alpha times the labelled digits' mean; with it (Kingma et al.'s batches, which hold
+        labelled digits in data proportion: TrainConfig.labelled_mix), each labelled digit's term weighs
+        alpha * labelled_weight, summed and divided by the batch like the bound."""
         x = self.observed(x)
         c = self.config.n_classes
         labelled = y >= 0
@@ -101,7 +104,9 @@ class M2(CVAEModel):
         # recon - kl + log p(y) + entropy is exactly the bound reported as the ELBO.
         weight, entropy, cls_loss = x.new_ones(n_lab), x.new_zeros(()), x.new_zeros(())
         if n_lab:
-            cls_loss = F.nll_loss(log_q[labelled], y[labelled])
+            cls_loss = F.nll_loss(log_q[labelled], y[labelled], reduction="mean" if labelled_weight is None else "sum")
+            if labelled_weight is not None:
+                cls_loss = cls_loss * labelled_weight / x.shape[0]
         if n_unl:
             q = log_q[~labelled].exp()  # (n_unl, c)
             entropy = -(q * log_q[~labelled]).sum()
