@@ -14,16 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Dataset, hide_labels, in_batches
+from .data import OFFLINE, Dataset, hide_labels, in_batches, load_dataset, test_digits
 from .defaults import EXPERIMENTS
 from .distributions import bernoulli_log_likelihood
-from .engine import TrainConfig, Trainer
-from .errors import TrainingError
+from .engine import TrainConfig
+from .errors import ConfigError, TrainingError
 from .metrics import accuracy, active_units, predict
 from .models import ModelConfig, build_model
 from .models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from .nets import ConditionalMLP, image_encoder
 from .references import PYRO_QUADRANTS
+from .stages import Plan, PlanRun, Stage, run_plan
 from .text import N_
 
 
@@ -57,15 +58,9 @@ class QuadrantBaseline(nn.Module):
 
 def train_to_end(make_model, train: Dataset, config: TrainConfig, progress=None, share: tuple[float, float] = (0.0, 1.0)) -> nn.Module:
     """Build a network from config.seed (make_model()), train it through the engine, return it in eval mode on
-    the CPU, where the experiments evaluate (the engine may train on a GPU).
-
-    progress(f), when given, moves from share[0] to share[1] as training goes."""
-    torch.manual_seed(config.seed)  # the initial weights
-    model = make_model()
-    lo, hi = share
-    on_slice = None if progress is None else (lambda p: progress(lo + (hi - lo) * p.step / p.total_steps))
-    Trainer(model, train, config=config).run_to_end(on_slice)
-    return model.cpu().eval()
+    the CPU, where the experiments evaluate (the engine may train on a GPU). progress(f) moves from share[0] to share[1]."""
+    model, _ = run_plan(_one_stage(Stage(N_("a network"), make_model, train, config, share=share)), progress)
+    return model
 
 
 def train_selecting(
@@ -74,25 +69,11 @@ def train_selecting(
     """train_to_end, choosing on validation: after every epoch validation_loss(model) (lower is better) is measured
     and the weights of the best epoch are kept; with `patience`, training stops once that many epochs have passed
     without a better one (early stopping). Returns the model (eval mode, CPU) and {"epoch", "validation_loss"}."""
-    torch.manual_seed(config.seed)
-    model = make_model()
-    trainer = Trainer(model, train, config=config)
-    lo, hi = share
-    best, best_state, since = None, None, 0
-    while not trainer.done:
-        trainer.run(max_steps=trainer.steps_per_epoch)
-        model.eval()
-        loss = float(validation_loss(model))
-        if best is None or loss < best["validation_loss"]:
-            best, best_state, since = {"epoch": round(trainer.epoch, 3), "validation_loss": round(loss, 4)}, copy.deepcopy(model.state_dict()), 0
-        else:
-            since += 1
-        if progress is not None:
-            progress(lo + (hi - lo) * trainer.step / trainer.total_steps)
-        if patience is not None and since >= patience:
-            break
-    model.load_state_dict(best_state)
-    return model.cpu().eval(), best
+    return run_plan(_one_stage(Stage(N_("a network"), make_model, train, config, validation_loss, patience, share)), progress)
+
+
+def _one_stage(stage: Stage) -> Plan:
+    return (yield stage)
 
 
 def with_weights(model: nn.Module, part: str, source: nn.Module) -> nn.Module:
@@ -178,7 +159,12 @@ def showcase(baseline: QuadrantBaseline, cvae, image, n_samples: int = 6, seed: 
     return [cvae.visible_part(x), x.view(-1, 28, 28), baseline.complete(x), cvae.complete(x, n_samples=n_samples)[:, 0]]
 
 
-def quadrants(
+def quadrants(given: int, train: Dataset, test: Dataset, *args, progress=None, **kwargs) -> QuadrantResult:
+    """quadrants_plan trained to the end here; progress(f) from 0 to 1."""
+    return run_plan(quadrants_plan(given, train, test, *args, **kwargs), progress)
+
+
+def quadrants_plan(
     given: int,
     train: Dataset,
     test: Dataset,
@@ -188,13 +174,13 @@ def quadrants(
     hidden: int = 512,
     gsnn_weight: float | tuple[float, ...] = 0.0,
     fills: tuple[str, ...] = ("none", "prior"),
-    progress=None,
     validation: Dataset | None = None,
     nn_epochs: float | None = None,
     nn_patience: int = 20,
-) -> QuadrantResult:
+) -> Plan:
     """Train the NN baseline, then one cvae3 per fill (see ModelConfig.nn_fill) and GSNN weight on the same digits and
-    settings; negative conditional log-likelihoods of the binarised hidden pixels on test (nats).
+    settings; negative conditional log-likelihoods of the binarised hidden pixels on test (nats). A plan
+    (cvae_core/stages.py): its findings, after each network, are the QuadrantResult.as_dict() of the networks so far.
 
     With validation digits every choice is made on them: the NN trains for as long as its own validation score
     improves (up to nn_epochs, default 3 x epochs; stopping after nn_patience epochs without a better one: a fair
@@ -207,32 +193,39 @@ def quadrants(
     validation = None if validation is None else validation.binarized_once()
     test = test.binarized_once()
     chosen_nn_epochs = None
+    make_nn = lambda: QuadrantBaseline(given, hidden)  # noqa: E731
     if validation is not None:
         nn_config = TrainConfig(**{**EXPERIMENTS["quadrants"], "epochs": nn_epochs or 3 * epochs, "seed": seed})
-        baseline, picked = train_selecting(
-            lambda: QuadrantBaseline(given, hidden), train, nn_config, lambda m: nn_ncll(m, validation), nn_patience, progress, (0.0, share)
-        )
+        baseline, picked = yield Stage(N_("the NN baseline"), make_nn, train, nn_config, lambda m: nn_ncll(m, validation), nn_patience, (0.0, share))
         chosen_nn_epochs = picked["epoch"]
     else:
-        baseline = train_to_end(lambda: QuadrantBaseline(given, hidden), train, config, progress, (0.0, share))
-    cvaes, scores = {}, {}
+        baseline, _ = yield Stage(N_("the NN baseline"), make_nn, train, config, share=(0.0, share))
+    nn_score = nn_ncll(baseline, test)
+    cvaes, scores, mc, iw = {}, {}, {}, {}
+
+    def so_far(selected=None) -> QuadrantResult:
+        return QuadrantResult(given, nn_score, mc, iw, len(test), baseline, {f: cvaes[f] for f in mc}, scores, chosen_nn_epochs, selected)
+
+    yield {"quadrants": so_far().as_dict()}
     for i, (fill, w) in enumerate(runs):
         model_config = ModelConfig(
             variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=w, nn_fill=fill
         )
         make = (lambda c=model_config: build_model(c)) if fill == "none" else (lambda c=model_config: with_weights(build_model(c), "baseline_net", baseline.net))
-        cvae = train_to_end(make, train, config, progress, ((i + 1) * share, (i + 2) * share))
+        name = N_("the CVAE") if fill == "none" else N_("the NN-filled CVAE")
+        cvae, _ = yield Stage(name, make, train, config, share=((i + 1) * share, (i + 2) * share))
         if validation is None:
             cvaes[fill] = cvae
-            continue
-        mc, iw = completion_scores(cvae, validation, samples, seed)
-        if fill not in scores or mc < scores[fill]["ncll_mc"]:
-            cvaes[fill], scores[fill] = cvae, {"ncll_mc": round(mc, 3), "ncll_is": round(iw, 3), "gsnn_weight": w}
-    mc, iw = {}, {}
-    for fill, cvae in cvaes.items():
-        mc[fill], iw[fill] = completion_scores(cvae, test, samples, seed)
+        else:
+            v_mc, v_iw = completion_scores(cvae, validation, samples, seed)
+            if fill not in scores or v_mc < scores[fill]["ncll_mc"]:
+                cvaes[fill], scores[fill] = cvae, {"ncll_mc": round(v_mc, 3), "ncll_is": round(v_iw, 3), "gsnn_weight": w}
+        if i + 1 == len(runs) or runs[i + 1][0] != fill:  # the fill's last weight: its network is chosen, test it once
+            mc[fill], iw[fill] = completion_scores(cvaes[fill], test, samples, seed)
+            yield {"quadrants": so_far().as_dict()}
     selected = min(scores, key=lambda f: scores[f]["ncll_mc"]) if scores else None
-    return QuadrantResult(given, nn_ncll(baseline, test), mc, iw, len(test), baseline, cvaes, scores, chosen_nn_epochs, selected)
+    yield {"quadrants": so_far(selected).as_dict()}
+    return so_far(selected)
 
 
 # ---- cvae3 as a classifier ----------------------------------------------------------------------
@@ -294,20 +287,25 @@ class PlainClassifier(nn.Module):
         return torch.softmax(self(x), -1)
 
 
-def train_m1(
-    train: Dataset, seed: int = 0, hidden: int = 512, latent_dim: int = 50, epochs: float | None = None, progress=None, share=(0.0, 1.0),
+def train_m1(train: Dataset, *args, progress=None, **kwargs):
+    """M1 (m1_stage) trained to the end here."""
+    m1, _ = run_plan(_one_stage(m1_stage(train, *args, **kwargs)), progress)
+    return m1
+
+
+def m1_stage(
+    train: Dataset, seed: int = 0, hidden: int = 512, latent_dim: int = 50, epochs: float | None = None, share=(0.0, 1.0),
     validation: Dataset | None = None, patience: int = EXPERIMENTS["m1_patience"],
-):
+) -> Stage:  # fmt: skip
     """M1 of Kingma et al. 2014: a VAE on every training digit (their labels unused), whose code z1 M2 then models.
     Trained, as theirs, on dynamically binarised digits; with `validation`, the epoch of the best validation ELBO
     is kept and training stops once `patience` epochs bring no better one (their M1 trained to a plateau)."""
-    settings = {**EXPERIMENTS["m1"], "seed": seed, **({} if epochs is None else {"epochs": epochs})}
+    config = TrainConfig(**{**EXPERIMENTS["m1"], "seed": seed, **({} if epochs is None else {"epochs": epochs})})
     make = lambda: build_model(ModelConfig(variant="vae", latent_dim=latent_dim, hidden=hidden))  # noqa: E731
     if validation is None:
-        return train_to_end(make, train, TrainConfig(**settings), progress, share)
+        return Stage(N_("M1"), make, train, config, share=share)
     seen = validation.binarized_once()
-    m1, _best = train_selecting(make, train, TrainConfig(**settings), lambda m: -mean_elbo(m, seen), patience, progress, share)
-    return m1
+    return Stage(N_("M1"), make, train, config, lambda m: -mean_elbo(m, seen), patience, share)
 
 
 @torch.inference_mode()
@@ -366,7 +364,12 @@ def logistic_regression_accuracy(train_z, train_y, test_z, test_y, validation_z,
     return score(best, test_z, test_y)
 
 
-def semisupervised(
+def semisupervised(labels: int, train: Dataset, test: Dataset, *args, progress=None, **kwargs) -> dict:
+    """semisupervised_plan trained to the end here; progress(f) from 0 to 1."""
+    return run_plan(semisupervised_plan(labels, train, test, *args, **kwargs), progress)
+
+
+def semisupervised_plan(
     labels: int,
     train: Dataset,
     test: Dataset,
@@ -377,14 +380,14 @@ def semisupervised(
     alpha: float = 50.0,
     m1_latent: int = 0,
     m1_epochs: float | None = None,
-    progress=None,
     validation: Dataset | None = None,
     labelled_mix: str = "each-step",
-) -> dict:
+) -> Plan:
     """M2 with `labels` labelled digits and the rest unlabelled, against a classifier on those labels only.
-    labelled_mix="proportional" with alpha=0.1 is Kingma et al.'s code (TrainConfig.labelled_mix).
     With m1_latent > 0, M1+M2: M1 (a VAE with an m1_latent-D code) is trained first on every digit, and M2
     models its code (models/m2.py). `seed` draws the labelled digits and every network's initial weights.
+    labelled_mix="proportional" with alpha=0.1 is Kingma et al.'s code (TrainConfig.labelled_mix). A plan
+    (cvae_core/stages.py) whose findings fill as each network ends.
 
     A small z (8 dimensions) and a KL weight that starts at 8 leave the label y to carry the digit's
     class, so the bound L(x, y) differs sharply between labels and the unlabelled term teaches q(y|x)
@@ -395,18 +398,15 @@ def semisupervised(
     # The baseline sees as many gradient steps as M2 does (labelled batches are redrawn each step).
     m2_steps = epochs * math.ceil(int((~labelled).sum()) / 128)
     base_epochs = m2_steps / math.ceil(len(only_labelled) / 128)
-    baseline = train_to_end(
-        lambda: PlainClassifier(hidden),
-        only_labelled,
-        TrainConfig(**{**EXPERIMENTS["semisupervised_baseline"], "epochs": base_epochs, "seed": seed}),
-        progress,
-        (0.0, 0.1),
-    )
+    baseline_config = TrainConfig(**{**EXPERIMENTS["semisupervised_baseline"], "epochs": base_epochs, "seed": seed})
+    baseline, _ = yield Stage(N_("the baseline classifier"), lambda: PlainClassifier(hidden), only_labelled, baseline_config, share=(0.0, 0.1))
+    figures = {"labels": labels, "model": "M1+M2" if m1_latent else "M2", "seed": seed, "baseline_accuracy": round(accuracy(baseline.classify, test), 4)}
+    yield {"semisupervised": dict(figures)}
     config = ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha)
     make = lambda: build_model(config)  # noqa: E731
     m2_share, m1_figures = (0.1, 1.0), {}
     if m1_latent:
-        m1 = train_m1(train, seed, hidden, m1_latent, m1_epochs, progress, (0.1, 0.3), validation=validation)
+        m1, _ = yield m1_stage(train, seed, hidden, m1_latent, m1_epochs, (0.1, 0.3), validation=validation)
         train_seen = train.binarized_once(seed=seed)  # M1 read binarised digits: so does the activity criterion
         keep = active_units(m1, train_seen)
         if not keep.any():
@@ -422,30 +422,64 @@ def semisupervised(
                 code_means(encoder, train_seen.images[labelled]), train.labels[labelled], codes(test), test.labels, codes(validation), validation.labels
             )  # fmt: skip
             m1_figures["z1_logistic_accuracy"] = round(lr_accuracy, 4)
+        yield {"semisupervised": {**figures, **m1_figures}}
     m2_config = TrainConfig(
         **{**EXPERIMENTS["semisupervised"], "epochs": epochs, "seed": seed, "warmup_epochs": epochs / 2, "labelled_mix": labelled_mix}
     )
     out = {}
     if validation is None:
-        m2 = train_to_end(make, train.with_labels(partial), m2_config, progress, m2_share)
+        m2, _ = yield Stage(N_("M2"), make, train.with_labels(partial), m2_config, share=m2_share)
     else:  # the epoch whose q(y|x) reads the validation digits best (M2 trains on binarised digits: so are they)
         seen = validation.binarized_once()
-        m2, picked = train_selecting(make, train.with_labels(partial), m2_config, lambda m: 1 - accuracy(m.classify, seen), None, progress, m2_share)
+        m2, picked = yield Stage(N_("M2"), make, train.with_labels(partial), m2_config, lambda m: 1 - accuracy(m.classify, seen), None, m2_share)
         out = {"selected_on": "validation", "epoch_kept": picked["epoch"], "validation_accuracy": round(1 - picked["validation_loss"], 4)}
     m2_pred = predict(m2.classify, test.binarized_once().images)
-    return {
-        "labels": labels,
-        "model": "M1+M2" if m1_latent else "M2",
-        "seed": seed,
+    result = {
+        **figures,
         "m2_accuracy": round(float((m2_pred == test.labels).float().mean()), 4),
-        "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
         "n": len(test),
         "alpha": alpha,
         "labelled_mix": labelled_mix,
         **out,
         **m1_figures,
-        "model_object": m2,
     }
+    yield {"semisupervised": dict(result)}
+    return {**result, "model_object": m2}
+
+
+# ---- retrained live, as jobs of the training service --------------------------------------------
+# What a visitor may retrain on the Experiments page: each setting's choices (in order, for a slider) and its default.
+# A spec comes from a stranger's page, so it is checked against these choices before anything is spent.
+LIVE_EXPERIMENTS = {
+    "quadrants": {"given": ((1, 2, 3), 1), "epochs": ((2, 5, 10, 20, 30, 100), 5), "test_digits": ((500, 1000, 2000, 10000), 1000)},
+    "semisupervised": {"labels": ((100, 600, 1000, 3000), 100), "model": (("M2", "M1+M2"), "M2"), "epochs": ((2, 5, 10, 20, 50, 150), 5)},
+}
+LIVE_SAMPLES = 50  # MC and IS samples per digit of a live quadrant run's scores (the shipped runs used 100)
+
+
+def live_plan(spec: dict, load=load_dataset) -> PlanRun:
+    """A live retrain of an experiment, from a page's spec ({"experiment": ..., and LIVE_EXPERIMENTS' settings}), as a
+    job for the training service; raises ConfigError for a spec outside the choices. load(name, split) gives the data."""
+    kind = spec.get("experiment") if isinstance(spec, dict) else None
+    if kind not in LIVE_EXPERIMENTS:
+        raise ConfigError(N_("unknown experiment {experiment}"), experiment=repr(kind)[:40])
+    choices = LIVE_EXPERIMENTS[kind]
+    settings = {}
+    for name, (options, default) in choices.items():
+        value = spec.get(name, default)
+        if value not in options or type(value) is not type(default):
+            raise ConfigError(N_("{setting} must be one of {options}"), setting=name, options=", ".join(map(str, options)))
+        settings[name] = value
+    train, validation = load(OFFLINE, "train"), load(OFFLINE, "val")
+    test = test_digits()
+    if kind == "quadrants":
+        plan = quadrants_plan(settings["given"], train, test.binarized_once().subset(settings["test_digits"]), epochs=settings["epochs"],
+                              samples=LIVE_SAMPLES, validation=validation)  # fmt: skip
+        return PlanRun(plan, kind, final_model=lambda result: result.cvaes[result.best])
+    m1_latent = 50 if settings["model"] == "M1+M2" else 0
+    plan = semisupervised_plan(settings["labels"], train, test, epochs=settings["epochs"], m1_latent=m1_latent, m1_epochs=settings["epochs"],
+                               validation=validation)  # fmt: skip
+    return PlanRun(plan, kind, final_model=lambda result: result["model_object"])
 
 
 # ---- spreads over seeds -------------------------------------------------------------------------

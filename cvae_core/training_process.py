@@ -27,6 +27,9 @@ from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from . import checkpoint, images
 from .errors import CVAEError
 from .memory import collect_everything, limit_malloc_arenas, release_memory
@@ -131,6 +134,32 @@ class TrainingHost:
             "id": run.id, "variant": model.name, "makes_images": model.makes_images, "uses_label": model.uses_label,
             "epochs": trainer.config.epochs,
         }  # fmt: skip
+
+    def submit_experiment(self, spec: dict) -> dict:
+        """Queue a live retrain of an experiment (experiments.live_plan): {"id", "variant", ...} as submit's, or an error."""
+        from .experiments import live_plan
+
+        try:
+            job = live_plan(spec, self._dataset)
+        except CVAEError as e:
+            return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
+        run = TrainingRun(job)  # no grid: an experiment's networks are shown by its page once they are trained
+        self.runs[run.id] = run
+        self.service.start(run)
+        return {"id": run.id, "variant": f"experiment:{job.experiment}", "makes_images": False, "uses_label": False, "epochs": None}
+
+    def showcase(self, run_id: str, image, seed: int) -> list | None:
+        """A finished live quadrant run's completions of one digit (28 x 28, values in [0, 1]): what is shown, the truth,
+        the NN's guess and six CVAE completions, as arrays; None for another run, one not finished, or a malformed image."""
+        from .experiments import QuadrantResult
+
+        run = self.runs.get(run_id)
+        result = getattr(run.trainer, "result", None) if run is not None else None
+        image = np.asarray(image, dtype=np.float32)
+        if not isinstance(result, QuadrantResult) or image.size != 28 * 28 or not np.isfinite(image).all():
+            return None
+        x = torch.from_numpy(image.reshape(28, 28).clip(0, 1))
+        return [part.numpy() for part in result.showcase(x, n_samples=6, seed=int(seed) % 2**31)]
 
     def start(self, run_id: str) -> None:
         if run_id in self.runs:
@@ -337,7 +366,13 @@ class TrainingClient:
 
     def submit(self, recipe: dict) -> "RunHandle":
         """Queue a run; raises CVAEError with the training process's sentence if it cannot start."""
-        answer = self.call("submit", recipe)
+        return self._handle(self.call("submit", recipe))
+
+    def submit_experiment(self, spec: dict) -> "RunHandle":
+        """Queue a live retrain of an experiment (cvae_core.experiments.LIVE_EXPERIMENTS); raises CVAEError as submit does."""
+        return self._handle(self.call("submit_experiment", spec))
+
+    def _handle(self, answer: dict) -> "RunHandle":
         if "error" in answer:
             raise CVAEError(answer["template"], **answer["fields"])
         handle = RunHandle(self, answer)
@@ -476,6 +511,10 @@ class RunHandle:
                 version, data = answer
                 self._model = (version, checkpoint.from_bytes(data).model.eval().requires_grad_(False))
             return self._model[1]
+
+    def showcase(self, image, seed: int = 0) -> list | None:
+        """A finished live quadrant run's completions of one digit (TrainingHost.showcase)."""
+        return self._client.call("showcase", self.id, np.asarray(image, dtype=np.float32), int(seed))
 
     def animation(self) -> bytes | None:
         """An animated GIF of the run's sample grids as training went (None before the first grid)."""

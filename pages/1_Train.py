@@ -231,10 +231,10 @@ def live_view():
     if refresh is not None and ui.training.refresh_drifted(refresh, ui.training.live_refresh_seconds(load)):
         st.rerun(scope="app")  # visitors came or left: refresh at the period the server's load asks for now
     snap = run.snapshot
-    if not snap.active and state.get("shown_state") in ("queued", "training"):
-        state["shown_state"] = snap.state
+    if not snap.active and ui.state.shown_state("train") in ("queued", "training"):
+        ui.state.note_shown_state("train", snap.state)
         st.rerun(scope="app")  # training ended: the buttons, the save panel and the interactive curves change
-    state["shown_state"] = snap.state
+    ui.state.note_shown_state("train", snap.state)
     if snap.error:  # a sentence of the training service, kept as a template and its fields where it has them
         st.error(translated(snap.error_template, snap.error_fields, snap.error))
     run_view.show_run(run, snap, load)

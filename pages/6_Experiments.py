@@ -4,23 +4,23 @@ visitor can also retrain either experiment live, in short."""
 
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 import ui
 from cvae_core.checkpoint import Checkpoint
-from cvae_core.data import OFFLINE, load_dataset
 from cvae_core.errors import CheckpointError
 from cvae_core.experiments import (
+    LIVE_EXPERIMENTS,
     QUADRANT_COLUMNS,
     load_shipped,
     quadrant_baseline_of,
     quadrant_rows,
-    quadrants,
-    semisupervised,
     semisupervised_rows,
     shipped_results,
     showcase,
 )
 from cvae_core.references import PYRO_QUADRANTS, PYRO_QUADRANTS_LABEL, SEMI_SUPERVISED, SOHN_QUADRANTS_NOTE
+from ui import experiment_view
 from ui.i18n import N_, _
 
 ui.setup_page(
@@ -74,10 +74,11 @@ def probability_chart(probabilities, title: str) -> go.Figure:
     return fig
 
 
+# The live semi-supervised table's columns (marked English, translated where shown); "…" until a network has its figure.
+LIVE_COLUMNS = {"model": N_("model"), "labels": N_("labels"), "m2_accuracy": N_("m2_accuracy"), "baseline_accuracy": N_("baseline_accuracy"),
+                "n": N_("n")}  # fmt: skip
 shipped = results()
-state = st.session_state
 test = ui.test_digits()
-train, validation = load_dataset(OFFLINE, "train"), load_dataset(OFFLINE, "val")
 quad_tab, semi_tab = st.tabs([_("Complete a hidden digit (Sohn et al. 2015)"), _("Learn from 100 labels (Kingma et al. 2014)")])
 
 with quad_tab:
@@ -121,32 +122,43 @@ with quad_tab:
         images = showcase(quadrant_baseline_of(shipped_cvae.model), shipped_cvae.model, x, n_samples=6, seed=index)
         ui.show_digits(images, ncol=9, scale=3, caption=_("shown · truth · NN guess · six CVAE completions"), download="completions.png", key="dl-quad")
 
-    with st.expander(_("Retrain live")):
+    with st.expander(_("Retrain live"), expanded=ui.state.experiment_run("quadrants") is not None):
+        options = LIVE_EXPERIMENTS["quadrants"]
         c1, c2, c3 = st.columns(3)
-        given = c1.radio(_("Quadrants shown"), [1, 2, 3], horizontal=True, help=_("1: bottom-left; 2: left half; 3: all but bottom-right."))
+        given = c1.radio(_("Quadrants shown"), options["given"][0], horizontal=True, help=_("1: bottom-left; 2: left half; 3: all but bottom-right."))
         epochs = c2.select_slider(
-            _("Epochs"), [2, 5, 10, 20, 30, 100], value=5,
-            help=_("All three networks train this long; 5 epochs take about a minute. The shipped runs used 100."),
+            _("Epochs"), options["epochs"][0], value=options["epochs"][1],
+            help=_("The CVAEs train this long, the NN until its validation score stops improving; 5 epochs take about a minute. The shipped runs used 100."),
         )  # fmt: skip
-        n_test = c3.select_slider(_("Test digits"), [500, 1000, 2000, 10000], value=1000, help=_("How many test digits score the networks."))
-        if st.button(_("Train the NN and both CVAEs"), type="primary", key="run_quadrants"):
-            bar = st.progress(0.0, text=_("Training the NN baseline, then the CVAEs…"))
-            training = _("Training… {fraction:.0%}")
-            result = quadrants(
-                given, train, test.binarized_once().subset(n_test), epochs=epochs, samples=50, validation=validation,
-                progress=lambda f: bar.progress(min(f, 1.0), text=training.format(fraction=f)),
-            )  # fmt: skip
-            bar.empty()
-            state.setdefault("quadrant_results", {})[given] = result
-        live = state.get("quadrant_results", {})
-        if live:
-            st.dataframe(translated_keys(quadrant_rows({f"quadrants-{g}": r.as_dict() for g, r in live.items()})), hide_index=True, width="stretch")
-        if given in live:
-            r = live[given]
-            caption = _("your live run, {count} quadrant(s) shown: shown · truth · NN guess · six completions by the better CVAE")
-            ui.show_digits(r.showcase(x, n_samples=6, seed=index), ncol=9, scale=3, caption=caption.format(count=given))
-        else:
-            st.caption(_("Press the button to train this number of quadrants live."))
+        n_test = c3.select_slider(
+            _("Test digits"), options["test_digits"][0], value=options["test_digits"][1], help=_("How many test digits score the networks.")
+        )
+        spec = {"experiment": "quadrants", "given": given, "epochs": epochs, "test_digits": n_test}
+        experiment_view.controls("quadrants", _("Train the NN and both CVAEs"), spec)
+
+        def quadrant_job(run, snap):
+            findings = snap.summary.get("findings", {}).get("quadrants")
+            live = ui.state.live_findings("quadrants")
+            if findings is not None and snap.state == "done":
+                live[findings["given"]] = findings  # one row per number of quadrants, the latest run of each
+            shown = {f"quadrants-{g}": r for g, r in live.items()}
+            if findings is not None:
+                shown[f"quadrants-{findings['given']}"] = findings  # the running one's networks so far
+            if shown:
+                st.dataframe(translated_keys(quadrant_rows(shown)), hide_index=True, width="stretch")
+            if snap.state == "done" and findings is not None:
+                completions = run.showcase(x, seed=index)
+                if completions is not None:
+                    caption = _("your live run, {count} quadrant(s) shown: shown · truth · NN guess · six completions by the CVAE chosen on validation")
+                    ui.show_digits([torch.from_numpy(part) for part in completions], ncol=9, scale=3, caption=caption.format(count=findings["given"]))
+            elif not snap.active:
+                st.caption(_("Press **Resume** to go on, or the button above to train again."))
+
+        experiment_view.live_experiment("quadrants", quadrant_job)
+        if ui.state.experiment_run("quadrants") is None:
+            st.caption(
+                _("Press the button to train this number of quadrants live. Training goes on while you read other pages; closing the tab pauses it.")
+            )
 
 with semi_tab:
     st.markdown(
@@ -199,37 +211,44 @@ with semi_tab:
         column.plotly_chart(probability_chart(probabilities, _("{model}, 100 labels: reads {digit}").format(model=name, digit=int(probabilities.argmax()))), width="stretch",
                             key=f"read-{model_id}")  # fmt: skip
 
-    with st.expander(_("Retrain live")):
+    with st.expander(_("Retrain live"), expanded=ui.state.experiment_run("semisupervised") is not None):
+        options = LIVE_EXPERIMENTS["semisupervised"]
         c1, c2, c3 = st.columns(3)
         n_labels = c1.select_slider(
-            _("Labelled digits"), [100, 600, 1000, 3000], value=100, help=_("The rest of the 4,500 training digits lose their labels.")
+            _("Labelled digits"), options["labels"][0], value=options["labels"][1], help=_("The rest of the 4,500 training digits lose their labels.")
         )
-        stack = c2.radio(_("Model"), ["M2", "M1+M2"], horizontal=True, help=_("M1+M2 trains a VAE on every digit first, then M2 on its code."))
+        stack = c2.radio(_("Model"), options["model"][0], horizontal=True, help=_("M1+M2 trains a VAE on every digit first, then M2 on its code."))
         epochs_m2 = c3.select_slider(
-            _("Epochs"), [2, 5, 10, 20, 50, 150], value=5, key="m2_epochs",
+            _("Epochs"), options["epochs"][0], value=options["epochs"][1], key="m2_epochs",
             help=_("M2 decodes every unlabelled digit ten times: 5 epochs take about a minute. The shipped runs used 150."),
         )  # fmt: skip
-        if st.button(_("Train it and the baseline"), type="primary", key="run_m2"):
-            bar = st.progress(0.0, text=_("Training…"))
-            training = _("Training… {fraction:.0%}")
-            result = semisupervised(
-                n_labels, train, test, epochs=epochs_m2, m1_latent=50 if stack == "M1+M2" else 0, m1_epochs=epochs_m2, validation=validation,
-                progress=lambda f: bar.progress(min(f, 1.0), text=training.format(fraction=f)),
-            )  # fmt: skip
-            bar.empty()
-            state.setdefault("m2_results", {})[(stack, n_labels)] = result
-            if stack == "M2":
-                ui.add_session_model(f"m2-{n_labels}labels", Checkpoint(result["model_object"], {"variant": "m2", "labels": n_labels}), prefer=False)
-        live = state.get("m2_results", {})
-        if live:
-            live_columns = {"model": N_("model"), "labels": N_("labels"), "m2_accuracy": N_("m2_accuracy"),
-                            "baseline_accuracy": N_("baseline_accuracy"), "n": N_("n")}  # fmt: skip
-            st.dataframe([{_(title): r[k] for k, title in live_columns.items()} for r in live.values()], hide_index=True)
-            last = list(live.values())[-1]
-            if last["model_object"].makes_images:
-                st.markdown(_("**Digits drawn by the M2 you trained with {count} labels** (one row per label):").format(count=last["labels"]))
-                ui.show_digits(last["model_object"].label_grid(10, seed=0), ncol=10, scale=2)
-                shown_as = _("{name} (this session)").format(name=f"m2-{last['labels']}labels")  # as the model pickers name it
+        spec = {"experiment": "semisupervised", "labels": n_labels, "model": stack, "epochs": epochs_m2}
+        experiment_view.controls("semisupervised", _("Train it and the baseline"), spec)
+
+        def semisupervised_job(run, snap):
+            findings = snap.summary.get("findings", {}).get("semisupervised")
+            live = ui.state.live_findings("semisupervised")
+            if findings is not None and snap.state == "done":
+                live[(findings["model"], findings["labels"])] = findings
+            rows = list(live.values())
+            if findings is not None and snap.state != "done":
+                rows.append(findings)  # the running one: its baseline first, then M2 when it ends
+            if rows:
+                st.dataframe([{_(title): r.get(k, "…") for k, title in LIVE_COLUMNS.items()} for r in rows], hide_index=True)
+            if snap.state != "done" or findings is None:
+                return
+            model = run.model()
+            if model is not None and model.makes_images:
+                st.markdown(_("**Digits drawn by the M2 you trained with {count} labels** (one row per label):").format(count=findings["labels"]))
+                ui.show_digits(model.label_grid(10, seed=0), ncol=10, scale=2)
+            added = any(entry.metadata.get("live_run") == run.id for entry in ui.state.session_models().values())
+            if model is not None and findings["model"] == "M2" and not added:  # once, when the retrain is first seen done
+                name = f"m2-{findings['labels']}labels"
+                ui.add_session_model(name, Checkpoint(model, {"variant": "m2", "labels": findings["labels"]}), prefer=False, metadata={"live_run": run.id})
+            if findings["model"] == "M2":
+                shown_as = _("{name} (this session)").format(name=f"m2-{findings['labels']}labels")  # as the model pickers name it
                 st.caption(_("This M2 is now on every page as **{name}**.").format(name=shown_as))
-        else:
-            st.caption(_("Press the button to train live."))
+
+        experiment_view.live_experiment("semisupervised", semisupervised_job)
+        if ui.state.experiment_run("semisupervised") is None:
+            st.caption(_("Press the button to train live. Training goes on while you read other pages; closing the tab pauses it."))

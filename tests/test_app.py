@@ -427,15 +427,57 @@ def test_experiments_page_opens_on_the_shipped_results_without_training(held_out
     assert images(at), "no completions of the drawing shown"
 
 
-def test_experiments_page_retrains_the_quadrant_experiment_live():
+def finish(run) -> None:
+    """Wait for a run to end, beating its heartbeat as an open tab's page would."""
+    import ui.training
+
+    def ended():
+        ui.training.client().heartbeat(run)
+        return not run.snapshot.active
+
+    wait_until(ended, timeout=600)
+
+
+def test_experiments_page_retrains_the_quadrant_experiment_as_a_job_of_the_training_service():
     at = page("pages/6_Experiments.py").run()
     at.select_slider[0].set_value(2)  # epochs
     at.select_slider[1].set_value(500)  # test digits
     next(b for b in at.button if b.label == "Train the NN and both CVAEs").click().run()
     no_exceptions(at)
-    result = at.session_state["quadrant_results"][1]
-    assert set(result.cvaes) == {"none", "prior"} and 0 < result.nn_ncll < 400
-    assert all(0 < v < 400 for v in result.cvae_ncll_is.values())
+    run = at.session_state["live_experiments"]["quadrants"]
+    assert run.snapshot.state in ("queued", "training")  # the script run did not train: the service does
+    assert next(b for b in at.button if b.label == "Train the NN and both CVAEs").disabled  # one retrain at a time
+    finish(run)
+    at.run()
+    no_exceptions(at)
+    snap = run.snapshot
+    assert snap.state == "done", snap.error
+    findings = snap.summary["findings"]["quadrants"]
+    assert set(findings["cvae"]) == {"none", "prior"} and 0 < findings["nn_ncll"] < 400 and findings["n"] == 500
+    assert findings["selected_on"] == "validation" and findings["selected_fill"] in ("none", "prior")
+    table = next(d.value for d in at.dataframe if "test digits" in d.value.columns and 500 in set(d.value["test digits"]))
+    assert len(table) == 1 and table["CVAE: MC"][0] == findings["cvae"]["none"]["ncll_mc"]
+    completions = run.showcase(np.zeros((28, 28), np.float32), seed=1)
+    assert [c.shape for c in completions] == [(1, 28, 28)] * 3 + [(6, 28, 28)]
+    assert run.showcase(np.zeros(5), seed=1) is None  # a malformed digit is refused, not reshaped
+    assert at.session_state["live_findings"]["quadrants"][1] == findings  # kept for the table once the run is done
+
+
+def test_experiments_page_retrains_m2_and_adds_it_to_the_sessions_models():
+    at = page("pages/6_Experiments.py").run()
+    slider = next(s for s in at.select_slider if s.key == "m2_epochs")
+    slider.set_value(2).run()
+    next(b for b in at.button if b.label == "Train it and the baseline").click().run()
+    no_exceptions(at)
+    run = at.session_state["live_experiments"]["semisupervised"]
+    finish(run)
+    at.run()
+    no_exceptions(at)
+    findings = run.snapshot.summary["findings"]["semisupervised"]
+    assert findings["model"] == "M2" and findings["labels"] == 100 and 0.1 < findings["m2_accuracy"] <= 1
+    assert session_names(at) == ["m2-100labels"]  # on every page now
+    at.run()
+    assert session_names(at) == ["m2-100labels"]  # once, however often the page is drawn
 
 
 def session_names(at: AppTest) -> list[str]:

@@ -348,6 +348,33 @@ def test_closing_the_tab_stops_its_training(server, browser):
         time.sleep(0.5)
 
 
+def test_a_live_retrain_goes_on_while_its_visitor_reads_another_page(server, browser):
+    """Experiments' Retrain live is a job of the training service: started, left for the Train page, found again still
+    going (or done), never paused by the visit elsewhere; its table fills as each network ends."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.goto(f"{server}/Experiments")
+    wait_ready(pg, "Experiments")
+    main(pg).locator('[data-testid="stExpander"] summary').filter(has_text="Retrain live").first.click()
+    main(pg).get_by_role("button", name="Train the NN and both CVAEs").click()
+    status = main(pg).locator('[data-testid="stProgress"]').filter(has_text="of the experiment")
+    status.first.wait_for(timeout=60_000)
+    assert_no_exception(pg)
+    shot(pg, "experiments-live")
+    pg.locator(SIDEBAR_LINKS).filter(has_text="Train").first.click()
+    wait_ready(pg, "Train")
+    pg.wait_for_timeout(8_000)  # longer than the service waits for a silent run (6 s): the sidebar's heartbeat keeps it
+    assert _home_count(browser, server, "Training now") >= 1
+    pg.locator(SIDEBAR_LINKS).filter(has_text="Experiments").first.click()
+    wait_ready(pg, "Experiments")
+    back = main(pg).locator('[data-testid="stProgress"]').first
+    back.wait_for(timeout=30_000)  # the expander opens on the retrain the session has
+    assert "paused" not in back.inner_text()
+    assert "training" in back.inner_text() or "done" in back.inner_text(), back.inner_text()
+    press_stop(pg)
+    context.close()
+
+
 SESSION_TTL = 2  # seconds a disconnected session is kept (Streamlit's default is 120)
 
 

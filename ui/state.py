@@ -131,12 +131,46 @@ def keep_own_reader(key: tuple, classifier) -> None:
     st.session_state[OWN_READER] = (key, classifier)
 
 
+LIVE_EXPERIMENTS = "live_experiments"  # experiment ("quadrants", "semisupervised") -> this session's latest live retrain
+LIVE_FINDINGS = "live_findings"  # experiment -> {its settings, as a tuple -> the findings of a finished live retrain}
+
+
+def experiment_run(experiment: str):
+    """The RunHandle of this session's latest live retrain of an experiment, or None."""
+    return st.session_state.get(LIVE_EXPERIMENTS, {}).get(experiment)
+
+
+def experiment_runs() -> list:
+    return list(st.session_state.get(LIVE_EXPERIMENTS, {}).values())
+
+
+def set_experiment_run(experiment: str, run) -> None:
+    """One live retrain per experiment and session: a new one replaces the last (whose run the server then drops)."""
+    st.session_state.setdefault(LIVE_EXPERIMENTS, {})[experiment] = run
+
+
+def live_findings(experiment: str) -> dict:
+    """Finished live retrains' findings by their settings (a few plain figures each, one per choice of settings)."""
+    return st.session_state.setdefault(LIVE_FINDINGS, {}).setdefault(experiment, {})
+
+
+SHOWN_STATE = "shown_state"  # live view -> the run state it last drew (queued, training, ...): an end redraws the page
+
+
+def shown_state(view: str) -> str | None:
+    return st.session_state.get(SHOWN_STATE, {}).get(view)
+
+
+def note_shown_state(view: str, run_state: str) -> None:
+    st.session_state.setdefault(SHOWN_STATE, {})[view] = run_state
+
+
 # ---- a reload keeps the visitor's runs ---------------------------------------------------------------
 # A reload opens a new Streamlit session. A browser that carries a secret cookie -- the proxy's random route cookie
 # (deploy/), or Streamlit's own XSRF cookie -- gets back the runs and models of its previous session, which the server
 # keeps for a while after its tab went (server.disconnectedSessionTTL). The register holds each session's kept values
 # weakly: they leave it with the last session that holds them, so it costs the server nothing a session does not.
-KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, "current_run", SHARED, SENT_BETA, OWN_DATA)
+KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, "current_run", SHARED, SENT_BETA, OWN_DATA, LIVE_EXPERIMENTS, LIVE_FINDINGS)
 VISITOR_COOKIES = ("cvae_route", "_streamlit_xsrf")  # secret to the browser that holds it, random, kept across reloads
 KEPT = "kept_across_reload"
 

@@ -36,7 +36,7 @@ _client_lock = threading.Lock()
 
 __all__ = [
     "beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "live_refresh_seconds", "refresh_drifted",
-    "session_runs", "start_run", "training_now", "warm_up",
+    "session_runs", "start_experiment", "start_run", "training_now", "warm_up",
 ]  # fmt: skip
 
 
@@ -116,9 +116,24 @@ def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
     return run
 
 
+def start_experiment(spec: dict) -> RunHandle:
+    """Queue a live retrain of an experiment (cvae_core.experiments.LIVE_EXPERIMENTS) for this session, in place of its
+    last one of that experiment (stopped if it still trains). Raises CVAEError (with a sentence) when it cannot start."""
+    starting = _client is None
+    with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
+        run = client().submit_experiment(spec)
+    earlier = state.experiment_run(spec["experiment"])
+    if earlier is not None and earlier.snapshot is not None and earlier.snapshot.active:
+        earlier.stop()
+    state.set_experiment_run(spec["experiment"], run)
+    state.keep_across_reload()
+    return run
+
+
 def session_runs() -> list[RunHandle]:
-    """This session's runs that still want to train (queued, training, or away for want of a heartbeat)."""
-    runs = [entry.run for entry in state.session_models().values() if entry.run is not None]
+    """This session's runs that still want to train (queued, training, or away for want of a heartbeat): its models'
+    runs and its live experiments."""
+    runs = [entry.run for entry in state.session_models().values() if entry.run is not None] + state.experiment_runs()
     return [run for run in runs if run.snapshot is not None and run.snapshot.state in (QUEUED, TRAINING, AWAY)]
 
 
