@@ -25,7 +25,6 @@ ui.setup_page(
     ),
     heartbeat=False,  # the live view below beats at each refresh
 )
-state = st.session_state
 
 # ---- settings -----------------------------------------------------------------------------------
 # Every setting is a keyed widget whose value lives in the session state, so that a link can set it
@@ -71,13 +70,14 @@ LINK = [
 ]
 refused, from_link = links.follow(LINK, "train")
 links.warn_refused(refused)
-state.setdefault("train_variant", model_defaults()["variant"])
-if state.get("train_defaults_of") != state["train_variant"]:  # a new variant (or a first visit): its defaults, but what a link set
-    state["train_defaults_of"] = state["train_variant"]
-    state.update({k: v for k, v in variant_defaults(state["train_variant"]).items() if k not in from_link})
+ui.state.seed_widget("train_variant", model_defaults()["variant"])
+chosen_variant = ui.state.widget("train_variant")
+if ui.state.defaults_given_for() != chosen_variant:  # a new variant (or a first visit): its defaults, but what a link set
+    ui.state.note_defaults_given_for(chosen_variant)
+    ui.state.set_widgets({k: v for k, v in variant_defaults(chosen_variant).items() if k not in from_link})
 others = {"train_dataset": DATASET_CHOICES[0], "train_arch": "mlp", "train_budget": "epochs", "train_seconds": 30, "train_labels": 100}
-for key, value in {**variant_defaults(state["train_variant"]), **others}.items():
-    state.setdefault(key, value)  # Streamlit forgets a widget's value while the page is not shown
+for key, value in {**variant_defaults(chosen_variant), **others}.items():
+    ui.state.seed_widget(key, value)  # Streamlit forgets a widget's value while the page is not shown
 
 with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
@@ -168,13 +168,12 @@ def start_training(chosen: dict) -> None:
         ui.training.check_dataset(dataset)
     dataset_name = ui.state.own_data()[1] if own is not None else dataset
     run_recipe = Recipe.from_settings(chosen["model"], chosen["training"], dataset_name, chosen["labels"], own=own)
-    run_number = state.get("run_number", 0) + 1
+    run_number = ui.state.next_run_number()
     name = f"{run_recipe.model.variant}-run{run_number}"
     meta = {"name": name, "dataset": dataset_name, "seed": run_recipe.train.seed, "labels": chosen["labels"]}
     if own is not None:  # label k's name; and a model of a visitor's own data is theirs alone: download only
         meta.update({"classes": list(own.classes), "own_data": True})
     ui.training.start_run(name, run_recipe, meta)
-    state["run_number"] = run_number
 
 
 run = ui.training.current_run()

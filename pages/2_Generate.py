@@ -18,7 +18,6 @@ ui.setup_page(
         "**temperature** scales how far random samples stray from the most typical style."
     ),
 )
-state = st.session_state
 shipped = ui.shipped_models()[0]
 shipped_names = {ckpt.uid: name for name, ckpt in shipped.items()}
 LINK = [  # what a link to this page holds: a shipped model (a session's own cannot be shared), label, dials, temperature
@@ -41,19 +40,16 @@ model = ckpt.model
 st.sidebar.markdown(ui.describe_model(ckpt))
 k = model.latent_dim
 key = f"gen-{ckpt.uid}"
-if state.get("gen_model") != key:  # a new model: fresh dials (but those a link just set)
-    state["gen_model"] = key
-    state["gen_noise"] = np.zeros(k, dtype=np.float32)
-    for i in range(min(k, MAX_SLIDERS)):
-        if f"dial{i}" not in from_link:
-            state[f"dial{i}"] = 0.0
+if ui.state.style() is None or ui.state.style()[0] != key:  # a new model: fresh dials (but those a link just set)
+    ui.state.set_style(key, np.zeros(k, dtype=np.float32))
+    ui.state.set_widgets({f"dial{i}": 0.0 for i in range(min(k, MAX_SLIDERS)) if f"dial{i}" not in from_link})
 for i in range(min(k, MAX_SLIDERS), MAX_SLIDERS):  # a smaller model: its dials only, in state and in links
-    state.pop(f"dial{i}", None)
+    ui.state.forget_widget(f"dial{i}")
 names = class_names(ckpt)  # the digits, or the classes of the visitor's own data set
-if state.get("gen_label") is not None and state["gen_label"] >= len(names):
-    state["gen_label"] = None  # a label the model does not have (a data set of fewer classes)
-state.setdefault("gen_label", min(3, len(names) - 1))
-state.setdefault("gen_temperature", 1.0)
+if ui.state.widget("gen_label") is not None and ui.state.widget("gen_label") >= len(names):
+    ui.state.set_widget("gen_label", None)  # a label the model does not have (a data set of fewer classes)
+ui.state.seed_widget("gen_label", min(3, len(names) - 1))
+ui.state.seed_widget("gen_temperature", 1.0)
 
 c1, c2 = st.columns([2, 1])
 if model.uses_label:
@@ -75,19 +71,18 @@ temperature = c2.slider(
 
 b1, b2, _spare = st.columns([1, 1, 4])
 if b1.button(_("Randomise"), icon=":material/casino:", help=_("Draw a new random style.")):
-    state["gen_noise"] = np.random.default_rng().standard_normal(k).astype(np.float32)
-    for i in range(min(k, MAX_SLIDERS)):
-        state[f"dial{i}"] = float(np.clip(np.round(state["gen_noise"][i], 1), -3, 3))
+    noise = np.random.default_rng().standard_normal(k).astype(np.float32)
+    ui.state.set_style(key, noise)
+    ui.state.set_widgets({f"dial{i}": float(np.clip(np.round(noise[i], 1), -3, 3)) for i in range(min(k, MAX_SLIDERS))})
 if b2.button(_("Reset"), icon=":material/restart_alt:", help=_("All dials to 0: the prior's mean.")):
-    state["gen_noise"] = np.zeros(k, dtype=np.float32)
-    for i in range(min(k, MAX_SLIDERS)):
-        state[f"dial{i}"] = 0.0
+    ui.state.set_style(key, np.zeros(k, dtype=np.float32))
+    ui.state.set_widgets({f"dial{i}": 0.0 for i in range(min(k, MAX_SLIDERS))})
 
 
 def current_noise() -> np.ndarray:
     """The style: the dials set the first dimensions; the rest keep the last random draw."""
-    noise = state["gen_noise"].copy()
-    noise[: min(k, MAX_SLIDERS)] = [state[f"dial{i}"] for i in range(min(k, MAX_SLIDERS))]
+    noise = ui.state.style()[1].copy()
+    noise[: min(k, MAX_SLIDERS)] = [ui.state.widget(f"dial{i}") for i in range(min(k, MAX_SLIDERS))]
     return noise
 
 
@@ -153,9 +148,9 @@ c1, c2 = st.columns(2)
 if model.uses_label:
     with c1:
         st.markdown(_("**Between two labels, same style**"))
-        ends = state.get("interp_labels")
+        ends = ui.state.widget("interp_labels")
         if ends is not None and max(ends) >= len(names):
-            state["interp_labels"] = (0, len(names) - 1)
+            ui.state.set_widget("interp_labels", (0, len(names) - 1))
         a, b = st.select_slider(
             _("From label … to label"), options=list(range(len(names))), value=(min(1, len(names) - 1), min(7, len(names) - 1)),
             format_func=lambda k: names[k], key="interp_labels",

@@ -97,7 +97,7 @@ with st.expander(_("How the importance-weighted bound tightens with k"), expande
                 ).format(gap=-curve["elbo"]["gap"])
             )
 
-results = st.session_state.setdefault("compare_rows", {})
+results = ui.state.compare_rows()
 if st.button(_("Measure all models"), type="primary", icon=":material/analytics:", help=_("Runs every model on the chosen test digits.")):
     shipped = {ckpt.uid for ckpt in ui.shipped_models()[0].values()}
     bar = st.progress(0.0, text=_("Measuring…"))

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from cvae_core.checkpoint import Checkpoint
 from cvae_core.experiments import shipped_results
 from cvae_core.models import ModelConfig, build_model
+from ui.frame import PAGES
 
 from .conftest import ROOT, wait_until
 
@@ -69,7 +71,7 @@ def test_home_shows_every_variant():
     assert "Bayes' rule over p(x|y)" in table and "its prediction p(y|x)" in table  # each accuracy names its kind
     links = {link.proto.label: link.proto.page for link in at.main.get("page_link")}  # the first visit's three things to try
     assert links == {"Draw a digit": "Draw", "Train a model": "Train", "Move the dials": "Generate"}  # page names, as in the URL
-    for target in ("pages/3_Draw.py", "pages/1_Train.py", "pages/2_Generate.py"):
+    for target in (path for path, _title, _icon in PAGES if Path(path).stem.split("_", 1)[-1] in links.values()):
         at.switch_page(target).run()
         no_exceptions(at)
 
@@ -150,7 +152,7 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
-    run = at.session_state["current_run"]
+    run = at.session_state["session_models"][at.session_state["current_run"]].run
     wait_until(lambda: run.snapshot.grid is not None)  # training goes on in its own process: nothing reruns here
     at.run()
     no_exceptions(at)

@@ -43,7 +43,7 @@ def test_a_token_is_unguessable_and_a_share_ends_with_its_run():
 def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_training():
     owner = page("pages/1_Train.py").run()
     next(b for b in owner.button if b.label == "Start").click().run()
-    run = owner.session_state["current_run"]
+    run = owner.session_state["session_models"][owner.session_state["current_run"]].run
     wait_until(lambda: run.snapshot.grid is not None)
     owner.run()
     next(b for b in owner.button if b.label == "Share this run").click().run()
@@ -77,4 +77,4 @@ def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_trai
         return any("stopped sharing" in i.value or "finds no shared run" in i.value for i in watcher.info)
 
     wait_until(ended, timeout=5, interval=0.3)
-    owner.session_state["current_run"].stop()
+    owner.session_state["session_models"][owner.session_state["current_run"]].run.stop()

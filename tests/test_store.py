@@ -94,7 +94,7 @@ def test_train_page_refuses_a_shipped_name_and_a_saved_model_comes_back_marked(t
     at = page("pages/1_Train.py").run()
     at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
     next(b for b in at.button if b.label == "Start").click().run()
-    run = at.session_state["current_run"]
+    run = at.session_state["session_models"][at.session_state["current_run"]].run
     wait_until(lambda: run.snapshot.version > 0)
     next(b for b in at.button if b.label == "Stop").click().run()
     wait_until(lambda: not run.snapshot.active)

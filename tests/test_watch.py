@@ -106,7 +106,7 @@ def test_the_train_page_shows_the_bound_term_by_term_adding_up_and_changing():
 
     at = page("pages/1_Train.py").run()
     next(b for b in at.button if b.label == "Start").click().run()
-    run = at.session_state["current_run"]
+    run = at.session_state["session_models"][at.session_state["current_run"]].run
     wait_until(lambda: run.snapshot.latent is not None and run.snapshot.progress.terms)
     shown = []
     for _ in range(2):

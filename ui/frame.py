@@ -51,22 +51,22 @@ def streamlit_words_css() -> str:
 
 def presenter() -> bool:
     """Is this session in presenter mode (a switch in the sidebar, or ?presenter=1 in the address)?"""
-    return bool(st.session_state.get(PRESENTER, False))
+    return bool(state.widget(PRESENTER, False))
 
 
 def _follow_presenter_link() -> None:
     """?presenter=1 (or 0) in the address sets the mode on the session's first run (see links.follow: later,
     the address trails the switch by a moment)."""
-    if "link:presenter" in st.session_state:
+    if state.link_followed(PRESENTER):
         return
-    st.session_state["link:presenter"] = True
+    state.note_link_followed(PRESENTER)
     value = st.query_params.get(PRESENTER)
     if value is not None:
-        st.session_state[PRESENTER] = value.lower() in ("1", "true", "on", "yes")
+        state.set_widget(PRESENTER, value.lower() in ("1", "true", "on", "yes"))
 
 
 def _presenter_switched() -> None:
-    on = st.session_state[PRESENTER]
+    on = state.widget(PRESENTER)
     if on:
         st.query_params[PRESENTER] = "1"
     else:

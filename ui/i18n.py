@@ -18,6 +18,8 @@ import streamlit as st
 
 from cvae_core.text import N_
 
+from . import state
+
 LOCALES = Path(__file__).resolve().parent / "locales"
 DOMAIN = "cvae_lab"
 LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}  # catalogue id -> the language's name in itself
@@ -56,10 +58,9 @@ def _first_language() -> str:
 def language() -> str:
     """This session's language id (a key of LANGUAGES)."""
     try:
-        state = st.session_state
-        if state.get(LANGUAGE) not in LANGUAGES:
-            state[LANGUAGE] = _first_language()
-        return state[LANGUAGE]
+        if state.language_choice() not in LANGUAGES:
+            state.set_language_choice(_first_language())
+        return state.language_choice()
     except Exception:  # noqa: BLE001 -- outside a page run (a unit test, the CLI): the source language
         return SOURCE_LANGUAGE
 
@@ -94,7 +95,7 @@ def error_text(error: Exception) -> str:
 
 def switch() -> None:
     """The sidebar's language switch, showing this session's language."""
-    st.session_state[SWITCH] = language()
+    state.set_widget(SWITCH, language())
     st.segmented_control(
         "Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=SWITCH, on_change=_switched, required=True,
         label_visibility="collapsed",
@@ -103,7 +104,7 @@ def switch() -> None:
 
 def _switched() -> None:
     """The visitor chose a language: the session keeps it, and the address too, so that a bookmark opens in it."""
-    chosen = st.session_state.get(SWITCH)
+    chosen = state.widget(SWITCH)
     if chosen in LANGUAGES:
-        st.session_state[LANGUAGE] = chosen
+        state.set_language_choice(chosen)
         st.query_params[LANGUAGE] = chosen

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from . import state
 from .frame import kept_in_address
 from .i18n import ngettext
 
@@ -57,10 +58,9 @@ def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
     new session. Later runs never read the address: it trails the widgets by a moment (the browser updates it
     after each run), so reading it again could undo a visitor's last change. Returns the names refused and
     the widget keys set."""
-    marker = f"link:{page}"
-    if marker in st.session_state:
+    if state.link_followed(page):
         return [], set()
-    st.session_state[marker] = True
+    state.note_link_followed(page)
     refused, changed = [], set()
     for setting in settings:
         if setting.name not in st.query_params:
@@ -70,7 +70,7 @@ def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
         except (ValueError, KeyError, TypeError, IndexError):
             refused.append(setting.name)
             continue
-        st.session_state.update(parsed)
+        state.set_widgets(parsed)
         changed |= set(parsed)
     return refused, changed
 
@@ -78,8 +78,9 @@ def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
 def publish(settings: list[Setting]) -> None:
     """Write the widgets' values into the address, so that it is always a link to what the page shows."""
     values = kept_in_address()  # presenter mode and a chosen language, set elsewhere, stay
+    values_now = state.widget_values()
     for setting in settings:
-        text = setting.write(st.session_state)
+        text = setting.write(values_now)
         if text is not None:
             values[setting.name] = text
     if {k: st.query_params[k] for k in st.query_params} != values:

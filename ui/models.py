@@ -184,11 +184,11 @@ def model_picker(label: str | None = None, where=None, keep=lambda model: True, 
         where.info(_("No model here can do this yet: train one on the Train page."))
         return None, None
     preferred = state.preferred_model()
-    if preferred in options and st.session_state.get(f"picked-{key}") != preferred:
-        st.session_state[key] = preferred  # a model just trained or loaded: show it
-        st.session_state[f"picked-{key}"] = preferred
-    if st.session_state.get(key) not in options:
-        st.session_state.pop(key, None)  # the model it held is gone (a run restarted): back to the first
+    if preferred in options and state.picked(key) != preferred:
+        state.set_widget(key, preferred)  # a model just trained or loaded: show it
+        state.note_picked(key, preferred)
+    if state.widget(key) not in options:
+        state.forget_widget(key)  # the model it held is gone (a run restarted): back to the first
     uid = where.selectbox(
         _("Model") if label is None else label,
         list(options),

@@ -11,6 +11,42 @@ import weakref
 import numpy as np
 import streamlit as st
 
+# ---- keyed widgets: a widget drawn with key=K keeps its value in the session under K ------------------------------
+# Pages seed, read and set their widgets' values through these (a link sets them before the widget is drawn; Streamlit
+# forgets a widget's value while its page is not shown, so a page seeds it again).
+
+
+def widget(key: str, default=None):
+    return st.session_state.get(key, default)
+
+
+def has_widget(key: str) -> bool:
+    return key in st.session_state
+
+
+def set_widget(key: str, value) -> None:
+    st.session_state[key] = value
+
+
+def set_widgets(values: dict) -> None:
+    st.session_state.update(values)
+
+
+def seed_widget(key: str, value) -> None:
+    """The value a widget opens on, unless it has one."""
+    st.session_state.setdefault(key, value)
+
+
+def forget_widget(key: str) -> None:
+    st.session_state.pop(key, None)
+
+
+def widget_values() -> dict:
+    """A copy of the session's values by key, for writing a page's settings into its address (ui.links.publish)."""
+    return st.session_state.to_dict()
+
+
+# ---- the session's own values -----------------------------------------------------------------------------------
 SESSION_MODELS = "session_models"  # model id -> ui.models.SessionModel: trained or uploaded in this session
 PREFERRED_MODEL = "preferred_model"  # the id of the model other pages open on (the one just trained or loaded)
 LAST_DIGIT = "last_digit"  # the last digit drawn or uploaded on Draw, as the model sees it (28x28)
@@ -131,6 +167,96 @@ def keep_own_reader(key: tuple, classifier) -> None:
     st.session_state[OWN_READER] = (key, classifier)
 
 
+CURRENT_RUN = "current_run"  # the id of this session's latest run from the Train page (held by its session model)
+
+
+def current_run():
+    """The RunHandle of the Train page's latest run, or None (also once its model has left the session's models)."""
+    entry = session_models().get(st.session_state.get(CURRENT_RUN))
+    return None if entry is None else entry.run
+
+
+def set_current_run(run) -> None:
+    st.session_state[CURRENT_RUN] = run.id
+
+
+RUN_NUMBER = "run_number"  # how many runs this session has started on the Train page (their names count up)
+
+
+def next_run_number() -> int:
+    st.session_state[RUN_NUMBER] = st.session_state.get(RUN_NUMBER, 0) + 1
+    return st.session_state[RUN_NUMBER]
+
+
+DEFAULTS_OF = "train_defaults_of"  # the variant whose defaults the Train page's settings were last given
+
+
+def defaults_given_for() -> str | None:
+    return st.session_state.get(DEFAULTS_OF)
+
+
+def note_defaults_given_for(variant: str) -> None:
+    st.session_state[DEFAULTS_OF] = variant
+
+
+STYLE = "gen_style"  # Generate: (the model id the dials belong to, its style noise z as float32)
+
+
+def style() -> tuple | None:
+    return st.session_state.get(STYLE)
+
+
+def set_style(model_key: str, noise: np.ndarray) -> None:
+    st.session_state[STYLE] = (model_key, np.asarray(noise, dtype=np.float32))
+
+
+COMPARE_ROWS = "compare_rows"  # Compare: the measured rows by model id
+
+
+def compare_rows() -> dict:
+    return st.session_state.setdefault(COMPARE_ROWS, {})
+
+
+UPLOADED = "uploaded_checkpoints"  # the upload ids of checkpoints loaded (two files may share a name)
+
+
+def uploaded_checkpoints() -> set:
+    return st.session_state.setdefault(UPLOADED, set())
+
+
+PICKED = "picked"  # model picker key -> the preferred model it last switched to
+
+
+def picked(picker: str) -> str | None:
+    return st.session_state.get(PICKED, {}).get(picker)
+
+
+def note_picked(picker: str, uid: str) -> None:
+    st.session_state.setdefault(PICKED, {})[picker] = uid
+
+
+LINKS_FOLLOWED = "links_followed"  # the pages (and "presenter") whose address settings this session has applied
+
+
+def link_followed(page: str) -> bool:
+    return page in st.session_state.get(LINKS_FOLLOWED, set())
+
+
+def note_link_followed(page: str) -> None:
+    st.session_state.setdefault(LINKS_FOLLOWED, set()).add(page)
+
+
+LANGUAGE = "lang"  # this session's language id (ui.i18n.LANGUAGES)
+
+
+def language_choice() -> str | None:
+    return st.session_state.get(LANGUAGE)
+
+
+def set_language_choice(language: str) -> None:
+    st.session_state[LANGUAGE] = language
+
+
 LIVE_EXPERIMENTS = "live_experiments"  # experiment ("quadrants", "semisupervised") -> this session's latest live retrain
 LIVE_FINDINGS = "live_findings"  # experiment -> {its settings, as a tuple -> the findings of a finished live retrain}
 
@@ -170,7 +296,7 @@ def note_shown_state(view: str, run_state: str) -> None:
 # (deploy/), or Streamlit's own XSRF cookie -- gets back the runs and models of its previous session, which the server
 # keeps for a while after its tab went (server.disconnectedSessionTTL). The register holds each session's kept values
 # weakly: they leave it with the last session that holds them, so it costs the server nothing a session does not.
-KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, "current_run", SHARED, SENT_BETA, OWN_DATA, LIVE_EXPERIMENTS, LIVE_FINDINGS)
+KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, CURRENT_RUN, SHARED, SENT_BETA, OWN_DATA, LIVE_EXPERIMENTS, LIVE_FINDINGS)
 VISITOR_COOKIES = ("cvae_route", "_streamlit_xsrf")  # secret to the browser that holds it, random, kept across reloads
 KEPT = "kept_across_reload"
 

@@ -29,7 +29,6 @@ MAX_SLOWDOWN = 3.5
 # A page keeps the period it was drawn with (Streamlit fixes a fragment's period when the page runs); it is
 # drawn again when the server's load asks for a period this far off (rarely: when visitors start or leave).
 REFRESH_DRIFT = 1.25
-CURRENT_RUN = "current_run"  # this session's latest RunHandle (the Train page shows it)
 
 _client: TrainingClient | None = None
 _client_lock = threading.Lock()
@@ -101,7 +100,7 @@ def training_now() -> int:
 
 
 def current_run() -> RunHandle | None:
-    return st.session_state.get(CURRENT_RUN)
+    return state.current_run()
 
 
 def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
@@ -111,7 +110,7 @@ def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
         run = client().submit(run_recipe.as_dict())
     add_session_model(name, run=run, metadata=metadata)
-    st.session_state[CURRENT_RUN] = run
+    state.set_current_run(run)
     state.keep_across_reload()  # a reload from now on finds it
     return run
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from cvae_core.errors import CVAEError
 
+from . import state
 from .i18n import _, error_text
 
 UPLOAD_LIMIT_MB = 10  # a checkpoint of the largest variant the Train page makes weighs a few MB
@@ -26,7 +27,7 @@ def checkpoint_uploader() -> None:
         if upload.size > UPLOAD_LIMIT_MB * 1024 * 1024:  # the server takes data sets of 50 MB; checkpoints stay at 10
             st.error(_("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(file=upload.name, size_mb=upload.size / 1e6, limit_mb=UPLOAD_LIMIT_MB))
             return
-        loaded = st.session_state.setdefault("uploaded_checkpoints", set())  # upload ids: two files may share a name
+        loaded = state.uploaded_checkpoints()
         if upload.file_id in loaded:
             st.caption(_("{file} is loaded.").format(file=upload.name))
             return
