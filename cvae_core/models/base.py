@@ -39,7 +39,7 @@ NN_FILLS = ("none", "prior", "prior+generation")
 class ModelConfig:
     """Everything needed to rebuild a model; stored in every checkpoint."""
 
-    variant: str = "cvae2"
+    variant: str = "cvae1"  # the live default: a learned prior p(z|y), a fast MLP
     latent_dim: int = 16
     arch: str = "mlp"  # "mlp" (fast on a CPU) or "conv"
     hidden: int = 512
@@ -143,6 +143,7 @@ class CVAEModel(nn.Module):
     CAPABILITIES: ClassVar[Capabilities] = Capabilities()
     dials_note: ClassVar[str | None] = None  # what the style dials do, where that differs from the usual
     config_class: ClassVar[type] = ModelConfig  # what a checkpoint stores to rebuild it
+    training_overrides: ClassVar[dict] = {}  # where the variant's live recipe differs from TrainConfig's defaults
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
