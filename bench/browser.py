@@ -7,7 +7,7 @@ Parts:
 - paint: from the health check answering to the home page's title, and to the finished home page;
 - start: from pressing Start (app defaults) to the first sample grid, and to the first grid whose
   weights draw digits that the independent classifier reads >= 90 % right (1,000 samples from the
-  weights behind that grid, which the training process keeps when CVAE_DUMP_SNAPSHOTS is set);
+  weights behind that grid, which bench/hooks/sitecustomize.py keeps in the training process);
   also the training speed with the Train page open, against the engine alone on the same settings and
   threads (and against torch's default of every core: what the app's thread setting costs a lone run);
 - dial: from a dial's key press on Generate to the new digit in the page (median of 20);
@@ -52,10 +52,12 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, **(env or {})}
+        if dump is not None or count is not None:  # bench/hooks/sitecustomize.py keeps them, in the training process
+            environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench" / "hooks"), environment.get("PYTHONPATH")]))
         if dump is not None:
-            environment["CVAE_DUMP_SNAPSHOTS"] = str(dump)
+            environment["BENCH_DUMP_SNAPSHOTS"] = str(dump)
         if count is not None:
-            environment["CVAE_COUNT_DIGITS"] = str(count)
+            environment["BENCH_COUNT_DIGITS"] = str(count)
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={self.port}",
@@ -360,7 +362,7 @@ LONG_RUN = "?epochs=300"
 
 
 def digits_counted(count: Path) -> tuple[float, int]:
-    """(unix time, digits trained by every run so far): the training process's latest count (CVAE_COUNT_DIGITS)."""
+    """(unix time, digits trained by every run so far): the training process's latest count (bench/hooks)."""
     stamp, digits = count.read_text().strip().splitlines()[-1].split()
     return float(stamp), int(digits)
 

@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -73,17 +72,6 @@ class TrainingHost:
         else:
             self._board, self._board_call = self.pool.board(), self.pool.board_call
         threading.Thread(target=self._publish_shared, daemon=True, name="publish-shared").start()
-        count_to = os.environ.get("CVAE_COUNT_DIGITS")  # bench/: the digits trained, for an exact aggregate throughput
-        if count_to:
-            threading.Thread(target=self._count_digits, args=(Path(count_to),), daemon=True, name="count-digits").start()
-
-    def _count_digits(self, path: Path, every: float = 0.25) -> None:
-        """Append "<unix time> <digits trained by every run so far>" to a file, every `every` seconds."""
-        while True:
-            digits = self.service.load()["digits"]
-            with path.open("a") as f:
-                f.write(f"{time.time():.3f} {digits}\n")
-            time.sleep(every)
 
     def warm_up(self) -> None:
         """Load the offline digits and take a few steps on the live default model (each worker thread, at
@@ -115,13 +103,10 @@ class TrainingHost:
             return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
         model = trainer.model
         grid_seed = recipe["train"]["seed"]
-        dump = os.environ.get("CVAE_DUMP_SNAPSHOTS")  # bench/: keep the weights behind every grid shown
         run_id = uuid.uuid4().hex
 
         def draw(model, seed=grid_seed):
             """The Train page's grid: one row per label, the same eight styles in every row (None for cvae3)."""
-            if dump:
-                checkpoint.save(model, Path(dump) / f"{run_id}-{trainer.step}.safetensors")
             return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
 
         run = TrainingRun(trainer, draw=draw, id=run_id)
