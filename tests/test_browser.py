@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from ui import i18n
+from ui import frame, i18n
 
 from .conftest import ROOT
 
@@ -26,15 +26,8 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
 SERVER_PIDS: dict[str, int] = {}  # URL -> process id
 SIDEBAR_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'
-PAGES = {
-    "": "CVAE Lab",
-    "Train": "Train",
-    "Generate": "Generate",
-    "Draw": "Draw",
-    "Latent_space": "Latent space",
-    "Compare": "Compare",
-    "Experiments": "Experiments",
-}
+# address -> the heading the page opens on: the sidebar's pages (ui.frame.PAGES), home's heading being the app's name
+PAGES = {("" if path == "app.py" else Path(path).stem.split("_", 1)[1]): ("CVAE Lab" if path == "app.py" else title) for path, title, _icon in frame.PAGES}
 
 
 LOCALES = {"en": "en-US", "zh_Hans": "zh-CN"}  # the language a browser with this locale gets

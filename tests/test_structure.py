@@ -1,0 +1,132 @@
+"""The layout's rules, checked on the source: each job in one place, so that the next variant, page or backend lands in
+one place. Session state behind ui/state.py's accessors; no import circle inside ui/; no training in a page; no
+environment variable in the app that the README does not document (a bench hook among them); variants and pages
+named in one list each."""
+
+import ast
+from pathlib import Path
+
+from cvae_core.models import VARIANTS
+from ui.frame import PAGES
+
+from .conftest import ROOT
+
+APP = [ROOT / "app.py", *sorted((ROOT / "ui").glob("*.py")), *sorted((ROOT / "pages").glob("*.py"))]
+CORE = sorted((ROOT / "cvae_core").rglob("*.py"))
+
+
+def tree(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def where(path: Path, node: ast.AST) -> str:
+    return f"{path.relative_to(ROOT)}:{node.lineno}"
+
+
+def test_session_state_is_touched_only_behind_ui_states_accessors():
+    found = [
+        where(path, node)
+        for path in APP
+        if path.name != "state.py" or path.parent.name != "ui"
+        for node in ast.walk(tree(path))
+        if isinstance(node, ast.Attribute) and node.attr == "session_state"
+    ]
+    assert not found, found
+
+
+def ui_imports() -> dict[str, set[str]]:
+    """ui module -> the ui modules it imports, at the top or inside a function."""
+    graph = {}
+    for path in sorted((ROOT / "ui").glob("*.py")):
+        me = path.stem
+        graph[me] = set()
+        for node in ast.walk(tree(path)):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    graph[me].add(node.module.split(".")[0])
+                else:
+                    graph[me] |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ui."):
+                graph[me].add(node.module.split(".")[1])
+    return {m: {d for d in deps if d != "__init__" and d != m and d in graph} for m, deps in graph.items() if m != "__init__"}
+
+
+def test_no_import_circle_inside_ui():
+    graph = ui_imports()
+
+    def cycle_from(start, node, seen):
+        for dep in graph.get(node, ()):
+            if dep == start:
+                return [*seen, dep]
+            if dep not in seen:
+                found = cycle_from(start, dep, [*seen, dep])
+                if found:
+                    return found
+        return None
+
+    circles = [cycle for module in graph if (cycle := cycle_from(module, module, [module]))]
+    assert not circles, circles
+
+
+TRAINING = {"Trainer", "run_plan", "train_to_end", "train_selecting", "quadrants", "semisupervised", "classification", "train_m1",
+            "train_classifier", "run_to_end"}  # fmt: skip
+
+
+def test_no_page_trains():
+    """Pages arrange widgets and plots; training happens in the training service (ui.training)."""
+    found = [
+        where(path, node)
+        for path in sorted((ROOT / "pages").glob("*.py"))
+        for node in ast.walk(tree(path))
+        if (isinstance(node, ast.Name) and node.id in TRAINING) or (isinstance(node, ast.Attribute) and node.attr in TRAINING)
+    ]
+    assert not found, found
+
+
+def test_every_environment_variable_the_app_reads_is_documented():
+    readme = (ROOT / "README.md").read_text()
+    names = {
+        node.value
+        for path in [*CORE, *APP]
+        for node in ast.walk(tree(path))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("CVAE_") and node.value.isupper()
+    }
+    assert names, "no variable found: the scan is broken"
+    assert not {name for name in names if name not in readme}, "read by the app and not in the README"
+
+
+def named_in_a_list(names: set[str], paths) -> list[str]:
+    """Literal lists, tuples, sets and dict keys that name two or more of `names`."""
+    out = []
+    for path in paths:
+        for node in ast.walk(tree(path)):
+            items = node.keys if isinstance(node, ast.Dict) else node.elts if isinstance(node, ast.List | ast.Tuple | ast.Set) else []
+            if len({i.value for i in items if isinstance(i, ast.Constant) and i.value in names}) >= 2:
+                out.append(where(path, node))
+    return out
+
+
+def test_variants_are_listed_once_and_named_nowhere_else_in_a_check():
+    """A variant is its model file, its registration (cvae_core/models) and its card (cvae_core/cards.py): no other
+    table lists variants, and no code outside cvae_core/models compares a variant's name (capabilities say what it can do)."""
+    outside = [p for p in [*CORE, *APP] if "models" not in p.relative_to(ROOT).parts and p.name != "cards.py"]
+    assert not named_in_a_list(set(VARIANTS), outside)
+    compared = [
+        where(path, node)
+        for path in outside
+        for node in ast.walk(tree(path))
+        if isinstance(node, ast.Compare)
+        and any(isinstance(side, ast.Constant) and side.value in VARIANTS for side in [node.left, *node.comparators])
+    ]
+    assert not compared, compared
+
+
+def test_pages_are_listed_once():
+    """A page is its file, its entry in ui.frame.PAGES and its translations: no other list (the tests' and the bench's
+    included) names the pages, by file, by address or by title. (pages/7_Follow.py is reached by a shared link only.)"""
+    files = {path for path, _title, _icon in PAGES if path != "app.py"}
+    assert files <= {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
+    addresses = {Path(f).stem.split("_", 1)[1] for f in files}
+    titles = {title for _path, title, _icon in PAGES}
+    others = [p for p in [*CORE, *APP, *sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "bench").glob("*.py"))] if p.name != "frame.py"]
+    assert not named_in_a_list(files | addresses | titles, others)
