@@ -137,10 +137,7 @@ with quad_tab:
         experiment_view.controls("quadrants", _("Train the NN and both CVAEs"), spec)
 
         def quadrant_job(run, snap):
-            findings = snap.summary.get("findings", {}).get("quadrants")
-            live = ui.state.live_findings("quadrants")
-            if findings is not None and snap.state == "done":
-                live[findings["given"]] = findings  # one row per number of quadrants, the latest run of each
+            findings, live = experiment_view.findings("quadrants", snap, key=lambda f: f["given"])  # a row per number of quadrants
             shown = {f"quadrants-{g}": r for g, r in live.items()}
             if findings is not None:
                 shown[f"quadrants-{findings['given']}"] = findings  # the running one's networks so far
@@ -226,10 +223,7 @@ with semi_tab:
         experiment_view.controls("semisupervised", _("Train it and the baseline"), spec)
 
         def semisupervised_job(run, snap):
-            findings = snap.summary.get("findings", {}).get("semisupervised")
-            live = ui.state.live_findings("semisupervised")
-            if findings is not None and snap.state == "done":
-                live[(findings["model"], findings["labels"])] = findings
+            findings, live = experiment_view.findings("semisupervised", snap, key=lambda f: (f["model"], f["labels"]))
             rows = list(live.values())
             if findings is not None and snap.state != "done":
                 rows.append(findings)  # the running one: its baseline first, then M2 when it ends

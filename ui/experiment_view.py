@@ -27,6 +27,16 @@ def status_line(snap, load: dict) -> str:
     return _(STATUS.get(snap.state, N_("paused")))
 
 
+def findings(experiment: str, snap, key: Callable[[dict], object]) -> tuple[dict | None, dict]:
+    """The figures of the retrain the snapshot shows, so far (None before its first network ends), and those of this
+    session's finished retrains by key(figures), the latest of each (this one too, once done)."""
+    now = snap.summary.get("findings", {}).get(experiment)
+    finished = state.live_findings(experiment)
+    if now is not None and snap.state == "done":
+        finished[key(now)] = now
+    return now, finished
+
+
 def controls(experiment: str, start_label: str, spec: dict) -> None:
     """Start (a new retrain with `spec`), Stop and Resume; a click is handled in the script run, so it carries the
     settings as the visitor last set them."""
