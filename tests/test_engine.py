@@ -49,7 +49,7 @@ def test_time_budget_stops_training(digits):
 
 
 def test_kl_warm_up_rises_linearly(digits):
-    trainer = Trainer(fresh(), digits, config=TrainConfig(epochs=3, batch_size=450, warmup_epochs=2))
+    trainer = Trainer(fresh(), digits, config=TrainConfig(epochs=3, batch_size=450, warmup_epochs=2, kl_start=0.0))
     assert trainer.kl_weight() == 0
     trainer.run(max_steps=10)  # one epoch
     assert trainer.kl_weight() == pytest.approx(0.5)
