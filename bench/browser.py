@@ -21,73 +21,33 @@ import json
 import os
 import platform
 import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.servers import AppServer, chromium  # noqa: E402
 
 GOOD = 0.90  # label fidelity a grid's weights must reach
 FIDELITY_SAMPLES = 100  # per label: 1,000 samples
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`streamlit run app.py` on a free port; dump: a folder for the weights behind every grid; count: a file where
-    the training process appends the digits trained so far."""
+class Server(AppServer):
+    """The app's server (tests/servers.py); dump: a folder for the weights behind every grid; count: a file where the
+    training process appends the digits trained so far (both kept by bench/hooks/sitecustomize.py)."""
 
     def __init__(self, dump: Path | None = None, env: dict | None = None, count: Path | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        environment = {**os.environ, **(env or {})}
+        environment = dict(env or {})
         if dump is not None or count is not None:  # bench/hooks/sitecustomize.py keeps them, in the training process
-            environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench" / "hooks"), environment.get("PYTHONPATH")]))
+            environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench" / "hooks"), os.environ.get("PYTHONPATH")]))
         if dump is not None:
             environment["BENCH_DUMP_SNAPSHOTS"] = str(dump)
         if count is not None:
             environment["BENCH_COUNT_DIGITS"] = str(count)
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={self.port}",
-             "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment,
-        )  # fmt: skip
-        self.healthy = None
-        while time.perf_counter() - self.started < 90:
-            try:
-                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=1).read() == b"ok":
-                    self.healthy = time.perf_counter()
-                    break
-            except OSError:
-                time.sleep(0.02)
-        if self.healthy is None:
-            raise RuntimeError("streamlit did not answer within 90 s")
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-def launch(p):
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not executable:
-        raise RuntimeError("no chromium on PATH (apt-get install chromium)")
-    return p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        super().__init__(env=environment, keep_output=False)
 
 
 def ready(page, title: str, timeout: float = 90_000):
@@ -102,7 +62,7 @@ def main_area(page):
 # ---- paint ------------------------------------------------------------------------------------
 def paint(p) -> dict:
     """Health check answering -> home title painted, and -> home finished (its last section drawn)."""
-    browser = launch(p)
+    browser = chromium(p)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     server = Server()
     try:
@@ -224,7 +184,7 @@ def page_open_rounds(p, rounds: int = 3, seconds: float = 6.0) -> list[dict]:
     n_train = len(load_dataset("mnist-5k", "train"))
     threads = max(1, (os.cpu_count() or 1) - 1)  # the threads the app gives a lone run: the cores but one
     server = Server()
-    browser = launch(p)
+    browser = chromium(p)
     out = []
     try:
         context, page = press_start(browser, server.url, "?epochs=300")  # the defaults, but a run that outlasts the rounds
@@ -252,7 +212,7 @@ def grids_after_start(p, dump: Path | None = None, reading: float = 8.0, watch: 
     """A new visitor opens the Train page of a fresh server, reads for `reading` s and presses Start: the grids it
     then sees for `watch` s, as (seconds after Start, training step). dump: where the server keeps each grid's weights."""
     server = Server(dump)
-    browser = launch(p)
+    browser = chromium(p)
     try:
         context, page = press_start(browser, server.url)
         time.sleep(reading)
@@ -323,7 +283,7 @@ DRAWN = "() => window.__dial.shown !== null"
 def dial(p, repeats: int = 20) -> dict:
     """A key press on Generate's first dial -> the new digit drawn (in the page's clock), and the round trip."""
     server = Server()
-    browser = launch(p)
+    browser = chromium(p)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{server.url}/Generate")
@@ -427,7 +387,7 @@ def sessions(p, rounds: int = 3) -> dict:
     """Aggregate throughput in a server that keeps no snapshots (writing a checkpoint per grid would slow the
     training measured, and five runs draw more grids than two: one at each turn); the five visitors' good digits
     in one that does."""
-    browser = launch(p)
+    browser = chromium(p)
     count = Path(tempfile.mkdtemp(prefix="cvae-bench-")) / "digits"
     try:
         server = warm_server(browser, count=count)

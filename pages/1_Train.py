@@ -12,9 +12,10 @@ from cvae_core.errors import CVAEError
 from cvae_core.models import VARIANTS, ModelConfig
 from cvae_core.recipe import Recipe, capabilities
 from cvae_core.stepper import STAGES, one_step
-from ui import links, run_view, sharing, step_view
+from ui import links, run_view, settings, sharing, step_view
 from ui.i18n import N_, _, error_text, translated
 from ui.own_data import own_data_panel
+from ui.settings import Spec
 
 ui.setup_page(
     _("Train"),
@@ -30,16 +31,49 @@ ui.setup_page(
 # Every setting is a keyed widget whose value lives in the session state, so that a link can set it
 # (ui.links) and the address always holds a link to the settings shown. Those that depend on the variant
 # take its defaults (cvae_core/defaults.py, the CLI's too) whenever the variant changes.
-LATENTS, LRS, HIDDENS, LABELS = [2, 4, 8, 16, 32, 64], [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2], [128, 256, 512, 1024], [100, 600, 1000, 3000, "all"]
 OWN = "own"  # the visitor's own data set, uploaded below the settings
-DATASET_CHOICES = [d for d in DATASETS if d != "auto"] + [OWN]
 ARCHS = {"mlp": N_("mlp"), "conv": N_("conv")}  # option value -> what the visitor reads (translated where shown)
 BUDGETS = {"epochs": N_("epochs"), "seconds": N_("seconds")}
 BETA_MAX = 10.0  # far enough past 1 to watch the latent dimensions collapse (at 8 nearly all of them do)
+# Every setting once: its widget, its name in the address, its range or choices (ui/settings.py).
+S = {spec.link: spec for spec in [
+    Spec("train_variant", "variant", N_("Variant"), N_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
+         "selectbox", tuple(VARIANTS), show=lambda v: _(VARIANTS[v].card.title)),
+    Spec("train_dataset", "data", N_("Data set"), N_(
+        "mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network "
+        "allows. Your own: a zip of one folder per class, or an .npz, uploaded below."),
+        "selectbox", (*[d for d in DATASETS if d != "auto"], OWN), show=lambda d: _("your own (upload)") if d == OWN else d),
+    Spec("train_latent", "latent", N_("Latent size"), N_("Dimensions of z. 2 can be plotted directly; 16 draws sharper digits."),
+         "select_slider", (2, 4, 8, 16, 32, 64)),
+    Spec("train_arch", "net", N_("Network"), N_("MLP is fast on a laptop CPU; conv (convolutional) is slower."), "radio", tuple(ARCHS),
+         show=lambda v: _(ARCHS[v])),
+    Spec("train_budget", "stop", N_("Stop after"), N_("A number of passes over the data, or a time budget."), "radio", tuple(BUDGETS),
+         show=lambda v: _(BUDGETS[v])),
+    Spec("train_epochs", "epochs", N_("Epochs"), N_("Passes over the training digits."), "number_input", low=1, high=500),
+    Spec("train_seconds", "seconds", N_("Seconds"), N_("Training time, not counting any wait for a free slot on the server."),
+         "number_input", low=5, high=3600),
+    Spec("train_lr", "lr", N_("Learning rate"), N_("Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights)."),
+         "select_slider", (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2), write=lambda v: f"{v:g}"),
+    Spec("train_seed", "seed", N_("Seed"), N_("Same seed and settings, same result when this is the only model training on the server."),
+         "number_input", low=0, high=2**31 - 1),
+    Spec("train_beta", "beta", N_("β (KL weight)"), N_(
+        "1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions). It can be changed while the run trains."),
+        "slider", low=0.0, high=BETA_MAX, step=0.1, write=lambda v: f"{v:g}"),
+    Spec("train_kl_start", "kl_start", N_("KL weight at the start"), N_(
+        "The KL weight moves from this value to β during the warm-up. Above 1, z is squeezed early, so the decoder learns to "
+        "rely on the label y and samples match their label more often. 0 is the classic warm-up against posterior collapse."),
+        "slider", low=0.0, high=8.0, step=0.5, write=lambda v: f"{v:g}"),
+    Spec("train_warmup", "warmup", N_("Warm-up (epochs)"), N_("How long the KL weight takes to reach β."), "slider", low=0.0, high=60.0, step=0.5,
+         write=lambda v: f"{v:g}"),
+    Spec("train_labels", "labels", N_("Labelled digits (m2)"), N_("m2 learns from a few labelled digits and the rest unlabelled."),
+         "select_slider", (100, 600, 1000, 3000, "all"), show=lambda v: _("all") if v == "all" else str(v)),
+    Spec("train_hidden", "hidden", N_("Hidden width"), N_("Units per hidden layer."), "select_slider", (128, 256, 512, 1024)),
+]}  # fmt: skip
+LINK = settings.address_settings(list(S.values()))
 
 
-def variant_defaults(variant: str) -> dict:
-    """The settings' widget values for a variant's defaults."""
+def variant_values(variant: str) -> dict:
+    """The settings that follow the variant: its defaults (cvae_core.defaults), given again whenever it changes."""
     model, training = model_defaults(variant), training_defaults(variant)
     return {
         "train_latent": model["latent_dim"], "train_hidden": model["hidden"], "train_beta": model["beta"], "train_lr": training["lr"],
@@ -48,101 +82,33 @@ def variant_defaults(variant: str) -> dict:
     }  # fmt: skip
 
 
-def choice_of(options):
-    return lambda text: links.one_of(text, options)
+# the settings the page opens on whatever the variant, kept when the variant changes
+PAGE_VALUES = {"train_dataset": S["data"].options[0], "train_arch": "mlp", "train_budget": "epochs", "train_seconds": 30, "train_labels": 100}
 
 
-LINK = [
-    links.widget("variant", "train_variant", choice_of(list(VARIANTS))),
-    links.widget("data", "train_dataset", choice_of(DATASET_CHOICES)),
-    links.widget("latent", "train_latent", choice_of(LATENTS)),
-    links.widget("net", "train_arch", choice_of(["mlp", "conv"])),
-    links.widget("stop", "train_budget", choice_of(["epochs", "seconds"])),
-    links.widget("epochs", "train_epochs", lambda text: links.whole(text, 1, 500)),
-    links.widget("seconds", "train_seconds", lambda text: links.whole(text, 5, 3600)),
-    links.widget("lr", "train_lr", choice_of(LRS), lambda v: f"{v:g}"),
-    links.widget("seed", "train_seed", lambda text: links.whole(text, 0, 2**31 - 1)),
-    links.widget("beta", "train_beta", lambda text: round(links.number(text, 0, BETA_MAX), 1), lambda v: f"{v:g}"),
-    links.widget("kl_start", "train_kl_start", lambda text: round(2 * links.number(text, 0, 8)) / 2, lambda v: f"{v:g}"),
-    links.widget("warmup", "train_warmup", lambda text: round(2 * links.number(text, 0, 60)) / 2, lambda v: f"{v:g}"),
-    links.widget("labels", "train_labels", choice_of(LABELS)),
-    links.widget("hidden", "train_hidden", choice_of(HIDDENS)),
-]
 refused, from_link = links.follow(LINK, "train")
 links.warn_refused(refused)
 ui.state.seed_widget("train_variant", model_defaults()["variant"])
 chosen_variant = ui.state.widget("train_variant")
-if ui.state.defaults_given_for() != chosen_variant:  # a new variant (or a first visit): its defaults, but what a link set
-    ui.state.note_defaults_given_for(chosen_variant)
-    ui.state.set_widgets({k: v for k, v in variant_defaults(chosen_variant).items() if k not in from_link})
-others = {"train_dataset": DATASET_CHOICES[0], "train_arch": "mlp", "train_budget": "epochs", "train_seconds": 30, "train_labels": 100}
-for key, value in {**variant_defaults(chosen_variant), **others}.items():
-    ui.state.seed_widget(key, value)  # Streamlit forgets a widget's value while the page is not shown
+new_variant = ui.state.defaults_given_for() != chosen_variant  # a new variant (or a first visit): its defaults, but what a link set
+ui.state.note_defaults_given_for(chosen_variant)
+settings.open_on(list(S.values()), variant_values(chosen_variant), from_link, reset=new_variant)
+settings.open_on(list(S.values()), PAGE_VALUES, from_link, reset=False)
 
 with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
-    variant = c1.selectbox(
-        _("Variant"), list(VARIANTS), format_func=lambda v: _(VARIANTS[v].card.title), key="train_variant", placeholder=_("Choose an option"),
-        help=_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
-    )  # fmt: skip
+    variant = S["variant"].draw(c1)
     semi_supervised = capabilities(ModelConfig(**model_defaults(variant))).learns_from_unlabelled  # may it train on a few labels?
-    dataset = c2.selectbox(
-        _("Data set"), DATASET_CHOICES, key="train_dataset", placeholder=_("Choose an option"),
-        format_func=lambda d: _("your own (upload)") if d == OWN else d,
-        help=_(
-            "mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network "
-            "allows. Your own: a zip of one folder per class, or an .npz, uploaded below."
-        ),
-    )  # fmt: skip
-    latent_dim = c3.select_slider(
-        _("Latent size"), LATENTS, key="train_latent", help=_("Dimensions of z. 2 can be plotted directly; 16 draws sharper digits.")
-    )
-    arch = c4.radio(
-        _("Network"), list(ARCHS), format_func=lambda v: _(ARCHS[v]), horizontal=True, key="train_arch",
-        help=_("MLP is fast on a laptop CPU; conv (convolutional) is slower."),
-    )  # fmt: skip
+    dataset, latent_dim, arch = S["data"].draw(c2), S["latent"].draw(c3), S["net"].draw(c4)
     c1, c2, c3, c4 = st.columns(4)
-    budget_kind = c1.radio(
-        _("Stop after"), list(BUDGETS), format_func=lambda v: _(BUDGETS[v]), horizontal=True, key="train_budget",
-        help=_("A number of passes over the data, or a time budget."),
-    )  # fmt: skip
-    if budget_kind == "epochs":
-        epochs = c2.number_input(_("Epochs"), 1, 500, key="train_epochs", help=_("Passes over the training digits."))
-        seconds = None
-    else:
-        seconds = c2.number_input(
-            _("Seconds"), 5, 3600, key="train_seconds", help=_("Training time, not counting any wait for a free slot on the server.")
-        )
-        epochs = None
-    lr = c3.select_slider(
-        _("Learning rate"), LRS, key="train_lr",
-        help=_("Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights)."),
-    )  # fmt: skip
-    seed = c4.number_input(
-        _("Seed"),
-        0,
-        2**31 - 1,
-        key="train_seed",
-        help=_("Same seed and settings, same result when this is the only model training on the server."),
-    )
+    budget_kind = S["stop"].draw(c1)
+    epochs = S["epochs"].draw(c2) if budget_kind == "epochs" else None
+    seconds = S["seconds"].draw(c2) if budget_kind == "seconds" else None
+    lr, seed = S["lr"].draw(c3), S["seed"].draw(c4)
     c1, c2, c3, c4 = st.columns(4)
-    beta = c1.slider(
-        _("β (KL weight)"), 0.0, BETA_MAX, step=0.1, key="train_beta",
-        help=_("1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions). It can be changed while the run trains."),
-    )  # fmt: skip
-    kl_start = c2.slider(
-        _("KL weight at the start"), 0.0, 8.0, step=0.5, key="train_kl_start",
-        help=_(
-            "The KL weight moves from this value to β during the warm-up. Above 1, z is squeezed early, so the decoder learns to "
-            "rely on the label y and samples match their label more often. 0 is the classic warm-up against posterior collapse."
-        ),
-    )  # fmt: skip
-    warmup = c2.slider(_("Warm-up (epochs)"), 0.0, 60.0, step=0.5, key="train_warmup", help=_("How long the KL weight takes to reach β."))
-    labels = c3.select_slider(
-        _("Labelled digits (m2)"), LABELS, format_func=lambda v: _("all") if v == "all" else str(v), disabled=not semi_supervised,
-        key="train_labels", help=_("m2 learns from a few labelled digits and the rest unlabelled."),
-    )  # fmt: skip
-    hidden = c4.select_slider(_("Hidden width"), HIDDENS, key="train_hidden", help=_("Units per hidden layer."))
+    beta, kl_start, warmup = S["beta"].draw(c1), S["kl_start"].draw(c2), S["warmup"].draw(c2)
+    labels = S["labels"].draw(c3, disabled=not semi_supervised)
+    hidden = S["hidden"].draw(c4)
 own = own_data_panel() if dataset == OWN else None  # the visitor's own data set: this session only
 links.publish(LINK)  # the address is a link to these settings
 

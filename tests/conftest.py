@@ -1,5 +1,4 @@
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -51,10 +50,12 @@ def browser():
     """Headless Chromium (Debian's, driven by Playwright), one per test module."""
     from playwright.sync_api import sync_playwright
 
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not executable:
-        pytest.fail("Chromium is not installed (apt-get install chromium); the browser test cannot run")
+    from .servers import chromium
+
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            b = chromium(p)
+        except RuntimeError as e:
+            pytest.fail(f"{e}; the browser test cannot run")
         yield b
         b.close()

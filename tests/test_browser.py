@@ -7,11 +7,7 @@ This test fails, rather than skips, when no Chromium is installed: CI installs D
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -20,6 +16,7 @@ import pytest
 from ui import frame, i18n
 
 from .conftest import ROOT
+from .servers import AppServer
 
 pytestmark = pytest.mark.browser
 
@@ -38,53 +35,15 @@ def translator(language: str):
     return i18n.catalogue(language).gettext
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(*options: str):
-    """`streamlit run app.py` on a free port; yields its URL and stops it afterwards."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--browser.gatherUsageStats=false",
-            "--server.fileWatcherType=none",
-            *options,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    SERVER_PIDS[url] = proc.pid
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            pytest.fail("streamlit exited: " + proc.stdout.read())
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 90 s")
-    yield url
-    proc.terminate()
+    """`streamlit run app.py` on a free port (tests/servers.py); yields its URL and stops it afterwards."""
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        app = AppServer(*options)
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    SERVER_PIDS[app.url] = app.pid
+    yield app.url
+    app.close()
 
 
 @pytest.fixture(scope="module")

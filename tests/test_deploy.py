@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from .test_browser import ROOT, assert_no_exception, free_port, main, shot, wait_ready
+from .servers import free_port
+from .test_browser import ROOT, assert_no_exception, main, shot, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PROGRESS = "[data-testid=\"stProgress\"]"
