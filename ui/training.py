@@ -15,14 +15,9 @@ from .i18n import _
 from .models import add_session_model
 
 HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so within 10 s of its last tab closing
-# How often a Train page's live view reads its run's snapshot (training never waits for it). Each refresh costs
-# the server and the browser CPU that training could use (a refresh re-renders every element of the page,
-# the sidebar's included): a page refreshes once a second (the training process draws a grid at every 0.3 s slice,
-# so each refresh shows the latest weights), and when more runs than RUNS_PER_REFRESH are on the
-# server, every page refreshes less often, so that the pages together refresh about 1.5 times a second
-# (bench/README.md: an open Train page's refresh cost Chromium about 0.1 s of a core). At most 3.5 s, which
-# keeps that budget up to five runs: the view's refresh is also this session's heartbeat, and a run not heard
-# from for 6 s pauses (2.5 s to spare for a refresh that comes late).
+# How often a live view reads its run's snapshot: once a second, slower when many runs share the server so that all
+# pages together refresh about 1.5 times a second (a refresh costs the server and the browser CPU that training could
+# use: bench/README.md), and never slower than 3.5 s, since the refresh is also the session's heartbeat.
 REFRESH_SECONDS = 1.0
 RUNS_PER_REFRESH = 1.5
 MAX_SLOWDOWN = 3.5
