@@ -66,3 +66,22 @@ def test_the_app_layer_has_no_import_circle():
 
     circles = sorted(name for name in modules if reaches(name, name))
     assert not circles, f"modules in an import circle: {circles}"
+
+
+def test_a_browsers_key_survives_the_xsrf_cookies_fresh_mask_and_differs_between_browsers():
+    """Tornado re-masks Streamlit's XSRF token at every page load: the cookie's text changes on a reload, its token does
+    not. The reload register keys on the token; a malformed cookie gives no key rather than a guessable one."""
+    import os
+
+    from ui.state import xsrf_token
+
+    def cookie(token: bytes) -> str:
+        mask = os.urandom(4)
+        return "2|" + mask.hex() + "|" + bytes(b ^ mask[i % 4] for i, b in enumerate(token)).hex() + "|1764900000"
+
+    mine, theirs = os.urandom(16), os.urandom(16)
+    first, reload = cookie(mine), cookie(mine)
+    assert first != reload and xsrf_token(first) == xsrf_token(reload) == mine.hex()
+    assert xsrf_token(cookie(theirs)) != xsrf_token(first)
+    for malformed in ("", "2|zz|00|1", "1|abcd|00|1", "2|abcdef|0011|1", "2|abcdabcd||1", "plain"):
+        assert xsrf_token(malformed) is None

@@ -283,6 +283,36 @@ def _home_count(browser, url: str, metric: str) -> int:
     return int(value)
 
 
+def test_a_reload_gets_back_its_own_runs_and_no_other_browsers(server, browser):
+    """The reload register (ui.state.keep_across_reload) keys on a hash of each browser's own secret cookie: a reload
+    finds the run it started; another browser, reloading too, finds nothing of it, and its own run stays its own."""
+    owner, stranger = (browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(2))
+    try:
+        mine = owner.new_page()
+        mine.goto(f"{server}/Train?epochs=500")
+        wait_ready(mine, "Train")
+        main(mine).get_by_role("button", name="Start", exact=True).click()
+        main(mine).get_by_text("training ·").first.wait_for(timeout=60_000)
+        mine.reload()
+        wait_ready(mine, "Train")
+        progress = main(mine).locator('[data-testid="stProgress"]').first
+        progress.wait_for(timeout=60_000)  # the same run, after a reload
+        assert "of 500" in progress.inner_text()  # its settings: 500 epochs, from its link
+        theirs = stranger.new_page()
+        theirs.goto(f"{server}/Train")
+        wait_ready(theirs, "Train")
+        theirs.reload()
+        wait_ready(theirs, "Train")
+        main(theirs).get_by_text("Press Start to train").first.wait_for(timeout=30_000)
+        assert main(theirs).locator('[data-testid="stProgress"]').count() == 0  # nothing of the owner's run
+        press_stop(mine)
+        assert_no_exception(mine)
+        assert_no_exception(theirs)
+    finally:
+        owner.close()
+        stranger.close()
+
+
 def test_closing_the_tab_stops_its_training(server, browser):
     """The run's state, as the server reports it: training while its tab is open, not within 12 s of the tab closing."""
     context = browser.new_context()

@@ -320,9 +320,26 @@ def visitor_key() -> str | None:
         return None
     for name in VISITOR_COOKIES:
         value = cookies.get(name)
-        if value:
-            return hashlib.sha256(f"{name}={value}".encode()).hexdigest()
+        secret = xsrf_token(value) if name == "_streamlit_xsrf" and value else value
+        if secret:
+            return hashlib.sha256(f"{name}={secret}".encode()).hexdigest()
     return None
+
+
+def xsrf_token(cookie: str) -> str | None:
+    """The secret inside Streamlit's XSRF cookie. Tornado writes it as "2|mask|masked token|time" and masks the token
+    afresh at each page load (a new random mask XORed over it), so the cookie's text changes on every reload while the
+    token stays; None for a cookie of another form."""
+    parts = cookie.split("|")
+    if len(parts) != 4 or parts[0] != "2":
+        return None
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except ValueError:
+        return None
+    if len(mask) != 4 or not masked:
+        return None
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(masked)).hex()
 
 
 def keep_across_reload() -> None:
