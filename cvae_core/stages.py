@@ -108,7 +108,7 @@ class PlanRun:
     (run a slice, done, counters, progress, the model of the moment, a summary) for the stage that is training."""
 
     validation = None  # no latent figures: an experiment's networks are not one model
-    history: list = []  # no curves: the page shows each network's figures as it ends (summary()["findings"])
+    history = ()  # no curves: the page shows each network's figures as it ends (summary()["findings"])
 
     def __init__(self, plan: Plan, experiment: str, final_model: Callable[[object], nn.Module | None] = lambda result: None):
         self.plan = plan
