@@ -8,6 +8,7 @@
 - `plots`: shapes for the pages' plots, and the Train page's live curves as inline SVG;
 - `server`: the process (thread counts, garbage collection);
 - `training`: the training process, this session's runs, the heartbeat;
+- `settings`: a page's settings declared once (widget, address, range); `experiment_view`: a live retrain's view;
 - `i18n`: the visitor's language (gettext catalogues in ui/locales).
 """
 
