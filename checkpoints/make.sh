@@ -45,7 +45,7 @@ python -m cvae_core quadrants --given 1 --dataset mnist-5k --eval-dataset mnist 
 python -m cvae_core quadrants --given 2 --dataset mnist-5k --eval-dataset mnist --fills none prior prior+generation --gsnn-weight 0 0.5 --json > "$R/quadrants-2.json"
 python -m cvae_core quadrants --given 3 --dataset mnist-5k --eval-dataset mnist --fills none prior prior+generation --gsnn-weight 0 0.5 --json > "$R/quadrants-3.json"
 python -m cvae_core semisupervised --labels 100 --runs 5 --dataset mnist-5k --eval-dataset mnist --save checkpoints/experiments/m2-100labels.safetensors --json > "$R/semisupervised-m2-100.json"
-python -m cvae_core semisupervised --labels 100 --stack m1 --runs 5 --dataset mnist-5k --eval-dataset mnist --save checkpoints/experiments/m1m2-100labels.safetensors --json > "$R/semisupervised-m1m2-100.json"
+python -m cvae_core semisupervised --labels 100 --stack m1 --mix proportional --alpha 10 --runs 5 --dataset mnist-5k --eval-dataset mnist --save checkpoints/experiments/m1m2-100labels.safetensors --json > "$R/semisupervised-m1m2-100.json"
 for n in 600 1000 3000; do
   python -m cvae_core semisupervised --labels "$n" --stack m1 --dataset mnist-5k --eval-dataset mnist --json > "$R/semisupervised-m1m2-$n.json"
 done
