@@ -106,6 +106,11 @@ class Dataset:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def copy(self) -> "Dataset":
+        """The same digits in tensors of their own (a part made by `subset` or `take` may be a view that keeps its
+        whole source in memory)."""
+        return replace(self, images=self.images.clone(), labels=self.labels.clone())
+
     def subset(self, n: int | None) -> "Dataset":
         """The first n digits (all of them for None or 0)."""
         return self if not n or n >= len(self) else self.take(slice(0, n))

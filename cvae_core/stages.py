@@ -121,6 +121,8 @@ class PlanRun:
         self.stages_done = 0
         self._finished = {"samples": 0, "elapsed": 0.0}  # counters of the stages already trained
         self.training: StageTraining | None = None
+        self._final: nn.Module | None = None  # once the plan has ended: the model pages use
+        self._error: Exception | None = None  # why it stopped, when a network or the plan failed
         self._advance(None)
 
     def _advance(self, answer) -> None:
@@ -140,22 +142,32 @@ class PlanRun:
             answer = None
 
     def run(self, max_seconds: float | None = None) -> Progress:
+        if self._error is not None:  # asked to go on after a failure: it cannot, and says why again
+            raise self._error
         if self.done:
             return self.progress
         training = self.training
-        training.run(max_seconds=max_seconds)
-        if training.done:
-            self._finished["samples"] += training.trainer.samples
-            self._finished["elapsed"] += training.trainer.elapsed
-            self.stages_done += 1
-            self._advance(training.result())  # the plan's evaluation between two networks runs here, in the slice
+        try:
+            training.run(max_seconds=max_seconds)
+            if training.done:
+                self._finished["samples"] += training.trainer.samples
+                self._finished["elapsed"] += training.trainer.elapsed
+                self.stages_done += 1
+                self._advance(training.result())  # the plan's evaluation between two networks runs here, in the slice
+        except Exception as e:
+            # A network that diverged (the engine rolled it back) or the plan's own refusal ends the experiment: its
+            # later networks would build on one cut short, and a plan that raised is over.
+            self._error, self.done = e, True
+            raise
         return self.progress
 
     # ---- what the service reads ------------------------------------------------------------------
     @property
     def model(self) -> nn.Module | None:
         """The network training now; once done, the experiment's model a page can use (final_model(result))."""
-        return self._final if self.done else self.training.model
+        if self._final is not None:
+            return self._final
+        return self.training.model if self.training is not None else nn.Module()
 
     @property
     def samples(self) -> int:
@@ -175,7 +187,7 @@ class PlanRun:
 
     @property
     def fraction(self) -> float:
-        if self.done:
+        if self._final is not None:
             return 1.0
         lo, hi = self.training.stage.share
         return lo + (hi - lo) * self.training.fraction

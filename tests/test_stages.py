@@ -9,7 +9,7 @@ import torch
 
 from cvae_core.errors import ConfigError
 from cvae_core.experiments import LIVE_EXPERIMENTS, live_plan, quadrants_plan, semisupervised_plan
-from cvae_core.service import DONE, PAUSED, TrainingRun, TrainingService
+from cvae_core.service import DONE, FAILED, PAUSED, TrainingRun, TrainingService
 from cvae_core.stages import PlanRun, run_plan
 
 from .conftest import wait_until
@@ -88,6 +88,33 @@ def test_a_stopped_retrain_pauses_and_resumes_to_the_same_figures(service, digit
     service.start(run)
     wait_for(lambda: run.snapshot.state == DONE)
     assert run.trainer.samples > samples and run.trainer.result.as_dict() == alone
+
+
+def test_a_failed_network_or_plan_ends_the_retrain_failed_and_resume_does_not_go_on(service, digits):
+    from cvae_core.engine import TrainConfig
+    from cvae_core.errors import TrainingError
+    from cvae_core.models import ModelConfig, build_model
+    from cvae_core.stages import Stage
+
+    def vae():
+        return build_model(ModelConfig(variant="vae", latent_dim=4, hidden=32))
+
+    def plan(lr):
+        yield Stage("a network", vae, small(digits, 512), TrainConfig(epochs=2, lr=lr, seed=0))
+        if lr < 1:
+            raise TrainingError("M1's code collapsed: none of its {n} dimensions carries information about the digit.", n=8)
+        yield Stage("never", vae, small(digits, 512), TrainConfig(epochs=2, seed=0))
+
+    for lr, why in ((1e-3, "collapsed"), (10.0, "NaN")):  # the plan refuses to go on; a network diverges
+        job = PlanRun(plan(lr), "semisupervised")
+        run = TrainingRun(job)
+        service.start(run)
+        wait_for(lambda run=run: run.snapshot.state == FAILED)
+        assert why in run.snapshot.error and job.done and job.training.stage.name == "a network"  # no later network
+        assert run.snapshot.model is not None  # the last network trained, for what the page shows of a failure
+        service.start(run)  # Resume: the same failure, said again, and nothing more trains
+        wait_for(lambda run=run: run.snapshot.state == FAILED and run.snapshot.version >= 1)
+        assert why in run.snapshot.error and job.training.stage.name == "a network"
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from cvae_core.errors import CVAEError
+from cvae_core.service import AWAY
 
 from . import state, training
 from .i18n import N_, _, error_text, translated
@@ -47,7 +48,7 @@ def controls(experiment: str, start_label: str, spec: dict) -> None:
     start = b1.button(start_label, type="primary", disabled=active, key=f"{experiment}-start")
     stop = b2.button(_("Stop"), icon=":material/stop:", disabled=not active, key=f"{experiment}-stop", help=_("Pause; Resume continues."))
     resume = b3.button(
-        _("Resume"), icon=":material/resume:", disabled=active or snap is None or snap.progress.done and snap.state == "done",
+        _("Resume"), icon=":material/resume:", disabled=active or snap is None or snap.state in ("done", "failed"),
         key=f"{experiment}-resume", help=_("Continue where you stopped."),
     )  # fmt: skip
     if start:
@@ -71,7 +72,8 @@ def live_experiment(experiment: str, show: Callable) -> None:
     run = state.experiment_run(experiment)
     if run is None or run.snapshot is None:
         return
-    refresh = training.live_refresh_seconds(training.client().load()) if run.snapshot.active else None
+    wanting = run.snapshot.active or run.snapshot.state == AWAY  # away: the sidebar's heartbeat brings it back
+    refresh = training.live_refresh_seconds(training.client().load()) if wanting else None
 
     @st.fragment(run_every=refresh)
     def view():
