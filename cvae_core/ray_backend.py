@@ -219,8 +219,6 @@ class RayLane:
             raise (e.cause if isinstance(e.cause, Exception) else e) from None
 
     def begin(self, run) -> None:
-        if run.where is None:  # a live experiment (stages.PlanRun): trains in the training process, as without Ray
-            return
         self._token = uuid.uuid4().hex
         self._base, self._sent = len(run.trainer.history), 0
         state = run.trainer.state(full=True, history_from=self._base)  # no rows: the actor's trainer starts a history of its own
@@ -233,9 +231,6 @@ class RayLane:
         run.trainer.restore(state)
 
     def train(self, run, seconds: float) -> None:
-        if run.where is None:
-            run.trainer.run(max_seconds=seconds)
-            return
         beta = getattr(getattr(run.trainer.model, "config", None), "beta", None)
         answer = self._call("train", self._token, seconds, beta, self._sent)
         if answer is None:  # the actor let the trainer go (other replicas' runs): hand it the run again
@@ -247,7 +242,7 @@ class RayLane:
             raise TrainingError(template, **fields)
 
     def end(self, run) -> None:
-        if run.where is None or not self._placed or self._token is None:
+        if not self._placed or self._token is None:
             return
         try:
             state = self._call("end", self._token, self._sent)

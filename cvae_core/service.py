@@ -264,7 +264,9 @@ class TrainingService:
                 self._republish_places()
             requeued = False  # then it may be another worker's already
             try:
-                requeued = self._hold_slot(run, lane)
+                # A run another process cannot rebuild (no `where`: a live experiment, cvae_core/stages.py) trains
+                # in this process's thread, whatever lane the worker holds.
+                requeued = self._hold_slot(run, lane if run.where is not None else LOCAL_LANE)
             except LaneLost:  # its node is gone: the run resumes from its last slice's weights on another lane
                 log.warning("run %s lost its lane; queued again", run.id)
                 self._requeue(run, front=True)
@@ -399,6 +401,7 @@ class TrainingService:
                 self._publish_state(run, QUEUED)
 
 
+LOCAL_LANE = LocalLane()  # it keeps no state: one serves every worker
 LANE_RETRY_SECONDS = 5.0  # how often a worker whose remote lane is gone asks whether it is back
 LATENT_DIGITS = 500  # validation digits the latent figures are measured on: about 8 ms for the default model on one thread
 LATENT_EVERY = 1.0  # seconds between two measurements while a run trains: under 1 % of its time (a grid is drawn every slice)
