@@ -84,23 +84,14 @@ Plan = Generator[Stage | dict, tuple[nn.Module, dict | None] | None, object]
 
 
 def run_plan(plan: Plan, progress: Callable[[float], None] | None = None, slice_seconds: float = 0.5):
-    """Train a plan's stages to the end, in turn, in this thread; its result. progress(f), f from 0 to 1, after every slice."""
-    answer = None
-    while True:
-        try:
-            item = plan.send(answer)
-        except StopIteration as end:
-            return end.value
-        if not isinstance(item, Stage):
-            answer = None  # findings: the caller gets them with the result
-            continue
-        training = StageTraining(item)
-        lo, hi = item.share
-        while not training.done:
-            training.run(max_seconds=slice_seconds)
-            if progress is not None:
-                progress(lo + (hi - lo) * training.fraction)
-        answer = training.result()
+    """Train a plan's stages to the end, in turn, in this thread (stepped as the service steps it: PlanRun); its result.
+    progress(f), f from 0 to 1, after every slice."""
+    job = PlanRun(plan, experiment="")
+    while not job.done:
+        job.run(max_seconds=slice_seconds)
+        if progress is not None:
+            progress(job.fraction)
+    return job.result
 
 
 class PlanRun:
@@ -116,6 +107,7 @@ class PlanRun:
         self._final_model = final_model
         self.findings: dict = {}
         self.result = None
+        self.ended = False  # the plan returned (done is also set when it failed)
         self.done = False
         self.message = ""
         self.stages_done = 0
@@ -131,9 +123,9 @@ class PlanRun:
             try:
                 item = self.plan.send(answer)
             except StopIteration as end:
-                self.result, self.training, self.done = end.value, None, True
+                self.result, self.training, self.ended, self.done = end.value, None, True, True
                 final = self._final_model(self.result)  # a copy: the service switches the module it publishes to train mode
-                self._final = copy.deepcopy(final) if final is not None else nn.Module()
+                self._final = copy.deepcopy(final) if final is not None else None
                 return
             if isinstance(item, Stage):
                 self.training = StageTraining(item)
@@ -187,7 +179,7 @@ class PlanRun:
 
     @property
     def fraction(self) -> float:
-        if self._final is not None:
+        if self.ended:
             return 1.0
         lo, hi = self.training.stage.share
         return lo + (hi - lo) * self.training.fraction
