@@ -180,6 +180,7 @@ class Trainer:
         self._labelled_order = torch.empty(0, dtype=torch.long)
         # "proportional": about N_labelled / steps labelled digits a step, each weighted N / N_labelled (TrainConfig.labelled_mix)
         self.proportional = self.semi_supervised and self.config.labelled_mix == "proportional"
+        self._loss_weighting = {"labelled_weight": len(self.x) / len(self.labelled_idx)} if self.proportional else {}
         self._progress = Progress(
             step=0, total_steps=self.total_steps, epoch=0.0, elapsed=0.0, samples_per_sec=0.0, eta=None,
             kl_weight=self.kl_weight(), terms={}, done=False, device=str(self.device),
@@ -234,8 +235,7 @@ class Trainer:
     def _step(self) -> tuple[int, torch.Tensor]:
         """One optimiser step; returns the batch size and the loss terms, detached, in a stable order."""
         x, y = self._batch()
-        weighting = {"labelled_weight": len(self.x) / len(self.labelled_idx)} if self.proportional else {}
-        loss, terms = self.model.loss(x, y, kl_weight=self.kl_weight(), **weighting)
+        loss, terms = self.model.loss(x, y, kl_weight=self.kl_weight(), **self._loss_weighting)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.lr_schedule == "cosine":
