@@ -46,6 +46,11 @@ POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the on
 NICENESS = 10
 
 
+def refusal(error: CVAEError) -> dict:
+    """A sentence refusing a call, for the pipe: English, and its template and fields for the server to translate."""
+    return {"error": str(error), "template": error.template, "fields": dict(error.fields)}
+
+
 # ---- in the training process ------------------------------------------------------------------
 class TrainingHost:
     """Builds runs from recipes and serves their snapshots (one per training process)."""
@@ -100,7 +105,7 @@ class TrainingHost:
             train, validation = run_recipe.data(self._dataset)
             trainer = run_recipe.trainer(train, validation)
         except CVAEError as e:
-            return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
+            return refusal(e)
         model = trainer.model
         grid_seed = recipe["train"]["seed"]
         run_id = uuid.uuid4().hex
@@ -127,7 +132,7 @@ class TrainingHost:
         try:
             job = live_plan(spec, self._dataset)
         except CVAEError as e:
-            return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
+            return refusal(e)
         run = TrainingRun(job)  # no grid: an experiment's networks are shown by its page once they are trained
         self.runs[run.id] = run
         self.service.start(run)
@@ -160,7 +165,7 @@ class TrainingHost:
             try:
                 self.service.set_beta(self.runs[run_id], beta)
             except CVAEError as e:
-                return {"error": str(e), "template": e.template, "fields": dict(e.fields)}
+                return refusal(e)
         return None
 
     def heartbeat(self, run_id: str) -> None:
