@@ -11,18 +11,14 @@ from cvae_core.service import AWAY
 
 from . import state, training
 from .i18n import N_, _, error_text, translated
-from .run_view import STATUS
+from .run_view import STATUS, queue_line
 
 
 def status_line(snap, load: dict) -> str:
     """Where the retrain stands, in the visitor's words."""
     summary = snap.summary
     if snap.state == "queued":
-        if snap.ahead:
-            return _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)").format(
-                ahead=snap.ahead, training=load["training"], limit=load["limit"]
-            )
-        return _("starting")
+        return queue_line(snap, load)
     if snap.state == "training" and summary.get("stage"):
         return _("training {network} · {fraction:.0%} of the experiment").format(network=_(summary["stage"]), fraction=summary["fraction"])
     return _(STATUS.get(snap.state, N_("paused")))

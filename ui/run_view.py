@@ -94,19 +94,24 @@ STATUS = {  # a run's state -> what the visitor reads (translated where shown)
 }
 
 
+def queue_line(snap, load: dict) -> str:
+    """Where a queued run waits, given the training service's load (runs training, waiting, the limit)."""
+    if snap.ahead:
+        status = _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)")
+    elif load["training"] < load["limit"]:  # a slot is free: a worker takes the run within moments (on a fresh server, once warm)
+        status = _("starting")
+    else:
+        status = _("waiting for a free slot: next in line ({training} training now, at most {limit} at once)")
+    return status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
+
+
 def status_line(run, snap, load: dict) -> str:
     """State, place in the queue or progress, speed and time left, each part a whole sentence joined by " · ".
     load: the training service's load (runs training, waiting, the limit)."""
     p = snap.progress
     epoch = _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs) if run.epochs else _("epoch {epoch:.1f}").format(epoch=p.epoch)
     if snap.state == "queued":  # where it waits, and how far it got before (time-slicing: a run waits between its turns)
-        if snap.ahead:
-            status = _("waiting for a free slot: {ahead} ahead of you ({training} training now, at most {limit} at once)")
-        elif load["training"] < load["limit"]:  # a slot is free: a worker takes the run within moments (on a fresh server, once warm)
-            status = _("starting")
-        else:
-            status = _("waiting for a free slot: next in line ({training} training now, at most {limit} at once)")
-        status = status.format(ahead=snap.ahead, training=load["training"], limit=load["limit"])
+        status = queue_line(snap, load)
         return f"{status} · {epoch}" if p.step else status
     parts = [_(STATUS[snap.state]), epoch, _("{speed:,.0f} digits/s").format(speed=p.samples_per_sec)]
     if p.eta is not None and snap.active and p.step:
