@@ -465,6 +465,26 @@ def test_experiments_page_retrains_the_quadrant_experiment_as_a_job_of_the_train
     assert at.session_state["live_findings"]["quadrants"][1] == findings  # kept for the table once the run is done
 
 
+def test_a_strangers_experiments_page_sees_nothing_of_my_retrain_and_stopping_theirs_leaves_mine_running():
+    import ui.training
+
+    mine, theirs = page("pages/6_Experiments.py").run(), page("pages/6_Experiments.py").run()
+    next(b for b in mine.button if b.label == "Train the NN and both CVAEs").click().run()
+    run = mine.session_state["live_experiments"]["quadrants"]
+    theirs.run()
+    no_exceptions(theirs)
+    assert "live_experiments" not in theirs.session_state  # their session holds no handle on my retrain
+    assert not any(p.proto.text and "of the experiment" in p.proto.text for p in theirs.get("progress"))
+    assert next(b for b in theirs.button if b.key == "quadrants-stop").disabled  # nothing of theirs to stop
+    next(b for b in theirs.button if b.label == "Train the NN and both CVAEs").click().run()  # they start their own, then stop it
+    next(b for b in theirs.button if b.key == "quadrants-stop").click().run()
+    wait_until(lambda: theirs.session_state["live_experiments"]["quadrants"].snapshot.state == "paused")
+    ui.training.client().heartbeat(run)
+    assert run.snapshot.state in ("queued", "training")  # mine goes on
+    assert theirs.session_state["live_experiments"]["quadrants"].id != run.id
+    ui.training.client().stop(run)
+
+
 def test_experiments_page_retrains_m2_and_adds_it_to_the_sessions_models():
     at = page("pages/6_Experiments.py").run()
     slider = next(s for s in at.select_slider if s.key == "m2_epochs")
