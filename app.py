@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from cvae_core.capabilities import Capabilities
 from cvae_core.cards import CARDS
-from cvae_core.checkpoint_header import SHIPPED, catalogue
+from cvae_core.storage.checkpoint_header import SHIPPED, catalogue
 from ui.i18n import N_, _
 
 ui.setup_page(

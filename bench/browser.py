@@ -101,8 +101,8 @@ def watch_grids(page, started: float, until: float) -> list[tuple[float, int]]:
 
 def fidelity_of(dump: Path, step: int) -> float:
     """Label fidelity (the independent CNN, 1,000 samples) of the weights kept for a step."""
-    from cvae_core import checkpoint
     from cvae_core.metrics import label_fidelity
+    from cvae_core.storage import checkpoint
 
     files = sorted(dump.glob(f"*-{step}.safetensors"))
     model = checkpoint.load(files[0]).model.eval()
@@ -159,9 +159,9 @@ def engine_alone(seconds: float, threads: int) -> float:
 
     torch.set_num_threads(threads)
     from cvae_core.data import load_dataset
-    from cvae_core.defaults import model_defaults, training_defaults
-    from cvae_core.engine import TrainConfig, Trainer
     from cvae_core.models import ModelConfig, build_model
+    from cvae_core.training.defaults import model_defaults, training_defaults
+    from cvae_core.training.engine import TrainConfig, Trainer
 
     train = load_dataset("mnist-5k", "train")
     validation = load_dataset("mnist-5k", "val")

@@ -25,13 +25,13 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_core import checkpoint  # noqa: E402
 from cvae_core.compare import measure, paired_difference  # noqa: E402
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.engine import TrainConfig, Trainer  # noqa: E402
 from cvae_core.models import ModelConfig  # noqa: E402
 from cvae_core.models.base import CVAEModel  # noqa: E402
 from cvae_core.models.vae import VAE  # noqa: E402
+from cvae_core.storage import checkpoint  # noqa: E402
+from cvae_core.training.engine import TrainConfig, Trainer  # noqa: E402
 
 EXAMPLES_STEPS = 4_690  # pytorch/examples vae/main.py: 10 epochs x ceil(60,000 / 128) batches
 

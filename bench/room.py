@@ -1,5 +1,5 @@
 """A room of visitors without a browser each: N visitors press Start together, through the client the Train page uses
-(cvae_core/training_process.py: TrainingClient, RunHandle), on (a) the local backend -- the server's own training
+(cvae_core/training/process.py: TrainingClient, RunHandle), on (a) the local backend -- the server's own training
 process -- and (b) a two-node Ray cluster started on this machine with the same CPUs between its nodes; then M
 followers of one shared run, as clients of the same API.
 
@@ -20,7 +20,7 @@ The last line of stdout is one JSON object:
   beating its heartbeat, as the follow page does), in interleaved rounds: speed_ratio = the run's digits per second with
   followers over without; max_lag_s = the largest delay between a weights version being published and a follower first
   holding it.
-Visitors use the app's defaults (cvae_core/defaults.py), a seed each.
+Visitors use the app's defaults (cvae_core/training/defaults.py), a seed each.
 """
 
 import argparse
@@ -38,10 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_core import checkpoint  # noqa: E402
-from cvae_core.recipe import Recipe  # noqa: E402
-from cvae_core.service import DONE, FAILED  # noqa: E402
-from cvae_core.training_process import TrainingClient  # noqa: E402
+from cvae_core.storage import checkpoint  # noqa: E402
+from cvae_core.training.process import TrainingClient  # noqa: E402
+from cvae_core.training.recipe import Recipe  # noqa: E402
+from cvae_core.training.service import DONE, FAILED  # noqa: E402
 
 GOOD = 0.90
 HEARTBEAT_SECONDS = 1.0  # as an open Train page's refresh does

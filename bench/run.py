@@ -28,12 +28,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_core import checkpoint  # noqa: E402
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.defaults import model_defaults, training_defaults  # noqa: E402
-from cvae_core.engine import TrainConfig, Trainer  # noqa: E402
 from cvae_core.metrics import label_fidelity  # noqa: E402
 from cvae_core.models import ModelConfig, build_model  # noqa: E402
+from cvae_core.storage import checkpoint  # noqa: E402
+from cvae_core.training.defaults import model_defaults, training_defaults  # noqa: E402
+from cvae_core.training.engine import TrainConfig, Trainer  # noqa: E402
 
 BENCH_MODEL = dict(variant="cvae2", latent_dim=20, hidden=400, layers=1)  # the 784-400-20 MLP
 

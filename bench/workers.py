@@ -1,9 +1,9 @@
 """Thread or process for the training workers? `python bench/workers.py [--seconds 6] [--rounds 3] [--json FILE]`.
 
-The app's training service (cvae_core/service.py) runs the same way in both set-ups; what differs
+The app's training service (cvae_core/training/service.py) runs the same way in both set-ups; what differs
 is where it runs:
 - thread: inside the web server's process, sharing its GIL with the page scripts;
-- process: in a process of its own (cvae_core/training_process.py), as the app ships.
+- process: in a process of its own (cvae_core/training/process.py), as the app ships.
 
 Measured, on the app's live defaults, as digits trained per wall-clock second:
 1. one run alone, and one run while a busy pure-Python thread (standing in for page scripts:
@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cvae_core.defaults import training_defaults  # noqa: E402
-from cvae_core.recipe import Recipe  # noqa: E402
-from cvae_core.training_process import TrainingClient  # noqa: E402
+from cvae_core.training.defaults import training_defaults  # noqa: E402
+from cvae_core.training.process import TrainingClient  # noqa: E402
+from cvae_core.training.recipe import Recipe  # noqa: E402
 
 
 def live_recipe(seed: int = 0) -> dict:
@@ -56,8 +56,8 @@ class ThreadRuns:
     """The service in this process (the thread set-up)."""
 
     def __init__(self):
-        from cvae_core.service import TrainingService
-        from cvae_core.training_process import TrainingHost
+        from cvae_core.training.process import TrainingHost
+        from cvae_core.training.service import TrainingService
 
         self.host = TrainingHost()
         self.service: TrainingService = self.host.service

@@ -12,9 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Dataset
-from .defaults import CLASSIFIER
-from .engine import TrainConfig, Trainer
 from .metrics import predict
 from .text import N_
 
@@ -114,13 +111,3 @@ class DigitClassifier(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
-
-
-def train_classifier(data: Dataset, epochs: int = CLASSIFIER["epochs"], seed: int = 0, arch: str = "cnn") -> DigitClassifier:
-    """Train a fidelity classifier on a data set's training images (digits, or a person's own classes) with the recipe of
-    defaults.CLASSIFIER."""
-    torch.manual_seed(seed)
-    model = DigitClassifier(ClassifierConfig(n_classes=len(data.classes), arch=arch))  # a person's own classes too
-    config = TrainConfig(**{**CLASSIFIER, "epochs": epochs, "seed": seed})
-    Trainer(model, data, config=config).run_to_end()
-    return model.eval()

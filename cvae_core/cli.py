@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint
-from .classifier import CLASSIFIER_ARCHS, train_classifier
+from .classifier import CLASSIFIER_ARCHS
 from .compare import digits_for, measure, proposals_per_label
 from .data import DATASETS, OFFLINE, SPLITS, TEST_BINARIZATION_SEED, load_dataset
-from .defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
-from .engine import LABELLED_MIXES, Trainer
 from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS
 from .models.base import NN_FILLS
-from .recipe import Recipe
+from .storage import checkpoint
+from .training.defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
+from .training.engine import LABELLED_MIXES, Trainer
+from .training.recipe import Recipe, train_classifier
 
 DEFAULT_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity"]
 SECOND_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity_second"]
@@ -62,7 +62,7 @@ TRAIN_FLAGS = ("batch_size", "lr", "seed", "warmup_epochs", "kl_start", "shift_p
 
 
 def cmd_train(args) -> dict:
-    """Train with the variant's defaults (cvae_core.defaults) where a flag is not given."""
+    """Train with the variant's defaults (cvae_core.training.defaults) where a flag is not given."""
     model_settings = {"variant": args.variant, **_given(args, MODEL_FLAGS)}
     _finite(model_settings.get("beta", 1.0), "beta")
     settings = _given(args, TRAIN_FLAGS)
@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a variant and save a checkpoint")
-    t.epilog = "Flags not given take the variant's defaults from cvae_core/defaults.py (the Train page's)."
+    t.epilog = "Flags not given take the variant's defaults from cvae_core/training/defaults.py (the Train page's)."
     t.add_argument("--variant", choices=list(VARIANTS), default=model_defaults()["variant"])
     t.add_argument("--dataset", type=dataset_argument, default="auto", help=DATASET_HELP)
     t.add_argument("--split", choices=SPLITS, default="train")

@@ -15,17 +15,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import OFFLINE, Dataset, hide_labels, in_batches, load_dataset, test_digits
-from .defaults import EXPERIMENTS
 from .distributions import bernoulli_log_likelihood
-from .engine import TrainConfig
 from .errors import ConfigError, TrainingError
 from .metrics import accuracy, active_units, predict
 from .models import ModelConfig, build_model
 from .models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from .nets import ConditionalMLP, image_encoder
 from .references import PYRO_QUADRANTS
-from .stages import Plan, PlanRun, Stage, run_plan
 from .text import N_
+from .training.defaults import EXPERIMENTS
+from .training.engine import TrainConfig
+from .training.stages import Plan, PlanRun, Stage, run_plan
 
 
 # ---- quadrant completion ------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def quadrants_plan(
 ) -> Plan:
     """Train the NN baseline, then one cvae3 per fill (see ModelConfig.nn_fill) and GSNN weight on the same digits and
     settings; negative conditional log-likelihoods of the binarised hidden pixels on test (nats). A plan
-    (cvae_core/stages.py): its findings, after each network, are the QuadrantResult.as_dict() of the networks so far.
+    (cvae_core/training/stages.py): its findings, after each network, are the QuadrantResult.as_dict() of the networks so far.
 
     With validation digits every choice is made on them: the NN trains for as long as its own validation score
     improves (up to nn_epochs, default 3 x epochs; stopping after nn_patience epochs without a better one: a fair
@@ -387,7 +387,7 @@ def semisupervised_plan(
     With m1_latent > 0, M1+M2: M1 (a VAE with an m1_latent-D code) is trained first on every digit, and M2
     models its code (models/m2.py). `seed` draws the labelled digits and every network's initial weights.
     labelled_mix="proportional" with alpha=0.1 is Kingma et al.'s code (TrainConfig.labelled_mix). A plan
-    (cvae_core/stages.py) whose findings fill as each network ends.
+    (cvae_core/training/stages.py) whose findings fill as each network ends.
 
     A small z (8 dimensions) and a KL weight that starts at 8 leave the label y to carry the digit's
     class, so the bound L(x, y) differs sharply between labels and the unlabelled term teaches q(y|x)
@@ -529,7 +529,7 @@ def shipped_results(folder: Path = SHIPPED_DIR / "results") -> dict[str, dict]:
 
 def load_shipped(model_id: str):
     """A shipped experiment model (a checkpoint.Checkpoint), by id."""
-    from . import checkpoint  # late: checkpoint imports the model registry, as this module does
+    from .storage import checkpoint  # late: checkpoint imports the model registry, as this module does
 
     return checkpoint.load(SHIPPED_DIR / SHIPPED_MODELS[model_id])
 

@@ -7,7 +7,6 @@ import streamlit as st
 import torch
 
 import ui
-from cvae_core.checkpoint import Checkpoint
 from cvae_core.errors import CheckpointError
 from cvae_core.experiments import (
     LIVE_EXPERIMENTS,
@@ -20,6 +19,7 @@ from cvae_core.experiments import (
     showcase,
 )
 from cvae_core.references import PYRO_QUADRANTS, PYRO_QUADRANTS_LABEL, SEMI_SUPERVISED, SOHN_QUADRANTS_NOTE
+from cvae_core.storage.checkpoint import Checkpoint
 from ui import experiment_view
 from ui.i18n import N_, _
 

@@ -53,7 +53,7 @@ def fit_reader(train):
     set's training part (cvae_core.classifier). Returns a function from (N, 784) arrays to predicted labels."""
     import torch
 
-    from cvae_core.classifier import train_classifier
+    from cvae_core.training.recipe import train_classifier
 
     classifier = train_classifier(train, epochs=30, seed=0)
     return lambda images: classifier.predict(torch.as_tensor(images, dtype=torch.float32)).numpy()

@@ -10,9 +10,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from cvae_core.checkpoint import Checkpoint
 from cvae_core.experiments import shipped_results
 from cvae_core.models import ModelConfig, build_model
+from cvae_core.storage.checkpoint import Checkpoint
 from ui.frame import PAGES
 
 from .conftest import ROOT, wait_until
@@ -509,7 +509,7 @@ def session_names(at: AppTest) -> list[str]:
 def test_a_checkpoint_upload_goes_through_the_safe_loader():
     import pickle
 
-    from cvae_core import checkpoint
+    from cvae_core.storage import checkpoint
 
     model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=32))
     at = page("pages/2_Generate.py").run()
@@ -527,7 +527,7 @@ def test_a_checkpoint_upload_goes_through_the_safe_loader():
 
 
 def test_two_uploads_with_the_same_file_name_are_two_models():
-    from cvae_core import checkpoint
+    from cvae_core.storage import checkpoint
 
     first, second = (build_model(ModelConfig(variant="cvae2", latent_dim=2, hidden=32), seed=s) for s in (0, 1))
     at = page("pages/2_Generate.py").run()

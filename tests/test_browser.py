@@ -613,8 +613,8 @@ def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser,
     import numpy as np
     import torch
 
-    from cvae_core import checkpoint
     from cvae_core.data import load_dataset
+    from cvae_core.storage import checkpoint
 
     from .shapes import SHAPES, fit_reader, shapes_zip
 
@@ -666,9 +666,9 @@ def test_a_data_set_drawn_on_the_canvas_trains_a_model_that_draws_its_classes(se
     import numpy as np
     import torch
 
-    from cvae_core import checkpoint
-    from cvae_core.classifier import train_classifier
     from cvae_core.data import Dataset
+    from cvae_core.storage import checkpoint
+    from cvae_core.training.recipe import train_classifier
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = context.new_page()

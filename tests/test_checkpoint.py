@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import save as save_safetensors
 
-from cvae_core import checkpoint
 from cvae_core.errors import CheckpointError
 from cvae_core.models import VARIANTS, ModelConfig, build_model
+from cvae_core.storage import checkpoint
 
 from .conftest import ROOT
 
@@ -177,7 +177,7 @@ def test_a_tiny_file_claiming_a_huge_model_is_refused_before_anything_is_allocat
     path.write_bytes(data)
     probe = f"""
 import resource, time
-from cvae_core import checkpoint
+from cvae_core.storage import checkpoint
 from cvae_core.errors import CheckpointError
 data = open({str(path)!r}, "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -196,7 +196,7 @@ except CheckpointError as e:
 
 
 def test_the_catalogue_reads_what_loading_reads_from_the_header_alone(tmp_path, model):
-    from cvae_core.checkpoint_header import catalogue
+    from cvae_core.storage.checkpoint_header import catalogue
 
     models, _refused = checkpoint.load_folder(checkpoint.SHIPPED)
     listed = catalogue(checkpoint.SHIPPED)

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from cvae_core import checkpoint
 from cvae_core.compare import measure, paired_difference, tie
 from cvae_core.models import ModelConfig, build_model
+from cvae_core.storage import checkpoint
 
 from .conftest import ROOT
 

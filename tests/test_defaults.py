@@ -8,10 +8,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from cvae_core.cli import build_parser
-from cvae_core.defaults import CLASSIFIER, EXPERIMENTS
-from cvae_core.engine import TrainConfig
 from cvae_core.models import VARIANTS, ModelConfig
-from cvae_core.recipe import Recipe
+from cvae_core.training.defaults import CLASSIFIER, EXPERIMENTS
+from cvae_core.training.engine import TrainConfig
+from cvae_core.training.recipe import Recipe
 
 PINNED = Path(__file__).parent / "pinned" / "configs.json"
 

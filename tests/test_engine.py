@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from cvae_core.engine import TrainConfig, Trainer
 from cvae_core.errors import ConfigError, TrainingError
 from cvae_core.models import ModelConfig, build_model
+from cvae_core.training.engine import TrainConfig, Trainer
 
 
 def fresh(seed=0, variant="cvae2"):

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from cvae_core.data import Dataset, hide_labels
-from cvae_core.engine import TrainConfig, Trainer
 from cvae_core.experiments import (
     SHIPPED_DIR,
     SHIPPED_MODELS,
@@ -23,6 +22,7 @@ from cvae_core.experiments import (
     with_weights,
 )
 from cvae_core.models import ModelConfig, build_model
+from cvae_core.training.engine import TrainConfig, Trainer
 
 
 def small(dataset: Dataset, n: int) -> Dataset:
@@ -179,7 +179,7 @@ def test_the_shipped_results_and_models_are_there_and_read_right(held_out):
 
 
 def test_the_experiment_models_stay_off_the_pickers_and_raise_no_warning():
-    from cvae_core.checkpoint import SHIPPED, load_folder
+    from cvae_core.storage.checkpoint import SHIPPED, load_folder
 
     models, refused = load_folder(SHIPPED)  # what the pickers and Compare offer
     assert not refused

@@ -10,9 +10,9 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
-from cvae_core.checkpoint import load_folder
 from cvae_core.errors import ImageError
 from cvae_core.images import load_image
+from cvae_core.storage.checkpoint import load_folder
 from ui import i18n
 from ui.frame import PAGES
 
@@ -154,9 +154,9 @@ def test_an_error_inside_an_error_is_translated_too(monkeypatch):
     import json
     import struct
 
-    from cvae_core import checkpoint
     from cvae_core.errors import CVAEError
     from cvae_core.models import ModelConfig, build_model
+    from cvae_core.storage import checkpoint
 
     data = checkpoint.to_bytes(build_model(ModelConfig(variant="cvae1", latent_dim=4, hidden=64)), {})
     size = struct.unpack("<Q", data[:8])[0]

@@ -154,7 +154,7 @@ def read(model, digits, k=10):
 
 @needs_official_test
 def test_phone_photos_of_paper_are_read_right_by_cvae3_and_by_bayes_rule_with_cvae1(official_test):
-    from cvae_core import checkpoint
+    from cvae_core.storage import checkpoint
 
     from .photos import photos
 
@@ -169,7 +169,7 @@ def test_phone_photos_of_paper_are_read_right_by_cvae3_and_by_bayes_rule_with_cv
 
 @needs_official_test
 def test_the_same_digit_reads_the_same_at_any_pen_light_and_place(official_test):
-    from cvae_core import checkpoint
+    from cvae_core.storage import checkpoint
 
     from .photos import make_photo
 
@@ -193,7 +193,7 @@ def test_the_same_digit_reads_the_same_at_any_pen_light_and_place(official_test)
 
 @needs_official_test
 def test_mnist_digits_through_the_preprocessing_cost_cvae3_at_most_three_tenths_of_a_point(official_test):
-    from cvae_core import checkpoint
+    from cvae_core.storage import checkpoint
 
     cvae3 = checkpoint.load(ROOT / "checkpoints" / "cvae3.safetensors").model.eval()
     raw = float((read(cvae3, list(official_test.images.view(-1, 28, 28).numpy())) == official_test.labels).float().mean())

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from cvae_core.engine import TrainConfig, Trainer
 from cvae_core.metrics import accuracy, evaluate_elbo
 from cvae_core.models import VARIANTS, ModelConfig, build_model
 from cvae_core.models.cvae3 import masked_input, quadrant_mask
+from cvae_core.training.engine import TrainConfig, Trainer
 
 STEPS = 250
 

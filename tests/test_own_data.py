@@ -198,8 +198,8 @@ def test_pages_follow_a_model_of_the_sessions_own_data():
     """Compare measures it on the held-out tenth with a classifier of the set, Draw and Generate name its classes."""
     import torch
 
-    from cvae_core.checkpoint import Checkpoint
     from cvae_core.models import ModelConfig, build_model
+    from cvae_core.storage.checkpoint import Checkpoint
 
     from .test_app import give, no_exceptions, page
 

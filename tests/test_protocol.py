@@ -12,10 +12,10 @@ import torch
 from cvae_core import cli
 from cvae_core.compare import measure, proposals_per_label
 from cvae_core.data import Dataset, binarize, load_dataset
-from cvae_core.engine import TrainConfig, Trainer
 from cvae_core.errors import DatasetError
 from cvae_core.experiments import PlainClassifier, QuadrantBaseline
 from cvae_core.models import ModelConfig, build_model
+from cvae_core.training.engine import TrainConfig, Trainer
 
 from .conftest import needs_official_test
 
@@ -162,7 +162,7 @@ def test_measure_binarises_pixel_models_with_the_fixed_draw(trained_pair, held_o
 
 
 def test_evaluate_says_its_protocol_and_budget(tmp_path, trained_pair, capsys):
-    from cvae_core import checkpoint
+    from cvae_core.storage import checkpoint
 
     path = tmp_path / "cvae1.safetensors"
     checkpoint.save(trained_pair["cvae1"], path, {})

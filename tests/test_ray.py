@@ -1,4 +1,4 @@
-"""Training on a Ray cluster (cvae_core/ray_backend.py): a two-node cluster started on this machine, each node a process
+"""Training on a Ray cluster (cvae_core/training/ray_backend.py): a two-node cluster started on this machine, each node a process
 of its own (deploy/ray_nodes.py), and the same training process and client the Train page uses, pointed at it.
 
 What a visitor sees must not change with the backend: runs train, the grid and the weights advance, Stop and Resume,
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from cvae_core.engine import Trainer
-from cvae_core.recipe import Recipe
-from cvae_core.service import AWAY, DONE, PAUSED, QUEUED, TRAINING
-from cvae_core.training_process import TrainingClient
+from cvae_core.training.engine import Trainer
+from cvae_core.training.process import TrainingClient
+from cvae_core.training.recipe import Recipe
+from cvae_core.training.service import AWAY, DONE, PAUSED, QUEUED, TRAINING
 from deploy.ray_nodes import RayNode
 
 from .conftest import wait_until

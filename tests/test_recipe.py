@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from cvae_core import checkpoint
 from cvae_core.capabilities import Capabilities
-from cvae_core.checkpoint_header import read_metadata
-from cvae_core.defaults import model_defaults, training_defaults
 from cvae_core.errors import ConfigError
 from cvae_core.models import VARIANTS, ModelConfig, build_model
-from cvae_core.recipe import Recipe, capabilities
+from cvae_core.storage import checkpoint
+from cvae_core.storage.checkpoint_header import read_metadata
+from cvae_core.training.defaults import model_defaults, training_defaults
+from cvae_core.training.recipe import Recipe, capabilities
 
 ROOT = Path(__file__).resolve().parent.parent
 

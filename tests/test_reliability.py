@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from cvae_core import checkpoint
 from cvae_core.errors import CheckpointError
+from cvae_core.storage import checkpoint
 
 from .conftest import ROOT
 
 SAVER = """
 import sys, torch
-from cvae_core import checkpoint
+from cvae_core.storage import checkpoint
 from cvae_core.models import ModelConfig, build_model
 model = build_model(ModelConfig(variant="cvae2", hidden=1024, latent_dim=64))
 print("ready", flush=True)

@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from cvae_core.engine import TrainConfig, Trainer
 from cvae_core.images import gif_bytes
 from cvae_core.models import ModelConfig, build_model
-from cvae_core.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, Filmstrip, TrainingRun, TrainingService
+from cvae_core.training.engine import TrainConfig, Trainer
+from cvae_core.training.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, Filmstrip, TrainingRun, TrainingService
 
 from .conftest import wait_until
 
@@ -160,7 +160,7 @@ def test_a_stranger_stopping_their_run_does_not_touch_mine(service, digits):
 # ---- the service in its own process, as the app uses it ----------------------------------------
 @pytest.fixture(scope="module")
 def client():
-    from cvae_core.training_process import TrainingClient
+    from cvae_core.training.process import TrainingClient
 
     c = TrainingClient(max_concurrent=1)
     yield c
@@ -168,7 +168,7 @@ def client():
 
 
 def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
-    from cvae_core.recipe import Recipe
+    from cvae_core.training.recipe import Recipe
 
     return Recipe(ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset).as_dict()
 

@@ -18,7 +18,7 @@ def follower(token: str | None):
 
 
 def test_a_token_is_unguessable_and_a_share_ends_with_its_run():
-    from cvae_core.recipe import Recipe
+    from cvae_core.training.recipe import Recipe
     from ui import training
 
     client = training.client()

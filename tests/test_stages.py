@@ -1,4 +1,4 @@
-"""Experiments as plans (cvae_core/stages.py): the same plan trained to the end in one thread and as a job of the
+"""Experiments as plans (cvae_core/training/stages.py): the same plan trained to the end in one thread and as a job of the
 training service gives the same figures; jobs are queued fairly, stop and resume, and refuse settings off the page's
 choices before anything is spent."""
 
@@ -9,8 +9,8 @@ import torch
 
 from cvae_core.errors import ConfigError
 from cvae_core.experiments import LIVE_EXPERIMENTS, live_plan, quadrants_plan, semisupervised_plan
-from cvae_core.service import DONE, FAILED, PAUSED, TrainingRun, TrainingService
-from cvae_core.stages import PlanRun, run_plan
+from cvae_core.training.service import DONE, FAILED, PAUSED, TrainingRun, TrainingService
+from cvae_core.training.stages import PlanRun, run_plan
 
 from .conftest import wait_until
 
@@ -91,10 +91,10 @@ def test_a_stopped_retrain_pauses_and_resumes_to_the_same_figures(service, digit
 
 
 def test_a_failed_network_or_plan_ends_the_retrain_failed_and_resume_does_not_go_on(service, digits):
-    from cvae_core.engine import TrainConfig
     from cvae_core.errors import TrainingError
     from cvae_core.models import ModelConfig, build_model
-    from cvae_core.stages import Stage
+    from cvae_core.training.engine import TrainConfig
+    from cvae_core.training.stages import Stage
 
     def vae():
         return build_model(ModelConfig(variant="vae", latent_dim=4, hidden=32))

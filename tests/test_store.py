@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from cvae_core import checkpoint
 from cvae_core.models import ModelConfig, build_model
-from cvae_core.store import ModelStore, StoreError, StoreSettings
+from cvae_core.storage import checkpoint
+from cvae_core.storage.store import ModelStore, StoreError, StoreSettings
 
 from .conftest import wait_until
 from .test_app import no_exceptions, page

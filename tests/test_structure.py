@@ -68,6 +68,46 @@ def test_no_import_circle_inside_ui():
     assert not circles, circles
 
 
+def core_imports(path: Path) -> set[str]:
+    """The cvae_core modules (dotted) a cvae_core file imports, at the top or inside a function."""
+    package = ".".join(path.relative_to(ROOT).parent.parts)
+    found = set()
+    for node in ast.walk(tree(path)):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+        module = ".".join(base + ([node.module] if node.module else []))
+        if module.startswith("cvae_core"):
+            found |= {module} if node.module else {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def layer(module: str) -> str:
+    """cvae_core's layers (the README's layout): the maths, storage/, training/, and the two hosts that use them all (the
+    papers' experiments with the command line, and the training process)."""
+    if module in ("cvae_core.experiments", "cvae_core.cli", "cvae_core.__main__", "cvae_core.training.process"):
+        return "host"
+    for name in ("storage", "training"):
+        if module.startswith(f"cvae_core.{name}"):
+            return name
+    return "maths"
+
+
+def test_cvae_cores_layers_import_only_downwards():
+    """The maths imports neither training/ nor storage/; storage/ knows nothing of training; training/ (but the process
+    that hosts it) saves nothing and runs no experiment: each layer can be read, tested and replaced without the ones
+    above it."""
+    allowed = {"maths": {"maths"}, "storage": {"maths", "storage"}, "training": {"maths", "training"}}
+    found = []
+    for path in CORE:
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        mine = layer(module)
+        if mine != "host":
+            found += [f"{module} ({mine}) imports {dep} ({layer(dep)})" for dep in core_imports(path) if layer(dep) not in allowed[mine]]
+    assert not found, found
+    assert "cvae_core.training.engine" in core_imports(ROOT / "cvae_core" / "training" / "stages.py")  # the walk sees imports
+
+
 TRAINING = {"Trainer", "run_plan", "train_to_end", "train_selecting", "quadrants", "semisupervised", "classification", "train_m1",
             "train_classifier", "run_to_end"}  # fmt: skip
 

@@ -9,8 +9,8 @@ import torch
 from cvae_core.cards import CARDS
 from cvae_core.data import hide_labels
 from cvae_core.metrics import ACTIVE_UNIT_THRESHOLD, evaluate_elbo, latent_usage
-from cvae_core.recipe import Recipe
-from cvae_core.service import latent_figures
+from cvae_core.training.recipe import Recipe
+from cvae_core.training.service import latent_figures
 
 VARIANTS = [("vae", {}), ("cvae1", {}), ("cvae2", {}), ("cvae3", {}), ("cvae3", {"target": "quadrants"}), ("cvae4", {}), ("m2", {})]
 
@@ -76,7 +76,7 @@ def test_under_a_learned_prior_a_dimension_that_copies_the_prior_is_not_active(d
 
 
 def test_a_runs_snapshot_carries_its_latent_figures(digits, held_out):
-    from cvae_core.service import TrainingRun, TrainingService
+    from cvae_core.training.service import TrainingRun, TrainingService
 
     service = TrainingService(max_concurrent=1)
     try:
@@ -156,7 +156,7 @@ def test_a_large_beta_collapses_the_code_and_the_dials_stop_mattering(digits, he
 
 def test_beta_changes_while_a_run_trains_and_a_bad_one_is_refused(digits, held_out):
     from cvae_core.errors import ConfigError
-    from cvae_core.service import TrainingRun, TrainingService
+    from cvae_core.training.service import TrainingRun, TrainingService
 
     from .conftest import wait_until
 
@@ -179,8 +179,8 @@ def test_beta_changes_while_a_run_trains_and_a_bad_one_is_refused(digits, held_o
 
 
 def test_the_importance_weighted_bound_rises_with_k_from_the_elbo(held_out):
-    from cvae_core import checkpoint
     from cvae_core.compare import digits_for, iw_curve
+    from cvae_core.storage import checkpoint
 
     from .conftest import ROOT
 
@@ -196,8 +196,8 @@ def test_the_importance_weighted_bound_rises_with_k_from_the_elbo(held_out):
 
 
 def test_one_step_slowly_shows_every_stage_with_its_shapes_and_the_step_lowers_the_loss(digits):
-    from cvae_core import checkpoint
     from cvae_core.stepper import one_step
+    from cvae_core.storage import checkpoint
 
     from .conftest import ROOT
 

@@ -1,5 +1,5 @@
 """A live retrain of an experiment, as the Experiments page shows it: the job runs in the training service
-(cvae_core/stages.py), queued fairly beside everyone's runs, and goes on while its visitor reads another page; this view
+(cvae_core/training/stages.py), queued fairly beside everyone's runs, and goes on while its visitor reads another page; this view
 reads its snapshot: which network trains, how far the experiment is, and the figures of each network as it ends."""
 
 from collections.abc import Callable
@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from cvae_core.errors import CVAEError
-from cvae_core.service import AWAY
+from cvae_core.training.service import AWAY
 
 from . import state, training
 from .i18n import N_, _, error_text, translated

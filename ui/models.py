@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from cvae_core import checkpoint
-from cvae_core.checkpoint import Checkpoint
-from cvae_core.store import ModelStore, StoreSettings
+from cvae_core.storage import checkpoint
+from cvae_core.storage.checkpoint import Checkpoint
+from cvae_core.storage.store import ModelStore, StoreSettings
 
 from . import state
 from .i18n import _
@@ -68,7 +68,7 @@ def test_digits():
 
 
 def model_store() -> ModelStore:
-    """Where visitors save models (settings: cvae_core/store.py; a public server switches saving off)."""
+    """Where visitors save models (settings: cvae_core/storage/store.py; a public server switches saving off)."""
     s = StoreSettings.from_environment(CHECKPOINTS / "saved")
     return _store(str(s.folder), s.enabled, s.max_files, s.max_bytes)
 
@@ -103,7 +103,7 @@ class SessionModel:
 
     name: str
     checkpoint: Checkpoint | None = None
-    run: object | None = None  # a cvae_core.training_process.RunHandle
+    run: object | None = None  # a cvae_core.training.process.RunHandle
     metadata: dict = field(default_factory=dict)
 
     @property

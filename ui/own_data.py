@@ -181,8 +181,8 @@ def own_reader() -> dict:
     key, name, own = held
     kept = state.own_reader()
     if kept is None or kept[0] != key:
-        from cvae_core.classifier import train_classifier
         from cvae_core.data import own_dataset
+        from cvae_core.training.recipe import train_classifier
 
         with st.spinner(_("Training a classifier of your data set, to read the samples…")):
             kept = (key, train_classifier(own_dataset(own, "train", name=name), epochs=10, seed=0))

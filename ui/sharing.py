@@ -1,6 +1,6 @@
 """Shared runs: an owner's "Share this run" makes a link that shows the run, live and read only, to anyone who opens it.
 
-The register is the training process's (cvae_core/training_process.py): a token of 96 random bits names a run, whose new
+The register is the training process's (cvae_core/training/process.py): a token of 96 random bits names a run, whose new
 versions the owner's training process publishes to a board -- its own on one server, the cluster's with Ray, so that a
 link works on any replica. A follower's server reads it through one FollowedRun per token: a snapshot is fetched once
 per version for all its followers, and their reads count as the run's presence, so a presenter who switches to slides

@@ -1,4 +1,4 @@
-"""Training for the pages: the server's training process (cvae_core/training_process.py), this
+"""Training for the pages: the server's training process (cvae_core/training/process.py), this
 session's runs, and the heartbeat that tells it a session still has a tab open."""
 
 import contextlib
@@ -6,9 +6,9 @@ import threading
 
 import streamlit as st
 
-from cvae_core.recipe import Recipe
-from cvae_core.service import AWAY, QUEUED, TRAINING
-from cvae_core.training_process import RunHandle, TrainingClient
+from cvae_core.training.process import RunHandle, TrainingClient
+from cvae_core.training.recipe import Recipe
+from cvae_core.training.service import AWAY, QUEUED, TRAINING
 
 from . import state
 from .i18n import _

@@ -31,7 +31,7 @@ def checkpoint_uploader() -> None:
         if upload.file_id in loaded:
             st.caption(_("{file} is loaded.").format(file=upload.name))
             return
-        from cvae_core import checkpoint  # here, not above: these import torch
+        from cvae_core.storage import checkpoint  # here, not above: these import torch
 
         from .models import add_session_model
 

@@ -14,9 +14,9 @@ training never waits for a redraw.
   is freed with the session.
 
 - Lanes: where a worker's slices train. Its own thread by default (`LocalLane`); on a Ray cluster, an actor
-  on some node (cvae_core/ray_backend.py), while the scheduling above stays here.
+  on some node (cvae_core/training/ray_backend.py), while the scheduling above stays here.
 
-The app runs this service in a process of its own (training_process.py): in the web server's
+The app runs this service in a process of its own (training/process.py): in the web server's
 process its threads would share one GIL with the page scripts, and lose (bench/README.md compares
 the two). Tests and bench/ also run it in their own process, as threads.
 """
@@ -35,12 +35,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import CVAEError, TrainingError
+from ..images import to_uint8
+from ..metrics import latent_usage
+from ..text import N_
 from .engine import Progress, Trainer
-from .errors import CVAEError, TrainingError
-from .images import to_uint8
-from .metrics import latent_usage
 from .ray_backend import LaneLost
-from .text import N_
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ class TrainingService:
                 self._republish_places()
             requeued = False  # then it may be another worker's already
             try:
-                # A run another process cannot rebuild (no `where`: a live experiment, cvae_core/stages.py) trains
+                # A run another process cannot rebuild (no `where`: a live experiment, cvae_core/training/stages.py) trains
                 # in this process's thread, whatever lane the worker holds.
                 requeued = self._hold_slot(run, lane if run.where is not None else LOCAL_LANE)
             except LaneLost:  # its node is gone: the run resumes from its last slice's weights on another lane

@@ -5,11 +5,11 @@ shipped models with it while torch is still loading (`catalogue`)."""
 import json
 from pathlib import Path
 
-from .cards import CARDS
-from .errors import CheckpointError
-from .text import N_
+from ..cards import CARDS
+from ..errors import CheckpointError
+from ..text import N_
 
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"  # the models that ship with the app
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints"  # the models that ship with the app
 FORMAT = "cvae-lab/1"
 METADATA_KEY = "cvae_lab"
 SUFFIX = ".safetensors"

@@ -5,12 +5,15 @@ build their runs here, so a run means the same thing from every door."""
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from .data import OFFLINE, Dataset, hide_labels, load_dataset, own_dataset
-from .defaults import model_defaults, training_defaults
+import torch
+
+from ..classifier import ClassifierConfig, DigitClassifier
+from ..data import OFFLINE, Dataset, hide_labels, load_dataset, own_dataset
+from ..errors import ConfigError
+from ..models import VARIANTS, ModelConfig, build_model
+from ..text import N_
+from .defaults import CLASSIFIER, model_defaults, training_defaults
 from .engine import TrainConfig, Trainer
-from .errors import ConfigError
-from .models import VARIANTS, ModelConfig, build_model
-from .text import N_
 
 MIN_STEPS_PER_EPOCH, MIN_BATCH = 8, 16
 
@@ -36,7 +39,7 @@ class Recipe:
     @classmethod
     def from_settings(cls, model: dict | None = None, train: dict | None = None, dataset: str = OFFLINE, labels: int | None = None,
                       split: str = "train", own=None) -> "Recipe":  # fmt: skip
-        """The settings given, the variant's defaults (cvae_core.defaults) for the rest, checked: raises ConfigError."""
+        """The settings given, the variant's defaults (cvae_core.training.defaults) for the rest, checked: raises ConfigError."""
         model = dict(model or {})
         variant = model.get("variant") or model_defaults()["variant"]
         config = ModelConfig(**{**model_defaults(variant), **model}).validate()
@@ -78,3 +81,13 @@ class Recipe:
 
     def build(self, load: Callable[[str, str], Dataset] = load_dataset, device=None) -> Trainer:
         return self.trainer(*self.data(load), device=device)
+
+
+def train_classifier(data: Dataset, epochs: int = CLASSIFIER["epochs"], seed: int = 0, arch: str = "cnn") -> DigitClassifier:
+    """Train a fidelity classifier on a data set's training images (digits, or a person's own classes) with the recipe of
+    cvae_core.training.defaults.CLASSIFIER."""
+    torch.manual_seed(seed)
+    model = DigitClassifier(ClassifierConfig(n_classes=len(data.classes), arch=arch))  # a person's own classes too
+    config = TrainConfig(**{**CLASSIFIER, "epochs": epochs, "seed": seed})
+    Trainer(model, data, config=config).run_to_end()
+    return model.eval()

@@ -1,12 +1,12 @@
-"""Defaults: the live ones are the config dataclasses' own fields (cvae_core.engine.TrainConfig,
+"""Defaults: the live ones are the config dataclasses' own fields (cvae_core.training.engine.TrainConfig,
 cvae_core.models.ModelConfig) and each variant's `training_overrides`; `model_defaults` and `training_defaults`
 read them for a variant. The papers' experiments and the fidelity classifiers, which train differently, keep their
 settings here (RESULTS.md has the runs)."""
 
 from dataclasses import asdict
 
+from ..models import VARIANTS, ModelConfig
 from .engine import TrainConfig
-from .models import VARIANTS, ModelConfig
 
 
 def model_defaults(variant: str | None = None) -> dict:

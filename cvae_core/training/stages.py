@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .data import Dataset
+from ..data import Dataset
 from .engine import Progress, TrainConfig, Trainer
 
 
@@ -95,7 +95,7 @@ def run_plan(plan: Plan, progress: Callable[[float], None] | None = None, slice_
 
 
 class PlanRun:
-    """A plan as a job of the training service (cvae_core/service.py): it offers what the service reads of a Trainer
+    """A plan as a job of the training service (cvae_core/training/service.py): it offers what the service reads of a Trainer
     (run a slice, done, counters, progress, the model of the moment, a summary) for the stage that is training."""
 
     validation = None  # no latent figures: an experiment's networks are not one model

@@ -18,9 +18,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import CheckpointError, CVAEError
+from ..text import N_
 from . import checkpoint
-from .errors import CheckpointError, CVAEError
-from .text import N_
 
 
 class StoreError(CVAEError):

@@ -21,10 +21,10 @@ from typing import ClassVar, Protocol
 import torch
 from torch import nn
 
-from .data import Dataset, binarize, random_shift
-from .errors import ConfigError, TrainingError
-from .metrics import evaluate_elbo
-from .text import N_
+from ..data import Dataset, binarize, random_shift
+from ..errors import ConfigError, TrainingError
+from ..metrics import evaluate_elbo
+from ..text import N_
 
 LR_SCHEDULES = ("constant", "cosine", "one-cycle")
 LABELLED_MIXES = ("each-step", "proportional")
@@ -45,7 +45,7 @@ class Trainable(Protocol):
 class TrainConfig:
     """How a run trains. The field defaults are the live ones (the Train page, `train` on the command line, bench/):
     chosen so that recognisable digits of every label appear within seconds on a 2-core CPU. A variant whose recipe
-    differs says so on its class (`training_overrides`); the papers' experiments set theirs in cvae_core/defaults.py."""
+    differs says so on its class (`training_overrides`); the papers' experiments set theirs in cvae_core/training/defaults.py."""
 
     epochs: float | None = 30.0  # None: train until max_seconds
     max_seconds: float | None = None
@@ -195,7 +195,7 @@ class Trainer:
     def _batch(self):
         pos = self.step % self.steps_per_epoch
         # A new order at each epoch, and for a trainer restored mid-epoch without one (a run whose remote lane was lost
-        # goes on from the weights of its last slice: cvae_core/ray_backend.py)
+        # goes on from the weights of its last slice: cvae_core/training/ray_backend.py)
         if pos == 0 or len(self._order) != len(self.epoch_idx):
             self._order = self.epoch_idx[torch.randperm(len(self.epoch_idx), generator=self.generator)]
         idx = self._order[pos * self.config.batch_size : (pos + 1) * self.config.batch_size]
@@ -351,7 +351,7 @@ class Trainer:
     # ---- moving a run between processes ------------------------------------------------------
     def state(self, full: bool = True, history_from: int = 0) -> dict:
         """Where the run is, as tensors and numbers: `restore` continues it from here in another process built from the
-        same recipe (the Ray backend trains slices on other machines: cvae_core/ray_backend.py); with the same torch seed
+        same recipe (the Ray backend trains slices on other machines: cvae_core/training/ray_backend.py); with the same torch seed
         set before each, both go on identically. full=False leaves out the optimiser and the batch order: the weights a
         page shows. Only the history rows after the first `history_from` travel."""
         out = {

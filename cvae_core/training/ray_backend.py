@@ -1,6 +1,6 @@
 """Training on a Ray cluster, when one server is not enough (CVAE_RAY_ADDRESS: "auto", "127.0.0.1:6379", ...).
 
-The training process's scheduler (cvae_core/service.py) still decides who trains when -- fair share between visitors,
+The training process's scheduler (cvae_core/training/service.py) still decides who trains when -- fair share between visitors,
 the heartbeat that pauses an absent visitor's run, snapshots -- and hands each slice to a pool of Ray actors instead of
 its own threads: one actor per CPU (or GPU) the cluster offers, placed by Ray across its nodes.
 
@@ -25,7 +25,7 @@ import uuid
 from collections import OrderedDict
 from pathlib import Path
 
-from .errors import TrainingError
+from ..errors import TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ CALL_SECONDS = 60.0  # the longest a slice's call may take before its lane count
 # that imports torch (seconds, more on a busy node). The worker waiting holds no run, so the wait costs nobody.
 PLACE_SECONDS = 60.0
 NICENESS = 10
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 class LaneLost(Exception):

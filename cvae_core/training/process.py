@@ -29,9 +29,10 @@ from multiprocessing.managers import BaseManager
 import numpy as np
 import torch
 
-from . import checkpoint, images
-from .errors import CVAEError
-from .memory import collect_everything, limit_malloc_arenas, release_memory
+from .. import images
+from ..errors import CVAEError
+from ..memory import collect_everything, limit_malloc_arenas, release_memory
+from ..storage import checkpoint
 from .service import TrainingRun, TrainingService
 
 SHARE_TOKEN_BYTES = 12  # 96 random bits: a shared run's link cannot be guessed
@@ -59,7 +60,7 @@ class TrainingHost:
         self.runs: dict[str, TrainingRun] = {}
         self._data: dict = {}
         self._data_lock = threading.Lock()
-        self.pool = None  # a Ray cluster's actors (cvae_core/ray_backend.py), or None: this process's own threads
+        self.pool = None  # a Ray cluster's actors (cvae_core/training/ray_backend.py), or None: this process's own threads
         if ray_address:
             from .ray_backend import RayPool
 
@@ -88,7 +89,7 @@ class TrainingHost:
         trainer.model.label_grid(2, seed=0)
 
     def _dataset(self, name: str, split: str):
-        from .data import load_dataset
+        from ..data import load_dataset
 
         with self._data_lock:  # loaded once, shared read-only by every run (a Dataset is immutable)
             if (name, split) not in self._data:
@@ -127,7 +128,7 @@ class TrainingHost:
 
     def submit_experiment(self, spec: dict) -> dict:
         """Queue a live retrain of an experiment (experiments.live_plan): {"id", "variant", ...} as submit's, or an error."""
-        from .experiments import live_plan
+        from ..experiments import live_plan
 
         try:
             job = live_plan(spec, self._dataset)
@@ -141,7 +142,7 @@ class TrainingHost:
     def showcase(self, run_id: str, image, seed: int) -> list | None:
         """A finished live quadrant run's completions of one digit (28 x 28, values in [0, 1]): what is shown, the truth,
         the NN's guess and six CVAE completions, as arrays; None for another run, one not finished, or a malformed image."""
-        from .experiments import QuadrantResult
+        from ..experiments import QuadrantResult
 
         run = self.runs.get(run_id)
         result = getattr(run.trainer, "result", None) if run is not None else None

@@ -22,13 +22,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from ..classifier import DigitClassifier
+from ..errors import CheckpointError, CVAEError
+from ..models import VARIANTS, CVAEModel
+from ..text import N_
 from .checkpoint_header import FORMAT, METADATA_KEY, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
 from .checkpoint_header import metadata_of as _metadata
 from .checkpoint_header import parse_header as _header
-from .classifier import DigitClassifier
-from .errors import CheckpointError, CVAEError
-from .models import VARIANTS, CVAEModel
-from .text import N_
 
 # The kinds of network a checkpoint can hold, by the name stored in its metadata. Each class has a
 # `config_class` (with from_dict / to_dict / validate) and is built as cls(config).
