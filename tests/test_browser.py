@@ -638,6 +638,7 @@ def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser,
     pg.locator(SIDEBAR_LINKS).filter(has_text="Generate").click()
     wait_ready(pg, "Generate")
     pills = main(pg).locator(".st-key-gen_label button")
+    pills.filter(has_text=SHAPES[-1]).wait_for(timeout=60_000)  # the page has drawn its label pills (a busy server: seconds)
     assert [text for i in range(pills.count()) if (text := pills.nth(i).inner_text().strip())] == list(SHAPES)  # (the help icon is a button too)
     assert_no_exception(pg)
     shot(pg, "own-data-generate")
