@@ -36,6 +36,8 @@ ARCHS = {"mlp": N_("mlp"), "conv": N_("conv")}  # option value -> what the visit
 BUDGETS = {"epochs": N_("epochs"), "seconds": N_("seconds")}
 BETA_MAX = 32.0  # far enough to watch every dimension collapse: at 8 the one or two that buy most of the reconstruction
 # stay (each repays 3-4 times its KL), at 32 they go too (cvae1, 10 epochs, seed 0: RESULTS.md)
+# The live dial moves by doubling: β is a scale, and a phone's thumb reaches 1 again as surely as 32.
+LIVE_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 # Every setting once: its widget, its name in the address, its range or choices (ui/settings.py).
 S = {spec.link: spec for spec in [
     Spec("train_variant", "variant", N_("Variant"), N_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
@@ -214,8 +216,9 @@ if run is not None and not snap.progress.done and not snap.error:
     if shown_beta is None:
         shown_beta = snap.summary.get("beta", beta)
         ui.state.note_sent_beta(run.id, shown_beta)
-    live_beta = st.slider(
-        _("β now (KL weight of this run)"), 0.0, BETA_MAX, value=float(shown_beta), step=0.1, key=f"train_live_beta:{run.id}",
+    live_beta = st.select_slider(
+        _("β now (this run's KL weight, 0 to 32 by doubling)"), options=sorted({*LIVE_BETAS, float(shown_beta)}), value=float(shown_beta),
+        format_func=lambda v: f"{v:g}", key=f"train_live_beta:{run.id}",
         help=_("Changes the running model's KL weight from its next slice on. Try 8: the KL bars fall to zero within a few epochs; then back to 1."),
     )  # fmt: skip
     if not ui.presenter():

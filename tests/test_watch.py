@@ -125,6 +125,38 @@ def test_the_train_page_shows_the_bound_term_by_term_adding_up_and_changing():
     next(b for b in at.button if b.label == "Stop").click().run()
 
 
+def test_the_live_beta_dial_moves_the_visitors_run_and_no_one_elses():
+    """Two visitors train; one moves the β dial under their run to 8: their run trains at 8 from a later slice, the other
+    visitor's run stays at 1 and their dial still shows 1."""
+    from .conftest import wait_until
+    from .test_app import no_exceptions, page
+
+    def start():
+        at = page("pages/1_Train.py").run()
+        next(b for b in at.button if b.label == "Start").click().run()
+        return at, at.session_state["session_models"][at.session_state["current_run"]].run
+
+    (mover, moved), (other, untouched) = start(), start()
+    try:
+        for at, run in ((mover, moved), (other, untouched)):
+            wait_until(lambda run=run: run.snapshot.progress.step > 0)
+            at.run()
+        dial = mover.select_slider(key=f"train_live_beta:{moved.id}")
+        assert dial.value == 1.0 and dial.options[-1] == "32"  # the options as shown (format_func): doubling up to 32
+        dial.set_value(8.0).run()
+        no_exceptions(mover)
+        wait_until(lambda: moved.snapshot.summary.get("beta") == 8.0)
+        other.run()
+        assert untouched.snapshot.summary.get("beta") == 1.0
+        assert other.select_slider(key=f"train_live_beta:{untouched.id}").value == 1.0
+        assert not [el for el in other.select_slider if el.key == f"train_live_beta:{moved.id}"]
+    finally:
+        for at in (mover, other):
+            stop = [b for b in at.button if b.label == "Stop"]
+            if stop:
+                stop[0].click().run()
+
+
 def dial_effect(model) -> float:
     """How much Generate's digit moves when one dial goes from -2 to +2 (the others at 0), averaged over dials and labels:
     the mean absolute change of the decoded pixel means (model.draw is what Generate draws)."""
