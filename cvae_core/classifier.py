@@ -1,4 +1,5 @@
-"""The independent digit classifiers behind label fidelity, trained on training digits only.
+"""The independent digit classifiers behind label fidelity: the networks. They train on training digits only, through
+the one engine (cvae_core.training.recipe.train_classifier).
 
 Two architectures, so that a recipe tuned against one classifier is judged by another as well:
 "cnn", two 3x3 convolutions and a dense layer with dropout; "bn-cnn", four 5x5/3x3 convolutions with

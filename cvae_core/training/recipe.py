@@ -1,6 +1,7 @@
 """A training run's recipe: the one place where settings become a model, its data and its schedule. The CLI's
 `train`, the Train page (through the training process, which receives the recipe as plain dicts) and bench/ all
-build their runs here, so a run means the same thing from every door."""
+build their runs here, so a run means the same thing from every door. The fidelity classifiers' recipe too
+(`train_classifier`)."""
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
