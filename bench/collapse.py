@@ -1,14 +1,16 @@
 """Posterior collapse under beta, measured: what each latent dimension costs and what it buys.
 
-    CVAE_DATA_DIR=../shared/data OMP_NUM_THREADS=1 python bench/collapse.py [--variant cvae1] [--beta 8 16 32] [--epochs 10] --json
+    CVAE_DATA_DIR=../shared/data OMP_NUM_THREADS=1 python bench/collapse.py [--variant cvae1] [--beta 8 16 32] [--epochs 10]
+        [--switch-at 5 [--back-at 10]] --json
 
 For each beta, the Train page's live defaults train for --epochs (seed 0) on mnist-5k's 4,500 training digits, and on
 the 500 validation digits we measure each dimension's KL (nats per digit, the bars of the Train page), Burda et al.'s
 activity (the variance of the posterior mean's offset from the prior's, active above 0.01), and what the dimension buys:
 the reconstruction term's loss, in nats per digit, when that one dimension's posterior is replaced by its prior (the
 mean over 20 draws, the same draws with and without). Under the beta-weighted objective a dimension pays for itself
-when what it buys exceeds beta times its KL; one that does stays active, whatever beta. The last line of stdout is one
-JSON object with --json.
+when what it buys exceeds beta times its KL; one that does stays active, whatever beta. With --switch-at E the run
+trains at beta = 1 for E epochs and at the beta given for the rest, as when a visitor moves the Train page's live dial
+(the KL warm-up is over by then); with --back-at E2 as well, at beta = 1 again from epoch E2. The last line of stdout is one JSON object with --json.
 """
 
 import argparse
@@ -45,9 +47,13 @@ def reconstruction_bought(model, x: torch.Tensor, y: torch.Tensor, dim: int, dra
     return sum(lost) / draws
 
 
-def measure(variant: str, beta: float, epochs: float) -> dict:
-    trainer = Recipe.from_settings({"variant": variant, "beta": beta}, {"epochs": epochs, "seed": 0}).build()
-    trainer.run()
+def measure(variant: str, beta: float, epochs: float, switch_at: float | None = None, back_at: float | None = None) -> dict:
+    # the run's betas as (from epoch, beta): what the service's set_beta does between two slices
+    phases = [(0.0, beta)] if switch_at is None else [(0.0, 1.0), (switch_at, beta)] + ([(back_at, 1.0)] if back_at else [])
+    trainer = Recipe.from_settings({"variant": variant, "beta": phases[0][1]}, {"epochs": epochs, "seed": 0}).build(device="cpu")
+    for (_, phase_beta), (until, _) in zip(phases, [*phases[1:], (epochs, None)], strict=True):
+        trainer.model.config.beta = phase_beta
+        trainer.run(max_steps=round(until * trainer.steps_per_epoch) - trainer.step)
     usage = latent_usage(trainer.model, trainer.validation)
     x, y = trainer.validation.images, trainer.validation.labels
     dims = []
@@ -55,7 +61,7 @@ def measure(variant: str, beta: float, epochs: float) -> dict:
         kl, bought = float(usage["kl_per_dim"][d]), reconstruction_bought(trainer.model, x, y, d)
         dims.append({"dim": d, "variance": round(float(usage["variance"][d]), 4), "kl": round(kl, 4), "bought": round(bought, 3),
                      "pays_at_beta": bought > beta * kl})  # fmt: skip
-    return {"variant": variant, "beta": beta, "epochs": epochs, "active_units": usage["active_units"],
+    return {"variant": variant, "beta": beta, "epochs": epochs, "switch_at": switch_at, "back_at": back_at, "active_units": usage["active_units"],
             "kl": round(float(usage["kl_per_dim"].sum()), 3), "dims": dims}  # fmt: skip
 
 
@@ -64,11 +70,13 @@ def main() -> None:
     parser.add_argument("--variant", default="cvae1")
     parser.add_argument("--beta", type=float, nargs="+", default=[1.0, 8.0, 16.0, 32.0])
     parser.add_argument("--epochs", type=float, default=10.0)
+    parser.add_argument("--switch-at", type=float, default=None, help="epochs at beta = 1 before the beta given")
+    parser.add_argument("--back-at", type=float, default=None, help="with --switch-at: beta = 1 again from this epoch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = []
     for beta in args.beta:
-        row = measure(args.variant, beta, args.epochs)
+        row = measure(args.variant, beta, args.epochs, args.switch_at, args.back_at)
         rows.append(row)
         top = ", ".join(f"d{r['dim']}: var {r['variance']:.3f}, KL {r['kl']:.3f}, buys {r['bought']:.2f}" for r in row["dims"][:3])
         print(f"beta {beta:g}: {row['active_units']} active, KL {row['kl']:.3f} nats; {top}", flush=True)

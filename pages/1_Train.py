@@ -34,8 +34,8 @@ ui.setup_page(
 OWN = "own"  # the visitor's own data set, uploaded below the settings
 ARCHS = {"mlp": N_("mlp"), "conv": N_("conv")}  # option value -> what the visitor reads (translated where shown)
 BUDGETS = {"epochs": N_("epochs"), "seconds": N_("seconds")}
-BETA_MAX = 32.0  # far enough to watch every dimension collapse: at 8 the one or two that buy most of the reconstruction
-# stay (each repays 3-4 times its KL), at 32 they go too (cvae1, 10 epochs, seed 0: RESULTS.md)
+BETA_MAX = 32.0  # far enough to watch the code collapse: at 8 the two or three dimensions that buy most of the
+# reconstruction stay (each repays about four times its KL), at 32 the KL falls to almost nothing (RESULTS.md)
 # The live dial moves by doubling: β is a scale, and a phone's thumb reaches 1 again as surely as 32.
 LIVE_BETAS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 # Every setting once: its widget, its name in the address, its range or choices (ui/settings.py).
@@ -224,10 +224,10 @@ if run is not None and not snap.progress.done and not snap.error:
     if not ui.presenter():
         st.caption(
             _(
-                "Try it: watch the KL bars above at β = 1, then move β to 8. Within a few epochs most bars fall to zero and the note "
-                "under them says the code is collapsing; on Generate most dials then barely change the digit. The one or two bars "
-                "left buy more reconstruction than β times their KL costs; at β = 32 they fall too. Move β back to 1 and the bars "
-                "grow again."
+                "Try it: watch the KL bars above at β = 1, then move β to 8. Within a few epochs the KL falls to a fifth and bar "
+                "after bar drops to almost zero; the note under them says the code is collapsing, and on Generate most dials then "
+                "barely change the digit. The two or three bars left buy more reconstruction than β times their KL costs; at β = 32 "
+                "even they fall to almost nothing. Move β back to 1 and the bars grow again."
             )
         )
     if live_beta != shown_beta:
