@@ -28,23 +28,26 @@ from cvae_core.training.recipe import Recipe  # noqa: E402
 
 
 @torch.inference_mode()
-def reconstruction_bought(model, x: torch.Tensor, y: torch.Tensor, dim: int, draws: int = 20) -> float:
-    """Nats per digit the reconstruction term loses when dimension `dim` of q(z|x, y) is replaced by the prior's."""
+def reconstruction_bought(model, x: torch.Tensor, y: torch.Tensor, draws: int = 20) -> torch.Tensor:
+    """(K,) nats per digit the reconstruction term loses when one dimension of q(z|x, y) is replaced by the prior's, for
+    each dimension: the full posterior's reconstructions are drawn once and compared with each dimension's cut."""
     model.eval()
     x, y1h = model.observed(x), model._onehot(y)
     mu, logvar = model.posterior(x, y1h)
     prior_mu, prior_logvar = model.prior(x, y1h)
-    cut_mu, cut_logvar = mu.clone(), logvar.clone()
-    cut_mu[:, dim] = 0.0 if prior_mu is None else prior_mu[:, dim]
-    cut_logvar[:, dim] = 0.0 if prior_logvar is None else prior_logvar[:, dim]
+    prior_mu = torch.zeros_like(mu) if prior_mu is None else prior_mu  # N(0, I) when the model has no prior network
+    prior_logvar = torch.zeros_like(logvar) if prior_logvar is None else prior_logvar
     generator = torch.Generator().manual_seed(0)
-    lost = []
+    lost = torch.zeros(mu.shape[1], dtype=torch.float64)
     for _ in range(draws):
-        eps = torch.randn(mu.shape, generator=generator)
+        eps = torch.randn(mu.shape, generator=generator)  # the same noise with and without each cut
         full = model.target_log_likelihood(x, y, y1h, mu + eps * (0.5 * logvar).exp())
-        cut = model.target_log_likelihood(x, y, y1h, cut_mu + eps * (0.5 * cut_logvar).exp())
-        lost.append(float((full - cut).mean()))
-    return sum(lost) / draws
+        for dim in range(mu.shape[1]):
+            cut_mu, cut_logvar = mu.clone(), logvar.clone()
+            cut_mu[:, dim], cut_logvar[:, dim] = prior_mu[:, dim], prior_logvar[:, dim]
+            cut = model.target_log_likelihood(x, y, y1h, cut_mu + eps * (0.5 * cut_logvar).exp())
+            lost[dim] += float((full - cut).mean())
+    return lost / draws
 
 
 def measure(variant: str, beta: float, epochs: float, switch_at: float | None = None, back_at: float | None = None) -> dict:
@@ -55,10 +58,10 @@ def measure(variant: str, beta: float, epochs: float, switch_at: float | None = 
         trainer.model.config.beta = phase_beta
         trainer.run(max_steps=round(until * trainer.steps_per_epoch) - trainer.step)
     usage = latent_usage(trainer.model, trainer.validation)
-    x, y = trainer.validation.images, trainer.validation.labels
+    bought_per_dim = reconstruction_bought(trainer.model, trainer.validation.images, trainer.validation.labels)
     dims = []
     for d in usage["variance"].argsort(descending=True).tolist():
-        kl, bought = float(usage["kl_per_dim"][d]), reconstruction_bought(trainer.model, x, y, d)
+        kl, bought = float(usage["kl_per_dim"][d]), float(bought_per_dim[d])
         dims.append({"dim": d, "variance": round(float(usage["variance"][d]), 4), "kl": round(kl, 4), "bought": round(bought, 3),
                      "pays_at_beta": bought > beta * kl})  # fmt: skip
     return {"variant": variant, "beta": beta, "epochs": epochs, "switch_at": switch_at, "back_at": back_at, "active_units": usage["active_units"],
