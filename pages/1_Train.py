@@ -220,7 +220,7 @@ if run is not None and not snap.progress.done and not snap.error:
     live_beta = st.select_slider(
         _("β now (this run's KL weight, 0 to 32 by doubling)"), options=sorted({*LIVE_BETAS, float(shown_beta)}), value=float(shown_beta),
         format_func=lambda v: f"{v:g}", key=f"train_live_beta:{run.id}",
-        help=_("Changes the running model's KL weight from its next slice on. Try 8: the KL bars fall to zero within a few epochs; then back to 1."),
+        help=_("Changes the running model's KL weight from its next slice on. Try 8: within a few epochs most KL bars fall to almost zero; then back to 1."),
     )  # fmt: skip
     if not ui.presenter():
         st.caption(
