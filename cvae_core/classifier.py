@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .metrics import predict
+from .noise import Dropout
 from .text import N_
 
 CLASSIFIER_ARCHS = ("cnn", "bn-cnn")
@@ -71,7 +72,7 @@ class DigitClassifier(nn.Module):
                 *_conv_block(32, 64, 3),
                 *_conv_block(64, 64, 3),
                 nn.MaxPool2d(2),  # 7x7
-                nn.Dropout(0.2),
+                Dropout(0.2),
                 nn.Conv2d(64, self.config.n_classes, 1),
                 nn.AdaptiveAvgPool2d(1),
                 nn.Flatten(),
@@ -86,10 +87,10 @@ class DigitClassifier(nn.Module):
             nn.ReLU(),
             nn.MaxPool2d(2),  # 7x7
             nn.Flatten(),
-            nn.Dropout(0.3),
+            Dropout(0.3),
             nn.Linear(64 * 7 * 7, 128),
             nn.ReLU(),
-            nn.Dropout(0.3),
+            Dropout(0.3),
             nn.Linear(128, self.config.n_classes),
         )
 

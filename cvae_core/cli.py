@@ -22,6 +22,7 @@ from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS
 from .models.base import NN_FILLS
+from .noise import seeded
 from .storage import checkpoint
 from .training.defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
 from .training.engine import LABELLED_MIXES, Trainer
@@ -187,9 +188,9 @@ def cmd_sample(args) -> dict:
         raise CVAEError("--temperature must be from 0 to 10")
     if model.uses_label and not 0 <= args.label < model.config.n_classes:
         raise CVAEError(f"--label must be from 0 to {model.config.n_classes - 1}")
-    torch.manual_seed(args.seed)
     labels = torch.full((args.n,), args.label, dtype=torch.long)
-    images = model.generate(labels if model.uses_label else None, temperature=args.temperature, n=args.n)
+    with seeded(args.seed, model.device):
+        images = model.generate(labels if model.uses_label else None, temperature=args.temperature, n=args.n)
     out = Path(args.out)
     try:
         np.save(out, images.cpu().numpy().astype(np.float32))

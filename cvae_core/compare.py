@@ -32,6 +32,7 @@ import torch
 from .data import Dataset
 from .metrics import evaluate_elbo, label_fidelity, predict
 from .models import CVAEModel
+from .noise import seeded
 from .text import N_
 
 PIXELS = 784
@@ -118,45 +119,45 @@ def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None
     with a Bernoulli likelihood on pixels is measured on `data` binarised once (Dataset.binarized_once: binarise
     a whole split before taking part of it). classifiers: {"label_fidelity": classifier, "label_fidelity_second":
     classifier}, either may be missing."""
-    torch.manual_seed(seed)
-    m = Measurement()
-    if getattr(model, "bernoulli_pixels", False):
-        data = data.binarized_once()
-    if not isinstance(model, CVAEModel):  # a plain classifier (the fidelity networks)
-        m.kind = "classifier"
-        m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
-    elif not model.makes_images:  # cvae3: p(y|x) or hidden quadrants
-        m.kind = "prediction"
-        _add_elbo(m, model, data)
-        ll = torch.cat([model.log_likelihood(x, y if model.uses_label else None, k=iw_samples).cpu() for x, y in data.batches(500)])
-        if model.uses_label:
-            m.add("log_py_given_x", ll.numpy())
+    with seeded(seed, getattr(model, "device", None)):  # the same figure for the same seed, whoever else draws
+        m = Measurement()
+        if getattr(model, "bernoulli_pixels", False):
+            data = data.binarized_once()
+        if not isinstance(model, CVAEModel):  # a plain classifier (the fidelity networks)
+            m.kind = "classifier"
             m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
+        elif not model.makes_images:  # cvae3: p(y|x) or hidden quadrants
+            m.kind = "prediction"
+            _add_elbo(m, model, data)
+            ll = torch.cat([model.log_likelihood(x, y if model.uses_label else None, k=iw_samples).cpu() for x, y in data.batches(500)])
+            if model.uses_label:
+                m.add("log_py_given_x", ll.numpy())
+                m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
+            else:
+                m.add("ncll_hidden", -ll.numpy())
         else:
-            m.add("ncll_hidden", -ll.numpy())
-    else:
-        _add_elbo(m, model, data)
-        k = proposals_per_label(model, iw_samples)
-        m.proposals_per_label = k
-        if model.uses_label:
-            table = torch.cat([model.log_likelihood_per_label(x, k).cpu() for x, _ in data.batches(250)])  # (n, C)
-            m.add("log_px", (torch.logsumexp(table, 1) - math.log(table.shape[1])).numpy())  # uniform p(y)
-            m.add("log_px_given_y", table.gather(1, data.labels[:, None]).squeeze(1).numpy())
-            # Bayes' rule reads the same table; m2 has a classifier of its own
-            predicted = predict(model.classify, data.images) if model.classifies else table.argmax(1)
-            m.add("accuracy", (predicted == data.labels).numpy())
-            for key, classifier in (classifiers or {}).items():
-                if classifier is not None:
-                    fid = label_fidelity(model, classifier, per_label=per_label, seed=seed)["fidelity"]
-                    m.figures[key] = fid
-                    m.errors[key] = math.sqrt(fid * (1 - fid) / (per_label * model.config.n_classes))
-        else:
-            ll = torch.cat([model.log_likelihood(x, None, k=k).cpu() for x, _ in data.batches(500)])
-            m.add("log_px", ll.numpy())
-    m.figures["parameters"] = sum(p.numel() for p in model.parameters())
-    seconds = (metadata or {}).get("train", {}).get("seconds")
-    m.figures["training_seconds"] = seconds if isinstance(seconds, int | float) and math.isfinite(seconds) else None
-    return m
+            _add_elbo(m, model, data)
+            k = proposals_per_label(model, iw_samples)
+            m.proposals_per_label = k
+            if model.uses_label:
+                table = torch.cat([model.log_likelihood_per_label(x, k).cpu() for x, _ in data.batches(250)])  # (n, C)
+                m.add("log_px", (torch.logsumexp(table, 1) - math.log(table.shape[1])).numpy())  # uniform p(y)
+                m.add("log_px_given_y", table.gather(1, data.labels[:, None]).squeeze(1).numpy())
+                # Bayes' rule reads the same table; m2 has a classifier of its own
+                predicted = predict(model.classify, data.images) if model.classifies else table.argmax(1)
+                m.add("accuracy", (predicted == data.labels).numpy())
+                for key, classifier in (classifiers or {}).items():
+                    if classifier is not None:
+                        fid = label_fidelity(model, classifier, per_label=per_label, seed=seed)["fidelity"]
+                        m.figures[key] = fid
+                        m.errors[key] = math.sqrt(fid * (1 - fid) / (per_label * model.config.n_classes))
+            else:
+                ll = torch.cat([model.log_likelihood(x, None, k=k).cpu() for x, _ in data.batches(500)])
+                m.add("log_px", ll.numpy())
+        m.figures["parameters"] = sum(p.numel() for p in model.parameters())
+        seconds = (metadata or {}).get("train", {}).get("seconds")
+        m.figures["training_seconds"] = seconds if isinstance(seconds, int | float) and math.isfinite(seconds) else None
+        return m
 
 
 def _add_elbo(m: Measurement, model, data: Dataset) -> None:
@@ -241,25 +242,25 @@ def iw_curve(model, data: Dataset, ks=CURVE_KS, reference: int = CURVE_REFERENCE
     means over the digits with standard errors over them, nats per digit; "gap" is L_k - L_reference digit by digit
     (paired: its standard error is far smaller than the spread between digits). The ELBO is the closed-form bound
     training maximises."""
-    torch.manual_seed(seed)
-    model.eval()
-    x, y = data.images.to(model.device), (data.labels.to(model.device) if model.uses_label else None)
-    log_w = model.log_weights(model.observed(x), y, reference).double().cpu()  # (reference, n)
-    best = torch.logsumexp(log_w, 0) - math.log(reference)  # L_reference per digit
+    with seeded(seed, model.device):
+        model.eval()
+        x, y = data.images.to(model.device), (data.labels.to(model.device) if model.uses_label else None)
+        log_w = model.log_weights(model.observed(x), y, reference).double().cpu()  # (reference, n)
+        best = torch.logsumexp(log_w, 0) - math.log(reference)  # L_reference per digit
 
-    def summary(per_digit: torch.Tensor) -> tuple[float, float]:
-        n = len(per_digit)
-        return float(per_digit.mean()), float(per_digit.std(unbiased=True) / math.sqrt(n)) if n > 1 else 0.0
+        def summary(per_digit: torch.Tensor) -> tuple[float, float]:
+            n = len(per_digit)
+            return float(per_digit.mean()), float(per_digit.std(unbiased=True) / math.sqrt(n)) if n > 1 else 0.0
 
-    out = {"k": list(ks), "mean": [], "se": [], "gap": [], "gap_se": [], "n": len(data)}
-    for k in ks:
-        blocks = log_w[: (reference // k) * k].view(reference // k, k, -1)  # (blocks, k, n)
-        per_digit = (torch.logsumexp(blocks, 1) - math.log(k)).mean(0)
-        for key, values in (("mean", per_digit), ("gap", per_digit - best)):
-            mean, se = summary(values)
-            out[key].append(mean)
-            out[f"{key}_se" if key == "gap" else "se"].append(se)
-    out["reference"] = dict(zip(("mean", "se"), summary(best), strict=True), k=reference)
-    elbo = model.elbo(x, y)["elbo"].double().cpu()
-    out["elbo"] = dict(zip(("mean", "se", "gap", "gap_se"), (*summary(elbo), *summary(elbo - best)), strict=True))
-    return out
+        out = {"k": list(ks), "mean": [], "se": [], "gap": [], "gap_se": [], "n": len(data)}
+        for k in ks:
+            blocks = log_w[: (reference // k) * k].view(reference // k, k, -1)  # (blocks, k, n)
+            per_digit = (torch.logsumexp(blocks, 1) - math.log(k)).mean(0)
+            for key, values in (("mean", per_digit), ("gap", per_digit - best)):
+                mean, se = summary(values)
+                out[key].append(mean)
+                out[f"{key}_se" if key == "gap" else "se"].append(se)
+        out["reference"] = dict(zip(("mean", "se"), summary(best), strict=True), k=reference)
+        elbo = model.elbo(x, y)["elbo"].double().cpu()
+        out["elbo"] = dict(zip(("mean", "se", "gap", "gap_se"), (*summary(elbo), *summary(elbo - best)), strict=True))
+        return out

@@ -8,12 +8,15 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .noise import standard_normal_like
+
 LOG_2PI = math.log(2 * math.pi)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """z = mu + temperature * sigma * eps, eps ~ N(0, I) (Kingma & Welling 2013, eq. 10)."""
-    eps = torch.randn_like(mu)
+    """z = mu + temperature * sigma * eps, eps ~ N(0, I) (Kingma & Welling 2013, eq. 10); eps from this thread's
+    generator (cvae_core.noise)."""
+    eps = standard_normal_like(mu)
     return mu + temperature * torch.exp(0.5 * logvar) * eps
 
 

@@ -21,6 +21,7 @@ from .metrics import accuracy, active_units, predict
 from .models import ModelConfig, build_model
 from .models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from .nets import ConditionalMLP, image_encoder
+from .noise import initial_weights, seeded
 from .references import PYRO_QUADRANTS
 from .text import N_
 from .training.defaults import EXPERIMENTS
@@ -138,8 +139,7 @@ class QuadrantResult:
 def completion_scores(cvae, data: Dataset, samples: int, seed: int) -> tuple[float, float]:
     """A quadrant cvae3's mean MC and IS negative log-likelihoods of the hidden pixels of `data` (nats per digit)."""
     mc = iw = 0.0
-    torch.manual_seed(seed)
-    with torch.inference_mode():
+    with seeded(seed, cvae.device), torch.inference_mode():
         for x, _ in data.batches(500):
             mc += float(cvae.log_likelihood_mc(x, k=samples).sum())
             iw += float(cvae.log_likelihood(x, None, k=samples).sum())
@@ -155,8 +155,8 @@ def nn_ncll(baseline: QuadrantBaseline, data: Dataset) -> float:
 def showcase(baseline: QuadrantBaseline, cvae, image, n_samples: int = 6, seed: int = 0) -> list[torch.Tensor]:
     """What is shown of one digit, the truth, the NN's guess and n_samples CVAE completions, each (B, 28, 28)."""
     x = cvae.as_batch(image)
-    torch.manual_seed(seed)
-    return [cvae.visible_part(x), x.view(-1, 28, 28), baseline.complete(x), cvae.complete(x, n_samples=n_samples)[:, 0]]
+    with seeded(seed, cvae.device):
+        return [cvae.visible_part(x), x.view(-1, 28, 28), baseline.complete(x), cvae.complete(x, n_samples=n_samples)[:, 0]]
 
 
 def quadrants(given: int, train: Dataset, test: Dataset, *args, progress=None, **kwargs) -> QuadrantResult:
@@ -342,8 +342,8 @@ def logistic_regression_accuracy(train_z, train_y, test_z, test_y, validation_z,
     standard = lambda z: (z - mean) / sd  # noqa: E731
 
     def fit(l2: float) -> nn.Linear:
-        torch.manual_seed(0)
-        model = nn.Linear(train_z.shape[1], n_classes)
+        with initial_weights(0):
+            model = nn.Linear(train_z.shape[1], n_classes)
         opt = torch.optim.LBFGS(model.parameters(), max_iter=200, line_search_fn="strong_wolfe")
         z = standard(train_z)
 

@@ -11,6 +11,7 @@ bounded whatever the number of digits.
 import torch
 
 from .data import Dataset, in_batches
+from .noise import seeded
 
 
 @torch.inference_mode()
@@ -45,13 +46,13 @@ def accuracy(probabilities, data: Dataset, batch_size: int = 1000) -> float:
 @torch.inference_mode()
 def label_fidelity(model, classifier, per_label: int = 500, temperature: float = 1.0, seed: int = 0) -> dict:
     """Share of samples read as their condition label by `classifier` (anything with predict(x)), overall and per label."""
-    torch.manual_seed(seed)
-    model.eval()
-    labels = torch.arange(model.config.n_classes).repeat_interleave(per_label)
-    images = torch.cat([model.generate(y, temperature=temperature).cpu() for (y,) in in_batches(labels, size=1000)])
-    hits = classifier.predict(images.reshape(len(labels), -1)) == labels
-    per = hits.view(model.config.n_classes, per_label).float().mean(1)
-    return {"fidelity": float(hits.float().mean()), "per_label": [round(float(p), 4) for p in per]}
+    with seeded(seed, model.device):
+        model.eval()
+        labels = torch.arange(model.config.n_classes).repeat_interleave(per_label)
+        images = torch.cat([model.generate(y, temperature=temperature).cpu() for (y,) in in_batches(labels, size=1000)])
+        hits = classifier.predict(images.reshape(len(labels), -1)) == labels
+        per = hits.view(model.config.n_classes, per_label).float().mean(1)
+        return {"fidelity": float(hits.float().mean()), "per_label": [round(float(p), 4) for p in per]}
 
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016, sec. 5.2: a unit is active when Cov_x(E_q[z_d]) > 0.01

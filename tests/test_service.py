@@ -157,6 +157,35 @@ def test_a_stranger_stopping_their_run_does_not_touch_mine(service, digits):
     assert theirs.snapshot.state == PAUSED
 
 
+def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(digits):
+    """Two visitors, the same seed for mine: my run ends with the same weights, to the bit, whether it trains alone or
+    beside a stranger who builds a run while mine trains, takes turns with it on the one lane and changes its beta. Each
+    run draws its noise (the reparameterisation's eps, the batch order, the binarised pixels) from generators of its own,
+    so nothing another run draws or seeds moves mine. One intra-op thread per run (cores=2), as on this service's lanes."""
+
+    def final_weights(beside: bool) -> list[torch.Tensor]:
+        service = TrainingService(max_concurrent=1, fair_share_seconds=0.1, slice_seconds=0.02, grid_every_seconds=0.1, cores=2)
+        try:
+            mine = small_run(digits, seed=0, epochs=60.0)
+            service.start(mine)
+            if beside:
+                wait_for(lambda: mine.trainer.step > 3)
+                theirs = small_run(digits, seed=1, epochs=3.0)  # built (and seeded) while mine trains
+                service.start(theirs)
+                service.set_beta(theirs, 4.0)
+                wait_for(lambda: theirs.trainer.step > 0)
+                assert not mine.trainer.done  # they took turns
+            assert service.wait(mine).state == DONE
+            if beside:
+                assert service.wait(theirs).state == DONE
+            return [t.clone() for t in mine.trainer.model.state_dict().values()]
+        finally:
+            service.close()
+
+    alone, beside = final_weights(beside=False), final_weights(beside=True)
+    assert all(torch.equal(a, b) for a, b in zip(alone, beside, strict=True))
+
+
 # ---- the service in its own process, as the app uses it ----------------------------------------
 @pytest.fixture(scope="module")
 def client():

@@ -1,7 +1,6 @@
 """The six variants, one file each, registered by name."""
 
-import torch
-
+from ..noise import initial_weights
 from .base import ARCHS, LATENT_RANGE, CVAEModel, ModelConfig, as_onehot
 from .cvae1 import CVAE1
 from .cvae2 import CVAE2
@@ -16,9 +15,8 @@ VARIANTS: dict[str, type[CVAEModel]] = {m.name: m for m in (VAE, CVAE1, CVAE2, C
 def build_model(config: ModelConfig, seed: int | None = None) -> CVAEModel:
     """A fresh model for a (validated) configuration; its initial weights drawn from `seed` when given."""
     config.validate()
-    if seed is not None:
-        torch.manual_seed(seed)
-    return VARIANTS[config.variant](config)
+    with initial_weights(seed):
+        return VARIANTS[config.variant](config)
 
 
 __all__ = ["ARCHS", "LATENT_RANGE", "VARIANTS", "CVAEModel", "ModelConfig", "as_onehot", "build_model"]

@@ -27,6 +27,7 @@ from ..cards import CARDS, Card
 from ..distributions import bernoulli_log_likelihood, gaussian_kl, gaussian_log_density, reparameterize
 from ..errors import ConfigError
 from ..nets import IMAGE_SIDE
+from ..noise import seeded, standard_normal
 from ..text import N_
 
 N_CLASSES = 10
@@ -294,7 +295,7 @@ class CVAEModel(nn.Module):
         if z is None:
             if noise is None:
                 batch = y1h.shape[0] if y1h is not None else n
-                noise = torch.randn(batch, self.latent_dim, device=self.device)
+                noise = standard_normal((batch, self.latent_dim), device=self.device)
             z = self.latent_from_noise(y1h, noise.to(self.device), temperature)
         logits = self.decode(z.to(self.device), y1h)
         return torch.sigmoid(logits).view(-1, IMAGE_SIDE, IMAGE_SIDE)
@@ -406,16 +407,18 @@ class CVAEModel(nn.Module):
         return self.generate(self._labels(0 if label is None else label, steps * steps), noise=noise, n=steps * steps)
 
     @torch.inference_mode()
-    def read_digit(self, image) -> np.ndarray:
-        """p(y | x) for one digit (28, 28): the class probabilities (n_classes,)."""
-        return self.classify(self.as_batch(image))[0].cpu().numpy()
+    def read_digit(self, image, seed: int = 0) -> np.ndarray:
+        """p(y | x) for one digit (28, 28): the class probabilities (n_classes,). Bayes' rule estimates p(x | y) by
+        sampling: the draws come from `seed`, so that a page reading the same drawing again shows the same bars."""
+        with seeded(seed, self.device):
+            return self.classify(self.as_batch(image))[0].cpu().numpy()
 
     @torch.inference_mode()
-    def redraw_as_every_label(self, image) -> tuple[int, torch.Tensor]:
-        """The label the model reads in one digit, and (1 + n_classes, 28, 28): its reconstruction under that
-        label, then its style (z) decoded as every label."""
+    def redraw_as_every_label(self, image, seed: int = 0) -> tuple[int, torch.Tensor]:
+        """The label the model reads in one digit (as read_digit reads it), and (1 + n_classes, 28, 28): its
+        reconstruction under that label, then its style (z) decoded as every label."""
         x = self.as_batch(image)
-        label = torch.tensor([int(self.classify(x).argmax())], device=x.device)
+        label = torch.tensor([int(self.read_digit(image, seed).argmax())], device=x.device)
         return int(label), torch.cat([self.reconstruct(x, label), self.restyle(x, label)[0]])
 
     @property

@@ -25,6 +25,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from ..classifier import DigitClassifier
 from ..errors import CheckpointError, CVAEError
 from ..models import VARIANTS, CVAEModel
+from ..noise import initial_weights
 from ..text import N_
 from .checkpoint_header import FORMAT, METADATA_KEY, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
 from .checkpoint_header import metadata_of as _metadata
@@ -198,7 +199,8 @@ def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
     _check_shapes(skeleton, _tensor_shapes(header), meta["variant"])
     # Built again on the CPU, not moved there with to_empty: the meta device's Python kernels import a second's
     # worth of torch on first use. The model now fits: its tensors are the ones in the file.
-    model = cls(config)
+    with initial_weights():  # drawn, then replaced by the file's: the lock only keeps them out of a seeded build's draws
+        model = cls(config)
     _load_weights(model, data)
     return Checkpoint(model.to(device), meta)
 

@@ -24,6 +24,7 @@ from torch import nn
 from ..data import Dataset, binarize, random_shift
 from ..errors import ConfigError, TrainingError
 from ..metrics import evaluate_elbo
+from ..noise import drawing_from
 from ..text import N_
 
 LR_SCHEDULES = ("constant", "cosine", "one-cycle")
@@ -144,8 +145,11 @@ class Trainer:
         self.config = (config or TrainConfig()).validate(len(train))
         self.device = torch.device(device) if device is not None else pick_device()
         self.model = model.to(self.device)
-        torch.manual_seed(self.config.seed)
+        # The run's own generators, never torch's global one: runs of many visitors train in one process at once, and
+        # a draw or a seed of theirs must not move this run (cvae_core/noise.py). `generator`: the batch order, shifts
+        # and binarised pixels; `noise`: eps and dropout, on the device, seeded as torch.manual_seed would seed it.
         self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.noise = torch.Generator(device=self.device).manual_seed(self.config.seed)
         self.x = train.images.to(self.device)
         self.y = train.labels.to(self.device)
         labelled = self.y >= 0
@@ -270,6 +274,10 @@ class Trainer:
         """Train for up to max_steps batches and/or max_seconds (both None: to the end)."""
         if self.done:
             return self._progress
+        with drawing_from(self.noise):
+            return self._run(max_steps, max_seconds)
+
+    def _run(self, max_steps: int | None, max_seconds: float | None) -> Progress:
         snapshot = (
             copy.deepcopy(self.model.state_dict()),
             copy.deepcopy(self.optimizer.state_dict()),
@@ -351,8 +359,8 @@ class Trainer:
     # ---- moving a run between processes ------------------------------------------------------
     def state(self, full: bool = True, history_from: int = 0) -> dict:
         """Where the run is, as tensors and numbers: `restore` continues it from here in another process built from the
-        same recipe (the Ray backend trains slices on other machines: cvae_core/training/ray_backend.py); with the same torch seed
-        set before each, both go on identically. full=False leaves out the optimiser and the batch order: the weights a
+        same recipe (the Ray backend trains slices on other machines: cvae_core/training/ray_backend.py), and both go on
+        identically: the run's generators travel with it. full=False leaves out the optimiser and the batch order: the weights a
         page shows. Only the history rows after the first `history_from` travel."""
         out = {
             "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
@@ -365,6 +373,7 @@ class Trainer:
             out["optimizer"] = copy.deepcopy(self.optimizer.state_dict())  # a copy: loading one shares its tensors
             out["one_cycle"] = None if self.one_cycle is None else copy.deepcopy(self.one_cycle.state_dict())
             out["order"], out["generator"] = self._order.cpu(), self.generator.get_state()
+            out["noise"] = (self.noise.device.type, self.noise.get_state())
             out["labelled_order"] = self._labelled_order.cpu()
         return out
 
@@ -387,6 +396,9 @@ class Trainer:
             self._order = state["order"]
             self._labelled_order = state.get("labelled_order", self._labelled_order)
             self.generator.set_state(state["generator"])
+            noise_device, noise_state = state["noise"]
+            if noise_device == self.noise.device.type:  # a stream goes on only on the kind of device it was drawn on
+                self.noise.set_state(noise_state)
 
     @property
     def overall_samples_per_sec(self) -> float:

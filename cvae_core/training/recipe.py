@@ -6,12 +6,11 @@ build their runs here, so a run means the same thing from every door. The fideli
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-import torch
-
 from ..classifier import ClassifierConfig, DigitClassifier
 from ..data import OFFLINE, Dataset, hide_labels, load_dataset, own_dataset
 from ..errors import ConfigError
 from ..models import VARIANTS, ModelConfig, build_model
+from ..noise import initial_weights
 from ..text import N_
 from .defaults import CLASSIFIER, model_defaults, training_defaults
 from .engine import TrainConfig, Trainer
@@ -87,8 +86,8 @@ class Recipe:
 def train_classifier(data: Dataset, epochs: int = CLASSIFIER["epochs"], seed: int = 0, arch: str = "cnn") -> DigitClassifier:
     """Train a fidelity classifier on a data set's training images (digits, or a person's own classes) with the recipe of
     cvae_core.training.defaults.CLASSIFIER."""
-    torch.manual_seed(seed)
-    model = DigitClassifier(ClassifierConfig(n_classes=len(data.classes), arch=arch))  # a person's own classes too
+    with initial_weights(seed):
+        model = DigitClassifier(ClassifierConfig(n_classes=len(data.classes), arch=arch))  # a person's own classes too
     config = TrainConfig(**{**CLASSIFIER, "epochs": epochs, "seed": seed})
     Trainer(model, data, config=config).run_to_end()
     return model.eval()

@@ -12,16 +12,16 @@ import copy
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ..data import Dataset
+from ..noise import drawing_from, initial_weights
 from .engine import Progress, TrainConfig, Trainer
 
 
 @dataclass
 class Stage:
-    """One network of an experiment, built by make_model() after torch.manual_seed(config.seed)."""
+    """One network of an experiment, built by make_model() inside initial_weights(config.seed)."""
 
     name: str  # what trains, for progress ("the NN baseline"); marked N_ so that pages translate it
     make_model: Callable[[], nn.Module]
@@ -38,8 +38,8 @@ class StageTraining:
 
     def __init__(self, stage: Stage):
         self.stage = stage
-        torch.manual_seed(stage.config.seed)  # the initial weights
-        self.model = stage.make_model()
+        with initial_weights(stage.config.seed):
+            self.model = stage.make_model()
         self.trainer = Trainer(self.model, stage.train, config=stage.config)
         self.best: dict | None = None  # {"epoch", "validation_loss"} of the best epoch so far
         self._best_state = None
@@ -59,7 +59,8 @@ class StageTraining:
             self.done = trainer.done
             return  # mid-epoch: the slice ended before the epoch did
         self.model.eval()
-        loss = float(stage.validation_loss(self.model))
+        with drawing_from(trainer.noise):  # a one-sample bound draws eps: from the run's own stream, as its steps do
+            loss = float(stage.validation_loss(self.model))
         if self.best is None or loss < self.best["validation_loss"]:
             self.best = {"epoch": round(trainer.epoch, 3), "validation_loss": round(loss, 4)}
             self._best_state, self._since_best = copy.deepcopy(self.model.state_dict()), 0
