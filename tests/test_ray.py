@@ -139,6 +139,24 @@ def test_a_shared_run_is_followed_from_another_replica(cluster, client):
         other.close()
 
 
+def test_a_node_that_joins_serves_visitors_without_a_restart(cluster, client):
+    head, _ = cluster
+    assert client.load()["limit"] == 2
+    joined = RayNode.worker(head.address, cpus=1, nodes_after=3)
+    try:
+        wait_until(lambda: client.load()["limit"] == 3, timeout=60, interval=0.5)  # its CPU is a lane within seconds
+        runs = [client.submit(recipe(30 + seed, epochs=500.0)) for seed in range(3)]
+        beat_until(client, runs, lambda: all(r.snapshot.state == TRAINING and r.snapshot.progress.step > 5 for r in runs), timeout=180)
+        assert client.load()["training"] == 3 and client.load()["nodes"] == 3  # three visitors at once, one per node
+        for run in runs:
+            client.stop(run)
+        beat_until(client, runs, lambda: all(r.snapshot.state == PAUSED for r in runs))
+    finally:
+        joined.stop()
+    # Gone again: counted out once the cluster knows (its lane waits for a node to take its place).
+    wait_until(lambda: client.load()["nodes"] <= 2, timeout=120, interval=0.5)
+
+
 def test_a_lost_node_costs_its_run_a_resume_and_no_one_else_anything(cluster, client):
     _, worker = cluster
     runs = [client.submit(recipe(10 + seed, epochs=500.0)) for seed in range(2)]

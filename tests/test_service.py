@@ -13,7 +13,7 @@ from PIL import Image
 from cvae_core.images import gif_bytes
 from cvae_core.models import ModelConfig, build_model
 from cvae_core.training.engine import TrainConfig, Trainer
-from cvae_core.training.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, Filmstrip, TrainingRun, TrainingService
+from cvae_core.training.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, Filmstrip, LocalLane, TrainingRun, TrainingService
 
 from .conftest import wait_until
 
@@ -184,6 +184,23 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
 
     alone, beside = final_weights(beside=False), final_weights(beside=True)
     assert all(torch.equal(a, b) for a, b in zip(alone, beside, strict=True))
+
+
+def test_lanes_added_while_serving_take_the_runs_that_wait(digits):
+    """A cluster's node joining: its lanes join the service (TrainingService.add_lanes) and the waiting runs train."""
+    service = TrainingService(max_concurrent=1, fair_share_seconds=60.0, slice_seconds=0.05, cores=2)
+    try:
+        runs = [small_run(digits, seed=seed, epochs=200.0) for seed in range(3)]
+        for run in runs:
+            service.start(run)
+        wait_for(lambda: service.load()["training"] == 1 and service.load()["waiting"] == 2)
+        service.add_lanes([LocalLane(), LocalLane()])
+        wait_for(lambda: all(run.trainer.step > 0 for run in runs))
+        assert service.load()["limit"] == 3 and service.load()["training"] == 3 and service.load()["waiting"] == 0
+    finally:
+        for run in runs:
+            service.stop(run)
+        service.close()
 
 
 # ---- the service in its own process, as the app uses it ----------------------------------------

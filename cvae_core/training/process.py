@@ -78,6 +78,8 @@ class TrainingHost:
         else:
             self._board, self._board_call = self.pool.board(), self.pool.board_call
         threading.Thread(target=self._publish_shared, daemon=True, name="publish-shared").start()
+        if self.pool is not None:  # nodes that join serve visitors at once
+            threading.Thread(target=self.pool.watch, args=(self.service.add_lanes, lambda: self.service.closed), daemon=True, name="watch-cluster").start()
 
     def warm_up(self) -> None:
         """Load the offline digits and take a few steps on the live default model (each worker thread, at

@@ -17,10 +17,15 @@ slices for one actor queue there.
 
 A lost node: the calls to its actor fail (or stop answering); the run goes back to the front of the queue and resumes
 from the weights of its last slice on another lane, and the lane waits until Ray can place its actor again.
+
+A node that joins: the training process looks at the cluster every WATCH_SECONDS (`RayPool.watch`), and its CPUs (and
+GPUs) beyond the most the cluster has had become new lanes at once, without a restart. Lanes are never taken away: a
+node that leaves leaves lanes waiting for a node to take its place.
 """
 
 import logging
 import os
+import time
 import uuid
 from collections import OrderedDict
 from pathlib import Path
@@ -37,6 +42,7 @@ CALL_SECONDS = 60.0  # the longest a slice's call may take before its lane count
 # that imports torch (seconds, more on a busy node). The worker waiting holds no run, so the wait costs nobody.
 PLACE_SECONDS = 60.0
 NICENESS = 10
+WATCH_SECONDS = 5.0  # how often the training process looks for nodes that joined (and which are alive)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -130,19 +136,46 @@ class RayPool:
         if os.environ.get("CVAE_DATA_DIR"):
             env["CVAE_DATA_DIR"] = os.environ["CVAE_DATA_DIR"]
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True, runtime_env={"env_vars": env})
-        resources = ray.cluster_resources()
-        self.gpus = int(resources.get("GPU", 0))
-        self.size = max(1, int(resources.get("CPU", 1)))
+        self.size = self.gpus = 0  # lanes, and how many of them train on a GPU: the most the cluster has offered
+        self._gpu_lanes: set[int] = set()
         self._actor_class = ray.remote(max_restarts=0, max_concurrency=1)(SliceWorker)
         self._refs: dict = {}  # (data set name, split) -> ObjectRef, for the named data sets every run shares
         self.nodes: dict[int, str] = {}  # lane -> the node its actor was last placed on
+        self._alive: set[str] | None = None  # the cluster's live nodes at the last look (None: not looked yet)
+        self.grow()
+
+    def grow(self) -> range:
+        """The new lanes' indices for the CPUs the cluster offers beyond the most it has had (one lane per CPU, as at
+        the start; the first new ones on new GPUs, one each); also notes which nodes are alive."""
+        ray = _ray()
+        resources = ray.cluster_resources()
+        self._alive = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
+        cpus, gpus = max(1, int(resources.get("CPU", 1))), int(resources.get("GPU", 0))
+        new = range(self.size, max(self.size, cpus))
+        self._gpu_lanes |= set(list(new)[: max(0, gpus - self.gpus)])
+        self.size, self.gpus = max(self.size, cpus), max(self.gpus, gpus)
+        return new
+
+    def watch(self, add_lanes, stopped) -> None:
+        """Every WATCH_SECONDS until stopped() (in a thread of its own): hand add_lanes([RayLane]) the lanes of the
+        CPUs that joined. A cluster that does not answer is asked again next time."""
+        while not stopped():
+            time.sleep(WATCH_SECONDS)
+            try:
+                new = self.grow()
+            except Exception:  # noqa: BLE001 -- the cluster may be restarting; the lanes it has keep serving
+                log.exception("could not look at the Ray cluster")
+                continue
+            if len(new):
+                log.info("%d CPUs joined the cluster: %d more lanes", len(new), len(new))
+                add_lanes([self.lane(index) for index in new])
 
     def lane(self, index: int) -> "RayLane":
         return RayLane(self, index)
 
     def actor(self, index: int):
         """The lane's actor: the pool's named one, created if it is not there (another replica may have made it)."""
-        gpu = index < self.gpus  # the first lanes take the GPUs, one each
+        gpu = index in self._gpu_lanes
         return self._actor_class.options(
             name=f"slice-worker-{index}", lifetime="detached", get_if_exists=True, num_cpus=0 if gpu else 1, num_gpus=1 if gpu else 0
         ).remote()
@@ -167,7 +200,8 @@ class RayPool:
         return {"recipe": recipe, "data": [self.data(keys[0], train, shared), self.data(keys[1], validation, shared)]}
 
     def nodes_used(self) -> int:
-        return len(set(self.nodes.values()))
+        """Nodes the lanes' actors were last placed on that were alive at the last look."""
+        return len({node for node in self.nodes.values() if self._alive is None or node in self._alive})
 
     def board(self):
         self._board = share_board()

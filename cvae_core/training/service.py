@@ -231,11 +231,28 @@ class TrainingService:
             busy = {"training": len(self._training), "waiting": len(self._queue)}
             return {**busy, "limit": self.max_concurrent, "digits": self.digits_trained}
 
+    def add_lanes(self, lanes: list) -> None:
+        """More lanes while serving (CPUs that joined a cluster): a worker for each, and as many more runs at once."""
+        with self._cond:
+            if self._closed:
+                return
+            first = len(self._workers)
+            workers = [threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{first + i}", daemon=True) for i, lane in enumerate(lanes)]
+            self._lanes += lanes
+            self._workers += workers
+            self.max_concurrent += len(lanes)
+        for worker in workers:
+            worker.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        for worker in self._workers:
+        for worker in list(self._workers):
             worker.join(timeout=10)
 
     # ---- the workers --------------------------------------------------------------------------
