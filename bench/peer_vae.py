@@ -30,6 +30,7 @@ from cvae_core.data import load_dataset  # noqa: E402
 from cvae_core.models import ModelConfig  # noqa: E402
 from cvae_core.models.base import CVAEModel  # noqa: E402
 from cvae_core.models.vae import VAE  # noqa: E402
+from cvae_core.noise import initial_weights  # noqa: E402
 from cvae_core.storage import checkpoint  # noqa: E402
 from cvae_core.training.engine import TrainConfig, Trainer  # noqa: E402
 
@@ -54,8 +55,8 @@ class ExamplesVAE(VAE):
 
 
 def train_peer(train, seed: int = 0) -> ExamplesVAE:
-    torch.manual_seed(seed)
-    model = ExamplesVAE(ModelConfig(variant="vae", latent_dim=20, hidden=400, layers=1))
+    with initial_weights(seed):
+        model = ExamplesVAE(ModelConfig(variant="vae", latent_dim=20, hidden=400, layers=1))
     steps_per_epoch = math.ceil(len(train) / 128)
     config = TrainConfig(epochs=EXAMPLES_STEPS / steps_per_epoch, batch_size=128, lr=1e-3, seed=seed, warmup_epochs=0.0, kl_start=1.0)
     trainer = Trainer(model, train, config=config, device="cpu")

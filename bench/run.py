@@ -39,8 +39,7 @@ BENCH_MODEL = dict(variant="cvae2", latent_dim=20, hidden=400, layers=1)  # the 
 
 
 def fresh_model(seed=0):
-    torch.manual_seed(seed)
-    return build_model(ModelConfig(**BENCH_MODEL))
+    return build_model(ModelConfig(**BENCH_MODEL), seed=seed)
 
 
 # ---- 1. throughput --------------------------------------------------------------------------
@@ -140,8 +139,7 @@ def time_to_good_digits(budget: float = 60.0, threshold: float = 0.9) -> dict:
     """The app's default settings; fidelity checked every 2 s of training time."""
     classifier = checkpoint.load(ROOT / "checkpoints" / "fidelity_classifier.safetensors").model
     train = load_dataset("mnist-5k", "train")
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(**model_defaults()))
+    model = build_model(ModelConfig(**model_defaults()), seed=0)
     trainer = Trainer(model, train, config=TrainConfig(**training_defaults()))
     checks = []
     while trainer.elapsed < budget and not trainer.done:
@@ -164,8 +162,7 @@ def binarization_cost(rounds: int, steps: int) -> dict:
     train = load_dataset("mnist-5k", "train")
 
     def trainer(binarize: bool) -> Trainer:
-        torch.manual_seed(0)
-        t = Trainer(build_model(ModelConfig(**model_defaults())), train, config=TrainConfig(**{**training_defaults(), "epochs": 1000.0}))
+        t = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, config=TrainConfig(**{**training_defaults(), "epochs": 1000.0}))
         t.binarize = binarize  # the one difference
         return t
 
@@ -261,9 +258,8 @@ def scaling(steps: int) -> dict:
     rows = []
 
     def rate(**kw):
-        torch.manual_seed(0)
         cfg = {**BENCH_MODEL, **{k: v for k, v in kw.items() if k in ("hidden", "latent_dim")}}
-        model = build_model(ModelConfig(**cfg))
+        model = build_model(ModelConfig(**cfg), seed=0)
         trainer = Trainer(model, data, config=TrainConfig(epochs=None, max_seconds=3600, batch_size=kw.get("batch_size", 128)))
         trainer.run(max_steps=3)
         before, samples = trainer.elapsed, trainer.samples

@@ -184,3 +184,42 @@ def test_pages_are_listed_once():
     titles = {title for _path, title, _icon in PAGES}
     others = [p for p in [*CORE, *APP, *sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "bench").glob("*.py"))] if p.name != "frame.py"]
     assert not named_in_a_list(files | addresses | titles, others)
+
+
+# torch's calls that draw from its one global generator unless given one, and the layers that draw from it inside
+GLOBAL_DRAWS = {"randn", "rand", "randint", "randperm", "bernoulli", "multinomial", "normal", "poisson"}
+TENSOR_DRAWS = {"bernoulli_", "normal_", "uniform_", "random_", "exponential_", "cauchy_", "geometric_", "log_normal_"}
+ALWAYS_GLOBAL = {"manual_seed", "seed", "randn_like", "rand_like", "randint_like", "Dropout", "dropout", "set_rng_state"}
+
+
+def global_draws(path: Path) -> list[int]:
+    """Calls in `path` that draw from (or seed) torch's global generator: a visitor's run or figure would then depend on
+    what strangers draw in the same process. Initial weights (nn.init, inside a build) are the one kind allowed. Their
+    line numbers."""
+    found = []
+    for node in ast.walk(tree(path)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name, owner = node.func.attr, ast.unparse(node.func.value)
+        given = any(k.arg == "generator" for k in node.keywords)
+        if owner.endswith("init") or owner.endswith("Generator()") or "Generator(" in owner:
+            continue  # initial weights; a generator's own seed
+        if (name in ALWAYS_GLOBAL and owner in ("torch", "nn", "F", "torch.nn", "torch.nn.functional", "torch.random")) or (
+            name in GLOBAL_DRAWS and owner == "torch" and not given
+        ) or (name in TENSOR_DRAWS and not given):
+            found.append(node.lineno)
+    return sorted(found)
+
+
+def test_nothing_but_cvae_cores_noise_module_draws_from_torchs_global_generator(tmp_path):
+    """Runs of many visitors train in one process, and pages of many sessions measure in another: every draw goes
+    through cvae_core/noise.py (a run's or a seed's own generator), every build through its lock."""
+    found = [f"{path.relative_to(ROOT)}:{line}" for path in [*CORE, *APP] if path.name != "noise.py" for line in global_draws(path)]
+    assert not found, found
+    # and the check sees each kind it looks for
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "torch.manual_seed(0)\nx = torch.randn(3)\ny = torch.randn_like(x)\nx.bernoulli_(0.5)\nnn.Dropout(0.1)\n"
+        "ok = torch.randn(3, generator=g)\nnn.init.normal_(w)\ng = torch.Generator().manual_seed(1)\n"
+    )
+    assert global_draws(probe) == [1, 2, 3, 4, 5]
