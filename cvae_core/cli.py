@@ -22,7 +22,7 @@ from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS
 from .models.base import NN_FILLS
-from .noise import seeded
+from .noise import drawing_from, seeded
 from .storage import checkpoint
 from .training.defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
 from .training.engine import LABELLED_MIXES, Trainer
@@ -96,7 +96,8 @@ def cmd_train(args) -> dict:
 
         selected = train_keeping_best(trainer, show)
     scored = train.with_labels(true_labels)
-    final = evaluate_elbo(model, scored.binarized_once() if trainer.binarize else scored)  # bound on log p(x|y), true labels
+    with drawing_from(trainer.noise):  # the run's closing figure draws from the run's own stream
+        final = evaluate_elbo(model, scored.binarized_once() if trainer.binarize else scored)  # bound on log p(x|y), true labels
     meta = {
         "dataset": train.name,
         "classes": list(train.classes),  # label k's name (a person's own classes, or the digits)

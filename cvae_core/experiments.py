@@ -322,7 +322,8 @@ def kept_code(encoder: nn.Module, keep: torch.Tensor) -> nn.Module:
     pruned = copy.deepcopy(encoder)
     rows = torch.cat([keep.nonzero().flatten(), keep.nonzero().flatten() + len(keep)])
     old = encoder.out
-    pruned.out = nn.Linear(old.in_features, len(rows))
+    with initial_weights():  # drawn and then overwritten; the lock keeps the draws out of a seeded build's
+        pruned.out = nn.Linear(old.in_features, len(rows))
     with torch.no_grad():
         pruned.out.weight.copy_(old.weight[rows])
         pruned.out.bias.copy_(old.bias[rows])
@@ -537,7 +538,9 @@ def load_shipped(model_id: str):
 def quadrant_baseline_of(cvae) -> QuadrantBaseline:
     """The NN baseline that a baseline-filled cvae3 carries (its frozen copy), as a network of its own."""
     c = cvae.config
-    return with_weights(QuadrantBaseline(c.given_quadrants, c.hidden, c.layers), "net", cvae.baseline_net).eval()
+    with initial_weights():  # drawn and then overwritten; the lock keeps the draws out of a seeded build's
+        baseline = QuadrantBaseline(c.given_quadrants, c.hidden, c.layers)
+    return with_weights(baseline, "net", cvae.baseline_net).eval()
 
 
 # The quadrant table's columns for each fill of the CVAE's prior (ModelConfig.nn_fill), in table order:

@@ -10,9 +10,9 @@ Start (torch.manual_seed) would reset it. So:
 - a network's initial weights are drawn by torch's layers from the global generator (no argument replaces it), so
   networks are built inside `initial_weights(seed)`, which holds one lock while it seeds and builds.
 
-A generator seeded with s draws the same numbers as the global one after torch.manual_seed(s), so a run or a figure
-from before is reproduced to the bit. Outside any block, draws come from the global generator, as torch's own do (a
-test or a script seeds it once).
+On the CPU a generator seeded with s draws the same numbers as the global one after torch.manual_seed(s), so a run or
+a figure from before is reproduced to the bit (on CUDA, eps too; dropout masks differ from the fused kernel's).
+Outside any block, draws come from the global generator, as torch's own do (a test or a script seeds it once).
 """
 
 import threading
@@ -66,13 +66,13 @@ def standard_normal_like(t: torch.Tensor) -> torch.Tensor:
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout (Srivastava et al. 2014) with its mask from this thread's generator; the same numbers as
-    torch.nn.functional.dropout drawing from a generator in the same state."""
+    """Inverted dropout (Srivastava et al. 2014) with its mask from this thread's generator; on the CPU the same numbers
+    as torch.nn.functional.dropout drawing from a generator in the same state."""
     generator = getattr(_source, "generator", None)
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return torch.zeros_like(x)
+        return x * 0.0
     if generator is None:
         return torch.nn.functional.dropout(x, p, training=True)
     keep = torch.empty(x.shape, device=generator.device, dtype=x.dtype).bernoulli_(1.0 - p, generator=generator)

@@ -106,9 +106,11 @@ def test_two_runs_taking_turns_each_learn_what_they_learn_alone(digits):
 def test_a_seeded_build_draws_the_seeds_weights_while_other_threads_build():
     reference = {seed: small(seed) for seed in range(4)}
     mismatches, errors = [], []
+    together = threading.Barrier(4)
 
     def build(seed: int) -> None:
         try:
+            together.wait()  # all four build at once
             for _ in range(15):
                 if not same_weights(small(seed), reference[seed]):
                     mismatches.append(seed)

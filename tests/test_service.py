@@ -166,7 +166,7 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
     def final_weights(beside: bool) -> list[torch.Tensor]:
         service = TrainingService(max_concurrent=1, fair_share_seconds=0.1, slice_seconds=0.02, grid_every_seconds=0.1, cores=2)
         try:
-            mine = small_run(digits, seed=0, epochs=60.0)
+            mine = small_run(digits, seed=0, epochs=30.0)
             service.start(mine)
             if beside:
                 wait_for(lambda: mine.trainer.step > 3)
@@ -175,9 +175,9 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
                 service.set_beta(theirs, 4.0)
                 wait_for(lambda: theirs.trainer.step > 0)
                 assert not mine.trainer.done  # they took turns
-            assert service.wait(mine).state == DONE
+            assert service.wait(mine, timeout=300).state == DONE
             if beside:
-                assert service.wait(theirs).state == DONE
+                assert service.wait(theirs, timeout=300).state == DONE
             return [t.clone() for t in mine.trainer.model.state_dict().values()]
         finally:
             service.close()
@@ -189,8 +189,8 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
 def test_lanes_added_while_serving_take_the_runs_that_wait(digits):
     """A cluster's node joining: its lanes join the service (TrainingService.add_lanes) and the waiting runs train."""
     service = TrainingService(max_concurrent=1, fair_share_seconds=60.0, slice_seconds=0.05, cores=2)
+    runs = [small_run(digits, seed=seed, epochs=200.0) for seed in range(3)]
     try:
-        runs = [small_run(digits, seed=seed, epochs=200.0) for seed in range(3)]
         for run in runs:
             service.start(run)
         wait_for(lambda: service.load()["training"] == 1 and service.load()["waiting"] == 2)

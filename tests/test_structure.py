@@ -189,24 +189,39 @@ def test_pages_are_listed_once():
 # torch's calls that draw from its one global generator unless given one, and the layers that draw from it inside
 GLOBAL_DRAWS = {"randn", "rand", "randint", "randperm", "bernoulli", "multinomial", "normal", "poisson"}
 TENSOR_DRAWS = {"bernoulli_", "normal_", "uniform_", "random_", "exponential_", "cauchy_", "geometric_", "log_normal_"}
-ALWAYS_GLOBAL = {"manual_seed", "seed", "randn_like", "rand_like", "randint_like", "Dropout", "dropout", "set_rng_state"}
+DROPOUTS = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"}
+DROPOUTS |= {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"}
+ALWAYS_GLOBAL = {"manual_seed", "seed", "randn_like", "rand_like", "randint_like", "set_rng_state", *DROPOUTS}
+SAMPLERS = {"sample", "rsample", "sample_n"}  # torch.distributions: the global generator, no way to pass one
+TORCH = ("torch", "nn", "F", "torch.nn", "torch.nn.functional", "torch.random")
 
 
 def global_draws(path: Path) -> list[int]:
     """Calls in `path` that draw from (or seed) torch's global generator: a visitor's run or figure would then depend on
     what strangers draw in the same process. Initial weights (nn.init, inside a build) are the one kind allowed. Their
     line numbers."""
-    found = []
-    for node in ast.walk(tree(path)):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+    found, module = [], tree(path)
+    from_torch = {  # names imported from torch itself (from torch import randn)
+        alias.asname or alias.name
+        for node in ast.walk(module)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch"
+        for alias in node.names
+    }
+    for node in ast.walk(module):
+        if not isinstance(node, ast.Call):
             continue
-        name, owner = node.func.attr, ast.unparse(node.func.value)
-        given = any(k.arg == "generator" for k in node.keywords)
-        if owner.endswith("init") or owner.endswith("Generator()") or "Generator(" in owner:
+        given = any(k.arg == "generator" and not (isinstance(k.value, ast.Constant) and k.value.value is None) for k in node.keywords)
+        if isinstance(node.func, ast.Name):
+            name, owner = node.func.id, "torch" if node.func.id in from_torch else ""
+        elif isinstance(node.func, ast.Attribute):
+            name, owner = node.func.attr, ast.unparse(node.func.value)
+        else:
+            continue
+        if owner.endswith("init") or "Generator(" in owner:
             continue  # initial weights; a generator's own seed
-        if (name in ALWAYS_GLOBAL and owner in ("torch", "nn", "F", "torch.nn", "torch.nn.functional", "torch.random")) or (
-            name in GLOBAL_DRAWS and owner == "torch" and not given
-        ) or (name in TENSOR_DRAWS and not given):
+        if (name in ALWAYS_GLOBAL and owner in TORCH) or (name in GLOBAL_DRAWS and owner == "torch" and not given) or (
+            name in TENSOR_DRAWS and not given
+        ) or (name in SAMPLERS and isinstance(node.func, ast.Attribute)):
             found.append(node.lineno)
     return sorted(found)
 
@@ -219,7 +234,9 @@ def test_nothing_but_cvae_cores_noise_module_draws_from_torchs_global_generator(
     # and the check sees each kind it looks for
     probe = tmp_path / "probe.py"
     probe.write_text(
+        "from torch import randn\n"
         "torch.manual_seed(0)\nx = torch.randn(3)\ny = torch.randn_like(x)\nx.bernoulli_(0.5)\nnn.Dropout(0.1)\n"
-        "ok = torch.randn(3, generator=g)\nnn.init.normal_(w)\ng = torch.Generator().manual_seed(1)\n"
+        "F.dropout2d(x)\nrandn(3)\nq.rsample()\nz = torch.randn(3, generator=None)\n"
+        "ok = torch.randn(3, generator=g)\nnn.init.normal_(w)\ng = torch.Generator().manual_seed(1)\nDropout(0.2)\n"
     )
-    assert global_draws(probe) == [1, 2, 3, 4, 5]
+    assert global_draws(probe) == [2, 3, 4, 5, 6, 7, 8, 9, 10]

@@ -13,6 +13,7 @@ network reports its loss alone and ignores the KL weight.
 """
 
 import copy
+import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -360,7 +361,8 @@ class Trainer:
     def state(self, full: bool = True, history_from: int = 0) -> dict:
         """Where the run is, as tensors and numbers: `restore` continues it from here in another process built from the
         same recipe (the Ray backend trains slices on other machines: cvae_core/training/ray_backend.py), and both go on
-        identically: the run's generators travel with it. full=False leaves out the optimiser and the batch order: the weights a
+        identically: the run's generators travel with it (onto another kind of device, its noise goes on from a seed
+        drawn from its state: `_continue_noise`). full=False leaves out the optimiser and the batch order: the weights a
         page shows. Only the history rows after the first `history_from` travel."""
         out = {
             "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
@@ -396,9 +398,17 @@ class Trainer:
             self._order = state["order"]
             self._labelled_order = state.get("labelled_order", self._labelled_order)
             self.generator.set_state(state["generator"])
-            noise_device, noise_state = state["noise"]
-            if noise_device == self.noise.device.type:  # a stream goes on only on the kind of device it was drawn on
-                self.noise.set_state(noise_state)
+            if "noise" in state:
+                self._continue_noise(*state["noise"])
+
+    def _continue_noise(self, device_type: str, noise_state: torch.Tensor) -> None:
+        """Go on with a stream drawn on `device_type`: the same stream on that kind of device; on another (a run moving
+        between a CPU server and a GPU node) a generator of this device's kind seeded from it, so that each move gets
+        fresh draws instead of the seed's first ones again."""
+        if device_type == self.noise.device.type:
+            self.noise.set_state(noise_state)
+        else:
+            self.noise.manual_seed(int.from_bytes(hashlib.blake2b(noise_state.numpy().tobytes(), digest_size=8).digest(), "little"))
 
     @property
     def overall_samples_per_sec(self) -> float:

@@ -136,24 +136,33 @@ class RayPool:
         if os.environ.get("CVAE_DATA_DIR"):
             env["CVAE_DATA_DIR"] = os.environ["CVAE_DATA_DIR"]
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True, runtime_env={"env_vars": env})
-        self.size = self.gpus = 0  # lanes, and how many of them train on a GPU: the most the cluster has offered
-        self._gpu_lanes: set[int] = set()
+        self.gpu_lanes = self.cpu_lanes = 0  # lanes of each kind: the most the cluster has offered
         self._actor_class = ray.remote(max_restarts=0, max_concurrency=1)(SliceWorker)
         self._refs: dict = {}  # (data set name, split) -> ObjectRef, for the named data sets every run shares
-        self.nodes: dict[int, str] = {}  # lane -> the node its actor was last placed on
-        self._alive: set[str] | None = None  # the cluster's live nodes at the last look (None: not looked yet)
-        self.grow()
+        self.nodes: dict[str, str] = {}  # lane -> the node its actor was last placed on
+        self._alive: set[str] | None = None  # the cluster's live nodes at the last look (None: unknown)
+        self._first = self.grow()  # the lanes the service starts with
 
-    def grow(self) -> range:
-        """The new lanes' indices for the CPUs the cluster offers beyond the most it has had (one lane per CPU, as at
-        the start; the first new ones on new GPUs, one each); also notes which nodes are alive."""
+    @property
+    def size(self) -> int:
+        return self.gpu_lanes + self.cpu_lanes
+
+    def lane(self, index: int) -> "RayLane":
+        """The service's index-th lane at the start."""
+        return self._first[index]
+
+    def grow(self) -> list["RayLane"]:
+        """Lanes for what the cluster offers beyond the most it has had: one per GPU, and one per CPU beyond as many
+        as the GPUs (as many lanes in all as CPUs, the first on the GPUs). A lane is named by its kind and number, so
+        that replicas sharing the actors agree on each whatever each has seen. Also notes which nodes are alive."""
         ray = _ray()
         resources = ray.cluster_resources()
-        self._alive = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
+        alive = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
         cpus, gpus = max(1, int(resources.get("CPU", 1))), int(resources.get("GPU", 0))
-        new = range(self.size, max(self.size, cpus))
-        self._gpu_lanes |= set(list(new)[: max(0, gpus - self.gpus)])
-        self.size, self.gpus = max(self.size, cpus), max(self.gpus, gpus)
+        new = [RayLane(self, f"gpu-{k}", gpu=True) for k in range(self.gpu_lanes, gpus)]
+        new += [RayLane(self, f"cpu-{k}", gpu=False) for k in range(self.cpu_lanes, cpus - gpus)]
+        self.gpu_lanes, self.cpu_lanes = max(self.gpu_lanes, gpus), max(self.cpu_lanes, cpus - gpus)
+        self._alive = alive
         return new
 
     def watch(self, add_lanes, stopped) -> None:
@@ -165,19 +174,16 @@ class RayPool:
                 new = self.grow()
             except Exception:  # noqa: BLE001 -- the cluster may be restarting; the lanes it has keep serving
                 log.exception("could not look at the Ray cluster")
+                self._alive = None
                 continue
-            if len(new):
-                log.info("%d CPUs joined the cluster: %d more lanes", len(new), len(new))
-                add_lanes([self.lane(index) for index in new])
+            if new:
+                log.info("the cluster grew: %d more lanes (%s)", len(new), ", ".join(lane.name for lane in new))
+                add_lanes(new)
 
-    def lane(self, index: int) -> "RayLane":
-        return RayLane(self, index)
-
-    def actor(self, index: int):
-        """The lane's actor: the pool's named one, created if it is not there (another replica may have made it)."""
-        gpu = index in self._gpu_lanes
+    def actor(self, name: str, gpu: bool):
+        """A lane's actor: the pool's named one, created if it is not there (another replica may have made it)."""
         return self._actor_class.options(
-            name=f"slice-worker-{index}", lifetime="detached", get_if_exists=True, num_cpus=0 if gpu else 1, num_gpus=1 if gpu else 0
+            name=f"slice-worker-{name}", lifetime="detached", get_if_exists=True, num_cpus=0 if gpu else 1, num_gpus=1 if gpu else 0
         ).remote()
 
     def data(self, key, dataset, shared: bool) -> tuple:
@@ -200,8 +206,9 @@ class RayPool:
         return {"recipe": recipe, "data": [self.data(keys[0], train, shared), self.data(keys[1], validation, shared)]}
 
     def nodes_used(self) -> int:
-        """Nodes the lanes' actors were last placed on that were alive at the last look."""
-        return len({node for node in self.nodes.values() if self._alive is None or node in self._alive})
+        """Nodes the lanes' actors were last placed on that were alive at the last look (all of them when unknown)."""
+        alive = self._alive
+        return len({node for node in list(self.nodes.values()) if alive is None or node in alive})
 
     def board(self):
         self._board = share_board()
@@ -218,8 +225,8 @@ class RayPool:
 class RayLane:
     """One service worker's actor: begin / train / end a run's hold on it."""
 
-    def __init__(self, pool: RayPool, index: int):
-        self.pool, self.index = pool, index
+    def __init__(self, pool: RayPool, name: str, gpu: bool = False):
+        self.pool, self.name, self.gpu = pool, name, gpu
         self._actor = None
         self._placed = False
         self._token: str | None = None
@@ -232,13 +239,13 @@ class RayLane:
         ray = _ray()
         try:
             if self._actor is None:
-                self._actor = self.pool.actor(self.index)
-            self.pool.nodes[self.index] = ray.get(self._actor.node.remote(), timeout=PLACE_SECONDS)
+                self._actor = self.pool.actor(self.name, self.gpu)
+            self.pool.nodes[self.name] = ray.get(self._actor.node.remote(), timeout=PLACE_SECONDS)
             self._placed = True
         except _lost_errors():
             self._actor = None  # ask again next time: a dead actor's name is free once Ray knows it died
         except Exception:  # noqa: BLE001 -- the cluster may be restarting; try again later
-            log.exception("lane %d could not reach its actor", self.index)
+            log.exception("lane %s could not reach its actor", self.name)
             self._actor = None
         return self._placed
 
@@ -256,7 +263,7 @@ class RayLane:
         self._token = uuid.uuid4().hex
         self._base, self._sent = len(run.trainer.history), 0
         state = run.trainer.state(full=True, history_from=self._base)  # no rows: the actor's trainer starts a history of its own
-        self.pool.nodes[self.index] = self._call("begin", self._token, run.where["recipe"], run.where["data"], state)
+        self.pool.nodes[self.name] = self._call("begin", self._token, run.where["recipe"], run.where["data"], state)
 
     def _load(self, run, state: dict) -> None:
         rows = len(state["history"])

@@ -241,8 +241,8 @@ class TrainingService:
             self._lanes += lanes
             self._workers += workers
             self.max_concurrent += len(lanes)
-        for worker in workers:
-            worker.start()
+            for worker in workers:  # started under the lock: close() joins only started threads
+                worker.start()
 
     @property
     def closed(self) -> bool:
