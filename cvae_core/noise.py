@@ -8,7 +8,9 @@ Start (torch.manual_seed) would reset it. So:
 - a block `with drawing_from(generator):` makes every eps (`standard_normal`) and dropout mask (`dropout`) this thread
   draws come from `generator`: the Trainer holds one per run, a seeded measurement makes one from its seed (`seeded`);
 - a network's initial weights are drawn by torch's layers from the global generator (no argument replaces it), so
-  networks are built inside `initial_weights(seed)`, which holds one lock while it seeds and builds.
+  networks are built inside `initial_weights(seed)`, which holds one lock while it seeds and builds, and then puts the
+  global generator back as it was: a run, an experiment or a seeded figure leaves it as it found it (the tests check
+  that, which catches any draw that escaped its block).
 
 On the CPU a generator seeded with s draws the same numbers as the global one after torch.manual_seed(s), so a run or
 a figure from before is reproduced to the bit (on CUDA, eps too; dropout masks differ from the fused kernel's).
@@ -46,8 +48,9 @@ def seeded(seed: int, device: torch.device | str | None = None):
 def initial_weights(seed: int | None = None) -> Iterator[None]:
     """Build networks inside this block: with a seed, torch's global generator is seeded and nobody else builds until
     the block ends, so the weights drawn are exactly the seed's. Unseeded builds (a checkpoint's network, whose weights
-    are then loaded) take the lock too, so that they do not draw in the middle of a seeded one."""
-    with _building:
+    are then loaded) take the lock too, so that they do not draw in the middle of a seeded one. Afterwards the global
+    generator is as it was before the block (networks are built on the CPU, so only its generator is kept)."""
+    with _building, torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(int(seed))
         yield

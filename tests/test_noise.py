@@ -134,3 +134,22 @@ def test_dropout_keeps_the_expected_value(p):
         y = dropout(x, p, training=True)
     assert float(y.mean()) == pytest.approx(1.0 - (p == 1.0), abs=0.01)
     assert set(np.unique(y.numpy()).round(4)) <= {0.0, round(1 / (1 - p), 4) if p < 1 else 0.0}
+
+
+@pytest.mark.parametrize("experiment", ["semisupervised", "quadrants", "classification"])
+def test_an_experiment_trained_to_the_end_leaves_the_global_generator_as_it_found_it(experiment, digits, held_out):
+    """Every draw of a plan -- its networks' steps, their choice on validation, the figures between them -- comes from a
+    generator of its own, and its builds put the global generator back: a draw that escaped would show here."""
+    from cvae_core.experiments import classification, quadrants_plan, semisupervised_plan
+    from cvae_core.training.stages import run_plan
+
+    train, validation, test = digits.subset(600), held_out.subset(100), held_out.take(slice(100, 200))
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    if experiment == "semisupervised":
+        run_plan(semisupervised_plan(50, train, test, epochs=0.5, hidden=128, m1_latent=8, m1_epochs=10, validation=validation))
+    elif experiment == "quadrants":
+        run_plan(quadrants_plan(1, train, test, epochs=0.5, samples=5, hidden=64, fills=("none", "prior"), validation=validation, nn_epochs=0.5))
+    else:
+        classification(train, test, epochs=0.5, hidden=64, arch="conv", validation=validation)
+    assert torch.equal(torch.get_rng_state(), state)
