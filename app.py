@@ -117,14 +117,17 @@ c2.metric(
     help=_("Runs training at this moment, every visitor's; a paused run, or one whose tab closed, is not counted."),
 )  # fmt: skip
 where = ui.training_load()
+on_ray = where is not None and where["backend"] == "ray"
 c4.metric(
-    _("Trains on"),
-    _("this server") if where is None or where["backend"] == "local" else _("a Ray cluster: {lanes} workers").format(lanes=where["limit"]),
+    _("Trains on"), "Ray" if on_ray else _("this server"),  # short: a metric's value is cut to its column's width
     help=_(
         "Where the runs of this server's visitors train: its own training process, or the Ray cluster named by "
-        "CVAE_RAY_ADDRESS (one worker per CPU of the cluster; README, Workshops)."
+        "CVAE_RAY_ADDRESS (one worker per CPU of the cluster; a node that joins adds its workers within seconds, "
+        "without a restart; README, Workshops)."
     ),
 )  # fmt: skip
+if on_ray:
+    st.caption(_("On a Ray cluster · workers: {lanes} · nodes: {nodes}").format(lanes=where["limit"], nodes=where["nodes"]))
 memory = ui.server_memory_mb()
 c3.metric(
     _("Server memory"), _("n/a") if memory is None else _("{megabytes:,.0f} MB").format(megabytes=memory),

@@ -114,6 +114,10 @@ def test_two_replicas_behind_nginx_on_a_ray_cluster(room, browser, tmp_path):
         assert path.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
         main(other).get_by_role("button", name="Stop", exact=True).click()
 
+        # The home page says where runs train: the cluster's two workers (one per CPU) on its two nodes.
+        owner.goto(room)
+        main(owner).get_by_text("On a Ray cluster · workers: 2 · nodes: 2").wait_for(timeout=60_000)
+
         # An upload through the proxy: a person's own data set, previewed.
         data = tmp_path / "shapes.zip"
         data.write_bytes(shapes_zip(per_class=60))

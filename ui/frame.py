@@ -1,5 +1,6 @@
 """The page frame every page shares: page set-up, the sidebar, and digits shown as crisp PNGs."""
 
+import atexit
 import json
 import threading
 
@@ -159,7 +160,11 @@ def load_in_background() -> None:
         except Exception:  # noqa: BLE001 -- only a head start: pages load these themselves and report a failure there
             pass
 
-    threading.Thread(target=load, daemon=True, name="load-models").start()
+    loader = threading.Thread(target=load, daemon=True, name="load-models")
+    loader.start()
+    # A process ending while this thread is still inside torch's start-up aborts ("terminate called without an active
+    # exception"): exit waits for the loading (seconds) instead.
+    atexit.register(loader.join, 30)
 
 
 def stack_digits(images) -> np.ndarray:
