@@ -248,7 +248,9 @@ def start(p) -> dict:
         "fresh_server_start_to_first_grid_s": cold and round(cold, 2),
         "page_open_digits_per_s": round(page_rate),
         "engine_alone_app_threads_digits_per_s": round(alone_one),
-        "page_open_over_engine": round(statistics.median(r["page_open"] / r["engine_alone"] for r in rounds), 3),  # median of the rounds' ratios
+        "page_open_over_engine": round(
+            statistics.median(r["page_open"] / r["engine_alone"] for r in rounds), 3
+        ),  # median of the rounds' ratios
         "page_open_rounds": rounds,
         "engine_alone_every_core_digits_per_s": round(alone),
         "page_open_over_engine_every_core": round(page_rate / alone, 3),

@@ -162,7 +162,9 @@ def binarization_cost(rounds: int, steps: int) -> dict:
     train = load_dataset("mnist-5k", "train")
 
     def trainer(binarize: bool) -> Trainer:
-        t = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, config=TrainConfig(**{**training_defaults(), "epochs": 1000.0}))
+        t = Trainer(
+            build_model(ModelConfig(**model_defaults()), seed=0), train, config=TrainConfig(**{**training_defaults(), "epochs": 1000.0})
+        )
         t.binarize = binarize  # the one difference
         return t
 
@@ -183,7 +185,11 @@ def binarization_cost(rounds: int, steps: int) -> dict:
                 break
             t.model.train()
         to_good["binarised" if binarize else "grey"] = t.step
-    return {"speed_binarised_over_grey": round(statistics.median(ratios), 3), "rounds": [round(r, 3) for r in ratios], "steps_to_90pct": to_good}
+    return {
+        "speed_binarised_over_grey": round(statistics.median(ratios), 3),
+        "rounds": [round(r, 3) for r in ratios],
+        "steps_to_90pct": to_good,
+    }
 
 
 # ---- 3. UI latency ---------------------------------------------------------------------------

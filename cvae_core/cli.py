@@ -143,7 +143,9 @@ def cmd_evaluate(args) -> dict:
     model = ckpt.model
     data = digits_for(model, load_dataset(args.dataset, args.split), args.limit)
     if getattr(model, "uses_label", False) and model.config.n_classes != len(data.classes):
-        raise CVAEError(f"the model knows {model.config.n_classes} classes and {data.name} has {len(data.classes)}: evaluate it on its own data set")
+        raise CVAEError(
+            f"the model knows {model.config.n_classes} classes and {data.name} has {len(data.classes)}: evaluate it on its own data set"
+        )
     classifiers = {}
     digits = tuple(data.classes) == tuple(str(k) for k in range(10))  # the fidelity classifiers read digits only
     if args.fidelity and not digits:
@@ -301,10 +303,23 @@ def cmd_semisupervised(args) -> dict:
         raise CVAEError("--runs must be at least 1")
     train, validation, test, reported_on = _experiment_data(args)
     m1_latent = args.m1_latent if args.stack == "m1" else 0
-    shown = ("labels", "model", "seed", "m2_accuracy", "baseline_accuracy", "n", "epoch_kept", "validation_accuracy", "alpha", "labelled_mix")
+    shown = (
+        "labels",
+        "model",
+        "seed",
+        "m2_accuracy",
+        "baseline_accuracy",
+        "n",
+        "epoch_kept",
+        "validation_accuracy",
+        "alpha",
+        "labelled_mix",
+    )
     shown += ("m1_latent", "m1_active_units", "z1_logistic_accuracy") if m1_latent else ()
 
-    settings = {k: getattr(args, k) for k in ("labels", "dataset", "eval_dataset", "epochs", "hidden", "latent_dim", "m1_epochs", "alpha", "mix")}
+    settings = {
+        k: getattr(args, k) for k in ("labels", "dataset", "eval_dataset", "epochs", "hidden", "latent_dim", "m1_epochs", "alpha", "mix")
+    }
     settings["m1_latent"] = m1_latent
     runs_dir = Path(args.runs_dir) if args.runs_dir else None
 
@@ -350,7 +365,6 @@ def dataset_argument(text: str) -> str:
     if text in DATASETS or Path(text).expanduser().exists():
         return text
     raise argparse.ArgumentTypeError(f"{text!r} is neither a data set ({', '.join(DATASETS)}) nor an existing folder, .zip or .npz")
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -499,7 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--hidden", type=int, default=512)
     m.add_argument("--latent-dim", type=int, default=8, help="size of M2's latent code z")
-    m.add_argument("--alpha", type=float, default=50.0, help="weight of the classification term (Kingma et al.'s code: 0.1 with --mix proportional)")
+    m.add_argument(
+        "--alpha", type=float, default=50.0, help="weight of the classification term (Kingma et al.'s code: 0.1 with --mix proportional)"
+    )
     m.add_argument(
         "--mix", choices=LABELLED_MIXES, default="each-step",
         help="each-step: labelled digits redrawn beside every batch; proportional: in data proportion, weighted alpha*N/N_labelled (Kingma et al.'s code)",

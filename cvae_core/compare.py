@@ -49,9 +49,19 @@ class Quantity:
 
 QUANTITIES = {  # key (also the CLI's JSON name) -> what it is; titles and meanings are translated where shown
     "log_px": Quantity(
-        "log p(x)", True, N_("nats per binarised digit; importance-weighted, the same proposals per digit for every model (split over the labels of a conditional model)"), True
+        "log p(x)",
+        True,
+        N_(
+            "nats per binarised digit; importance-weighted, the same proposals per digit for every model (split over the labels of a conditional model)"
+        ),
+        True,
     ),
-    "log_px_given_y": Quantity("log p(x|y)", True, N_("nats per binarised digit given the true label; importance-weighted with one label's share of the proposals"), True),
+    "log_px_given_y": Quantity(
+        "log p(x|y)",
+        True,
+        N_("nats per binarised digit given the true label; importance-weighted with one label's share of the proposals"),
+        True,
+    ),
     "elbo": Quantity("ELBO", True, N_("the bound the model trains: on log p(x|y), on log p(x) for vae, on log p(y|x) for cvae3")),
     "recon": Quantity(N_("reconstruction"), None, N_("the ELBO's first term, E_q[log p(target|z, …)], nats")),
     "kl": Quantity("KL", None, N_("the ELBO's second term: nats the code z carries")),
@@ -112,7 +122,9 @@ def proposals_per_label(model, proposals: int) -> int:
 
 
 @torch.inference_mode()
-def measure(model, data: Dataset, iw_samples: int = 10, classifiers: dict | None = None, per_label: int = 200, metadata=None, seed: int = 0):
+def measure(
+    model, data: Dataset, iw_samples: int = 10, classifiers: dict | None = None, per_label: int = 200, metadata=None, seed: int = 0
+):
     """Every quantity of QUANTITIES that applies to `model` on `data`.
 
     iw_samples: the importance-weighted bound's proposals per digit in total (`proposals_per_label`). A model
@@ -210,9 +222,9 @@ def findings(measurements: dict[str, Measurement], translate: Callable[[str], st
             gain = m.per_digit["log_px_given_y"] - m.per_digit["log_px"]
             se = gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0.0
             out.append(
-                translate(N_("Knowing the label is worth {gain:.1f} ± {error:.1f} nats per digit to {model} (at most log 10 = 2.3).")).format(
-                    gain=gain.mean(), error=se, model=name
-                )
+                translate(
+                    N_("Knowing the label is worth {gain:.1f} ± {error:.1f} nats per digit to {model} (at most log 10 = 2.3).")
+                ).format(gain=gain.mean(), error=se, model=name)
             )
     best = best_per_column(measurements)
     both = translate(N_("{first} and {second}"))  # two names in a sentence; more are joined one by one: "a and b and c"
@@ -221,9 +233,17 @@ def findings(measurements: dict[str, Measurement], translate: Callable[[str], st
         quantity = translate(QUANTITIES[key].title)
         if winners and len(winners) > 1:
             models = functools.reduce(lambda first, second: both.format(first=first, second=second), winners)
-            out.append(translate(N_("{models} tie on {quantity}: they differ by less than two standard errors.")).format(models=models, quantity=quantity))
+            out.append(
+                translate(N_("{models} tie on {quantity}: they differ by less than two standard errors.")).format(
+                    models=models, quantity=quantity
+                )
+            )
         elif winners and len([m for m in measurements.values() if key in m.figures]) > 1:
-            out.append(translate(N_("{model} has the highest {quantity}, by more than two standard errors.")).format(model=winners[0], quantity=quantity))
+            out.append(
+                translate(N_("{model} has the highest {quantity}, by more than two standard errors.")).format(
+                    model=winners[0], quantity=quantity
+                )
+            )
     return out
 
 

@@ -51,7 +51,10 @@ class IdxSource:
 def _idx_files(prefix: str = "") -> dict:
     return {
         "train": (f"{prefix}train-images-idx3-ubyte.gz", f"{prefix}train-labels-idx1-ubyte.gz"),
-        "test": (f"{prefix}{'test' if prefix else 't10k'}-images-idx3-ubyte.gz", f"{prefix}{'test' if prefix else 't10k'}-labels-idx1-ubyte.gz"),
+        "test": (
+            f"{prefix}{'test' if prefix else 't10k'}-images-idx3-ubyte.gz",
+            f"{prefix}{'test' if prefix else 't10k'}-labels-idx1-ubyte.gz",
+        ),
     }
 
 
@@ -59,14 +62,21 @@ _DIGITS = tuple(str(i) for i in range(10))
 SOURCES = {
     "mnist": IdxSource("MNIST", _idx_files(), _DIGITS, "MNIST"),
     "fashion-mnist": IdxSource(
-        "FashionMNIST", _idx_files(), ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"),
+        "FashionMNIST",
+        _idx_files(),
+        ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"),
         "FashionMNIST",
     ),  # fmt: skip
     "kmnist": IdxSource("KMNIST", _idx_files(), ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), "KMNIST"),
     # EMNIST letters (Cohen et al. 2017): 26 classes, upper and lower case together; 124,800 training and 20,800 test images
     "emnist-letters": IdxSource(
-        "EMNIST", _idx_files("emnist-letters-"), tuple("abcdefghijklmnopqrstuvwxyz"), "EMNIST",
-        archive_folder="gzip", transposed=True, label_offset=1,
+        "EMNIST",
+        _idx_files("emnist-letters-"),
+        tuple("abcdefghijklmnopqrstuvwxyz"),
+        "EMNIST",
+        archive_folder="gzip",
+        transposed=True,
+        label_offset=1,
     ),  # fmt: skip
 }
 OFFLINE = "mnist-5k"
@@ -237,7 +247,9 @@ def _fetch(source: IdxSource, filename: str, dest: Path, progress=None) -> None:
         return
     archive = dest.parent / Path(catalogue.url).name  # EMNIST: one zip of every split of every EMNIST set
     if not archive.exists():
-        download_file([m + archive.name for m in source.mirrors] if source.mirrors else [catalogue.url], archive, catalogue.md5, progress=progress)
+        download_file(
+            [m + archive.name for m in source.mirrors] if source.mirrors else [catalogue.url], archive, catalogue.md5, progress=progress
+        )
     prefix = filename.split("-")[0] + "-" + filename.split("-")[1] + "-"  # e.g. "emnist-letters-"
     try:
         with zipfile.ZipFile(archive) as zipped:
@@ -370,7 +382,10 @@ def load_dataset(name: str = "auto", split: str = "train", root: Path | str | No
         images, labels = _offline_split(split)
         classes = _DIGITS
     else:
-        parts = [_idx_split(name, s, root, download, progress) for s in (("train", "test") if split == "all" else ("train" if split == "val" else split,))]
+        parts = [
+            _idx_split(name, s, root, download, progress)
+            for s in (("train", "test") if split == "all" else ("train" if split == "val" else split,))
+        ]
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         if split in ("train", "val"):  # the training files hold both: validation is their last sixth (10,000 of 60,000)

@@ -196,7 +196,9 @@ def quadrants_plan(
     make_nn = lambda: QuadrantBaseline(given, hidden)  # noqa: E731
     if validation is not None:
         nn_config = TrainConfig(**{**EXPERIMENTS["quadrants"], "epochs": nn_epochs or 3 * epochs, "seed": seed})
-        baseline, picked = yield Stage(N_("the NN baseline"), make_nn, train, nn_config, lambda m: nn_ncll(m, validation), nn_patience, (0.0, share))
+        baseline, picked = yield Stage(
+            N_("the NN baseline"), make_nn, train, nn_config, lambda m: nn_ncll(m, validation), nn_patience, (0.0, share)
+        )
         chosen_nn_epochs = picked["epoch"]
     else:
         baseline, _ = yield Stage(N_("the NN baseline"), make_nn, train, config, share=(0.0, share))
@@ -211,7 +213,11 @@ def quadrants_plan(
         model_config = ModelConfig(
             variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=w, nn_fill=fill
         )
-        make = (lambda c=model_config: build_model(c)) if fill == "none" else (lambda c=model_config: with_weights(build_model(c), "baseline_net", baseline.net))
+        make = (
+            (lambda c=model_config: build_model(c))
+            if fill == "none"
+            else (lambda c=model_config: with_weights(build_model(c), "baseline_net", baseline.net))
+        )
         name = N_("the CVAE") if fill == "none" else N_("the NN-filled CVAE")
         cvae, _ = yield Stage(name, make, train, config, share=((i + 1) * share, (i + 2) * share))
         if validation is None:
@@ -244,14 +250,19 @@ def classification(
     classifier with the same layers, trained on the same digits with the same schedule. With validation digits,
     each network keeps the weights of its epoch with the best validation accuracy."""
     config = TrainConfig(**{**EXPERIMENTS["classification"], "epochs": epochs, "seed": seed, "shift_pixels": shift_pixels})
-    makers = {"baseline": lambda: PlainClassifier(hidden, arch=arch), "cvae3": lambda: build_model(ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden))}
+    makers = {
+        "baseline": lambda: PlainClassifier(hidden, arch=arch),
+        "cvae3": lambda: build_model(ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden)),
+    }
     shares = {"baseline": (0.0, 0.3), "cvae3": (0.3, 1.0)}
     nets, epochs_kept = {}, {}
     for name, make in makers.items():
         if validation is None:
             nets[name] = train_to_end(make, train, config, progress, shares[name])
         else:
-            nets[name], picked = train_selecting(make, train, config, lambda m: 1 - accuracy(m.classify, validation), None, progress, shares[name])
+            nets[name], picked = train_selecting(
+                make, train, config, lambda m: 1 - accuracy(m.classify, validation), None, progress, shares[name]
+            )
             epochs_kept[name] = picked["epoch"]
     out = {
         "arch": arch,
@@ -311,7 +322,10 @@ def m1_stage(
 @torch.inference_mode()
 def mean_elbo(model, data: Dataset, batch_size: int = 1000) -> float:
     """The one-sample ELBO averaged over `data` (nats per digit), the criterion M1's epoch is chosen by."""
-    total = sum(float(model.elbo(x.to(model.device), y.to(model.device) if model.uses_label else None)["elbo"].sum()) for x, y in data.batches(batch_size))
+    total = sum(
+        float(model.elbo(x.to(model.device), y.to(model.device) if model.uses_label else None)["elbo"].sum())
+        for x, y in data.batches(batch_size)
+    )
     return total / len(data)
 
 
@@ -400,8 +414,15 @@ def semisupervised_plan(
     m2_steps = epochs * math.ceil(int((~labelled).sum()) / 128)
     base_epochs = m2_steps / math.ceil(len(only_labelled) / 128)
     baseline_config = TrainConfig(**{**EXPERIMENTS["semisupervised_baseline"], "epochs": base_epochs, "seed": seed})
-    baseline, _ = yield Stage(N_("the baseline classifier"), lambda: PlainClassifier(hidden), only_labelled, baseline_config, share=(0.0, 0.1))
-    figures = {"labels": labels, "model": "M1+M2" if m1_latent else "M2", "seed": seed, "baseline_accuracy": round(accuracy(baseline.classify, test), 4)}
+    baseline, _ = yield Stage(
+        N_("the baseline classifier"), lambda: PlainClassifier(hidden), only_labelled, baseline_config, share=(0.0, 0.1)
+    )
+    figures = {
+        "labels": labels,
+        "model": "M1+M2" if m1_latent else "M2",
+        "seed": seed,
+        "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
+    }
     yield {"semisupervised": dict(figures)}
     config = ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha)
     make = lambda: build_model(config)  # noqa: E731
@@ -432,7 +453,9 @@ def semisupervised_plan(
         m2, _ = yield Stage(N_("M2"), make, train.with_labels(partial), m2_config, share=m2_share)
     else:  # the epoch whose q(y|x) reads the validation digits best (M2 trains on binarised digits: so are they)
         seen = validation.binarized_once()
-        m2, picked = yield Stage(N_("M2"), make, train.with_labels(partial), m2_config, lambda m: 1 - accuracy(m.classify, seen), None, m2_share)
+        m2, picked = yield Stage(
+            N_("M2"), make, train.with_labels(partial), m2_config, lambda m: 1 - accuracy(m.classify, seen), None, m2_share
+        )
         out = {"selected_on": "validation", "epoch_kept": picked["epoch"], "validation_accuracy": round(1 - picked["validation_loss"], 4)}
     m2_pred = predict(m2.classify, test.binarized_once().images)
     result = {

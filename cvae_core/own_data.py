@@ -198,7 +198,9 @@ def _check_classes(counts: dict[str, int]) -> None:
         _refuse(N_("The data set has {count} classes; the limit is {limit}."), count=len(counts), limit=MAX_CLASSES)
     enough = [name for name, n in counts.items() if n >= MIN_PER_CLASS]
     if len(counts) < MIN_CLASSES:
-        _refuse(N_("The data set needs at least {minimum} classes (one folder each); it has {count}."), minimum=MIN_CLASSES, count=len(counts))
+        _refuse(
+            N_("The data set needs at least {minimum} classes (one folder each); it has {count}."), minimum=MIN_CLASSES, count=len(counts)
+        )
     if len(enough) < len(counts):
         short = ", ".join(f"{name} ({counts[name]})" for name in sorted(counts) if counts[name] < MIN_PER_CLASS)
         _refuse(N_("Every class needs at least {minimum} images; these have fewer: {classes}."), minimum=MIN_PER_CLASS, classes=short)
@@ -213,13 +215,18 @@ def _decode(body: bytes, budget: list[int]) -> np.ndarray:
     try:
         width, height = Image.open(io.BytesIO(body)).size
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        raise ImageError(N_("This file is not an image that can be read ({kind}: {detail})."), kind="image", detail="unreadable header") from None
+        raise ImageError(
+            N_("This file is not an image that can be read ({kind}: {detail})."), kind="image", detail="unreadable header"
+        ) from None
     if width * height > MAX_IMAGE_PIXELS:
         raise ImageError(N_("The image is {width}×{height} pixels; the limit is {limit_megapixels} megapixels."),
                          width=width, height=height, limit_megapixels=MAX_IMAGE_PIXELS // 1_000_000)  # fmt: skip
     budget[0] -= width * height
     if budget[0] < 0:
-        _refuse(N_("The images add up to more than {limit:,} million pixels; the limit keeps the work bounded."), limit=MAX_TOTAL_PIXELS // 1_000_000)
+        _refuse(
+            N_("The images add up to more than {limit:,} million pixels; the limit keeps the work bounded."),
+            limit=MAX_TOTAL_PIXELS // 1_000_000,
+        )
     return load_image(body)
 
 
@@ -281,7 +288,11 @@ def _from_npz(data: bytes, invert: bool | None) -> OwnData:
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         _refuse(N_("This file is not an .npz that can be read ({detail})."), detail=str(e)[:120])
     if images.dtype != np.uint8 or images.ndim != 3:
-        _refuse(N_("images must be an N × H × W array of uint8; it is {shape} of {dtype}."), shape=" × ".join(map(str, images.shape)), dtype=str(images.dtype))
+        _refuse(
+            N_("images must be an N × H × W array of uint8; it is {shape} of {dtype}."),
+            shape=" × ".join(map(str, images.shape)),
+            dtype=str(images.dtype),
+        )
     if len(images) > MAX_IMAGES:
         _refuse(N_("The data set holds {count:,} images; the limit is {limit:,}."), count=len(images), limit=MAX_IMAGES)
     if max(images.shape[1:]) > MAX_NPZ_SIDE:
@@ -325,16 +336,22 @@ def read_own_data(source: bytes | Path | str, name: str = "", invert: bool | Non
             return _from_images(classes, skipped, invert)
         size = path.stat().st_size
         if size > MAX_ARCHIVE_BYTES:
-            _refuse(N_("The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB."), size_mb=size / 1e6, limit_mb=MAX_ARCHIVE_BYTES / 1e6)
+            _refuse(
+                N_("The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB."), size_mb=size / 1e6, limit_mb=MAX_ARCHIVE_BYTES / 1e6
+            )
         data, name = path.read_bytes(), path.name
     if len(data) > MAX_ARCHIVE_BYTES:
-        _refuse(N_("The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB."), size_mb=len(data) / 1e6, limit_mb=MAX_ARCHIVE_BYTES / 1e6)
+        _refuse(
+            N_("The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB."), size_mb=len(data) / 1e6, limit_mb=MAX_ARCHIVE_BYTES / 1e6
+        )
     if name.lower().endswith(".npz"):
         return _from_npz(data, invert)
     if name.lower().endswith(".zip"):
         classes, skipped = _by_class(_zip_entries(data))
         return _from_images(classes, skipped, invert)
-    _refuse(N_("A data set is a .zip of one folder per class, an .npz, or a folder; {name} is none of these."), name=name[:80] or "this file")
+    _refuse(
+        N_("A data set is a .zip of one folder per class, an .npz, or a folder; {name} is none of these."), name=name[:80] or "this file"
+    )
 
 
 # ---- a data set drawn in the app ---------------------------------------------------------------------------

@@ -87,7 +87,13 @@ def variant_values(variant: str) -> dict:
 
 
 # the settings the page opens on whatever the variant, kept when the variant changes
-PAGE_VALUES = {"train_dataset": S["data"].options[0], "train_arch": "mlp", "train_budget": "epochs", "train_seconds": 30, "train_labels": 100}
+PAGE_VALUES = {
+    "train_dataset": S["data"].options[0],
+    "train_arch": "mlp",
+    "train_budget": "epochs",
+    "train_seconds": 30,
+    "train_labels": 100,
+}
 
 
 refused, from_link = links.follow(LINK, "train")

@@ -22,7 +22,9 @@ shipped = ui.shipped_models()[0]
 shipped_names = {ckpt.uid: name for name, ckpt in shipped.items()}
 LINK = [  # what a link to this page holds: a shipped model (a session's own cannot be shared), label, dials, temperature
     links.Setting("model", lambda text: {"model": shipped[text].uid}, lambda s: shipped_names.get(s.get("model"))),
-    links.widget("label", "gen_label", lambda text: links.whole(text, 0, 9), lambda v: None if v is None else str(v)),  # links name shipped digit models
+    links.widget(
+        "label", "gen_label", lambda text: links.whole(text, 0, 9), lambda v: None if v is None else str(v)
+    ),  # links name shipped digit models
     links.Setting(
         "z",
         lambda text: {f"dial{i}": round(links.number(v, -3, 3), 1) for i, v in enumerate(text.split(",")[:MAX_SLIDERS])},

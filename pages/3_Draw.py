@@ -89,7 +89,9 @@ with st.expander(_("How the picture became what the model sees"), expanded=uploa
     )
     for column, (name, image) in zip(st.columns(len(steps)), steps.items(), strict=True):
         column.image(
-            png_bytes(image / max(float(image.max()), 1e-6) if name == "paper" else image), caption=STEP_CAPTIONS[name], width="stretch",
+            png_bytes(image / max(float(image.max()), 1e-6) if name == "paper" else image),
+            caption=STEP_CAPTIONS[name],
+            width="stretch",
             output_format="PNG",
         )
 
@@ -156,7 +158,9 @@ if ckpt is not None:
         images,
         ncol=1 + len(classes),
         scale=3,
-        caption=_("reconstruction (as {digit}), then {first} … {last}").format(digit=classes[int(label)], first=classes[0], last=classes[-1]),
+        caption=_("reconstruction (as {digit}), then {first} … {last}").format(
+            digit=classes[int(label)], first=classes[0], last=classes[-1]
+        ),
         download="restyled.png",
         key="dl-restyle",
     )

@@ -52,7 +52,9 @@ names = class_names(ckpt)
 for c, class_name in enumerate(names):
     idx = np.flatnonzero(labels == c)
     fig.add_trace(
-        go.Scattergl(x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=class_name, customdata=idx, marker={"size": 5, "opacity": 0.75})
+        go.Scattergl(
+            x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=class_name, customdata=idx, marker={"size": 5, "opacity": 0.75}
+        )
     )
 priors = model.label_priors()
 if method == "latent" and priors is not None:  # the learned priors p(z|y) as 2-sigma ellipses
@@ -104,9 +106,16 @@ if model.latent_dim == 2:
     c1, c2 = st.columns([1, 3])
     label = (
         c1.selectbox(
-            _("Label"), list(range(len(names))), index=min(4, len(names) - 1), format_func=lambda k: names[k], disabled=not model.uses_label,
-            key="plane_label", placeholder=_("Choose an option"),
-        ) if model.uses_label else None
+            _("Label"),
+            list(range(len(names))),
+            index=min(4, len(names) - 1),
+            format_func=lambda k: names[k],
+            disabled=not model.uses_label,
+            key="plane_label",
+            placeholder=_("Choose an option"),
+        )
+        if model.uses_label
+        else None
     )
     steps = c1.slider(_("Grid size"), 5, 20, 12, key="plane_steps")
     span = c1.slider(

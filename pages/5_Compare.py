@@ -74,14 +74,18 @@ def bound_curve_figure(curve: dict, model: str) -> go.Figure:
     fig.add_hline(y=elbo["mean"], line_dash="dot", annotation_text=_("ELBO"), line_color="#d62728", annotation_position="bottom right")
     fig.update_xaxes(type="log", tickvals=curve["k"], title_text=_("proposals per digit k"))
     fig.update_yaxes(title_text=_("nats per digit"))
-    fig.update_layout(height=360, margin={"t": 40, "b": 10}, title=_("{model}: the bound on {count} test digits").format(model=model, count=curve["n"]))
+    fig.update_layout(
+        height=360, margin={"t": 40, "b": 10}, title=_("{model}: the bound on {count} test digits").format(model=model, count=curve["n"])
+    )
     return fig
 
 
 with st.expander(_("How the importance-weighted bound tightens with k"), expanded=False):
     label, ckpt = ui.model_picker(_("Model"), where=st, keep=lambda m: m.makes_images, key="compare_curve_model")
     if ckpt is not None:
-        curve_digits = st.select_slider(_("Test digits for the curve"), [10, 20, 50], value=20, help=_("More digits, smaller error bars, slower."))
+        curve_digits = st.select_slider(
+            _("Test digits for the curve"), [10, 20, 50], value=20, help=_("More digits, smaller error bars, slower.")
+        )
         curve_data = digits_for_model(ckpt, data)  # a model of your own data: its held-out tenth
         if curve_data is None:
             st.info(_("This model knows other classes than these test digits, and its data set is not in this session."))

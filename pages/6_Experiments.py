@@ -120,12 +120,16 @@ with quad_tab:
         )
     else:
         images = showcase(quadrant_baseline_of(shipped_cvae.model), shipped_cvae.model, x, n_samples=6, seed=index)
-        ui.show_digits(images, ncol=9, scale=3, caption=_("shown · truth · NN guess · six CVAE completions"), download="completions.png", key="dl-quad")
+        ui.show_digits(
+            images, ncol=9, scale=3, caption=_("shown · truth · NN guess · six CVAE completions"), download="completions.png", key="dl-quad"
+        )
 
     with st.expander(_("Retrain live"), expanded=ui.state.experiment_run("quadrants") is not None):
         options = LIVE_EXPERIMENTS["quadrants"]
         c1, c2, c3 = st.columns(3)
-        given = c1.radio(_("Quadrants shown"), options["given"][0], horizontal=True, help=_("1: bottom-left; 2: left half; 3: all but bottom-right."))
+        given = c1.radio(
+            _("Quadrants shown"), options["given"][0], horizontal=True, help=_("1: bottom-left; 2: left half; 3: all but bottom-right.")
+        )
         epochs = c2.select_slider(
             _("Epochs"), options["epochs"][0], value=options["epochs"][1],
             help=_("The CVAEs train this long, the NN until its validation score stops improving; 5 epochs take about a minute. The shipped runs used 100."),
@@ -146,15 +150,21 @@ with quad_tab:
             if snap.state == "done" and findings is not None:
                 completions = run.showcase(x, seed=index)
                 if completions is not None:
-                    caption = _("your live run, {count} quadrant(s) shown: shown · truth · NN guess · six completions by the CVAE chosen on validation")
-                    ui.show_digits([torch.from_numpy(part) for part in completions], ncol=9, scale=3, caption=caption.format(count=findings["given"]))
+                    caption = _(
+                        "your live run, {count} quadrant(s) shown: shown · truth · NN guess · six completions by the CVAE chosen on validation"
+                    )
+                    ui.show_digits(
+                        [torch.from_numpy(part) for part in completions], ncol=9, scale=3, caption=caption.format(count=findings["given"])
+                    )
             elif not snap.active:
                 st.caption(_("Press **Resume** to go on, or the button above to train again."))
 
         experiment_view.live_experiment("quadrants", quadrant_job)
         if ui.state.experiment_run("quadrants") is None:
             st.caption(
-                _("Press the button to train this number of quadrants live. Training goes on while you read other pages; closing the tab pauses it.")
+                _(
+                    "Press the button to train this number of quadrants live. Training goes on while you read other pages; closing the tab pauses it."
+                )
             )
 
 with semi_tab:
@@ -185,7 +195,13 @@ with semi_tab:
             fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["accuracy"] for r in mine], mode="lines+markers", name=_(model),
                                      error_y={"type": "data", "array": [r["std"] for r in mine], "visible": True}))  # fmt: skip
         for reference in SEMI_SUPERVISED:
-            fig.add_hline(y=reference.value, line_dash="dot", annotation_text=_(reference.source), annotation_position="bottom right", line_color="grey")
+            fig.add_hline(
+                y=reference.value,
+                line_dash="dot",
+                annotation_text=_(reference.source),
+                annotation_position="bottom right",
+                line_color="grey",
+            )
         fig.update_layout(xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=380, margin={"t": 10})
         st.plotly_chart(fig, width="stretch")
         st.caption(_("Mean ± standard deviation over runs, each with its own labelled digits and initial weights (runs = 1: one seed). "
@@ -199,9 +215,9 @@ with semi_tab:
         ckpt = shipped_model(model_id)
         if ckpt is None:
             column.warning(
-                _("The full-length {model} model is not in this copy of the app (checkpoints/experiments/); **Retrain live** still works.").format(
-                    model=name
-                )
+                _(
+                    "The full-length {model} model is not in this copy of the app (checkpoints/experiments/); **Retrain live** still works."
+                ).format(model=name)
             )
             continue
         probabilities = ckpt.model.read_digit(x)
@@ -212,9 +228,14 @@ with semi_tab:
         options = LIVE_EXPERIMENTS["semisupervised"]
         c1, c2, c3 = st.columns(3)
         n_labels = c1.select_slider(
-            _("Labelled digits"), options["labels"][0], value=options["labels"][1], help=_("The rest of the 4,500 training digits lose their labels.")
+            _("Labelled digits"),
+            options["labels"][0],
+            value=options["labels"][1],
+            help=_("The rest of the 4,500 training digits lose their labels."),
         )
-        stack = c2.radio(_("Model"), options["model"][0], horizontal=True, help=_("M1+M2 trains a VAE on every digit first, then M2 on its code."))
+        stack = c2.radio(
+            _("Model"), options["model"][0], horizontal=True, help=_("M1+M2 trains a VAE on every digit first, then M2 on its code.")
+        )
         epochs_m2 = c3.select_slider(
             _("Epochs"), options["epochs"][0], value=options["epochs"][1], key="m2_epochs",
             help=_("M2 decodes every unlabelled digit ten times: 5 epochs take about a minute. The shipped runs used 150."),
@@ -233,12 +254,16 @@ with semi_tab:
                 return
             model = run.model()
             if model is not None and model.makes_images:
-                st.markdown(_("**Digits drawn by the M2 you trained with {count} labels** (one row per label):").format(count=findings["labels"]))
+                st.markdown(
+                    _("**Digits drawn by the M2 you trained with {count} labels** (one row per label):").format(count=findings["labels"])
+                )
                 ui.show_digits(model.label_grid(10, seed=0), ncol=10, scale=2)
             added = any(entry.metadata.get("live_run") == run.id for entry in ui.state.session_models().values())
             if model is not None and findings["model"] == "M2" and not added:  # once, when the retrain is first seen done
                 name = f"m2-{findings['labels']}labels"
-                ui.add_session_model(name, Checkpoint(model, {"variant": "m2", "labels": findings["labels"]}), prefer=False, metadata={"live_run": run.id})
+                ui.add_session_model(
+                    name, Checkpoint(model, {"variant": "m2", "labels": findings["labels"]}), prefer=False, metadata={"live_run": run.id}
+                )
             if findings["model"] == "M2":
                 shown_as = _("{name} (this session)").format(name=f"m2-{findings['labels']}labels")  # as the model pickers name it
                 st.caption(_("This M2 is now on every page as **{name}**.").format(name=shown_as))

@@ -24,7 +24,10 @@ SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "scree
 SERVER_PIDS: dict[str, int] = {}  # URL -> process id
 SIDEBAR_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'
 # address -> the heading the page opens on: the sidebar's pages (ui.frame.PAGES), home's heading being the app's name
-PAGES = {("" if path == "app.py" else Path(path).stem.split("_", 1)[1]): ("CVAE Lab" if path == "app.py" else title) for path, title, _icon in frame.PAGES}
+PAGES = {
+    ("" if path == "app.py" else Path(path).stem.split("_", 1)[1]): ("CVAE Lab" if path == "app.py" else title)
+    for path, title, _icon in frame.PAGES
+}
 
 
 LOCALES = {"en": "en-US", "zh_Hans": "zh-CN"}  # the language a browser with this locale gets
@@ -115,7 +118,9 @@ def test_every_page_opens_from_the_sidebar(server, page):
         page.locator(SIDEBAR_LINKS).filter(has_text=title).first.click()
         wait_ready(page, title)
         assert_no_exception(page)
-        page.wait_for_url(lambda url, path=path: urlparse(url).path.endswith(f"/{path}"), timeout=10_000)  # (Train and Generate add their settings)
+        page.wait_for_url(
+            lambda url, path=path: urlparse(url).path.endswith(f"/{path}"), timeout=10_000
+        )  # (Train and Generate add their settings)
 
 
 def test_training_progress_moves(server, page):
@@ -582,7 +587,8 @@ def test_the_maths_views_draw_with_their_captions_on_every_screen(server, browse
     shot(pg, f"train-bound-{view}-{language}")
     main(pg).get_by_role("button", name=t("Stop"), exact=True).click()
     pg.wait_for_function(  # stopped: the page has redrawn with Resume enabled, and no script is running
-        f"() => [...document.querySelectorAll('button')].some(b => b.innerText.includes({json.dumps(t('Resume'))}) && !b.disabled)", timeout=60_000
+        f"() => [...document.querySelectorAll('button')].some(b => b.innerText.includes({json.dumps(t('Resume'))}) && !b.disabled)",
+        timeout=60_000,
     )
     pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     main(pg).get_by_text(t("One training step, slowly")).first.click()  # a toggle: it stays on through reruns
@@ -639,7 +645,9 @@ def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser,
     wait_ready(pg, "Generate")
     pills = main(pg).locator(".st-key-gen_label button")
     pills.filter(has_text=SHAPES[-1]).wait_for(timeout=60_000)  # the page has drawn its label pills (a busy server: seconds)
-    assert [text for i in range(pills.count()) if (text := pills.nth(i).inner_text().strip())] == list(SHAPES)  # (the help icon is a button too)
+    assert [text for i in range(pills.count()) if (text := pills.nth(i).inner_text().strip())] == list(
+        SHAPES
+    )  # (the help icon is a button too)
     assert_no_exception(pg)
     shot(pg, "own-data-generate")
     model = checkpoint.load(model_file).model

@@ -134,7 +134,10 @@ def test_time_budget_training(tmp_path):
         (["train", "--variant", "nope", "--out", "x.safetensors"], "invalid choice"),
         (["train", "--dataset", "mnist-5k", "--latent-dim", 500, "--out", "/tmp/x.safetensors"], "latent size"),
         (["train", "--dataset", "mnist-5k", "--epochs", 0, "--out", "/tmp/x.safetensors"], "epochs"),
-        (["train", "--dataset", "mnist-5k", "--variant", "cvae2", "--labels", 100, "--out", "/tmp/x.safetensors"], "is for a variant that learns from unlabelled ones"),
+        (
+            ["train", "--dataset", "mnist-5k", "--variant", "cvae2", "--labels", 100, "--out", "/tmp/x.safetensors"],
+            "is for a variant that learns from unlabelled ones",
+        ),
         (["train", "--dataset", "mnist-5k", "--out", "/tmp/bad name.safetensors"], "checkpoint name"),
         (["train", "--dataset", "mnist-5k", "--lr", "nan", "--out", "/tmp/x.safetensors"], "learning rate"),
     ],
@@ -177,13 +180,34 @@ def test_quadrants_experiment_contract():
     )
     assert r["given"] == 2 and r["n"] == 200 and set(r["cvae"]) == {"none", "prior"}  # the plain and the NN-filled CVAE
     for cvae in r["cvae"].values():
-        assert 0 < cvae["ncll_is"] < 600 and 0 < cvae["ncll_mc"] < 600 and cvae["is_over_nn"] == pytest.approx(cvae["ncll_is"] / r["nn_ncll"], abs=1e-3)
+        assert (
+            0 < cvae["ncll_is"] < 600
+            and 0 < cvae["ncll_mc"] < 600
+            and cvae["is_over_nn"] == pytest.approx(cvae["ncll_is"] / r["nn_ncll"], abs=1e-3)
+        )
     assert 0 < r["nn_ncll"] < 600
 
 
 def test_quadrants_saves_the_nn_filled_cvae_with_its_command(tmp_path):
     out = tmp_path / "q.safetensors"
-    cli("quadrants", "--given", 1, "--dataset", "mnist-5k", "--epochs", 0.2, "--iw-samples", 2, "--hidden", 32, "--limit", 50, "--save", out, "--json")
+    cli(
+        "quadrants",
+        "--given",
+        1,
+        "--dataset",
+        "mnist-5k",
+        "--epochs",
+        0.2,
+        "--iw-samples",
+        2,
+        "--hidden",
+        32,
+        "--limit",
+        50,
+        "--save",
+        out,
+        "--json",
+    )
     info = last_json(cli("info", out, "--json"))
     assert info["fill"] == "prior" and "quadrants" in info["command"] and info["storage"] == "float16"
     refused = cli("quadrants", "--fills", "none", "--save", out, "--epochs", 0.1, check=False)

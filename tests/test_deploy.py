@@ -16,7 +16,7 @@ from .servers import free_port
 from .test_browser import ROOT, assert_no_exception, main, shot, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PROGRESS = "[data-testid=\"stProgress\"]"
+PROGRESS = '[data-testid="stProgress"]'
 CONTROLS = ("Start", "Stop", "Resume", "Share this run", "Stop sharing", "Save on this server", "Download checkpoint")
 
 
@@ -122,7 +122,14 @@ def test_two_replicas_behind_nginx_on_a_ray_cluster(room, browser, tmp_path):
         data = tmp_path / "shapes.zip"
         data.write_bytes(shapes_zip(per_class=60))
         failures = []
-        other.on("response", lambda r: failures.append((r.status, r.request.method, r.url)) if r.status >= 400 and "_stcore/health" not in r.url and "host-config" not in r.url else None)
+        other.on(
+            "response",
+            lambda r: (
+                failures.append((r.status, r.request.method, r.url))
+                if r.status >= 400 and "_stcore/health" not in r.url and "host-config" not in r.url
+                else None
+            ),
+        )
         other.goto(f"{room}/Train?data=own")
         wait_ready(other, "Train")
         main(other).locator("input[type=file]").first.set_input_files(str(data))

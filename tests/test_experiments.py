@@ -72,7 +72,9 @@ def test_m2_reads_only_the_active_dimensions_of_m1s_code(digits):
 
 
 def test_semisupervised_m1m2_reports_m1s_active_units_and_a_linear_read_of_its_code(digits, held_out):
-    result = semisupervised(100, small(digits, 1000), small(held_out, 200), epochs=0.3, hidden=32, m1_latent=8, m1_epochs=2, validation=small(held_out, 100))
+    result = semisupervised(
+        100, small(digits, 1000), small(held_out, 200), epochs=0.3, hidden=32, m1_latent=8, m1_epochs=2, validation=small(held_out, 100)
+    )
     assert 1 <= result["m1_active_units"] <= result["m1_latent"] == 8
     assert result["model_object"].config.m1_latent == result["m1_active_units"]  # M2 models the active dimensions only
     assert 0.0 <= result["z1_logistic_accuracy"] <= 1.0
@@ -81,9 +83,11 @@ def test_semisupervised_m1m2_reports_m1s_active_units_and_a_linear_read_of_its_c
 def test_logistic_regression_reads_a_linearly_separable_code_and_not_noise():
     g = torch.Generator().manual_seed(0)
     centres = 4 * torch.randn(10, 5, generator=g)
+
     def draw(n):
         y = torch.arange(10).repeat(n)
         return centres[y] + 0.5 * torch.randn(len(y), 5, generator=g), y
+
     (z, y), (zv, yv), (zt, yt) = draw(10), draw(5), draw(20)
     assert logistic_regression_accuracy(z, y, zt, yt, zv, yv) > 0.95
     noise = torch.randn(len(yt), 5, generator=g)  # codes that say nothing of the label
@@ -160,7 +164,9 @@ def test_semisupervised_rows_read_spreads_and_single_runs():
         "semisupervised-m1m2-600": {"labels": 600, "model": "M1+M2", "m2_accuracy": 0.96, "baseline_accuracy": 0.91},
     }  # fmt: skip
     rows = semisupervised_rows(results)
-    assert [(r["model"], r["labels"]) for r in rows] == [(m, 100) for m in ("M1+M2", "M2", "baseline")] + [(m, 600) for m in ("M1+M2", "baseline")]
+    assert [(r["model"], r["labels"]) for r in rows] == [(m, 100) for m in ("M1+M2", "M2", "baseline")] + [
+        (m, 600) for m in ("M1+M2", "baseline")
+    ]
     assert rows[-1]["runs"] == 1 and rows[-1]["std"] == 0.0
 
 
@@ -193,8 +199,9 @@ def test_shipped_results_on_the_current_protocol_were_chosen_on_validation_and_r
     for stem, r in current.items():
         assert r["selected_on"] == "validation" and r["reported_on"] == "test", stem
         if stem.startswith("quadrants-"):
-            assert r["n"] == 10_000 and r["selected_fill"] in r["cvae"] and all({"ncll_mc", "ncll_is"} <= set(c) for c in r["cvae"].values())
-
+            assert (
+                r["n"] == 10_000 and r["selected_fill"] in r["cvae"] and all({"ncll_mc", "ncll_is"} <= set(c) for c in r["cvae"].values())
+            )
 
 
 def test_every_shipped_result_was_chosen_on_validation():

@@ -21,7 +21,12 @@ from .conftest import ROOT
 CHINESE = "zh_Hans"
 PO = i18n.LOCALES / CHINESE / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
 MO = PO.with_suffix(".mo")
-SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py")), *sorted((ROOT / "cvae_core").rglob("*.py"))]
+SOURCES = [
+    ROOT / "app.py",
+    *sorted((ROOT / "pages").glob("*.py")),
+    *sorted((ROOT / "ui").rglob("*.py")),
+    *sorted((ROOT / "cvae_core").rglob("*.py")),
+]
 
 
 def marked_strings() -> dict:
@@ -58,7 +63,9 @@ def test_every_marked_string_has_a_chinese_translation(chinese):
         strings = [] if entry is None else (entry.string if isinstance(entry.string, tuple | list) else [entry.string])
         if entry is None or entry.fuzzy or not all(strings):
             missing.append(f"{where}: {message!r}")
-    assert not missing, "no Chinese translation (run `make i18n`, then translate in " + str(PO.relative_to(ROOT)) + "):\n" + "\n".join(missing)
+    assert not missing, (
+        "no Chinese translation (run `make i18n`, then translate in " + str(PO.relative_to(ROOT)) + "):\n" + "\n".join(missing)
+    )
 
 
 def test_translations_keep_their_fields_and_their_maths(chinese):
@@ -93,7 +100,16 @@ def test_the_app_reads_the_catalogue_as_translated(chinese):
 
 @pytest.mark.parametrize(
     "locale, language",
-    [("zh-CN", "zh_Hans"), ("zh", "zh_Hans"), ("zh-Hans-SG", "zh_Hans"), ("zh_TW", "zh_Hans"), ("en-US", "en"), ("fr-FR", "en"), (None, "en"), ("", "en")],
+    [
+        ("zh-CN", "zh_Hans"),
+        ("zh", "zh_Hans"),
+        ("zh-Hans-SG", "zh_Hans"),
+        ("zh_TW", "zh_Hans"),
+        ("en-US", "en"),
+        ("fr-FR", "en"),
+        (None, "en"),
+        ("", "en"),
+    ],
 )
 def test_a_browser_locale_picks_the_language(locale, language):
     assert i18n.from_locale(locale) == language
@@ -108,7 +124,9 @@ def test_an_error_reads_whole_in_the_visitors_language(monkeypatch):
     assert translated and translated != english and not re.search(r"[A-Za-z]{3,}", translated)
     with pytest.raises(ImageError) as big:
         load_image(b"\0" * (20 * 1024 * 1024))
-    assert re.search(r"\d", i18n.error_text(big.value)) and i18n.error_text(big.value) != str(big.value)  # fields filled in after translating
+    assert re.search(r"\d", i18n.error_text(big.value)) and i18n.error_text(big.value) != str(
+        big.value
+    )  # fields filled in after translating
 
 
 def test_a_refused_checkpoint_is_explained_in_the_visitors_language(monkeypatch, tmp_path):

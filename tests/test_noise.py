@@ -64,7 +64,13 @@ def test_seeded_measurements_give_the_same_figures_whatever_the_global_generator
         curve = iw_curve(model, some, ks=(1, 10), reference=50)
         fidelity = label_fidelity(model, reader, per_label=20)
         m = measure(model, some, iw_samples=20, classifiers={"label_fidelity": reader}, per_label=20)
-        return curve["mean"], fidelity["per_label"], m.figures["log_px"], m.figures["label_fidelity"], model.read_digit(some.images[0]).tolist()
+        return (
+            curve["mean"],
+            fidelity["per_label"],
+            m.figures["log_px"],
+            m.figures["label_fidelity"],
+            model.read_digit(some.images[0]).tolist(),
+        )
 
     torch.manual_seed(1)
     state = torch.get_rng_state()
@@ -149,7 +155,9 @@ def test_an_experiment_trained_to_the_end_leaves_the_global_generator_as_it_foun
     if experiment == "semisupervised":
         run_plan(semisupervised_plan(50, train, test, epochs=0.5, hidden=128, m1_latent=8, m1_epochs=10, validation=validation))
     elif experiment == "quadrants":
-        run_plan(quadrants_plan(1, train, test, epochs=0.5, samples=5, hidden=64, fills=("none", "prior"), validation=validation, nn_epochs=0.5))
+        run_plan(
+            quadrants_plan(1, train, test, epochs=0.5, samples=5, hidden=64, fills=("none", "prior"), validation=validation, nn_epochs=0.5)
+        )
     else:
         classification(train, test, epochs=0.5, hidden=64, arch="conv", validation=validation)
     assert torch.equal(torch.get_rng_state(), state)

@@ -72,7 +72,7 @@ def zip_of(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
             archive.writestr(name, data)
         if symlink:
             info = zipfile.ZipInfo(symlink)
-            info.external_attr = (0o120777 << 16)  # a symbolic link, as `zip -y` stores one
+            info.external_attr = 0o120777 << 16  # a symbolic link, as `zip -y` stores one
             archive.writestr(info, "/etc/passwd")
     return buffer.getvalue()
 
@@ -108,11 +108,19 @@ def object_npz() -> bytes:
 
 BAD = {
     "zip bomb": ("bomb.zip", zip_of({**good_entries(), "circle/big.png": b"\0" * 300_000_000}), "would unpack to"),
-    "understated bomb": ("liar.zip", understated(zip_of({**good_entries(), "circle/big.png": b"\0" * 5_000_000}), 1000), "cannot be unpacked"),
+    "understated bomb": (
+        "liar.zip",
+        understated(zip_of({**good_entries(), "circle/big.png": b"\0" * 5_000_000}), 1000),
+        "cannot be unpacked",
+    ),
     "path traversal": ("up.zip", zip_of({**good_entries(), "../evil.png": b"x"}), "outside its folder"),
     "absolute path": ("abs.zip", zip_of({**good_entries(), "/etc/evil.png": b"x"}), "absolute"),
     "symlink": ("link.zip", zip_of(good_entries(), symlink="circle/link.png"), "symbolic link"),
-    "one class": ("one.zip", zip_of({f"circle/{i}.png": png(shape_image("circle", np.random.default_rng(i))) for i in range(8)}), "at least 2 classes"),
+    "one class": (
+        "one.zip",
+        zip_of({f"circle/{i}.png": png(shape_image("circle", np.random.default_rng(i))) for i in range(8)}),
+        "at least 2 classes",
+    ),
     "too few images": ("few.zip", zip_of(good_entries(per_class=3)), "at least 5 images"),
     "oversized image": ("huge.zip", zip_of({**good_entries(), "circle/huge.png": huge_png()}), "megapixels"),
     "npz with objects": ("objects.npz", object_npz(), "without running code"),

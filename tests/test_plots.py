@@ -64,10 +64,14 @@ def test_long_lines_are_thinned_and_missing_values_skipped():
 
 def test_text_is_escaped_and_an_empty_history_draws_axes_only():
     hostile = lines_of(3, name='<script>alert(1)</script>" onload="x')
-    svg = parse(stacked_lines_svg(["<b>KL</b>"], [{**hostile, "y": hostile["y"][:1]}], x_title="&", label='"'))  # well-formed: nothing a name holds opens an element or an attribute
+    svg = parse(
+        stacked_lines_svg(["<b>KL</b>"], [{**hostile, "y": hostile["y"][:1]}], x_title="&", label='"')
+    )  # well-formed: nothing a name holds opens an element or an attribute
     assert not svg.findall(f".//{SVG}script")
     assert all(not attribute.startswith("on") for element in svg.iter() for attribute in element.attrib)
     texts = {t.text for t in svg.iter(f"{SVG}text")}
     assert {"<b>KL</b>", hostile["name"], "&"} <= texts
-    empty = parse(stacked_lines_svg(["a", "b"], [{"name": "train", "colour": "#000", "dashed": True, "x": [], "y": [[], []]}], "epoch", "c"))
+    empty = parse(
+        stacked_lines_svg(["a", "b"], [{"name": "train", "colour": "#000", "dashed": True, "x": [], "y": [[], []]}], "epoch", "c")
+    )
     assert not empty.findall(f"{SVG}polyline")

@@ -166,11 +166,27 @@ def test_evaluate_says_its_protocol_and_budget(tmp_path, trained_pair, capsys):
 
     path = tmp_path / "cvae1.safetensors"
     checkpoint.save(trained_pair["cvae1"], path, {})
-    assert cli.main(["evaluate", str(path), "--dataset", "mnist-5k", "--split", "val", "--limit", "30", "--iw-samples", "20", "--json"]) == 0
+    assert (
+        cli.main(["evaluate", str(path), "--dataset", "mnist-5k", "--split", "val", "--limit", "30", "--iw-samples", "20", "--json"]) == 0
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["protocol"] == "binarized" and result["iw_samples"] == 20 and result["iw_samples_per_label"] == 2
     assert result["log_px"] <= result["log_px_given_y"] and result["log_px_se"] > 0
-    args = ["evaluate", str(path), "--dataset", "mnist-5k", "--split", "val", "--limit", "30", "--iw-samples", "20", "--seed", "9", "--json"]
+    args = [
+        "evaluate",
+        str(path),
+        "--dataset",
+        "mnist-5k",
+        "--split",
+        "val",
+        "--limit",
+        "30",
+        "--iw-samples",
+        "20",
+        "--seed",
+        "9",
+        "--json",
+    ]
     assert cli.main(args) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])  # other noise, the same binarised digits
     assert again["log_px"] != result["log_px"]

@@ -42,7 +42,9 @@ def client(cluster):
 
 
 def recipe(seed: int, epochs: float = 2.0) -> dict:
-    return Recipe.from_settings(model={"variant": "cvae2", "hidden": 128, "latent_dim": 8}, train={"epochs": epochs, "seed": seed}).as_dict()
+    return Recipe.from_settings(
+        model={"variant": "cvae2", "hidden": 128, "latent_dim": 8}, train={"epochs": epochs, "seed": seed}
+    ).as_dict()
 
 
 def beat_until(client, handles, condition, timeout=120.0):

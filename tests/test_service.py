@@ -216,7 +216,9 @@ def client():
 def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
     from cvae_core.training.recipe import Recipe
 
-    return Recipe(ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset).as_dict()
+    return Recipe(
+        ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset
+    ).as_dict()
 
 
 def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client):

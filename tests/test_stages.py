@@ -23,13 +23,17 @@ def small(data, n):
 
 @pytest.fixture
 def service():
-    svc = TrainingService(max_concurrent=1, fair_share_seconds=0.3, slice_seconds=0.05, grid_every_seconds=0.1, absent_after_seconds=600, cores=2)
+    svc = TrainingService(
+        max_concurrent=1, fair_share_seconds=0.3, slice_seconds=0.05, grid_every_seconds=0.1, absent_after_seconds=600, cores=2
+    )
     yield svc
     svc.close()
 
 
 def quadrant_plan(digits, held_out):
-    return quadrants_plan(1, small(digits, 600), small(held_out, 40), epochs=0.5, samples=3, hidden=32, validation=small(held_out, 60), nn_epochs=1)
+    return quadrants_plan(
+        1, small(digits, 600), small(held_out, 40), epochs=0.5, samples=3, hidden=32, validation=small(held_out, 60), nn_epochs=1
+    )
 
 
 def test_a_plan_run_by_the_service_gives_the_figures_it_gives_in_one_thread(service, digits, held_out):

@@ -116,7 +116,9 @@ def test_the_layer_check_sees_every_form_of_import(tmp_path):
     """The forms an import can take, in a maths module: each is found, and found in the layer it reaches."""
     maths = tmp_path / "cvae_core" / "metrics.py"
     maths.parent.mkdir()
-    maths.write_text("import cvae_core.training.engine\nfrom cvae_core import storage\nfrom . import training\nfrom .training import process\n")
+    maths.write_text(
+        "import cvae_core.training.engine\nfrom cvae_core import storage\nfrom . import training\nfrom .training import process\n"
+    )
     found = core_imports(maths, root=tmp_path)
     assert found == {"cvae_core.training.engine", "cvae_core.storage", "cvae_core.training", "cvae_core.training.process"}
     assert [layer(m) for m in sorted(found)] == ["storage", "training", "training", "host"]
@@ -182,7 +184,9 @@ def test_pages_are_listed_once():
     assert files <= {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
     addresses = {Path(f).stem.split("_", 1)[1] for f in files}
     titles = {title for _path, title, _icon in PAGES}
-    others = [p for p in [*CORE, *APP, *sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "bench").glob("*.py"))] if p.name != "frame.py"]
+    others = [
+        p for p in [*CORE, *APP, *sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "bench").glob("*.py"))] if p.name != "frame.py"
+    ]
     assert not named_in_a_list(files | addresses | titles, others)
 
 
@@ -219,9 +223,12 @@ def global_draws(path: Path) -> list[int]:
             continue
         if owner.endswith("init") or "Generator(" in owner:
             continue  # initial weights; a generator's own seed
-        if (name in ALWAYS_GLOBAL and owner in TORCH) or (name in GLOBAL_DRAWS and owner == "torch" and not given) or (
-            name in TENSOR_DRAWS and not given
-        ) or (name in SAMPLERS and isinstance(node.func, ast.Attribute)):
+        if (
+            (name in ALWAYS_GLOBAL and owner in TORCH)
+            or (name in GLOBAL_DRAWS and owner == "torch" and not given)
+            or (name in TENSOR_DRAWS and not given)
+            or (name in SAMPLERS and isinstance(node.func, ast.Attribute))
+        ):
             found.append(node.lineno)
     return sorted(found)
 

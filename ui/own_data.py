@@ -52,7 +52,11 @@ def upload_panel():
     held = state.own_data()
     if held is None or held[0] != key:
         if upload.size > MAX_ARCHIVE_BYTES:  # checked on the server too: the widget's limit is the browser's
-            st.error(_("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(file=upload.name, size_mb=upload.size / 1e6, limit_mb=UPLOAD_LIMIT_MB))
+            st.error(
+                _("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(
+                    file=upload.name, size_mb=upload.size / 1e6, limit_mb=UPLOAD_LIMIT_MB
+                )
+            )
             return None
         try:
             with st.spinner(_("Reading {file}…").format(file=upload.name)):
@@ -74,9 +78,9 @@ def preview(name: str, own) -> None:
     """Each class: its name, its count, and its first images as the model will see them."""
     counts = own.counts()
     st.markdown(
-        _("**{name}**: {images:,} images in {classes} classes. A tenth of each class is held out for testing and another for validation.").format(
-            name=name, images=sum(counts), classes=len(own.classes)
-        )
+        _(
+            "**{name}**: {images:,} images in {classes} classes. A tenth of each class is held out for testing and another for validation."
+        ).format(name=name, images=sum(counts), classes=len(own.classes))
     )
     if own.skipped:
         shown = ", ".join(own.skipped[:5]) + (" …" if len(own.skipped) > 5 else "")

@@ -104,7 +104,9 @@ def stacked_lines_svg(
     return "".join(out)
 
 
-def bars_svg(values: list[float], highlighted: list[bool], names: list[str], y_title: str, label: str, width: int = 400, height: int = 210) -> str:
+def bars_svg(
+    values: list[float], highlighted: list[bool], names: list[str], y_title: str, label: str, width: int = 400, height: int = 210
+) -> str:
     """A bar chart as inline SVG for a live view (like stacked_lines_svg): one bar per value, highlighted bars in
     colour and the others grey, each named under it. label: what the chart shows, for screen readers."""
     left, right, top, bottom = 56, 10, 14, 40
@@ -129,9 +131,13 @@ def bars_svg(values: list[float], highlighted: list[bool], names: list[str], y_t
         x = left + i * slot + slot * 0.15
         y = y_at(max(value, 0.0))
         colour = 'fill="#1f77b4"' if lit else 'fill="currentColor" fill-opacity="0.25"'
-        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{y_at(0) - y:.1f}" {colour}><title>{escape(name)}: {value:.2f}</title></rect>')
+        out.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{y_at(0) - y:.1f}" {colour}><title>{escape(name)}: {value:.2f}</title></rect>'
+        )
         if len(values) <= 16 or i % 4 == 0:
             out.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 16}" text-anchor="middle" {muted}>{escape(name)}</text>')
-    out.append(f'<text x="14" y="{(top + height - bottom) / 2:.1f}" transform="rotate(-90 14 {(top + height - bottom) / 2:.1f})" text-anchor="middle" {muted}>{escape(y_title)}</text>')
+    out.append(
+        f'<text x="14" y="{(top + height - bottom) / 2:.1f}" transform="rotate(-90 14 {(top + height - bottom) / 2:.1f})" text-anchor="middle" {muted}>{escape(y_title)}</text>'
+    )
     out.append("</svg>")
     return "".join(out)

@@ -109,7 +109,11 @@ def status_line(run, snap, load: dict) -> str:
     """State, place in the queue or progress, speed and time left, each part a whole sentence joined by " · ".
     load: the training service's load (runs training, waiting, the limit)."""
     p = snap.progress
-    epoch = _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs) if run.epochs else _("epoch {epoch:.1f}").format(epoch=p.epoch)
+    epoch = (
+        _("epoch {epoch:.1f} of {epochs:g}").format(epoch=p.epoch, epochs=run.epochs)
+        if run.epochs
+        else _("epoch {epoch:.1f}").format(epoch=p.epoch)
+    )
     if snap.state == "queued":  # where it waits, and how far it got before (time-slicing: a run waits between its turns)
         status = queue_line(snap, load)
         return f"{status} · {epoch}" if p.step else status
@@ -176,7 +180,11 @@ def bound_view(run, snap) -> None:
                 "the lower bound on the log-likelihood that training raises: the reconstruction says how well the decoder redraws "
                 "a digit from its code, the KL how much the code says about the digit."
             )
-            + (" " + _("The classification term is trained beside the bound, weighted by α, and is not part of it.") if card.extra_terms else "")
+            + (
+                " " + _("The classification term is trained beside the bound, weighted by α, and is not part of it.")
+                if card.extra_terms
+                else ""
+            )
         )
     if bars is None:
         return
@@ -203,6 +211,7 @@ def bound_view(run, snap) -> None:
 # One fragment draws the whole live view, and while this session has runs that want to train it also
 # says that the tab is open (the sidebar's heartbeat is off on this page): one rerun per refresh, not
 # three, because every rerun costs the browser its own round of drawing.
+
 
 def show_run(run, snap, load: dict) -> None:
     """A run as its snapshot has it: state and progress, the latest loss terms, the sample grid, the curves, and the
@@ -234,7 +243,10 @@ def show_run(run, snap, load: dict) -> None:
                 step=snap.drawn_at[0], duration=readable.duration(snap.drawn_at[1])
             )
             st.image(
-                grid_png(run.id, snap.version, snap.grid), caption=f"{what} · {when}", width=480 if presenter() else "content", output_format="PNG"
+                grid_png(run.id, snap.version, snap.grid),
+                caption=f"{what} · {when}",
+                width=480 if presenter() else "content",
+                output_format="PNG",
             )
         elif not run.makes_images:
             st.info(_("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead."))

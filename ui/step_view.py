@@ -101,10 +101,14 @@ def show(step, stage: str) -> None:
     elif stage in ("gradients", "update"):
         norms = step.gradient_norms if stage == "gradients" else step.update_norms
         title = _("gradient norm per layer") if stage == "gradients" else _("how far each layer's weights moved")
-        st.plotly_chart(bars(list(norms), {title: list(norms.values())}, title, horizontal=True), config=QUIET, width="stretch", key=f"step-{stage}")
+        st.plotly_chart(
+            bars(list(norms), {title: list(norms.values())}, title, horizontal=True), config=QUIET, width="stretch", key=f"step-{stage}"
+        )
     elif stage == "after":
         change = {_("ELBO after − ELBO before"): list(step.terms_after["elbo"] - step.terms["elbo"])}
-        st.plotly_chart(bars(digits, change, _("each digit's change, nats (above 0: better)")), config=QUIET, width="stretch", key="step-after")
+        st.plotly_chart(
+            bars(digits, change, _("each digit's change, nats (above 0: better)")), config=QUIET, width="stretch", key="step-after"
+        )
     st.caption(_(CAPTIONS[stage]).format(n=n, k=k, loss=step.loss, lr=step.lr, before=step.loss, after=step.loss_after))
 
 

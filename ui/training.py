@@ -74,7 +74,9 @@ def check_dataset(name: str) -> None:
         nonlocal bar
         bar = bar or st.progress(0.0)
         megabytes = _("{file} · {done:,.1f} of {total:,.1f} MB") if total else _("{file} · {done:,.1f} MB")
-        bar.progress(min(1.0, done / total) if total else 0.0, text=megabytes.format(file=file_name, done=done / 1e6, total=(total or 0) / 1e6))
+        bar.progress(
+            min(1.0, done / total) if total else 0.0, text=megabytes.format(file=file_name, done=done / 1e6, total=(total or 0) / 1e6)
+        )
 
     with st.spinner(_("Fetching the data set…")):  # shown only if it takes a moment (a download), not for one already here
         for split in ("train", "val"):

@@ -25,7 +25,11 @@ def checkpoint_uploader() -> None:
         if upload is None:
             return
         if upload.size > UPLOAD_LIMIT_MB * 1024 * 1024:  # the server takes data sets of 50 MB; checkpoints stay at 10
-            st.error(_("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(file=upload.name, size_mb=upload.size / 1e6, limit_mb=UPLOAD_LIMIT_MB))
+            st.error(
+                _("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(
+                    file=upload.name, size_mb=upload.size / 1e6, limit_mb=UPLOAD_LIMIT_MB
+                )
+            )
             return
         loaded = state.uploaded_checkpoints()
         if upload.file_id in loaded:

@@ -83,7 +83,9 @@ class CVAE3(CVAEModel):
         self.generation = image_encoder(c.arch, k, c.hidden, c.layers, out_dim)  # p(y | x, z): z fed to every layer
         self.fill = c.nn_fill if self.quadrants else "none"
         # the NN baseline (experiments.QuadrantBaseline's network; its trained weights are copied in), frozen
-        self.baseline_net = ConditionalMLP(IMAGE_DIM, 0, c.hidden, c.layers, IMAGE_DIM).requires_grad_(False) if self.fill != "none" else None
+        self.baseline_net = (
+            ConditionalMLP(IMAGE_DIM, 0, c.hidden, c.layers, IMAGE_DIM).requires_grad_(False) if self.fill != "none" else None
+        )
 
     # x is always the full image; the visible input is derived from it.
     def _input(self, x):

@@ -79,7 +79,9 @@ class TrainingHost:
             self._board, self._board_call = self.pool.board(), self.pool.board_call
         threading.Thread(target=self._publish_shared, daemon=True, name="publish-shared").start()
         if self.pool is not None:  # nodes that join serve visitors at once
-            threading.Thread(target=self.pool.watch, args=(self.service.add_lanes, lambda: self.service.closed), daemon=True, name="watch-cluster").start()
+            threading.Thread(
+                target=self.pool.watch, args=(self.service.add_lanes, lambda: self.service.closed), daemon=True, name="watch-cluster"
+            ).start()
 
     def warm_up(self) -> None:
         """Load the offline digits and take a few steps on the live default model (each worker thread, at
@@ -545,7 +547,12 @@ class FollowedRun:
                     self._snapshot = None
                 else:
                     info = answer["info"]
-                    self.variant, self.makes_images, self.uses_label, self.epochs = info["variant"], info["makes_images"], info["uses_label"], info["epochs"]
+                    self.variant, self.makes_images, self.uses_label, self.epochs = (
+                        info["variant"],
+                        info["makes_images"],
+                        info["uses_label"],
+                        info["epochs"],
+                    )
                     self._history = self._history + tuple(answer["new_history"])
                     self._snapshot = replace(answer["snapshot"], history=self._history)
             return self._snapshot

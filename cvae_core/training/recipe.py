@@ -52,7 +52,13 @@ class Recipe:
 
     def as_dict(self) -> dict:
         """Plain data, for the training process's pipe."""
-        out = {"model": asdict(self.model), "train": asdict(self.train), "dataset": self.dataset, "labels": self.labels, "split": self.split}
+        out = {
+            "model": asdict(self.model),
+            "train": asdict(self.train),
+            "dataset": self.dataset,
+            "labels": self.labels,
+            "split": self.split,
+        }
         return {**out, "own": self.own} if self.own is not None else out
 
     @classmethod

@@ -107,7 +107,9 @@ class Filmstrip:
 
     def all(self) -> list[tuple[float, np.ndarray]]:
         """The kept frames in order, ending on the latest grid; images as float in [0, 1]."""
-        frames = self.frames + ([self.latest] if self.latest is not None and (not self.frames or self.frames[-1] is not self.latest) else [])
+        frames = self.frames + (
+            [self.latest] if self.latest is not None and (not self.frames or self.frames[-1] is not self.latest) else []
+        )
         return [(epoch, grid.astype(np.float32) / 255) for epoch, grid in frames]
 
 
@@ -180,7 +182,9 @@ class TrainingService:
         self._cond = threading.Condition()
         self._closed = False
         self._lanes = [lanes(i) if lanes is not None else LocalLane() for i in range(self.max_concurrent)]
-        self._workers = [threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{i}", daemon=True) for i, lane in enumerate(self._lanes)]
+        self._workers = [
+            threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{i}", daemon=True) for i, lane in enumerate(self._lanes)
+        ]
         for worker in self._workers:
             worker.start()
 
@@ -237,7 +241,10 @@ class TrainingService:
             if self._closed:
                 return
             first = len(self._workers)
-            workers = [threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{first + i}", daemon=True) for i, lane in enumerate(lanes)]
+            workers = [
+                threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{first + i}", daemon=True)
+                for i, lane in enumerate(lanes)
+            ]
             self._lanes += lanes
             self._workers += workers
             self.max_concurrent += len(lanes)
