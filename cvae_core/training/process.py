@@ -65,7 +65,7 @@ class TrainingHost:
             from .ray_backend import RayPool
 
             self.pool = RayPool(ray_address)
-            service_settings.update(max_concurrent=self.pool.size, lanes=self.pool.lane)
+            service_settings.update(max_concurrent=None, lanes=self.pool.grow())  # one lane per CPU of the cluster
         self.service = TrainingService(warm_up=None if self.pool else self.warm_up, **service_settings)
         # Shared runs: token -> run id here, published to a board every follower's server reads -- this process's own
         # (one server) or the cluster's (any replica: ray_backend.ShareBoard).

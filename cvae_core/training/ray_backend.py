@@ -141,19 +141,10 @@ class RayPool:
         self._refs: dict = {}  # (data set name, split) -> ObjectRef, for the named data sets every run shares
         self.nodes: dict[str, str] = {}  # lane -> the node its actor was last placed on
         self._alive: set[str] | None = None  # the cluster's live nodes at the last look (None: unknown)
-        self._first = self.grow()  # the lanes the service starts with
-
-    @property
-    def size(self) -> int:
-        return self.gpu_lanes + self.cpu_lanes
-
-    def lane(self, index: int) -> "RayLane":
-        """The service's index-th lane at the start."""
-        return self._first[index]
 
     def grow(self) -> list["RayLane"]:
-        """Lanes for what the cluster offers beyond the most it has had: one per GPU, and one per CPU beyond as many
-        as the GPUs (as many lanes in all as CPUs, the first on the GPUs). A lane is named by its kind and number, so
+        """Lanes for what the cluster offers beyond the most it has had (at the first call, all of it): one per GPU, and
+        one per CPU beyond as many as the GPUs (as many lanes in all as CPUs, the first on the GPUs). A lane is named by its kind and number, so
         that replicas sharing the actors agree on each whatever each has seen. Also notes which nodes are alive."""
         ray = _ray()
         resources = ray.cluster_resources()

@@ -167,11 +167,11 @@ class TrainingService:
         absent_after_seconds: float = 6.0,
         cores: int | None = None,
         warm_up: Callable[[], None] | None = None,
-        lanes: Callable[[int], object] | None = None,  # worker i's lane (default: LocalLane, its own thread)
+        lanes: list | None = None,  # one worker per lane (default: max_concurrent LocalLanes, each the worker's own thread)
     ):
         self.cores = cores or os.cpu_count() or 1
         self._warm_up = warm_up  # run once by each worker: torch's thread pools and kernels are per thread
-        self.max_concurrent = max_concurrent or default_concurrency(self.cores)
+        self.max_concurrent = 0  # one per lane: add_lanes counts them
         self.fair_share = fair_share_seconds
         self.slice = slice_seconds
         self.grid_every = grid_every_seconds
@@ -181,12 +181,8 @@ class TrainingService:
         self.digits_trained = 0  # by every run since the service started (a dropped run's digits stay counted)
         self._cond = threading.Condition()
         self._closed = False
-        self._lanes = [lanes(i) if lanes is not None else LocalLane() for i in range(self.max_concurrent)]
-        self._workers = [
-            threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{i}", daemon=True) for i, lane in enumerate(self._lanes)
-        ]
-        for worker in self._workers:
-            worker.start()
+        self._lanes, self._workers = [], []
+        self.add_lanes(lanes if lanes is not None else [LocalLane() for _ in range(max_concurrent or default_concurrency(self.cores))])
 
     # ---- what sessions call -------------------------------------------------------------------
     def start(self, run: TrainingRun, front: bool = False) -> None:
@@ -236,7 +232,8 @@ class TrainingService:
             return {**busy, "limit": self.max_concurrent, "digits": self.digits_trained}
 
     def add_lanes(self, lanes: list) -> None:
-        """More lanes while serving (CPUs that joined a cluster): a worker for each, and as many more runs at once."""
+        """A worker for each lane, and as many more runs at once: the lanes the service starts with, and any that come
+        while it serves (CPUs that joined a cluster)."""
         with self._cond:
             if self._closed:
                 return
