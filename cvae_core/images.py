@@ -68,10 +68,44 @@ def gif_bytes(frames: list[tuple[str, np.ndarray]], ncol: int, scale: int = 2, f
 # ---- reading a person's digit -------------------------------------------------------------------
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # larger images are refused before they are decoded (decompression bombs)
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what Pillow may open for the Draw page, whatever the file's suffix
 
 
-def load_image(data: bytes) -> np.ndarray:
-    """Decode uploaded bytes into a 2-D float array in [0, 1] (white = 1), refusing what is not a sane image.
+def _opened(data: bytes, formats, max_pixels: int):
+    """A Pillow image of the bytes, opened (its header read, nothing decoded) only as one of `formats`, its pixel
+    count checked. Raises ImageError with a sentence."""
+    from .errors import ImageError
+
+    if not data:
+        raise ImageError(N_("The file is empty."))
+    try:
+        picture = Image.open(io.BytesIO(data), formats=list(formats))
+        width, height = picture.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(N_("The image is too large to open safely.")) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(
+            N_("This file is not an image that can be read ({kind}: {detail})."), kind=type(e).__name__, detail=str(e)[:120]
+        ) from None
+    if width * height > max_pixels or width < 1 or height < 1:
+        raise ImageError(
+            N_("The image is {width}×{height} pixels; the limit is {limit_megapixels} megapixels."),
+            width=width,
+            height=height,
+            limit_megapixels=max_pixels // 1_000_000,
+        )
+    return picture
+
+
+def read_header(data: bytes, formats=FORMATS, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """An image's (width, height) from its header alone, its format and pixel count checked."""
+    return _opened(data, formats, max_pixels).size
+
+
+def load_image(data: bytes, formats=FORMATS, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode uploaded bytes into a 2-D float array in [0, 1] (white = 1), refusing what is not a sane image: Pillow
+    opens it only as one of `formats` (never by its suffix), and its pixel count is checked before it is decoded.
+    max_side: reduce it while decoding (a JPEG decodes at a fraction of its size) to at most this a side.
 
     Handles greyscale, RGB(A) (transparent parts become white paper), palette, CMYK, 16-bit and
     animated images (the first frame). Raises ImageError with a sentence for a person."""
@@ -79,8 +113,6 @@ def load_image(data: bytes) -> np.ndarray:
 
     from .errors import ImageError
 
-    if not data:
-        raise ImageError(N_("The file is empty."))
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageError(
             N_("The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB."), size_mb=len(data) / 1e6, limit_mb=MAX_UPLOAD_BYTES / 1e6
@@ -88,26 +120,31 @@ def load_image(data: bytes) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            picture = Image.open(io.BytesIO(data))
-            width, height = picture.size
-            if width * height > MAX_PIXELS or width < 1 or height < 1:
-                raise ImageError(
-                    N_("The image is {width}×{height} pixels; the limit is {limit_megapixels} megapixels."),
-                    width=width,
-                    height=height,
-                    limit_megapixels=MAX_PIXELS // 1_000_000,
-                )
+            picture = _opened(data, formats, max_pixels)
             picture.seek(0)  # animated: the first frame
+            if max_side is not None and max(picture.size) > max_side:
+                picture.draft("L", (max_side, max_side))  # JPEG: decoded at 1/2, 1/4 or 1/8 of its size
             picture.load()
+            if max_side is not None and max(picture.size) > max_side:
+                picture = _reduced(picture, max_side)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(N_("The image is too large to open safely.")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(
-            N_("This file is not an image that can be read ({kind}: {detail})."), kind=type(e).__name__, detail=str(e)
+            N_("This file is not an image that can be read ({kind}: {detail})."), kind=type(e).__name__, detail=str(e)[:120]
         ) from None
     return image_to_array(picture)
+
+
+def _reduced(picture: Image.Image, max_side: int) -> Image.Image:
+    """The picture scaled down to at most max_side a side, in a mode Pillow resamples (palettes and 16-bit first made
+    RGBA or 32-bit, so transparency and depth survive)."""
+    if picture.mode in ("P", "PA", "1") or picture.mode.startswith("I;16"):
+        picture = picture.convert("RGBA" if picture.mode in ("P", "PA") else "I" if picture.mode.startswith("I;16") else "L")
+    picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return picture
 
 
 def image_to_array(picture: Image.Image) -> np.ndarray:

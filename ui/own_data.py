@@ -48,9 +48,8 @@ def upload_panel():
         _("Flip light and dark"), key="train_own_flip",
         help=_("The app decides from the images' borders whether strokes are dark on light paper; flip it if the preview shows the background as ink."),
     )  # fmt: skip
-    key = (upload.file_id, flip)
     held = state.own_data()
-    if held is None or held[0] != key:
+    if held is None or held[0][0] != upload.file_id:
         if upload.size > MAX_ARCHIVE_BYTES:  # checked on the server too: the widget's limit is the browser's
             st.error(
                 _("{file} is {size_mb:.1f} MB; the limit is {limit_mb} MB.").format(
@@ -58,17 +57,28 @@ def upload_panel():
                 )
             )
             return None
+        busy = st.empty()
         try:
             with st.spinner(_("Reading {file}…").format(file=upload.name)):
-                own = read_own_data(upload.getvalue(), upload.name)
-                if flip:
-                    own = read_own_data(upload.getvalue(), upload.name, invert=not own.inverted)
+                own = read_own_data(
+                    upload.getvalue(), upload.name,
+                    waiting=lambda: busy.info(_("The server is reading other visitors' files; yours starts in a few seconds.")),
+                )  # fmt: skip
+            held = ((upload.file_id, False), upload.name, own)
         except CVAEError as e:
             state.forget_own_data()
             st.error(_("Cannot use {file}: {reason}").format(file=upload.name, reason=error_text(e)))
             return None
-        state.keep_own_data(key, upload.name, own)
-        held = state.own_data()
+        finally:
+            busy.empty()
+    if held[0][1] != flip:  # both polarities were made while the file was read: a flip reads nothing again
+        try:
+            held = ((upload.file_id, flip), held[1], held[2].flipped())
+        except CVAEError as e:
+            st.error(_("Cannot flip {file}: {reason}").format(file=upload.name, reason=error_text(e)))
+            return None
+    if held is not state.own_data():
+        state.keep_own_data(*held)
     _key, name, own = held
     preview(name, own)
     return own

@@ -105,7 +105,7 @@ def set_step_stage(stage: int) -> None:
     st.session_state[STEP_STAGE] = int(stage)
 
 
-OWN_DATA = "own_data"  # (upload id and flip, file name, cvae_core.own_data.OwnData): this visitor's own data set
+OWN_DATA = "own_data"  # ((upload id, flipped), file name, cvae_core.own_data.OwnData): this visitor's own data set
 
 
 def own_data() -> tuple | None:

@@ -25,7 +25,7 @@ def parse_header(data: bytes) -> dict:
         raise CheckpointError(N_("not a checkpoint: no safetensors header (is this a pickle or another kind of file?)"))
     try:
         header = json.loads(data[8 : 8 + header_len])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested deeper than the parser follows
         header = None
     if not isinstance(header, dict):
         raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata"))
@@ -36,7 +36,7 @@ def metadata_of(header: dict) -> dict:
     """CVAE Lab's metadata in a parsed header, its format checked."""
     try:
         meta = json.loads(header["__metadata__"][METADATA_KEY])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise CheckpointError(N_("not a CVAE Lab checkpoint: its header has no CVAE Lab metadata")) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(
