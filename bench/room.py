@@ -210,7 +210,8 @@ def main() -> None:
 
         cores = os.cpu_count() or 2
         head = RayNode.head(cpus=cores // 2)  # the same CPUs as the local backend, between two nodes
-        worker = RayNode.worker(head.address, cpus=cores - cores // 2)
+        worker = RayNode.worker(head.address, cpus=cores - cores // 2, env=head.env)
+        os.environ.update(head.env)  # the training process (a driver) inherits the cluster's token
         try:
             client = TrainingClient(ray_address=head.address)
             try:

@@ -258,8 +258,11 @@ if run is not None:
             try:
                 ui.state.note_share(run.id, sharing.share(run))
                 st.rerun()
-            except sharing.TooManyShares:
-                st.error(_("This server shares as many runs as it can; try again later."))
+            except sharing.TooManyShares as e:
+                if e.why == "owner":
+                    st.error(_("You share as many runs as one visitor may; stop sharing one of them first."))
+                else:
+                    st.error(_("This server shares as many runs as it can; try again later."))
     else:
         address = urlsplit(st.context.url or "")
         link = urlunsplit((address.scheme or "http", address.netloc, "/Follow", urlencode({"run": token}), ""))

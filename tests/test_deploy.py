@@ -5,10 +5,13 @@ Two visitors who land on different replicas train at once and each sees only the
 work through the proxy; a reload keeps the session's runs; a follower on the other replica sees the owner's grid change
 and finds no control that changes it; a made-up link finds nothing."""
 
+import ipaddress
 import os
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,9 @@ from .test_browser import ROOT, assert_no_exception, main, shot, wait_ready
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PROGRESS = '[data-testid="stProgress"]'
 CONTROLS = ("Start", "Stop", "Resume", "Share this run", "Stop sharing", "Save on this server", "Download checkpoint")
+
+
+RUN: dict = {}  # the deployment's run folder, for the tests that look at its processes
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +36,7 @@ def room(tmp_path_factory):
     started = subprocess.run([str(script), "start", str(free_port())], env=env, capture_output=True, text=True, timeout=400)
     try:
         assert started.returncode == 0, started.stderr + started.stdout
+        RUN["dir"] = run_dir / "run"
         yield started.stdout.strip().splitlines()[-1]
     finally:
         for log in sorted((run_dir / "run").glob("replica-*.log")):  # shown when the test fails
@@ -143,3 +150,88 @@ def test_two_replicas_behind_nginx_on_a_ray_cluster(room, browser, tmp_path):
     finally:
         owner_context.close()
         other_context.close()
+
+
+# ---- the cluster locked --------------------------------------------------------------------------------------------
+def _sessions_processes(sessions: set[int]) -> set[int]:
+    """Every process in one of these sessions (each part of the deployment is started in a session of its own), or
+    descended from one."""
+    parents, members = {}, set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        if int(fields[3]) in sessions:
+            members.add(pid)
+    grown = True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in members} - members
+        members |= more
+        grown = bool(more)
+    return members
+
+
+def _listening() -> dict[int, ipaddress._BaseAddress]:
+    """Socket inode -> local address of every TCP socket listening on this machine (/proc/net/tcp and tcp6)."""
+    out = {}
+    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            raw = bytes.fromhex(fields[1].split(":")[0])
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))  # the kernel prints 32-bit words in host order
+            address = ipaddress.ip_address(raw)
+            out[int(fields[9])] = getattr(address, "ipv4_mapped", None) or address
+    return out
+
+
+def test_nothing_of_the_cluster_listens_beyond_loopback(room):
+    sessions = {int(p.read_text()) for p in RUN["dir"].glob("*.pid")}
+    listening = _listening()
+    seen = {}
+    for pid in _sessions_processes(sessions):
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        for link in links:
+            if link.startswith("socket:[") and int(link[8:-1]) in listening:
+                seen.setdefault(pid, []).append(listening[int(link[8:-1])])
+    names = {pid: Path(f"/proc/{pid}/comm").read_text().strip() for pid in seen if Path(f"/proc/{pid}/comm").exists()}
+    assert {"gcs_server", "raylet", "nginx"} <= set(names.values()), names  # the check sees the cluster's servers
+    outside = {names.get(pid, pid): [str(a) for a in addresses if not a.is_loopback] for pid, addresses in seen.items()}
+    assert not any(outside.values()), outside
+
+
+def test_a_driver_without_the_clusters_token_is_refused(room, tmp_path):
+    """A stranger's program reaching the Ray port (as one on the venue's network would) is refused, with no token or a
+    wrong one; with the deployment's token it connects (so the refusals are the token's doing)."""
+    address = (RUN["dir"] / "ray-address").read_text().strip()
+    script = (
+        "import ray, sys\n"
+        "try:\n    ray.init(address=sys.argv[1], log_to_driver=False); print('CONNECTED')\n"
+        "except BaseException as e:\n    print('REFUSED', type(e).__name__)\n"
+    )
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    bare |= {"HOME": str(tmp_path), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # no token in ~/.ray either
+    tries = {
+        "no token": bare,
+        "a wrong token": {**bare, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64},
+        "the token": {**bare, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(RUN["dir"] / "ray-token")},
+    }
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", script, address], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for name, env in tries.items()
+    }
+    said = {name: process.communicate(timeout=240)[0] for name, process in running.items()}
+    assert "REFUSED" in said["no token"] and "CONNECTED" not in said["no token"], said["no token"][-2000:]
+    assert "REFUSED" in said["a wrong token"] and "CONNECTED" not in said["a wrong token"], said["a wrong token"][-2000:]
+    assert "Authentication token is missing or incorrect" in said["no token"] + said["a wrong token"]
+    assert "CONNECTED" in said["the token"], said["the token"][-2000:]
+    assert oct((RUN["dir"] / "ray-token").stat().st_mode & 0o777) == "0o600"

@@ -5,6 +5,7 @@ What a visitor sees must not change with the backend: runs train, the grid and t
 absence pauses a run, the queue and fair share hold, both nodes work. And a node lost mid-run (its processes killed, as
 when a machine dies) costs its run nothing but a resume on the other node; the other visitor keeps training."""
 
+import os
 import time
 
 import pytest
@@ -23,10 +24,14 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster():
     head = RayNode.head(cpus=1)
-    worker = RayNode.worker(head.address, cpus=1)
+    worker = RayNode.worker(head.address, cpus=1, env=head.env)
+    before = {key: os.environ.get(key) for key in head.env}
+    os.environ.update(head.env)  # the training process (a driver) inherits the cluster's token
     try:
         yield head, worker
     finally:
+        for key, value in before.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
         worker.stop()
         head.stop()
 
@@ -144,7 +149,7 @@ def test_a_shared_run_is_followed_from_another_replica(cluster, client):
 def test_a_node_that_joins_serves_visitors_without_a_restart(cluster, client):
     head, _ = cluster
     assert client.load()["limit"] == 2
-    joined = RayNode.worker(head.address, cpus=1, nodes_after=3)
+    joined = RayNode.worker(head.address, cpus=1, env=head.env, nodes_after=3)
     try:
         wait_until(lambda: client.load()["limit"] == 3, timeout=60, interval=0.5)  # its CPU is a lane within seconds
         runs = [client.submit(recipe(30 + seed, epochs=500.0)) for seed in range(3)]

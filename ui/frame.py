@@ -117,6 +117,9 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
                 "Bookmark the address to open the app this way (it ends in ?presenter=1)."
             ),
         )  # fmt: skip
+        from .host import host_panel
+
+        host_panel()
     # Painted so far without torch. A page with models imports it here (seconds, the first time in a server).
     from .upload import checkpoint_uploader
 

@@ -9,19 +9,24 @@ follower can reach changes the run: the follow page draws ui.run_view and has no
 
 import io
 
-from . import training
+from . import host, state, training
 
 
 class TooManyShares(Exception):
-    """The board holds as many shared runs as it may."""
+    """No share: `why` is "owner" (this browser shares as many runs as one may) or "full" (the board)."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
 def share(run) -> str:
-    """A new token for `run` (a RunHandle); raises TooManyShares when as many runs are shared as may be."""
-    token = training.client().share(run)
-    if token is None:
-        raise TooManyShares
-    return token
+    """A new token for `run` (a RunHandle), owned by this browser; the host's is never refused for room. Raises
+    TooManyShares."""
+    made = training.client().share(run, owner=state.owner_id(), host=host.is_host())
+    if "token" not in made:
+        raise TooManyShares(made["refused"])
+    return made["token"]
 
 
 def unshare(token: str) -> None:

@@ -5,6 +5,7 @@ the model a page should open on); naming them here keeps every page reading the 
 """
 
 import hashlib
+import secrets
 import threading
 import weakref
 
@@ -324,6 +325,17 @@ def visitor_key() -> str | None:
         if secret:
             return hashlib.sha256(f"{name}={secret}".encode()).hexdigest()
     return None
+
+
+OWNER = "owner_id"  # a browser without a secret cookie: an owner id of this session's own
+
+
+def owner_id() -> str:
+    """Who owns what this session starts (shares now): the browser's key, or, without a cookie, an id of this session."""
+    key = visitor_key()
+    if key is None:
+        key = st.session_state.setdefault(OWNER, "session:" + secrets.token_hex(16))
+    return key
 
 
 def xsrf_token(cookie: str) -> str | None:

@@ -216,21 +216,23 @@ class TrainingHost:
         return images.gif_bytes([(f"epoch {epoch:.1f}", grid) for epoch, grid in frames], ncol=8, scale=2)
 
     # ---- shared runs ----------------------------------------------------------------------------
-    def share(self, run_id: str, info: dict) -> str | None:
-        """A new token for a run (its earlier link ends), or None when the board holds as many shared runs as it may."""
+    def share(self, run_id: str, info: dict, owner: str = "", host: bool = False) -> dict:
+        """{"token": a new token for a run (its earlier link ends)}, or {"refused": why} (ShareBoard.share's reasons, or
+        "gone" for a run this process does not hold)."""
         if run_id not in self.runs:
-            return None
+            return {"refused": "gone"}
         with self._shared_lock:
             earlier = [token for token, shared_id in self._shared.items() if shared_id == run_id]
         for token in earlier:  # one share per run: a new link replaces the old
             self.unshare(token)
         token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
-        if not self._board_call("share", token, info):
-            return None
+        refused = self._board_call("share", token, info, owner, host)
+        if refused is not None:
+            return {"refused": refused}
         with self._shared_lock:
             self._shared[token] = run_id
         self._publish_one(token, run_id, {})
-        return token
+        return {"token": token}
 
     def unshare(self, token: str) -> None:
         with self._shared_lock:
@@ -396,10 +398,12 @@ class TrainingClient:
             self.call("heartbeat", handle.id)
 
     # ---- shared runs ----------------------------------------------------------------------------
-    def share(self, handle: "RunHandle") -> str | None:
-        """A token that lets anyone follow the run (on any replica, with Ray); None when as many runs are shared as may be."""
+    def share(self, handle: "RunHandle", owner: str = "", host: bool = False) -> dict:
+        """{"token": a token that lets anyone follow the run (on any replica, with Ray)} or {"refused": why}: "owner" (the
+        owner, a browser's key, shares as many runs as one may), "full" (the board) or "gone". A host's share is never
+        refused for room."""
         info = {"variant": handle.variant, "makes_images": handle.makes_images, "uses_label": handle.uses_label, "epochs": handle.epochs}
-        return self.call("share", handle.id, info)
+        return self.call("share", handle.id, info, owner, host)
 
     def unshare(self, token: str) -> None:
         self.call("unshare", token)

@@ -286,22 +286,45 @@ class RayLane:
 
 
 # ---- shared runs across replicas ------------------------------------------------------------------
-MAX_SHARES = 64  # shared runs the cluster keeps at once (each holds its latest weights): a bound strangers cannot pass
+MAX_SHARES = 64  # visitors' shared runs the cluster keeps at once (each holds its latest weights): a bound strangers cannot pass
+MAX_SHARES_PER_OWNER = 2  # one browser cannot fill the board and keep the presenter from sharing
+MAX_HOST_SHARES = 8  # the host's, beyond MAX_SHARES: a host's share is never refused (their oldest ends beyond this)
+IDLE_SHARE_SECONDS = 600.0  # a full board ends the share nobody has followed for longest, if none for this long
 
 
 class ShareBoard:
     """The cluster's register of shared runs (one named actor): the owner's training process publishes each new version
     of a shared run here, and any replica's followers read it, so a link works whichever replica opens it. It holds the
-    latest snapshot (without weights), the history and the weights as checkpoint bytes, and when a follower was last seen."""
+    latest snapshot (without weights), the history and the weights as checkpoint bytes, and when a follower was last seen.
+
+    Bounds, checked before a share is made: MAX_SHARES_PER_OWNER per owner (a browser's key), MAX_SHARES in all for
+    visitors, when full the one followed least recently goes if it has been idle IDLE_SHARE_SECONDS; the host's shares
+    (a session that entered the host's key) sit beside these, at most MAX_HOST_SHARES, and are never refused."""
 
     def __init__(self):
         self._runs: dict[str, dict] = {}
 
-    def share(self, token: str, info: dict) -> bool:
-        if len(self._runs) >= MAX_SHARES:
-            return False
-        self._runs[token] = {"info": info, "snapshot": None, "history": [], "weights": None, "seen": 0.0}
-        return True
+    def share(self, token: str, info: dict, owner: str = "", host: bool = False) -> str | None:
+        """Make the share; None when made, else why not: "owner" (this owner shares as many runs as one may) or "full"."""
+        import time
+
+        now = time.time()
+        mine = [t for t, entry in self._runs.items() if entry["host"] == host and (host or entry["owner"] == owner)]
+        if host:
+            for t in sorted(mine, key=lambda t: self._runs[t]["made"])[: max(0, len(mine) - MAX_HOST_SHARES + 1)]:
+                self._runs.pop(t)  # the host's oldest share makes room for their newest
+        else:
+            if len(mine) >= MAX_SHARES_PER_OWNER:
+                return "owner"
+            visitors = [t for t, entry in self._runs.items() if not entry["host"]]
+            if len(visitors) >= MAX_SHARES:
+                idle = min(visitors, key=lambda t: max(self._runs[t]["seen"], self._runs[t]["made"]))
+                if now - max(self._runs[idle]["seen"], self._runs[idle]["made"]) < IDLE_SHARE_SECONDS:
+                    return "full"
+                self._runs.pop(idle)
+        self._runs[token] = {"info": info, "snapshot": None, "history": [], "weights": None, "seen": 0.0, "made": now,
+                             "owner": owner, "host": host}  # fmt: skip
+        return None
 
     def unshare(self, token: str) -> None:
         self._runs.pop(token, None)

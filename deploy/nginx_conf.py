@@ -1,0 +1,57 @@
+"""nginx's configuration for a workshop (deploy/nginx.conf.template), in one of two modes:
+
+- plain: HTTP on loopback, for a demo on one machine (what deploy/local-cluster.sh starts by default);
+- TLS: HTTPS with the host's certificate and key (CVAE_TLS_CERT, CVAE_TLS_KEY); the route cookie is then `Secure`.
+
+    python -m deploy.nginx_conf RUN_DIR PORT REPLICA_URL... > nginx.conf
+
+Settings from the environment: CVAE_LISTEN (the address nginx listens on; default 127.0.0.1 -- a workshop's host sets
+the venue-facing address), CVAE_TLS_CERT and CVAE_TLS_KEY, CVAE_NGINX_CONNECTIONS (connections at once per address,
+default 512) and CVAE_NGINX_RATE (requests a second per address, default 100, bursts of four times that)."""
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+
+
+def render(run: str, port: int, replicas: list[str], env: dict | None = None) -> str:
+    """The configuration for these replicas (addresses host:port), with the settings in `env` (default os.environ)."""
+    env = os.environ if env is None else env
+    cert, key = env.get("CVAE_TLS_CERT", ""), env.get("CVAE_TLS_KEY", "")
+    if bool(cert) != bool(key):
+        raise SystemExit("nginx_conf: TLS needs both CVAE_TLS_CERT and CVAE_TLS_KEY")
+    for path in (cert, key):
+        if path and not Path(path).is_file():
+            raise SystemExit(f"nginx_conf: {path} is not a file")
+    listen = f"{env.get('CVAE_LISTEN', '127.0.0.1')}:{port}" + (" ssl" if cert else "")
+    tls = (
+        f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
+        "        ssl_protocols TLSv1.2 TLSv1.3;\n"
+        '        add_header Strict-Transport-Security "max-age=31536000" always;'
+        if cert
+        else ""
+    )
+    rate = int(env.get("CVAE_NGINX_RATE", "100"))
+    values = {
+        "@USER@": getpass.getuser(),
+        "@RUN@": run,
+        "@LISTEN@": listen,
+        "@TLS@": tls,
+        "@SECURE@": "; Secure" if cert else "",
+        "@CONNECTIONS@": str(int(env.get("CVAE_NGINX_CONNECTIONS", "512"))),
+        "@RATE@": str(rate),
+        "@BURST@": str(4 * rate),
+        "@UPSTREAMS@": "\n".join(f"        server {address};" for address in replicas),
+        "@REPLICA_NAMES@": "\n".join(f'        "{address}" "replica-{i + 1}";' for i, address in enumerate(replicas)),
+    }
+    text = TEMPLATE.read_text()
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render(sys.argv[1], int(sys.argv[2]), [url.split("://")[-1] for url in sys.argv[3:]]))

@@ -1,0 +1,53 @@
+"""The workshop's nginx configuration (deploy/nginx_conf.py) in both modes, checked by nginx itself (`nginx -t`): plain
+HTTP on loopback, and TLS with a certificate, where the route cookie is Secure. Uploads are not buffered to disk, the
+replica is named opaquely, and the per-address limits leave loopback alone."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from deploy.nginx_conf import render
+
+REPLICAS = ["127.0.0.1:8701", "127.0.0.1:8702"]
+
+
+def nginx_accepts(run, text: str) -> subprocess.CompletedProcess:
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.fail("nginx is not installed (apt-get install nginx); the deployment's configuration cannot be checked")
+    for part in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (run / f"nginx-{part}").mkdir(exist_ok=True)
+    (run / "nginx.conf").write_text(text)
+    return subprocess.run([nginx, "-t", "-p", str(run), "-e", str(run / "error.log"), "-c", str(run / "nginx.conf")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_the_plain_mode_listens_on_loopback_and_nginx_accepts_it(tmp_path):
+    text = render(str(tmp_path), 8600, REPLICAS, env={})
+    checked = nginx_accepts(tmp_path, text)
+    assert checked.returncode == 0, checked.stderr
+    assert "listen 127.0.0.1:8600;" in text and "ssl_certificate" not in text
+    assert 'SameSite=Lax" always' in text  # no Secure without TLS: the browser would drop the cookie
+    assert "proxy_request_buffering off;" in text
+    assert "X-CVAE-Replica $cvae_replica" in text and '"127.0.0.1:8701" "replica-1";' in text
+    assert "X-CVAE-Replica $upstream_addr" not in text  # no replica's address in a response header
+
+
+def test_the_tls_mode_serves_https_with_a_secure_cookie_and_nginx_accepts_it(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=workshop.test",
+                           "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    env = {"CVAE_TLS_CERT": str(cert), "CVAE_TLS_KEY": str(key), "CVAE_LISTEN": "0.0.0.0", "CVAE_NGINX_RATE": "50"}
+    text = render(str(tmp_path), 8443, REPLICAS, env=env)
+    checked = nginx_accepts(tmp_path, text)
+    assert checked.returncode == 0, checked.stderr
+    assert "listen 0.0.0.0:8443 ssl;" in text and f"ssl_certificate {cert};" in text
+    assert 'SameSite=Lax; Secure" always' in text
+    assert "rate=50r/s" in text and "burst=200" in text
+
+
+def test_tls_without_its_key_is_refused_with_a_sentence(tmp_path):
+    with pytest.raises(SystemExit, match="both CVAE_TLS_CERT and CVAE_TLS_KEY"):
+        render(str(tmp_path), 8443, REPLICAS, env={"CVAE_TLS_CERT": str(tmp_path / "cert.pem")})
