@@ -128,6 +128,8 @@ c4.metric(
 )  # fmt: skip
 if on_ray:
     st.caption(_("On a Ray cluster · workers: {lanes} · nodes: {nodes}").format(lanes=where["limit"], nodes=where["nodes"]))
+elif where is not None and ui.training.fell_back():
+    st.warning(_("The Ray cluster this server trains on cannot be reached: runs train in this server's own process until a restart."))
 memory = ui.server_memory_mb()
 c3.metric(
     _("Server memory"), _("n/a") if memory is None else _("{megabytes:,.0f} MB").format(megabytes=memory),

@@ -12,6 +12,7 @@ from cvae_core.stepper import STAGES, one_step
 from cvae_core.storage import checkpoint
 from cvae_core.training.defaults import model_defaults, training_defaults
 from cvae_core.training.recipe import Recipe, capabilities
+from cvae_core.training.service import LOST
 from ui import links, run_view, settings, sharing, step_view
 from ui.i18n import N_, _, error_text, translated
 from ui.own_data import own_data_panel
@@ -172,9 +173,18 @@ if start:
 if stop and run is not None:
     ui.training.client().stop(run)
     st.rerun()
-if resume and run is not None:
+if resume and run is not None and snap.state == LOST:  # a new run from its kept weights, in the new training process
+    try:
+        meta = ui.state.session_models().get(run.id)
+        ui.training.resume_lost(run, f"{meta.name if meta else 'run'}-resumed", meta.metadata if meta else {})
+        st.rerun()
+    except CVAEError as e:
+        st.error(_("Cannot resume: {reason}").format(reason=error_text(e)))
+elif resume and run is not None:
     ui.training.client().start(run)
     st.rerun()
+if snap is not None and snap.state == LOST:
+    st.warning(_(run_view.LOST_NOTE).format(step=snap.progress.step))
 
 
 # ---- live view: reads the run's latest snapshot; the training itself runs in the background -----
@@ -217,7 +227,7 @@ def live_view():
 
 live_view()
 
-if run is not None and not snap.progress.done and not snap.error:
+if run is not None and not snap.progress.done and not snap.error and snap.state != LOST:
     # β while the run trains, under the KL bars it moves (posterior collapse within seconds, and back)
     shown_beta = ui.state.sent_beta(run.id)
     if shown_beta is None:
@@ -245,7 +255,7 @@ if run is not None and not snap.progress.done and not snap.error:
             st.error(error_text(e))
 
 # ---- share: a link that shows the run, live and read only (pages/7_Follow.py) -------------------------
-if run is not None:
+if run is not None and snap.state != LOST:
     token = ui.state.share_token(run.id)
     if token is not None and sharing.shared_run(token) is None:
         token = None  # the server let it go (a restart)

@@ -57,7 +57,7 @@ def training_load() -> dict | None:
     """How the server's training process is busy and where it trains ({"backend": "local" or "ray", "limit": lanes,
     "nodes", ...}); None before it has started (see held_runs)."""
     client = getattr(sys.modules.get(f"{__name__}.training"), "_client", None)
-    return None if client is None else client.load()
+    return None if client is None or not client.alive() else client.load()
 
 
 def __getattr__(name: str):

@@ -21,6 +21,8 @@ def status_line(snap, load: dict) -> str:
         return queue_line(snap, load)
     if snap.state == "training" and summary.get("stage"):
         return _("training {network} · {fraction:.0%} of the experiment").format(network=_(summary["stage"]), fraction=summary["fraction"])
+    if snap.state == "lost":  # a retrain's stages cannot be rebuilt from one network's weights
+        return _("lost: the server's training process stopped; start the retrain again")
     return _(STATUS.get(snap.state, N_("paused")))
 
 
@@ -44,7 +46,7 @@ def controls(experiment: str, start_label: str, spec: dict) -> None:
     start = b1.button(start_label, type="primary", disabled=active, key=f"{experiment}-start")
     stop = b2.button(_("Stop"), icon=":material/stop:", disabled=not active, key=f"{experiment}-stop", help=_("Pause; Resume continues."))
     resume = b3.button(
-        _("Resume"), icon=":material/resume:", disabled=active or snap is None or snap.state in ("done", "failed"),
+        _("Resume"), icon=":material/resume:", disabled=active or snap is None or snap.state in ("done", "failed", "lost"),
         key=f"{experiment}-resume", help=_("Continue where you stopped."),
     )  # fmt: skip
     if start:

@@ -91,7 +91,12 @@ STATUS = {  # a run's state -> what the visitor reads (translated where shown)
     "away": N_("paused: no open tab was heard from (it resumes by itself)"),
     "done": N_("done"),
     "failed": N_("stopped"),
+    "lost": N_("lost: the server's training process stopped"),
 }
+LOST_NOTE = N_(
+    "Lost at step {step:,}: the server's training process stopped and a new one has started. The weights kept last are "
+    "below to download; Resume trains on from them (a new run from those weights, so not identical to the one lost)."
+)
 
 
 def queue_line(snap, load: dict) -> str:

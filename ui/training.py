@@ -2,6 +2,7 @@
 session's runs, and the heartbeat that tells it a session still has a tab open."""
 
 import contextlib
+import os
 import threading
 
 import streamlit as st
@@ -11,7 +12,7 @@ from cvae_core.training.recipe import Recipe
 from cvae_core.training.service import AWAY, QUEUED, TRAINING
 
 from . import state
-from .i18n import _
+from .i18n import N_, _
 from .models import add_session_model
 
 HEARTBEAT_SECONDS = 2.0  # the service stops a run not heard from for 6 s, so within 10 s of its last tab closing
@@ -35,12 +36,43 @@ __all__ = [
 
 
 def client() -> TrainingClient:
-    """The server's one training process, started on first use (CVAE_MAX_TRAININGS: trainings at once)."""
-    global _client
+    """The server's one training process, started on first use (CVAE_MAX_TRAININGS: trainings at once), and again on
+    the next use after it was lost (its runs are then lost: RunHandle.lost). With CVAE_RAY_ADDRESS, a cluster that
+    cannot be reached (its head lost) gives way to the server's own process (on_cluster says which)."""
+    global _client, _fell_back
     with _client_lock:
-        if _client is None:
-            _client = TrainingClient()
+        if _client is None or not _client.alive():
+            try:
+                _client = TrainingClient()
+                _fell_back = False
+            except Exception:  # noqa: BLE001 -- the cluster cannot be reached: train here rather than nowhere
+                if not os.environ.get("CVAE_RAY_ADDRESS", "").strip():
+                    raise
+                _client, _fell_back = TrainingClient(ray_address=""), True
         return _client
+
+
+_fell_back = False
+
+
+def fell_back() -> bool:
+    """Did this server fall back to its own training process because its Ray cluster could not be reached?"""
+    return _fell_back
+
+
+def resume_lost(run: RunHandle, name: str, metadata: dict) -> RunHandle:
+    """A lost run's Resume: a new run of the same recipe from its kept weights, in place of it on every page. Raises
+    CVAEError with a sentence (no recipe or no weights kept)."""
+    from cvae_core.errors import TrainingError
+
+    weights = run.kept_weights()
+    if run.recipe is None or weights is None:
+        raise TrainingError(N_("this run kept no weights before it was lost; press Start for a new one"))
+    resumed = client().submit(run.recipe, start_weights=weights)
+    add_session_model(name, run=resumed, metadata=metadata)
+    state.set_current_run(resumed)
+    state.keep_across_reload()
+    return resumed
 
 
 def warm_up() -> None:

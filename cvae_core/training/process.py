@@ -10,11 +10,19 @@ The server talks to it through a multiprocessing manager (our own objects, pickl
 two processes; nothing from a visitor is unpickled). A run is built in the training process from a
 *recipe* (settings and data-set names), and the server holds a `RunHandle`: its snapshot (polled, at
 most every `POLL_SECONDS`), and the weights as they are now, fetched once per version.
+
+A training process that dies (killed for memory, `kill -9`, a lost Ray head) is noticed by the next call that fails
+(TrainingLost) and the server starts a new one on its next use (ui.training.client). Its runs are then "lost": while
+they trained, the training process kept each run's latest weights in a private folder of the server's (KEEP_SECONDS
+apart, one file per run, removed with the run), so a lost run's weights stay downloadable and Resume trains on from
+them in the new process (a new run from those weights: not bit-identical to the run that was lost).
 """
 
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -33,11 +41,14 @@ from .. import images
 from ..errors import CVAEError
 from ..memory import collect_everything, limit_malloc_arenas, release_memory
 from ..storage import checkpoint
-from .service import TrainingRun, TrainingService
+from ..text import N_
+from .service import LOST, TrainingRun, TrainingService
 
 SHARE_TOKEN_BYTES = 12  # 96 random bits: a shared run's link cannot be guessed
 PUBLISH_SECONDS = 0.2  # how often the owner's training process publishes its shared runs' new versions
 
+KEEP_SECONDS = 2.0  # how often the training process writes its runs' newest weights where a new process finds them
+MAX_KEPT = 512  # runs whose weights are kept at once (each a few MB at most): the folder's bound
 MAX_FOLLOWED = 256  # shared runs one server reads for its followers at once
 CALLERS = 4  # threads that talk to the training process for the server's sessions (calls take milliseconds)
 POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
@@ -45,6 +56,13 @@ POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the on
 # values are per thread and inherited, so its worker threads get it too): pages and the server's event
 # loop come first when the cores are busy.
 NICENESS = 10
+
+
+class TrainingLost(CVAEError):
+    """The training process is gone; the server starts a new one on its next use."""
+
+    def __init__(self):
+        super().__init__(N_("The training process stopped; the server is starting a new one. Your runs keep their last weights."))
 
 
 def refusal(error: CVAEError) -> dict:
@@ -56,7 +74,8 @@ def refusal(error: CVAEError) -> dict:
 class TrainingHost:
     """Builds runs from recipes and serves their snapshots (one per training process)."""
 
-    def __init__(self, ray_address: str | None = None, **service_settings):
+    def __init__(self, ray_address: str | None = None, keep_dir: str | None = None, **service_settings):
+        """keep_dir: the server's private folder where each run's newest weights are kept (None: not kept)."""
         self.runs: dict[str, TrainingRun] = {}
         self._data: dict = {}
         self._data_lock = threading.Lock()
@@ -78,6 +97,9 @@ class TrainingHost:
         else:
             self._board, self._board_call = self.pool.board(), self.pool.board_call
         threading.Thread(target=self._publish_shared, daemon=True, name="publish-shared").start()
+        self.keep_dir = keep_dir
+        if keep_dir:
+            threading.Thread(target=self._keep_weights, daemon=True, name="keep-weights").start()
         if self.pool is not None:  # nodes that join serve visitors at once
             threading.Thread(
                 target=self.pool.watch, args=(self.service.add_lanes, lambda: self.service.closed), daemon=True, name="watch-cluster"
@@ -100,15 +122,42 @@ class TrainingHost:
                 self._data[(name, split)] = load_dataset(name, split)
             return self._data[(name, split)]
 
-    def submit(self, recipe: dict) -> dict:
+    def _kept_path(self, run_id: str) -> str:
+        return os.path.join(self.keep_dir, f"{run_id}.safetensors")
+
+    def _keep_weights(self) -> None:
+        """Every KEEP_SECONDS: each run's newest published weights, written (atomically) where a new training process
+        can start from them if this one dies. At most MAX_KEPT runs' files; a dropped run's file goes with it (drop)."""
+        kept: dict[str, int] = {}
+        while not self.service.closed:
+            time.sleep(KEEP_SECONDS)
+            for run_id, run in list(self.runs.items())[:MAX_KEPT]:
+                snap = run.snapshot
+                if snap.model is None or kept.get(run_id) == snap.version:
+                    continue
+                try:
+                    partial = self._kept_path(run_id) + ".partial"
+                    with open(partial, "wb") as f:
+                        f.write(checkpoint.to_bytes(snap.model))
+                    os.replace(partial, self._kept_path(run_id))
+                    kept[run_id] = snap.version
+                except OSError:  # a full disk: the run trains on; its weights are only not kept this time
+                    pass
+            for run_id in set(kept) - set(self.runs):
+                kept.pop(run_id)
+
+    def submit(self, recipe: dict, start_weights: bytes | None = None) -> dict:
         """Build a run and queue it: {"id", "makes_images", "uses_label", "epochs"}, or {"error": sentence, "template",
-        "fields"} (the sentence as a template and its fields, so that the server can translate it)."""
+        "fields"} (the sentence as a template and its fields, so that the server can translate it). start_weights: a
+        checkpoint's bytes to start from (a lost run's kept weights: its Resume)."""
         from .recipe import Recipe
 
         try:
             run_recipe = Recipe.from_dict(recipe)
             train, validation = run_recipe.data(self._dataset)
             trainer = run_recipe.trainer(train, validation)
+            if start_weights is not None:
+                trainer.model.load_state_dict(checkpoint.from_bytes(start_weights).model.state_dict())
         except CVAEError as e:
             return refusal(e)
         model = trainer.model
@@ -183,6 +232,11 @@ class TrainingHost:
             run = self.runs.pop(run_id, None)
             if run is not None:
                 self.service.stop(run)
+            if self.keep_dir:
+                try:
+                    os.remove(self._kept_path(run_id))
+                except OSError:
+                    pass
         with self._shared_lock:
             ended = [token for token, run_id in self._shared.items() if run_id not in self.runs]
         for token in ended:
@@ -289,6 +343,7 @@ def _host() -> TrainingHost:
         cores = os.environ.get("CVAE_TRAINING_CORES", "").strip()  # threads the runs share (default: every core)
         _HOST = TrainingHost(
             ray_address=_SETTINGS.get("ray_address"),
+            keep_dir=_SETTINGS.get("keep_dir"),
             max_concurrent=_SETTINGS.get("max_concurrent"),
             cores=int(cores) if cores.isdigit() and int(cores) > 0 else None,
         )
@@ -329,13 +384,20 @@ class TrainingClient:
     def __init__(self, max_concurrent: int | None = None, ray_address: str | None = None):
         """ray_address: train on that Ray cluster (default: CVAE_RAY_ADDRESS; unset or "": this process's threads)."""
         ray_address = os.environ.get("CVAE_RAY_ADDRESS", "").strip() if ray_address is None else ray_address
+        self.ray_address = ray_address
+        self.lost = False  # set by the first call that finds the training process gone
+        # The runs' newest weights, kept by the training process: a folder of this server's own (mode 700), removed with
+        # this client; a lost run's handle reads its weights from here.
+        self.keep_dir = tempfile.mkdtemp(prefix="cvae-kept-")
+        weakref.finalize(self, shutil.rmtree, self.keep_dir, True)
         self._manager = _Manager(ctx=get_context("spawn"))  # spawn, not fork: the server has threads
         # A spawned process re-imports the parent's __main__ (here Streamlit's command line, or a test
         # runner); the training process needs none of it, so it is shown a blank one while it starts.
         server_main = sys.modules["__main__"]
         sys.modules["__main__"] = types.ModuleType("__main__")
         try:
-            self._manager.start(_init_training_process, (os.getpid(), {"max_concurrent": max_concurrent, "ray_address": ray_address}))
+            settings = {"max_concurrent": max_concurrent, "ray_address": ray_address, "keep_dir": self.keep_dir}
+            self._manager.start(_init_training_process, (os.getpid(), settings))
         finally:
             sys.modules["__main__"] = server_main
         self._local = threading.local()  # a proxy per caller thread: each has its own connection
@@ -356,14 +418,36 @@ class TrainingClient:
         return self._callers.submit(self._call_here, method, args).result()
 
     def _call_here(self, method: str, args: tuple):
-        proxy = getattr(self._local, "proxy", None)
-        if proxy is None:
-            proxy = self._local.proxy = self._manager.host()
-        return getattr(proxy, method)(*args)
+        if self.lost:
+            raise TrainingLost
+        try:
+            proxy = getattr(self._local, "proxy", None)
+            if proxy is None:
+                proxy = self._local.proxy = self._manager.host()
+            return getattr(proxy, method)(*args)
+        except (OSError, EOFError) as e:  # the pipe broke, or the process is gone (ConnectionError is an OSError)
+            if self.alive():
+                raise
+            self.lost = True
+            raise TrainingLost from e
 
-    def submit(self, recipe: dict) -> "RunHandle":
-        """Queue a run; raises CVAEError with the training process's sentence if it cannot start."""
-        return self._handle(self.call("submit", recipe))
+    def alive(self) -> bool:
+        """Is the training process there (no call has found it gone, and its process runs)?"""
+        process = getattr(self._manager, "_process", None)
+        return not self.lost and (process is None or process.is_alive())
+
+    @property
+    def pid(self) -> int | None:
+        """The training process's pid (None before it has started)."""
+        process = getattr(self._manager, "_process", None)
+        return None if process is None else process.pid
+
+    def submit(self, recipe: dict, start_weights: bytes | None = None) -> "RunHandle":
+        """Queue a run (from a lost run's kept weights, with start_weights); raises CVAEError with the training
+        process's sentence if it cannot start, TrainingLost when the process is gone."""
+        handle = self._handle(self.call("submit", recipe, start_weights))
+        handle.recipe = recipe
+        return handle
 
     def submit_experiment(self, spec: dict) -> "RunHandle":
         """Queue a live retrain of an experiment (cvae_core.experiments.LIVE_EXPERIMENTS); raises CVAEError as submit does."""
@@ -450,12 +534,15 @@ class TrainingClient:
                 collect_everything()
             try:
                 self._send_drops()
-            except (OSError, EOFError, RuntimeError):  # the training process or the callers are gone (shutting down)
+            except (OSError, EOFError, RuntimeError, TrainingLost):  # the training process or the callers are gone
                 return
 
     def close(self) -> None:
         self._callers.shutdown(wait=False, cancel_futures=True)
-        self._manager.shutdown()
+        try:
+            self._manager.shutdown()
+        except (OSError, EOFError):  # already gone
+            pass
 
 
 class RunHandle:
@@ -468,26 +555,50 @@ class RunHandle:
         self.makes_images: bool = info["makes_images"]
         self.uses_label: bool = info["uses_label"]
         self.epochs: float | None = info["epochs"]
+        self.recipe: dict | None = None  # what it was built from (a live experiment's spec is not a recipe: None)
         self._lock = threading.Lock()
         self._snapshot = None
         self._polled = 0.0
         self._history: tuple = ()
         self._model = None  # (version, module)
 
+    @property
+    def lost(self) -> bool:
+        """Was the training process that held this run lost?"""
+        return self._client.lost
+
+    def kept_weights(self) -> bytes | None:
+        """The newest weights the training process kept of this run (checkpoint bytes), or None."""
+        try:
+            with open(os.path.join(self._client.keep_dir, f"{self.id}.safetensors"), "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
     def forget_snapshot(self) -> None:
         self._polled = 0.0
 
     def stop(self) -> None:
-        """Pause the run (its weights so far stay usable)."""
-        self._client.stop(self)
+        """Pause the run (its weights so far stay usable); nothing to do for a lost one."""
+        try:
+            self._client.stop(self)
+        except TrainingLost:
+            pass
 
     @property
     def snapshot(self):
         """The latest snapshot (weights left out: see model())."""
         with self._lock:
             now = time.monotonic()
+            if self._snapshot is not None and self._snapshot.state == LOST:
+                return self._snapshot
             if self._snapshot is None or now - self._polled >= POLL_SECONDS:
-                answer = self._client.call("snapshot", self.id, len(self._history))
+                try:
+                    answer = self._client.call("snapshot", self.id, len(self._history))
+                except TrainingLost:
+                    if self._snapshot is not None:  # as it was last seen, marked lost (its weights: kept_weights)
+                        self._snapshot = replace(self._snapshot, state=LOST)
+                    return self._snapshot
                 if answer is not None:
                     self._history = self._history + tuple(answer["new_history"])
                     self._snapshot = replace(answer["snapshot"], history=self._history)
@@ -503,6 +614,13 @@ class RunHandle:
         with self._lock:
             if snap is None or snap.version == 0:
                 return None
+            if snap.state == LOST:  # the training process's last kept weights, read once
+                if self._model is None or self._model[0] != -1:
+                    data = self.kept_weights()
+                    if data is None:
+                        return None if self._model is None else self._model[1]
+                    self._model = (-1, checkpoint.from_bytes(data).model.eval().requires_grad_(False))
+                return self._model[1]
             if self._model is None or self._model[0] != snap.version:
                 answer = self._client.call("weights", self.id)
                 if answer is None:
@@ -513,11 +631,17 @@ class RunHandle:
 
     def showcase(self, image, seed: int = 0) -> list | None:
         """A finished live quadrant run's completions of one digit (TrainingHost.showcase)."""
-        return self._client.call("showcase", self.id, np.asarray(image, dtype=np.float32), int(seed))
+        try:
+            return self._client.call("showcase", self.id, np.asarray(image, dtype=np.float32), int(seed))
+        except TrainingLost:
+            return None
 
     def animation(self) -> bytes | None:
-        """An animated GIF of the run's sample grids as training went (None before the first grid)."""
-        return self._client.call("animation", self.id)
+        """An animated GIF of the run's sample grids as training went (None before the first grid, or once lost)."""
+        try:
+            return self._client.call("animation", self.id)
+        except TrainingLost:
+            return None
 
     @property
     def model_version(self) -> int:

@@ -45,6 +45,7 @@ from .ray_backend import LaneLost
 log = logging.getLogger(__name__)
 
 QUEUED, TRAINING, PAUSED, AWAY, DONE, FAILED = "queued", "training", "paused", "away", "done", "failed"
+LOST = "lost"  # the training process that held the run is gone (the server's view: cvae_core.training.process.RunHandle)
 UNEXPECTED_ERROR = N_("Training stopped by an unexpected error ({kind}: {detail}).")
 
 

@@ -1,0 +1,64 @@
+"""A training process that dies comes back: killed by its pid while two sessions train, the server starts a new one on
+its next use; both runs show where they were lost, their last kept weights download, Resume trains on from them and a
+new Start trains. No page shows a traceback."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import ui.training
+from cvae_core.storage import checkpoint
+
+from .conftest import wait_until
+from .test_app import no_exceptions, page
+
+pytestmark = pytest.mark.slow
+
+
+def started() -> object:
+    at = page("pages/1_Train.py").run()
+    at.selectbox[0].set_value("cvae2").run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    no_exceptions(at)
+    return at
+
+
+def current(at):
+    return at.session_state["session_models"][at.session_state["current_run"]].run
+
+
+def test_a_killed_training_process_comes_back_and_its_runs_keep_their_last_weights():
+    mine, theirs = started(), started()
+    runs = [current(mine), current(theirs)]
+    client = ui.training.client()
+    kept = [Path(client.keep_dir) / f"{run.id}.safetensors" for run in runs]
+    wait_until(lambda: all(path.exists() for path in kept) and all(r.snapshot.progress.step > 0 for r in runs), timeout=180)
+    os.kill(client.pid, signal.SIGKILL)  # as the kernel's OOM killer would
+    wait_until(lambda: not client.alive(), timeout=30)
+
+    for at in (mine, theirs):
+        at.run()
+        no_exceptions(at)
+        assert any("Lost at step" in w.value for w in at.warning), [w.value for w in at.warning]
+        assert "Download checkpoint" in [d.proto.label for d in at.get("download_button")]
+    assert all(run.snapshot.state == "lost" for run in runs)
+    weights = runs[0].model()
+    assert weights is not None  # the last kept weights, read from the server's own folder
+    kept_model = checkpoint.from_bytes(runs[0].kept_weights()).model
+    assert all((a == b).all() for a, b in zip(weights.state_dict().values(), kept_model.state_dict().values(), strict=True))
+
+    # Resume: a new run from the kept weights, in a new training process.
+    next(b for b in mine.button if b.label == "Resume").click().run()
+    no_exceptions(mine)
+    resumed = current(mine)
+    assert resumed.id != runs[0].id and ui.training.client() is not client and ui.training.client().alive()
+    wait_until(lambda: resumed.snapshot is not None and resumed.snapshot.progress.step > 0, timeout=180)
+    # The other visitor's new Start trains in the new process too.
+    next(b for b in theirs.button if b.label == "Start").click().run()
+    no_exceptions(theirs)
+    fresh = current(theirs)
+    wait_until(lambda: fresh.snapshot is not None and fresh.snapshot.progress.step > 0, timeout=180)
+    for run in (resumed, fresh):
+        run.stop()
