@@ -25,16 +25,15 @@ import io
 import os
 import stat
 import struct
-import threading
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from .errors import DatasetError, ImageError
+from .gate import Gate
 from .text import N_
 
 MAX_ARCHIVE_BYTES = 50 * 1024 * 1024  # what an upload or a file may weigh
@@ -59,20 +58,12 @@ HELD_OUT = 10  # one in HELD_OUT of each class is test, another one in HELD_OUT 
 # Reads in progress, server-wide: one read holds a compressed upload (up to 50 MB), one unpacked entry and one reduced
 # image at a time, so two at once keep a room of uploaders within a few hundred MB; the next visitor waits its turn.
 MAX_READS_AT_ONCE = 2
-_reads = threading.BoundedSemaphore(MAX_READS_AT_ONCE)
+READS = Gate(MAX_READS_AT_ONCE)
 
 
-@contextmanager
-def reading_slot(waiting: Callable[[], None] | None = None) -> Iterator[None]:
+def reading_slot(waiting: Callable[[], None] | None = None):
     """Hold one of the server's reading slots; `waiting()` is called first when none is free (a page says "busy")."""
-    if not _reads.acquire(blocking=False):
-        if waiting is not None:
-            waiting()
-        _reads.acquire()
-    try:
-        yield
-    finally:
-        _reads.release()
+    return READS.slot(waiting)
 
 
 @dataclass(frozen=True)

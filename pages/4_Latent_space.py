@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from cvae_core.latent import project_codes
+from ui import heavy
 from ui.i18n import _
 from ui.own_data import class_names, digits_for_model
 
@@ -44,7 +45,10 @@ def embed(model_ref: str, n: int, method: str, _model, _data) -> np.ndarray:
     return project_codes(_model, _data.subset(n), method)
 
 
-coords = embed(ckpt.ref, n, method, model, data)
+if method == "t-SNE":  # seconds of the web server's CPU: bounded server-wide, redone at most every 30 s for a training model
+    coords = heavy.throttled(ckpt.uid, n, lambda: embed(ckpt.ref, n, method, model, data))
+else:
+    coords = embed(ckpt.ref, n, method, model, data)
 labels = data.labels[:n].numpy()
 axis = {"latent": ("z₁", "z₂"), "PCA": (_("PCA 1 of z"), _("PCA 2 of z")), "t-SNE": (_("t-SNE 1 of z"), _("t-SNE 2 of z"))}[method]
 fig = go.Figure()

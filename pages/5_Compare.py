@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, measure
 from cvae_core.references import LIKELIHOOD
+from ui import heavy
 from ui.i18n import _
 from ui.own_data import digits_for_model, own_reader
 
@@ -90,7 +91,7 @@ with st.expander(_("How the importance-weighted bound tightens with k"), expande
         if curve_data is None:
             st.info(_("This model knows other classes than these test digits, and its data set is not in this session."))
         else:
-            with st.spinner(_("Drawing 5,000 proposals per digit…")):
+            with heavy.job(), st.spinner(_("Drawing 5,000 proposals per digit…")):
                 curve = bound_curve(curve_digits, ckpt, curve_data)
             st.plotly_chart(bound_curve_figure(curve, label), config={"displayModeBar": False}, width="stretch", key="compare_curve")
             st.caption(
@@ -106,18 +107,20 @@ if st.button(_("Measure all models"), type="primary", icon=":material/analytics:
     shipped = {ckpt.uid for ckpt in ui.shipped_models()[0].values()}
     bar = st.progress(0.0, text=_("Measuring…"))
     rows, own_rows = {}, {}
-    for i, choice in enumerate(models.values()):
+    for i, choice in enumerate(models.values()):  # each model a heavy job of the server's (ui.heavy): one at a time
         label, ckpt = choice.label, choice.checkpoint
         bar.progress(i / len(models), text=_("Measuring {model}…").format(model=label))
         target = digits_for_model(ckpt, data)
         if target is None:  # a model of other classes whose data set this session does not hold
             continue
-        if target is not data:  # a model of the visitor's own data: on its held-out tenth, read by a classifier of it
-            own_rows[label] = measure(ckpt.model, digits_for(ckpt.model, target, n), k, own_reader(), per_label, ckpt.metadata)
-        elif ckpt.uid in shipped:
-            rows[label] = shipped_measurement(ckpt.uid, n, k, per_label, ckpt, data)
-        else:
-            rows[label] = measure(ckpt.model, digits_for(ckpt.model, data, n), k, ui.fidelity_classifiers(), per_label, ckpt.metadata)
+        reader = own_reader() if target is not data else None
+        with heavy.job():
+            if target is not data:  # a model of the visitor's own data: on its held-out tenth, read by a classifier of it
+                own_rows[label] = measure(ckpt.model, digits_for(ckpt.model, target, n), k, reader, per_label, ckpt.metadata)
+            elif ckpt.uid in shipped:
+                rows[label] = shipped_measurement(ckpt.uid, n, k, per_label, ckpt, data)
+            else:
+                rows[label] = measure(ckpt.model, digits_for(ckpt.model, data, n), k, ui.fidelity_classifiers(), per_label, ckpt.metadata)
     bar.empty()
     ui.release_memory()
     results.clear()

@@ -78,3 +78,15 @@ def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_trai
 
     wait_until(ended, timeout=5, interval=0.3)
     owner.session_state["session_models"][owner.session_state["current_run"]].run.stop()
+
+
+def test_a_made_up_link_is_answered_from_memory_without_asking_the_board_again(monkeypatch):
+    from ui import training
+
+    client = training.client()
+    asked = []
+    real = client.call_board
+    monkeypatch.setattr(client, "call_board", lambda *args: asked.append(args) or real(*args))
+    token = "made-up-link-that-names-nothing"
+    assert sharing.shared_run(token) is None and sharing.shared_run(token) is None and sharing.shared_run(token) is None
+    assert len(asked) == 1  # the first asked the board; the next were answered from the short negative cache

@@ -198,7 +198,9 @@ def own_reader() -> dict:
         from cvae_core.data import own_dataset
         from cvae_core.training.recipe import train_classifier
 
-        with st.spinner(_("Training a classifier of your data set, to read the samples…")):
+        from .heavy import job
+
+        with job(), st.spinner(_("Training a classifier of your data set, to read the samples…")):
             kept = (key, train_classifier(own_dataset(own, "train", name=name), epochs=10, seed=0))
         state.keep_own_reader(*kept)
     return {"label_fidelity": kept[1]}

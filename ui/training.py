@@ -68,7 +68,7 @@ def resume_lost(run: RunHandle, name: str, metadata: dict) -> RunHandle:
     weights = run.kept_weights()
     if run.recipe is None or weights is None:
         raise TrainingError(N_("this run kept no weights before it was lost; press Start for a new one"))
-    resumed = client().submit(run.recipe, start_weights=weights)
+    resumed = client().submit(run.recipe, start_weights=weights, owner=state.owner_id())
     add_session_model(name, run=resumed, metadata=metadata)
     state.set_current_run(resumed)
     state.keep_across_reload()
@@ -137,7 +137,7 @@ def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
     Raises CVAEError (with a sentence) when it cannot start."""
     starting = _client is None  # a fresh server's training process is still starting: it imports torch (seconds, once)
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
-        run = client().submit(run_recipe.as_dict())
+        run = client().submit(run_recipe.as_dict(), owner=state.owner_id())
     add_session_model(name, run=run, metadata=metadata)
     state.set_current_run(run)
     state.keep_across_reload()  # a reload from now on finds it
@@ -149,7 +149,7 @@ def start_experiment(spec: dict) -> RunHandle:
     last one of that experiment (stopped if it still trains). Raises CVAEError (with a sentence) when it cannot start."""
     starting = _client is None
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
-        run = client().submit_experiment(spec)
+        run = client().submit_experiment(spec, owner=state.owner_id())
     earlier = state.experiment_run(spec["experiment"])
     if earlier is not None and earlier.snapshot is not None and earlier.snapshot.active:
         earlier.stop()

@@ -51,6 +51,9 @@ KEEP_SECONDS = 2.0  # how often the training process writes its runs' newest wei
 MAX_KEPT = 512  # runs whose weights are kept at once (each a few MB at most): the folder's bound
 MAX_FOLLOWED = 256  # shared runs one server reads for its followers at once
 CALLERS = 4  # threads that talk to the training process for the server's sessions (calls take milliseconds)
+BOARD_CALLERS = 2  # threads of their own for followers' reads of shared runs: made-up links cannot hold up heartbeats
+UNKNOWN_SECONDS = 5.0  # a token the board does not know is answered from memory this long (made-up links cost nothing)
+MAX_UNKNOWN = 4096
 POLL_SECONDS = 0.2  # a page reading a snapshot more often than this gets the one it had
 # How far the training process yields the CPU to the web server (CVAE_TRAINING_NICENESS, 0-19; Linux nice
 # values are per thread and inherited, so its worker threads get it too): pages and the server's event
@@ -146,7 +149,7 @@ class TrainingHost:
             for run_id in set(kept) - set(self.runs):
                 kept.pop(run_id)
 
-    def submit(self, recipe: dict, start_weights: bytes | None = None) -> dict:
+    def submit(self, recipe: dict, start_weights: bytes | None = None, owner: str = "") -> dict:
         """Build a run and queue it: {"id", "makes_images", "uses_label", "epochs"}, or {"error": sentence, "template",
         "fields"} (the sentence as a template and its fields, so that the server can translate it). start_weights: a
         checkpoint's bytes to start from (a lost run's kept weights: its Resume)."""
@@ -168,7 +171,7 @@ class TrainingHost:
             """The Train page's grid: one row per label, the same eight styles in every row (None for cvae3)."""
             return model.label_grid(8, seed=seed).numpy() if model.makes_images else None
 
-        run = TrainingRun(trainer, draw=draw, id=run_id)
+        run = TrainingRun(trainer, draw=draw, id=run_id, owner=owner)
         if self.pool is not None:  # the named data sets go to the cluster once; derived ones (labels hidden, own) per run
             named = run_recipe.own is None and run_recipe.labels is None
             run.where = self.pool.remote_recipe(recipe, run_id, train, validation, shared=named)
@@ -179,7 +182,7 @@ class TrainingHost:
             "epochs": trainer.config.epochs,
         }  # fmt: skip
 
-    def submit_experiment(self, spec: dict) -> dict:
+    def submit_experiment(self, spec: dict, owner: str = "") -> dict:
         """Queue a live retrain of an experiment (experiments.live_plan): {"id", "variant", ...} as submit's, or an error."""
         from ..experiments import live_plan
 
@@ -187,7 +190,7 @@ class TrainingHost:
             job = live_plan(spec, self._dataset)
         except CVAEError as e:
             return refusal(e)
-        run = TrainingRun(job)  # no grid: an experiment's networks are shown by its page once they are trained
+        run = TrainingRun(job, owner=owner)  # no grid: an experiment's networks are shown by its page once they are trained
         self.runs[run.id] = run
         self.service.start(run)
         return {"id": run.id, "variant": f"experiment:{job.experiment}", "makes_images": False, "uses_label": False, "epochs": None}
@@ -402,6 +405,8 @@ class TrainingClient:
             sys.modules["__main__"] = server_main
         self._local = threading.local()  # a proxy per caller thread: each has its own connection
         self._callers = ThreadPoolExecutor(max_workers=CALLERS, thread_name_prefix="training-call")
+        self._board_callers = ThreadPoolExecutor(max_workers=BOARD_CALLERS, thread_name_prefix="share-board-call")
+        self._unknown: dict[str, float] = {}  # token -> when the board last did not know it
         self._dropped: deque[str] = deque()
         self._dropping = threading.Lock()  # a count (held) waits for drops another thread has taken but not yet sent
         self._handles: weakref.WeakSet = weakref.WeakSet()
@@ -416,6 +421,10 @@ class TrainingClient:
         fragments included, in a new thread: called from there, each refresh of a page opened a connection
         (the largest part of the server's time per refresh, measured with py-spy)."""
         return self._callers.submit(self._call_here, method, args).result()
+
+    def call_board(self, method: str, *args):
+        """A call about shared runs, on threads of their own (see call)."""
+        return self._board_callers.submit(self._call_here, method, args).result()
 
     def _call_here(self, method: str, args: tuple):
         if self.lost:
@@ -442,16 +451,17 @@ class TrainingClient:
         process = getattr(self._manager, "_process", None)
         return None if process is None else process.pid
 
-    def submit(self, recipe: dict, start_weights: bytes | None = None) -> "RunHandle":
-        """Queue a run (from a lost run's kept weights, with start_weights); raises CVAEError with the training
-        process's sentence if it cannot start, TrainingLost when the process is gone."""
-        handle = self._handle(self.call("submit", recipe, start_weights))
+    def submit(self, recipe: dict, start_weights: bytes | None = None, owner: str = "") -> "RunHandle":
+        """Queue a run for `owner` (a browser's key: the scheduler shares time between owners), from a lost run's kept
+        weights with start_weights; raises CVAEError with the training process's sentence if it cannot start,
+        TrainingLost when the process is gone."""
+        handle = self._handle(self.call("submit", recipe, start_weights, owner))
         handle.recipe = recipe
         return handle
 
-    def submit_experiment(self, spec: dict) -> "RunHandle":
+    def submit_experiment(self, spec: dict, owner: str = "") -> "RunHandle":
         """Queue a live retrain of an experiment (cvae_core.experiments.LIVE_EXPERIMENTS); raises CVAEError as submit does."""
-        return self._handle(self.call("submit_experiment", spec))
+        return self._handle(self.call("submit_experiment", spec, owner))
 
     def _handle(self, answer: dict) -> "RunHandle":
         if "error" in answer:
@@ -497,11 +507,17 @@ class TrainingClient:
         on this server: its followers share one snapshot per version."""
         if not isinstance(token, str) or not 8 <= len(token) <= 64:
             return None
+        now = time.monotonic()
         with self._follow_lock:
+            if now - self._unknown.get(token, -UNKNOWN_SECONDS) < UNKNOWN_SECONDS:
+                return None  # asked for moments ago and unknown then: answered from memory
             followed = self._followed.get(token)
             if followed is None:
                 followed = FollowedRun(self, token)
                 if followed.poll() is None:
+                    self._unknown[token] = now
+                    while len(self._unknown) > MAX_UNKNOWN:
+                        self._unknown.pop(next(iter(self._unknown)))
                     return None
                 self._followed[token] = followed
                 while len(self._followed) > MAX_FOLLOWED:
@@ -539,6 +555,7 @@ class TrainingClient:
 
     def close(self) -> None:
         self._callers.shutdown(wait=False, cancel_futures=True)
+        self._board_callers.shutdown(wait=False, cancel_futures=True)
         try:
             self._manager.shutdown()
         except (OSError, EOFError):  # already gone
@@ -669,7 +686,10 @@ class FollowedRun:
         with self._lock:
             now = time.monotonic()
             if self._polled == 0.0 or now - self._polled >= POLL_SECONDS:
-                answer = self._client.call("follow", self.token, len(self._history))
+                try:
+                    answer = self._client.call_board("follow", self.token, len(self._history))
+                except TrainingLost:  # the owner's process was this server's and is gone: the share ended with it
+                    answer = None
                 self._polled = now
                 if answer is None:
                     self._snapshot = None
@@ -700,7 +720,7 @@ class FollowedRun:
             if snap is None or snap.version == 0:
                 return None
             if self._model is None or self._model[0] != snap.version:
-                answer = self._client.call("follow", self.token, len(self._history), True)
+                answer = self._client.call_board("follow", self.token, len(self._history), True)
                 if answer is None or answer.get("weights") is None:
                     return None
                 self._model = (answer["snapshot"].version, checkpoint.from_bytes(answer["weights"]).model.eval().requires_grad_(False))

@@ -127,6 +127,7 @@ class TrainingRun:
     beta_requested: float | None = None  # a new KL weight β from the run's owner, applied by its worker before a slice
     latent_at: float = -float("inf")  # when the latent figures were last measured (time.monotonic())
     where: dict | None = None  # what a remote lane needs to rebuild the run (ray_backend.RayPool.remote_recipe)
+    owner: str = ""  # who started it (a browser's key): training time is shared between owners, then their runs
     snapshot: Snapshot = None  # type: ignore[assignment]
     filmstrip: Filmstrip = field(default_factory=Filmstrip)  # the grids drawn so far, for the Train page's GIF
 
@@ -135,6 +136,11 @@ class TrainingRun:
 
     def heartbeat(self, now: float | None = None) -> None:
         self.last_seen = time.monotonic() if now is None else now
+
+    @property
+    def owner_key(self) -> str:
+        """The owner fairness counts by: a run without an owner (a script's, a test's) is its own."""
+        return self.owner or f"run:{self.id}"
 
 
 class LocalLane:
@@ -153,8 +159,16 @@ class LocalLane:
         pass
 
 
+MAX_TRAINING_PER_OWNER = 3  # an owner's runs training at once; their next waits behind their own, whatever lanes are free
+
+
 class TrainingService:
-    """The server's training workers and their queue."""
+    """The server's training workers and their queue.
+
+    Fair between owners, then between an owner's runs: a free lane takes the waiting run whose owner has had the least
+    training time (an owner new to the queue starts level with the least served of those present, not with a backlog),
+    the earliest of that owner's; an owner has at most MAX_TRAINING_PER_OWNER runs training at once. A browser with
+    eight runs gets the same share of the lanes as one with one. Fairness holds within one service (one replica)."""
 
     def __init__(
         self,
@@ -179,6 +193,8 @@ class TrainingService:
         self.absent_after = absent_after_seconds
         self._queue: deque[TrainingRun] = deque()
         self._training: set[TrainingRun] = set()
+        self._served: dict[str, float] = {}  # owner -> seconds their runs have trained (the scheduler's measure)
+        self.steps_by_owner: dict[str, int] = {}  # owner -> optimiser steps their runs took (what fairness gives)
         self.digits_trained = 0  # by every run since the service started (a dropped run's digits stay counted)
         self._cond = threading.Condition()
         self._closed = False
@@ -276,11 +292,11 @@ class TrainingService:
                         return
                 continue
             with self._cond:
-                while not self._queue and not self._closed:
+                while (run := self._next_run()) is None and not self._closed:
                     self._cond.wait()
                 if self._closed:
                     return
-                run = self._queue.popleft()
+                self._queue.remove(run)
                 self._training.add(run)
                 self._publish_state(run, TRAINING)
                 self._republish_places()
@@ -302,11 +318,32 @@ class TrainingService:
                     with self._cond:
                         self._training.discard(run)
 
+    def _next_run(self, leaving: TrainingRun | None = None) -> TrainingRun | None:
+        """The waiting run a free lane takes (called under the lock): of the owners below their cap, the one served
+        least; of their runs, the first in the queue. None when no run may train now. leaving: a run about to give up
+        its lane (its owner's next run may take it)."""
+        training = {}
+        for run in self._training:
+            if run is not leaving:
+                training[run.owner_key] = training.get(run.owner_key, 0) + 1
+        best = None
+        for run in self._queue:
+            if training.get(run.owner_key, 0) >= MAX_TRAINING_PER_OWNER:
+                continue
+            if best is None or self._served[run.owner_key] < self._served[best.owner_key]:
+                best = run
+        return best
+
     def _enqueue(self, run: TrainingRun, front: bool) -> None:
-        """Into the queue, at its back or front; everyone waiting learns their place (called under the lock)."""
+        """Into the queue, at its back or front; everyone waiting learns their place (called under the lock). An owner
+        new to the scheduler starts level with the least served owner present."""
+        if run.owner_key not in self._served:
+            present = {r.owner_key for r in (*self._queue, *self._training)}
+            self._served = {k: v for k, v in self._served.items() if k in present}  # owners who left are forgotten
+            self._served[run.owner_key] = min(self._served.values(), default=0.0)
         self._queue.appendleft(run) if front else self._queue.append(run)
         self._republish_places()
-        self._cond.notify()
+        self._cond.notify_all()
 
     def _requeue(self, run: TrainingRun, front: bool = False, draw: bool = False) -> None:
         """Back in the queue (the fair-share turn ended, or its lane was lost), unless its owner stopped it meanwhile."""
@@ -342,7 +379,7 @@ class TrainingService:
             with self._cond:
                 sharing = max(1, len(self._training))
             torch.set_num_threads(self._threads(sharing))  # per thread: this worker only
-            trained_before = run.trainer.samples
+            trained_before, steps_before, began = run.trainer.samples, run.trainer.step, time.monotonic()
             if run.beta_requested is not None:  # only this worker touches the trainer, so the change lands between steps
                 run.trainer.model.config.beta, run.beta_requested = run.beta_requested, None
             try:
@@ -357,6 +394,9 @@ class TrainingService:
                 return self._publish(run, FAILED, draw=True, error=e)
             with self._cond:
                 self.digits_trained += run.trainer.samples - trained_before
+                key = run.owner_key
+                self._served[key] = self._served.get(key, 0.0) + time.monotonic() - began
+                self.steps_by_owner[key] = self.steps_by_owner.get(key, 0) + run.trainer.step - steps_before
             if run.trainer.done:
                 return self._publish(run, DONE, draw=True)
             now = time.monotonic()
@@ -364,7 +404,7 @@ class TrainingService:
             if due:
                 last_grid = now
             with self._cond:
-                if now - held_since >= self.fair_share and self._queue:
+                if now - held_since >= self.fair_share and self._next_run(leaving=run) is not None:
                     return due
             self._publish(run, TRAINING, draw=due)
 
