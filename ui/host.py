@@ -14,10 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from . import state
 from .i18n import _
 
-HOST = "host"  # session-state key: True once this session entered the host's key
-TRIES = "host_tries"  # the times of this session's wrong entries
 ENTRY = "host_key_entry"
 MAX_TRIES = 5  # wrong entries a minute, per session
 
@@ -37,7 +36,7 @@ def configured_key() -> str | None:
 
 def is_host() -> bool:
     """Has this session entered the host's key?"""
-    return st.session_state.get(HOST) is True and configured_key() is not None
+    return state.is_host() and configured_key() is not None
 
 
 def check(entered: str) -> str | None:
@@ -46,21 +45,21 @@ def check(entered: str) -> str | None:
     if key is None:
         return _("No host key is set on this server.")
     now = time.monotonic()
-    tries = [t for t in st.session_state.get(TRIES, []) if now - t < 60]
+    tries = [t for t in state.host_tries() if now - t < 60]
     if len(tries) >= MAX_TRIES:
         return _("Too many wrong keys; try again in a minute.")
     if hmac.compare_digest(entered.encode(), key.encode()):
-        st.session_state[HOST] = True
-        st.session_state.pop(TRIES, None)
+        state.set_host(True)
         return None
-    st.session_state[TRIES] = [*tries, now]
+    state.note_host_tries([*tries, now])
     return _("That is not this server's host key.")
 
 
 def _entered() -> None:
-    entered = st.session_state.pop(ENTRY, "") or ""
+    entered = state.widget(ENTRY) or ""
+    state.forget_widget(ENTRY)  # the key is not kept in the session
     if entered:
-        st.session_state["host_said"] = check(entered)
+        state.say_to_host(check(entered))
 
 
 def host_panel() -> None:
@@ -70,7 +69,7 @@ def host_panel() -> None:
     if is_host():
         st.caption(_("Host: your shares are never refused for room."))
         if st.button(_("Leave host mode"), key="host_leave"):
-            st.session_state.pop(HOST, None)
+            state.set_host(False)
             st.rerun()
         return
     with st.expander(_("For the host")):
@@ -78,6 +77,6 @@ def host_panel() -> None:
             _("Host key"), type="password", key=ENTRY, on_change=_entered,
             help=_("The key set when this server was started (CVAE_HOST_KEY). It gives this browser tab the presenter's powers."),
         )  # fmt: skip
-        said = st.session_state.pop("host_said", None)
+        said = state.said_to_host()
         if said:
             st.error(said)

@@ -327,6 +327,39 @@ def visitor_key() -> str | None:
     return None
 
 
+HOST = "host"  # True once this session entered the host's key (ui.host); never the key itself
+HOST_TRIES = "host_tries"  # the times of this session's wrong host keys
+HOST_SAID = "host_said"  # the sentence for the last key entered, shown once
+
+
+def is_host() -> bool:
+    return st.session_state.get(HOST) is True
+
+
+def set_host(host: bool) -> None:
+    if host:
+        st.session_state[HOST] = True
+        st.session_state.pop(HOST_TRIES, None)
+    else:
+        st.session_state.pop(HOST, None)
+
+
+def host_tries() -> list[float]:
+    return list(st.session_state.get(HOST_TRIES, []))
+
+
+def note_host_tries(tries: list[float]) -> None:
+    st.session_state[HOST_TRIES] = tries
+
+
+def say_to_host(sentence: str | None) -> None:
+    st.session_state[HOST_SAID] = sentence
+
+
+def said_to_host() -> str | None:
+    return st.session_state.pop(HOST_SAID, None)
+
+
 OWNER = "owner_id"  # a browser without a secret cookie: an owner id of this session's own
 
 
