@@ -29,7 +29,7 @@ from tests.servers import AppServer, chromium  # noqa: E402
 MB = 1024 * 1024
 
 
-def largest_set(path: Path, limit: int = 49 * MB) -> dict:
+def largest_set(path: Path, limit: int = 49_500_000) -> dict:
     """A zip of two classes of 400 x 400 PNGs (a stroke on a noisy dark ground), as many as fit under the upload limit."""
     from PIL import Image, ImageDraw
 
@@ -64,6 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visitors", type=int, default=8)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds a visitor may wait for their preview")
+    parser.add_argument("--shots", help="a folder for each visitor's screenshot")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -94,8 +96,13 @@ def main() -> None:
                 for page in pages:  # all eight within a second
                     main_area(page).locator("input[type=file]").first.set_input_files(str(data))
                 waits = []
-                for page in pages:
-                    main_area(page).get_by_text("images in 2 classes").first.wait_for(timeout=900_000)
+                for i, page in enumerate(pages):
+                    try:
+                        main_area(page).get_by_text("images in 2 classes").first.wait_for(timeout=args.timeout * 1000)
+                    finally:
+                        page.screenshot(path=f"{folder}/visitor-{i}.png")
+                        if args.shots:
+                            page.screenshot(path=f"{args.shots}/uploads-visitor-{i}.png")
                     waits.append(round(time.perf_counter() - began, 1))
                 stop.set()
                 browser.close()

@@ -53,6 +53,24 @@ def images(at: AppTest) -> list:
     return [el.value for el in at.get("image")]
 
 
+def explorer(at: AppTest) -> tuple[dict, dict | None, str]:
+    """Generate's explorer as the page mounted it: the model description and the starting settings in its buffer's
+    header (cvae_core.storage.webmodel), and its key (its state, in session state, is what the browser reports)."""
+    (element,) = [el for el in at.get("bidi_component") if el.proto.component_name.startswith("cvae_explorer")]
+    data = element.proto.bytes
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+    start = json.loads(header["cvae_start"]) if "cvae_start" in header else None
+    key = next(k for k in at.session_state if k.startswith("explorer:"))
+    return json.loads(header["cvae_web"]), start, key
+
+
+def report(at: AppTest, **view) -> AppTest:
+    """What the browser's explorer sends once the visitor pauses: its state (setStateValue("view", ...))."""
+    _meta, _start, key = explorer(at)
+    at.session_state[key] = {"view": view}
+    return at.run()
+
+
 def all_sent_as_png(at: AppTest) -> bool:
     """Digits go to the browser as the PNGs the app drew (Streamlit would turn an image without alpha into a JPEG)."""
     urls = [img.url for el in at.get("image") for img in el.proto.imgs]
@@ -240,20 +258,23 @@ def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_pa
     assert "current_run" not in at.session_state
 
 
-def test_generate_slider_and_label_change_the_digit(session_model):
+def test_generate_mounts_the_sessions_model_in_the_browser_and_its_reports_become_the_pages_settings(session_model):
+    """The explorer decodes in the browser (tests/test_decoder_browser.py checks the digit itself); the page sends it
+    the session's model and takes its reports: the label and temperature then redraw the grid below."""
     at = page("pages/2_Generate.py")
     give(at, session_model, prefer="tiny-cvae1")
     at.run()
     no_exceptions(at)
-    before = images(at)[0]
+    meta, start, _key = explorer(at)
+    assert (meta["variant"], meta["latent_dim"], meta["prior"]) == ("cvae1", 4, "learned")
+    assert start == {"z": [0.0, 0.0, 0.0, 0.0], "label": 3, "temperature": 1.0}
+    grid = images(at)[0]
     assert all_sent_as_png(at)
-    at.slider(key="dial0").set_value(2.0).run()
+    report(at, z=[2.0, 0.0, 0.0, 0.0], label=5, temperature=0.5)
     no_exceptions(at)
-    after_slider = images(at)[0]
-    assert after_slider != before
-    at.pills(key="gen_label").set_value(5).run()
-    assert images(at)[0] != after_slider
-    assert len(at.get("download_button")) >= 2
+    assert at.session_state["dial0"] == 2.0 and at.session_state["gen_label"] == 5 and at.session_state["gen_temperature"] == 0.5
+    assert images(at)[0] != grid  # the grid below follows the explorer's temperature
+    assert len(at.get("download_button")) >= 1
 
 
 def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defaults():
@@ -262,18 +283,17 @@ def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defau
     at.run()
     no_exceptions(at)
     assert at.selectbox(key="model").format_func(at.selectbox(key="model").value) == "cvae2 (pretrained)"
-    assert at.pills(key="gen_label").value == 7 and at.slider(key="gen_temperature").value == 0.5
-    assert (at.slider(key="dial0").value, at.slider(key="dial1").value, at.slider(key="dial2").value) == (1.5, -0.5, 0.0)
+    meta, start, _key = explorer(at)
+    assert start["label"] == 7 and start["temperature"] == 0.5 and start["z"][:3] == [1.5, -0.5, 0.0]  # it opens there
     assert not at.warning
-    shown = images(at)[0]
-    at.slider(key="dial2").set_value(2.0).run()  # the address follows the page
+    report(at, z=[1.5, -0.5, 2.0] + [0.0] * (meta["latent_dim"] - 3), label=7, temperature=0.5)  # the address follows
     link = {k: at.query_params[k] for k in at.query_params}
     assert link["model"] == "cvae2" and link["label"] == "7" and link["t"] == "0.5" and link["z"].startswith("1.5,-0.5,2")
 
-    again = page("pages/2_Generate.py")  # the link opened in another browser shows the same digit
+    again = page("pages/2_Generate.py")  # the link opened in another browser opens the explorer at the same digit
     again.query_params.update(link)
     again.run()
-    assert images(again)[0] == images(at)[0] != shown
+    assert explorer(again)[1]["z"][:3] == [1.5, -0.5, 2.0] and explorer(again)[1]["label"] == 7
 
     bad = page("pages/2_Generate.py")
     bad.query_params.update({"model": "../../etc/passwd", "label": "12", "z": "0.5,nan", "t": "0.25"})
@@ -281,8 +301,17 @@ def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defau
     no_exceptions(bad)
     warning = " ".join(w.value for w in bad.warning)
     assert "model" in warning and "label" in warning and "z" in warning
-    assert bad.pills(key="gen_label").value == 3 and bad.slider(key="dial0").value == 0.0  # defaults
-    assert bad.slider(key="gen_temperature").value == 0.25  # the valid part of the link is kept
+    _meta, start, _key = explorer(bad)
+    assert start["label"] == 3 and not any(start["z"])  # defaults
+    assert start["temperature"] == 0.25  # the valid part of the link is kept
+
+
+def test_a_report_the_browser_could_forge_is_checked_before_it_is_kept():
+    at = page("pages/2_Generate.py").run()
+    meta, _start, _key = explorer(at)
+    report(at, z=["x"] * meta["latent_dim"], label=99, temperature=1e9)
+    no_exceptions(at)
+    assert at.session_state["gen_label"] == 3 and at.session_state["gen_temperature"] == 1.0 and at.session_state["dial0"] == 0.0
 
 
 def test_generate_explains_the_unlabelled_vae():
@@ -291,7 +320,10 @@ def test_generate_explains_the_unlabelled_vae():
     give(at, {"tiny-vae": Checkpoint(model, {"variant": "vae"})}, prefer="tiny-vae")
     at.run()
     no_exceptions(at)
-    assert any("no label" in i.value for i in at.info)
+    meta, start, _key = explorer(at)
+    assert not meta["uses_label"] and start["label"] is None
+    (element,) = [el for el in at.get("bidi_component") if el.proto.component_name.startswith("cvae_explorer")]
+    assert "it has no label, so you cannot choose which digit it draws" in element.proto.js_content  # what it shows
 
 
 def _png(array) -> bytes:

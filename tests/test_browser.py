@@ -146,19 +146,44 @@ def test_training_progress_moves(server, page):
     assert_no_exception(page)
 
 
+CANVAS = "() => window.__cvaeExplorer && window.__cvaeExplorer.canvas.toDataURL()"  # Generate's digit, as drawn
+
+
 def test_a_slider_changes_the_digit(server, page):
     page.goto(f"{server}/Generate")
     wait_ready(page, "Generate")
-    big = page.locator('[data-testid="stImage"] img').first
-    big.wait_for(timeout=60_000)
-    before = big.get_attribute("src")
-    slider = page.locator('[data-testid="stSlider"] input[aria-label="z1"]').first  # the first style dial
+    page.locator("canvas.digit").first.wait_for(timeout=60_000)  # the explorer, in the page (no iframe)
+    before = page.evaluate(CANVAS)
+    slider = page.locator('input[aria-label="z1"]').first  # the first style dial
     slider.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("(s) => document.querySelector('[data-testid=\"stImage\"] img').src !== s", arg=before, timeout=30_000)
+    page.wait_for_function(f"(s) => ({CANVAS})() !== s", arg=before, timeout=30_000)
     assert_no_exception(page)
     shot(page, "generate")
+
+
+def test_the_explorer_opens_at_a_link_reruns_nothing_while_a_dial_moves_and_once_after(server, page):
+    page.goto(f"{server}/Generate?model=cvae2&label=7&z=1.5,-0.5&t=0.5")
+    wait_ready(page, "Generate")
+    page.locator("canvas.digit").first.wait_for(timeout=60_000)
+    opened = page.evaluate("() => { const e = window.__cvaeExplorer; return [e.label, e.temperature, e.noise[0], e.noise[1]]; }")
+    assert opened == [7, 0.5, 1.5, -0.5]  # the link's digit
+
+    def runs() -> int:
+        return int(page.evaluate("() => document.querySelector('.explorer-runs').dataset.runs"))
+
+    before = runs()
+    page.locator('input[aria-label="z3"]').first.focus()
+    drawn = page.evaluate(CANVAS)
+    for _ in range(15):  # one gesture: fifteen steps, each drawn in the page
+        page.keyboard.press("ArrowRight")
+    assert runs() == before and page.evaluate(CANVAS) != drawn  # the digit moved; the server ran nothing
+    page.wait_for_function("(n) => Number(document.querySelector('.explorer-runs').dataset.runs) > n", arg=before, timeout=30_000)
+    page.wait_for_timeout(1500)
+    assert runs() == before + 1  # one report, once the dial stopped
+    page.wait_for_function("() => location.search.includes('z=1.5%2C-0.5%2C1.5') || location.search.includes('z=1.5,-0.5,1.5')")
+    assert_no_exception(page)
 
 
 def test_a_drawn_stroke_gets_predictions(server, page):
@@ -420,9 +445,9 @@ def test_presenter_mode_fits_each_main_interaction_on_a_projector_screen(server,
         assert pg.locator(f'[data-testid="stSidebar"] label:has-text("{t("Presenter mode")}") input').first.is_checked()
     pg.goto(f"{server}/Generate?presenter=1")
     wait_ready(pg, t("Generate"))
-    digit = main(pg).locator('[data-testid="stImage"] img').first
+    digit = main(pg).locator("canvas.digit").first
     digit.wait_for(timeout=60_000)
-    last_dial = pg.locator('[data-testid="stSlider"] input[aria-label="z8"]').first
+    last_dial = pg.locator('input[aria-label="z8"]').first
     assert all_in_view(pg, (digit, last_dial), 1080), "the digit and every dial on one screen"
     shot(pg, f"presenter-generate-{language}")
     pg.goto(f"{server}/Train?presenter=1")
@@ -450,17 +475,17 @@ def test_on_a_phone_every_page_opens_and_the_digit_stays_in_view_while_a_dial_mo
         assert_no_exception(pg)
     pg.goto(f"{server}/Generate")
     wait_ready(pg, t("Generate"))
-    digit = main(pg).locator('[data-testid="stImage"] img').first
+    digit = main(pg).locator("canvas.digit").first
     digit.wait_for(timeout=60_000)
-    before = digit.get_attribute("src")
-    dial = pg.locator('[data-testid="stSlider"] input[aria-label="z8"]').first
+    before = pg.evaluate(CANVAS)
+    dial = pg.locator('input[aria-label="z8"]').first
     dial.scroll_into_view_if_needed()
     dial.focus()
     for _ in range(10):
         pg.keyboard.press("ArrowRight")
-    pg.wait_for_function("(s) => document.querySelector('[data-testid=\"stImage\"] img').src !== s", arg=before, timeout=30_000)
+    pg.wait_for_function(f"(s) => ({CANVAS})() !== s", arg=before, timeout=30_000)
     assert in_view(pg, dial, 844) and in_view(pg, digit, 844), "the digit is on screen beside the dial that moves it"
-    nine = main(pg).locator('[data-testid="stButtonGroup"] button').filter(has_text="9").first  # the label pills wrap: none is cut
+    nine = main(pg).locator(".pill").filter(has_text="9").first  # the label pills wrap: none is cut
     box = nine.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     shot(pg, f"phone-generate-{language}")
@@ -643,8 +668,8 @@ def test_a_visitor_trains_on_their_own_zip_and_only_they_see_it(server, browser,
     got.value.save_as(model_file)
     pg.locator(SIDEBAR_LINKS).filter(has_text="Generate").click()
     wait_ready(pg, "Generate")
-    pills = main(pg).locator(".st-key-gen_label button")
-    pills.filter(has_text=SHAPES[-1]).wait_for(timeout=60_000)  # the page has drawn its label pills (a busy server: seconds)
+    pills = main(pg).locator(".pill")
+    pills.filter(has_text=SHAPES[-1]).wait_for(timeout=60_000)  # the explorer has drawn its label pills (a busy server: seconds)
     assert [text for i in range(pills.count()) if (text := pills.nth(i).inner_text().strip())] == list(
         SHAPES
     )  # (the help icon is a button too)

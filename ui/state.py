@@ -327,6 +327,27 @@ def visitor_key() -> str | None:
     return None
 
 
+EXPLORER_PINS = "explorer_pins"  # model id -> (its ref when pinned, the decoder buffer): the weights the explorer decodes
+EXPLORER_RUNS = "explorer_runs"  # how often the explorer's fragment has run in this session (the browser tests count them)
+
+
+def explorer_pin(model_id: str) -> tuple | None:
+    return st.session_state.get(EXPLORER_PINS, {}).get(model_id)
+
+
+def pin_explorer(model_id: str, pin: tuple) -> None:
+    pins = st.session_state.setdefault(EXPLORER_PINS, {})
+    pins.pop(model_id, None)
+    pins[model_id] = pin
+    while len(pins) > 4:  # a few models' buffers (each a few hundred kB) per session
+        pins.pop(next(iter(pins)))
+
+
+def count_explorer_run() -> int:
+    st.session_state[EXPLORER_RUNS] = st.session_state.get(EXPLORER_RUNS, 0) + 1
+    return st.session_state[EXPLORER_RUNS]
+
+
 HOST = "host"  # True once this session entered the host's key (ui.host); never the key itself
 HOST_TRIES = "host_tries"  # the times of this session's wrong host keys
 HOST_SAID = "host_said"  # the sentence for the last key entered, shown once

@@ -36,10 +36,11 @@ var CVAEDecoder = (function () {
     if (headerLength <= 0 || 8 + headerLength > bytes.length) throw new Error("not a model: no header");
     var header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
     var meta = JSON.parse(header.__metadata__.cvae_web);
-    var start = 8 + headerLength, tensors = {};
+    var start = header.__metadata__.cvae_start ? JSON.parse(header.__metadata__.cvae_start) : null; // where a page opens
+    var dataStart = 8 + headerLength, tensors = {};
     Object.keys(header).forEach(function (name) {
       if (name === "__metadata__") return;
-      var entry = header[name], begin = start + entry.data_offsets[0], end = start + entry.data_offsets[1];
+      var entry = header[name], begin = dataStart + entry.data_offsets[0], end = dataStart + entry.data_offsets[1];
       var raw = bytes.slice(begin, end); // a copy: aligned
       var out;
       if (entry.dtype === "F16") {
@@ -53,7 +54,7 @@ var CVAEDecoder = (function () {
       }
       tensors[name] = { shape: entry.shape, data: out };
     });
-    return { meta: meta, tensors: tensors };
+    return { meta: meta, tensors: tensors, start: start };
   }
 
   // ---- layers ---------------------------------------------------------------------------------------------------
