@@ -324,6 +324,16 @@ if trained is not None:
         icon=":material/download:",
         help=_("A safetensors file you can load here again (sidebar) or with `python -m cvae_core`."),
     )
+    if trained.makes_images:
+        from cvae_core.storage.webmodel import decoder_bytes
+        from ui.decoder_view import offline_page
+
+        classes = (meta.metadata if meta else {}).get("classes")
+        c2.download_button(
+            _("Download for the web"), data=lambda: offline_page(decoder_bytes(trained, classes), name_now),
+            file_name=f"{name_now}.html", mime="text/html", icon=":material/public:",
+            help=_("One .html file with this model and its dials: it opens in any browser, without a connection or this server."),
+        )  # fmt: skip
 
 # ---- one step, slowly ------------------------------------------------------------------------------
 st.divider()

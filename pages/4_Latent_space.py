@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from cvae_core.latent import project_codes
-from ui import heavy
+from ui import decoder_view, heavy
 from ui.i18n import _
 from ui.own_data import class_names, digits_for_model
 
@@ -50,30 +50,7 @@ if method == "t-SNE":  # seconds of the web server's CPU: bounded server-wide, r
 else:
     coords = embed(ckpt.ref, n, method, model, data)
 labels = data.labels[:n].numpy()
-axis = {"latent": ("z₁", "z₂"), "PCA": (_("PCA 1 of z"), _("PCA 2 of z")), "t-SNE": (_("t-SNE 1 of z"), _("t-SNE 2 of z"))}[method]
-fig = go.Figure()
 names = class_names(ckpt)
-for c, class_name in enumerate(names):
-    idx = np.flatnonzero(labels == c)
-    fig.add_trace(
-        go.Scattergl(
-            x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=class_name, customdata=idx, marker={"size": 5, "opacity": 0.75}
-        )
-    )
-priors = model.label_priors()
-if method == "latent" and priors is not None:  # the learned priors p(z|y) as 2-sigma ellipses
-    for c, (x_line, y_line) in enumerate(ui.ellipses(*priors, n_sigma=2)):
-        fig.add_trace(
-            go.Scatter(
-                x=x_line,
-                y=y_line,
-                mode="lines",
-                line={"width": 1, "color": "black"},
-                showlegend=c == 0,
-                name="p(z|y), 2σ",
-                hoverinfo="skip",
-            )
-        )
 if model.uses_label:
     st.caption(
         _(
@@ -82,12 +59,49 @@ if model.uses_label:
             "colours form clusters."
         )
     )
-fig.update_layout(height=560, xaxis_title=axis[0], yaxis_title=axis[1], legend_title=_("label"), margin={"t": 10}, dragmode="select")
 left, right = st.columns([3, 1])
-event = left.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_plot", width="stretch")
+if method == "latent":  # a 2-D model: the plane, the digit under the pointer and the decoded plane are drawn by the browser
+    with left:
+        st.caption(_("A grid over the latent plane, decoded below: how the model lays out handwriting (after Kingma & Welling, figure 4)."))
+        buffer = decoder_view.model_buffer(ckpt.ref, model, tuple(names))
+        start = {"label": min(4, len(names) - 1), "steps": 12, "span": 2.5}
+        priors = model.label_priors()
+        if priors is not None:  # the learned p(z|y), drawn as 2-sigma ellipses
+            start["priors"] = {"mu": np.round(priors[0], 4).tolist(), "sigma": np.round(priors[1], 4).tolist()}
+        picked = decoder_view.plane(buffer, coords, labels, start, mount=f"plane:{ckpt.uid}:{n}")
+    if picked is not None and 0 <= picked < n:
+        ui.state.set_widget("latent_picked", int(picked))
+    chosen = ui.state.widget("latent_picked")
+    points = [{"customdata": chosen}] if chosen is not None and chosen < n else []
+else:
+    axis = {"latent": ("z₁", "z₂"), "PCA": (_("PCA 1 of z"), _("PCA 2 of z")), "t-SNE": (_("t-SNE 1 of z"), _("t-SNE 2 of z"))}[method]
+    fig = go.Figure()
+    for c, class_name in enumerate(names):
+        idx = np.flatnonzero(labels == c)
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=class_name, customdata=idx, marker={"size": 5, "opacity": 0.75}
+            )
+        )
+    priors = model.label_priors()
+    if method == "latent" and priors is not None:  # the learned priors p(z|y) as 2-sigma ellipses
+        for c, (x_line, y_line) in enumerate(ui.ellipses(*priors, n_sigma=2)):
+            fig.add_trace(
+                go.Scatter(
+                    x=x_line,
+                    y=y_line,
+                    mode="lines",
+                    line={"width": 1, "color": "black"},
+                    showlegend=c == 0,
+                    name="p(z|y), 2σ",
+                    hoverinfo="skip",
+                )
+            )
+    fig.update_layout(height=560, xaxis_title=axis[0], yaxis_title=axis[1], legend_title=_("label"), margin={"t": 10}, dragmode="select")
+    event = left.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_plot", width="stretch")
+    points = event.selection.points if event and event.selection else []
 
 with right:
-    points = event.selection.points if event and event.selection else []
     if points:
         point = points[0]
         custom = point.get("customdata")
@@ -103,27 +117,3 @@ with right:
             st.switch_page("pages/3_Draw.py")
     else:
         st.info(_("Click a dot (or drag a box around some) to see that digit and its reconstruction."))
-
-if model.latent_dim == 2:
-    st.subheader(_("The decoded plane"))
-    st.caption(_("A grid over the latent plane, decoded: how the model lays out handwriting (after Kingma & Welling, figure 4)."))
-    c1, c2 = st.columns([1, 3])
-    label = (
-        c1.selectbox(
-            _("Label"),
-            list(range(len(names))),
-            index=min(4, len(names) - 1),
-            format_func=lambda k: names[k],
-            disabled=not model.uses_label,
-            key="plane_label",
-            placeholder=_("Choose an option"),
-        )
-        if model.uses_label
-        else None
-    )
-    steps = c1.slider(_("Grid size"), 5, 20, 12, key="plane_steps")
-    span = c1.slider(
-        _("Extent (prior σ)"), 1.0, 4.0, 2.5, 0.5, key="plane_span", help=_("How far from the prior's centre the grid reaches.")
-    )
-    images = model.decoded_plane(label, steps, span)
-    ui.show_digits(images, ncol=steps, scale=2, where=c2, download="manifold.png", key="dl-manifold")

@@ -199,7 +199,7 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     wait_until(lambda: not run.snapshot.active)
     assert at.session_state["session_models"][run.id].name == "cvae2-run1"
     at.run()
-    assert "Download the training as a GIF" in [d.proto.label for d in at.get("download_button")]
+    assert {"Download the training as a GIF", "Download for the web"} <= {d.proto.label for d in at.get("download_button")}
 
 
 def test_the_train_page_draws_before_the_training_process_is_up(monkeypatch):
@@ -408,9 +408,10 @@ def test_latent_space_plots_and_cvae1_priors(session_model):
     give(at, {"tiny-2d": Checkpoint(model, {"variant": "cvae1"})}, prefer="tiny-2d")
     at.run()
     no_exceptions(at)
-    assert len(at.get("plotly_chart")) == 1
-    assert len(images(at)) == 1  # the decoded plane for a 2-D latent
-    assert any("Click a dot" in i.value for i in at.info)
+    start = plane_start(at)  # a 2-D latent: the plane, the pointer's digit and the decoded plane are the browser's
+    assert len(start["points"]["x"]) == 2000 and set(start["points"]["labels"]) == set(range(10))
+    assert np.asarray(start["priors"]["mu"]).shape == (10, 2)  # cvae1's learned p(z|y), drawn as ellipses
+    assert not at.get("plotly_chart") and any("Click a dot" in i.value for i in at.info)
     give(at, session_model, prefer="tiny-cvae1")  # 4-D: projected
     at.run()
     no_exceptions(at)
@@ -575,8 +576,18 @@ def test_two_uploads_with_the_same_file_name_are_two_models():
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))  # both kept, neither replaced
 
 
+def plane_start(at: AppTest) -> dict:
+    """What Latent space sends a 2-D model's plane component: the test digits' codes, labels and the model's priors."""
+    (element,) = [el for el in at.get("bidi_component") if el.proto.component_name.startswith("cvae_plane")]
+    data = element.proto.bytes
+    return json.loads(json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]["cvae_start"])
+
+
 def _plotted_points(at: AppTest) -> np.ndarray:
-    """x, y of every test digit in the Latent space scatter (traces of the ten labels)."""
+    """x, y of every test digit in the Latent space scatter (traces of the ten labels, or a 2-D model's plane)."""
+    if not at.get("plotly_chart"):
+        points = plane_start(at)["points"]
+        return np.stack([np.asarray(points["x"]), np.asarray(points["y"])], 1)
     import base64
     import json
 

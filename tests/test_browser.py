@@ -221,6 +221,32 @@ def test_a_box_in_the_latent_plot_shows_a_digit(server, page):
     shot(page, "latent_space")
 
 
+def test_a_2d_models_plane_decodes_under_the_pointer_and_the_keys_and_a_click_opens_a_digit(server, page):
+    page.goto(f"{server}/Latent_space")
+    wait_ready(page, "Latent space")
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="cvae2-2d (pretrained)").click()
+    scatter = page.locator("canvas.scatter").first
+    scatter.wait_for(timeout=60_000)
+    digit = "() => window.__cvaePlane.digit.toDataURL()"
+    box = scatter.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    first = page.evaluate(digit)
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.3)
+    assert page.evaluate(digit) != first  # decoded in the page as the pointer moves
+    scatter.focus()
+    moved = page.evaluate(digit)
+    for _ in range(5):
+        page.keyboard.press("ArrowLeft")
+    assert page.evaluate(digit) != moved  # and from the keyboard
+    x, y = page.evaluate("() => { const p = window.__cvaePlane; return p.toCanvas(p.points.x[0], p.points.y[0]); }")
+    scale = box["width"] / 440
+    page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+    page.get_by_text("Test digit #").wait_for(timeout=60_000)
+    assert_no_exception(page)
+    shot(page, "latent_space-2d")
+
+
 def test_the_comparison_table_appears(server, page):
     page.goto(f"{server}/Compare")
     wait_ready(page, "Compare")

@@ -72,6 +72,45 @@ def pinned(ckpt, classes: list[str], training: bool) -> bytes:
     return kept[1]
 
 
+# Ten label colours told apart under the common colour-vision deficiencies (Okabe & Ito's eight, then two more).
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999", "#882255"]
+
+
+def plane_texts() -> dict:
+    return {
+        "label": _("Label"), "grid_size": _("Grid size"), "extent": _("Extent (prior σ)"),
+        "scatter": _("The test digits' codes in the latent plane, coloured by label. Move the pointer, or focus it and use the arrow keys, to decode a point; click or press Enter to open the nearest digit."),
+        "keys": _("Point, or use the arrow keys, to decode a place; click or Enter opens the nearest test digit."),
+        "at": _("The digit the model draws at z = ({z1}, {z2})."), "legend": _("Label colours"),
+        "grid": _("The latent plane decoded on a {n} by {n} grid for label {label}."),
+        "failed": _("This browser could not run the decoder"),
+    }  # fmt: skip
+
+
+@cache
+def _plane_component(lang: str, words: str):
+    js = (
+        (WEB / "decoder.js").read_text()
+        + "\n"
+        + (WEB / "plane.js").read_text().replace("__TEXTS__", words).replace("__PALETTE__", json.dumps(PALETTE))
+    )
+    return st.components.v2.component(f"cvae_plane_{lang}", css=(WEB / "plane.css").read_text(), js=js, isolate_styles=True)
+
+
+def plane(buffer: bytes, coords, labels, start: dict, mount: str) -> int | None:
+    """A 2-D model's latent plane, decoded in the browser: the test digits at `coords` (N, 2) coloured by `labels`, the
+    digit at the pointer, the decoded plane (start: {"label", "steps", "span"}). Returns the index of a test digit the
+    visitor clicked in this run (None otherwise)."""
+    points = {
+        "x": [round(float(v), 4) for v in coords[:, 0]],
+        "y": [round(float(v), 4) for v in coords[:, 1]],
+        "labels": [int(v) for v in labels],
+    }
+    component = _plane_component(language(), json.dumps(plane_texts(), ensure_ascii=False))
+    result = component(data=with_start(buffer, {**start, "points": points}), key=mount, on_picked_change=lambda: None)
+    return result.picked
+
+
 def offline_page(buffer: bytes, title: str) -> bytes:
     """One self-contained .html file: the model, the decoder and the explorer, nothing fetched from the network; opened
     from a disk (file://) in a browser without a connection, it draws and redraws digits."""
