@@ -10,7 +10,7 @@ Parts:
   weights behind that grid, which bench/hooks/sitecustomize.py keeps in the training process);
   also the training speed with the Train page open, against the engine alone on the same settings and
   threads (and against torch's default of every core: what the app's thread setting costs a lone run);
-- dial: from a dial's key press on Generate to the new digit in the page (median of 20);
+- dial: from a dial's key press on Generate to the first frame after the new digit is painted, in the page (median of 20);
 - sessions: aggregate training throughput with 1, 2 and 5 sessions training at once, each on its
   Train page (counted by the training process; interleaved rounds, medians), and five visitors
   pressing Start together (first grid, good digits, each).
@@ -259,61 +259,22 @@ def start(p) -> dict:
 
 
 # ---- dial -> digit ------------------------------------------------------------------------------
-# Timed inside the page: from the key's event to the first frame drawn after the new digit's image has decoded,
-# which is when a person sees it. The script's clock also gives the round trip through Playwright (press, then a
-# poll until the image's address changes), which adds the time Chromium takes to answer while it is still busy
-# with the rest of the rerun (the dials below the digit): 0-30 ms more.
-DIGIT = "document.querySelector('.st-key-gen-digit img')"  # the digit's container is keyed (pages/2_Generate.py)
-DIAL_WATCH = """() => {
-  const digit = () => DIGIT;
-  window.__dial = {key: null, shown: null, src: null, before: null};
-  document.addEventListener('keydown', (e) => {
-    const img = digit();
-    window.__dial = {key: e.timeStamp, shown: null, src: null, before: img && img.getAttribute('src')};
-  }, true);
-  new MutationObserver(() => {
-    const img = digit(), d = window.__dial;
-    if (!img || d.key === null || d.src !== null || img.getAttribute('src') === d.before) return;
-    d.src = img.getAttribute('src');
-    img.decode().catch(() => {}).then(() => requestAnimationFrame((t) => { if (img.getAttribute('src') === d.src) d.shown = t - d.key; }));
-  }).observe(document.querySelector('[data-testid="stMainBlockContainer"]'), {attributes: true, childList: true, subtree: true, attributeFilter: ['src']});
-}""".replace("DIGIT", DIGIT, 1)
-ADDRESS_CHANGED = f"(before) => {{ const img = {DIGIT}; return !!img && img.getAttribute('src') !== before; }}"
-DRAWN = "() => window.__dial.shown !== null"
-
-
 def dial(p, repeats: int = 20) -> dict:
-    """A key press on Generate's first dial -> the new digit drawn (in the page's clock), and the round trip."""
+    """A key press on Generate's first dial -> the first frame after the new digit is painted, timed in the page: the
+    explorer decodes in the browser (bench/explore.py measures it at length, on a phone too)."""
+    from bench.explore import on_server
+
     server = Server()
     browser = chromium(p)
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{server.url}/Generate")
-        ready(page, "Generate")
-        page.evaluate(DIAL_WATCH)
-        digit = page.locator(".st-key-gen-digit img").first
-        thumb = main_area(page).get_by_role("slider").nth(1)  # z1 (the first slider is the temperature)
-        thumb.focus()
-        shown, round_trips = [], []
-        for i in range(repeats):
-            before = digit.get_attribute("src")
-            t = time.perf_counter()
-            page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-            page.wait_for_function(ADDRESS_CHANGED, arg=before, timeout=10_000)
-            round_trips.append(1000 * (time.perf_counter() - t))
-            page.wait_for_function(DRAWN, timeout=10_000)
-            shown.append(page.evaluate("() => window.__dial.shown"))
-            time.sleep(0.3)
+        measured = on_server(browser, server, repeats, phone=False)
     finally:
         server.close()
         browser.close()
     return {
-        "dial_to_digit_median_ms": round(statistics.median(shown), 1),
-        "range_ms": [round(min(shown)), round(max(shown))],
-        "round_trip_median_ms": round(statistics.median(round_trips), 1),
-        "samples": len(shown),
-        "target_ms": 100,
-    }
+        "dial_to_digit_median_ms": measured["key_to_frame_median_ms"], "dial_to_digit_p95_ms": measured["key_to_frame_p95_ms"],
+        "first_frame_share": measured["first_frame_share"], "samples": measured["moves"], "target_ms": 100,
+    }  # fmt: skip
 
 
 # ---- sessions -----------------------------------------------------------------------------------
