@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import ui
+from cvae_core.storage.export_onnx import decoder_onnx
 from ui import decoder_view, links
 from ui.i18n import _
 from ui.own_data import class_names
@@ -108,6 +109,11 @@ st.download_button(
     _("Download for the web"), data=lambda: decoder_view.offline_page(buffer, name), file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", name.split(" (")[0]).strip("-.") + ".html",
     mime="text/html", icon=":material/download:", key="gen_offline",
     help=_("One .html file with this model and its dials: it opens in any browser, without a connection or this server."),
+)  # fmt: skip
+st.download_button(
+    _("Download as ONNX"), data=lambda: decoder_onnx(model, names), file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", name.split(" (")[0]).strip("-.") + ".onnx",
+    mime="application/octet-stream", icon=":material/deployed_code:", key="gen_onnx",
+    help=_("The decoder as an ONNX graph (noise, label and temperature in; the digit's pixel means out), for ONNX Runtime or another tool."),
 )  # fmt: skip
 
 st.divider()

@@ -5,7 +5,7 @@ from urllib.parse import unquote
 import streamlit as st
 
 import ui
-from ui import run_view, sharing
+from ui import decoder_view, run_view, sharing
 from ui.i18n import _, translated
 
 ui.setup_page(
@@ -39,3 +39,26 @@ def follow() -> None:
 
 
 follow()
+
+# ---- explore: the run's decoder, asked for once, decoded in this browser (not sent with every version) --------------
+followed = sharing.shared_run(token)
+if followed is not None and followed.makes_images:
+    st.subheader(_("Explore this model"))
+    pinned = ui.state.explorer_pin(followed.id)
+    if pinned is None:
+        if st.button(
+            _("Explore the weights of now"), icon=":material/tune:", key="follow_explore",
+            help=_("Fetch this run's decoder once and move its dials in your browser; the run trains on, and a later click takes newer weights."),
+        ):  # fmt: skip
+            model = followed.model()
+            if model is not None:
+                ui.state.pin_explorer(
+                    followed.id, (followed.model_version, decoder_view.model_buffer(f"{followed.id}:{followed.model_version}", model, ()))
+                )
+                st.rerun()
+    else:
+        if st.button(_("Take the newest weights"), icon=":material/refresh:", key="follow_newest"):
+            ui.state.forget_explorer_pin(followed.id)
+            st.rerun()
+        st.caption(_("The weights of version {version}, decoded in your browser.").format(version=pinned[0]))
+        decoder_view.explorer(pinned[1], decoder_view.opening(pinned[1]), mount=f"explorer:{followed.id}")

@@ -67,6 +67,15 @@ def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_trai
         time.sleep(1)
     assert run.snapshot.state == "training"
 
+    # A follower who wants to explore asks for the decoder once; it is decoded in their browser, not sent each version.
+    next(b for b in watcher.button if b.label == "Explore the weights of now").click().run()
+    no_exceptions(watcher)
+    from .test_app import explorer
+
+    meta, start, _key = explorer(watcher)
+    assert meta["variant"] == run.variant and len(start["z"]) == meta["latent_dim"]
+    assert not CONTROLS & {b.label for b in watcher.button}  # exploring changes nothing of the run
+
     nobody = follower("made-up-token-that-names-nothing")
     assert any("finds no shared run" in i.value for i in nobody.info) and not images(nobody)
 

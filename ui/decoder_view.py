@@ -137,6 +137,13 @@ def offline_page(buffer: bytes, title: str) -> bytes:
     return page.encode()
 
 
+def opening(buffer: bytes) -> dict:
+    """Where the explorer opens for a model with no settings of the visitor's: every dial at 0, label 3, temperature 1."""
+    length = int.from_bytes(buffer[:8], "little")
+    meta = json.loads(json.loads(buffer[8 : 8 + length])["__metadata__"]["cvae_web"])
+    return {"z": [0.0] * meta["latent_dim"], "label": min(3, meta["n_classes"] - 1) if meta["uses_label"] else None, "temperature": 1.0}
+
+
 def explorer(buffer: bytes, start: dict, mount: str) -> dict | None:
     """Mount the explorer on `buffer`, opening at `start` ({"z", "label", "temperature"}) for this mount; returns the
     state it last reported (None before its first report)."""

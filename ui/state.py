@@ -343,6 +343,10 @@ def pin_explorer(model_id: str, pin: tuple) -> None:
         pins.pop(next(iter(pins)))
 
 
+def forget_explorer_pin(model_id: str) -> None:
+    st.session_state.get(EXPLORER_PINS, {}).pop(model_id, None)
+
+
 def count_explorer_run() -> int:
     st.session_state[EXPLORER_RUNS] = st.session_state.get(EXPLORER_RUNS, 0) + 1
     return st.session_state[EXPLORER_RUNS]
