@@ -1,6 +1,7 @@
 """Images for people: grids of digits and PNG bytes of the right size (no UI code)."""
 
 import io
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image
@@ -71,6 +72,23 @@ MAX_PIXELS = 40_000_000  # larger images are refused before they are decoded (de
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # what Pillow may open for the Draw page, whatever the file's suffix
 
 
+@contextmanager
+def _decoding():
+    """Pillow's errors while an image is opened or decoded, as ImageError sentences."""
+    from .errors import ImageError
+
+    try:
+        yield
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(N_("The image is too large to open safely.")) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(
+            N_("This file is not an image that can be read ({kind}: {detail})."), kind=type(e).__name__, detail=str(e)[:120]
+        ) from None
+
+
 def _opened(data: bytes, formats, max_pixels: int):
     """A Pillow image of the bytes, opened (its header read, nothing decoded) only as one of `formats`, its pixel
     count checked. Raises ImageError with a sentence."""
@@ -78,15 +96,9 @@ def _opened(data: bytes, formats, max_pixels: int):
 
     if not data:
         raise ImageError(N_("The file is empty."))
-    try:
+    with _decoding():
         picture = Image.open(io.BytesIO(data), formats=list(formats))
         width, height = picture.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(N_("The image is too large to open safely.")) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(
-            N_("This file is not an image that can be read ({kind}: {detail})."), kind=type(e).__name__, detail=str(e)[:120]
-        ) from None
     if width * height > max_pixels or width < 1 or height < 1:
         raise ImageError(
             N_("The image is {width}×{height} pixels; the limit is {limit_megapixels} megapixels."),
@@ -117,24 +129,15 @@ def load_image(data: bytes, formats=FORMATS, max_side: int | None = None, max_pi
         raise ImageError(
             N_("The file is {size_mb:.1f} MB; the limit is {limit_mb:.0f} MB."), size_mb=len(data) / 1e6, limit_mb=MAX_UPLOAD_BYTES / 1e6
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            picture = _opened(data, formats, max_pixels)
-            picture.seek(0)  # animated: the first frame
-            if max_side is not None and max(picture.size) > max_side:
-                picture.draft("L", (max_side, max_side))  # JPEG: decoded at 1/2, 1/4 or 1/8 of its size
-            picture.load()
-            if max_side is not None and max(picture.size) > max_side:
-                picture = _reduced(picture, max_side)
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(N_("The image is too large to open safely.")) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(
-            N_("This file is not an image that can be read ({kind}: {detail})."), kind=type(e).__name__, detail=str(e)[:120]
-        ) from None
+    with warnings.catch_warnings(), _decoding():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        picture = _opened(data, formats, max_pixels)
+        picture.seek(0)  # animated: the first frame
+        if max_side is not None and max(picture.size) > max_side:
+            picture.draft("L", (max_side, max_side))  # JPEG: decoded at 1/2, 1/4 or 1/8 of its size
+        picture.load()
+        if max_side is not None and max(picture.size) > max_side:
+            picture = _reduced(picture, max_side)
     return image_to_array(picture)
 
 

@@ -62,3 +62,26 @@ def test_a_killed_training_process_comes_back_and_its_runs_keep_their_last_weigh
     wait_until(lambda: fresh.snapshot is not None and fresh.snapshot.progress.step > 0, timeout=180)
     for run in (resumed, fresh):
         run.stop()
+
+
+def test_a_ray_cluster_that_cannot_be_reached_gives_way_to_the_servers_own_process_and_home_says_so(monkeypatch):
+    """A lost Ray head (its port refuses: measured by hand, a driver whose head dies ends within about 60 s, and this is
+    the restart that follows): the next use trains in the server's own process, and Home says so."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: a head that is gone
+        s.bind(("127.0.0.1", 0))
+        gone = f"127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("CVAE_RAY_ADDRESS", gone)
+    before = ui.training._client
+    monkeypatch.setattr(ui.training, "_client", None)
+    try:
+        client = ui.training.client()
+        assert ui.training.fell_back() and client.alive() and client.load()["backend"] == "local"
+        home = page("app.py").run()
+        no_exceptions(home)
+        assert any("cannot be reached" in w.value for w in home.warning)
+    finally:
+        ui.training._client.close()
+        monkeypatch.setattr(ui.training, "_client", before)
+        ui.training._fell_back = False

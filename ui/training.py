@@ -8,6 +8,7 @@ import threading
 import streamlit as st
 
 from cvae_core.training.process import RunHandle, TrainingClient
+from cvae_core.training.ray_backend import reachable
 from cvae_core.training.recipe import Recipe
 from cvae_core.training.service import AWAY, QUEUED, TRAINING
 
@@ -42,11 +43,13 @@ def client() -> TrainingClient:
     global _client, _fell_back
     with _client_lock:
         if _client is None or not _client.alive():
+            address = os.environ.get("CVAE_RAY_ADDRESS", "").strip()
             try:
-                _client = TrainingClient()
-                _fell_back = False
+                if address and not reachable(address):
+                    raise ConnectionError(address)
+                _client, _fell_back = TrainingClient(), False
             except Exception:  # noqa: BLE001 -- the cluster cannot be reached: train here rather than nowhere
-                if not os.environ.get("CVAE_RAY_ADDRESS", "").strip():
+                if not address:
                     raise
                 _client, _fell_back = TrainingClient(ray_address=""), True
         return _client

@@ -30,6 +30,7 @@ import uuid
 import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
@@ -47,6 +48,7 @@ from .service import LOST, TrainingRun, TrainingService
 SHARE_TOKEN_BYTES = 12  # 96 random bits: a shared run's link cannot be guessed
 PUBLISH_SECONDS = 0.2  # how often the owner's training process publishes its shared runs' new versions
 
+START_SECONDS = 120.0  # the training process's first answer (torch's import, a cluster's actors): a cluster slower than this is lost
 KEEP_SECONDS = 2.0  # how often the training process writes its runs' newest weights where a new process finds them
 MAX_KEPT = 512  # runs whose weights are kept at once (each a few MB at most): the folder's bound
 MAX_FOLLOWED = 256  # shared runs one server reads for its followers at once
@@ -412,7 +414,12 @@ class TrainingClient:
         self._handles: weakref.WeakSet = weakref.WeakSet()
         self._followed: dict[str, FollowedRun] = {}  # token -> the shared run as this server reads it
         self._follow_lock = threading.Lock()
-        self.call("load")  # the training process builds its service, whose workers warm up at once
+        try:  # the training process builds its service (and joins the cluster), whose workers warm up at once
+            self._callers.submit(self._call_here, "load", ()).result(timeout=START_SECONDS)
+        except FutureTimeout:  # a cluster that does not answer: Ray's driver retries for minutes
+            self.lost = True
+            self.close()
+            raise TrainingLost from None
         threading.Thread(target=self._janitor, daemon=True, name="training-janitor").start()
 
     def call(self, method: str, *args):
@@ -435,9 +442,10 @@ class TrainingClient:
                 proxy = self._local.proxy = self._manager.host()
             return getattr(proxy, method)(*args)
         except (OSError, EOFError) as e:  # the pipe broke, or the process is gone (ConnectionError is an OSError)
-            if self.alive():
-                raise
-            self.lost = True
+            self.lost = True  # a broken pipe is a lost process, dying or not: it is ended, and the next use starts anew
+            process = getattr(self._manager, "_process", None)
+            if process is not None and process.is_alive():
+                process.kill()
             raise TrainingLost from e
 
     def alive(self) -> bool:

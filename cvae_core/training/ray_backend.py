@@ -127,6 +127,21 @@ def _lost_errors():
     return (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError, ray.exceptions.RaySystemError, ray.exceptions.ObjectLostError)
 
 
+def reachable(address: str, timeout: float = 3.0) -> bool:
+    """Does something answer at the cluster's address (host:port; "auto" is taken as reachable)? A head that is gone
+    refuses at once, where Ray's driver would retry for minutes."""
+    import socket
+
+    if ":" not in address:
+        return True
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 class RayPool:
     """The training process's connection to the cluster, and the lanes its workers hold."""
 
