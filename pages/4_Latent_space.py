@@ -69,7 +69,7 @@ if method == "latent":  # a 2-D model: the plane, the digit under the pointer an
         if priors is not None:  # the learned p(z|y), drawn as 2-sigma ellipses
             start["priors"] = {"mu": np.round(priors[0], 4).tolist(), "sigma": np.round(priors[1], 4).tolist()}
         picked = decoder_view.plane(buffer, coords, labels, start, mount=f"plane:{ckpt.uid}:{n}")
-    if picked is not None and 0 <= picked < n:
+    if isinstance(picked, int) and not isinstance(picked, bool) and 0 <= picked < n:  # a browser can send anything
         ui.state.set_widget("latent_picked", int(picked))
     chosen = ui.state.widget("latent_picked")
     points = [{"customdata": chosen}] if chosen is not None and chosen < n else []
