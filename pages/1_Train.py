@@ -281,7 +281,10 @@ if run is not None and snap.state != LOST:
             ui.state.note_share(run.id, None)
             st.rerun()
         link_column.code(link, language=None)
-        link_column.image(sharing.qr_png(link), width=420 if ui.presenter() else 280, caption=_("The same link as a QR code"))
+        link_column.image(
+            sharing.qr_png(link), width=420 if ui.presenter() else 280, caption=_("The same link as a QR code"),
+            alt=_("A QR code of the link above."),
+        )  # fmt: skip
 
 # ---- save and download --------------------------------------------------------------------------
 trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once

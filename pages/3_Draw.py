@@ -93,13 +93,17 @@ with st.expander(_("How the picture became what the model sees"), expanded=uploa
             caption=STEP_CAPTIONS[name],
             width="stretch",
             output_format="PNG",
+            alt=_("The picture's preprocessing, step: {step}.").format(step=STEP_CAPTIONS[name]),
         )
 
 ui.state.set_last_digit(digit)  # the Experiments page can complete it
 left, right = st.columns([1, 3])
 with left:
     st.markdown(seen_heading)
-    st.image(ui.digit_png(digit, scale=8), width=224, caption=_("28×28, as in MNIST"), output_format="PNG")
+    st.image(
+        ui.digit_png(digit, scale=8), width=224, caption=_("28×28, as in MNIST"), output_format="PNG",
+        alt=_("The digit as the models see it: 28 by 28 pixels, light ink on black."),
+    )  # fmt: skip
 
 readers = {choice.label: choice.checkpoint for choice in ui.all_models().values() if choice.checkpoint.model.uses_label}
 with right:

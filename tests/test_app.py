@@ -618,3 +618,13 @@ def test_two_visitors_with_same_named_models_each_see_their_own_embedding():
         own = project_codes(model, digits, "latent")
         assert np.allclose(np.sort(points[:, 0]), np.sort(own[:, 0]), atol=1e-4), "a visitor saw another visitor's embedding"
     assert not np.allclose(np.sort(shown[0][0][:, 0]), np.sort(shown[1][0][:, 0]))
+
+
+def test_every_digit_image_has_a_text_alternative(session_model):
+    """A screen reader hears what a grid shows: Generate's grid (and every other show_digits grid) carries alt text."""
+    at = page("pages/2_Generate.py")
+    give(at, session_model, prefer="tiny-cvae1")
+    at.run()
+    no_exceptions(at)
+    alts = [img.alt for el in at.get("image") for img in el.proto.imgs]
+    assert alts and all("handwritten digits in" in alt for alt in alts), alts

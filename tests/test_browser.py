@@ -186,6 +186,13 @@ def test_the_explorer_opens_at_a_link_reruns_nothing_while_a_dial_moves_and_once
     assert_no_exception(page)
 
 
+def test_the_pages_language_follows_the_visitors(server, page):
+    """Screen readers and fonts read <html lang>: Chinese pages say so."""
+    for code, lang in (("zh_Hans", "zh-Hans"), ("en", "en")):
+        page.goto(f"{server}/Generate?lang={code}")
+        page.wait_for_function("(lang) => document.documentElement.lang === lang", arg=lang, timeout=60_000)
+
+
 def test_a_drawn_stroke_gets_predictions(server, page):
     page.goto(f"{server}/Draw")
     wait_ready(page, "Draw")

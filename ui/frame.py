@@ -95,6 +95,10 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
         st.html(PRESENTER_CSS)
     if i18n.language() != i18n.SOURCE_LANGUAGE:
         st.html(streamlit_words_css())
+    # The page's language for screen readers and fonts (<html lang> stays "en" otherwise): a constant of ours, not input.
+    st.html(
+        f"<script>document.documentElement.lang = {json.dumps(i18n.language().replace('_', '-'))};</script>", unsafe_allow_javascript=True
+    )
     st.title(title)
     if intro:
         if presenter():
@@ -177,10 +181,18 @@ def stack_digits(images) -> np.ndarray:
     return np.concatenate(arrays)
 
 
-def show_digits(images, ncol: int, scale: int = 3, caption: str | None = None, where=None, download: str | None = None, key=None):
-    """A grid of digits (see stack_digits for what `images` may be) as one crisp PNG, with an optional download button."""
-    data = digits_png(images, ncol, scale)
-    (where or st).image(data, caption=caption, output_format="PNG")
+def show_digits(
+    images, ncol: int, scale: int = 3, caption: str | None = None, where=None, download: str | None = None, key=None, alt: str | None = None
+):
+    """A grid of digits (see stack_digits for what `images` may be) as one crisp PNG, with an optional download button.
+    alt: what the grid shows, for a screen reader (default: how many digits, in rows of how many, and the caption)."""
+    digits = stack_digits(images)
+    data = png_bytes(grid(digits, ncol), scale=scale)
+    if alt is None:
+        rows = -(-len(digits) // ncol)
+        alt = _("{n} handwritten digits in {rows} rows of {ncol}.").format(n=len(digits), rows=rows, ncol=min(ncol, len(digits)))
+        alt = f"{alt} {caption}" if caption else alt
+    (where or st).image(data, caption=caption, output_format="PNG", alt=alt)
     if download:
         (where or st).download_button(
             _("Download PNG"), data, file_name=download, mime="image/png", key=key, help=_("Save this grid as a PNG image.")

@@ -252,6 +252,7 @@ def show_run(run, snap, load: dict) -> None:
                 caption=f"{what} · {when}",
                 width=480 if presenter() else "content",
                 output_format="PNG",
+                alt=_("Samples of the {variant} model being trained: {what}, {when}.").format(variant=run.variant, what=what, when=when),
             )
         elif not run.makes_images:
             st.info(_("cvae3 predicts labels from images, so there is nothing to draw; watch its ELBO (log p(y|x)) rise instead."))
