@@ -182,6 +182,14 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     picked = at.selectbox(key="model")
     assert picked.value == run.id and picked.format_func(run.id) == "cvae2-run1 (this session, still training)"
     assert images(at)
+    # The explorer keeps the weights it started from while the run trains, until the visitor takes the newest.
+    pinned = at.session_state["explorer_pins"][run.id][0]
+    wait_until(lambda: run.model() is not None and f"{run.id}.{run.model_version}" != pinned)
+    at.run()
+    assert at.session_state["explorer_pins"][run.id][0] == pinned
+    next(b for b in at.button if b.label == "Take the newest weights").click().run()
+    no_exceptions(at)
+    assert at.session_state["explorer_pins"][run.id][0] != pinned
     at.switch_page("pages/1_Train.py").run()
     next(b for b in at.button if b.label == "Stop").click().run()
     no_exceptions(at)
