@@ -122,7 +122,7 @@ def test_a_shared_run_is_followed_from_another_replica(cluster, client):
     try:
         run = client.submit(recipe(30, epochs=300.0))
         beat_until(client, [run], lambda: run.snapshot.version > 2)
-        token = client.share(run)
+        token = client.share(run)["token"]
         followed = other.follow(token)
         assert followed is not None and other.follow(token) is followed and not hasattr(followed, "stop")
         assert other.follow(token[:-2] + "xx") is None and other.follow("made-up-token-names-nothing") is None
