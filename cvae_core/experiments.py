@@ -88,7 +88,9 @@ class QuadrantResult:
     """One number of visible quadrants: the NN baseline and one cvae3 per way of filling the prior's input
     (config.nn_fill: "none" is the plain CVAE, "prior" Sohn's baseline-initialised one). Negative conditional
     log-likelihoods of the binarised hidden pixels, nats per digit: MC draws z from the prior network p(z|x), as the
-    page's completions do; IS from q(z|x,y), which sees the hidden pixels (an importance-sampled estimate)."""
+    page's completions do; IS draws z from q(z|x,y) and reweights each draw by p(z|x) / q(z|x,y). Both are stochastic
+    upper bounds on the same -log p(y|x) (the importance weights correct for the proposal: no leak); the lower is the
+    tighter (quadrant_bounds_plan reports them as such)."""
 
     given: int
     nn_ncll: float
@@ -698,7 +700,8 @@ def quadrant_baseline_of(cvae) -> QuadrantBaseline:
 
 # The quadrant table's columns for each fill of the CVAE's prior (ModelConfig.nn_fill), in table order:
 # fill -> (the CVAE's name, its MC score, MC over the NN's, its IS score, IS over the NN's). MC draws z from the prior
-# network, as the page's completions do; IS from q(z|x,y), which sees the hidden pixels. Translated where shown.
+# network, as the page's completions do; IS draws it from q(z|x,y), reweighted by p(z|x) / q: two bounds of one
+# quantity. Ratios to the NN are for orientation, not goals. Translated where shown.
 QUADRANT_COLUMNS = {
     "none": (N_("CVAE"), N_("CVAE: MC"), N_("CVAE: MC / NN"), N_("CVAE: IS"), N_("CVAE: IS / NN")),
     "prior": (
@@ -733,7 +736,7 @@ def quadrant_rows(results: dict[str, dict]) -> list[dict]:
                 if "ncll_mc" in scores:
                     row[mc_column], row[mc_ratio] = scores["ncll_mc"], round(scores["ncll_mc"] / r["nn_ncll"], 4)
                 row[is_column], row[is_ratio] = scores["ncll_is"], scores["is_over_nn"]
-        row.update({"Pyro NN": r["reference_pyro"]["nn"], "Pyro CVAE": r["reference_pyro"]["cvae"], N_("test digits"): r["n"]})
+        row[N_("test digits")] = r["n"]  # Pyro's figures (another quantity, other data) are in a panel of their own
         # a run of the earlier protocol (grey pixels, no validation split) says so in its row
         row[N_("pixels")] = N_("binarised") if r.get("protocol") == "binarized" else N_("grey (earlier protocol)")
         rows.append(row)
@@ -756,3 +759,72 @@ def semisupervised_rows(results: dict[str, dict]) -> list[dict]:
     # one baseline row per label count and number of runs: M2's and M1+M2's runs train the same baseline
     unique = {(row["model"], row["labels"], row["runs"]): row for row in rows}
     return sorted(unique.values(), key=lambda row: (row["labels"], row["model"], row["runs"]))
+
+
+def quadrant_bound_rows(results: dict[str, dict]) -> list[dict]:
+    """The quadrant bounds (stems quadrant-bounds-1/2/3, quadrant_bounds_plan) as table rows: each model's NCLL as its
+    tightest estimate, nats per digit, lower is better; the CVAE's importance-sampled bound at the largest k with its
+    standard error and the paired difference from the NN with its standard error. Column names English, marked."""
+    rows = []
+    for given in (1, 2, 3):
+        r = results.get(f"quadrant-bounds-{given}")
+        if r is None:
+            continue
+        nn, cvae = r["nn"], r["cvae"]
+        rows.append({
+            N_("quadrants shown"): given,
+            N_("NN (epoch kept)"): f"{nn['ncll']:.2f} ± {nn['se']:.2f} ({nn['epoch_kept']:g})",
+            N_("CVAE, IS bound (k, epoch kept)"): f"{cvae['ncll_is']:.2f} ± {cvae['se']:.2f} ({cvae['k']:,}, {cvae['epoch_kept']:g})",
+            N_("CVAE − NN, paired"): f"{cvae['minus_nn']:.2f} ± {cvae['minus_nn_se']:.2f}",
+            N_("CVAE / NN (orientation)"): round(cvae["over_nn"], 3),
+            N_("test digits"): r["n"],
+        })  # fmt: skip
+    return rows
+
+
+def quadrant_mc_gap_rows(results: dict[str, dict]) -> list[dict]:
+    """For each quadrant bounds file and each k: the IS bound, MC (completions drawn from p(z|x)) and MC - IS with its
+    paired standard error, nats per digit: how far the page's completions are from the tightest estimate, and how
+    much of that is too few draws."""
+    rows = []
+    for given in (1, 2, 3):
+        r = results.get(f"quadrant-bounds-{given}")
+        for k, c in (r or {}).get("curve", {}).items():
+            rows.append({"given": given, "k": int(k), "is": c["is"], "mc": c["mc"], "gap": c["mc_minus_is"], "gap_se": c["mc_minus_is_se"]})
+    return rows
+
+
+def kingma_rows(results: dict[str, dict]) -> list[dict]:
+    """The runs on Kingma et al.'s recipe (stems kingma-m1m2-N, bench/kingma_recipe.py) as rows: each figure's mean and
+    standard deviation over the label draws, the pixels it was tested on; and the paired differences with their 95 %
+    intervals. Names English, marked (translated where shown)."""
+    names = {
+        "m1m2_accuracy": N_("M1+M2, Kingma's recipe"),
+        "m2_accuracy": N_("M2, Kingma's recipe"),
+        "baseline_mlp": N_("classifier on the labelled digits alone"),
+        "baseline_mlp_600": N_("classifier on 600 labelled digits"),
+        "probe_z1_logistic": N_("logistic regression on M1's code z1"),
+        "probe_pixels_logistic": N_("logistic regression on pixels"),
+    }
+    rows = []
+    for stem, r in sorted(results.items()):
+        if not stem.startswith("kingma-m1m2-"):
+            continue
+        for key, name in names.items():
+            figure = r.get(key)
+            if figure:
+                rows.append({"model": name, "labels": 600 if key == "baseline_mlp_600" else r["labels"], "accuracy": figure["mean"],
+                             "std": figure["std"], "runs": figure["runs"], "pixels": r["pixels_tested_on"].get(key, "")})  # fmt: skip
+    return rows
+
+
+def kingma_differences(results: dict[str, dict]) -> list[dict]:
+    """The paired differences of the Kingma-recipe files: M1+M2 - M2 and probe on z1 - probe on pixels, each with its
+    mean, standard deviation and 95 % interval over the same label draws."""
+    out = []
+    for stem, r in sorted(results.items()):
+        if stem.startswith("kingma-m1m2-"):
+            for key, name in (("m1m2_minus_m2", N_("M1+M2 − M2")), ("probe_z1_minus_pixels", N_("probe on z1 − probe on pixels"))):
+                if key in r:
+                    out.append({"name": name, "labels": r["labels"], **r[key]})
+    return out

@@ -95,3 +95,52 @@ def test_paired_standard_error_is_that_of_the_differences():
     mean, se = paired_se(a, b)
     d = (a - b).double()
     assert mean == pytest.approx(float(d.mean())) and se == pytest.approx(float(d.std() / 2))
+
+
+def test_published_semi_supervised_figures_are_points_per_label_count_each_saying_what_it_is():
+    from cvae_core.references import PYRO_SEMI_SUPERVISED, SEMI_SUPERVISED
+
+    # Kingma et al.'s table 1 at 100, 600, 1,000 and 3,000 labels: a point each, not one figure drawn across them
+    for estimator in ("q(y|x), mean over label draws", "q(y|z1), mean over label draws"):
+        points = {r.labels: r.value for r in SEMI_SUPERVISED if r.estimator == estimator}
+        assert sorted(points) == [100, 600, 1000, 3000] and len(set(points.values())) == 4
+    assert all(not r.verified and r.selection and r.train_digits.startswith("50,000") for r in SEMI_SUPERVISED)
+    # Pyro's SS-VAE: read from its tutorial, its ± a 95 % interval over five label draws, chosen on 10,000 validation digits
+    assert all(
+        r.verified and r.error is not None and "95 %" in r.spread and "10,000 for validation" in r.train_digits
+        for r in PYRO_SEMI_SUPERVISED
+    )
+    assert not {id(r) for r in PYRO_SEMI_SUPERVISED} & {id(r) for r in SEMI_SUPERVISED}  # a panel of its own
+
+
+def test_our_quadrant_rows_hold_no_published_figure_and_the_bound_rows_read_a_bounds_file():
+    from cvae_core.experiments import quadrant_bound_rows, quadrant_mc_gap_rows, quadrant_rows
+
+    earlier = {"given": 1, "protocol": "binarized", "nn_ncll": 100.0, "n": 10,
+               "cvae": {"none": {"ncll_mc": 90.0, "ncll_is": 80.0, "is_over_nn": 0.8}}, "reference_pyro": {"nn": 100.4, "cvae": 71.8}}  # fmt: skip
+    row = quadrant_rows({"quadrants-1": earlier})[0]
+    assert not any("Pyro" in column for column in row) and 71.8 not in row.values()
+    bounds = {"given": 2, "n": 100, "nn": {"ncll": 75.0, "se": 1.0, "epoch_kept": 120.0},
+              "cvae": {"ncll_is": 50.0, "se": 0.5, "k": 1000, "minus_nn": -25.0, "minus_nn_se": 0.8, "over_nn": 0.6667, "epoch_kept": 88.0},
+              "curve": {"10": {"is": 52.0, "mc": 70.0, "mc_minus_is": 18.0, "mc_minus_is_se": 0.4},
+                        "1000": {"is": 50.0, "mc": 60.0, "mc_minus_is": 10.0, "mc_minus_is_se": 0.3}}}  # fmt: skip
+    (row,) = quadrant_bound_rows({"quadrant-bounds-2": bounds})
+    assert row["quadrants shown"] == 2 and row["CVAE, IS bound (k, epoch kept)"] == "50.00 ± 0.50 (1,000, 88)"
+    assert row["CVAE − NN, paired"] == "-25.00 ± 0.80"
+    gaps = quadrant_mc_gap_rows({"quadrant-bounds-2": bounds})
+    assert [(g["k"], g["gap"]) for g in gaps] == [(10, 18.0), (1000, 10.0)]  # MC's distance shrinks with more draws
+
+
+def test_kingma_rows_carry_the_pixels_each_classifier_was_tested_on_and_the_paired_differences():
+    from cvae_core.experiments import kingma_differences, kingma_rows
+
+    figure = {"mean": 0.9, "std": 0.01, "runs": 5}
+    result = {"labels": 100, "m1m2_accuracy": figure, "m2_accuracy": figure, "baseline_mlp_600": figure,
+              "pixels_tested_on": {"m1m2_accuracy": "grey", "m2_accuracy": "binarised", "baseline_mlp_600": "grey"},
+              "m1m2_minus_m2": {"mean": 0.01, "sd": 0.02, "n": 5, "ci95": [-0.015, 0.035]}}  # fmt: skip
+    rows = kingma_rows({"kingma-m1m2-100": result, "semisupervised-m2-100": {}})
+    assert [(r["model"], r["labels"], r["pixels"]) for r in rows] == [
+        ("M1+M2, Kingma's recipe", 100, "grey"), ("M2, Kingma's recipe", 100, "binarised"), ("classifier on 600 labelled digits", 600, "grey")
+    ]  # fmt: skip
+    (d,) = kingma_differences({"kingma-m1m2-100": result})
+    assert d["name"] == "M1+M2 − M2" and d["ci95"][0] < d["mean"] < d["ci95"][1]
