@@ -175,6 +175,7 @@ def write_results(args, per_seed: list[dict], kept_dims: int, val_elbo: float, h
         "labels": args.labels,
         "seeds": args.seeds,
         "command": "CVAE_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python bench/kingma_recipe.py " + " ".join(sys.argv[1:]),
+        "selected_on": "validation",  # the one remaining choice (the probes' L2 weight); every other setting fixed in advance
         "selection_rule": (
             "every setting fixed in advance from Kingma et al.'s code (cvae_core/kingma.py): last weights, no epoch or alpha chosen; "
             "the only choice on labelled digits is the probes' L2 weight, on 100 labelled validation digits carved from the 500 "

@@ -17,7 +17,7 @@ from torch import nn
 from .data import OFFLINE, Dataset, hide_labels, in_batches, load_dataset, test_digits
 from .distributions import bernoulli_log_likelihood
 from .errors import ConfigError, TrainingError
-from .metrics import accuracy, active_units, predict
+from .metrics import accuracy, active_units, mcnemar, predict
 from .models import ModelConfig, build_model
 from .models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from .nets import ConditionalMLP, image_encoder
@@ -396,12 +396,15 @@ def classification(
                 make, train, config, lambda m: 1 - accuracy(m.classify, validation), None, progress, shares[name]
             )
             epochs_kept[name] = picked["epoch"]
+    right = {name: predict(net.classify, test.images) == test.labels for name, net in nets.items()}
     out = {
         "arch": arch,
         "epochs": epochs,
-        "cvae3_accuracy": round(accuracy(nets["cvae3"].classify, test), 4),
-        "baseline_accuracy": round(accuracy(nets["baseline"].classify, test), 4),
+        "cvae3_accuracy": round(float(right["cvae3"].float().mean()), 4),
+        "baseline_accuracy": round(float(right["baseline"].float().mean()), 4),
         "n": len(test),
+        # paired over the same test digits: how many only cvae3 gets right, only the baseline, and McNemar's exact p
+        "mcnemar": mcnemar(right["cvae3"], right["baseline"]),
     }
     if validation is not None:
         out.update({"selected_on": "validation", "epochs_kept": epochs_kept})

@@ -144,3 +144,16 @@ def test_kingma_rows_carry_the_pixels_each_classifier_was_tested_on_and_the_pair
     ]  # fmt: skip
     (d,) = kingma_differences({"kingma-m1m2-100": result})
     assert d["name"] == "M1+M2 − M2" and d["ci95"][0] < d["mean"] < d["ci95"][1]
+
+
+def test_mcnemar_counts_the_discordant_digits_and_its_p_value_is_the_exact_binomial_tail():
+    from cvae_core.metrics import mcnemar
+
+    a = torch.tensor([True] * 10 + [False] * 2 + [True] * 88)
+    b = torch.tensor([False] * 10 + [True] * 2 + [True] * 88)
+    out = mcnemar(a, b)
+    assert (out["only_a"], out["only_b"]) == (10, 2)
+    exact = 2 * sum(math.comb(12, k) for k in range(3)) / 2**12  # P(X <= 2), X ~ Bin(12, 1/2), two-sided
+    assert out["p_value"] == pytest.approx(exact)
+    assert mcnemar(a, a)["p_value"] == 1.0  # the same classifier: no discordant digit, no difference
+    assert mcnemar(b, a)["p_value"] == pytest.approx(out["p_value"])  # symmetric
