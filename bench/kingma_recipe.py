@@ -50,6 +50,13 @@ def kept(path: Path, settings: dict, make) -> dict:
     return result
 
 
+def merge(row: dict, piece: str, result: dict) -> None:
+    """A piece's figures into its seed's row, its time kept as seconds_<piece>."""
+    result = dict(result)
+    row[f"seconds_{piece}"] = result.pop("seconds", None)
+    row.update(result)
+
+
 def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
     return round(float((pred == labels).float().mean()), 4)
 
@@ -115,7 +122,8 @@ def main(argv=None) -> int:
 
         r = kept(runs / f"seed-{seed}-probes.json", {**base, "m1": m1_settings, "steps": args.baseline_steps}, probes)
         log(f"seed {seed}: probes {r}")
-        per_seed.append({**base, **r})
+        per_seed.append(dict(base))
+        merge(per_seed[-1], "probes", r)
 
     # beside M2, the plain classifier on 600 labels, by the same rule (grey pixels)
     def plain600(seed):
@@ -125,12 +133,14 @@ def main(argv=None) -> int:
             return {"baseline_mlp_600": accuracy(mlp(test.images).argmax(-1), test.labels)}
 
     for row in per_seed:
-        row.update(
+        merge(
+            row,
+            "plain600",
             kept(
                 runs / f"seed-{row['seed']}-plain600.json",
                 {"seed": row["seed"], "steps": args.baseline_steps},
                 lambda seed=row["seed"]: plain600(seed),
-            )
+            ),
         )
 
     m2_settings = {"passes": args.passes, "hidden": list(hidden), "latent": 50, "class_weight": K.KINGMA_CLASS_WEIGHT, "lr": K.KINGMA_LR}
@@ -142,7 +152,7 @@ def main(argv=None) -> int:
             model = K.train_semi_m2(codes, partial, args.passes, seed, hidden, log=log)
             return {"m1m2_accuracy": accuracy(model.predict(test_codes), test.labels)}
 
-        row.update(kept(runs / f"seed-{seed}-m1m2.json", {"seed": seed, "m1": m1_settings, **m2_settings}, m1m2))
+        merge(row, "m1m2", kept(runs / f"seed-{seed}-m1m2.json", {"seed": seed, "m1": m1_settings, **m2_settings}, m1m2))
         log(f"seed {seed}: M1+M2 {row['m1m2_accuracy']}")
     write_results(args, per_seed, int(keep.sum()), val_elbo, hidden)  # the M1+M2 figures while M2 trains
     if not args.skip_m2_pixels:
@@ -154,7 +164,7 @@ def main(argv=None) -> int:
                 model = K.train_semi_m2(K.Features(train.images), partial, args.passes, seed, hidden, log=log)
                 return {"m2_accuracy": accuracy(model.predict(test_bin.images), test.labels)}
 
-            row.update(kept(runs / f"seed-{seed}-m2.json", {"seed": seed, **m2_settings}, m2))
+            merge(row, "m2", kept(runs / f"seed-{seed}-m2.json", {"seed": seed, **m2_settings}, m2))
             log(f"seed {seed}: M2 {row['m2_accuracy']}")
 
     out = write_results(args, per_seed, int(keep.sum()), val_elbo, hidden)
