@@ -51,3 +51,8 @@ for n in 600 1000 3000; do
 done
 python -m cvae_core classification --arch mlp --dataset mnist-5k --eval-dataset mnist --json > "$R/classification-mlp.json"
 python -m cvae_core classification --arch conv --hidden 256 --shift 2 --dataset mnist-5k --eval-dataset mnist --json > "$R/classification-conv.json"
+# Issue 41 (bench/, resumable: each finished piece is kept in its runs folder; each writes its own results file):
+# M1+M2 and M2 on Kingma et al.'s recipe with probes and baselines (about 55 minutes), and the quadrant NCLL as
+# importance-sampled bounds at k = 1,000 with paired standard errors (about an hour), one core each, one at a time.
+python bench/kingma_recipe.py --passes 200 --m1-passes 300 --seeds 0 1 2 3 4 --runs-dir ../runs41-kingma
+python bench/quadrant_bounds.py --given 1 2 3 --test-digits 5000 2000 2000 --runs-dir ../runs41-quadrants

@@ -16,7 +16,7 @@ cross-entropy, not a likelihood, and no published figure could stand beside it.
 
 cvae3 models p(y|x) (or hidden quadrants given the visible ones), a different quantity, so it
 gets its own figures: log p(y|x) and accuracy, or the negative conditional log-likelihood of the
-hidden pixels. Every figure over test digits keeps its per-digit values, so it comes with a
+hidden pixels. M1+M2 makes no images and models M1's code z1, not y given x: only its accuracy. Every figure over test digits keeps its per-digit values, so it comes with a
 standard error, and two models measured on the same digits are compared through their paired
 difference (`compare`).
 """
@@ -137,6 +137,11 @@ def measure(
             data = data.binarized_once()
         if not isinstance(model, CVAEModel):  # a plain classifier (the fidelity networks)
             m.kind = "classifier"
+            m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
+        elif not model.makes_images and model.learns_from_unlabelled:
+            # M1+M2: its bound and its importance-weighted estimate are of M1's code z1 given y, a density of the code,
+            # neither log p(y|x) nor an image likelihood; only what it computes about the label is reported
+            m.kind = "prediction"
             m.add("accuracy", (predict(model.classify, data.images) == data.labels).numpy())
         elif not model.makes_images:  # cvae3: p(y|x) or hidden quadrants
             m.kind = "prediction"

@@ -8,6 +8,8 @@ Every loop over digits here goes through `Dataset.batches` / `in_batches`, so me
 bounded whatever the number of digits.
 """
 
+import math
+
 import torch
 
 from .data import Dataset, in_batches
@@ -41,6 +43,22 @@ def predict(probabilities, images: torch.Tensor, batch_size: int = 1000) -> torc
 def accuracy(probabilities, data: Dataset, batch_size: int = 1000) -> float:
     """Share of `data` whose predicted class (argmax of probabilities(x)) is the label."""
     return int((predict(probabilities, data.images, batch_size) == data.labels).sum()) / len(data)
+
+
+def mcnemar(correct_a: torch.Tensor, correct_b: torch.Tensor) -> dict:
+    """McNemar's exact test of two classifiers on the same digits (boolean correctness per digit): b digits only a gets
+    right, c only b; under "no difference" each discordant digit is a fair coin, so the two-sided p-value is the
+    binomial tail of min(b, c) in b + c draws, doubled (capped at 1)."""
+    a, b_ = correct_a.bool(), correct_b.bool()
+    if a.shape != b_.shape:
+        raise ValueError("McNemar's test needs the two classifiers' results on the same digits")
+    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
+    n = b + c
+    if n == 0:
+        return {"only_a": 0, "only_b": 0, "p_value": 1.0}
+    k = torch.arange(min(b, c) + 1, dtype=torch.float64)
+    log_terms = torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1) - n * math.log(2)
+    return {"only_a": b, "only_b": c, "p_value": min(1.0, 2 * float(torch.logsumexp(log_terms, 0).exp()))}
 
 
 @torch.inference_mode()

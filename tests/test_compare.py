@@ -68,3 +68,19 @@ def test_size_and_training_time_are_never_best(cvae1, held_out):
     rows = {"a": measure(cvae1, held_out.subset(50), iw_samples=2), "b": measure(copy.deepcopy(cvae1), held_out.subset(50), iw_samples=2)}
     best = best_per_column(rows)
     assert "log_px" in best and "parameters" not in best and "training_seconds" not in best
+
+
+def test_a_model_that_makes_no_images_reports_no_log_p_y_given_x_it_does_not_compute(held_out):
+    # M1+M2 (m2 on M1's code z1): its bound is on log p(z1|y), a density of the code; reported as log p(y|x) it would
+    # be a wrong label. Only its classifier's accuracy applies, and it is the accuracy of its own q(y|z1).
+    from cvae_core.metrics import predict
+
+    m1m2 = build_model(ModelConfig(variant="m2", latent_dim=4, hidden=32, m1_latent=6), seed=0).eval()
+    assert not m1m2.makes_images and m1m2.uses_label
+    data = held_out.subset(60)
+    m = measure(m1m2, data, iw_samples=2)
+    assert m.kind == "prediction" and m.bound is None
+    assert not {"log_py_given_x", "elbo", "log_px", "log_px_given_y", "ncll_hidden"} & set(m.figures)
+    expected = (predict(m1m2.classify, data.binarized_once().images) == data.labels).float().mean().item()
+    assert m.figures["accuracy"] == pytest.approx(expected)
+    assert "log_py_given_x" not in m.as_dict() and "bound" not in m.as_dict()

@@ -54,18 +54,21 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def references_table(references, percent: bool = False) -> str:
-    """Published figures (cvae_core.references) as a Markdown table: each with its protocol, estimator and training data,
-    so that a reader sees what makes it comparable to ours, or not."""
-    return markdown_table(
-        [
-            {
-                _("published figure"): _(r.source) + ("" if r.verified else " " + _("(unverified)")),
-                _("quantity"): _(r.quantity),
-                _("value"): estimate(r.value, decimals=1, percent=percent) if percent else f"{r.value:.2f}",
-                _("protocol"): _(r.protocol),
-                _("estimator"): _(r.estimator),
-                _("trained on"): _(r.train_digits),
-            }
-            for r in references
-        ]
-    )
+    """Published figures (cvae_core.references) as a Markdown table: each with its protocol, estimator, training data,
+    how it was selected and what its ± means, so that a reader sees what makes it comparable to ours, or not."""
+    rows = []
+    for r in references:
+        row = {_("published figure"): _(r.source) + ("" if r.verified else " " + _("(unverified)"))}
+        if r.labels is not None:
+            row[_("labelled digits")] = f"{r.labels:,}"
+        decimals = 2 if percent and r.labels is not None else 1
+        row[_("quantity")] = _(r.quantity)
+        row[_("value")] = estimate(r.value, r.error, decimals=decimals, percent=percent) if percent else f"{r.value:.2f}"
+        row[_("protocol")] = _(r.protocol)
+        row[_("estimator")] = _(r.estimator)
+        row[_("trained on")] = _(r.train_digits)
+        if any(x.selection or x.spread for x in references):
+            row[_("selected")] = _(r.selection) if r.selection else "—"
+            row["±"] = _(r.spread) if r.spread else "—"
+        rows.append(row)
+    return markdown_table(rows)

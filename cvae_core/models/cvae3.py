@@ -132,12 +132,18 @@ class CVAE3(CVAEModel):
     @torch.inference_mode()
     def log_likelihood_mc(self, x: torch.Tensor, k: int = 100, max_rows: int = 8192) -> torch.Tensor:
         """Monte Carlo estimate of log p(y|x) = log 1/k sum_i p(y|x,z_i), z_i ~ p(z|x) (Sohn's CVAE-MC)."""
+        return torch.logsumexp(self.mc_log_terms(x, k, max_rows), 0) - math.log(k)
+
+    @torch.inference_mode()
+    def mc_log_terms(self, x: torch.Tensor, k: int = 100, max_rows: int = 8192) -> torch.Tensor:
+        """(k, B): log p(y|x, z_i) for k draws z_i ~ p(z|x), the terms of the MC estimate (its first j rows give the
+        estimate with j draws, as log_weights' rows give the importance-sampled one)."""
         prior_mu, prior_logvar = self.prior(x)
         logs = []
         for n in sample_chunks(k, x.shape[0], max_rows):
             z = reparameterize(prior_mu.repeat(n, 1), prior_logvar.repeat(n, 1))
             logs.append(self.target_log_likelihood(x.repeat(n, 1), None, None, z).view(n, -1))
-        return torch.logsumexp(torch.cat(logs), 0) - math.log(k)
+        return torch.cat(logs)
 
     @torch.inference_mode()
     def visible_part(self, x) -> torch.Tensor:
