@@ -529,7 +529,7 @@ def test_on_a_phone_every_page_opens_and_the_digit_stays_in_view_while_a_dial_mo
 # outside it is English that was not marked for translation (the catalogue test sees only marked strings).
 LATIN_ALLOWED = {
     "CVAE", "CVAEs", "VAE", "Lab", "CMMA", "NN", "IS", "ELBO", "KL", "MNIST", "CNN", "BN", "MLP", "mlp", "conv", "Adam", "PNG", "GIF",
-    "CPU", "GPU", "JPEG", "CSV", "Pyro", "Sohn", "Kingma", "PCA", "t-SNE", "BN-CNN", "safetensors", "log", "nats", "English", "px", "MB",
+    "CPU", "GPU", "JPEG", "CSV", "ONNX", "Pyro", "Sohn", "Kingma", "PCA", "t-SNE", "BN-CNN", "safetensors", "log", "nats", "English", "px", "MB",
     "ms", "MC", "IW", "SS-VAE", "Burda", "Grosse", "Salakhutdinov",  # estimators' and examples' names, authors as published
     "Language",  # the language switch names itself in both languages, for a visitor who cannot read the one shown
 }  # fmt: skip
@@ -537,7 +537,7 @@ MODEL_NAME = re.compile(r"^(vae|cvae-?\d|m\d|mnist|fashion|kmnist|emnist|[a-z]\d
 
 # Text that is not the app's own words: maths, code, citations of papers (their titles and authors as published),
 # icons (Material Symbols are ligatures: "arrow_forward").
-NOT_WORDS = "code, pre, .katex, cite, [data-testid='stIconMaterial']"
+NOT_WORDS = "code, pre, .katex, cite, script, style, [data-testid='stIconMaterial']"  # scripts and styles are not shown
 VISIBLE_TEXT_JS = """(skip) => {
   const roots = [...document.querySelectorAll('[data-testid="stMainBlockContainer"], [data-testid="stSidebarContent"]')];
   const parts = [];
