@@ -29,7 +29,19 @@ def current(at):
     return at.session_state["session_models"][at.session_state["current_run"]].run
 
 
-def test_a_killed_training_process_comes_back_and_its_runs_keep_their_last_weights():
+def test_a_killed_training_process_comes_back_and_its_runs_keep_their_last_weights(monkeypatch):
+    # A training process of this test's own: runs other tests left in the shared one (queued, or away) do not delay it.
+    earlier = ui.training._client
+    monkeypatch.setattr(ui.training, "_client", None)
+    try:
+        _killed_and_back()
+    finally:
+        if ui.training._client is not None:
+            ui.training._client.close()
+        monkeypatch.setattr(ui.training, "_client", earlier)
+
+
+def _killed_and_back():
     mine, theirs = started(), started()
     runs = [current(mine), current(theirs)]
     client = ui.training.client()
