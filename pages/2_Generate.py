@@ -105,13 +105,14 @@ def explore(start: dict, buffer: bytes):
 
 explore({"z": [round(float(v), 3) for v in current_noise()], "label": label, "temperature": temperature}, buffer)
 noise = current_noise()
+file_stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.split(" (")[0]).strip("-.")  # the model's name, safe as a file name
 st.download_button(
-    _("Download for the web"), data=lambda: decoder_view.offline_page(buffer, name), file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", name.split(" (")[0]).strip("-.") + ".html",
+    _("Download for the web"), data=lambda: decoder_view.offline_page(buffer, name), file_name=f"{file_stem}.html",
     mime="text/html", icon=":material/download:", key="gen_offline",
     help=_("One .html file with this model and its dials: it opens in any browser, without a connection or this server."),
 )  # fmt: skip
 st.download_button(
-    _("Download as ONNX"), data=lambda: decoder_onnx(model, names), file_name=re.sub(r"[^A-Za-z0-9_.-]+", "-", name.split(" (")[0]).strip("-.") + ".onnx",
+    _("Download as ONNX"), data=lambda: decoder_onnx(model, names), file_name=f"{file_stem}.onnx",
     mime="application/octet-stream", icon=":material/deployed_code:", key="gen_onnx",
     help=_("The decoder as an ONNX graph (noise, label and temperature in; the digit's pixel means out), for ONNX Runtime or another tool."),
 )  # fmt: skip

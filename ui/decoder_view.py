@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cvae_core.storage.webmodel import decoder_bytes, with_start
+from cvae_core.storage.webmodel import decoder_bytes, header, with_start
 
 from . import state
 from .i18n import _, language
@@ -139,8 +139,7 @@ def offline_page(buffer: bytes, title: str) -> bytes:
 
 def opening(buffer: bytes) -> dict:
     """Where the explorer opens for a model with no settings of the visitor's: every dial at 0, label 3, temperature 1."""
-    length = int.from_bytes(buffer[:8], "little")
-    meta = json.loads(json.loads(buffer[8 : 8 + length])["__metadata__"]["cvae_web"])
+    meta = json.loads(header(buffer)["__metadata__"]["cvae_web"])
     return {"z": [0.0] * meta["latent_dim"], "label": min(3, meta["n_classes"] - 1) if meta["uses_label"] else None, "temperature": 1.0}
 
 

@@ -57,12 +57,18 @@ def decoder_bytes(model, classes: list[str] | None = None) -> bytes:
     return save(tensors, metadata={"cvae_web": json.dumps(description(model, classes))})
 
 
+def header(buffer: bytes) -> dict:
+    """A buffer's safetensors header (its tensors' places and `__metadata__`)."""
+    length = int.from_bytes(buffer[:8], "little")
+    return json.loads(buffer[8 : 8 + length])
+
+
 def with_start(buffer: bytes, start: dict) -> bytes:
     """The buffer with a page's starting settings in its header (`cvae_start`: the dials, label, temperature a link
     names), the tensors unchanged: the browser opens there and reports its own state back, never through this."""
     length = int.from_bytes(buffer[:8], "little")
-    header = json.loads(buffer[8 : 8 + length])
-    header["__metadata__"]["cvae_start"] = json.dumps(start)
-    text = json.dumps(header, separators=(",", ":")).encode()
+    described = header(buffer)
+    described["__metadata__"]["cvae_start"] = json.dumps(start)
+    text = json.dumps(described, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # safetensors keeps the tensors 8-byte aligned
     return len(text).to_bytes(8, "little") + text + buffer[8 + length :]
