@@ -23,13 +23,13 @@ ui.setup_page(
 
 st.subheader(_("Three things to try"))
 TRY_FIRST = (  # (page, link text, the sentence that says what happens)
-    ("pages/3_Draw.py", N_("Draw a digit"), N_("Write a digit with your mouse or finger and watch every model say which digit it reads.")),
-    ("pages/1_Train.py", N_("Train a model"), N_("Press Start and watch blurry blobs sharpen into digits within seconds.")),
-    ("pages/2_Generate.py", N_("Move the dials"), N_("Pick a digit, then turn the style dials and see its handwriting change.")),
+    ("draw", N_("Draw a digit"), N_("Write a digit with your mouse or finger and watch every model say which digit it reads.")),
+    ("train", N_("Train a model"), N_("Press Start and watch blurry blobs sharpen into digits within seconds.")),
+    ("generate", N_("Move the dials"), N_("Pick a digit, then turn the style dials and see its handwriting change.")),
 )
-for column, (path, label, sentence) in zip(st.columns(3), TRY_FIRST, strict=True):
+for column, (key, label, sentence) in zip(st.columns(3), TRY_FIRST, strict=True):
     with column.container(border=True):
-        st.page_link(path, label=_(label), icon=":material/arrow_forward:")
+        st.page_link(ui.page(key).file, label=_(label), icon=":material/arrow_forward:")
         st.caption(_(sentence))
 
 st.header(_("The variants"))

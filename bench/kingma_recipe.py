@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from cvae_core import kingma as K  # noqa: E402
 from cvae_core.data import hide_labels, load_dataset  # noqa: E402
-from cvae_core.experiments import logistic_regression_accuracy  # noqa: E402
+from cvae_core.experiments.semisupervised import logistic_regression_accuracy  # noqa: E402
 
 VALIDATION_CARVE_SEED = 41  # the 100 labelled validation digits: hide_labels(validation labels, 100, seed=41)
 

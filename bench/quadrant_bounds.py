@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.experiments import quadrant_bounds_plan  # noqa: E402
+from cvae_core.experiments.quadrant_bounds import quadrant_bounds_plan  # noqa: E402
 from cvae_core.training.stages import run_plan  # noqa: E402
 
 

@@ -1,5 +1,5 @@
 """A room of visitors without a browser each: N visitors press Start together, through the client the Train page uses
-(cvae_core/training/process.py: TrainingClient, RunHandle), on (a) the local backend -- the server's own training
+(cvae_core/serving/: TrainingClient, RunHandle), on (a) the local backend -- the server's own training
 process -- and (b) a two-node Ray cluster started on this machine with the same CPUs between its nodes; then M
 followers of one shared run, as clients of the same API.
 
@@ -38,10 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cvae_core.serving import TrainingClient  # noqa: E402
 from cvae_core.storage import checkpoint  # noqa: E402
-from cvae_core.training.process import TrainingClient  # noqa: E402
 from cvae_core.training.recipe import Recipe  # noqa: E402
-from cvae_core.training.service import DONE, FAILED  # noqa: E402
+from cvae_core.training.service import RunState  # noqa: E402
 
 GOOD = 0.90
 HEARTBEAT_SECONDS = 1.0  # as an open Train page's refresh does
@@ -52,11 +52,11 @@ KEEP_EVERY = 0.5  # seconds between two kept weight versions of one visitor
 def warm(client: TrainingClient) -> None:
     """One short run per lane, so that the room does not time the backend's start (a server is up before its visitors)."""
     lanes = client.load()["limit"]
-    runs = [client.submit(Recipe.from_settings(train={"epochs": 0.3, "seed": 100 + i}).as_dict()) for i in range(lanes)]
+    runs = [client.submit(Recipe.from_settings(train={"epochs": 0.3, "seed": 100 + i})) for i in range(lanes)]
     deadline = time.monotonic() + 180
-    while any(r.snapshot.state not in (DONE, FAILED) for r in runs) and time.monotonic() < deadline:
+    while any(r.snapshot.state not in (RunState.DONE, RunState.FAILED) for r in runs) and time.monotonic() < deadline:
         for r in runs:
-            client.heartbeat(r)
+            r.beat()
         time.sleep(0.3)
 
 
@@ -68,7 +68,7 @@ class Visitor(threading.Thread):
         self.kept: list[tuple[float, Path]] = []
 
     def run(self) -> None:
-        recipe = Recipe.from_settings(train={"seed": self.seed}).as_dict()
+        recipe = Recipe.from_settings(train={"seed": self.seed})
         self.go.wait()
         self.started = time.monotonic()
         handle = self.client.submit(recipe)
@@ -77,7 +77,7 @@ class Visitor(threading.Thread):
         while time.monotonic() - self.started < self.limit:
             now = time.monotonic()
             if now - beat >= HEARTBEAT_SECONDS:
-                self.client.heartbeat(handle)
+                handle.beat()
                 beat = now
             snap = handle.snapshot
             if snap.grid is not None and self.first_grid is None:
@@ -89,11 +89,11 @@ class Visitor(threading.Thread):
                     checkpoint.save(model, path)
                     self.kept.append((time.monotonic() - self.started, path))
                     version, last_kept = snap.version, now
-            if snap.state in (DONE, FAILED):
+            if snap.state in (RunState.DONE, RunState.FAILED):
                 self.ended = now - self.started
                 break
             time.sleep(POLL_SECONDS)
-        self.client.stop(handle)
+        handle.stop()
 
     def good_s(self, classifier) -> float | None:
         from cvae_core.metrics import label_fidelity
@@ -133,7 +133,7 @@ def room(client: TrainingClient, visitors: int, limit: float) -> dict:
 
 def followers(client: TrainingClient, n: int, every: float, rounds: int = 2, seconds: float = 8.0) -> dict:
     """One long run; its speed alone and with n followers, interleaved; the followers' lag behind each version."""
-    run = client.submit(Recipe.from_settings(train={"epochs": 10_000.0, "seed": 0}).as_dict())
+    run = client.submit(Recipe.from_settings(train={"epochs": 10_000.0, "seed": 0}))
     lags: list[float] = []
     lags_lock = threading.Lock()
     following = threading.Event()
@@ -144,7 +144,7 @@ def followers(client: TrainingClient, n: int, every: float, rounds: int = 2, sec
         seen = 0
         while not stop.is_set():
             if following.is_set():
-                client.heartbeat(run)
+                run.beat()
                 snap = run.snapshot
                 if snap.version > seen:
                     seen = snap.version
@@ -153,11 +153,11 @@ def followers(client: TrainingClient, n: int, every: float, rounds: int = 2, sec
             time.sleep(every)
 
     def speed() -> float:
-        client.heartbeat(run)
+        run.beat()
         before = (time.monotonic(), run.snapshot.summary["steps"])
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            client.heartbeat(run)
+            run.beat()
             time.sleep(0.5)
         after = (time.monotonic(), run.snapshot.summary["steps"])
         return (after[1] - before[1]) / (after[0] - before[0])
@@ -165,7 +165,7 @@ def followers(client: TrainingClient, n: int, every: float, rounds: int = 2, sec
     threads = [threading.Thread(target=follower, args=(every * i / max(n, 1),), daemon=True) for i in range(n)]
     for t in threads:
         t.start()
-    client.heartbeat(run)
+    run.beat()
     time.sleep(3)  # past the run's first slices
     ratios = []
     for _ in range(rounds):
@@ -178,7 +178,7 @@ def followers(client: TrainingClient, n: int, every: float, rounds: int = 2, sec
     stop.set()
     for t in threads:
         t.join()
-    client.stop(run)
+    run.stop()
     return {"n": n, "every_s": every, "speed_ratio": round(statistics.median(ratios), 3), "rounds": [round(r, 3) for r in ratios],
             "max_lag_s": round(max(lags), 3) if lags else None}  # fmt: skip
 

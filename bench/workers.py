@@ -3,7 +3,7 @@
 The app's training service (cvae_core/training/service.py) runs the same way in both set-ups; what differs
 is where it runs:
 - thread: inside the web server's process, sharing its GIL with the page scripts;
-- process: in a process of its own (cvae_core/training/process.py), as the app ships.
+- process: in a process of its own (cvae_core/serving/), as the app ships.
 
 Measured, on the app's live defaults, as digits trained per wall-clock second:
 1. one run alone, and one run while a busy pure-Python thread (standing in for page scripts:
@@ -26,13 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cvae_core.serving import TrainingClient  # noqa: E402
 from cvae_core.training.defaults import training_defaults  # noqa: E402
-from cvae_core.training.process import TrainingClient  # noqa: E402
 from cvae_core.training.recipe import Recipe  # noqa: E402
 
 
 def live_recipe(seed: int = 0) -> dict:
-    return Recipe.from_settings(train={"epochs": 10_000.0, "seed": seed}).as_dict()
+    return Recipe.from_settings(train={"epochs": 10_000.0, "seed": seed})
 
 
 def python_work(stop: threading.Event, counter: list) -> None:
@@ -56,7 +56,7 @@ class ThreadRuns:
     """The service in this process (the thread set-up)."""
 
     def __init__(self):
-        from cvae_core.training.process import TrainingHost
+        from cvae_core.serving.host import TrainingHost
         from cvae_core.training.service import TrainingService
 
         self.host = TrainingHost()
@@ -96,11 +96,11 @@ class ProcessRuns:
 
     def keep_alive(self, run_ids):
         for run_id in run_ids:
-            self.client.heartbeat(self.handles[run_id])
+            self.handles[run_id].beat()
 
     def drop(self, run_ids):
         for run_id in run_ids:
-            self.client.stop(self.handles.pop(run_id))
+            self.handles.pop(run_id).stop()
 
 
 def aggregate(runs, k: int, seconds: float, busy_python: bool = False) -> tuple[float, float | None]:

@@ -5,7 +5,6 @@ on stderr, never a traceback.
 """
 
 import argparse
-import copy
 import json
 import math
 import sys
@@ -27,6 +26,7 @@ from .storage import checkpoint
 from .training.defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults
 from .training.engine import LABELLED_MIXES, Trainer
 from .training.recipe import Recipe, train_classifier
+from .training.stages import BestEpoch
 
 DEFAULT_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity"]
 SECOND_CLASSIFIER = checkpoint.FIDELITY_CLASSIFIERS["label_fidelity_second"]
@@ -124,18 +124,20 @@ def cmd_train(args) -> dict:
 
 def train_keeping_best(trainer: Trainer, on_slice) -> dict | None:
     """Train to the end, an epoch a slice; with validation digits, keep the weights of the epoch whose validation
-    ELBO was highest (early stopping chosen on validation). Returns {"selected_on", "epoch", "elbo"} or None."""
-    best, best_state = None, None
+    ELBO was highest, by the project's one rule (training.stages.BestEpoch, the loss being −ELBO). Returns
+    {"selected_on", "epoch", "elbo"} or None."""
+    selection, offered = BestEpoch(), 0
     while not trainer.done:
         trainer.run(max_steps=trainer.steps_per_epoch)
         on_slice(trainer.progress)
-        point = next((h for h in reversed(trainer.history) if h["split"] == "val"), None)
-        if point is not None and (best is None or point["elbo"] > best["elbo"]):
-            best = {"selected_on": "validation", "epoch": round(point["epoch"], 3), "elbo": round(point["elbo"], 4)}
-            best_state = copy.deepcopy(trainer.model.state_dict())
-    if best_state is not None:
-        trainer.model.load_state_dict(best_state)
-    return best
+        points = [h for h in trainer.history if h["split"] == "val"]
+        if len(points) > offered:  # a new validation point: this epoch's
+            offered = len(points)
+            selection.offer(points[-1]["epoch"], -points[-1]["elbo"], trainer.model)
+    selection.keep(trainer.model)
+    if selection.best is None:
+        return None
+    return {"selected_on": "validation", "epoch": selection.best["epoch"], "elbo": -selection.best["validation_loss"]}
 
 
 def cmd_evaluate(args) -> dict:
@@ -246,7 +248,7 @@ def _report(message: str) -> None:
 
 
 def cmd_quadrants(args) -> dict:
-    from .experiments import quadrants
+    from .experiments.quadrants import quadrants
 
     if args.given not in (1, 2, 3):
         raise CVAEError("--given must be 1, 2 or 3")
@@ -287,7 +289,7 @@ def cmd_quadrants(args) -> dict:
 
 
 def cmd_classification(args) -> dict:
-    from .experiments import classification
+    from .experiments.classification import classification
 
     train, validation, test, reported_on = _experiment_data(args)
     result = classification(
@@ -297,7 +299,8 @@ def cmd_classification(args) -> dict:
 
 
 def cmd_semisupervised(args) -> dict:
-    from .experiments import semisupervised, spread
+    from .experiments.common import spread
+    from .experiments.semisupervised import semisupervised
 
     if args.runs < 1:
         raise CVAEError("--runs must be at least 1")

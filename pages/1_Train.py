@@ -12,7 +12,7 @@ from cvae_core.stepper import STAGES, one_step
 from cvae_core.storage import checkpoint
 from cvae_core.training.defaults import model_defaults, training_defaults
 from cvae_core.training.recipe import Recipe, capabilities
-from cvae_core.training.service import LOST
+from cvae_core.training.service import RunState
 from ui import links, run_view, settings, sharing, step_view
 from ui.i18n import N_, _, error_text, translated
 from ui.own_data import own_data_panel
@@ -171,9 +171,9 @@ if start:
     except CVAEError as e:
         st.error(_("Cannot start: {reason}").format(reason=error_text(e)))
 if stop and run is not None:
-    ui.training.client().stop(run)
+    run.stop()
     st.rerun()
-if resume and run is not None and snap.state == LOST:  # a new run from its kept weights, in the new training process
+if resume and run is not None and snap.state == RunState.LOST:  # a new run from its kept weights, in the new training process
     try:
         meta = ui.state.session_models().get(run.id)
         ui.training.resume_lost(run, f"{meta.name if meta else 'run'}-resumed", meta.metadata if meta else {})
@@ -181,9 +181,9 @@ if resume and run is not None and snap.state == LOST:  # a new run from its kept
     except CVAEError as e:
         st.error(_("Cannot resume: {reason}").format(reason=error_text(e)))
 elif resume and run is not None:
-    ui.training.client().start(run)
+    run.start()
     st.rerun()
-if snap is not None and snap.state == LOST:
+if snap is not None and snap.state == RunState.LOST:
     st.warning(_(run_view.LOST_NOTE).format(step=snap.progress.step))
 
 
@@ -216,7 +216,7 @@ def live_view():
     if refresh is not None and ui.training.refresh_drifted(refresh, ui.training.live_refresh_seconds(load)):
         st.rerun(scope="app")  # visitors came or left: refresh at the period the server's load asks for now
     snap = run.snapshot
-    if not snap.active and ui.state.shown_state("train") in ("queued", "training"):
+    if not snap.active and ui.state.shown_state("train") in (RunState.QUEUED, RunState.TRAINING):
         ui.state.note_shown_state("train", snap.state)
         st.rerun(scope="app")  # training ended: the buttons, the save panel and the interactive curves change
     ui.state.note_shown_state("train", snap.state)
@@ -227,7 +227,7 @@ def live_view():
 
 live_view()
 
-if run is not None and not snap.progress.done and not snap.error and snap.state != LOST:
+if run is not None and not snap.progress.done and not snap.error and snap.state != RunState.LOST:
     # β while the run trains, under the KL bars it moves (posterior collapse within seconds, and back)
     shown_beta = ui.state.sent_beta(run.id)
     if shown_beta is None:
@@ -249,13 +249,13 @@ if run is not None and not snap.progress.done and not snap.error and snap.state 
         )
     if live_beta != shown_beta:
         try:
-            ui.training.client().set_beta(run, live_beta)
+            run.set_beta(live_beta)
             ui.state.note_sent_beta(run.id, live_beta)
         except CVAEError as e:
             st.error(error_text(e))
 
 # ---- share: a link that shows the run, live and read only (pages/7_Follow.py) -------------------------
-if run is not None and snap.state != LOST:
+if run is not None and snap.state != RunState.LOST:
     token = ui.state.share_token(run.id)
     if token is not None and sharing.shared_run(token) is None:
         token = None  # the server let it go (a restart)
@@ -275,7 +275,7 @@ if run is not None and snap.state != LOST:
                     st.error(_("This server shares as many runs as it can; try again later."))
     else:
         address = urlsplit(st.context.url or "")
-        link = urlunsplit((address.scheme or "http", address.netloc, "/Follow", urlencode({"run": token}), ""))
+        link = urlunsplit((address.scheme or "http", address.netloc, ui.page("follow").address, urlencode({"run": token}), ""))
         if share_column.button(_("Stop sharing"), icon=":material/link_off:", key="train_unshare", help=_("The link then shows nothing.")):
             sharing.unshare(token)
             ui.state.note_share(run.id, None)

@@ -114,6 +114,6 @@ with right:
         ui.show_digits([x, model.reconstruct(x, y if model.uses_label else None)], ncol=2, scale=4, caption=_("digit · reconstruction"))
         if st.button(_("Open in Draw"), help=_("Classify and restyle this digit on the Draw page.")):
             ui.state.choose_digit(x)
-            st.switch_page("pages/3_Draw.py")
+            st.switch_page(ui.page("draw").file)
     else:
         st.info(_("Click a dot (or drag a box around some) to see that digit and its reconstruction."))

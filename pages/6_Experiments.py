@@ -8,22 +8,21 @@ import torch
 
 import ui
 from cvae_core.errors import CheckpointError
-from cvae_core.experiments import (
-    LIVE_EXPERIMENTS,
+from cvae_core.experiments.live import LIVE_EXPERIMENTS
+from cvae_core.experiments.quadrants import quadrant_baseline_of, showcase
+from cvae_core.experiments.shipped import load_shipped, shipped_results
+from cvae_core.references import PYRO_QUADRANTS, PYRO_QUADRANTS_LABEL, PYRO_SEMI_SUPERVISED, SEMI_SUPERVISED, SOHN_QUADRANTS_NOTE
+from cvae_core.storage.checkpoint import Checkpoint
+from cvae_core.training.service import RunState
+from ui import experiment_view
+from ui.experiment_view import (
     kingma_differences,
     kingma_rows,
-    load_shipped,
-    quadrant_baseline_of,
     quadrant_bound_rows,
     quadrant_mc_gap_rows,
     quadrant_rows,
     semisupervised_rows,
-    shipped_results,
-    showcase,
 )
-from cvae_core.references import PYRO_QUADRANTS, PYRO_QUADRANTS_LABEL, PYRO_SEMI_SUPERVISED, SEMI_SUPERVISED, SOHN_QUADRANTS_NOTE
-from cvae_core.storage.checkpoint import Checkpoint
-from ui import experiment_view
 from ui.i18n import N_, _
 
 ui.setup_page(
@@ -164,7 +163,7 @@ with quad_tab:
                 shown[f"quadrants-{findings['given']}"] = findings  # the running one's networks so far
             if shown:
                 st.dataframe(translated_keys(quadrant_rows(shown)), hide_index=True, width="stretch")
-            if snap.state == "done" and findings is not None:
+            if snap.state == RunState.DONE and findings is not None:
                 completions = run.showcase(x, seed=index)
                 if completions is not None:
                     caption = _(
@@ -282,7 +281,7 @@ with semi_tab:
         def semisupervised_job(run, snap):
             findings, live = experiment_view.findings("semisupervised", snap, key=lambda f: (f["model"], f["labels"]))
             rows = list(live.values())
-            if findings is not None and snap.state != "done":
+            if findings is not None and snap.state != RunState.DONE:
                 rows.append(findings)  # the running one: its baseline first, then M2 when it ends
             if rows:
                 st.dataframe([{_(title): r.get(k, "…") for k, title in LIVE_COLUMNS.items()} for r in rows], hide_index=True)

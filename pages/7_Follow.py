@@ -31,7 +31,7 @@ def follow() -> None:
     if run is None:
         st.info(_("Its owner stopped sharing this run."))
         return
-    ui.training.client().heartbeat(run)  # followers count as presence: the hall's view does not pause
+    run.beat()  # followers count as presence: the hall's view does not pause
     snap = run.snapshot
     if snap.error:
         st.error(translated(snap.error_template, snap.error_fields, snap.error))

@@ -3,28 +3,29 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from cvae_core.experiments import shipped_results
+from cvae_core.experiments.shipped import shipped_results
 from cvae_core.models import ModelConfig, build_model
 from cvae_core.storage.checkpoint import Checkpoint
 from ui.frame import PAGES
+from ui.frame import page as ui_page
 
 from .conftest import ROOT, wait_until
 
 TIMEOUT = 120  # torch makes the first run slow; AppTest's default of 3 s is too short
 
 
-def page(path: str) -> AppTest:
-    """The app as `streamlit run app.py` serves it, opened on `path` (page links resolve from app.py)."""
+def page(key: str) -> AppTest:
+    """The app as `streamlit run app.py` serves it, opened on the page `key` names in ui.frame.PAGES (page links resolve
+    from app.py)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    if path != "app.py":
-        at.switch_page(path)
+    if key != "home":
+        at.switch_page(ui_page(key).file)
     return at
 
 
@@ -78,7 +79,7 @@ def all_sent_as_png(at: AppTest) -> bool:
 
 
 def test_home_shows_every_variant():
-    at = page("app.py").run()
+    at = page("home").run()
     no_exceptions(at)
     assert len(at.get("graphviz_chart")) == 6
     assert len(at.latex) == 6
@@ -89,7 +90,7 @@ def test_home_shows_every_variant():
     assert "Bayes' rule over p(x|y)" in table and "its prediction p(y|x)" in table  # each accuracy names its kind
     links = {link.proto.label: link.proto.page for link in at.main.get("page_link")}  # the first visit's three things to try
     assert links == {"Draw a digit": "Draw", "Train a model": "Train", "Move the dials": "Generate"}  # page names, as in the URL
-    for target in (path for path, _title, _icon in PAGES if Path(path).stem.split("_", 1)[-1] in links.values()):
+    for target in (p.file for p in PAGES if p.address.lstrip("/") in links.values()):
         at.switch_page(target).run()
         no_exceptions(at)
 
@@ -151,20 +152,20 @@ def test_after_the_home_page_the_models_and_the_training_process_are_ready():
 
 
 def test_presenter_mode_hides_the_server_details_and_keeps_to_links():
-    at = page("app.py").run()
+    at = page("home").run()
     assert [m.label for m in at.metric] == ["Training runs in memory", "Training now", "Server memory", "Trains on"]
     at.toggle(key="presenter").set_value(True).run()
     no_exceptions(at)
     assert not at.metric and at.query_params["presenter"] == "1"  # server internals are not for an audience
     assert all(link.proto.query_string == "presenter=1" for link in at.sidebar.get("page_link"))
-    again = page("app.py")
+    again = page("home")
     again.query_params["presenter"] = "1"  # a bookmark
     again.run()
     assert again.toggle(key="presenter").value and not again.metric
 
 
 def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
-    at = page("pages/1_Train.py").run()
+    at = page("train").run()
     no_exceptions(at)
     assert any("Press **Start**" in i.value for i in at.info)
     at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
@@ -177,7 +178,7 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     assert "epoch" in at.get("progress")[0].proto.text
     assert images(at), "no sample grid"
     # the model is on the other pages while it trains, marked so
-    at.switch_page("pages/2_Generate.py").run()
+    at.switch_page(ui_page("generate").file).run()
     no_exceptions(at)
     picked = at.selectbox(key="model")
     assert picked.value == run.id and picked.format_func(run.id) == "cvae2-run1 (this session, still training)"
@@ -190,7 +191,7 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     next(b for b in at.button if b.label == "Take the newest weights").click().run()
     no_exceptions(at)
     assert at.session_state["explorer_pins"][run.id][0] != pinned
-    at.switch_page("pages/1_Train.py").run()
+    at.switch_page(ui_page("train").file).run()
     next(b for b in at.button if b.label == "Stop").click().run()
     no_exceptions(at)
     wait_until(lambda: run.snapshot.state == "paused")
@@ -220,13 +221,13 @@ def test_the_train_page_draws_before_the_training_process_is_up(monkeypatch):
 
     monkeypatch.setattr(ui.training, "_client", None)
     monkeypatch.setattr(ui.training, "client", not_up_yet)
-    at = page("pages/1_Train.py").run()
+    at = page("train").run()
     no_exceptions(at)
     assert any("Press **Start**" in i.value for i in at.info)
 
 
 def test_a_train_link_sets_the_settings_and_the_address_follows_them():
-    at = page("pages/1_Train.py")
+    at = page("train")
     at.query_params.update({"variant": "cvae2", "latent": "8", "epochs": "12", "lr": "0.001", "beta": "1.5", "seed": "7"})
     at.run()
     no_exceptions(at)
@@ -241,7 +242,7 @@ def test_a_train_link_sets_the_settings_and_the_address_follows_them():
     assert at.select_slider(key="train_lr").value == 1e-3 and at.slider(key="train_kl_start").value == 0.0
     assert at.query_params["variant"] == "cvae3"
 
-    bad = page("pages/1_Train.py")
+    bad = page("train")
     bad.query_params.update({"variant": "cvae9", "latent": "7", "epochs": "100000", "seed": "3"})
     bad.run()
     no_exceptions(bad)
@@ -258,7 +259,7 @@ def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_pa
     import cvae_core.data as data
 
     monkeypatch.setitem(data.SOURCES, "kmnist", dataclasses.replace(data.SOURCES["kmnist"], mirrors=("http://127.0.0.1:9/",)))
-    at = page("pages/1_Train.py").run()
+    at = page("train").run()
     at.selectbox[1].set_value("kmnist").run()
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
@@ -269,7 +270,7 @@ def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_pa
 def test_generate_mounts_the_sessions_model_in_the_browser_and_its_reports_become_the_pages_settings(session_model):
     """The explorer decodes in the browser (tests/test_decoder_browser.py checks the digit itself); the page sends it
     the session's model and takes its reports: the label and temperature then redraw the grid below."""
-    at = page("pages/2_Generate.py")
+    at = page("generate")
     give(at, session_model, prefer="tiny-cvae1")
     at.run()
     no_exceptions(at)
@@ -286,7 +287,7 @@ def test_generate_mounts_the_sessions_model_in_the_browser_and_its_reports_becom
 
 
 def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defaults():
-    at = page("pages/2_Generate.py")
+    at = page("generate")
     at.query_params.update({"model": "cvae2", "label": "7", "z": "1.5,-0.5", "t": "0.5"})
     at.run()
     no_exceptions(at)
@@ -298,12 +299,12 @@ def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defau
     link = {k: at.query_params[k] for k in at.query_params}
     assert link["model"] == "cvae2" and link["label"] == "7" and link["t"] == "0.5" and link["z"].startswith("1.5,-0.5,2")
 
-    again = page("pages/2_Generate.py")  # the link opened in another browser opens the explorer at the same digit
+    again = page("generate")  # the link opened in another browser opens the explorer at the same digit
     again.query_params.update(link)
     again.run()
     assert explorer(again)[1]["z"][:3] == [1.5, -0.5, 2.0] and explorer(again)[1]["label"] == 7
 
-    bad = page("pages/2_Generate.py")
+    bad = page("generate")
     bad.query_params.update({"model": "../../etc/passwd", "label": "12", "z": "0.5,nan", "t": "0.25"})
     bad.run()
     no_exceptions(bad)
@@ -315,7 +316,7 @@ def test_a_generate_link_round_trips_and_a_bad_link_gets_a_message_and_the_defau
 
 
 def test_a_report_the_browser_could_forge_is_checked_before_it_is_kept():
-    at = page("pages/2_Generate.py").run()
+    at = page("generate").run()
     meta, _start, _key = explorer(at)
     report(at, z=["x"] * meta["latent_dim"], label=99, temperature=1e9)
     no_exceptions(at)
@@ -324,7 +325,7 @@ def test_a_report_the_browser_could_forge_is_checked_before_it_is_kept():
 
 def test_generate_explains_the_unlabelled_vae():
     model = build_model(ModelConfig(variant="vae", latent_dim=2, hidden=32)).eval()
-    at = page("pages/2_Generate.py")
+    at = page("generate")
     give(at, {"tiny-vae": Checkpoint(model, {"variant": "vae"})}, prefer="tiny-vae")
     at.run()
     no_exceptions(at)
@@ -353,7 +354,7 @@ def readers(session_model):
 
 
 def test_draw_classifies_and_restyles_a_drawn_digit(readers, held_out):
-    at = page("pages/3_Draw.py")
+    at = page("draw")
     give(at, readers, prefer="tiny-cvae1")
     at.session_state["drawn_digit"] = held_out.images[3].view(28, 28).numpy()
     at.run()
@@ -365,7 +366,7 @@ def test_draw_classifies_and_restyles_a_drawn_digit(readers, held_out):
 
 
 def test_draw_reads_an_uploaded_photo_of_dark_ink(readers, held_out):
-    at = page("pages/3_Draw.py")
+    at = page("draw")
     give(at, readers)
     at.run()
     assert any("Draw a digit or upload" in i.value for i in at.info)
@@ -379,7 +380,7 @@ def test_draw_reads_an_uploaded_photo_of_dark_ink(readers, held_out):
 def test_draw_shows_each_step_of_reading_a_phone_photo(readers, held_out):
     from .photos import make_photo
 
-    at = page("pages/3_Draw.py")
+    at = page("draw")
     give(at, readers)
     at.run()
     shot = make_photo(held_out.images[5].view(28, 28).numpy(), int(held_out.labels[5]), np.random.default_rng(0))
@@ -402,7 +403,7 @@ def test_draw_shows_each_step_of_reading_a_phone_photo(readers, held_out):
 def test_draw_explains_bad_uploads(readers, name, data, message):
     import numpy as np
 
-    at = page("pages/3_Draw.py")
+    at = page("draw")
     give(at, readers)
     at.run()
     at.file_uploader[0].set_value((name, data if data is not None else _png(np.ones((40, 40))), "image/png")).run()
@@ -412,7 +413,7 @@ def test_draw_explains_bad_uploads(readers, name, data, message):
 
 def test_latent_space_plots_and_cvae1_priors(session_model):
     model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=32)).eval()
-    at = page("pages/4_Latent_space.py")
+    at = page("latent")
     give(at, {"tiny-2d": Checkpoint(model, {"variant": "cvae1"})}, prefer="tiny-2d")
     at.run()
     no_exceptions(at)
@@ -427,7 +428,7 @@ def test_latent_space_plots_and_cvae1_priors(session_model):
 
 
 def test_compare_measures_every_model_and_offers_csv(readers):
-    at = page("pages/5_Compare.py")
+    at = page("compare")
     give(at, readers)
     at.run()
     no_exceptions(at)
@@ -450,7 +451,7 @@ def test_compare_measures_every_model_and_offers_csv(readers):
 
 
 def test_experiments_page_opens_on_the_shipped_results_without_training(held_out):
-    at = page("pages/6_Experiments.py").run()
+    at = page("experiments").run()
     no_exceptions(at)
     assert "quadrant_results" not in at.session_state and "m2_results" not in at.session_state  # nothing trained
     missing = [w.value for w in at.warning if "earlier protocol" not in w.value]  # a pending re-run is said, not missing
@@ -472,17 +473,16 @@ def test_experiments_page_opens_on_the_shipped_results_without_training(held_out
 
 def finish(run) -> None:
     """Wait for a run to end, beating its heartbeat as an open tab's page would."""
-    import ui.training
 
     def ended():
-        ui.training.client().heartbeat(run)
+        run.beat()
         return not run.snapshot.active
 
     wait_until(ended, timeout=600)
 
 
 def test_experiments_page_retrains_the_quadrant_experiment_as_a_job_of_the_training_service():
-    at = page("pages/6_Experiments.py").run()
+    at = page("experiments").run()
     at.select_slider[0].set_value(2)  # epochs
     at.select_slider[1].set_value(500)  # test digits
     next(b for b in at.button if b.label == "Train the NN and both CVAEs").click().run()
@@ -507,9 +507,8 @@ def test_experiments_page_retrains_the_quadrant_experiment_as_a_job_of_the_train
 
 
 def test_a_strangers_experiments_page_sees_nothing_of_my_retrain_and_stopping_theirs_leaves_mine_running():
-    import ui.training
 
-    mine, theirs = page("pages/6_Experiments.py").run(), page("pages/6_Experiments.py").run()
+    mine, theirs = page("experiments").run(), page("experiments").run()
     next(b for b in mine.button if b.label == "Train the NN and both CVAEs").click().run()
     run = mine.session_state["live_experiments"]["quadrants"]
     theirs.run()
@@ -520,14 +519,14 @@ def test_a_strangers_experiments_page_sees_nothing_of_my_retrain_and_stopping_th
     next(b for b in theirs.button if b.label == "Train the NN and both CVAEs").click().run()  # they start their own, then stop it
     next(b for b in theirs.button if b.key == "quadrants-stop").click().run()
     wait_until(lambda: theirs.session_state["live_experiments"]["quadrants"].snapshot.state == "paused")
-    ui.training.client().heartbeat(run)
+    run.beat()
     assert run.snapshot.state in ("queued", "training")  # mine goes on
     assert theirs.session_state["live_experiments"]["quadrants"].id != run.id
-    ui.training.client().stop(run)
+    run.stop()
 
 
 def test_experiments_page_retrains_m2_and_adds_it_to_the_sessions_models():
-    at = page("pages/6_Experiments.py").run()
+    at = page("experiments").run()
     slider = next(s for s in at.select_slider if s.key == "m2_epochs")
     slider.set_value(2).run()
     next(b for b in at.button if b.label == "Train it and the baseline").click().run()
@@ -553,7 +552,7 @@ def test_a_checkpoint_upload_goes_through_the_safe_loader():
     from cvae_core.storage import checkpoint
 
     model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=32))
-    at = page("pages/2_Generate.py").run()
+    at = page("generate").run()
     uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
     uploader.set_value(("evil.safetensors", pickle.dumps({"a": 1}), "application/octet-stream")).run()
     no_exceptions(at)
@@ -571,7 +570,7 @@ def test_two_uploads_with_the_same_file_name_are_two_models():
     from cvae_core.storage import checkpoint
 
     first, second = (build_model(ModelConfig(variant="cvae2", latent_dim=2, hidden=32), seed=s) for s in (0, 1))
-    at = page("pages/2_Generate.py").run()
+    at = page("generate").run()
     for model in (first, second):
         uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
         uploader.set_value(("model.safetensors", checkpoint.to_bytes(model), "application/octet-stream")).run()
@@ -614,7 +613,7 @@ def test_two_visitors_with_same_named_models_each_see_their_own_embedding():
     shown = []
     for seed in (0, 1):  # two visitors, one after the other, in one server process (one cache)
         model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=64), seed=seed).eval()
-        at = page("pages/4_Latent_space.py")
+        at = page("latent")
         give(at, {"cvae1-run1": Checkpoint(model, {"variant": "cvae1"})}, prefer="cvae1-run1")
         at.run()
         no_exceptions(at)
@@ -630,7 +629,7 @@ def test_two_visitors_with_same_named_models_each_see_their_own_embedding():
 
 def test_every_digit_image_has_a_text_alternative(session_model):
     """A screen reader hears what a grid shows: Generate's grid (and every other show_digits grid) carries alt text."""
-    at = page("pages/2_Generate.py")
+    at = page("generate")
     give(at, session_model, prefer="tiny-cvae1")
     at.run()
     no_exceptions(at)

@@ -73,7 +73,7 @@ def test_a_browsers_key_survives_the_xsrf_cookies_fresh_mask_and_differs_between
     not. The reload register keys on the token; a malformed cookie gives no key rather than a guessable one."""
     import os
 
-    from ui.state import xsrf_token
+    from ui.reload import xsrf_token
 
     def cookie(token: bytes) -> str:
         mask = os.urandom(4)

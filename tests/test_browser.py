@@ -24,10 +24,7 @@ SHOTS = Path(os.environ.get("CVAE_SCREENSHOTS", ROOT / "test-artifacts" / "scree
 SERVER_PIDS: dict[str, int] = {}  # URL -> process id
 SIDEBAR_LINKS = '[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]'
 # address -> the heading the page opens on: the sidebar's pages (ui.frame.PAGES), home's heading being the app's name
-PAGES = {
-    ("" if path == "app.py" else Path(path).stem.split("_", 1)[1]): ("CVAE Lab" if path == "app.py" else title)
-    for path, title, _icon in frame.PAGES
-}
+PAGES = {p.address.lstrip("/"): ("CVAE Lab" if p.key == "home" else p.title) for p in frame.PAGES if p.listed}
 
 
 LOCALES = {"en": "en-US", "zh_Hans": "zh-CN"}  # the language a browser with this locale gets
@@ -347,7 +344,7 @@ def _home_count(browser, url: str, metric: str) -> int:
 
 
 def test_a_reload_gets_back_its_own_runs_and_no_other_browsers(server, browser):
-    """The reload register (ui.state.keep_across_reload) keys on a hash of each browser's own secret cookie: a reload
+    """The reload register (ui.reload.keep_across_reload) keys on a hash of each browser's own secret cookie: a reload
     finds the run it started; another browser, reloading too, finds nothing of it, and its own run stays its own."""
     owner, stranger = (browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(2))
     try:

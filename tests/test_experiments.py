@@ -4,25 +4,13 @@ import pytest
 import torch
 
 from cvae_core.data import Dataset, hide_labels
-from cvae_core.experiments import (
-    SHIPPED_DIR,
-    SHIPPED_MODELS,
-    QuadrantBaseline,
-    kept_code,
-    load_shipped,
-    logistic_regression_accuracy,
-    quadrant_baseline_of,
-    quadrant_rows,
-    quadrants,
-    semisupervised,
-    semisupervised_rows,
-    shipped_results,
-    spread,
-    train_m1,
-    with_weights,
-)
+from cvae_core.experiments.common import spread, with_weights
+from cvae_core.experiments.quadrants import QuadrantBaseline, quadrant_baseline_of, quadrants
+from cvae_core.experiments.semisupervised import kept_code, logistic_regression_accuracy, semisupervised, train_m1
+from cvae_core.experiments.shipped import SHIPPED_DIR, SHIPPED_MODELS, load_shipped, shipped_results
 from cvae_core.models import ModelConfig, build_model
 from cvae_core.training.engine import TrainConfig, Trainer
+from ui.experiment_view import quadrant_rows, semisupervised_rows
 
 
 def small(dataset: Dataset, n: int) -> Dataset:

@@ -1,7 +1,7 @@
 """Fair per visitor: training time is shared between owners (a browser's key), then between an owner's runs, and an
 owner has at most three runs training at once. Counted by the service (its steps per owner), not by a clock."""
 
-from cvae_core.training.service import MAX_TRAINING_PER_OWNER, QUEUED, TRAINING, TrainingService
+from cvae_core.training.service import MAX_TRAINING_PER_OWNER, RunState, TrainingService
 
 from .test_service import small_run, wait_for
 
@@ -43,12 +43,12 @@ def test_the_fourth_run_of_one_owner_queues_behind_its_own_while_a_strangers_tra
     try:
         for run in mine:
             service.start(run)
-        wait_for(lambda: sum(r.snapshot.state == TRAINING for r in mine) == MAX_TRAINING_PER_OWNER)
+        wait_for(lambda: sum(r.snapshot.state == RunState.TRAINING for r in mine) == MAX_TRAINING_PER_OWNER)
         service.start(theirs)
-        wait_for(lambda: theirs.snapshot.state == TRAINING)
+        wait_for(lambda: theirs.snapshot.state == RunState.TRAINING)
         for run in [*mine, theirs]:
             service.heartbeat(run)
-        assert [r.snapshot.state for r in mine].count(QUEUED) == 1  # a lane is free, but not for a fourth of mine
+        assert [r.snapshot.state for r in mine].count(RunState.QUEUED) == 1  # a lane is free, but not for a fourth of mine
         assert service.load()["training"] == MAX_TRAINING_PER_OWNER + 1
     finally:
         for run in [*mine, theirs]:

@@ -4,7 +4,7 @@ nobody follows go, and the host's share is never refused; only the session that 
 
 import pytest
 
-from cvae_core.training.ray_backend import IDLE_SHARE_SECONDS, MAX_HOST_SHARES, MAX_SHARES, MAX_SHARES_PER_OWNER, ShareBoard
+from cvae_core.serving.shares import IDLE_SHARE_SECONDS, MAX_HOST_SHARES, MAX_SHARES, MAX_SHARES_PER_OWNER, ShareBoard
 
 from .test_app import no_exceptions, page
 
@@ -63,7 +63,7 @@ def enter(at, key: str):
 
 
 def test_only_the_session_that_enters_the_hosts_key_has_the_powers(host_key):
-    stranger, host = page("app.py").run(), page("app.py").run()
+    stranger, host = page("home").run(), page("home").run()
     no_exceptions(stranger)
     stranger.sidebar.toggle(key="presenter").set_value(True)
     stranger = stranger.run()
@@ -79,7 +79,7 @@ def test_only_the_session_that_enters_the_hosts_key_has_the_powers(host_key):
 
 
 def test_wrong_keys_are_limited_per_session(host_key):
-    at = page("app.py").run()
+    at = page("home").run()
     for _ in range(5):
         at = enter(at, "wrong key")
     at = enter(at, host_key)  # even the right key waits a minute after five wrong ones
@@ -92,5 +92,5 @@ def test_without_a_host_key_set_the_sidebar_offers_none(monkeypatch):
     monkeypatch.delenv("CVAE_HOST_KEY", raising=False)
     monkeypatch.delenv("CVAE_HOST_KEY_FILE", raising=False)
     host.configured_key.cache_clear()
-    at = page("app.py").run()
+    at = page("home").run()
     assert not [t for t in at.sidebar.text_input if t.key == "host_key_entry"]

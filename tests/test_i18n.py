@@ -147,7 +147,7 @@ def app_in(language: str, path: str) -> AppTest:
 
 def test_every_page_renders_in_chinese(chinese):
     translate = gettext.GNUTranslations(MO.open("rb")).gettext
-    for path, title, _icon in PAGES:
+    for path, title in ((p.file, p.title) for p in PAGES if p.listed):
         at = app_in(CHINESE, path).run()
         assert not at.exception, (path, [e.value for e in at.exception])
         labels = [link.proto.label for link in at.sidebar.get("page_link")]

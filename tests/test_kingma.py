@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cvae_core import kingma as K
-from cvae_core.experiments import estimates_by_k, paired_se
+from cvae_core.experiments.quadrant_bounds import estimates_by_k, paired_se
 
 
 def clusters(n_per_class: int, dim: int = 6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,7 +114,7 @@ def test_published_semi_supervised_figures_are_points_per_label_count_each_sayin
 
 
 def test_our_quadrant_rows_hold_no_published_figure_and_the_bound_rows_read_a_bounds_file():
-    from cvae_core.experiments import quadrant_bound_rows, quadrant_mc_gap_rows, quadrant_rows
+    from ui.experiment_view import quadrant_bound_rows, quadrant_mc_gap_rows, quadrant_rows
 
     earlier = {"given": 1, "protocol": "binarized", "nn_ncll": 100.0, "n": 10,
                "cvae": {"none": {"ncll_mc": 90.0, "ncll_is": 80.0, "is_over_nn": 0.8}}, "reference_pyro": {"nn": 100.4, "cvae": 71.8}}  # fmt: skip
@@ -132,7 +132,7 @@ def test_our_quadrant_rows_hold_no_published_figure_and_the_bound_rows_read_a_bo
 
 
 def test_kingma_rows_carry_the_pixels_each_classifier_was_tested_on_and_the_paired_differences():
-    from cvae_core.experiments import kingma_differences, kingma_rows
+    from ui.experiment_view import kingma_differences, kingma_rows
 
     figure = {"mean": 0.9, "std": 0.01, "runs": 5}
     result = {"labels": 100, "m1m2_accuracy": figure, "m2_accuracy": figure, "baseline_mlp_600": figure,

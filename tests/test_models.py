@@ -186,7 +186,8 @@ def test_restyle_keeps_the_digit_under_its_own_label(trained, held_out, variant)
 
 def test_experiments_repeat_exactly_baselines_included(digits, held_out):
     from cvae_core.data import Dataset
-    from cvae_core.experiments import classification, quadrants
+    from cvae_core.experiments.classification import classification
+    from cvae_core.experiments.quadrants import quadrants
 
     test = Dataset(held_out.name, held_out.split, held_out.images[:100], held_out.labels[:100])
     first, second = (quadrants(1, digits, test, epochs=0.2, samples=3, hidden=32) for _ in range(2))

@@ -146,7 +146,9 @@ def test_dropout_keeps_the_expected_value(p):
 def test_an_experiment_trained_to_the_end_leaves_the_global_generator_as_it_found_it(experiment, digits, held_out):
     """Every draw of a plan -- its networks' steps, their choice on validation, the figures between them -- comes from a
     generator of its own, and its builds put the global generator back: a draw that escaped would show here."""
-    from cvae_core.experiments import classification, quadrants_plan, semisupervised_plan
+    from cvae_core.experiments.classification import classification
+    from cvae_core.experiments.quadrants import quadrants_plan
+    from cvae_core.experiments.semisupervised import semisupervised_plan
     from cvae_core.training.stages import run_plan
 
     train, validation, test = digits.subset(600), held_out.subset(100), held_out.take(slice(100, 200))

@@ -221,15 +221,15 @@ def test_pages_follow_a_model_of_the_sessions_own_data():
         at.session_state["own_data"] = (("test", False), "shapes.zip", own)
         return at.run()
 
-    compare = session("pages/5_Compare.py")
+    compare = session("compare")
     next(b for b in compare.button if b.label == "Measure all models").click().run()
     no_exceptions(compare)
     assert any("Your own data: shapes.zip" in m.value for m in compare.markdown)
     assert any("held-out tenth" in c.value for c in compare.caption)
-    generate = session("pages/2_Generate.py")
+    generate = session("generate")
     no_exceptions(generate)
     from .test_app import explorer
 
     assert explorer(generate)[0]["classes"] == list(SHAPES)  # the explorer's label pills name the classes
-    draw = session("pages/3_Draw.py")
+    draw = session("draw")
     no_exceptions(draw)

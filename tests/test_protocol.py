@@ -13,7 +13,8 @@ from cvae_core import cli
 from cvae_core.compare import measure, proposals_per_label
 from cvae_core.data import Dataset, binarize, load_dataset
 from cvae_core.errors import DatasetError
-from cvae_core.experiments import PlainClassifier, QuadrantBaseline
+from cvae_core.experiments.common import PlainClassifier
+from cvae_core.experiments.quadrants import QuadrantBaseline
 from cvae_core.models import ModelConfig, build_model
 from cvae_core.training.engine import TrainConfig, Trainer
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from cvae_core.serving import TrainingClient
 from cvae_core.training.engine import Trainer
-from cvae_core.training.process import TrainingClient
 from cvae_core.training.recipe import Recipe
-from cvae_core.training.service import AWAY, DONE, PAUSED, QUEUED, TRAINING
+from cvae_core.training.service import RunState
 from deploy.ray_nodes import RayNode
 
 from .conftest import wait_until
@@ -49,7 +49,7 @@ def client(cluster):
 def recipe(seed: int, epochs: float = 2.0) -> dict:
     return Recipe.from_settings(
         model={"variant": "cvae2", "hidden": 128, "latent_dim": 8}, train={"epochs": epochs, "seed": seed}
-    ).as_dict()
+    )
 
 
 def beat_until(client, handles, condition, timeout=120.0):
@@ -57,7 +57,7 @@ def beat_until(client, handles, condition, timeout=120.0):
 
     def check():
         for handle in handles:
-            client.heartbeat(handle)
+            handle.beat()
         return condition()
 
     wait_until(check, timeout=timeout, interval=0.3)
@@ -72,7 +72,7 @@ def test_trainer_state_continues_elsewhere(digits):
     first = settings.trainer(digits.subset(1000), None)
     first.run(max_steps=7)
     second: Trainer = settings.trainer(digits.subset(1000), None)
-    second.restore(first.state())
+    second.take_over(first.handover())
     for global_seed, trainer in enumerate((first, second)):
         torch.manual_seed(global_seed)
         trainer.run(max_steps=5)
@@ -85,8 +85,8 @@ def test_runs_train_on_both_nodes_as_they_do_locally(client):
     runs = [client.submit(recipe(seed)) for seed in range(3)]
     assert client.load()["backend"] == "ray" and client.load()["limit"] == 2  # one lane per CPU of the cluster
     # Three runs on two lanes: one waits its turn with its place, then fair share lets it in.
-    beat_until(client, runs, lambda: any(r.snapshot.state == QUEUED for r in runs) or all(r.snapshot.state == DONE for r in runs))
-    beat_until(client, runs, lambda: all(r.snapshot.state == DONE for r in runs), timeout=240)
+    beat_until(client, runs, lambda: any(r.snapshot.state == RunState.QUEUED for r in runs) or all(r.snapshot.state == RunState.DONE for r in runs))
+    beat_until(client, runs, lambda: all(r.snapshot.state == RunState.DONE for r in runs), timeout=240)
     assert client.load()["nodes"] == 2
     for run in runs:
         snapshot = run.snapshot
@@ -101,16 +101,16 @@ def test_runs_train_on_both_nodes_as_they_do_locally(client):
 
 def test_stop_resume_and_absence(client):
     run = client.submit(recipe(7, epochs=200.0))
-    beat_until(client, [run], lambda: run.snapshot.state == TRAINING and run.snapshot.progress.step > 20)
-    client.stop(run)
-    beat_until(client, [run], lambda: run.snapshot.state == PAUSED)
+    beat_until(client, [run], lambda: run.snapshot.state == RunState.TRAINING and run.snapshot.progress.step > 20)
+    run.stop()
+    beat_until(client, [run], lambda: run.snapshot.state == RunState.PAUSED)
     paused_at = run.snapshot.progress.step
     time.sleep(1.5)
     assert run.snapshot.progress.step == paused_at  # nothing trains a paused run
-    client.start(run)
+    run.start()
     beat_until(client, [run], lambda: run.snapshot.progress.step > paused_at + 20)
-    wait_until(lambda: run.snapshot.state == AWAY, timeout=30, interval=0.3)  # no heartbeat: the run pauses itself
-    client.stop(run)
+    wait_until(lambda: run.snapshot.state == RunState.AWAY, timeout=30, interval=0.3)  # no heartbeat: the run pauses itself
+    run.stop()
 
 
 def test_a_shared_run_is_followed_from_another_replica(cluster, client):
@@ -122,7 +122,7 @@ def test_a_shared_run_is_followed_from_another_replica(cluster, client):
     try:
         run = client.submit(recipe(30, epochs=300.0))
         beat_until(client, [run], lambda: run.snapshot.version > 2)
-        token = client.share(run)["token"]
+        token = run.share()["token"]
         followed = other.follow(token)
         assert followed is not None and other.follow(token) is followed and not hasattr(followed, "stop")
         assert other.follow(token[:-2] + "xx") is None and other.follow("made-up-token-names-nothing") is None
@@ -133,15 +133,15 @@ def test_a_shared_run_is_followed_from_another_replica(cluster, client):
         # reads on the other server keep the run training, and it sees the grid change.
         started = time.monotonic()
         while time.monotonic() - started < 9:
-            other.heartbeat(followed)
+            followed.beat()
             time.sleep(0.5)
-        assert run.snapshot.state == TRAINING and followed.snapshot.state == TRAINING
+        assert run.snapshot.state == RunState.TRAINING and followed.snapshot.state == RunState.TRAINING
         assert followed.model() is not None and followed.model_version > version
         rows = followed.snapshot.history  # the curves travel too, row by row
         assert rows and [r["step"] for r in rows] == [r["step"] for r in run.snapshot.history[: len(rows)]]
         client.unshare(token)
         wait_until(lambda: other.follow(token) is None, timeout=5, interval=0.3)
-        client.stop(run)
+        run.stop()
     finally:
         other.close()
 
@@ -153,11 +153,11 @@ def test_a_node_that_joins_serves_visitors_without_a_restart(cluster, client):
     try:
         wait_until(lambda: client.load()["limit"] == 3, timeout=60, interval=0.5)  # its CPU is a lane within seconds
         runs = [client.submit(recipe(30 + seed, epochs=500.0)) for seed in range(3)]
-        beat_until(client, runs, lambda: all(r.snapshot.state == TRAINING and r.snapshot.progress.step > 5 for r in runs), timeout=180)
+        beat_until(client, runs, lambda: all(r.snapshot.state == RunState.TRAINING and r.snapshot.progress.step > 5 for r in runs), timeout=180)
         assert client.load()["training"] == 3 and client.load()["nodes"] == 3  # three visitors at once, one per node
         for run in runs:
-            client.stop(run)
-        beat_until(client, runs, lambda: all(r.snapshot.state == PAUSED for r in runs))
+            run.stop()
+        beat_until(client, runs, lambda: all(r.snapshot.state == RunState.PAUSED for r in runs))
     finally:
         joined.stop()
     # Gone again: counted out once the cluster knows (its lane waits for a node to take its place).
@@ -167,7 +167,7 @@ def test_a_node_that_joins_serves_visitors_without_a_restart(cluster, client):
 def test_a_lost_node_costs_its_run_a_resume_and_no_one_else_anything(cluster, client):
     _, worker = cluster
     runs = [client.submit(recipe(10 + seed, epochs=500.0)) for seed in range(2)]
-    beat_until(client, runs, lambda: all(r.snapshot.state == TRAINING and r.snapshot.progress.step > 20 for r in runs))
+    beat_until(client, runs, lambda: all(r.snapshot.state == RunState.TRAINING and r.snapshot.progress.step > 20 for r in runs))
     assert client.load()["nodes"] == 2
     worker.kill()
     steps = [r.snapshot.progress.step for r in runs]
@@ -176,6 +176,6 @@ def test_a_lost_node_costs_its_run_a_resume_and_no_one_else_anything(cluster, cl
     assert all(r.snapshot.error == "" for r in runs)
     # ... and the server keeps answering and starting runs.
     late = client.submit(recipe(20, epochs=1.0))
-    beat_until(client, [*runs, late], lambda: late.snapshot.state == DONE, timeout=120)
+    beat_until(client, [*runs, late], lambda: late.snapshot.state == RunState.DONE, timeout=120)
     for run in runs:
-        client.stop(run)
+        run.stop()

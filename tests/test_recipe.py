@@ -24,7 +24,7 @@ def test_a_recipe_fills_in_the_variants_defaults_and_survives_the_pipe(variant):
         assert getattr(run.model, key) == value, key
     for key, value in {**training_defaults(variant), "epochs": 2.0}.items():
         assert getattr(run.train, key) == value, key
-    assert Recipe.from_dict(run.as_dict()) == run  # what the training process rebuilds is what was sent
+    assert Recipe.from_wire(run.to_wire()) == run  # what the training process rebuilds is what was sent
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def started() -> object:
-    at = page("pages/1_Train.py").run()
+    at = page("train").run()
     at.selectbox[0].set_value("cvae2").run()
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
@@ -90,7 +90,7 @@ def test_a_ray_cluster_that_cannot_be_reached_gives_way_to_the_servers_own_proce
     try:
         client = ui.training.client()
         assert ui.training.fell_back() and client.alive() and client.load()["backend"] == "local"
-        home = page("app.py").run()
+        home = page("home").run()
         no_exceptions(home)
         assert any("cannot be reached" in w.value for w in home.warning)
     finally:

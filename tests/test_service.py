@@ -13,7 +13,7 @@ from PIL import Image
 from cvae_core.images import gif_bytes
 from cvae_core.models import ModelConfig, build_model
 from cvae_core.training.engine import TrainConfig, Trainer
-from cvae_core.training.service import AWAY, DONE, FAILED, PAUSED, QUEUED, TRAINING, Filmstrip, LocalLane, TrainingRun, TrainingService
+from cvae_core.training.service import Filmstrip, LocalLane, RunState, TrainingRun, TrainingService
 
 from .conftest import wait_until
 
@@ -42,7 +42,7 @@ def test_a_run_trains_in_the_background_to_the_end(service, digits):
     run = small_run(digits)
     service.start(run)
     snap = service.wait(run)
-    assert snap.state == DONE and snap.progress.done and snap.progress.step == run.trainer.total_steps
+    assert snap.state == RunState.DONE and snap.progress.done and snap.progress.step == run.trainer.total_steps
     assert [h["split"] for h in snap.history].count("train") >= 1
     assert snap.grid.shape == (20, 28, 28) and snap.version >= 1
     # the pages' copy holds the final weights, and is not the trainer's own module
@@ -54,7 +54,7 @@ def test_a_run_trains_in_the_background_to_the_end(service, digits):
 def test_a_snapshot_never_changes_after_it_is_published(service, digits):
     run = small_run(digits, epochs=6.0)
     service.start(run)
-    wait_for(lambda: run.snapshot.model is not None and run.snapshot.state == TRAINING)
+    wait_for(lambda: run.snapshot.model is not None and run.snapshot.state == RunState.TRAINING)
     snap = run.snapshot
     frozen = {k: v.clone() for k, v in snap.model.state_dict().items()}
     history = len(snap.history)
@@ -69,22 +69,22 @@ def test_stop_pauses_and_resume_continues_to_the_same_end(service, digits):
     service.start(run)
     wait_for(lambda: run.snapshot.progress.step > 0)
     service.stop(run)
-    wait_for(lambda: run.snapshot.state == PAUSED)
+    wait_for(lambda: run.snapshot.state == RunState.PAUSED)
     paused_at = run.trainer.step
     time.sleep(0.3)
     assert run.trainer.step == paused_at < run.trainer.total_steps  # nothing trains while paused
     service.start(run)
-    assert service.wait(run).state == DONE and run.trainer.step == run.trainer.total_steps
+    assert service.wait(run).state == RunState.DONE and run.trainer.step == run.trainer.total_steps
 
 
 def test_a_diverging_run_fails_with_a_message_and_keeps_finite_weights(service, digits):
     run = small_run(digits, lr=10.0)  # Adam at lr 10 makes the loss non-finite
     service.start(run)
     snap = service.wait(run)
-    assert snap.state == FAILED and "NaN" in snap.error
+    assert snap.state == RunState.FAILED and "NaN" in snap.error
     assert all(torch.isfinite(p).all() for p in run.trainer.model.parameters())
     service.start(run)  # a failed run cannot be restarted by accident
-    assert run.snapshot.state == FAILED
+    assert run.snapshot.state == RunState.FAILED
 
 
 def test_a_run_whose_session_is_silent_stops_and_resumes_when_heard_again(digits):
@@ -92,13 +92,13 @@ def test_a_run_whose_session_is_silent_stops_and_resumes_when_heard_again(digits
     try:
         run = small_run(digits, epochs=50.0)
         service.start(run)  # starting counts as a heartbeat
-        wait_for(lambda: run.snapshot.state == AWAY, timeout=5)
+        wait_for(lambda: run.snapshot.state == RunState.AWAY, timeout=5)
         step = run.trainer.step
         time.sleep(0.2)
         assert run.trainer.step == step
         service.heartbeat(run)
         wait_for(lambda: run.trainer.step > step)
-        assert run.snapshot.state in (TRAINING, AWAY)
+        assert run.snapshot.state in (RunState.TRAINING, RunState.AWAY)
     finally:
         service.close()
 
@@ -114,12 +114,12 @@ def test_a_run_back_from_absence_goes_ahead_of_those_waiting(digits):
         def beat_others() -> bool:
             for run in others:
                 service.heartbeat(run)
-            return late.snapshot.state == AWAY
+            return late.snapshot.state == RunState.AWAY
 
         wait_for(beat_others, timeout=10)
         service.heartbeat(late)
-        assert late.snapshot.state == QUEUED and late.snapshot.ahead == 0
-        assert all(run.snapshot.state == TRAINING or run.snapshot.ahead >= 1 for run in others)
+        assert late.snapshot.state == RunState.QUEUED and late.snapshot.ahead == 0
+        assert all(run.snapshot.state == RunState.TRAINING or run.snapshot.ahead >= 1 for run in others)
     finally:
         service.close()
 
@@ -129,7 +129,7 @@ def test_waiting_runs_know_their_place_and_time_slicing_lets_everyone_train(serv
     for run in runs:
         service.start(run)
     # one slot: the first trains, the others wait in order
-    places = {run.id: run.snapshot.ahead for run in runs if run.snapshot.state == QUEUED}
+    places = {run.id: run.snapshot.ahead for run in runs if run.snapshot.state == RunState.QUEUED}
     assert sorted(places.values()) == list(range(len(places))) and len(places) >= 2
     assert service.load()["limit"] == 1
     # every run has trained before any of them finished: nobody waits for a long run to end
@@ -138,7 +138,7 @@ def test_waiting_runs_know_their_place_and_time_slicing_lets_everyone_train(serv
     assert not any(r.trainer.done for r in runs)
     for run in runs:
         service.wait(run)
-    assert all(run.snapshot.state == DONE for run in runs)
+    assert all(run.snapshot.state == RunState.DONE for run in runs)
     # the service counts every digit each run trained, across its turns (bench/ reads this for an exact aggregate)
     assert service.load()["digits"] == sum(run.trainer.samples for run in runs) > 0
 
@@ -152,9 +152,9 @@ def test_a_stranger_stopping_their_run_does_not_touch_mine(service, digits):
         service.start(theirs)
         service.stop(theirs)
     service.start(wild)
-    assert service.wait(mine).state == DONE and mine.trainer.step == mine.trainer.total_steps
-    assert service.wait(wild).state == FAILED
-    assert theirs.snapshot.state == PAUSED
+    assert service.wait(mine).state == RunState.DONE and mine.trainer.step == mine.trainer.total_steps
+    assert service.wait(wild).state == RunState.FAILED
+    assert theirs.snapshot.state == RunState.PAUSED
 
 
 def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(digits):
@@ -175,9 +175,9 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
                 service.set_beta(theirs, 4.0)
                 wait_for(lambda: theirs.trainer.step > 0)
                 assert not mine.trainer.done  # they took turns
-            assert service.wait(mine, timeout=300).state == DONE
+            assert service.wait(mine, timeout=300).state == RunState.DONE
             if beside:
-                assert service.wait(theirs, timeout=300).state == DONE
+                assert service.wait(theirs, timeout=300).state == RunState.DONE
             return [t.clone() for t in mine.trainer.model.state_dict().values()]
         finally:
             service.close()
@@ -206,7 +206,7 @@ def test_lanes_added_while_serving_take_the_runs_that_wait(digits):
 # ---- the service in its own process, as the app uses it ----------------------------------------
 @pytest.fixture(scope="module")
 def client():
-    from cvae_core.training.process import TrainingClient
+    from cvae_core.serving import TrainingClient
 
     c = TrainingClient(max_concurrent=1)
     yield c
@@ -218,12 +218,12 @@ def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
 
     return Recipe(
         ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset
-    ).as_dict()
+    )
 
 
 def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client):
     run = client.submit(tiny_recipe())
-    wait_for(lambda: run.snapshot.state == DONE)
+    wait_for(lambda: run.snapshot.state == RunState.DONE)
     snap = run.snapshot
     assert snap.progress.done and snap.grid.shape == (80, 28, 28) and snap.summary["steps"] == snap.progress.step
     assert [h["split"] for h in snap.history].count("val") == 2  # one validation point per epoch, sent once each
@@ -236,8 +236,8 @@ def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client
 def test_the_training_process_hands_over_the_run_as_an_animated_gif(client):
     run = client.submit(tiny_recipe(epochs=200.0))
     wait_for(lambda: run.snapshot.version >= 3)  # three grids drawn (one a second)
-    client.stop(run)
-    wait_for(lambda: run.snapshot.state == PAUSED)
+    run.stop()
+    wait_for(lambda: run.snapshot.state == RunState.PAUSED)
     gif = Image.open(io.BytesIO(run.animation()))  # the Train page's download: the grid sharpening, frame by frame
     assert gif.format == "GIF" and gif.is_animated and gif.n_frames >= 3
 
@@ -267,15 +267,15 @@ def test_gif_frames_carry_their_caption_and_the_grid():
 def test_stop_and_resume_in_the_training_process(client):
     run = client.submit(tiny_recipe(epochs=200.0))
     wait_for(lambda: run.snapshot.progress.step > 0)
-    client.stop(run)
-    wait_for(lambda: run.snapshot.state == PAUSED)
+    run.stop()
+    wait_for(lambda: run.snapshot.state == RunState.PAUSED)
     step = run.snapshot.progress.step
     time.sleep(0.5)
-    client.heartbeat(run)
+    run.beat()
     assert run.snapshot.progress.step == step
-    client.start(run)
+    run.start()
     wait_for(lambda: run.snapshot.progress.step > step)
-    client.stop(run)
+    run.stop()
 
 
 def test_a_recipe_that_cannot_start_is_refused_with_a_sentence(client):
@@ -302,8 +302,8 @@ def test_a_run_whose_grid_cannot_be_drawn_fails_with_a_sentence_and_the_worker_l
     bad = small_run(digits)
     bad.draw = broken
     service.start(bad)
-    wait_for(lambda: bad.snapshot.state == FAILED)
+    wait_for(lambda: bad.snapshot.state == RunState.FAILED)
     assert "no grid today" in bad.snapshot.error
     good = small_run(digits, seed=1)  # the same (only) worker trains the next run
     service.start(good)
-    assert service.wait(good).state == DONE
+    assert service.wait(good).state == RunState.DONE

@@ -11,7 +11,7 @@ CONTROLS = {"Start", "Stop", "Resume", "Share this run", "Stop sharing", "Save o
 
 
 def follower(token: str | None):
-    at = page("pages/7_Follow.py")
+    at = page("follow")
     if token is not None:
         at.query_params["run"] = token
     return at.run()
@@ -22,7 +22,7 @@ def test_a_token_is_unguessable_and_a_share_ends_with_its_run():
     from ui import training
 
     client = training.client()
-    run = client.submit(Recipe.from_settings(model={"variant": "cvae2", "hidden": 64, "latent_dim": 4}, train={"epochs": 1.0}).as_dict())
+    run = client.submit(Recipe.from_settings(model={"variant": "cvae2", "hidden": 64, "latent_dim": 4}, train={"epochs": 1.0}))
     earlier = [sharing.share(run) for _ in range(20)]
     assert len(set(earlier)) == 20 and all(len(t) >= 16 for t in earlier)  # 12 random bytes, URL-safe: 96 bits each
     assert all(sharing.shared_run(t) is None for t in earlier[:-1])  # one share per run: a new link ends the old
@@ -41,7 +41,7 @@ def test_a_token_is_unguessable_and_a_share_ends_with_its_run():
 
 
 def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_training():
-    owner = page("pages/1_Train.py").run()
+    owner = page("train").run()
     next(b for b in owner.button if b.label == "Start").click().run()
     run = owner.session_state["session_models"][owner.session_state["current_run"]].run
     wait_until(lambda: run.snapshot.grid is not None)

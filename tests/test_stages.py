@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from cvae_core.errors import ConfigError
-from cvae_core.experiments import LIVE_EXPERIMENTS, live_plan, quadrants_plan, semisupervised_plan
-from cvae_core.training.service import DONE, FAILED, PAUSED, TrainingRun, TrainingService
+from cvae_core.experiments.live import LIVE_EXPERIMENTS, live_plan
+from cvae_core.experiments.quadrants import quadrants_plan
+from cvae_core.experiments.semisupervised import semisupervised_plan
+from cvae_core.training.service import RunState, TrainingRun, TrainingService
 from cvae_core.training.stages import PlanRun, run_plan
 
 from .conftest import wait_until
@@ -42,7 +44,7 @@ def test_a_plan_run_by_the_service_gives_the_figures_it_gives_in_one_thread(serv
     job = PlanRun(quadrant_plan(digits, held_out), "quadrants", final_model=lambda r: r.cvaes[r.best])
     run = TrainingRun(job)
     service.start(run)
-    wait_for(lambda: run.snapshot.state == DONE)
+    wait_for(lambda: run.snapshot.state == RunState.DONE)
     assert job.result.as_dict() == alone  # sliced, queued and published, the same networks and scores
     assert run.snapshot.summary["findings"]["quadrants"] == alone and run.snapshot.summary["fraction"] == 1.0
     assert run.snapshot.model.config.nn_fill == alone["selected_fill"]  # the page's model: the fill chosen on validation
@@ -86,11 +88,11 @@ def test_a_stopped_retrain_pauses_and_resumes_to_the_same_figures(service, digit
     service.start(run)
     wait_for(lambda: run.trainer.samples > 0)
     service.stop(run)
-    wait_for(lambda: run.snapshot.state == PAUSED)
+    wait_for(lambda: run.snapshot.state == RunState.PAUSED)
     samples = run.trainer.samples
     assert not run.trainer.done
     service.start(run)
-    wait_for(lambda: run.snapshot.state == DONE)
+    wait_for(lambda: run.snapshot.state == RunState.DONE)
     assert run.trainer.samples > samples and run.trainer.result.as_dict() == alone
 
 
@@ -113,11 +115,11 @@ def test_a_failed_network_or_plan_ends_the_retrain_failed_and_resume_does_not_go
         job = PlanRun(plan(lr), "semisupervised")
         run = TrainingRun(job)
         service.start(run)
-        wait_for(lambda run=run: run.snapshot.state == FAILED)
+        wait_for(lambda run=run: run.snapshot.state == RunState.FAILED)
         assert why in run.snapshot.error and job.done and job.training.stage.name == "a network"  # no later network
         assert run.snapshot.model is not None  # the last network trained, for what the page shows of a failure
         service.start(run)  # Resume: the same failure, said again, and nothing more trains
-        wait_for(lambda run=run: run.snapshot.state == FAILED and run.snapshot.version >= 1)
+        wait_for(lambda run=run: run.snapshot.state == RunState.FAILED and run.snapshot.version >= 1)
         assert why in run.snapshot.error and job.training.stage.name == "a network"
 
 

@@ -91,7 +91,7 @@ def test_train_page_refuses_a_shipped_name_and_a_saved_model_comes_back_marked(t
     monkeypatch.setenv("CVAE_SAVED_DIR", str(tmp_path / "saved"))
     shipped_file = checkpoint.SHIPPED / "cvae2.safetensors"
     before = digest(shipped_file)
-    at = page("pages/1_Train.py").run()
+    at = page("train").run()
     at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
     next(b for b in at.button if b.label == "Start").click().run()
     run = at.session_state["session_models"][at.session_state["current_run"]].run
@@ -107,7 +107,7 @@ def test_train_page_refuses_a_shipped_name_and_a_saved_model_comes_back_marked(t
     at.text_input[0].set_value("visitor-model")
     next(b for b in at.button if b.label == "Save on this server").click().run()
     assert any("Saved as visitor-model" in s.value for s in at.success)
-    fresh = page("pages/2_Generate.py").run()
+    fresh = page("generate").run()
     no_exceptions(fresh)
     assert "visitor-model (saved by a visitor)" in fresh.selectbox(key="model").options
     assert not any(o.startswith("visitor-model (pretrained)") for o in fresh.selectbox(key="model").options)

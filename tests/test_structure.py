@@ -83,18 +83,21 @@ def core_imports(path: Path, root: Path = ROOT) -> set[str]:
     return found
 
 
-HOSTS = ("cvae_core.experiments", "cvae_core.cli", "cvae_core.__main__", "cvae_core.training.process")
+# cvae_core's layers, read from its folders (the README's layout): the modules at the top and models/ are the maths;
+# storage/ and training/ are layers of their own; serving/ and experiments/ are hosts, which use them all, as are the
+# two entry points at the top (the command line).
+FOLDERS = {"storage": "storage", "training": "training", "serving": "host", "experiments": "host"}
+ENTRY_POINTS = {"cli", "__main__"}
 
 
 def layer(module: str) -> str:
-    """cvae_core's layers (the README's layout): the maths, storage/, training/, and the two hosts that use them all (the
-    papers' experiments with the command line, and the training process)."""
-    if any(module == host or module.startswith(f"{host}.") for host in HOSTS):
-        return "host"
-    for name in ("storage", "training"):
-        if module.startswith(f"cvae_core.{name}"):
-            return name
-    return "maths"
+    """A cvae_core module's layer: its folder's, or the maths for the modules at the top (but the entry points)."""
+    parts = module.split(".")[1:]
+    if not parts:
+        return "maths"
+    if parts[0] in FOLDERS:
+        return FOLDERS[parts[0]]
+    return "host" if parts[0] in ENTRY_POINTS else "maths"
 
 
 def test_cvae_cores_layers_import_only_downwards():
@@ -116,12 +119,10 @@ def test_the_layer_check_sees_every_form_of_import(tmp_path):
     """The forms an import can take, in a maths module: each is found, and found in the layer it reaches."""
     maths = tmp_path / "cvae_core" / "metrics.py"
     maths.parent.mkdir()
-    maths.write_text(
-        "import cvae_core.training.engine\nfrom cvae_core import storage\nfrom . import training\nfrom .training import process\n"
-    )
+    maths.write_text("import cvae_core.training.engine\nfrom cvae_core import storage\nfrom . import training\nfrom .serving import host\n")
     found = core_imports(maths, root=tmp_path)
-    assert found == {"cvae_core.training.engine", "cvae_core.storage", "cvae_core.training", "cvae_core.training.process"}
-    assert [layer(m) for m in sorted(found)] == ["storage", "training", "training", "host"]
+    assert found == {"cvae_core.training.engine", "cvae_core.storage", "cvae_core.training", "cvae_core.serving.host"}
+    assert [layer(m) for m in sorted(found)] == ["host", "storage", "training", "training"]
 
 
 TRAINING = {"Trainer", "run_plan", "train_to_end", "train_selecting", "quadrants", "semisupervised", "classification", "train_m1",
@@ -180,10 +181,10 @@ def test_variants_are_listed_once_and_named_nowhere_else_in_a_check():
 def test_pages_are_listed_once():
     """A page is its file, its entry in ui.frame.PAGES and its translations: no other list (the tests' and the bench's
     included) names the pages, by file, by address or by title. (pages/7_Follow.py is reached by a shared link only.)"""
-    files = {path for path, _title, _icon in PAGES if path != "app.py"}
-    assert files <= {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
-    addresses = {Path(f).stem.split("_", 1)[1] for f in files}
-    titles = {title for _path, title, _icon in PAGES}
+    files = {p.file for p in PAGES if p.key != "home"}
+    assert files == {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}  # every page file is in the list
+    addresses = {p.address.lstrip("/") for p in PAGES if p.key != "home"}
+    titles = {p.title for p in PAGES}
     others = [
         p for p in [*CORE, *APP, *sorted((ROOT / "tests").glob("*.py")), *sorted((ROOT / "bench").glob("*.py"))] if p.name != "frame.py"
     ]

@@ -228,7 +228,7 @@ def test_a_visitor_uploading_a_bomb_leaves_a_strangers_run_training_to_the_same_
     """Two sessions: mine trains; a stranger's bomb is refused while it does. My run ends with the weights it has alone."""
     import torch
 
-    from cvae_core.training.service import DONE, TrainingService
+    from cvae_core.training.service import RunState, TrainingService
 
     from .test_service import small_run, wait_for
 
@@ -243,7 +243,7 @@ def test_a_visitor_uploading_a_bomb_leaves_a_strangers_run_training_to_the_same_
                 wait_for(lambda: mine.trainer.step > 3)
                 with pytest.raises(DatasetError):
                     read_own_data(bomb, "bomb.npz")
-            assert service.wait(mine, timeout=300).state == DONE
+            assert service.wait(mine, timeout=300).state == RunState.DONE
             return [t.clone() for t in mine.trainer.model.state_dict().values()]
         finally:
             service.close()

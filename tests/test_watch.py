@@ -104,7 +104,7 @@ def test_the_train_page_shows_the_bound_term_by_term_adding_up_and_changing():
     from .conftest import wait_until
     from .test_app import no_exceptions, page
 
-    at = page("pages/1_Train.py").run()
+    at = page("train").run()
     next(b for b in at.button if b.label == "Start").click().run()
     run = at.session_state["session_models"][at.session_state["current_run"]].run
     wait_until(lambda: run.snapshot.latent is not None and run.snapshot.progress.terms)
@@ -132,7 +132,7 @@ def test_the_live_beta_dial_moves_the_visitors_run_and_no_one_elses():
     from .test_app import no_exceptions, page
 
     def start():
-        at = page("pages/1_Train.py").run()
+        at = page("train").run()
         next(b for b in at.button if b.label == "Start").click().run()
         return at, at.session_state["session_models"][at.session_state["current_run"]].run
 
@@ -250,7 +250,7 @@ def test_one_step_slowly_shows_every_stage_with_its_shapes_and_the_step_lowers_t
 def test_the_step_by_step_view_goes_through_every_stage():
     from .test_app import no_exceptions, page
 
-    at = page("pages/1_Train.py").run()
+    at = page("train").run()
     at.toggle(key="train_step_mode").set_value(True).run()
     for _ in range(8):
         next(b for b in at.button if b.label == "Next stage").click().run()

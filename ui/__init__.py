@@ -3,7 +3,8 @@
 - `frame`: the page frame (set-up, sidebar, page links) and digits shown as PNGs;
 - `models`: shipped and session models, the model pickers;
 - `upload`: the sidebar's checkpoint uploader;
-- `state`: named accessors for this session's state, including the contracts between pages;
+- `state`: named accessors for this session's state, including the contracts between pages; `reload`: the reload
+  register (a reload keeps the visitor's runs) and who owns what a session starts;
 - `readable`: numbers as people read them;
 - `plots`: shapes for the pages' plots, and the Train page's live curves as inline SVG;
 - `server`: the process (thread counts, garbage collection);
@@ -18,7 +19,7 @@ import sys
 from cvae_core.memory import resident_mb as server_memory_mb
 
 from . import readable, state
-from .frame import PAGES, digit_png, digits_png, presenter, setup_page, show_digits, stack_digits
+from .frame import PAGES, digit_png, digits_png, page, presenter, setup_page, show_digits, stack_digits
 
 # These import torch, so they load when first used: a page's title and text paint before torch does.
 _LAZY = {
@@ -71,6 +72,7 @@ def __getattr__(name: str):
 __all__ = [
     "CHECKPOINTS",
     "PAGES",
+    "page",
     "add_session_model",
     "all_models",
     "describe_model",

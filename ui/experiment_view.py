@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from cvae_core.errors import CVAEError
-from cvae_core.training.service import AWAY
+from cvae_core.training.service import RunState
 
 from . import state, training
 from .i18n import N_, _, error_text, translated
@@ -17,11 +17,11 @@ from .run_view import STATUS, queue_line
 def status_line(snap, load: dict) -> str:
     """Where the retrain stands, in the visitor's words."""
     summary = snap.summary
-    if snap.state == "queued":
+    if snap.state == RunState.QUEUED:
         return queue_line(snap, load)
-    if snap.state == "training" and summary.get("stage"):
+    if snap.state == RunState.TRAINING and summary.get("stage"):
         return _("training {network} · {fraction:.0%} of the experiment").format(network=_(summary["stage"]), fraction=summary["fraction"])
-    if snap.state == "lost":  # a retrain's stages cannot be rebuilt from one network's weights
+    if snap.state == RunState.LOST:  # a retrain's stages cannot be rebuilt from one network's weights
         return _("lost: the server's training process stopped; start the retrain again")
     return _(STATUS.get(snap.state, N_("paused")))
 
@@ -31,7 +31,7 @@ def findings(experiment: str, snap, key: Callable[[dict], object]) -> tuple[dict
     session's finished retrains by key(figures), the latest of each (this one too, once done)."""
     now = snap.summary.get("findings", {}).get(experiment)
     finished = state.live_findings(experiment)
-    if now is not None and snap.state == "done":
+    if now is not None and snap.state == RunState.DONE:
         finished[key(now)] = now
     return now, finished
 
@@ -57,10 +57,10 @@ def controls(experiment: str, start_label: str, spec: dict) -> None:
             return
         st.rerun()
     if stop and run is not None:
-        training.client().stop(run)
+        run.stop()
         st.rerun()
     if resume and run is not None:
-        training.client().start(run)
+        run.start()
         st.rerun()
 
 
@@ -70,14 +70,14 @@ def live_experiment(experiment: str, show: Callable) -> None:
     run = state.experiment_run(experiment)
     if run is None or run.snapshot is None:
         return
-    wanting = run.snapshot.active or run.snapshot.state == AWAY  # away: the sidebar's heartbeat brings it back
+    wanting = run.snapshot.active or run.snapshot.state == RunState.AWAY  # away: the sidebar's heartbeat brings it back
     refresh = training.live_refresh_seconds(training.client().load()) if wanting else None
 
     @st.fragment(run_every=refresh)
     def view():
         training.beat()
         snap = run.snapshot
-        if not snap.active and state.shown_state(experiment) in ("queued", "training"):
+        if not snap.active and state.shown_state(experiment) in (RunState.QUEUED, RunState.TRAINING):
             state.note_shown_state(experiment, snap.state)
             st.rerun(scope="app")  # it ended: the buttons change, and the page stops refreshing
         state.note_shown_state(experiment, snap.state)
@@ -87,3 +87,136 @@ def live_experiment(experiment: str, show: Callable) -> None:
         show(run, snap)
 
     view()
+
+
+# ---- the shipped results as the page's tables ----------------------------------------------------
+# The quadrant table's columns for each fill of the CVAE's prior (ModelConfig.nn_fill), in table order:
+# fill -> (the CVAE's name, its MC score, MC over the NN's, its IS score, IS over the NN's). MC draws z from the prior
+# network, as the page's completions do; IS draws it from q(z|x,y), reweighted by p(z|x) / q: two bounds of one
+# quantity. Ratios to the NN are for orientation, not goals. Translated where shown.
+QUADRANT_COLUMNS = {
+    "none": (N_("CVAE"), N_("CVAE: MC"), N_("CVAE: MC / NN"), N_("CVAE: IS"), N_("CVAE: IS / NN")),
+    "prior": (
+        N_("CVAE, NN-filled prior"),
+        N_("CVAE, NN-filled prior: MC"),
+        N_("CVAE, NN-filled prior: MC / NN"),
+        N_("CVAE, NN-filled prior: IS"),
+        N_("CVAE, NN-filled prior: IS / NN"),
+    ),
+    "prior+generation": (
+        N_("CVAE, NN-filled prior and generation"),
+        N_("CVAE, NN-filled prior and generation: MC"),
+        N_("CVAE, NN-filled prior and generation: MC / NN"),
+        N_("CVAE, NN-filled prior and generation: IS"),
+        N_("CVAE, NN-filled prior and generation: IS / NN"),
+    ),
+}
+
+
+def quadrant_rows(results: dict[str, dict]) -> list[dict]:
+    """The quadrant results (stems quadrants-1/2/3) as table rows: nats per digit, lower is better.
+    The column names are English, marked for translation (the page translates them where it shows them)."""
+    rows = []
+    for given in (1, 2, 3):
+        r = results.get(f"quadrants-{given}")
+        if r is None:
+            continue
+        row = {N_("quadrants shown"): given, "NN": r["nn_ncll"]}
+        for fill, (_name, mc_column, mc_ratio, is_column, is_ratio) in QUADRANT_COLUMNS.items():
+            if fill in r["cvae"]:
+                scores = r["cvae"][fill]
+                if "ncll_mc" in scores:
+                    row[mc_column], row[mc_ratio] = scores["ncll_mc"], round(scores["ncll_mc"] / r["nn_ncll"], 4)
+                row[is_column], row[is_ratio] = scores["ncll_is"], scores["is_over_nn"]
+        row[N_("test digits")] = r["n"]  # Pyro's figures (another quantity, other data) are in a panel of their own
+        # a run of the earlier protocol (grey pixels, no validation split) says so in its row
+        row[N_("pixels")] = N_("binarised") if r.get("protocol") == "binarized" else N_("grey (earlier protocol)")
+        rows.append(row)
+    return rows
+
+
+def semisupervised_rows(results: dict[str, dict]) -> list[dict]:
+    """The semi-supervised results (stems semisupervised-*) as rows: one per model and label count, accuracy as
+    mean and standard deviation over the runs (0 and runs = 1 for a single seed)."""
+    rows = []
+    for stem, r in results.items():
+        if not stem.startswith("semisupervised-"):
+            continue
+        for name, key in ((r["model"], "m2_accuracy"), (N_("baseline"), "baseline_accuracy")):  # "baseline": translated where shown
+            figure = r[key] if isinstance(r[key], dict) else {"mean": r[key], "std": 0.0, "runs": 1}
+            rows.append({
+                "model": name, "labels": r["labels"], "accuracy": figure["mean"], "std": figure["std"], "runs": figure["runs"],
+                "selected_on_validation": r.get("selected_on") == "validation",  # False: a run of the earlier protocol
+            })  # fmt: skip
+    # one baseline row per label count and number of runs: M2's and M1+M2's runs train the same baseline
+    unique = {(row["model"], row["labels"], row["runs"]): row for row in rows}
+    return sorted(unique.values(), key=lambda row: (row["labels"], row["model"], row["runs"]))
+
+
+def quadrant_bound_rows(results: dict[str, dict]) -> list[dict]:
+    """The quadrant bounds (stems quadrant-bounds-1/2/3, quadrant_bounds_plan) as table rows: each model's NCLL as its
+    tightest estimate, nats per digit, lower is better; the CVAE's importance-sampled bound at the largest k with its
+    standard error and the paired difference from the NN with its standard error. Column names English, marked."""
+    rows = []
+    for given in (1, 2, 3):
+        r = results.get(f"quadrant-bounds-{given}")
+        if r is None:
+            continue
+        nn, cvae = r["nn"], r["cvae"]
+        rows.append({
+            N_("quadrants shown"): given,
+            N_("NN (epoch kept)"): f"{nn['ncll']:.2f} ± {nn['se']:.2f} ({nn['epoch_kept']:g})",
+            N_("CVAE, IS bound (k, epoch kept)"): f"{cvae['ncll_is']:.2f} ± {cvae['se']:.2f} ({cvae['k']:,}, {cvae['epoch_kept']:g})",
+            N_("CVAE − NN, paired"): f"{cvae['minus_nn']:.2f} ± {cvae['minus_nn_se']:.2f}",
+            N_("CVAE / NN (orientation)"): round(cvae["over_nn"], 3),
+            N_("test digits"): r["n"],
+        })  # fmt: skip
+    return rows
+
+
+def quadrant_mc_gap_rows(results: dict[str, dict]) -> list[dict]:
+    """For each quadrant bounds file and each k: the IS bound, MC (completions drawn from p(z|x)) and MC - IS with its
+    paired standard error, nats per digit: how far the page's completions are from the tightest estimate, and how
+    much of that is too few draws."""
+    rows = []
+    for given in (1, 2, 3):
+        r = results.get(f"quadrant-bounds-{given}")
+        for k, c in (r or {}).get("curve", {}).items():
+            rows.append({"given": given, "k": int(k), "is": c["is"], "mc": c["mc"], "gap": c["mc_minus_is"], "gap_se": c["mc_minus_is_se"]})
+    return rows
+
+
+def kingma_rows(results: dict[str, dict]) -> list[dict]:
+    """The runs on Kingma et al.'s recipe (stems kingma-m1m2-N, bench/kingma_recipe.py) as rows: each figure's mean and
+    standard deviation over the label draws, the pixels it was tested on; and the paired differences with their 95 %
+    intervals. Names English, marked (translated where shown)."""
+    names = {
+        "m1m2_accuracy": N_("M1+M2, Kingma's recipe"),
+        "m2_accuracy": N_("M2, Kingma's recipe"),
+        "baseline_mlp": N_("classifier on the labelled digits alone"),
+        "baseline_mlp_600": N_("classifier on 600 labelled digits"),
+        "probe_z1_logistic": N_("logistic regression on M1's code z1"),
+        "probe_pixels_logistic": N_("logistic regression on pixels"),
+    }
+    rows = []
+    for stem, r in sorted(results.items()):
+        if not stem.startswith("kingma-m1m2-"):
+            continue
+        for key, name in names.items():
+            figure = r.get(key)
+            if figure:
+                rows.append({"model": name, "labels": 600 if key == "baseline_mlp_600" else r["labels"], "accuracy": figure["mean"],
+                             "std": figure["std"], "runs": figure["runs"], "pixels": r["pixels_tested_on"].get(key, "")})  # fmt: skip
+    return rows
+
+
+def kingma_differences(results: dict[str, dict]) -> list[dict]:
+    """The paired differences of the Kingma-recipe files: M1+M2 - M2 and probe on z1 - probe on pixels, each with its
+    mean, standard deviation and 95 % interval over the same label draws."""
+    out = []
+    for stem, r in sorted(results.items()):
+        if stem.startswith("kingma-m1m2-"):
+            for key, name in (("m1m2_minus_m2", N_("M1+M2 − M2")), ("probe_z1_minus_pixels", N_("probe on z1 − probe on pixels"))):
+                if key in r:
+                    out.append({"name": name, "labels": r["labels"], **r[key]})
+    return out

@@ -3,24 +3,54 @@
 import atexit
 import json
 import threading
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
 
 from cvae_core.images import as_array, grid, png_bytes
 
-from . import i18n, state
+from . import i18n, reload, state
 from .i18n import LANGUAGE, N_, _
 
-PAGES = [  # (file, title, icon); the title is translated where shown
-    ("app.py", N_("Home"), ":material/home:"),
-    ("pages/1_Train.py", N_("Train"), ":material/model_training:"),
-    ("pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:"),
-    ("pages/3_Draw.py", N_("Draw"), ":material/draw:"),
-    ("pages/4_Latent_space.py", N_("Latent space"), ":material/scatter_plot:"),
-    ("pages/5_Compare.py", N_("Compare"), ":material/leaderboard:"),
-    ("pages/6_Experiments.py", N_("Experiments"), ":material/science:"),
-]
+
+class Page(NamedTuple):
+    """One page of the app. Streamlit finds the files in pages/ by itself (their number prefixes order its own list);
+    this is the app's one list of them, which the sidebar, Home's links, the pages' links to each other and the tests
+    read. Why not st.navigation: AppTest opens app.py as Home, and st.navigation beside a folder named pages/ broke deep
+    links (an address such as /Train opened Home)."""
+
+    key: str  # the name code and tests use for it
+    file: str  # relative to the repository
+    title: str  # translated where shown
+    icon: str
+    listed: bool = True  # in the sidebar (Follow is reached by a shared run's link only)
+
+    @property
+    def address(self) -> str:
+        """Its path in the address bar: "/" for Home, else the file's name without its number (pages/1_Train.py: /Train)."""
+        return "/" if self.file == "app.py" else "/" + Path(self.file).stem.split("_", 1)[1]
+
+
+PAGES = (
+    Page("home", "app.py", N_("Home"), ":material/home:"),
+    Page("train", "pages/1_Train.py", N_("Train"), ":material/model_training:"),
+    Page("generate", "pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:"),
+    Page("draw", "pages/3_Draw.py", N_("Draw"), ":material/draw:"),
+    Page("latent", "pages/4_Latent_space.py", N_("Latent space"), ":material/scatter_plot:"),
+    Page("compare", "pages/5_Compare.py", N_("Compare"), ":material/leaderboard:"),
+    Page("experiments", "pages/6_Experiments.py", N_("Experiments"), ":material/science:"),
+    Page("follow", "pages/7_Follow.py", N_("Follow a run"), ":material/visibility:", listed=False),
+)
+
+
+def page(key: str) -> Page:
+    """The page named `key` (a KeyError for a name that is not in PAGES)."""
+    for candidate in PAGES:
+        if candidate.key == key:
+            return candidate
+    raise KeyError(key)
 
 
 PRESENTER = "presenter"  # the session-state key of presenter mode, and its name in the address (?presenter=1)
@@ -111,7 +141,7 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
     models=False: a page that uses no model (the home page) draws without torch; torch, the shipped models and
     the training process then load in the background while the visitor reads (load_in_background)."""
     st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
-    state.keep_across_reload()
+    reload.keep_across_reload()
     _follow_presenter_link()
     if presenter():
         st.html(PRESENTER_CSS)
@@ -134,8 +164,8 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
         st.caption(_("Conditional variational autoencoders on handwritten digits, trained live on a CPU."))
         # Our own links: Streamlit's list would name the home page after its file ("app").
         kept = kept_in_address() or None
-        for path, label, icon in PAGES:
-            st.page_link(path, label=_(label), icon=icon, query_params=kept)
+        for listed in (p for p in PAGES if p.listed):
+            st.page_link(listed.file, label=_(listed.title), icon=listed.icon, query_params=kept)
         i18n.switch()
         st.toggle(
             _("Presenter mode"), key=PRESENTER, on_change=_presenter_switched,

@@ -103,7 +103,7 @@ class SessionModel:
 
     name: str
     checkpoint: Checkpoint | None = None
-    run: object | None = None  # a cvae_core.training.process.RunHandle
+    run: object | None = None  # a cvae_core.serving.RunHandle
     metadata: dict = field(default_factory=dict)
 
     @property

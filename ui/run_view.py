@@ -7,6 +7,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from cvae_core.cards import CARDS
+from cvae_core.training.service import GRID_STYLES, RunState
 
 from . import readable
 from .frame import digits_png, presenter
@@ -86,12 +87,12 @@ def live_curves(history) -> str:
 
 
 STATUS = {  # a run's state -> what the visitor reads (translated where shown)
-    "training": N_("training"),
-    "paused": N_("paused"),
-    "away": N_("paused: no open tab was heard from (it resumes by itself)"),
-    "done": N_("done"),
-    "failed": N_("stopped"),
-    "lost": N_("lost: the server's training process stopped"),
+    RunState.TRAINING: N_("training"),
+    RunState.PAUSED: N_("paused"),
+    RunState.AWAY: N_("paused: no open tab was heard from (it resumes by itself)"),
+    RunState.DONE: N_("done"),
+    RunState.FAILED: N_("stopped"),
+    RunState.LOST: N_("lost: the server's training process stopped"),
 }
 LOST_NOTE = N_(
     "Lost at step {step:,}: the server's training process stopped and a new one has started. The weights kept last are "
@@ -119,7 +120,7 @@ def status_line(run, snap, load: dict) -> str:
         if run.epochs
         else _("epoch {epoch:.1f}").format(epoch=p.epoch)
     )
-    if snap.state == "queued":  # where it waits, and how far it got before (time-slicing: a run waits between its turns)
+    if snap.state == RunState.QUEUED:  # where it waits, and how far it got before (time-slicing: a run waits between its turns)
         status = queue_line(snap, load)
         return f"{status} · {epoch}" if p.step else status
     parts = [_(STATUS[snap.state]), epoch, _("{speed:,.0f} digits/s").format(speed=p.samples_per_sec)]
@@ -131,7 +132,7 @@ def status_line(run, snap, load: dict) -> str:
 @st.cache_data(max_entries=16, show_spinner=False)
 def grid_png(run_id: str, version: int, _grid) -> bytes:
     """A grid's PNG, encoded once per version of the weights (the view refreshes more often than that)."""
-    return digits_png(_grid, ncol=8, scale=2)
+    return digits_png(_grid, ncol=GRID_STYLES, scale=2)
 
 
 def number(value: float) -> str:

@@ -1,6 +1,6 @@
 """Shared runs: an owner's "Share this run" makes a link that shows the run, live and read only, to anyone who opens it.
 
-The register is the training process's (cvae_core/training/process.py): a token of 96 random bits names a run, whose new
+The register is the training process's (cvae_core/serving/): a token of 96 random bits names a run, whose new
 versions the owner's training process publishes to a board -- its own on one server, the cluster's with Ray, so that a
 link works on any replica. A follower's server reads it through one FollowedRun per token: a snapshot is fetched once
 per version for all its followers, and their reads count as the run's presence, so a presenter who switches to slides
@@ -9,7 +9,7 @@ follower can reach changes the run: the follow page draws ui.run_view and has no
 
 import io
 
-from . import host, state, training
+from . import host, training
 
 
 class TooManyShares(Exception):
@@ -23,7 +23,7 @@ class TooManyShares(Exception):
 def share(run) -> str:
     """A new token for `run` (a RunHandle), owned by this browser; the host's is never refused for room. Raises
     TooManyShares."""
-    made = training.client().share(run, owner=state.owner_id(), host=host.is_host())
+    made = run.share(host=host.is_host())
     if "token" not in made:
         raise TooManyShares(made["refused"])
     return made["token"]

@@ -4,10 +4,6 @@ Some keys are contracts between pages (the last digit drawn, the digit chosen on
 the model a page should open on); naming them here keeps every page reading the same key.
 """
 
-import hashlib
-import secrets
-import threading
-import weakref
 
 import numpy as np
 import streamlit as st
@@ -292,41 +288,6 @@ def note_shown_state(view: str, run_state: str) -> None:
     st.session_state.setdefault(SHOWN_STATE, {})[view] = run_state
 
 
-# ---- a reload keeps the visitor's runs ---------------------------------------------------------------
-# A reload opens a new Streamlit session. A browser that carries a secret cookie -- the proxy's random route cookie
-# (deploy/), or Streamlit's own XSRF cookie -- gets back the runs and models of its previous session, which the server
-# keeps for a while after its tab went (server.disconnectedSessionTTL). The register holds each session's kept values
-# weakly: they leave it with the last session that holds them, so it costs the server nothing a session does not.
-KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, CURRENT_RUN, SHARED, SENT_BETA, OWN_DATA, LIVE_EXPERIMENTS, LIVE_FINDINGS)
-VISITOR_COOKIES = ("cvae_route", "_streamlit_xsrf")  # secret to the browser that holds it, random, kept across reloads
-KEPT = "kept_across_reload"
-
-
-class _Kept:
-    __slots__ = ("values", "__weakref__")
-
-    def __init__(self):
-        self.values: dict = {}
-
-
-_visitors: "weakref.WeakValueDictionary[str, _Kept]" = weakref.WeakValueDictionary()
-_visitors_lock = threading.Lock()
-
-
-def visitor_key() -> str | None:
-    """This browser's key: a hash of its secret cookie (never the cookie itself), or None without one."""
-    try:
-        cookies = st.context.cookies
-    except Exception:  # noqa: BLE001 -- no browser behind this run (a script, a test)
-        return None
-    for name in VISITOR_COOKIES:
-        value = cookies.get(name)
-        secret = xsrf_token(value) if name == "_streamlit_xsrf" and value else value
-        if secret:
-            return hashlib.sha256(f"{name}={secret}".encode()).hexdigest()
-    return None
-
-
 EXPLORER_PINS = "explorer_pins"  # model id -> (its ref when pinned, the decoder buffer): the weights the explorer decodes
 EXPLORER_RUNS = "explorer_runs"  # how often the explorer's fragment has run in this session (the browser tests count them)
 
@@ -385,46 +346,33 @@ def said_to_host() -> str | None:
     return st.session_state.pop(HOST_SAID, None)
 
 
+# ---- what ui/reload.py keeps for a reload to come --------------------------------------------------------
+KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, CURRENT_RUN, SHARED, SENT_BETA, OWN_DATA, LIVE_EXPERIMENTS, LIVE_FINDINGS)
+KEPT = "kept_across_reload"  # this session's entry in the reload register (ui.reload)
 OWNER = "owner_id"  # a browser without a secret cookie: an owner id of this session's own
 
 
-def owner_id() -> str:
-    """Who owns what this session starts (shares now): the browser's key, or, without a cookie, an id of this session."""
-    key = visitor_key()
-    if key is None:
-        key = st.session_state.setdefault(OWNER, "session:" + secrets.token_hex(16))
-    return key
+def kept_entry():
+    return st.session_state.get(KEPT)
 
 
-def xsrf_token(cookie: str) -> str | None:
-    """The secret inside Streamlit's XSRF cookie. Tornado writes it as "2|mask|masked token|time" and masks the token
-    afresh at each page load (a new random mask XORed over it), so the cookie's text changes on every reload while the
-    token stays; None for a cookie of another form."""
-    parts = cookie.split("|")
-    if len(parts) != 4 or parts[0] != "2":
-        return None
-    try:
-        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
-    except ValueError:
-        return None
-    if len(mask) != 4 or not masked:
-        return None
-    return bytes(b ^ mask[i % 4] for i, b in enumerate(masked)).hex()
+def set_kept_entry(entry) -> None:
+    st.session_state[KEPT] = entry
 
 
-def keep_across_reload() -> None:
-    """Called at the top of every page: a new session of a browser the server knows takes its runs back, and this
-    session's values are noted for a reload to come."""
-    key = visitor_key()
-    if key is None:
-        return
-    kept = st.session_state.get(KEPT)
-    if kept is None:
-        with _visitors_lock:
-            previous = _visitors.get(key)
-            kept = st.session_state[KEPT] = _Kept()
-            _visitors[key] = kept
-        if previous is not None:
-            for name, value in previous.values.items():
-                st.session_state.setdefault(name, value)
-    kept.values = {name: st.session_state[name] for name in KEPT_ACROSS_RELOAD if name in st.session_state}
+def kept_values() -> dict:
+    """This session's values a reload takes back."""
+    return {name: st.session_state[name] for name in KEPT_ACROSS_RELOAD if name in st.session_state}
+
+
+def take_back(values: dict) -> None:
+    """A reload's new session takes its browser's values back (where it has none of its own yet)."""
+    for name, value in values.items():
+        if name in KEPT_ACROSS_RELOAD:
+            st.session_state.setdefault(name, value)
+
+
+def session_owner(make) -> str:
+    """This session's own owner id (made once by make())."""
+    return st.session_state.setdefault(OWNER, make())
+

@@ -1,4 +1,4 @@
-"""Training for the pages: the server's training process (cvae_core/training/process.py), this
+"""Training for the pages: the server's training process (cvae_core/serving/), this
 session's runs, and the heartbeat that tells it a session still has a tab open."""
 
 import contextlib
@@ -7,12 +7,12 @@ import threading
 
 import streamlit as st
 
-from cvae_core.training.process import RunHandle, TrainingClient
+from cvae_core.serving import RunHandle, TrainingClient
 from cvae_core.training.ray_backend import reachable
 from cvae_core.training.recipe import Recipe
-from cvae_core.training.service import AWAY, QUEUED, TRAINING
+from cvae_core.training.service import RunState
 
-from . import state
+from . import reload, state
 from .i18n import N_, _
 from .models import add_session_model
 
@@ -71,10 +71,10 @@ def resume_lost(run: RunHandle, name: str, metadata: dict) -> RunHandle:
     weights = run.kept_weights()
     if run.recipe is None or weights is None:
         raise TrainingError(N_("this run kept no weights before it was lost; press Start for a new one"))
-    resumed = client().submit(run.recipe, start_weights=weights, owner=state.owner_id())
+    resumed = client().submit(run.recipe, start_weights=weights, owner=reload.owner_id())
     add_session_model(name, run=resumed, metadata=metadata)
     state.set_current_run(resumed)
-    state.keep_across_reload()
+    reload.keep_across_reload()
     return resumed
 
 
@@ -140,10 +140,10 @@ def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
     Raises CVAEError (with a sentence) when it cannot start."""
     starting = _client is None  # a fresh server's training process is still starting: it imports torch (seconds, once)
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
-        run = client().submit(run_recipe.as_dict(), owner=state.owner_id())
+        run = client().submit(run_recipe, owner=reload.owner_id())
     add_session_model(name, run=run, metadata=metadata)
     state.set_current_run(run)
-    state.keep_across_reload()  # a reload from now on finds it
+    reload.keep_across_reload()  # a reload from now on finds it
     return run
 
 
@@ -152,12 +152,12 @@ def start_experiment(spec: dict) -> RunHandle:
     last one of that experiment (stopped if it still trains). Raises CVAEError (with a sentence) when it cannot start."""
     starting = _client is None
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
-        run = client().submit_experiment(spec, owner=state.owner_id())
+        run = client().submit_experiment(spec, owner=reload.owner_id())
     earlier = state.experiment_run(spec["experiment"])
     if earlier is not None and earlier.snapshot is not None and earlier.snapshot.active:
         earlier.stop()
     state.set_experiment_run(spec["experiment"], run)
-    state.keep_across_reload()
+    reload.keep_across_reload()
     return run
 
 
@@ -165,7 +165,7 @@ def session_runs() -> list[RunHandle]:
     """This session's runs that still want to train (queued, training, or away for want of a heartbeat): its models'
     runs and its live experiments."""
     runs = [entry.run for entry in state.session_models().values() if entry.run is not None] + state.experiment_runs()
-    return [run for run in runs if run.snapshot is not None and run.snapshot.state in (QUEUED, TRAINING, AWAY)]
+    return [run for run in runs if run.snapshot is not None and run.snapshot.state in (RunState.QUEUED, RunState.TRAINING, RunState.AWAY)]
 
 
 def live_refresh_seconds(load: dict) -> float:
@@ -198,4 +198,4 @@ def heartbeat() -> None:
 def beat() -> None:
     """Tell the training process that this session's runs still have an open tab."""
     for run in session_runs():
-        client().heartbeat(run)
+        run.beat()

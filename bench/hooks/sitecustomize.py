@@ -14,8 +14,8 @@ DUMP, COUNT = os.environ.get("BENCH_DUMP_SNAPSHOTS"), os.environ.get("BENCH_COUN
 
 if DUMP or COUNT:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, whichever process this is
+    from cvae_core.serving.host import TrainingHost
     from cvae_core.storage import checkpoint
-    from cvae_core.training.process import TrainingHost
     from cvae_core.training.service import TrainingService
 
     if DUMP:

@@ -268,7 +268,7 @@ class Trainer:
             step=self.step,
         )
         self.message = str(error)
-        self._progress = self._snapshot({}, self._progress.samples_per_sec)
+        self._progress = self._measure({}, self._progress.samples_per_sec)
         raise error
 
     def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> Progress:
@@ -318,7 +318,7 @@ class Trainer:
             self.history.append({"split": "train", "step": self.step, "epoch": self.epoch, **terms})
         if self.validation is not None and self.done and steps and self.step % self.steps_per_epoch:
             self._record_validation()  # a run ending mid-epoch still gets its last validation point
-        self._progress = self._snapshot(terms, rate)
+        self._progress = self._measure(terms, rate)
         return self._progress
 
     def run_to_end(self, on_slice=None, slice_seconds: float = 0.5) -> Progress:
@@ -333,7 +333,7 @@ class Trainer:
         terms = evaluate_elbo(self.model, self.validation, limit=self.config.eval_limit)
         self.history.append({"split": "val", "step": self.step, "epoch": self.epoch, **terms})
 
-    def _snapshot(self, terms: dict, rate: float) -> Progress:
+    def _measure(self, terms: dict, rate: float) -> Progress:
         if self.total_steps is not None:
             eta = (self.total_steps - self.step) * self.config.batch_size / rate if rate > 0 else None
         else:
@@ -358,11 +358,11 @@ class Trainer:
         )
 
     # ---- moving a run between processes ------------------------------------------------------
-    def state(self, full: bool = True, history_from: int = 0) -> dict:
-        """Where the run is, as tensors and numbers: `restore` continues it from here in another process built from the
+    def handover(self, full: bool = True, history_from: int = 0) -> dict:
+        """Where the run is, as tensors and numbers (a handover): `take_over` continues it from here in another process built from the
         same recipe (the Ray backend trains slices on other machines: cvae_core/training/ray_backend.py), and both go on
         identically: the run's generators travel with it (onto another kind of device, its noise goes on from a seed
-        drawn from its state: `_continue_noise`). full=False leaves out the optimiser and the batch order: the weights a
+        drawn from its generator's: `_continue_noise`). full=False leaves out the optimiser and the batch order: the weights a
         page shows. Only the history rows after the first `history_from` travel."""
         out = {
             "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
@@ -379,27 +379,27 @@ class Trainer:
             out["labelled_order"] = self._labelled_order.cpu()
         return out
 
-    def restore(self, state: dict) -> None:
-        """Continue from a `state()` of a trainer built from the same recipe (weights, counters, history; the
-        optimiser and the batch order too when the state is full)."""
-        self.model.load_state_dict(state["model"])
-        if state["beta"] is not None:
-            self.model.config.beta = state["beta"]
+    def take_over(self, handover: dict) -> None:
+        """Continue from another trainer's `handover()`, built from the same recipe (weights, counters, history; the
+        optimiser and the batch order too when the handover is full)."""
+        self.model.load_state_dict(handover["model"])
+        if handover["beta"] is not None:
+            self.model.config.beta = handover["beta"]
         for name in ("step", "elapsed", "samples", "done", "message"):
-            setattr(self, name, state[name])
-        self._progress = state["progress"]
-        if state["term_names"] is not None:
-            self._term_names = state["term_names"]
-        self.history = self.history[: state["history_from"]] + list(state["history"])
-        if "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.one_cycle is not None and state["one_cycle"] is not None:
-                self.one_cycle.load_state_dict(state["one_cycle"])
-            self._order = state["order"]
-            self._labelled_order = state.get("labelled_order", self._labelled_order)
-            self.generator.set_state(state["generator"])
-            if "noise" in state:
-                self._continue_noise(*state["noise"])
+            setattr(self, name, handover[name])
+        self._progress = handover["progress"]
+        if handover["term_names"] is not None:
+            self._term_names = handover["term_names"]
+        self.history = self.history[: handover["history_from"]] + list(handover["history"])
+        if "optimizer" in handover:
+            self.optimizer.load_state_dict(handover["optimizer"])
+            if self.one_cycle is not None and handover["one_cycle"] is not None:
+                self.one_cycle.load_state_dict(handover["one_cycle"])
+            self._order = handover["order"]
+            self._labelled_order = handover.get("labelled_order", self._labelled_order)
+            self.generator.set_state(handover["generator"])
+            if "noise" in handover:
+                self._continue_noise(*handover["noise"])
 
     def _continue_noise(self, device_type: str, noise_state: torch.Tensor) -> None:
         """Go on with a stream drawn on `device_type`: the same stream on that kind of device; on another (a run moving

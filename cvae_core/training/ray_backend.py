@@ -6,7 +6,7 @@ its own threads: one actor per CPU (or GPU) the cluster offers, placed by Ray ac
 
 Each of the service's workers holds one *lane*, one actor. When it takes a run for its fair share (`begin`), it sends
 the actor the run's recipe, its data (through Ray's object store, fetched once per data set by each actor) and the
-trainer's full state; the actor keeps that trainer while the run holds the lane and answers every slice (`train`) with
+trainer's full handover (Trainer.handover); the actor keeps that trainer while the run holds the lane and answers every slice (`train`) with
 the new weights, counters and history rows, which the training process loads into its own copy of the trainer, so
 pages, grids and latent figures read the run as they do with local training. At the end of the hold (`end`) the
 optimiser comes back too. An actor keeps at most HELD trainers and DATA data sets: memory is bounded by the pool, not by
@@ -28,9 +28,11 @@ import os
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import TrainingError
+from .service import LaneLost
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,6 @@ PLACE_SECONDS = 60.0
 NICENESS = 10
 WATCH_SECONDS = 5.0  # how often the training process looks for nodes that joined (and which are alive)
 REPO = Path(__file__).resolve().parents[2]
-
-
-class LaneLost(Exception):
-    """The actor behind a lane died or stopped answering: its node is gone."""
 
 
 class SliceWorker:
@@ -83,20 +81,20 @@ class SliceWorker:
         self._data.move_to_end(key)
         return self._data[key]
 
-    def begin(self, token: str, recipe: dict, data: list, state: dict) -> str:
-        """Build the run's trainer from its recipe and data, continue it from `state`; returns this actor's node id."""
+    def begin(self, token: str, recipe: dict, data: list, handover: dict) -> str:
+        """Build the run's trainer from its recipe and data, continue it from `handover`; returns this actor's node id."""
         from .recipe import Recipe
 
         train, validation = (self._dataset(key, boxed) for key, boxed in data)
-        trainer = Recipe.from_dict(recipe).trainer(train, validation)
-        trainer.restore(state)
+        trainer = Recipe.from_wire(recipe).trainer(train, validation)
+        trainer.take_over(handover)
         self._held[token] = trainer
         while len(self._held) > HELD:
             self._held.popitem(last=False)
         return self.node()
 
     def train(self, token: str, seconds: float, beta: float | None, history_from: int) -> dict | None:
-        """One slice; the trainer's state after it (full when the run ends or fails), or None for a token this actor
+        """One slice; the trainer's handover after it (full when the run ends or fails), or None for a token this actor
         no longer holds."""
         trainer = self._held.get(token)
         if trainer is None:
@@ -107,13 +105,13 @@ class SliceWorker:
         try:
             trainer.run(max_seconds=seconds)
         except TrainingError as e:  # the engine rolled back to the last finite weights
-            return {"state": trainer.state(True, history_from), "error": (e.template, dict(e.fields))}
-        return {"state": trainer.state(full=trainer.done, history_from=history_from)}
+            return {"handover": trainer.handover(True, history_from), "error": (e.template, dict(e.fields))}
+        return {"handover": trainer.handover(full=trainer.done, history_from=history_from)}
 
     def end(self, token: str, history_from: int) -> dict | None:
-        """Let the run go; its full state (None if no longer held)."""
+        """Let the run go; its full handover (None if no longer held)."""
         trainer = self._held.pop(token, None)
-        return None if trainer is None else trainer.state(True, history_from)
+        return None if trainer is None else trainer.handover(True, history_from)
 
 
 def _ray():
@@ -202,28 +200,29 @@ class RayPool:
             return (key, [self._refs[key]])
         return (key, [_ray().put(dataset)])
 
-    def remote_recipe(self, recipe: dict, run_id: str, train, validation, shared: bool) -> dict:
-        """What an actor needs to rebuild a run: the recipe (a person's own data travels as the data sets) and data refs."""
-        recipe = {k: v for k, v in recipe.items() if k != "own"}
+    def remote_recipe(self, recipe, run_id: str, train, validation, shared: bool) -> dict:
+        """What an actor needs to rebuild a run: the recipe's wire form (a person's own data travels as the data sets)
+        and data refs."""
         if shared:
-            keys = ((recipe["dataset"], recipe.get("split", "train")), (recipe["dataset"], "val"))
+            keys = ((recipe.dataset, recipe.split), (recipe.dataset, "val"))
         else:
             keys = ((run_id, "train"), (run_id, "val"))
-        return {"recipe": recipe, "data": [self.data(keys[0], train, shared), self.data(keys[1], validation, shared)]}
+        return {"recipe": replace(recipe, own=None).to_wire(), "data": [self.data(keys[0], train, shared), self.data(keys[1], validation, shared)]}
 
     def nodes_used(self) -> int:
         """Nodes the lanes' actors were last placed on that were alive at the last look (all of them when unknown)."""
         alive = self._alive
         return len({node for node in list(self.nodes.values()) if alive is None or node in alive})
 
-    def board(self):
-        self._board = share_board()
-        return self._board
+    def named_actor(self, cls, name: str):
+        """One actor of `cls` for the whole cluster, by name, detached (the first caller creates it, every replica finds it)."""
+        actor = _ray().remote(num_cpus=0, max_restarts=-1)(cls)
+        return actor.options(name=name, lifetime="detached", get_if_exists=True).remote()
 
-    def board_call(self, method: str, *args):
-        """Call the cluster's ShareBoard (a few milliseconds; raises LaneLost if the cluster does not answer)."""
+    def call(self, actor, method: str, *args):
+        """Call a named actor (a few milliseconds; raises LaneLost if the cluster does not answer)."""
         try:
-            return _ray().get(getattr(self._board, method).remote(*args), timeout=10)
+            return _ray().get(getattr(actor, method).remote(*args), timeout=10)
         except _lost_errors() as e:
             raise LaneLost(str(e)) from e
 
@@ -268,14 +267,14 @@ class RayLane:
     def begin(self, run) -> None:
         self._token = uuid.uuid4().hex
         self._base, self._sent = len(run.trainer.history), 0
-        state = run.trainer.state(full=True, history_from=self._base)  # no rows: the actor's trainer starts a history of its own
-        self.pool.nodes[self.name] = self._call("begin", self._token, run.where["recipe"], run.where["data"], state)
+        handover = run.trainer.handover(full=True, history_from=self._base)  # no rows: the actor's trainer starts a history of its own
+        self.pool.nodes[self.name] = self._call("begin", self._token, run.where["recipe"], run.where["data"], handover)
 
-    def _load(self, run, state: dict) -> None:
-        rows = len(state["history"])
-        state["history_from"] = self._base + self._sent
+    def _load(self, run, handover: dict) -> None:
+        rows = len(handover["history"])
+        handover["history_from"] = self._base + self._sent
         self._sent += rows
-        run.trainer.restore(state)
+        run.trainer.take_over(handover)
 
     def train(self, run, seconds: float) -> None:
         beta = getattr(getattr(run.trainer.model, "config", None), "beta", None)
@@ -283,7 +282,7 @@ class RayLane:
         if answer is None:  # the actor let the trainer go (other replicas' runs): hand it the run again
             self.begin(run)
             answer = self._call("train", self._token, seconds, beta, self._sent)
-        self._load(run, answer["state"])
+        self._load(run, answer["handover"])
         if "error" in answer:
             template, fields = answer["error"]
             raise TrainingError(template, **fields)
@@ -292,88 +291,9 @@ class RayLane:
         if not self._placed or self._token is None:
             return
         try:
-            state = self._call("end", self._token, self._sent)
+            handover = self._call("end", self._token, self._sent)
         except LaneLost:
             return
-        if state is not None:
-            self._load(run, state)
+        if handover is not None:
+            self._load(run, handover)
         self._token = None
-
-
-# ---- shared runs across replicas ------------------------------------------------------------------
-MAX_SHARES = 64  # visitors' shared runs the cluster keeps at once (each holds its latest weights): a bound strangers cannot pass
-MAX_SHARES_PER_OWNER = 2  # one browser cannot fill the board and keep the presenter from sharing
-MAX_HOST_SHARES = 8  # the host's, beyond MAX_SHARES: a host's share is never refused (their oldest ends beyond this)
-IDLE_SHARE_SECONDS = 600.0  # a full board ends the share nobody has followed for longest, if none for this long
-
-
-class ShareBoard:
-    """The cluster's register of shared runs (one named actor): the owner's training process publishes each new version
-    of a shared run here, and any replica's followers read it, so a link works whichever replica opens it. It holds the
-    latest snapshot (without weights), the history and the weights as checkpoint bytes, and when a follower was last seen.
-
-    Bounds, checked before a share is made: MAX_SHARES_PER_OWNER per owner (a browser's key), MAX_SHARES in all for
-    visitors, when full the one followed least recently goes if it has been idle IDLE_SHARE_SECONDS; the host's shares
-    (a session that entered the host's key) sit beside these, at most MAX_HOST_SHARES, and are never refused."""
-
-    def __init__(self):
-        self._runs: dict[str, dict] = {}
-
-    def share(self, token: str, info: dict, owner: str = "", host: bool = False) -> str | None:
-        """Make the share; None when made, else why not: "owner" (this owner shares as many runs as one may) or "full"."""
-        import time
-
-        now = time.time()
-        mine = [t for t, entry in self._runs.items() if entry["host"] == host and (host or entry["owner"] == owner)]
-        if host:
-            for t in sorted(mine, key=lambda t: self._runs[t]["made"])[: max(0, len(mine) - MAX_HOST_SHARES + 1)]:
-                self._runs.pop(t)  # the host's oldest share makes room for their newest
-        else:
-            if len(mine) >= MAX_SHARES_PER_OWNER:
-                return "owner"
-            visitors = [t for t, entry in self._runs.items() if not entry["host"]]
-            if len(visitors) >= MAX_SHARES:
-                idle = min(visitors, key=lambda t: max(self._runs[t]["seen"], self._runs[t]["made"]))
-                if now - max(self._runs[idle]["seen"], self._runs[idle]["made"]) < IDLE_SHARE_SECONDS:
-                    return "full"
-                self._runs.pop(idle)
-        self._runs[token] = {"info": info, "snapshot": None, "history": [], "weights": None, "seen": 0.0, "made": now,
-                             "owner": owner, "host": host}  # fmt: skip
-        return None
-
-    def unshare(self, token: str) -> None:
-        self._runs.pop(token, None)
-
-    def publish(self, token: str, snapshot, history_from: int, rows: list, weights: bytes | None) -> float | None:
-        """A new snapshot of a shared run; returns when a follower was last seen (None: the share has ended)."""
-        entry = self._runs.get(token)
-        if entry is None:
-            return None
-        entry["snapshot"], entry["history"] = snapshot, entry["history"][:history_from] + rows
-        if weights is not None:
-            entry["weights"] = weights
-        return entry["seen"]
-
-    def seen(self, token: str) -> float | None:
-        """When a follower last read the shared run (None: the share has ended)."""
-        entry = self._runs.get(token)
-        return None if entry is None else entry["seen"]
-
-    def read(self, token: str, have_history: int, weights: bool = False) -> dict | None:
-        """What a follower's server does not hold yet: the snapshot, the history rows after its first have_history, and
-        (weights=True) the weights. None for a token the board does not know."""
-        import time
-
-        entry = self._runs.get(token)
-        if entry is None or entry["snapshot"] is None:
-            return None
-        entry["seen"] = time.time()  # followers count as presence: their reads keep the run training
-        out = {"info": entry["info"], "snapshot": entry["snapshot"], "new_history": entry["history"][have_history:]}
-        return {**out, "weights": entry["weights"]} if weights else out
-
-
-def share_board():
-    """The cluster's ShareBoard (created by the first training process that asks)."""
-    ray = _ray()
-    board = ray.remote(num_cpus=0, max_restarts=-1)(ShareBoard)
-    return board.options(name="share-board", lifetime="detached", get_if_exists=True).remote()

@@ -1,5 +1,5 @@
 """A training run's recipe: the one place where settings become a model, its data and its schedule. The CLI's
-`train`, the Train page (through the training process, which receives the recipe as plain dicts) and bench/ all
+`train`, the Train page (through the training process, which receives the recipe in its wire form) and bench/ all
 build their runs here, so a run means the same thing from every door. The fidelity classifiers' recipe too
 (`train_classifier`)."""
 
@@ -50,8 +50,8 @@ class Recipe:
             raise ConfigError(N_("the number of labelled digits must be at least 1, got {labels}"), labels=labels)
         return cls(config, schedule, dataset, labels, split, own)
 
-    def as_dict(self) -> dict:
-        """Plain data, for the training process's pipe."""
+    def to_wire(self) -> dict:
+        """The recipe as plain data, for the pipe to the training process (and a Ray actor): what from_wire reads back."""
         out = {
             "model": asdict(self.model),
             "train": asdict(self.train),
@@ -62,7 +62,8 @@ class Recipe:
         return {**out, "own": self.own} if self.own is not None else out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Recipe":
+    def from_wire(cls, data: dict) -> "Recipe":
+        """The recipe to_wire wrote, its model settings checked again (raises ConfigError)."""
         return cls(ModelConfig.from_dict(data["model"]).validate(), TrainConfig(**data["train"]), data["dataset"], data.get("labels"),
                    data.get("split", "train"), data.get("own"))  # fmt: skip
 

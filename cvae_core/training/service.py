@@ -1,20 +1,21 @@
-"""Training as a service: a server-wide pool of worker threads trains every session's runs, a slice
-at a time, and publishes snapshots that pages read. A page redraw never waits for training, and
+"""Training as a service: a server-wide set of lanes trains every session's runs, a slice at a time,
+and publishes snapshots that pages read. A page redraw never waits for training, and
 training never waits for a redraw.
 
 - At most `max_concurrent` runs train at once; the rest wait in a first-come queue, and each
   waiting run knows how many are ahead of it.
-- Time-slicing: when others are waiting, a run that has held a slot for `fair_share_seconds` goes
+- Time-slicing: when others are waiting, a run that has held a lane for `fair_share_seconds` goes
   to the back of the queue, so nobody waits for a long run to end.
-- Threads per run: torch's thread count is per thread (set in each worker): the cores but one (left
+- Threads per run: torch's thread count is per thread (set in each lane's thread): the cores but one (left
   to the web server) shared among the runs training, so many runs do not oversubscribe the cores.
 - Presence: a run's owner (a browser session) sends heartbeats; a run not heard from for
   `absent_after_seconds` stops at the end of its slice ("away") and resumes when heard again.
 - The service holds a run only while it is queued or training, so a run whose session is gone
   is freed with the session.
 
-- Lanes: where a worker's slices train. Its own thread by default (`LocalLane`); on a Ray cluster, an actor
-  on some node (cvae_core/training/ray_backend.py), while the scheduling above stays here.
+- Lanes (`Lane`): where a run's slices train, one run at a time, each driven by a thread of the service's. This
+  process's own thread by default (`LocalLane`); on a Ray cluster, an actor on some node
+  (cvae_core/training/ray_backend.py), while the scheduling above stays here. What a lane trains is a `Job`.
 
 The app runs this service in a process of its own (training/process.py): in the web server's
 process its threads would share one GIL with the page scripts, and lose (bench/README.md compares
@@ -30,6 +31,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -39,13 +42,69 @@ from ..errors import CVAEError, TrainingError
 from ..images import to_uint8
 from ..metrics import latent_usage
 from ..text import N_
-from .engine import Progress, Trainer
-from .ray_backend import LaneLost
+from .engine import Progress
 
 log = logging.getLogger(__name__)
 
-QUEUED, TRAINING, PAUSED, AWAY, DONE, FAILED = "queued", "training", "paused", "away", "done", "failed"
-LOST = "lost"  # the training process that held the run is gone (the server's view: cvae_core.training.process.RunHandle)
+class RunState(str, Enum):
+    """Where a run is. The service sets all but LOST; a string, so a snapshot reads the same on every side of a pipe."""
+
+    QUEUED = "queued"  # waiting for a lane
+    TRAINING = "training"  # on a lane
+    PAUSED = "paused"  # stopped by its owner; its weights so far stay usable
+    AWAY = "away"  # stopped because its owner's tab was not heard from; back in the queue when it is
+    DONE = "done"  # trained to its end
+    FAILED = "failed"  # stopped by an error (Snapshot.error says which)
+    LOST = "lost"  # the training process that held it is gone (the server's view: cvae_core.serving.RunHandle)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+GRID_STYLES = 8  # the grid a run draws as it trains: one row per label, the same GRID_STYLES styles in every row
+
+
+class Job(Protocol):
+    """What the service reads and drives of a run's work: a Trainer (training/engine.py), or an experiment's plan
+    (training/stages.py). Touched only by the lane that holds the run."""
+
+    done: bool
+    samples: int  # digits trained so far
+    step: int
+    elapsed: float  # seconds of training so far
+    epoch: float
+    model: nn.Module
+    validation: object  # the validation digits (a Dataset), or None
+    history: list
+
+    @property
+    def progress(self) -> Progress: ...
+
+    def run(self, max_seconds: float | None = None) -> object: ...
+
+    def summary(self) -> dict: ...
+
+
+class Lane(Protocol):
+    """Where a run's slices train, one run at a time: this process's thread (LocalLane), or a Ray actor
+    (training/ray_backend.RayLane). The service gives each lane a thread of its own, which takes runs from the queue."""
+
+    def ready(self) -> bool:
+        """Can it train now? (A remote lane whose node is gone cannot; the others serve the queue meanwhile.)"""
+
+    def begin(self, run: "TrainingRun") -> None:
+        """The run takes the lane for its turn (a remote lane receives the run's whole state)."""
+
+    def train(self, run: "TrainingRun", seconds: float) -> None:
+        """One slice of about `seconds`; raises LaneLost when the lane's node is gone."""
+
+    def end(self, run: "TrainingRun") -> None:
+        """The run leaves the lane (a remote lane hands the whole state back)."""
+
+
+class LaneLost(Exception):
+    """The actor behind a lane died or stopped answering: its node is gone."""
+
 UNEXPECTED_ERROR = N_("Training stopped by an unexpected error ({kind}: {detail}).")
 
 
@@ -60,9 +119,9 @@ def failure(error: Exception) -> dict:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What pages read of a run: consistent, immutable, never touched by the worker again."""
+    """What pages read of a run: consistent, immutable, never touched by the lane again."""
 
-    state: str  # queued / training / paused / away / done / failed
+    state: RunState
     progress: Progress
     history: tuple  # the trainer's history rows (dicts) so far
     ahead: int = 0  # runs queued ahead of this one (when queued)
@@ -82,7 +141,7 @@ class Snapshot:
     @property
     def active(self) -> bool:
         """Still meant to train (queued or training)."""
-        return self.state in (QUEUED, TRAINING)
+        return self.state in (RunState.QUEUED, RunState.TRAINING)
 
 
 class Filmstrip:
@@ -116,15 +175,15 @@ class Filmstrip:
 
 @dataclass(eq=False)
 class TrainingRun:
-    """One session's training run: the Trainer (touched only by the worker that holds the run) and
+    """One session's training run: the Trainer (touched only by the lane that holds the run) and
     the latest Snapshot (read by pages)."""
 
-    trainer: Trainer
+    trainer: Job  # a Trainer, or an experiment's plan
     draw: Callable[[nn.Module], np.ndarray | None] = lambda model: None  # the grid pages show, from a model
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     last_seen: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
-    beta_requested: float | None = None  # a new KL weight β from the run's owner, applied by its worker before a slice
+    beta_requested: float | None = None  # a new KL weight β from the run's owner, applied by its lane before a slice
     latent_at: float = -float("inf")  # when the latent figures were last measured (time.monotonic())
     where: dict | None = None  # what a remote lane needs to rebuild the run (ray_backend.RayPool.remote_recipe)
     owner: str = ""  # who started it (a browser's key): training time is shared between owners, then their runs
@@ -132,7 +191,7 @@ class TrainingRun:
     filmstrip: Filmstrip = field(default_factory=Filmstrip)  # the grids drawn so far, for the Train page's GIF
 
     def __post_init__(self):
-        self.snapshot = Snapshot(state=PAUSED, progress=self.trainer.progress, history=(), summary=self.trainer.summary())
+        self.snapshot = Snapshot(state=RunState.PAUSED, progress=self.trainer.progress, history=(), summary=self.trainer.summary())
 
     def heartbeat(self, now: float | None = None) -> None:
         self.last_seen = time.monotonic() if now is None else now
@@ -144,7 +203,7 @@ class TrainingRun:
 
 
 class LocalLane:
-    """A worker's slices train in its own thread, on the trainer the run holds."""
+    """Slices train in the lane's own thread, on the trainer the run holds."""
 
     def ready(self) -> bool:
         return True
@@ -163,7 +222,7 @@ MAX_TRAINING_PER_OWNER = 3  # an owner's runs training at once; their next waits
 
 
 class TrainingService:
-    """The server's training workers and their queue.
+    """The server's lanes and their queue.
 
     Fair between owners, then between an owner's runs: a free lane takes the waiting run whose owner has had the least
     training time (an owner new to the queue starts level with the least served of those present, not with a backlog),
@@ -182,10 +241,10 @@ class TrainingService:
         absent_after_seconds: float = 6.0,
         cores: int | None = None,
         warm_up: Callable[[], None] | None = None,
-        lanes: list | None = None,  # one worker per lane (default: max_concurrent LocalLanes, each the worker's own thread)
+        lanes: list | None = None,  # default: max_concurrent LocalLanes
     ):
         self.cores = cores or os.cpu_count() or 1
-        self._warm_up = warm_up  # run once by each worker: torch's thread pools and kernels are per thread
+        self._warm_up = warm_up  # run once by each lane's thread: torch's thread pools and kernels are per thread
         self.max_concurrent = 0  # one per lane: add_lanes counts them
         self.fair_share = fair_share_seconds
         self.slice = slice_seconds
@@ -198,18 +257,18 @@ class TrainingService:
         self.digits_trained = 0  # by every run since the service started (a dropped run's digits stay counted)
         self._cond = threading.Condition()
         self._closed = False
-        self._lanes, self._workers = [], []
+        self._lanes, self._lane_threads = [], []
         self.add_lanes(lanes if lanes is not None else [LocalLane() for _ in range(max_concurrent or default_concurrency(self.cores))])
 
     # ---- what sessions call -------------------------------------------------------------------
     def start(self, run: TrainingRun, front: bool = False) -> None:
-        """Queue a run (new, paused or away); it trains when a slot is free. front: ahead of the runs waiting."""
+        """Queue a run (new, paused or away); it trains when a lane is free. front: ahead of the runs waiting."""
         with self._cond:
             if run in self._training or run in self._queue or run.trainer.done:
                 return
             run.stop_requested = False
             run.heartbeat()
-            self._publish_state(run, QUEUED)
+            self._publish_state(run, RunState.QUEUED)
             self._enqueue(run, front)
 
     def stop(self, run: TrainingRun) -> None:
@@ -218,7 +277,7 @@ class TrainingService:
             run.stop_requested = True
             if run in self._queue:
                 self._queue.remove(run)
-                self._publish_state(run, PAUSED)
+                self._publish_state(run, RunState.PAUSED)
                 self._republish_places()
 
     def set_beta(self, run: TrainingRun, beta: float) -> None:
@@ -232,7 +291,7 @@ class TrainingService:
         turn came while its page was late (a busy browser can refresh seconds late), and it had waited a whole round for
         that turn. At the back it would wait another round each time its page is late."""
         run.heartbeat()
-        if run.snapshot.state == AWAY:
+        if run.snapshot.state == RunState.AWAY:
             self.start(run, front=True)
 
     def wait(self, run: TrainingRun, timeout: float = 60.0) -> Snapshot:
@@ -249,21 +308,21 @@ class TrainingService:
             return {**busy, "limit": self.max_concurrent, "digits": self.digits_trained}
 
     def add_lanes(self, lanes: list) -> None:
-        """A worker for each lane, and as many more runs at once: the lanes the service starts with, and any that come
+        """A thread for each lane, and as many more runs at once: the lanes the service starts with, and any that come
         while it serves (CPUs that joined a cluster)."""
         with self._cond:
             if self._closed:
                 return
-            first = len(self._workers)
-            workers = [
-                threading.Thread(target=self._work, args=(lane,), name=f"cvae-trainer-{first + i}", daemon=True)
+            first = len(self._lane_threads)
+            threads = [
+                threading.Thread(target=self._serve, args=(lane,), name=f"cvae-trainer-{first + i}", daemon=True)
                 for i, lane in enumerate(lanes)
             ]
             self._lanes += lanes
-            self._workers += workers
+            self._lane_threads += threads
             self.max_concurrent += len(lanes)
-            for worker in workers:  # started under the lock: close() joins only started threads
-                worker.start()
+            for thread in threads:  # started under the lock: close() joins only started threads
+                thread.start()
 
     @property
     def closed(self) -> bool:
@@ -273,11 +332,11 @@ class TrainingService:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        for worker in list(self._workers):
-            worker.join(timeout=10)
+        for thread in list(self._lane_threads):
+            thread.join(timeout=10)
 
-    # ---- the workers --------------------------------------------------------------------------
-    def _work(self, lane) -> None:
+    # ---- the lanes ----------------------------------------------------------------------------
+    def _serve(self, lane) -> None:
         torch.set_num_threads(self._threads(1))
         if self._warm_up is not None:
             try:
@@ -298,21 +357,21 @@ class TrainingService:
                     return
                 self._queue.remove(run)
                 self._training.add(run)
-                self._publish_state(run, TRAINING)
+                self._publish_state(run, RunState.TRAINING)
                 self._republish_places()
-            requeued = False  # then it may be another worker's already
+            requeued = False  # then it may be on another lane already
             try:
                 # A run another process cannot rebuild (no `where`: a live experiment, cvae_core/training/stages.py) trains
-                # in this process's thread, whatever lane the worker holds.
-                requeued = self._hold_slot(run, lane if run.where is not None else LOCAL_LANE)
+                # in this process's thread, whatever lane it was taken by.
+                requeued = self._hold_lane(run, lane if run.where is not None else LOCAL_LANE)
             except LaneLost:  # its node is gone: the run resumes from its last slice's weights on another lane
                 log.warning("run %s lost its lane; queued again", run.id)
                 self._requeue(run, front=True)
                 requeued = True
-            except Exception as e:  # noqa: BLE001 -- drawing or publishing failed: that run stops, the worker lives on
+            except Exception as e:  # noqa: BLE001 -- drawing or publishing failed: that run stops, the lane serves on
                 log.exception("run %s failed outside training", run.id)
                 run.trainer.done = True
-                run.snapshot = replace(run.snapshot, state=FAILED, **failure(e))
+                run.snapshot = replace(run.snapshot, state=RunState.FAILED, **failure(e))
             finally:
                 if not requeued:
                     with self._cond:
@@ -350,11 +409,11 @@ class TrainingService:
         with self._cond:
             self._training.discard(run)
             if run.stop_requested:
-                return self._publish_state(run, PAUSED)
-            self._publish(run, QUEUED, draw=draw)
+                return self._publish_state(run, RunState.PAUSED)
+            self._publish(run, RunState.QUEUED, draw=draw)
             self._enqueue(run, front)
 
-    def _hold_slot(self, run: TrainingRun, lane) -> bool:
+    def _hold_lane(self, run: TrainingRun, lane) -> bool:
         """Train one run on a lane until it ends, stops, is away, or has had its fair share while others wait;
         True when it has gone back to the queue."""
         lane.begin(run)
@@ -373,32 +432,32 @@ class TrainingService:
         last_grid = -float("inf")
         while True:
             if run.stop_requested:
-                return self._publish_state(run, PAUSED)
+                return self._publish_state(run, RunState.PAUSED)
             if time.monotonic() - run.last_seen > self.absent_after:
-                return self._publish_state(run, AWAY)
+                return self._publish_state(run, RunState.AWAY)
             with self._cond:
                 sharing = max(1, len(self._training))
-            torch.set_num_threads(self._threads(sharing))  # per thread: this worker only
+            torch.set_num_threads(self._threads(sharing))  # per thread: this lane's only
             trained_before, steps_before, began = run.trainer.samples, run.trainer.step, time.monotonic()
-            if run.beta_requested is not None:  # only this worker touches the trainer, so the change lands between steps
+            if run.beta_requested is not None:  # only this lane touches the trainer, so the change lands between steps
                 run.trainer.model.config.beta, run.beta_requested = run.beta_requested, None
             try:
                 lane.train(run, self.slice)
             except TrainingError as e:  # the engine rolled back to the last finite weights
-                return self._publish(run, FAILED, draw=True, error=e)
+                return self._publish(run, RunState.FAILED, draw=True, error=e)
             except LaneLost:
                 raise
-            except Exception as e:  # noqa: BLE001 -- a worker must outlive any one run
+            except Exception as e:  # noqa: BLE001 -- a lane must outlive any one run
                 log.exception("training run %s failed", run.id)  # the traceback goes to the server log only
                 run.trainer.done = True
-                return self._publish(run, FAILED, draw=True, error=e)
+                return self._publish(run, RunState.FAILED, draw=True, error=e)
             with self._cond:
                 self.digits_trained += run.trainer.samples - trained_before
                 key = run.owner_key
                 self._served[key] = self._served.get(key, 0.0) + time.monotonic() - began
                 self.steps_by_owner[key] = self.steps_by_owner.get(key, 0) + run.trainer.step - steps_before
             if run.trainer.done:
-                return self._publish(run, DONE, draw=True)
+                return self._publish(run, RunState.DONE, draw=True)
             now = time.monotonic()
             due = now - last_grid >= self.grid_every
             if due:
@@ -406,7 +465,7 @@ class TrainingService:
             with self._cond:
                 if now - held_since >= self.fair_share and self._next_run(leaving=run) is not None:
                     return due
-            self._publish(run, TRAINING, draw=due)
+            self._publish(run, RunState.TRAINING, draw=due)
 
     def _threads(self, sharing: int) -> int:
         """Intra-op threads for each of `sharing` runs: the cores but one (the web server's), shared out.
@@ -415,9 +474,9 @@ class TrainingService:
         return max(1, (self.cores - 1) // sharing)
 
     # ---- snapshots ----------------------------------------------------------------------------
-    def _publish(self, run: TrainingRun, state: str, draw: bool = False, error: Exception | None = None) -> None:
-        """A new snapshot from the trainer (called by the worker holding the run, or under the lock
-        for a run no worker holds). draw: also a new grid and a frozen copy of the weights. error: why the
+    def _publish(self, run: TrainingRun, state: RunState, draw: bool = False, error: Exception | None = None) -> None:
+        """A new snapshot from the trainer (called by the lane holding the run, or under the lock
+        for a run no lane holds). draw: also a new grid and a frozen copy of the weights. error: why the
         run failed (a failed run's snapshot keeps the reason it had)."""
         old = run.snapshot
         grid, model, version, drawn_at, latent, published_at = old.grid, old.model, old.version, old.drawn_at, old.latent, old.published_at
@@ -428,7 +487,7 @@ class TrainingService:
                 grid = run.draw(model)
             if grid is not None:
                 run.filmstrip.add(run.trainer.epoch, grid)
-            if state != TRAINING or time.monotonic() - run.latent_at >= LATENT_EVERY:  # every second, and the last weights
+            if state != RunState.TRAINING or time.monotonic() - run.latent_at >= LATENT_EVERY:  # every second, and the last weights
                 latent = latent_figures(model, run.trainer.validation)
                 run.latent_at = time.monotonic()
             version += 1
@@ -438,20 +497,20 @@ class TrainingService:
             state=state,
             progress=run.trainer.progress,
             history=tuple(run.trainer.history),
-            ahead=self._place(run) if state == QUEUED else 0,
+            ahead=self._place(run) if state == RunState.QUEUED else 0,
             grid=grid,
             model=model,
             version=version,
             drawn_at=drawn_at,
             published_at=published_at,
-            **(failure(error) if error is not None else _kept_failure(old) if state == FAILED else {}),
+            **(failure(error) if error is not None else _kept_failure(old) if state == RunState.FAILED else {}),
             summary=run.trainer.summary(),
             latent=latent,
         )
 
-    def _publish_state(self, run: TrainingRun, state: str) -> None:
+    def _publish_state(self, run: TrainingRun, state: RunState) -> None:
         """The same snapshot in another state (and, when queued, with its place in the queue)."""
-        run.snapshot = replace(run.snapshot, state=state, ahead=self._place(run) if state == QUEUED else 0)
+        run.snapshot = replace(run.snapshot, state=state, ahead=self._place(run) if state == RunState.QUEUED else 0)
 
     def _place(self, run: TrainingRun) -> int:
         return list(self._queue).index(run) if run in self._queue else 0
@@ -459,12 +518,12 @@ class TrainingService:
     def _republish_places(self) -> None:
         """Everyone waiting learns their new place (called under the lock)."""
         for run in self._queue:
-            if run.snapshot.state != QUEUED or run.snapshot.ahead != self._place(run):
-                self._publish_state(run, QUEUED)
+            if run.snapshot.state != RunState.QUEUED or run.snapshot.ahead != self._place(run):
+                self._publish_state(run, RunState.QUEUED)
 
 
-LOCAL_LANE = LocalLane()  # it keeps no state: one serves every worker
-LANE_RETRY_SECONDS = 5.0  # how often a worker whose remote lane is gone asks whether it is back
+LOCAL_LANE = LocalLane()  # it keeps no state: one serves every lane
+LANE_RETRY_SECONDS = 5.0  # how often a remote lane that is gone is asked whether it is back
 LATENT_DIGITS = 500  # validation digits the latent figures are measured on: about 8 ms for the default model on one thread
 LATENT_EVERY = 1.0  # seconds between two measurements while a run trains: under 1 % of its time (a grid is drawn every slice)
 

@@ -33,6 +33,36 @@ class Stage:
     share: tuple[float, float] = (0.0, 1.0)  # the part of the whole experiment's progress this stage covers
 
 
+class BestEpoch:
+    """The one rule for keeping the best validation epoch, for every network the project trains with validation digits
+    (an experiment's stages, the CLI's `train`): after each epoch a validation loss (lower is better) is offered; the
+    weights of the first epoch with the lowest loss are kept; with `patience`, training stops once that many epochs
+    have brought no lower one."""
+
+    def __init__(self, patience: int | None = None):
+        self.patience = patience
+        self.best: dict | None = None  # {"epoch", "validation_loss"} of the best epoch so far
+        self._weights = None
+        self._since_best = 0
+
+    def offer(self, epoch: float, loss: float, model: nn.Module) -> None:
+        if self.best is None or loss < self.best["validation_loss"]:
+            self.best = {"epoch": round(epoch, 3), "validation_loss": round(loss, 4)}
+            self._weights, self._since_best = copy.deepcopy(model.state_dict()), 0
+        else:
+            self._since_best += 1
+
+    @property
+    def patience_ran_out(self) -> bool:
+        return self.patience is not None and self._since_best >= self.patience
+
+    def keep(self, model: nn.Module) -> nn.Module:
+        """The model with the best epoch's weights (as it is when none was offered)."""
+        if self._weights is not None:
+            model.load_state_dict(self._weights)
+        return model
+
+
 class StageTraining:
     """A Stage being trained, one slice at a time; `result()` once `done`."""
 
@@ -41,9 +71,7 @@ class StageTraining:
         with initial_weights(stage.config.seed):
             self.model = stage.make_model()
         self.trainer = Trainer(self.model, stage.train, config=stage.config)
-        self.best: dict | None = None  # {"epoch", "validation_loss"} of the best epoch so far
-        self._best_state = None
-        self._since_best = 0
+        self.selection = BestEpoch(stage.patience)
         self.done = False
 
     def run(self, max_seconds: float | None = None) -> None:
@@ -61,12 +89,8 @@ class StageTraining:
         self.model.eval()
         with drawing_from(trainer.noise):  # a one-sample bound draws eps: from the run's own stream, as its steps do
             loss = float(stage.validation_loss(self.model))
-        if self.best is None or loss < self.best["validation_loss"]:
-            self.best = {"epoch": round(trainer.epoch, 3), "validation_loss": round(loss, 4)}
-            self._best_state, self._since_best = copy.deepcopy(self.model.state_dict()), 0
-        else:
-            self._since_best += 1
-        self.done = trainer.done or (stage.patience is not None and self._since_best >= stage.patience)
+        self.selection.offer(trainer.epoch, loss, self.model)
+        self.done = trainer.done or self.selection.patience_ran_out
 
     @property
     def fraction(self) -> float:
@@ -76,9 +100,7 @@ class StageTraining:
     def result(self) -> tuple[nn.Module, dict | None]:
         """The trained network (the best epoch's weights when choosing on validation), in eval mode on the CPU, where the
         experiments evaluate; and {"epoch", "validation_loss"} of the epoch kept (None without validation)."""
-        if self._best_state is not None:
-            self.model.load_state_dict(self._best_state)
-        return self.model.cpu().eval(), self.best
+        return self.selection.keep(self.model).cpu().eval(), self.selection.best
 
 
 Plan = Generator[Stage | dict, tuple[nn.Module, dict | None] | None, object]
