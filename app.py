@@ -1,4 +1,4 @@
-"""CVAE Lab, the home page: what a conditional VAE is, the six variants, and what is loaded."""
+"""CVAE Lab, the home page: what a conditional VAE is, the variants, and what is loaded."""
 
 import html
 

@@ -159,13 +159,13 @@ def engine_alone(seconds: float, threads: int) -> float:
 
     torch.set_num_threads(threads)
     from cvae_core.data import load_dataset
-    from cvae_core.models import ModelConfig, build_model
+    from cvae_core.models import build_model, model_config
     from cvae_core.training.defaults import model_defaults, training_defaults
     from cvae_core.training.engine import TrainConfig, Trainer
 
     train = load_dataset("mnist-5k", "train")
     validation = load_dataset("mnist-5k", "val")
-    trainer = Trainer(build_model(ModelConfig(**model_defaults()), seed=0), train, validation, TrainConfig(**training_defaults()))
+    trainer = Trainer(build_model(model_config(**model_defaults()), seed=0), train, validation, TrainConfig(**training_defaults()))
     trainer.run(max_steps=3)
     started, samples = time.perf_counter(), trainer.samples
     while time.perf_counter() - started < seconds and not trainer.done:

@@ -16,13 +16,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.models import ModelConfig, build_model  # noqa: E402
+from cvae_core.models import build_model, model_config
 from cvae_core.training.engine import TrainConfig, Trainer  # noqa: E402
 from cvae_core.training.service import TrainingRun, TrainingService  # noqa: E402
 
 
 def run_of(digits, owner: str, seed: int) -> TrainingRun:
-    model = build_model(ModelConfig(variant="cvae2", latent_dim=8, hidden=256), seed=seed)
+    model = build_model(model_config(variant="cvae2", latent_dim=8, hidden=256), seed=seed)
     return TrainingRun(Trainer(model, digits, config=TrainConfig(epochs=10_000.0, seed=seed)), owner=owner)
 
 

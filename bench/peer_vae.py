@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from cvae_core.compare import measure, paired_difference  # noqa: E402
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.models import ModelConfig  # noqa: E402
+from cvae_core.models import ModelConfig, model_config  # noqa: E402
 from cvae_core.models.base import CVAEModel  # noqa: E402
 from cvae_core.models.vae import VAE  # noqa: E402
 from cvae_core.noise import initial_weights  # noqa: E402
@@ -56,7 +56,7 @@ class ExamplesVAE(VAE):
 
 def train_peer(train, seed: int = 0) -> ExamplesVAE:
     with initial_weights(seed):
-        model = ExamplesVAE(ModelConfig(variant="vae", latent_dim=20, hidden=400, layers=1))
+        model = ExamplesVAE(model_config(variant="vae", latent_dim=20, hidden=400, layers=1))
     steps_per_epoch = math.ceil(len(train) / 128)
     config = TrainConfig(epochs=EXAMPLES_STEPS / steps_per_epoch, batch_size=128, lr=1e-3, seed=seed, warmup_epochs=0.0, kl_start=1.0)
     trainer = Trainer(model, train, config=config, device="cpu")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from cvae_core.data import load_dataset  # noqa: E402
 from cvae_core.metrics import label_fidelity  # noqa: E402
-from cvae_core.models import ModelConfig, build_model  # noqa: E402
+from cvae_core.models import build_model, model_config  # noqa: E402
 from cvae_core.storage import checkpoint  # noqa: E402
 from cvae_core.training.defaults import model_defaults, training_defaults  # noqa: E402
 from cvae_core.training.engine import TrainConfig, Trainer  # noqa: E402
@@ -39,7 +39,7 @@ BENCH_MODEL = dict(variant="cvae2", latent_dim=20, hidden=400, layers=1)  # the 
 
 
 def fresh_model(seed=0):
-    return build_model(ModelConfig(**BENCH_MODEL), seed=seed)
+    return build_model(model_config(**BENCH_MODEL), seed=seed)
 
 
 # ---- 1. throughput --------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def time_to_good_digits(budget: float = 60.0, threshold: float = 0.9) -> dict:
     """The app's default settings; fidelity checked every 2 s of training time."""
     classifier = checkpoint.load(ROOT / "checkpoints" / "fidelity_classifier.safetensors").model
     train = load_dataset("mnist-5k", "train")
-    model = build_model(ModelConfig(**model_defaults()), seed=0)
+    model = build_model(model_config(**model_defaults()), seed=0)
     trainer = Trainer(model, train, config=TrainConfig(**training_defaults()))
     checks = []
     while trainer.elapsed < budget and not trainer.done:
@@ -163,7 +163,7 @@ def binarization_cost(rounds: int, steps: int) -> dict:
 
     def trainer(binarize: bool) -> Trainer:
         t = Trainer(
-            build_model(ModelConfig(**model_defaults()), seed=0), train, config=TrainConfig(**{**training_defaults(), "epochs": 1000.0})
+            build_model(model_config(**model_defaults()), seed=0), train, config=TrainConfig(**{**training_defaults(), "epochs": 1000.0})
         )
         t.binarize = binarize  # the one difference
         return t
@@ -267,7 +267,7 @@ def scaling(steps: int) -> dict:
 
     def rate(**kw):
         cfg = {**BENCH_MODEL, **{k: v for k, v in kw.items() if k in ("hidden", "latent_dim")}}
-        model = build_model(ModelConfig(**cfg), seed=0)
+        model = build_model(model_config(**cfg), seed=0)
         trainer = Trainer(model, data, config=TrainConfig(epochs=None, max_seconds=3600, batch_size=kw.get("batch_size", 128)))
         trainer.run(max_steps=3)
         before, samples = trainer.elapsed, trainer.samples

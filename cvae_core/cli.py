@@ -20,7 +20,7 @@ from .data import DATASETS, OFFLINE, SPLITS, TEST_BINARIZATION_SEED, load_datase
 from .errors import CVAEError
 from .metrics import accuracy, evaluate_elbo
 from .models import ARCHS, VARIANTS
-from .models.base import NN_FILLS
+from .models.cvae3 import NN_FILLS
 from .noise import drawing_from, seeded
 from .storage import checkpoint
 from .training.defaults import CLASSIFIER, EXPERIMENTS, model_defaults, training_defaults

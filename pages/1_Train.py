@@ -1,19 +1,17 @@
 """Train a variant live: settings, Start / Stop / Resume, progress, curves and samples as they improve."""
 
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
 import ui
-from cvae_core.data import DATASETS, OFFLINE
+from cvae_core.data import DATASETS
 from cvae_core.errors import CVAEError
-from cvae_core.models import VARIANTS, ModelConfig
+from cvae_core.models import VARIANTS, model_config
 from cvae_core.stepper import STAGES, one_step
-from cvae_core.storage import checkpoint
 from cvae_core.training.defaults import model_defaults, training_defaults
-from cvae_core.training.recipe import Recipe, capabilities
+from cvae_core.training.recipe import capabilities
 from cvae_core.training.service import RunState
-from ui import links, run_view, settings, sharing, step_view
+from ui import keep, links, run_view, settings, sharing, step_view
 from ui.i18n import N_, _, error_text, translated
 from ui.own_data import own_data_panel
 from ui.settings import Spec
@@ -43,48 +41,43 @@ BETA_MAX = LIVE_BETAS[-1]  # the Start-time slider's too
 # Every setting once: its widget, its name in the address, its range or choices (ui/settings.py).
 S = {spec.link: spec for spec in [
     Spec("train_variant", "variant", N_("Variant"), N_("Which graphical model to train; the Home page explains each one. Its recommended settings fill in below."),
-         "selectbox", tuple(VARIANTS), show=lambda v: _(VARIANTS[v].card.title)),
+         "selectbox", tuple(VARIANTS), show=lambda v: _(VARIANTS[v].card.title), field="model.variant"),
     Spec("train_dataset", "data", N_("Data set"), N_(
         "mnist-5k: 5,000 real MNIST digits that ship with the app (works offline). The others are downloaded when the network "
         "allows. Your own: a zip of one folder per class, or an .npz, uploaded below."),
         "selectbox", (*[d for d in DATASETS if d != "auto"], OWN), show=lambda d: _("your own (upload)") if d == OWN else d),
     Spec("train_latent", "latent", N_("Latent size"), N_("Dimensions of z. 2 can be plotted directly; 16 draws sharper digits."),
-         "select_slider", (2, 4, 8, 16, 32, 64)),
+         "select_slider", (2, 4, 8, 16, 32, 64), field="model.latent_dim", follows_variant=True),
     Spec("train_arch", "net", N_("Network"), N_("MLP is fast on a laptop CPU; conv (convolutional) is slower."), "radio", tuple(ARCHS),
-         show=lambda v: _(ARCHS[v])),
+         show=lambda v: _(ARCHS[v]), field="model.arch"),
     Spec("train_budget", "stop", N_("Stop after"), N_("A number of passes over the data, or a time budget."), "radio", tuple(BUDGETS),
          show=lambda v: _(BUDGETS[v])),
-    Spec("train_epochs", "epochs", N_("Epochs"), N_("Passes over the training digits."), "number_input", low=1, high=500),
+    Spec("train_epochs", "epochs", N_("Epochs"), N_("Passes over the training digits."), "number_input", low=1, high=500, field="train.epochs", follows_variant=True),
     Spec("train_seconds", "seconds", N_("Seconds"), N_("Training time, not counting any wait for a free slot on the server."),
-         "number_input", low=5, high=3600),
+         "number_input", low=5, high=3600, field="train.max_seconds"),
     Spec("train_lr", "lr", N_("Learning rate"), N_("Step size of Adam. Too high and training diverges (the app stops it and keeps the last good weights)."),
-         "select_slider", (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2), write=lambda v: f"{v:g}"),
+         "select_slider", (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2), write=lambda v: f"{v:g}", field="train.lr", follows_variant=True),
     Spec("train_seed", "seed", N_("Seed"), N_("Same seed and settings, same result when this is the only model training on the server."),
-         "number_input", low=0, high=2**31 - 1),
+         "number_input", low=0, high=2**31 - 1, field="train.seed", follows_variant=True),
     Spec("train_beta", "beta", N_("β (KL weight)"), N_(
         "1 is the true ELBO. Above 1 the code z is squeezed (smoother samples, blurrier reconstructions). It can be changed while the run trains."),
-        "slider", low=0.0, high=BETA_MAX, step=0.1, write=lambda v: f"{v:g}"),
+        "slider", low=0.0, high=BETA_MAX, step=0.1, write=lambda v: f"{v:g}", field="model.beta", follows_variant=True),
     Spec("train_kl_start", "kl_start", N_("KL weight at the start"), N_(
         "The KL weight moves from this value to β during the warm-up. Above 1, z is squeezed early, so the decoder learns to "
         "rely on the label y and samples match their label more often. 0 is the classic warm-up against posterior collapse."),
-        "slider", low=0.0, high=8.0, step=0.5, write=lambda v: f"{v:g}"),
+        "slider", low=0.0, high=8.0, step=0.5, write=lambda v: f"{v:g}", field="train.kl_start", follows_variant=True),
     Spec("train_warmup", "warmup", N_("Warm-up (epochs)"), N_("How long the KL weight takes to reach β."), "slider", low=0.0, high=60.0, step=0.5,
-         write=lambda v: f"{v:g}"),
+         write=lambda v: f"{v:g}", field="train.warmup_epochs", follows_variant=True),
     Spec("train_labels", "labels", N_("Labelled digits (m2)"), N_("m2 learns from a few labelled digits and the rest unlabelled."),
          "select_slider", (100, 600, 1000, 3000, "all"), show=lambda v: _("all") if v == "all" else str(v)),
-    Spec("train_hidden", "hidden", N_("Hidden width"), N_("Units per hidden layer."), "select_slider", (128, 256, 512, 1024)),
+    Spec("train_hidden", "hidden", N_("Hidden width"), N_("Units per hidden layer."), "select_slider", (128, 256, 512, 1024), field="model.hidden", follows_variant=True),
 ]}  # fmt: skip
 LINK = settings.address_settings(list(S.values()))
 
 
 def variant_values(variant: str) -> dict:
     """The settings that follow the variant: its defaults (cvae_core.training.defaults), given again whenever it changes."""
-    model, training = model_defaults(variant), training_defaults(variant)
-    return {
-        "train_latent": model["latent_dim"], "train_hidden": model["hidden"], "train_beta": model["beta"], "train_lr": training["lr"],
-        "train_epochs": int(training["epochs"]), "train_seed": training["seed"], "train_kl_start": training["kl_start"],
-        "train_warmup": training["warmup_epochs"],
-    }  # fmt: skip
+    return settings.variant_defaults(list(S.values()), model_defaults(variant), training_defaults(variant))
 
 
 # the settings the page opens on whatever the variant, kept when the variant changes
@@ -106,20 +99,29 @@ ui.state.note_defaults_given_for(chosen_variant)
 settings.open_on(list(S.values()), variant_values(chosen_variant), from_link, reset=new_variant)
 settings.open_on(list(S.values()), PAGE_VALUES, from_link, reset=False)
 
+drawn: dict = {}  # widget key -> the value drawn
+
+
+def draw(link: str, where, **options):
+    drawn[S[link].key] = value = S[link].draw(where, **options)
+    return value
+
+
 with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     c1, c2, c3, c4 = st.columns(4)
-    variant = S["variant"].draw(c1)
-    semi_supervised = capabilities(ModelConfig(**model_defaults(variant))).learns_from_unlabelled  # may it train on a few labels?
-    dataset, latent_dim, arch = S["data"].draw(c2), S["latent"].draw(c3), S["net"].draw(c4)
+    variant = draw("variant", c1)
+    semi_supervised = capabilities(model_config(variant)).learns_from_unlabelled  # may it train on a few labels?
+    dataset = draw("data", c2)
+    draw("latent", c3), draw("net", c4)
     c1, c2, c3, c4 = st.columns(4)
-    budget_kind = S["stop"].draw(c1)
-    epochs = S["epochs"].draw(c2) if budget_kind == "epochs" else None
-    seconds = S["seconds"].draw(c2) if budget_kind == "seconds" else None
-    lr, seed = S["lr"].draw(c3), S["seed"].draw(c4)
+    budget_kind = draw("stop", c1)
+    draw("epochs" if budget_kind == "epochs" else "seconds", c2)  # the other budget is not given: None
+    draw("lr", c3), draw("seed", c4)
     c1, c2, c3, c4 = st.columns(4)
-    beta, kl_start, warmup = S["beta"].draw(c1), S["kl_start"].draw(c2), S["warmup"].draw(c2)
-    labels = S["labels"].draw(c3, disabled=not semi_supervised)
-    hidden = S["hidden"].draw(c4)
+    beta = draw("beta", c1)
+    draw("kl_start", c2), draw("warmup", c2)
+    labels = draw("labels", c3, disabled=not semi_supervised)
+    draw("hidden", c4)
 own = own_data_panel() if dataset == OWN else None  # the visitor's own data set: this session only
 links.publish(LINK)  # the address is a link to these settings
 
@@ -127,31 +129,9 @@ links.publish(LINK)  # the address is a link to these settings
 # Handled in the script, not in callbacks: a click carries every widget's value as the visitor last set
 # it, whereas a callback's arguments are those of the last completed run (a quick visitor could start
 # the variant they had just switched away from).
-chosen = {
-    "model": {"variant": variant, "latent_dim": latent_dim, "arch": arch, "hidden": hidden, "beta": beta},
-    "training": {"epochs": epochs, "lr": lr, "seed": seed, "warmup_epochs": warmup, "kl_start": kl_start, "max_seconds": seconds},
-    "dataset": dataset,
-    "labels": None if labels == "all" or not semi_supervised else int(labels),
-    "own": own,
-}
-
-
-def start_training(chosen: dict) -> None:
-    """Queue a run with these settings; raises CVAEError with a sentence."""
-    own, dataset = chosen["own"], chosen["dataset"]
-    if dataset == OWN and own is None:
-        raise CVAEError(N_("upload a data set first (a .zip of one folder per class, or an .npz)"))
-    if dataset not in (OFFLINE, OWN):  # one that must be downloaded is fetched here, or refused with its sentence
-        ui.training.check_dataset(dataset)
-    dataset_name = ui.state.own_data()[1] if own is not None else dataset
-    run_recipe = Recipe.from_settings(chosen["model"], chosen["training"], dataset_name, chosen["labels"], own=own)
-    run_number = ui.state.next_run_number()
-    name = f"{run_recipe.model.variant}-run{run_number}"
-    meta = {"name": name, "dataset": dataset_name, "seed": run_recipe.train.seed, "labels": chosen["labels"]}
-    if own is not None:  # label k's name; and a model of a visitor's own data is theirs alone: download only
-        meta.update({"classes": list(own.classes), "own_data": True})
-    ui.training.start_run(name, run_recipe, meta)
-
+model_settings, train_settings = settings.recipe_parts(list(S.values()), drawn)
+train_settings = {"epochs": None, "max_seconds": None, **train_settings}  # the budget not drawn is none
+chosen_labels = None if labels == "all" or not semi_supervised else int(labels)
 
 run = ui.training.current_run()
 snap = run.snapshot if run is not None else None
@@ -166,7 +146,7 @@ resume = b3.button(
 )
 if start:
     try:
-        start_training(chosen)
+        ui.training.start_training(model_settings, train_settings, None if dataset == OWN else dataset, chosen_labels, own)
         st.rerun()  # draw the page in its new state (a rerun costs tens of milliseconds)
     except CVAEError as e:
         st.error(_("Cannot start: {reason}").format(reason=error_text(e)))
@@ -254,89 +234,12 @@ if run is not None and not snap.progress.done and not snap.error and snap.state 
         except CVAEError as e:
             st.error(error_text(e))
 
-# ---- share: a link that shows the run, live and read only (pages/7_Follow.py) -------------------------
+# ---- share: a link that shows the run, live and read only; keep the model ---------------------------
 if run is not None and snap.state != RunState.LOST:
-    token = ui.state.share_token(run.id)
-    if token is not None and sharing.shared_run(token) is None:
-        token = None  # the server let it go (a restart)
-    share_column, link_column = st.columns([1, 2])
-    if token is None:
-        if share_column.button(
-            _("Share this run"), icon=":material/share:", key="train_share",
-            help=_("A link and a QR code that show this run live, read only: for a room following your screen on their phones."),
-        ):  # fmt: skip
-            try:
-                ui.state.note_share(run.id, sharing.share(run))
-                st.rerun()
-            except sharing.TooManyShares as e:
-                if e.why == "owner":
-                    st.error(_("You share as many runs as one visitor may; stop sharing one of them first."))
-                else:
-                    st.error(_("This server shares as many runs as it can; try again later."))
-    else:
-        address = urlsplit(st.context.url or "")
-        link = urlunsplit((address.scheme or "http", address.netloc, ui.page("follow").address, urlencode({"run": token}), ""))
-        if share_column.button(_("Stop sharing"), icon=":material/link_off:", key="train_unshare", help=_("The link then shows nothing.")):
-            sharing.unshare(token)
-            ui.state.note_share(run.id, None)
-            st.rerun()
-        link_column.code(link, language=None)
-        link_column.image(
-            sharing.qr_png(link), width=420 if ui.presenter() else 280, caption=_("The same link as a QR code"),
-            alt=_("A QR code of the link above."),
-        )  # fmt: skip
-
-# ---- save and download --------------------------------------------------------------------------
+    sharing.share_panel(run)
 trained = run.model() if run is not None and not active else None  # the weights as they are now, fetched once
 if trained is not None:
-    st.subheader(_("Keep this model"))
-    meta = ui.state.session_models().get(run.id)
-    name_now = meta.name if meta is not None else "model"
-    st.caption(_("It is already available on every page of this session as **{name} (this session)**.").format(name=name_now))
-    full_meta = {**(meta.metadata if meta else {}), "train": run.summary(), "metrics": {"train": snap.progress.terms}}
-    store = ui.model_store()
-    c1, c2 = st.columns([2, 1])
-    if (meta.metadata if meta else {}).get("own_data"):
-        c1.caption(_("A model of your own data is yours alone: it is never saved on this server. Download the checkpoint to keep it."))
-    elif store.settings.enabled:
-        name = c1.text_input(
-            _("Name"), name_now, key=f"train_save_name:{run.id}",  # keyed by run: a language switch keeps what was typed
-            help=_(
-                "Letters, digits, '-', '_' and '.'. The model is saved on this server; other visitors see it, marked as saved by a visitor."
-            ),
-        )  # fmt: skip
-        if c1.button(_("Save on this server"), icon=":material/save:"):
-            try:
-                path = store.save(trained, name, full_meta)
-                st.success(_("Saved as {name}. Every visitor can now pick it, marked “saved by a visitor”.").format(name=path.stem))
-            except CVAEError as e:
-                st.error(_("Not saved: {reason} The download button works in any case.").format(reason=error_text(e)))
-    else:
-        c1.caption(_("Saving on the server is switched off here; download the checkpoint to keep it."))
-    animation = run.animation() if run.makes_images else None
-    if animation is not None:
-        c2.download_button(
-            _("Download the training as a GIF"), animation, file_name=f"{name_now}-training.gif", mime="image/gif", icon=":material/movie:",
-            help=_("The sample grid sharpening as training went, the epoch in the corner of each frame: ready for a slide."),
-        )  # fmt: skip
-    c2.download_button(
-        _("Download checkpoint"),
-        checkpoint.to_bytes(trained, full_meta),
-        file_name=f"{name_now}.safetensors",
-        mime="application/octet-stream",
-        icon=":material/download:",
-        help=_("A safetensors file you can load here again (sidebar) or with `python -m cvae_core`."),
-    )
-    if trained.makes_images:
-        from cvae_core.storage.webmodel import decoder_bytes
-        from ui.decoder_view import offline_page
-
-        classes = (meta.metadata if meta else {}).get("classes")
-        c2.download_button(
-            _("Download for the web"), data=lambda: offline_page(decoder_bytes(trained, classes), name_now),
-            file_name=f"{name_now}.html", mime="text/html", icon=":material/public:",
-            help=_("One .html file with this model and its dials: it opens in any browser, without a connection or this server."),
-        )  # fmt: skip
+    keep.keep_panel(run, snap, trained)
 
 # ---- one step, slowly ------------------------------------------------------------------------------
 st.divider()

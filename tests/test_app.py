@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from cvae_core.experiments.shipped import shipped_results
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.storage.checkpoint import Checkpoint
 from ui.frame import PAGES
 from ui.frame import page as ui_page
@@ -46,7 +46,7 @@ def no_exceptions(at: AppTest):
 @pytest.fixture
 def session_model():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(variant="cvae1", latent_dim=4, hidden=64)).eval()
+    model = build_model(model_config(variant="cvae1", latent_dim=4, hidden=64)).eval()
     return {"tiny-cvae1": Checkpoint(model, {"variant": "cvae1"})}
 
 
@@ -324,7 +324,7 @@ def test_a_report_the_browser_could_forge_is_checked_before_it_is_kept():
 
 
 def test_generate_explains_the_unlabelled_vae():
-    model = build_model(ModelConfig(variant="vae", latent_dim=2, hidden=32)).eval()
+    model = build_model(model_config(variant="vae", latent_dim=2, hidden=32)).eval()
     at = page("generate")
     give(at, {"tiny-vae": Checkpoint(model, {"variant": "vae"})}, prefer="tiny-vae")
     at.run()
@@ -349,7 +349,7 @@ def _png(array) -> bytes:
 @pytest.fixture
 def readers(session_model):
     torch.manual_seed(1)
-    cvae3 = build_model(ModelConfig(variant="cvae3", latent_dim=4, hidden=64)).eval()
+    cvae3 = build_model(model_config(variant="cvae3", latent_dim=4, hidden=64)).eval()
     return {**session_model, "tiny-cvae3": Checkpoint(cvae3, {"variant": "cvae3"})}
 
 
@@ -412,7 +412,7 @@ def test_draw_explains_bad_uploads(readers, name, data, message):
 
 
 def test_latent_space_plots_and_cvae1_priors(session_model):
-    model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=32)).eval()
+    model = build_model(model_config(variant="cvae1", latent_dim=2, hidden=32)).eval()
     at = page("latent")
     give(at, {"tiny-2d": Checkpoint(model, {"variant": "cvae1"})}, prefer="tiny-2d")
     at.run()
@@ -551,7 +551,7 @@ def test_a_checkpoint_upload_goes_through_the_safe_loader():
 
     from cvae_core.storage import checkpoint
 
-    model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=32))
+    model = build_model(model_config(variant="cvae2", latent_dim=4, hidden=32))
     at = page("generate").run()
     uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
     uploader.set_value(("evil.safetensors", pickle.dumps({"a": 1}), "application/octet-stream")).run()
@@ -569,7 +569,7 @@ def test_a_checkpoint_upload_goes_through_the_safe_loader():
 def test_two_uploads_with_the_same_file_name_are_two_models():
     from cvae_core.storage import checkpoint
 
-    first, second = (build_model(ModelConfig(variant="cvae2", latent_dim=2, hidden=32), seed=s) for s in (0, 1))
+    first, second = (build_model(model_config(variant="cvae2", latent_dim=2, hidden=32), seed=s) for s in (0, 1))
     at = page("generate").run()
     for model in (first, second):
         uploader = next(u for u in at.file_uploader if u.key == "checkpoint_upload")
@@ -612,7 +612,7 @@ def test_two_visitors_with_same_named_models_each_see_their_own_embedding():
 
     shown = []
     for seed in (0, 1):  # two visitors, one after the other, in one server process (one cache)
-        model = build_model(ModelConfig(variant="cvae1", latent_dim=2, hidden=64), seed=seed).eval()
+        model = build_model(model_config(variant="cvae1", latent_dim=2, hidden=64), seed=seed).eval()
         at = page("latent")
         give(at, {"cvae1-run1": Checkpoint(model, {"variant": "cvae1"})}, prefer="cvae1-run1")
         at.run()

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from cvae_core.errors import CheckpointError
-from cvae_core.models import VARIANTS, ModelConfig, build_model
+from cvae_core.models import VARIANTS, build_model, model_config
 from cvae_core.storage import checkpoint
 
 from .conftest import ROOT
@@ -19,13 +19,13 @@ from .conftest import ROOT
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return build_model(ModelConfig(variant="cvae1", latent_dim=4, hidden=32))
+    return build_model(model_config(variant="cvae1", latent_dim=4, hidden=32))
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_round_trip_is_bit_exact(tmp_path, variant):
     torch.manual_seed(0)
-    m = build_model(ModelConfig(variant=variant, latent_dim=4, hidden=32))
+    m = build_model(model_config(variant=variant, latent_dim=4, hidden=32))
     path = checkpoint.save(m, tmp_path / "m.safetensors", {"dataset": "mnist-5k", "metrics": {"elbo": -100.0}})
     loaded = checkpoint.load(path)
     assert loaded.metadata["variant"] == variant and loaded.metadata["latent_dim"] == 4
@@ -63,8 +63,8 @@ MARKER = Path("/tmp/cvae_lab_pickle_payload_ran")
 def _bad_files(model):
     good = checkpoint.to_bytes(model)
     meta = checkpoint.read_metadata(good)
-    other = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=32))
-    wrong_shape = build_model(ModelConfig(variant="cvae1", latent_dim=8, hidden=32))
+    other = build_model(model_config(variant="cvae2", latent_dim=4, hidden=32))
+    wrong_shape = build_model(model_config(variant="cvae1", latent_dim=8, hidden=32))
     shapes = {k: v.contiguous() for k, v in wrong_shape.state_dict().items()}
     nan_weights = {k: v.clone() for k, v in model.state_dict().items()}
     next(iter(nan_weights.values())).fill_(float("nan"))
@@ -132,7 +132,7 @@ def test_safe_names_get_the_suffix():
 def test_interrupted_save_leaves_the_old_file_and_no_debris(tmp_path, model, monkeypatch):
     path = checkpoint.save(model, tmp_path / "m.safetensors")
     before = path.read_bytes()
-    other = build_model(ModelConfig(variant="cvae1", latent_dim=4, hidden=32))
+    other = build_model(model_config(variant="cvae1", latent_dim=4, hidden=32))
 
     def crash(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -169,7 +169,7 @@ def test_a_tiny_file_claiming_a_huge_model_is_refused_before_anything_is_allocat
     import subprocess
     import sys
 
-    config = {**ModelConfig(variant="m2", hidden=4096, layers=4).to_dict()}
+    config = {**model_config(variant="m2", hidden=4096, layers=4).to_dict()}
     meta = {"format": checkpoint.FORMAT, "variant": "m2", "model_config": config}
     data = save_safetensors({"x": torch.zeros(1)}, metadata={checkpoint.METADATA_KEY: json.dumps(meta)})
     assert len(data) < 1000
@@ -210,3 +210,29 @@ def test_the_catalogue_reads_what_loading_reads_from_the_header_alone(tmp_path, 
         checkpoint.load(tmp_path / "cut.safetensors")  # loading reads them, and refuses the file
     (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 8 + b"{}")
     assert set(catalogue(tmp_path)) == {"cut"}  # a file that is not a checkpoint is left out, not an error
+
+
+def test_checkpoints_of_the_flat_configuration_era_keep_loading(model):
+    """Before each variant had its own config class, every checkpoint carried cvae3's and m2's settings whatever its
+    variant (storage/migrations.py): such a file loads, to the same weights, and an unknown setting is still refused.
+    Every shipped model loads into its variant's own class."""
+    from cvae_core.storage.migrations import ONE_VARIANTS_SETTINGS
+
+    flat = {**model.config.to_dict(), "alpha": 50.0, "gsnn_weight": 0.5, "target": "label", "given_quadrants": 2,
+            "nn_fill": "none", "m1_latent": 0}  # fmt: skip
+    assert set(flat) - set(model.config.to_dict()) == set(ONE_VARIANTS_SETTINGS)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    old = save_safetensors(tensors, metadata={checkpoint.METADATA_KEY: json.dumps({"format": checkpoint.FORMAT, "variant": "cvae1",
+                                                                                      "model_config": flat})})  # fmt: skip
+    loaded = checkpoint.from_bytes(old).model
+    assert loaded.config == model.config and all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), tensors.values(), strict=True))
+    strange = save_safetensors(tensors, metadata={checkpoint.METADATA_KEY: json.dumps({"format": checkpoint.FORMAT, "variant": "cvae1",
+                                                                                          "model_config": {**flat, "colour": 3}})})  # fmt: skip
+    with pytest.raises(CheckpointError, match="unknown model settings"):
+        checkpoint.from_bytes(strange)
+    from cvae_core.models import VARIANTS
+
+    models, refused = checkpoint.load_folder(checkpoint.SHIPPED)
+    assert models and not refused
+    for ckpt in models.values():
+        assert type(ckpt.model.config) is VARIANTS[ckpt.model.name].config_class

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cvae_core.compare import measure, paired_difference, tie
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import ModelConfig, build_model, model_config
 from cvae_core.storage import checkpoint
 
 from .conftest import ROOT
@@ -75,7 +75,7 @@ def test_a_model_that_makes_no_images_reports_no_log_p_y_given_x_it_does_not_com
     # be a wrong label. Only its classifier's accuracy applies, and it is the accuracy of its own q(y|z1).
     from cvae_core.metrics import predict
 
-    m1m2 = build_model(ModelConfig(variant="m2", latent_dim=4, hidden=32, m1_latent=6), seed=0).eval()
+    m1m2 = build_model(model_config(variant="m2", latent_dim=4, hidden=32, m1_latent=6), seed=0).eval()
     assert not m1m2.makes_images and m1m2.uses_label
     data = held_out.subset(60)
     m = measure(m1m2, data, iw_samples=2)

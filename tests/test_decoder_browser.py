@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.storage import checkpoint
 from cvae_core.storage.webmodel import decoder_bytes, dequantised
 
@@ -79,7 +79,7 @@ def trained_run():
     from cvae_core.data import load_dataset
     from cvae_core.training.engine import TrainConfig, Trainer
 
-    model = build_model(ModelConfig(variant="cvae1", arch="conv", latent_dim=6, hidden=64), seed=3)
+    model = build_model(model_config(variant="cvae1", arch="conv", latent_dim=6, hidden=64), seed=3)
     Trainer(model, load_dataset("mnist-5k", "train").take(slice(0, 512)), config=TrainConfig(epochs=3.0, batch_size=64, seed=3)).run()
     return model.eval()
 
@@ -89,9 +89,9 @@ def test_the_browser_decodes_what_torch_decodes(blank, name):
     if name == "a trained conv run":
         model = trained_run()
     elif name == "a fresh cvae4 conv":
-        model = build_model(ModelConfig(variant="cvae4", arch="conv", latent_dim=3, hidden=32), seed=1).eval()
+        model = build_model(model_config(variant="cvae4", arch="conv", latent_dim=3, hidden=32), seed=1).eval()
     elif name == "a fresh vae":
-        model = build_model(ModelConfig(variant="vae", latent_dim=5, hidden=48, layers=2), seed=2).eval()
+        model = build_model(model_config(variant="vae", latent_dim=5, hidden=48, layers=2), seed=2).eval()
     else:
         model = checkpoint.load(ROOT / "checkpoints" / f"{name}.safetensors").model.eval()
     noise, labels, temperature = cases(model)

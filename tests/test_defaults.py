@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from cvae_core.cli import build_parser
-from cvae_core.models import VARIANTS, ModelConfig
+from cvae_core.models import VARIANTS, model_config
 from cvae_core.training.defaults import CLASSIFIER, EXPERIMENTS
 from cvae_core.training.engine import TrainConfig
 from cvae_core.training.recipe import Recipe
@@ -23,7 +23,7 @@ def resolved() -> dict:
     for variant in VARIANTS:
         recipe = Recipe.from_settings(model={"variant": variant})
         out[f"live/{variant}"] = {"model": asdict(recipe.model), "train": asdict(recipe.train)}
-        out[f"model/{variant}"] = asdict(ModelConfig(variant=variant))
+        out[f"model/{variant}"] = asdict(model_config(variant=variant))
         args = build_parser().parse_args(["train", "--variant", variant, "--out", "x.safetensors"])
         out[f"cli/{variant}"] = {k: v for k, v in vars(args).items() if k != "func"}
     for name, settings in EXPERIMENTS.items():
@@ -42,10 +42,10 @@ def test_every_runs_resolved_settings_are_the_pinned_ones():
 
 
 def test_the_engines_own_defaults_are_the_live_ones():
-    """TrainConfig() and ModelConfig() are what a visitor's first run trains with: no second table repeats them."""
+    """TrainConfig() and model_config() are what a visitor's first run trains with: no second table repeats them."""
     recipe = Recipe.from_settings()
     assert asdict(recipe.train) == asdict(TrainConfig())
-    assert asdict(recipe.model) == asdict(ModelConfig())
+    assert asdict(recipe.model) == asdict(model_config())
 
 
 if __name__ == "__main__" and "--write" in sys.argv:

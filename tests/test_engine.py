@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from cvae_core.errors import ConfigError, TrainingError
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.training.engine import TrainConfig, Trainer
 
 
 def fresh(seed=0, variant="cvae2"):
     torch.manual_seed(seed)
-    return build_model(ModelConfig(variant=variant, latent_dim=4, hidden=64))
+    return build_model(model_config(variant=variant, latent_dim=4, hidden=64))
 
 
 def test_slices_resume_exactly(digits):
@@ -90,7 +90,7 @@ def test_bad_training_settings_are_refused(digits, bad):
 
 def test_free_bits_keep_the_kl_penalty_from_vanishing():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=32, free_bits=0.5))
+    model = build_model(model_config(variant="cvae2", latent_dim=4, hidden=32, free_bits=0.5))
     x, y = torch.rand(16, 784), torch.randint(0, 10, (16,))
     torch.manual_seed(1)
     loss_fb, terms = model.loss(x, y)

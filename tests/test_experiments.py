@@ -8,7 +8,7 @@ from cvae_core.experiments.common import spread, with_weights
 from cvae_core.experiments.quadrants import QuadrantBaseline, quadrant_baseline_of, quadrants
 from cvae_core.experiments.semisupervised import kept_code, logistic_regression_accuracy, semisupervised, train_m1
 from cvae_core.experiments.shipped import SHIPPED_DIR, SHIPPED_MODELS, load_shipped, shipped_results
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.training.engine import TrainConfig, Trainer
 from ui.experiment_view import quadrant_rows, semisupervised_rows
 
@@ -19,7 +19,7 @@ def small(dataset: Dataset, n: int) -> Dataset:
 
 def test_m1_m2_trains_m2_on_a_frozen_m1_code(digits):
     m1 = train_m1(digits, hidden=64, latent_dim=8, epochs=1)
-    config = ModelConfig(variant="m2", latent_dim=4, hidden=64, m1_latent=8)
+    config = model_config(variant="m2", latent_dim=4, hidden=64, m1_latent=8)
     model = with_weights(build_model(config, seed=0), "m1", m1.encoder)
     frozen = {k: v.clone() for k, v in model.m1.state_dict().items()}
     partial = digits.with_labels(hide_labels(digits.labels, 100, seed=0))
@@ -54,7 +54,7 @@ def test_m2_reads_only_the_active_dimensions_of_m1s_code(digits):
     mu_kept, logvar_kept = pruned(x).chunk(2, -1)
     torch.testing.assert_close(mu_kept, mu[:, keep])  # the same means and variances, for the kept dimensions only
     torch.testing.assert_close(logvar_kept, logvar[:, keep])
-    model = with_weights(build_model(ModelConfig(variant="m2", latent_dim=4, hidden=32, m1_latent=3), seed=0), "m1", pruned)
+    model = with_weights(build_model(model_config(variant="m2", latent_dim=4, hidden=32, m1_latent=3), seed=0), "m1", pruned)
     model.eval()
     torch.testing.assert_close(model.observed(x), mu[:, keep])
 
@@ -84,7 +84,7 @@ def test_logistic_regression_reads_a_linearly_separable_code_and_not_noise():
 
 def test_the_nn_filled_cvae_feeds_the_nn_guess_to_its_prior_network_only():
     nn_ = QuadrantBaseline(given=1, hidden=32)
-    cvae = with_weights(build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=1, hidden=32, nn_fill="prior"), seed=0),
+    cvae = with_weights(build_model(model_config(variant="cvae3", target="quadrants", given_quadrants=1, hidden=32, nn_fill="prior"), seed=0),
                         "baseline_net", nn_.net)  # fmt: skip
     x = torch.rand(3, 784)
     guess = torch.sigmoid(nn_(x))
@@ -103,7 +103,7 @@ def test_the_nn_filled_cvae_feeds_the_nn_guess_to_its_prior_network_only():
 
 
 def test_prior_and_generation_fill_reaches_the_generation_network():
-    cvae = build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=2, hidden=32, nn_fill="prior+generation"), seed=0)
+    cvae = build_model(model_config(variant="cvae3", target="quadrants", given_quadrants=2, hidden=32, nn_fill="prior+generation"), seed=0)
     x, z = torch.rand(2, 784), torch.zeros(2, cvae.latent_dim)
     before = cvae.decode(z, x)
     with torch.no_grad():

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from cvae_core.errors import CheckpointError
-from cvae_core.models import VARIANTS, ModelConfig, build_model
+from cvae_core.models import VARIANTS, build_model, model_config
 from cvae_core.storage.checkpoint import SHIPPED, load, read_metadata
 from cvae_core.storage.export_onnx import FORMAT, decoder_onnx, description
 
@@ -75,7 +75,7 @@ def largest_difference(model, graph: bytes, seed: int = 0) -> float:
 def fresh(variant: str, arch: str, **kw):
     """A small untrained model; weights that start at zero (cvae1's prior p(z|y) is N(0, I) until trained) drawn too,
     so the learned prior's path carries values."""
-    model = build_model(ModelConfig(variant=variant, arch=arch, latent_dim=5, hidden=32, **kw), seed=1)
+    model = build_model(model_config(variant=variant, arch=arch, latent_dim=5, hidden=32, **kw), seed=1)
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
         for p in model.parameters():
@@ -112,7 +112,7 @@ def test_a_fresh_models_graph_draws_what_torch_draws(variant, arch):
     ids=["cvae3", "cvae3-quadrants", "m1+m2"],
 )
 def test_a_model_that_draws_no_images_is_refused_with_a_sentence(settings):
-    model = build_model(ModelConfig(latent_dim=5, hidden=32, **settings), seed=0)
+    model = build_model(model_config(latent_dim=5, hidden=32, **settings), seed=0)
     with pytest.raises(CheckpointError, match=REFUSED) as refused:
         decoder_onnx(model)
     assert str(refused.value).startswith(f"{model.name} does not draw")

@@ -173,10 +173,10 @@ def test_an_error_inside_an_error_is_translated_too(monkeypatch):
     import struct
 
     from cvae_core.errors import CVAEError
-    from cvae_core.models import ModelConfig, build_model
+    from cvae_core.models import build_model, model_config
     from cvae_core.storage import checkpoint
 
-    data = checkpoint.to_bytes(build_model(ModelConfig(variant="cvae1", latent_dim=4, hidden=64)), {})
+    data = checkpoint.to_bytes(build_model(model_config(variant="cvae1", latent_dim=4, hidden=64)), {})
     size = struct.unpack("<Q", data[:8])[0]
     header = json.loads(data[8 : 8 + size])
     meta = json.loads(header["__metadata__"]["cvae_lab"])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cvae_core.metrics import accuracy, evaluate_elbo
-from cvae_core.models import VARIANTS, ModelConfig, build_model
+from cvae_core.models import VARIANTS, build_model, model_config
 from cvae_core.models.cvae3 import masked_input, quadrant_mask
 from cvae_core.training.engine import TrainConfig, Trainer
 
@@ -12,7 +12,7 @@ STEPS = 250
 
 
 def small_config(variant, **kw):
-    return ModelConfig(variant=variant, latent_dim=8, hidden=256, **kw)
+    return model_config(variant=variant, latent_dim=8, hidden=256, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_other_variants_refuse_unlabelled_digits(digits):
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_conv_architecture_runs_for_every_variant(variant):
-    model = build_model(ModelConfig(variant=variant, arch="conv", latent_dim=4, hidden=64))
+    model = build_model(model_config(variant=variant, arch="conv", latent_dim=4, hidden=64))
     x, y = torch.rand(3, 784), torch.tensor([1, 2, 3])
     loss, terms = model.loss(x, y)
     loss.backward()
@@ -170,7 +170,7 @@ def test_bad_settings_are_refused_with_a_message(bad):
     from cvae_core.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        build_model(ModelConfig(**{"variant": "cvae2", **bad}))
+        build_model(model_config(**{"variant": "cvae2", **bad}))
 
 
 @pytest.mark.parametrize("variant", ["cvae1", "cvae2", "cvae4", "m2"])

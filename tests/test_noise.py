@@ -13,13 +13,13 @@ from cvae_core.classifier import ClassifierConfig, DigitClassifier
 from cvae_core.compare import iw_curve, measure
 from cvae_core.distributions import reparameterize
 from cvae_core.metrics import label_fidelity
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.noise import drawing_from, dropout, initial_weights, seeded
 from cvae_core.training.engine import TrainConfig, Trainer
 
 
 def small(seed=0, variant="cvae1"):
-    return build_model(ModelConfig(variant=variant, latent_dim=4, hidden=32), seed=seed)
+    return build_model(model_config(variant=variant, latent_dim=4, hidden=32), seed=seed)
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:

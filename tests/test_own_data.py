@@ -206,14 +206,14 @@ def test_pages_follow_a_model_of_the_sessions_own_data():
     """Compare measures it on the held-out tenth with a classifier of the set, Draw and Generate name its classes."""
     import torch
 
-    from cvae_core.models import ModelConfig, build_model
+    from cvae_core.models import build_model, model_config
     from cvae_core.storage.checkpoint import Checkpoint
 
     from .test_app import give, no_exceptions, page
 
     own = read_own_data(shapes_zip(per_class=20), "shapes.zip")
     torch.manual_seed(0)
-    model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=64, n_classes=3)).eval()
+    model = build_model(model_config(variant="cvae2", latent_dim=4, hidden=64, n_classes=3)).eval()
     ckpt = Checkpoint(model, {"variant": "cvae2", "own_data": True, "classes": list(SHAPES), "dataset": "shapes.zip"})
 
     def session(path):

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from cvae_core.data import in_batches, load_dataset
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 
 
 def tiny(variant, latent_dim=4):
-    return build_model(ModelConfig(variant=variant, latent_dim=latent_dim, hidden=32), seed=0).eval()
+    return build_model(model_config(variant=variant, latent_dim=latent_dim, hidden=32), seed=0).eval()
 
 
 @pytest.mark.parametrize("variant", ["cvae1", "cvae2", "cvae4", "m2"])
@@ -70,7 +70,7 @@ def test_the_decoded_plane_is_a_square_grid():
 
 
 def test_quadrant_view_greys_out_exactly_the_hidden_part(held_out):
-    model = build_model(ModelConfig(variant="cvae3", target="quadrants", given_quadrants=1, hidden=32), seed=0)
+    model = build_model(model_config(variant="cvae3", target="quadrants", given_quadrants=1, hidden=32), seed=0)
     x = held_out.images[:2]
     shown = model.visible_part(x).view(2, 784)
     mask = model.mask.bool()

@@ -15,14 +15,14 @@ from cvae_core.data import Dataset, binarize, load_dataset
 from cvae_core.errors import DatasetError
 from cvae_core.experiments.common import PlainClassifier
 from cvae_core.experiments.quadrants import QuadrantBaseline
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.training.engine import TrainConfig, Trainer
 
 from .conftest import needs_official_test
 
 
 def small(variant: str, **kw):
-    return build_model(ModelConfig(variant=variant, latent_dim=4, hidden=64, layers=1, **kw), seed=0)
+    return build_model(model_config(variant=variant, latent_dim=4, hidden=64, layers=1, **kw), seed=0)
 
 
 def grey_digits(n: int = 64, value: float = 0.3) -> Dataset:
@@ -113,7 +113,7 @@ def trained_pair(digits):
     """A vae and a cvae1, trained briefly on binarised digits: their bounds are far from the untrained ones."""
     models = {}
     for variant in ("vae", "cvae1"):
-        model = build_model(ModelConfig(variant=variant, latent_dim=8, hidden=128, layers=1), seed=0)
+        model = build_model(model_config(variant=variant, latent_dim=8, hidden=128, layers=1), seed=0)
         Trainer(model, digits, config=TrainConfig(epochs=3, lr=2e-3, seed=0), device="cpu").run_to_end()
         models[variant] = model.eval()
     return models

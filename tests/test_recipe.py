@@ -7,7 +7,7 @@ import pytest
 
 from cvae_core.capabilities import Capabilities
 from cvae_core.errors import ConfigError
-from cvae_core.models import VARIANTS, ModelConfig, build_model
+from cvae_core.models import VARIANTS, build_model, model_config
 from cvae_core.storage import checkpoint
 from cvae_core.storage.checkpoint_header import read_metadata
 from cvae_core.training.defaults import model_defaults, training_defaults
@@ -29,7 +29,7 @@ def test_a_recipe_fills_in_the_variants_defaults_and_survives_the_pipe(variant):
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_a_number_of_labels_is_taken_by_capability_not_by_name(variant):
-    config = ModelConfig(**model_defaults(variant))
+    config = model_config(**model_defaults(variant))
     if capabilities(config).learns_from_unlabelled:
         assert Recipe.from_settings({"variant": variant}, labels=100).labels == 100
     else:
@@ -68,7 +68,7 @@ def test_a_recipe_trains_on_its_split_with_validation_as_its_partner_and_hides_l
     ],
 )
 def test_a_models_capabilities_follow_its_configuration_and_travel_in_its_header(settings, expected):
-    config = ModelConfig(**{**model_defaults(settings["variant"]), "hidden": 32, **settings})
+    config = model_config(**{**model_defaults(settings["variant"]), "hidden": 32, **settings})
     model = build_model(config, seed=0)
     assert model.capabilities == capabilities(config) == expected
     assert (model.uses_label, model.makes_images, model.classifies) == (expected.uses_label, expected.makes_images, expected.classifies)

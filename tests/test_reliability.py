@@ -16,8 +16,8 @@ from .conftest import ROOT
 SAVER = """
 import sys, torch
 from cvae_core.storage import checkpoint
-from cvae_core.models import ModelConfig, build_model
-model = build_model(ModelConfig(variant="cvae2", hidden=1024, latent_dim=64))
+from cvae_core.models import ModelConfig, build_model, model_config
+model = build_model(model_config(variant="cvae2", hidden=1024, latent_dim=64))
 print("ready", flush=True)
 i = 0
 while True:
@@ -45,9 +45,9 @@ def test_a_save_killed_at_any_moment_never_leaves_a_broken_checkpoint(tmp_path):
 
 
 def test_load_folder_reports_broken_files_and_keeps_the_good_ones(tmp_path):
-    from cvae_core.models import ModelConfig, build_model
+    from cvae_core.models import build_model, model_config
 
-    checkpoint.save(build_model(ModelConfig(variant="vae", hidden=32, latent_dim=2)), tmp_path / "good.safetensors")
+    checkpoint.save(build_model(model_config(variant="vae", hidden=32, latent_dim=2)), tmp_path / "good.safetensors")
     (tmp_path / "broken.safetensors").write_bytes(b"\x00" * 100)
     models, refused = checkpoint.load_folder(tmp_path)
     assert list(models) == ["good"] and list(refused) == ["broken.safetensors"]

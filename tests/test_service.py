@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from cvae_core.images import gif_bytes
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.training.engine import TrainConfig, Trainer
 from cvae_core.training.service import Filmstrip, LocalLane, RunState, TrainingRun, TrainingService
 
@@ -19,7 +19,7 @@ from .conftest import wait_until
 
 
 def small_run(digits, seed=0, lr=2e-3, **config) -> TrainingRun:
-    model = build_model(ModelConfig(variant="cvae2", latent_dim=4, hidden=64), seed=seed)
+    model = build_model(model_config(variant="cvae2", latent_dim=4, hidden=64), seed=seed)
     settings = {"epochs": 2.0, "batch_size": 128, "lr": lr, "seed": seed, **config}
     return TrainingRun(
         Trainer(model, digits.take(slice(None, None, 4)), config=TrainConfig(**settings)), draw=lambda m: m.label_grid(2, seed=0)
@@ -217,7 +217,7 @@ def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
     from cvae_core.training.recipe import Recipe
 
     return Recipe(
-        ModelConfig(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset
+        model_config(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset
     )
 
 

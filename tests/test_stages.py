@@ -98,12 +98,12 @@ def test_a_stopped_retrain_pauses_and_resumes_to_the_same_figures(service, digit
 
 def test_a_failed_network_or_plan_ends_the_retrain_failed_and_resume_does_not_go_on(service, digits):
     from cvae_core.errors import TrainingError
-    from cvae_core.models import ModelConfig, build_model
+    from cvae_core.models import build_model, model_config
     from cvae_core.training.engine import TrainConfig
     from cvae_core.training.stages import Stage
 
     def vae():
-        return build_model(ModelConfig(variant="vae", latent_dim=4, hidden=32))
+        return build_model(model_config(variant="vae", latent_dim=4, hidden=32))
 
     def plan(lr):
         yield Stage("a network", vae, small(digits, 512), TrainConfig(epochs=2, lr=lr, seed=0))

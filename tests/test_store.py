@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from cvae_core.models import ModelConfig, build_model
+from cvae_core.models import build_model, model_config
 from cvae_core.storage import checkpoint
 from cvae_core.storage.store import ModelStore, StoreError, StoreSettings
 
@@ -15,7 +15,7 @@ from .test_app import no_exceptions, page
 
 @pytest.fixture
 def model():
-    return build_model(ModelConfig(variant="cvae2", latent_dim=2, hidden=32), seed=0)
+    return build_model(model_config(variant="cvae2", latent_dim=2, hidden=32), seed=0)
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ class Spec:
     step: float = 1
     show: Callable[[object], str] | None = None  # how a choice reads in the widget (translated there)
     write: Callable[[object], str] = str  # how a value reads in the address
+    field: str = ""  # where the value goes in a run's Recipe: "model.<setting>" or "train.<setting>" ("": the page's own)
+    follows_variant: bool = False  # takes the variant's default (its field's) whenever the variant changes
 
     def parse(self, text: str):
         """A value from the address's text; ValueError for one the widget would not offer."""
@@ -52,6 +54,30 @@ class Spec:
 
 def address_settings(specs: list[Spec]) -> list[links.Setting]:
     return [spec.in_address() for spec in specs]
+
+
+def variant_defaults(specs: list[Spec], model: dict, train: dict) -> dict:
+    """Widget key -> the variant's default, for the settings that follow the variant; model and train are the variant's
+    model and training defaults (cvae_core.training.defaults), read through each setting's field."""
+    sources = {"model": model, "train": train}
+    out = {}
+    for spec in specs:
+        if spec.follows_variant:
+            part, name = spec.field.split(".")
+            value = sources[part][name]
+            out[spec.key] = int(value) if spec.widget == "number_input" else value
+    return out
+
+
+def recipe_parts(specs: list[Spec], values: dict) -> tuple[dict, dict]:
+    """(model settings, training settings) for Recipe.from_settings, from the values drawn (widget key -> value) of the
+    settings that have a field."""
+    parts: dict[str, dict] = {"model": {}, "train": {}}
+    for spec in specs:
+        if spec.field and spec.key in values:
+            part, name = spec.field.split(".")
+            parts[part][name] = values[spec.key]
+    return parts["model"], parts["train"]
 
 
 def open_on(specs: list[Spec], defaults: dict, from_link: set[str], reset: bool) -> None:

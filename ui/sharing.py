@@ -8,8 +8,13 @@ does not pause the hall's view. A share ends when its owner stops sharing or the
 follower can reach changes the run: the follow page draws ui.run_view and has no control."""
 
 import io
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from . import host, training
+import streamlit as st
+
+from . import host, state, training
+from .frame import page, presenter
+from .i18n import _
 
 
 class TooManyShares(Exception):
@@ -46,3 +51,35 @@ def qr_png(text: str) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def share_panel(run) -> None:
+    """The Train page's "Share this run": a button, then the link (to the Follow page), its QR code and "Stop sharing"."""
+    token = state.share_token(run.id)
+    if token is not None and shared_run(token) is None:
+        token = None  # the server let it go (a restart)
+    share_column, link_column = st.columns([1, 2])
+    if token is None:
+        if share_column.button(
+            _("Share this run"), icon=":material/share:", key="train_share",
+            help=_("A link and a QR code that show this run live, read only: for a room following your screen on their phones."),
+        ):  # fmt: skip
+            try:
+                state.note_share(run.id, share(run))
+                st.rerun()
+            except TooManyShares as e:
+                if e.why == "owner":
+                    st.error(_("You share as many runs as one visitor may; stop sharing one of them first."))
+                else:
+                    st.error(_("This server shares as many runs as it can; try again later."))
+        return
+    address = urlsplit(st.context.url or "")
+    link = urlunsplit((address.scheme or "http", address.netloc, page("follow").address, urlencode({"run": token}), ""))
+    if share_column.button(_("Stop sharing"), icon=":material/link_off:", key="train_unshare", help=_("The link then shows nothing.")):
+        unshare(token)
+        state.note_share(run.id, None)
+        st.rerun()
+    link_column.code(link, language=None)
+    link_column.image(
+        qr_png(link), width=420 if presenter() else 280, caption=_("The same link as a QR code"), alt=_("A QR code of the link above.")
+    )

@@ -7,6 +7,7 @@ import threading
 
 import streamlit as st
 
+from cvae_core.errors import CVAEError
 from cvae_core.serving import RunHandle, TrainingClient
 from cvae_core.training.ray_backend import reachable
 from cvae_core.training.recipe import Recipe
@@ -32,7 +33,7 @@ _client_lock = threading.Lock()
 
 __all__ = [
     "beat", "check_dataset", "client", "current_run", "heartbeat", "held_runs", "live_refresh_seconds", "refresh_drifted",
-    "session_runs", "start_experiment", "start_run", "training_now", "warm_up",
+    "session_runs", "start_experiment", "start_run", "start_training", "training_now", "warm_up",
 ]  # fmt: skip
 
 
@@ -147,8 +148,27 @@ def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
     return run
 
 
+def start_training(model: dict, train: dict, dataset: str | None, labels: int | None, own=None) -> RunHandle:
+    """The Train page's Start: a run of these settings (Recipe.from_settings' model and train), on a named data set, or
+    on the visitor's own (dataset None, `own` their OwnData), with `labels` labelled digits for a variant that learns
+    from unlabelled ones. Raises CVAEError with a sentence."""
+    from cvae_core.data import OFFLINE
+
+    if dataset is None and own is None:
+        raise CVAEError(N_("upload a data set first (a .zip of one folder per class, or an .npz)"))
+    if dataset is not None and dataset != OFFLINE:  # one that must be downloaded is fetched here, or refused with its sentence
+        check_dataset(dataset)
+    dataset_name = state.own_data()[1] if own is not None else dataset
+    run_recipe = Recipe.from_settings(model, train, dataset_name, labels, own=own)
+    name = f"{run_recipe.model.variant}-run{state.next_run_number()}"
+    meta = {"name": name, "dataset": dataset_name, "seed": run_recipe.train.seed, "labels": labels}
+    if own is not None:  # label k's name; and a model of a visitor's own data is theirs alone: download only
+        meta.update({"classes": list(own.classes), "own_data": True})
+    return start_run(name, run_recipe, meta)
+
+
 def start_experiment(spec: dict) -> RunHandle:
-    """Queue a live retrain of an experiment (cvae_core.experiments.LIVE_EXPERIMENTS) for this session, in place of its
+    """Queue a live retrain of an experiment (cvae_core.experiments.live.LIVE_EXPERIMENTS) for this session, in place of its
     last one of that experiment (stopped if it still trains). Raises CVAEError (with a sentence) when it cannot start."""
     starting = _client is None
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():

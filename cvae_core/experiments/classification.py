@@ -2,7 +2,7 @@
 
 from ..data import Dataset
 from ..metrics import accuracy, mcnemar, predict
-from ..models import ModelConfig, build_model
+from ..models import build_model, model_config
 from ..training.defaults import EXPERIMENTS
 from ..training.engine import TrainConfig
 from .common import PlainClassifier, train_selecting, train_to_end
@@ -26,7 +26,7 @@ def classification(
     config = TrainConfig(**{**EXPERIMENTS["classification"], "epochs": epochs, "seed": seed, "shift_pixels": shift_pixels})
     makers = {
         "baseline": lambda: PlainClassifier(hidden, arch=arch),
-        "cvae3": lambda: build_model(ModelConfig(variant="cvae3", target="label", arch=arch, hidden=hidden)),
+        "cvae3": lambda: build_model(model_config(variant="cvae3", target="label", arch=arch, hidden=hidden)),
     }
     shares = {"baseline": (0.0, 0.3), "cvae3": (0.3, 1.0)}
     nets, epochs_kept = {}, {}

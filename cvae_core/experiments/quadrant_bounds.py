@@ -6,7 +6,7 @@ import math
 import torch
 
 from ..data import Dataset
-from ..models import ModelConfig, build_model
+from ..models import build_model, model_config
 from ..noise import seeded
 from ..references import PYRO_QUADRANTS
 from ..text import N_
@@ -83,7 +83,7 @@ def quadrant_bounds_plan(
         nn_patience,
         (0.0, 0.3),
     )
-    model_config = ModelConfig(
+    cvae_config = model_config(
         variant="cvae3",
         target="quadrants",
         given_quadrants=given,
@@ -93,9 +93,9 @@ def quadrant_bounds_plan(
         nn_fill=fill,
     )
     make = (
-        (lambda: build_model(model_config))
+        (lambda: build_model(cvae_config))
         if fill == "none"
-        else (lambda: with_weights(build_model(model_config), "baseline_net", baseline.net))
+        else (lambda: with_weights(build_model(cvae_config), "baseline_net", baseline.net))
     )
 
     def validation_is(m) -> float:

@@ -8,7 +8,7 @@ from torch import nn
 
 from ..data import Dataset
 from ..distributions import bernoulli_log_likelihood
-from ..models import ModelConfig, build_model
+from ..models import build_model, model_config
 from ..models.cvae3 import filled_with_guess, masked_input, quadrant_mask
 from ..nets import ConditionalMLP
 from ..noise import initial_weights, seeded
@@ -177,13 +177,13 @@ def quadrants_plan(
 
     yield {"quadrants": so_far().as_dict()}
     for i, (fill, w) in enumerate(runs):
-        model_config = ModelConfig(
+        cvae_config = model_config(
             variant="cvae3", target="quadrants", given_quadrants=given, latent_dim=32, hidden=hidden, gsnn_weight=w, nn_fill=fill
         )
         make = (
-            (lambda c=model_config: build_model(c))
+            (lambda c=cvae_config: build_model(c))
             if fill == "none"
-            else (lambda c=model_config: with_weights(build_model(c), "baseline_net", baseline.net))
+            else (lambda c=cvae_config: with_weights(build_model(c), "baseline_net", baseline.net))
         )
         name = N_("the CVAE") if fill == "none" else N_("the NN-filled CVAE")
         cvae, _ = yield Stage(name, make, train, config, share=((i + 1) * share, (i + 2) * share))

@@ -11,7 +11,7 @@ from torch import nn
 from ..data import Dataset, hide_labels, in_batches
 from ..errors import TrainingError
 from ..metrics import accuracy, active_units, predict
-from ..models import ModelConfig, build_model
+from ..models import build_model, model_config
 from ..noise import initial_weights
 from ..text import N_
 from ..training.defaults import EXPERIMENTS
@@ -35,7 +35,7 @@ def m1_stage(
     Trained, as theirs, on dynamically binarised digits; with `validation`, the epoch of the best validation ELBO
     is kept and training stops once `patience` epochs bring no better one (their M1 trained to a plateau)."""
     config = TrainConfig(**{**EXPERIMENTS["m1"], "seed": seed, **({} if epochs is None else {"epochs": epochs})})
-    make = lambda: build_model(ModelConfig(variant="vae", latent_dim=latent_dim, hidden=hidden))  # noqa: E731
+    make = lambda: build_model(model_config(variant="vae", latent_dim=latent_dim, hidden=hidden))  # noqa: E731
     if validation is None:
         return Stage(N_("M1"), make, train, config, share=share)
     seen = validation.binarized_once()
@@ -147,7 +147,7 @@ def semisupervised_plan(
         "baseline_accuracy": round(accuracy(baseline.classify, test), 4),
     }
     yield {"semisupervised": dict(figures)}
-    config = ModelConfig(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha)
+    config = model_config(variant="m2", latent_dim=latent_dim, hidden=hidden, alpha=alpha)
     make = lambda: build_model(config)  # noqa: E731
     m2_share, m1_figures = (0.1, 1.0), {}
     if m1_latent:

@@ -33,12 +33,13 @@ from ..text import N_
 N_CLASSES = 10
 ARCHS = ("mlp", "conv")
 LATENT_RANGE = (2, 64)
-NN_FILLS = ("none", "prior", "prior+generation")
 
 
 @dataclass
 class ModelConfig:
-    """Everything needed to rebuild a model; stored in every checkpoint."""
+    """Everything needed to rebuild a model; stored in every checkpoint. The settings every variant shares: a variant
+    with settings of its own has a config class of its own (a subclass, in the variant's file, e.g. cvae3.Cvae3Config)
+    that adds and checks them."""
 
     variant: str = "cvae1"  # the live default: a learned prior p(z|y), a fast MLP
     latent_dim: int = 16
@@ -48,17 +49,6 @@ class ModelConfig:
     n_classes: int = N_CLASSES
     beta: float = 1.0  # weight of the KL term once warm-up is over
     free_bits: float = 0.0  # nats per latent dimension that cost nothing (Kingma et al. 2016)
-    alpha: float = 50.0  # m2: weight of the classification loss on labelled digits
-    gsnn_weight: float = 0.5  # cvae3: share of Sohn's GSNN term in the hybrid objective
-    target: str = "label"  # cvae3: "label" (a classifier) or "quadrants" (image completion)
-    given_quadrants: int = 2  # cvae3 with target "quadrants": how many quadrants are seen
-    # cvae3 quadrants, Sohn et al. 2015 sec. 4.2 (and Pyro's examples/cvae): a frozen copy of the NN baseline
-    # fills the hidden pixels of the prior network's input with its guess, so p(z|x) starts from the NN's
-    # answer instead of from nothing. "none"; "prior" (Sohn's); "prior+generation" (the generation net sees it too).
-    nn_fill: str = "none"
-    # m2: 0 models pixels (M2); k > 0 stacks M2 on M1 (Kingma et al. 2014's M1+M2): M2 models the k-D code z1
-    # of M1's recognition network q(z1|x), a VAE trained first on every digit and then frozen.
-    m1_latent: int = 0
 
     def validate(self) -> "ModelConfig":
         from . import VARIANTS  # late import: the registry imports this module
@@ -67,6 +57,8 @@ class ModelConfig:
             raise ConfigError(
                 N_("unknown variant {variant}; choose one of {variants}"), variant=repr(self.variant), variants=", ".join(VARIANTS)
             )
+        if type(self) is not VARIANTS[self.variant].config_class:  # its own settings live in its own class (models.model_config)
+            raise ConfigError(N_("the settings of {variant} need its own configuration"), variant=self.variant)
         lo, hi = LATENT_RANGE
         if not (isinstance(self.latent_dim, int) and lo <= self.latent_dim <= hi):
             raise ConfigError(
@@ -87,23 +79,19 @@ class ModelConfig:
             raise ConfigError(N_("beta must be from 0 to 100, got {beta}"), beta=self.beta)
         if not (0 <= self.free_bits <= 10 and math.isfinite(self.free_bits)):
             raise ConfigError(N_("free bits must be from 0 to 10 nats, got {free_bits}"), free_bits=self.free_bits)
-        if self.target not in ("label", "quadrants"):
-            raise ConfigError(N_("cvae3 target must be 'label' or 'quadrants', got {target}"), target=repr(self.target))
-        if not 1 <= self.given_quadrants <= 3:
-            raise ConfigError(N_("given quadrants must be 1, 2 or 3, got {given_quadrants}"), given_quadrants=self.given_quadrants)
-        if self.nn_fill not in NN_FILLS:
-            raise ConfigError(N_("nn_fill must be one of {fills}, got {nn_fill}"), fills=", ".join(NN_FILLS), nn_fill=repr(self.nn_fill))
-        if self.m1_latent and not (isinstance(self.m1_latent, int) and lo <= self.m1_latent <= hi):
-            raise ConfigError(
-                N_("M1's latent size must be 0 (no M1) or an integer from {low} to {high}, got {m1_latent_size}"),
-                low=lo,
-                high=hi,
-                m1_latent_size=repr(self.m1_latent),
-            )
+        self.validate_own()
         return self
+
+    def validate_own(self) -> None:
+        """A variant's own settings, checked by its own config class (raises ConfigError)."""
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
+        """The settings as a config of their variant's class (read on ModelConfig itself: the class its "variant" names)."""
+        from . import VARIANTS  # late import: the registry imports this module
+
+        if cls is ModelConfig and data.get("variant") in VARIANTS:
+            cls = VARIANTS[data["variant"]].config_class
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -135,7 +123,7 @@ def sample_chunks(k: int, batch_rows: int, max_rows: int):
 
 
 class CVAEModel(nn.Module):
-    """Base class of the six variants. Subclasses set the class attributes and the hooks."""
+    """Base class of the variants. Subclasses set the class attributes and the hooks."""
 
     name: ClassVar[str]
     card: ClassVar[Card]  # what the variant is, for a reader (cvae_core/cards.py): set from its name
@@ -145,10 +133,12 @@ class CVAEModel(nn.Module):
     dials_note: ClassVar[str | None] = None  # what the style dials do, where that differs from the usual
     config_class: ClassVar[type] = ModelConfig  # what a checkpoint stores to rebuild it
     training_overrides: ClassVar[dict] = {}  # where the variant's live recipe differs from TrainConfig's defaults
+    model_overrides: ClassVar[dict] = {}  # where its live model differs from its config class's defaults
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.card = CARDS[cls.name]  # a variant without a card is an error at import
+        if "card" not in cls.__dict__:  # a variant brings its own card, or has one in cvae_core/cards.py
+            cls.card = CARDS[cls.name]  # a variant without a card is an error at import
 
     def __init__(self, config: ModelConfig):
         super().__init__()

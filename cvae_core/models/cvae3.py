@@ -20,13 +20,41 @@ at test time, where z comes from the prior network and not from q.
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from ..capabilities import Capabilities
 from ..distributions import bernoulli_log_likelihood, categorical_log_likelihood, reparameterize
+from ..errors import ConfigError
 from ..nets import IMAGE_DIM, IMAGE_SIDE, ConditionalMLP, image_encoder
-from .base import CVAEModel, sample_chunks
+from ..text import N_
+from .base import CVAEModel, ModelConfig, sample_chunks
+
+NN_FILLS = ("none", "prior", "prior+generation")
+
+
+@dataclass
+class Cvae3Config(ModelConfig):
+    """cvae3's own settings beside the shared ones."""
+
+    variant: str = "cvae3"
+    gsnn_weight: float = 0.5  # share of Sohn's GSNN term in the hybrid objective
+    target: str = "label"  # "label" (a classifier) or "quadrants" (image completion)
+    given_quadrants: int = 2  # with target "quadrants": how many quadrants are seen
+    # quadrants, Sohn et al. 2015 sec. 4.2 (and Pyro's examples/cvae): a frozen copy of the NN baseline fills the
+    # hidden pixels of the prior network's input with its guess, so p(z|x) starts from the NN's answer instead of from
+    # nothing. "none"; "prior" (Sohn's); "prior+generation" (the generation net sees it too).
+    nn_fill: str = "none"
+
+    def validate_own(self) -> None:
+        if self.target not in ("label", "quadrants"):
+            raise ConfigError(N_("cvae3 target must be 'label' or 'quadrants', got {target}"), target=repr(self.target))
+        if not 1 <= self.given_quadrants <= 3:
+            raise ConfigError(N_("given quadrants must be 1, 2 or 3, got {given_quadrants}"), given_quadrants=self.given_quadrants)
+        if self.nn_fill not in NN_FILLS:
+            raise ConfigError(N_("nn_fill must be one of {fills}, got {nn_fill}"), fills=", ".join(NN_FILLS), nn_fill=repr(self.nn_fill))
+
 
 HALF = IMAGE_SIDE // 2
 # Quadrants in the order they are given, as in Pyro's reproduction of Sohn's experiment:
@@ -57,6 +85,7 @@ def filled_with_guess(nn_net, x: torch.Tensor, mask: torch.Tensor) -> torch.Tens
 
 class CVAE3(CVAEModel):
     name = "cvae3"
+    config_class = Cvae3Config
     # cvae3 predicts y: a heavy early KL has no decoder to teach about y, so the usual warm-up from 0.
     training_overrides = {"lr": 1e-3, "kl_start": 0.0, "warmup_epochs": 1.0}
 

@@ -20,19 +20,43 @@ learns more from the same few labels.
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..capabilities import Capabilities
 from ..distributions import gaussian_log_density, reparameterize
+from ..errors import ConfigError
 from ..nets import ConditionalMLP, image_decoder, image_encoder
 from ..text import N_
-from .base import CVAEModel
+from .base import LATENT_RANGE, CVAEModel, ModelConfig
+
+
+@dataclass
+class M2Config(ModelConfig):
+    """m2's own settings beside the shared ones."""
+
+    variant: str = "m2"
+    alpha: float = 50.0  # weight of the classification loss on labelled digits
+    # 0 models pixels (M2); k > 0 stacks M2 on M1 (Kingma et al. 2014's M1+M2): M2 models the k-D code z1 of M1's
+    # recognition network q(z1|x), a VAE trained first on every digit and then frozen.
+    m1_latent: int = 0
+
+    def validate_own(self) -> None:
+        lo, hi = LATENT_RANGE
+        if self.m1_latent and not (isinstance(self.m1_latent, int) and lo <= self.m1_latent <= hi):
+            raise ConfigError(
+                N_("M1's latent size must be 0 (no M1) or an integer from {low} to {high}, got {m1_latent_size}"),
+                low=lo,
+                high=hi,
+                m1_latent_size=repr(self.m1_latent),
+            )
 
 
 class M2(CVAEModel):
     name = "m2"
+    config_class = M2Config
     dials_note = N_(
         "**m2**: y and z are independent. Moving only y keeps the style (a column above), moving only z keeps the digit "
         "(the right strip): the model learned this split from mostly unlabelled digits."

@@ -122,7 +122,7 @@ class TrainingClient:
         return handle
 
     def submit_experiment(self, spec: dict, owner: str = "") -> RunHandle:
-        """Queue a live retrain of an experiment (cvae_core.experiments.LIVE_EXPERIMENTS); raises CVAEError as submit does."""
+        """Queue a live retrain of an experiment (cvae_core.experiments.live.LIVE_EXPERIMENTS); raises CVAEError as submit does."""
         return self._handle(self.call("submit_experiment", spec, owner), owner)
 
     def _handle(self, answer: dict, owner: str) -> RunHandle:

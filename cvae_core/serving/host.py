@@ -143,7 +143,7 @@ class TrainingHost:
         }  # fmt: skip
 
     def submit_experiment(self, spec: dict, owner: str = "") -> dict:
-        """Queue a live retrain of an experiment (experiments.live_plan): {"id", "variant", ...} as submit's, or an error."""
+        """Queue a live retrain of an experiment (experiments.live.live_plan): {"id", "variant", ...} as submit's, or an error."""
         from ..experiments.live import live_plan
 
         try:

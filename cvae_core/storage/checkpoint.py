@@ -27,13 +27,16 @@ from ..errors import CheckpointError, CVAEError
 from ..models import VARIANTS, CVAEModel
 from ..noise import initial_weights
 from ..text import N_
+from . import migrations
 from .checkpoint_header import FORMAT, METADATA_KEY, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
 from .checkpoint_header import metadata_of as _metadata
 from .checkpoint_header import parse_header as _header
 
-# The kinds of network a checkpoint can hold, by the name stored in its metadata. Each class has a
-# `config_class` (with from_dict / to_dict / validate) and is built as cls(config).
-KINDS: dict[str, type[torch.nn.Module]] = {**VARIANTS, DigitClassifier.name: DigitClassifier}
+
+def kinds() -> dict[str, type[torch.nn.Module]]:
+    """The kinds of network a checkpoint can hold, by the name stored in its metadata: every registered variant and the
+    fidelity classifier. Each class has a `config_class` (with from_dict / to_dict / validate) and is built as cls(config)."""
+    return {**VARIANTS, DigitClassifier.name: DigitClassifier}
 
 FIDELITY_CLASSIFIERS = {  # figure key -> file: the fidelity CNN, and a second classifier of another architecture
     "label_fidelity": SHIPPED / "fidelity_classifier.safetensors",
@@ -158,15 +161,16 @@ def _tensor_shapes(header: dict) -> dict[str, tuple[int, ...]]:
 def _declared(meta: dict) -> tuple[type[torch.nn.Module], object]:
     """The class and configuration of the network the metadata declares, validated (nothing built)."""
     kind = meta.get("variant")
-    if kind not in KINDS:
+    known = kinds()
+    if kind not in known:
         raise CheckpointError(
             N_("checkpoint holds an unknown kind of model {kind}; this app knows {known_kinds}"),
             kind=repr(kind),
-            known_kinds=", ".join(KINDS),
+            known_kinds=", ".join(known),
         )
-    cls = KINDS[kind]
+    cls = known[kind]
     try:
-        config = cls.config_class.from_dict(meta["model_config"])
+        config = cls.config_class.from_dict(migrations.model_settings(meta["model_config"], cls.config_class))
         config.validate()
     except (KeyError, TypeError, AttributeError):
         raise CheckpointError(N_("checkpoint metadata has no valid model_config")) from None

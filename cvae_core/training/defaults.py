@@ -1,17 +1,18 @@
 """Defaults: the live ones are the config dataclasses' own fields (cvae_core.training.engine.TrainConfig,
-cvae_core.models.ModelConfig) and each variant's `training_overrides`; `model_defaults` and `training_defaults`
+cvae_core.models.ModelConfig and a variant's own config class) and each variant's `model_overrides` and
+`training_overrides`; `model_defaults` and `training_defaults`
 read them for a variant. The papers' experiments and the fidelity classifiers, which train differently, keep their
 settings here (RESULTS.md has the runs)."""
 
 from dataclasses import asdict
 
-from ..models import VARIANTS, ModelConfig
+from ..models import VARIANTS, model_config
 from .engine import TrainConfig
 
 
 def model_defaults(variant: str | None = None) -> dict:
-    """ModelConfig settings for a variant (the live default variant when None)."""
-    return asdict(ModelConfig(**({"variant": variant} if variant else {})))
+    """A variant's model settings (the live default variant when None): its config class's and its model_overrides."""
+    return asdict(model_config(variant))
 
 
 def training_defaults(variant: str | None = None) -> dict:

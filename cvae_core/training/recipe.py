@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from ..classifier import ClassifierConfig, DigitClassifier
 from ..data import OFFLINE, Dataset, hide_labels, load_dataset, own_dataset
 from ..errors import ConfigError
-from ..models import VARIANTS, ModelConfig, build_model
+from ..models import VARIANTS, ModelConfig, build_model, model_config
 from ..noise import initial_weights
 from ..text import N_
 from .defaults import CLASSIFIER, model_defaults, training_defaults
@@ -40,9 +40,9 @@ class Recipe:
     def from_settings(cls, model: dict | None = None, train: dict | None = None, dataset: str = OFFLINE, labels: int | None = None,
                       split: str = "train", own=None) -> "Recipe":  # fmt: skip
         """The settings given, the variant's defaults (cvae_core.training.defaults) for the rest, checked: raises ConfigError."""
-        model = dict(model or {})
-        variant = model.get("variant") or model_defaults()["variant"]
-        config = ModelConfig(**{**model_defaults(variant), **model}).validate()
+        settings = {k: v for k, v in (model or {}).items() if k != "variant"}
+        variant = (model or {}).get("variant") or model_defaults()["variant"]
+        config = model_config(variant, **settings).validate()
         schedule = TrainConfig(**{**training_defaults(variant), **(train or {})})
         if labels is not None and not capabilities(config).learns_from_unlabelled:
             raise ConfigError(N_("a number of labelled digits is for a variant that learns from unlabelled ones (m2)"))

@@ -17,7 +17,7 @@ training never waits for a redraw.
   process's own thread by default (`LocalLane`); on a Ray cluster, an actor on some node
   (cvae_core/training/ray_backend.py), while the scheduling above stays here. What a lane trains is a `Job`.
 
-The app runs this service in a process of its own (training/process.py): in the web server's
+The app runs this service in a process of its own (cvae_core/serving/host.py): in the web server's
 process its threads would share one GIL with the page scripts, and lose (bench/README.md compares
 the two). Tests and bench/ also run it in their own process, as threads.
 """
