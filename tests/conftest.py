@@ -45,6 +45,19 @@ def held_out():
     return load_dataset("mnist-5k", "val")
 
 
+@pytest.fixture
+def service():
+    """A training service in this process, quick to test: one lane, short slices and turns, grids often, and an absence
+    limit no test reaches unless it sets its own."""
+    from cvae_core.training.service import TrainingService
+
+    svc = TrainingService(
+        max_concurrent=1, fair_share_seconds=0.3, slice_seconds=0.05, grid_every_seconds=0.1, absent_after_seconds=600, cores=2
+    )
+    yield svc
+    svc.close()
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium (Debian's, driven by Playwright), one per test module."""

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from cvae_core.experiments.shipped import shipped_results
 from cvae_core.models import build_model, model_config
 from cvae_core.storage.checkpoint import Checkpoint
+from ui import state as keys
 from ui.frame import PAGES
 from ui.frame import page as ui_page
 
@@ -33,9 +34,9 @@ def give(at: AppTest, models: dict, prefer: str | None = None) -> AppTest:
     """Put models (name -> Checkpoint) in the session, keyed by their ids as the app keeps them."""
     from ui.models import SessionModel
 
-    at.session_state["session_models"] = {ckpt.uid: SessionModel(name, ckpt) for name, ckpt in models.items()}
+    at.session_state[keys.SESSION_MODELS] = {ckpt.uid: SessionModel(name, ckpt) for name, ckpt in models.items()}
     if prefer is not None:
-        at.session_state["preferred_model"] = models[prefer].uid
+        at.session_state[keys.PREFERRED_MODEL] = models[prefer].uid
     return at
 
 
@@ -171,7 +172,7 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
-    run = at.session_state["session_models"][at.session_state["current_run"]].run
+    run = at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
     wait_until(lambda: run.snapshot.grid is not None)  # training goes on in its own process: nothing reruns here
     at.run()
     no_exceptions(at)
@@ -184,13 +185,13 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     assert picked.value == run.id and picked.format_func(run.id) == "cvae2-run1 (this session, still training)"
     assert images(at)
     # The explorer keeps the weights it started from while the run trains, until the visitor takes the newest.
-    pinned = at.session_state["explorer_pins"][run.id][0]
+    pinned = at.session_state[keys.EXPLORER_PINS][run.id][0]
     wait_until(lambda: run.model() is not None and f"{run.id}.{run.model_version}" != pinned)
     at.run()
-    assert at.session_state["explorer_pins"][run.id][0] == pinned
+    assert at.session_state[keys.EXPLORER_PINS][run.id][0] == pinned
     next(b for b in at.button if b.label == "Take the newest weights").click().run()
     no_exceptions(at)
-    assert at.session_state["explorer_pins"][run.id][0] != pinned
+    assert at.session_state[keys.EXPLORER_PINS][run.id][0] != pinned
     at.switch_page(ui_page("train").file).run()
     next(b for b in at.button if b.label == "Stop").click().run()
     no_exceptions(at)
@@ -206,7 +207,7 @@ def test_train_runs_in_the_background_stops_resumes_and_shares_the_model():
     wait_until(lambda: run.snapshot.progress.step > step)
     next(b for b in at.button if b.label == "Stop").click().run()
     wait_until(lambda: not run.snapshot.active)
-    assert at.session_state["session_models"][run.id].name == "cvae2-run1"
+    assert at.session_state[keys.SESSION_MODELS][run.id].name == "cvae2-run1"
     at.run()
     assert {"Download the training as a GIF", "Download for the web"} <= {d.proto.label for d in at.get("download_button")}
 
@@ -264,7 +265,7 @@ def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_pa
     next(b for b in at.button if b.label == "Start").click().run()
     no_exceptions(at)
     assert any("Cannot start" in e.value and "mnist-5k" in e.value for e in at.error)
-    assert "current_run" not in at.session_state
+    assert keys.CURRENT_RUN not in at.session_state
 
 
 def test_generate_mounts_the_sessions_model_in_the_browser_and_its_reports_become_the_pages_settings(session_model):
@@ -356,7 +357,7 @@ def readers(session_model):
 def test_draw_classifies_and_restyles_a_drawn_digit(readers, held_out):
     at = page("draw")
     give(at, readers, prefer="tiny-cvae1")
-    at.session_state["drawn_digit"] = held_out.images[3].view(28, 28).numpy()
+    at.session_state[keys.CHOSEN_DIGIT] = held_out.images[3].view(28, 28).numpy()
     at.run()
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == 1  # one bar chart, a bar group per model
@@ -435,7 +436,7 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     at.select_slider[0].set_value(200)
     next(b for b in at.button if "Measure" in b.label).click().run()
     no_exceptions(at)
-    rows = at.session_state["compare_rows"]["rows"]
+    rows = at.session_state[keys.COMPARE_ROWS]["rows"]
     assert {"tiny-cvae1 (this session)", "tiny-cvae3 (this session)"} <= set(rows)
     assert rows["tiny-cvae3 (this session)"].kind == "prediction" and "label_fidelity" not in rows["tiny-cvae3 (this session)"].figures
     image_table, prediction_table = (d.value for d in at.dataframe)
@@ -453,7 +454,7 @@ def test_compare_measures_every_model_and_offers_csv(readers):
 def test_experiments_page_opens_on_the_shipped_results_without_training(held_out):
     at = page("experiments").run()
     no_exceptions(at)
-    assert "quadrant_results" not in at.session_state and "m2_results" not in at.session_state  # nothing trained
+    assert keys.LIVE_EXPERIMENTS not in at.session_state  # nothing trained: no retrain was started by opening the page
     missing = [w.value for w in at.warning if "earlier protocol" not in w.value]  # a pending re-run is said, not missing
     assert not missing, missing  # every shipped model and result is there
     tables = [d.value for d in at.dataframe]
@@ -463,7 +464,7 @@ def test_experiments_page_opens_on_the_shipped_results_without_training(held_out
     assert len(at.get("plotly_chart")) >= 4  # two results charts, two models reading a digit
     assert images(at), "no completions from the shipped model"
     assert all(r.disabled for r in at.radio if r.label == "Digit")  # nothing drawn yet
-    at.session_state["last_digit"] = held_out.images[5].view(28, 28).numpy()  # as the Draw page leaves it
+    at.session_state[keys.LAST_DIGIT] = held_out.images[5].view(28, 28).numpy()  # as the Draw page leaves it
     at.run()
     next(r for r in at.radio if r.key == "quad-source").set_value("my drawing").run()
     no_exceptions(at)
@@ -487,7 +488,7 @@ def test_experiments_page_retrains_the_quadrant_experiment_as_a_job_of_the_train
     at.select_slider[1].set_value(500)  # test digits
     next(b for b in at.button if b.label == "Train the NN and both CVAEs").click().run()
     no_exceptions(at)
-    run = at.session_state["live_experiments"]["quadrants"]
+    run = at.session_state[keys.LIVE_EXPERIMENTS]["quadrants"]
     assert run.snapshot.state in ("queued", "training")  # the script run did not train: the service does
     assert next(b for b in at.button if b.label == "Train the NN and both CVAEs").disabled  # one retrain at a time
     finish(run)
@@ -503,25 +504,25 @@ def test_experiments_page_retrains_the_quadrant_experiment_as_a_job_of_the_train
     completions = run.showcase(np.zeros((28, 28), np.float32), seed=1)
     assert [c.shape for c in completions] == [(1, 28, 28)] * 3 + [(6, 28, 28)]
     assert run.showcase(np.zeros(5), seed=1) is None  # a malformed digit is refused, not reshaped
-    assert at.session_state["live_findings"]["quadrants"][1] == findings  # kept for the table once the run is done
+    assert at.session_state[keys.LIVE_FINDINGS]["quadrants"][1] == findings  # kept for the table once the run is done
 
 
 def test_a_strangers_experiments_page_sees_nothing_of_my_retrain_and_stopping_theirs_leaves_mine_running():
 
     mine, theirs = page("experiments").run(), page("experiments").run()
     next(b for b in mine.button if b.label == "Train the NN and both CVAEs").click().run()
-    run = mine.session_state["live_experiments"]["quadrants"]
+    run = mine.session_state[keys.LIVE_EXPERIMENTS]["quadrants"]
     theirs.run()
     no_exceptions(theirs)
-    assert "live_experiments" not in theirs.session_state  # their session holds no handle on my retrain
+    assert keys.LIVE_EXPERIMENTS not in theirs.session_state  # their session holds no handle on my retrain
     assert not any(p.proto.text and "of the experiment" in p.proto.text for p in theirs.get("progress"))
     assert next(b for b in theirs.button if b.key == "quadrants-stop").disabled  # nothing of theirs to stop
     next(b for b in theirs.button if b.label == "Train the NN and both CVAEs").click().run()  # they start their own, then stop it
     next(b for b in theirs.button if b.key == "quadrants-stop").click().run()
-    wait_until(lambda: theirs.session_state["live_experiments"]["quadrants"].snapshot.state == "paused")
+    wait_until(lambda: theirs.session_state[keys.LIVE_EXPERIMENTS]["quadrants"].snapshot.state == "paused")
     run.beat()
     assert run.snapshot.state in ("queued", "training")  # mine goes on
-    assert theirs.session_state["live_experiments"]["quadrants"].id != run.id
+    assert theirs.session_state[keys.LIVE_EXPERIMENTS]["quadrants"].id != run.id
     run.stop()
 
 
@@ -531,7 +532,7 @@ def test_experiments_page_retrains_m2_and_adds_it_to_the_sessions_models():
     slider.set_value(2).run()
     next(b for b in at.button if b.label == "Train it and the baseline").click().run()
     no_exceptions(at)
-    run = at.session_state["live_experiments"]["semisupervised"]
+    run = at.session_state[keys.LIVE_EXPERIMENTS]["semisupervised"]
     finish(run)
     at.run()
     no_exceptions(at)
@@ -543,7 +544,7 @@ def test_experiments_page_retrains_m2_and_adds_it_to_the_sessions_models():
 
 
 def session_names(at: AppTest) -> list[str]:
-    return [entry.name for entry in at.session_state["session_models"].values()] if "session_models" in at.session_state else []
+    return [entry.name for entry in at.session_state[keys.SESSION_MODELS].values()] if keys.SESSION_MODELS in at.session_state else []
 
 
 def test_a_checkpoint_upload_goes_through_the_safe_loader():
@@ -563,7 +564,7 @@ def test_a_checkpoint_upload_goes_through_the_safe_loader():
     no_exceptions(at)
     assert session_names(at) == ["mine"]
     picked = at.selectbox(key="model")
-    assert picked.value == at.session_state["preferred_model"] and picked.format_func(picked.value) == "mine (this session)"
+    assert picked.value == at.session_state[keys.PREFERRED_MODEL] and picked.format_func(picked.value) == "mine (this session)"
 
 
 def test_two_uploads_with_the_same_file_name_are_two_models():
@@ -579,7 +580,7 @@ def test_two_uploads_with_the_same_file_name_are_two_models():
     picked = at.selectbox(key="model")
     labels = list(picked.options)  # as shown
     assert "model (this session)" in labels and "model (this session) #2" in labels
-    a, b = (entry.checkpoint.model for entry in at.session_state["session_models"].values())
+    a, b = (entry.checkpoint.model for entry in at.session_state[keys.SESSION_MODELS].values())
     assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))  # both kept, neither replaced
 
 

@@ -165,7 +165,8 @@ def test_unwritable_target_gives_a_message(tmp_path, model):
 
 def test_a_tiny_file_claiming_a_huge_model_is_refused_before_anything_is_allocated(tmp_path):
     """A few hundred bytes whose metadata declares an m2 with hidden width 4096 and 4 layers: refused from the
-    header alone, in a fresh process, in under 50 ms and with under 20 MB more peak memory."""
+    header alone, in a fresh process, with under 20 MB more peak memory (the model it claims has over a hundred million weights): nothing
+    was allocated for it."""
     import subprocess
     import sys
 
@@ -176,23 +177,22 @@ def test_a_tiny_file_claiming_a_huge_model_is_refused_before_anything_is_allocat
     path = tmp_path / "claim.safetensors"
     path.write_bytes(data)
     probe = f"""
-import resource, time
+import resource
 from cvae_core.storage import checkpoint
 from cvae_core.errors import CheckpointError
 data = open({str(path)!r}, "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-started = time.perf_counter()
 try:
     checkpoint.from_bytes(data)
     print("LOADED")
 except CheckpointError as e:
-    print("REFUSED", time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, e)
+    print("REFUSED", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, e)
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120).stdout.split()
     assert out[0] == "REFUSED", out
-    seconds, grown_kb = float(out[1]), int(out[2])
-    assert seconds < 0.05 and grown_kb < 20 * 1024, (seconds, grown_kb)
-    assert "do not fit" in " ".join(out[3:])
+    grown_kb = int(out[1])
+    assert grown_kb < 20 * 1024, grown_kb
+    assert "do not fit" in " ".join(out[2:])
 
 
 def test_the_catalogue_reads_what_loading_reads_from_the_header_alone(tmp_path, model):

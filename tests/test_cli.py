@@ -123,7 +123,10 @@ def test_time_budget_training(tmp_path):
             "--json",
         )
     )
-    assert 1.5 <= result["seconds"] < 10 and result["steps"] > 0
+    # a time budget alone: it trains until the budget is spent (where it stops is tests/test_engine.py's, on its own clock)
+    assert result["seconds"] >= 1.5 and result["steps"] > 0
+    info = last_json(cli("info", tmp_path / "v.safetensors", "--json"))
+    assert info["train"]["train_config"]["max_seconds"] == 1.5 and info["train"]["train_config"]["epochs"] is None
 
 
 @pytest.mark.parametrize(
@@ -243,7 +246,9 @@ def test_semisupervised_spread_of_m1_m2_over_seeds(tmp_path):
 def test_every_command_handles_every_shipped_checkpoint_or_refuses_it_in_one_sentence(path, tmp_path):
     info = last_json(cli("info", path, "--json"))
     result = last_json(cli("evaluate", path, "--dataset", "mnist-5k", "--split", "val", "--limit", 50, "--iw-samples", 2, "--json"))
-    assert result["n"] == 50 and 0 <= result["accuracy"] <= 1 if "accuracy" in result else True
+    assert result["n"] == 50
+    # a shipped model that reads digits reads most of 50 validation digits right (chance is 0.1); one that cannot says nothing
+    assert result["accuracy"] >= 0.8 if "accuracy" in result else info["variant"] == "vae"
     if info["variant"] == "classifier":
         assert result["accuracy"] > 0.9 and "elbo" not in result
     elif info["variant"] == "cvae3":

@@ -58,7 +58,7 @@ def test_cvae3_and_the_vae_report_only_their_own_quantities(held_out):
     cvae3 = checkpoint.load(ROOT / "checkpoints" / "cvae3.safetensors").model
     p = measure(cvae3, held_out.subset(50), iw_samples=2)
     assert p.kind == "prediction" and "log_py_given_x" in p.figures and "log_px" not in p.figures
-    assert p.figures["log_py_given_x"] <= 0 and 0 <= p.figures["accuracy"] <= 1
+    assert p.figures["log_py_given_x"] <= 0 and p.figures["accuracy"] >= 0.8  # the shipped cvae3 reads most digits right
     assert set(p.as_dict()) >= {"log_py_given_x", "log_py_given_x_se", "accuracy", "accuracy_se"}
 
 

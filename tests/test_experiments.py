@@ -65,7 +65,7 @@ def test_semisupervised_m1m2_reports_m1s_active_units_and_a_linear_read_of_its_c
     )
     assert 1 <= result["m1_active_units"] <= result["m1_latent"] == 8
     assert result["model_object"].config.m1_latent == result["m1_active_units"]  # M2 models the active dimensions only
-    assert 0.0 <= result["z1_logistic_accuracy"] <= 1.0
+    assert result["z1_logistic_accuracy"] > 0.2  # a linear read of the code beats chance (0.1) after a short M1
 
 
 def test_logistic_regression_reads_a_linearly_separable_code_and_not_noise():

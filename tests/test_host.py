@@ -5,6 +5,8 @@ nobody follows go, and the host's share is never refused; only the session that 
 import pytest
 
 from cvae_core.serving.shares import IDLE_SHARE_SECONDS, MAX_HOST_SHARES, MAX_SHARES, MAX_SHARES_PER_OWNER, ShareBoard
+from ui import state as keys
+from ui.frame import PRESENTER
 
 from .test_app import no_exceptions, page
 
@@ -67,13 +69,13 @@ def test_only_the_session_that_enters_the_hosts_key_has_the_powers(host_key):
     no_exceptions(stranger)
     stranger.sidebar.toggle(key="presenter").set_value(True)
     stranger = stranger.run()
-    assert stranger.session_state["presenter"] and "host" not in stranger.session_state  # presenter mode is no credential
+    assert stranger.session_state[PRESENTER] and keys.HOST not in stranger.session_state  # presenter mode is no credential
     stranger = enter(stranger, "a-guess")
     assert any("not this server's host key" in e.value for e in stranger.sidebar.error)
-    assert "host" not in stranger.session_state
+    assert keys.HOST not in stranger.session_state
     host = enter(host, host_key)
     no_exceptions(host)
-    assert host.session_state["host"] is True and "host" not in stranger.run().session_state
+    assert host.session_state[keys.HOST] is True and "host" not in stranger.run().session_state
     held = {k: host.session_state[k] for k in host.session_state}
     assert host_key not in str(host.query_params) and host_key not in str(held)  # the session keeps no copy of the key
 
@@ -83,7 +85,7 @@ def test_wrong_keys_are_limited_per_session(host_key):
     for _ in range(5):
         at = enter(at, "wrong key")
     at = enter(at, host_key)  # even the right key waits a minute after five wrong ones
-    assert any("Too many wrong keys" in e.value for e in at.sidebar.error) and "host" not in at.session_state
+    assert any("Too many wrong keys" in e.value for e in at.sidebar.error) and keys.HOST not in at.session_state
 
 
 def test_without_a_host_key_set_the_sidebar_offers_none(monkeypatch):

@@ -13,6 +13,7 @@ import pytest
 from cvae_core.data import load_dataset, own_dataset
 from cvae_core.errors import DatasetError
 from cvae_core.own_data import MAX_IMAGE_PIXELS, read_own_data
+from ui import state as keys
 
 from .conftest import ROOT
 from .shapes import SHAPES, fit_reader, png, shape_image, shapes_zip
@@ -218,7 +219,7 @@ def test_pages_follow_a_model_of_the_sessions_own_data():
 
     def session(path):
         at = give(page(path), {"mine": ckpt}, prefer="mine")
-        at.session_state["own_data"] = (("test", False), "shapes.zip", own)
+        at.session_state[keys.OWN_DATA] = (("test", False), "shapes.zip", own)
         return at.run()
 
     compare = session("compare")

@@ -10,6 +10,7 @@ import pytest
 
 import ui.training
 from cvae_core.storage import checkpoint
+from ui import state as keys
 
 from .conftest import wait_until
 from .test_app import no_exceptions, page
@@ -26,7 +27,7 @@ def started() -> object:
 
 
 def current(at):
-    return at.session_state["session_models"][at.session_state["current_run"]].run
+    return at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
 
 
 def test_a_killed_training_process_comes_back_and_its_runs_keep_their_last_weights(monkeypatch):

@@ -26,15 +26,6 @@ def small_run(digits, seed=0, lr=2e-3, **config) -> TrainingRun:
     )
 
 
-@pytest.fixture
-def service():
-    svc = TrainingService(
-        max_concurrent=1, fair_share_seconds=0.4, slice_seconds=0.05, grid_every_seconds=0.1, absent_after_seconds=120, cores=2
-    )
-    yield svc
-    svc.close()
-
-
 wait_for = functools.partial(wait_until, timeout=30.0)
 
 
@@ -99,6 +90,29 @@ def test_a_run_whose_session_is_silent_stops_and_resumes_when_heard_again(digits
         service.heartbeat(run)
         wait_for(lambda: run.trainer.step > step)
         assert run.snapshot.state in (RunState.TRAINING, RunState.AWAY)
+    finally:
+        service.close()
+
+
+def test_the_absence_rule_on_the_services_own_clock(digits):
+    """The app's rule, on a clock of the test's own: a run whose tab beats every 2 s trains on; one not heard from for
+    more than absent_after (6 s) stops at the end of its slice, whatever the machine's speed."""
+    service = TrainingService(max_concurrent=1, slice_seconds=0.05, absent_after_seconds=6.0, cores=2)
+    now = [1000.0]
+    service.clock = lambda: now[0]
+    try:
+        run = small_run(digits, epochs=500.0)
+        service.start(run)
+        for _ in range(5):  # 10 s of beats, 2 s apart
+            now[0] += 2.0
+            service.heartbeat(run)
+            step = run.trainer.step
+            wait_for(lambda step=step: run.trainer.step > step)
+        assert run.snapshot.state == RunState.TRAINING
+        now[0] += 6.5  # silent for longer than the rule
+        wait_for(lambda: run.snapshot.state == RunState.AWAY)
+        service.heartbeat(run)
+        wait_for(lambda: run.snapshot.state == RunState.TRAINING)
     finally:
         service.close()
 

@@ -3,6 +3,7 @@
 import time
 
 from ui import sharing
+from ui import state as keys
 
 from .conftest import wait_until
 from .test_app import images, no_exceptions, page
@@ -43,12 +44,12 @@ def test_a_token_is_unguessable_and_a_share_ends_with_its_run():
 def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_training():
     owner = page("train").run()
     next(b for b in owner.button if b.label == "Start").click().run()
-    run = owner.session_state["session_models"][owner.session_state["current_run"]].run
+    run = owner.session_state[keys.SESSION_MODELS][owner.session_state[keys.CURRENT_RUN]].run
     wait_until(lambda: run.snapshot.grid is not None)
     owner.run()
     next(b for b in owner.button if b.label == "Share this run").click().run()
     no_exceptions(owner)
-    token = owner.session_state["shared_runs"][run.id]
+    token = owner.session_state[keys.SHARED][run.id]
     link = next(c.value for c in owner.get("code"))
     assert link.endswith(f"/Follow?run={token}")
     assert len(images(owner)) >= 2  # the sample grid, and the QR code of the link
@@ -57,7 +58,7 @@ def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_trai
     no_exceptions(watcher)
     assert "epoch" in watcher.get("progress")[0].proto.text and images(watcher)  # the grid, live
     assert not CONTROLS & {b.label for b in watcher.button} and not watcher.get("download_button")
-    models = watcher.session_state["session_models"] if "session_models" in watcher.session_state else {}
+    models = watcher.session_state[keys.SESSION_MODELS] if keys.SESSION_MODELS in watcher.session_state else {}
     assert not models  # the follower's session holds no model and trains nothing
 
     # The owner's tab goes quiet (slides); the follower's refreshes keep the run training past the 6 s absence limit.
@@ -86,7 +87,7 @@ def test_a_follower_sees_the_shared_run_live_without_a_control_and_keeps_it_trai
         return any("stopped sharing" in i.value or "finds no shared run" in i.value for i in watcher.info)
 
     wait_until(ended, timeout=5, interval=0.3)
-    owner.session_state["session_models"][owner.session_state["current_run"]].run.stop()
+    owner.session_state[keys.SESSION_MODELS][owner.session_state[keys.CURRENT_RUN]].run.stop()
 
 
 def test_a_made_up_link_is_answered_from_memory_without_asking_the_board_again(monkeypatch):

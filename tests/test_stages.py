@@ -11,7 +11,7 @@ from cvae_core.errors import ConfigError
 from cvae_core.experiments.live import LIVE_EXPERIMENTS, live_plan
 from cvae_core.experiments.quadrants import quadrants_plan
 from cvae_core.experiments.semisupervised import semisupervised_plan
-from cvae_core.training.service import RunState, TrainingRun, TrainingService
+from cvae_core.training.service import RunState, TrainingRun
 from cvae_core.training.stages import PlanRun, run_plan
 
 from .conftest import wait_until
@@ -21,15 +21,6 @@ wait_for = functools.partial(wait_until, timeout=120.0)
 
 def small(data, n):
     return data.take(slice(0, n))
-
-
-@pytest.fixture
-def service():
-    svc = TrainingService(
-        max_concurrent=1, fair_share_seconds=0.3, slice_seconds=0.05, grid_every_seconds=0.1, absent_after_seconds=600, cores=2
-    )
-    yield svc
-    svc.close()
 
 
 def quadrant_plan(digits, held_out):

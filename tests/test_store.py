@@ -8,6 +8,7 @@ import pytest
 from cvae_core.models import build_model, model_config
 from cvae_core.storage import checkpoint
 from cvae_core.storage.store import ModelStore, StoreError, StoreSettings
+from ui import state as keys
 
 from .conftest import wait_until
 from .test_app import no_exceptions, page
@@ -94,7 +95,7 @@ def test_train_page_refuses_a_shipped_name_and_a_saved_model_comes_back_marked(t
     at = page("train").run()
     at.selectbox[0].set_value("cvae2").run()  # a widget change reruns the page, as in a browser
     next(b for b in at.button if b.label == "Start").click().run()
-    run = at.session_state["session_models"][at.session_state["current_run"]].run
+    run = at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
     wait_until(lambda: run.snapshot.version > 0)
     next(b for b in at.button if b.label == "Stop").click().run()
     wait_until(lambda: not run.snapshot.active)

@@ -11,6 +11,7 @@ from cvae_core.data import hide_labels
 from cvae_core.metrics import ACTIVE_UNIT_THRESHOLD, evaluate_elbo, latent_usage
 from cvae_core.training.recipe import Recipe
 from cvae_core.training.service import latent_figures
+from ui import state as keys
 
 VARIANTS = [("vae", {}), ("cvae1", {}), ("cvae2", {}), ("cvae3", {}), ("cvae3", {"target": "quadrants"}), ("cvae4", {}), ("m2", {})]
 
@@ -106,7 +107,7 @@ def test_the_train_page_shows_the_bound_term_by_term_adding_up_and_changing():
 
     at = page("train").run()
     next(b for b in at.button if b.label == "Start").click().run()
-    run = at.session_state["session_models"][at.session_state["current_run"]].run
+    run = at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
     wait_until(lambda: run.snapshot.latent is not None and run.snapshot.progress.terms)
     shown = []
     for _ in range(2):
@@ -134,7 +135,7 @@ def test_the_live_beta_dial_moves_the_visitors_run_and_no_one_elses():
     def start():
         at = page("train").run()
         next(b for b in at.button if b.label == "Start").click().run()
-        return at, at.session_state["session_models"][at.session_state["current_run"]].run
+        return at, at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
 
     (mover, moved), (other, untouched) = start(), start()
     try:

@@ -250,6 +250,7 @@ class TrainingService:
         self.slice = slice_seconds
         self.grid_every = grid_every_seconds
         self.absent_after = absent_after_seconds
+        self.clock = time.monotonic  # what presence is measured with (a test gives its own)
         self._queue: deque[TrainingRun] = deque()
         self._training: set[TrainingRun] = set()
         self._served: dict[str, float] = {}  # owner -> seconds their runs have trained (the scheduler's measure)
@@ -267,7 +268,7 @@ class TrainingService:
             if run in self._training or run in self._queue or run.trainer.done:
                 return
             run.stop_requested = False
-            run.heartbeat()
+            run.heartbeat(self.clock())
             self._publish_state(run, RunState.QUEUED)
             self._enqueue(run, front)
 
@@ -290,7 +291,7 @@ class TrainingService:
         """The run's session is still open; a run that stopped for its absence goes back in the queue, at its front: its
         turn came while its page was late (a busy browser can refresh seconds late), and it had waited a whole round for
         that turn. At the back it would wait another round each time its page is late."""
-        run.heartbeat()
+        run.heartbeat(self.clock())
         if run.snapshot.state == RunState.AWAY:
             self.start(run, front=True)
 
@@ -433,7 +434,7 @@ class TrainingService:
         while True:
             if run.stop_requested:
                 return self._publish_state(run, RunState.PAUSED)
-            if time.monotonic() - run.last_seen > self.absent_after:
+            if self.clock() - run.last_seen > self.absent_after:
                 return self._publish_state(run, RunState.AWAY)
             with self._cond:
                 sharing = max(1, len(self._training))
