@@ -12,7 +12,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 if not os.environ.get("CVAE_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").exists():
     os.environ["CVAE_DATA_DIR"] = str(SHARED_DATA)
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(1)  # beside the training process and a browser, one thread a process is fastest on 2 cores
 
 
 def official_test_available() -> bool:
