@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 # The translation catalogues (ui/i18n.py): extract the marked strings, merge them into each language's .po
-# (translate what is new there: msgstr ""), compile the .mo the app reads. tests/test_i18n.py checks all three.
+# (translate what is new there: msgstr ""), compile the .mo the app reads. tests/app/test_i18n.py checks all three.
 BABEL := $(PY) -m babel.messages.frontend
 LOCALES := ui/locales
 i18n: $(STAMP)

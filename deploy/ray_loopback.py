@@ -3,7 +3,7 @@
 Ray 2.60 replaces a node address of 127.0.0.1 by the machine's network address (and its servers then listen on every
 interface), except on a single-node cluster. This runs Ray's own `ray start` with that one replacement switched off, so
 every node of a cluster on one machine keeps --node-ip-address=127.0.0.1 and its GCS, raylet and workers listen on
-loopback only. tests/test_deploy.py checks the result from /proc/net/tcp, so a Ray release that changes this is caught.
+loopback only. tests/safety/test_deploy.py checks the result from /proc/net/tcp, so a Ray release that changes this is caught.
 Drivers (the replicas' training processes) connect with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which keeps their
 127.0.0.1 as given (deploy/ray_nodes.locked)."""
 

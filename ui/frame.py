@@ -113,7 +113,7 @@ def kept_in_address() -> dict:
 
 
 # Streamlit draws captions at 60 % opacity, 3.9:1 against white (WCAG AA asks 4.5:1 for small text): at 85 % they read
-# at about 8:1 and still look quieter than the text (checked by tests/test_a11y.py, both themes).
+# at about 8:1 and still look quieter than the text (checked by tests/browser/test_a11y.py, both themes).
 READABLE_CSS = """<style>
 [data-testid="stCaptionContainer"] { opacity: 0.85 !important; }
 </style>"""

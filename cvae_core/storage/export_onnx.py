@@ -117,7 +117,7 @@ def decoder_onnx(model, classes=None) -> bytes:
         )
         proto = program.model_proto
     # Traced with one temperature (1, 1). latent_from_noise's one use of it is a Mul, which broadcasts (B, 1) rows as
-    # well: the graph's first size is left free (tests/test_export_onnx.py runs both shapes on every image variant).
+    # well: the graph's first size is left free (tests/storage/test_export_onnx.py runs both shapes on every image variant).
     for graph_input in proto.graph.input:
         if graph_input.name == "temperature":
             graph_input.type.tensor_type.shape.dim[0].dim_param = "temperature_rows"

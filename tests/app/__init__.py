@@ -1,0 +1,1 @@
+"""Tests of the pages (AppTest) and the app layer, both languages."""

@@ -1,0 +1,1 @@
+"""Tests of the app in headless Chromium: pages, the browser's decoder, accessibility."""

@@ -1,0 +1,1 @@
+"""Tests of inputs: data sets, pictures, a person's own data."""

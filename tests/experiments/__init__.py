@@ -1,0 +1,1 @@
+"""Tests of the papers' experiments and the command line."""

@@ -1,0 +1,1 @@
+"""Tests of a room of strangers: upload bounds, page work bounded, the workshop deployment."""
