@@ -13,7 +13,7 @@ SHARED_DATA := $(abspath ../shared/data)
 export MALLOC_ARENA_MAX ?= 2
 export CVAE_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/MNIST),$(SHARED_DATA),)
 
-.PHONY: run test test-fast lint bench i18n
+.PHONY: run test test-fast lint i18n
 
 $(STAMP): requirements.txt
 	@if [ -z "$$VIRTUAL_ENV" ] && [ ! -x .venv/bin/python ]; then $(PYTHON) -m venv .venv; fi

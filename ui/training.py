@@ -72,11 +72,7 @@ def resume_lost(run: RunHandle, name: str, metadata: dict) -> RunHandle:
     weights = run.kept_weights()
     if run.recipe is None or weights is None:
         raise TrainingError(N_("this run kept no weights before it was lost; press Start for a new one"))
-    resumed = client().submit(run.recipe, start_weights=weights, owner=reload.owner_id())
-    add_session_model(name, run=resumed, metadata=metadata)
-    state.set_current_run(resumed)
-    reload.keep_across_reload()
-    return resumed
+    return start_run(name, run.recipe, metadata, start_weights=weights)
 
 
 def warm_up() -> None:
@@ -136,12 +132,12 @@ def current_run() -> RunHandle | None:
     return state.current_run()
 
 
-def start_run(name: str, run_recipe: Recipe, metadata: dict) -> RunHandle:
-    """Queue a new run for this session; it is on every page at once, marked still training.
-    Raises CVAEError (with a sentence) when it cannot start."""
+def start_run(name: str, run_recipe: Recipe, metadata: dict, start_weights: bytes | None = None) -> RunHandle:
+    """Queue a new run for this session (from a lost run's kept weights with start_weights: its Resume); it is on every
+    page at once, marked still training. Raises CVAEError (with a sentence) when it cannot start."""
     starting = _client is None  # a fresh server's training process is still starting: it imports torch (seconds, once)
     with st.spinner(_("Starting the training process: a few seconds, once per server…")) if starting else contextlib.nullcontext():
-        run = client().submit(run_recipe, owner=reload.owner_id())
+        run = client().submit(run_recipe, start_weights=start_weights, owner=reload.owner_id())
     add_session_model(name, run=run, metadata=metadata)
     state.set_current_run(run)
     reload.keep_across_reload()  # a reload from now on finds it
