@@ -192,7 +192,10 @@ def main(argv=None) -> int:
             done.write_text(json.dumps({"settings": settings, "result": row}))
         log(f"test, seed {seed}: {json.dumps(row)}")
         per_seed.append(row)
-        out.write_text(json.dumps({**partial, "status": f"test figures for {len(per_seed)} of {len(args.seeds)} seeds", "seeds": per_seed}, indent=1) + "\n")
+        out.write_text(
+            json.dumps({**partial, "status": f"test figures for {len(per_seed)} of {len(args.seeds)} seeds", "seeds": per_seed}, indent=1)
+            + "\n"
+        )
 
     def over_seeds(values: list[float]) -> dict:
         mean = sum(values) / len(values)
