@@ -12,7 +12,7 @@ Resumable: every finished piece (a network's weights, a grid cell's validation f
 in --runs-dir and skipped when the command runs again with the same settings.
 
     CVAE_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python bench/quadrant_grid.py \
-        --given 1 --epochs 30 --seeds 0 1 2 --test-digits 5000 --runs-dir ../runs41-grid
+        --given 1 --epochs 100 --seeds 0 1 2 --test-digits 5000 --runs-dir ../runs41-grid
 """
 
 import argparse
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--given", type=int, default=1)
     p.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 0.9], help="GSNN weights")
     p.add_argument("--latent-dims", type=int, nargs="+", default=[8, 16, 32])
-    p.add_argument("--epochs", type=float, default=30.0, help="each CVAE's epochs (keeping its best validation one)")
+    p.add_argument("--epochs", type=float, default=100.0, help="each CVAE's epochs (keeping its best validation one)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="the chosen setting's seeds (the grid: the first)")
     p.add_argument("--grid-seeds", type=int, default=1, help="how many of --seeds every grid cell is trained with")
     p.add_argument("--k", type=int, nargs="+", default=[10, 100, 1000])
