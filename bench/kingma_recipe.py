@@ -75,6 +75,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     runs = Path(args.runs_dir)
     hidden = (300,) if args.labels == 100 else (500,)  # run_2layer_ssl.py
+    class_weight = K.kingma_class_weight(args.labels)  # alpha * N / N_l with their alpha = 0.1 and N = 50,000
+    # each piece's file: the 100-label run's names as they were (its runs folder resumes), the others' prefixed
+    piece = (lambda name: name) if args.labels == 100 else (lambda name: f"labels{args.labels}-{name}")
 
     train, val, test = load_dataset("mnist-5k", "train"), load_dataset("mnist-5k", "val"), load_dataset("mnist", "test")
     carve = hide_labels(val.labels, 100, seed=VALIDATION_CARVE_SEED) >= 0
@@ -120,7 +123,7 @@ def main(argv=None) -> int:
                 mlp_acc = accuracy(mlp(test.images).argmax(-1), test.labels)
             return {"probe_z1_logistic": round(z1, 4), "probe_pixels_logistic": round(px, 4), "baseline_mlp": mlp_acc}
 
-        r = kept(runs / f"seed-{seed}-probes.json", {**base, "m1": m1_settings, "steps": args.baseline_steps}, probes)
+        r = kept(runs / piece(f"seed-{seed}-probes.json"), {**base, "m1": m1_settings, "steps": args.baseline_steps}, probes)
         log(f"seed {seed}: probes {r}")
         per_seed.append(dict(base))
         merge(per_seed[-1], "probes", r)
@@ -132,7 +135,7 @@ def main(argv=None) -> int:
         with torch.no_grad():
             return {"baseline_mlp_600": accuracy(mlp(test.images).argmax(-1), test.labels)}
 
-    for row in per_seed:
+    for row in per_seed if args.labels == 100 else ():
         merge(
             row,
             "plain600",
@@ -143,16 +146,18 @@ def main(argv=None) -> int:
             ),
         )
 
-    m2_settings = {"passes": args.passes, "hidden": list(hidden), "latent": 50, "class_weight": K.KINGMA_CLASS_WEIGHT, "lr": K.KINGMA_LR}
+    m2_settings = {"passes": args.passes, "hidden": list(hidden), "latent": 50, "class_weight": class_weight, "lr": K.KINGMA_LR}
+    if args.labels != 100:
+        m2_settings["labels"] = args.labels
     for row in per_seed:
         seed = row["seed"]
         partial = hide_labels(train.labels, args.labels, seed=seed)
 
         def m1m2(partial=partial, seed=seed):
-            model = K.train_semi_m2(codes, partial, args.passes, seed, hidden, log=log)
+            model = K.train_semi_m2(codes, partial, args.passes, seed, hidden, class_weight=class_weight, log=log)
             return {"m1m2_accuracy": accuracy(model.predict(test_codes), test.labels)}
 
-        merge(row, "m1m2", kept(runs / f"seed-{seed}-m1m2.json", {"seed": seed, "m1": m1_settings, **m2_settings}, m1m2))
+        merge(row, "m1m2", kept(runs / piece(f"seed-{seed}-m1m2.json"), {"seed": seed, "m1": m1_settings, **m2_settings}, m1m2))
         log(f"seed {seed}: M1+M2 {row['m1m2_accuracy']}")
     write_results(args, per_seed, int(keep.sum()), val_elbo, hidden)  # the M1+M2 figures while M2 trains
     if not args.skip_m2_pixels:
@@ -161,10 +166,10 @@ def main(argv=None) -> int:
             partial = hide_labels(train.labels, args.labels, seed=seed)
 
             def m2(partial=partial, seed=seed):
-                model = K.train_semi_m2(K.Features(train.images), partial, args.passes, seed, hidden, log=log)
+                model = K.train_semi_m2(K.Features(train.images), partial, args.passes, seed, hidden, class_weight=class_weight, log=log)
                 return {"m2_accuracy": accuracy(model.predict(test_bin.images), test.labels)}
 
-            merge(row, "m2", kept(runs / f"seed-{seed}-m2.json", {"seed": seed, **m2_settings}, m2))
+            merge(row, "m2", kept(runs / piece(f"seed-{seed}-m2.json"), {"seed": seed, **m2_settings}, m2))
             log(f"seed {seed}: M2 {row['m2_accuracy']}")
 
     out = write_results(args, per_seed, int(keep.sum()), val_elbo, hidden)
@@ -195,8 +200,9 @@ def write_results(args, per_seed: list[dict], kept_dims: int, val_elbo: float, h
             "M1": f"784-500-500-50 softplus VAE, dynamically binarised train digits, batch 100, Adam 3e-4, N(0,1) weight prior, "
             f"{args.m1_passes} passes, last weights; one M1 (seed 0) for every label draw; {kept_dims} of 50 dimensions kept "
             f"(std of the posterior mean > 0.1); validation one-sample ELBO {val_elbo:.2f} nats (binarised once)",
-            "M2": f"one softplus layer of {hidden[0]}, 50-D z2, KL weight 1, labelled log q(y|x) weighted 50 per digit "
-            f"(Kingma's alpha*N/N_l = 0.1*50,000/100; alpha = {50 * args.labels / 4500:.3f} in their parametrisation with N = 4,500), "
+            "M2": f"one softplus layer of {hidden[0]}, 50-D z2, KL weight 1, labelled log q(y|x) weighted {K.kingma_class_weight(args.labels):.4g} "
+            f"per digit (Kingma's alpha*N/N_l = 0.1*50,000/{args.labels}; alpha = {K.kingma_class_weight(args.labels) * args.labels / 4500:.3f} "
+            "in their parametrisation with N = 4,500), "
             f"100 minibatches a pass, Adam 3e-4, N(0,1) weight prior, {args.passes} passes (Kingma: 3,000), last weights",
             "baseline_mlp": f"q(y|x)'s shape (784-{hidden[0]}-10 softplus) on the labelled digits alone, grey pixels, full batch, "
             f"Adam 3e-4, weight prior, {args.baseline_steps} steps, last weights",
