@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.experiments import classification  # noqa: E402
+from cvae_core.experiments.classification import classification  # noqa: E402
 from cvae_core.kingma import paired_difference  # noqa: E402
 
 

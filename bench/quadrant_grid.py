@@ -28,15 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cvae_core.data import load_dataset  # noqa: E402
-from cvae_core.experiments import (  # noqa: E402
-    QuadrantBaseline,
-    bound_curves,
-    nn_ncll,
-    nn_ncll_per_digit,
-    paired_se,
-    with_weights,
-)
-from cvae_core.models import ModelConfig, build_model  # noqa: E402
+from cvae_core.experiments.common import with_weights  # noqa: E402
+from cvae_core.experiments.quadrant_bounds import bound_curves, nn_ncll_per_digit, paired_se  # noqa: E402
+from cvae_core.experiments.quadrants import QuadrantBaseline, nn_ncll  # noqa: E402
+from cvae_core.models import build_model, model_config  # noqa: E402
 from cvae_core.noise import seeded  # noqa: E402
 from cvae_core.training.defaults import EXPERIMENTS  # noqa: E402
 from cvae_core.training.engine import TrainConfig  # noqa: E402
@@ -115,13 +110,13 @@ def main(argv=None) -> int:
 
     def cvae_of(weight: float, z: int, seed: int):
         baseline, _ = nn_of(seed)
-        model_config = ModelConfig(
+        cvae_config = model_config(
             variant="cvae3", target="quadrants", given_quadrants=args.given, latent_dim=z, hidden=HIDDEN,
             gsnn_weight=weight, nn_fill=args.fill,
         )  # fmt: skip
 
         def make():
-            model = build_model(model_config)
+            model = build_model(cvae_config)
             return model if args.fill == "none" else with_weights(model, "baseline_net", baseline.net)
 
         def validation_is(m) -> float:
@@ -135,7 +130,7 @@ def main(argv=None) -> int:
         model, picked = trained(
             runs / f"cvae-w{weight}-z{z}-seed{seed}.pt", settings,
             lambda: Stage("the CVAE", make, train, config, validation_is, None),
-            lambda: build_model(model_config),
+            lambda: build_model(cvae_config),
         )  # fmt: skip
         log(f"CVAE w={weight} z={z} seed {seed}: {picked}")
         return model, picked

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-RESULTS = Path(__file__).resolve().parent.parent / "checkpoints" / "experiments" / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "checkpoints" / "experiments" / "results"
 
 
 def files(prefix: str) -> list[Path]:
