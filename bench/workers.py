@@ -63,7 +63,7 @@ class ThreadRuns:
         self.service: TrainingService = self.host.service
 
     def submit(self, seed: int) -> str:
-        return self.host.submit(live_recipe(seed))["id"]
+        return self.host.submit(live_recipe(seed).to_wire())["id"]  # the host reads a recipe in its wire form
 
     def samples(self, run_id: str) -> int:
         run = self.host.runs[run_id]
