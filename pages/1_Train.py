@@ -112,14 +112,17 @@ with st.expander(_("Settings"), expanded=ui.training.current_run() is None):
     variant = draw("variant", c1)
     semi_supervised = capabilities(model_config(variant)).learns_from_unlabelled  # may it train on a few labels?
     dataset = draw("data", c2)
-    draw("latent", c3), draw("net", c4)
+    draw("latent", c3)
+    draw("net", c4)
     c1, c2, c3, c4 = st.columns(4)
     budget_kind = draw("stop", c1)
     draw("epochs" if budget_kind == "epochs" else "seconds", c2)  # the other budget is not given: None
-    draw("lr", c3), draw("seed", c4)
+    draw("lr", c3)
+    draw("seed", c4)
     c1, c2, c3, c4 = st.columns(4)
     beta = draw("beta", c1)
-    draw("kl_start", c2), draw("warmup", c2)
+    draw("kl_start", c2)
+    draw("warmup", c2)
     labels = draw("labels", c3, disabled=not semi_supervised)
     draw("hidden", c4)
 own = own_data_panel() if dataset == OWN else None  # the visitor's own data set: this session only
