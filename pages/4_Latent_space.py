@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from cvae_core.latent import project_codes
-from ui import decoder_view, heavy
+from ui import decoder_view, heavy, palette
 from ui.i18n import _
 from ui.own_data import class_names, digits_for_model
 
@@ -78,11 +78,13 @@ else:
     fig = go.Figure()
     for c, class_name in enumerate(names):
         idx = np.flatnonzero(labels == c)
+        colour, shape = palette.marker(c)  # beyond ten classes the shape tells them apart too
         fig.add_trace(
             go.Scattergl(
-                x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=class_name, customdata=idx, marker={"size": 5, "opacity": 0.75}
+                x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=class_name, customdata=idx,
+                marker={"size": 6, "opacity": 0.8, "color": colour, "symbol": shape},
             )
-        )
+        )  # fmt: skip
     priors = model.label_priors()
     if method == "latent" and priors is not None:  # the learned priors p(z|y) as 2-sigma ellipses
         for c, (x_line, y_line) in enumerate(ui.ellipses(*priors, n_sigma=2)):
@@ -91,7 +93,7 @@ else:
                     x=x_line,
                     y=y_line,
                     mode="lines",
-                    line={"width": 1, "color": "black"},
+                    line={"width": 1, "color": palette.NEUTRAL},
                     showlegend=c == 0,
                     name="p(z|y), 2σ",
                     hoverinfo="skip",

@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, measure
 from cvae_core.references import LIKELIHOOD
-from ui import heavy
+from ui import heavy, palette
 from ui.i18n import _
 from ui.own_data import digits_for_model, own_reader
 
@@ -71,8 +71,12 @@ def bound_curve_figure(curve: dict, model: str) -> go.Figure:
             error_y={"type": "data", "array": [2 * e for e in curve["gap_se"]]},
         )
     )  # fmt: skip
-    fig.add_hline(y=reference["mean"], line_dash="dash", annotation_text=_("k = {k:,}").format(k=reference["k"]), line_color="#2ca02c")
-    fig.add_hline(y=elbo["mean"], line_dash="dot", annotation_text=_("ELBO"), line_color="#d62728", annotation_position="bottom right")
+    fig.add_hline(
+        y=reference["mean"], line_dash="dash", annotation_text=_("k = {k:,}").format(k=reference["k"]), line_color=palette.REFERENCE
+    )
+    fig.add_hline(
+        y=elbo["mean"], line_dash="dot", annotation_text=_("ELBO"), line_color=palette.CURVES["val"], annotation_position="bottom right"
+    )
     fig.update_xaxes(type="log", tickvals=curve["k"], title_text=_("proposals per digit k"))
     fig.update_yaxes(title_text=_("nats per digit"))
     fig.update_layout(
@@ -171,7 +175,12 @@ def table(kind: str, keys: list[str], source: dict | None = None) -> tuple[pd.Da
 def show(frame: pd.DataFrame, best: dict) -> None:
     def mark(column: pd.Series):
         names = best.get(column.name, [])
-        style = "font-weight: bold; background-color: #d4f4dd" if len(names) == 1 else "background-color: #eaf7ee"
+        # the reference green, translucent so that the text keeps its contrast in either theme
+        style = (
+            f"font-weight: bold; background-color: {palette.tint('best')}"
+            if len(names) == 1
+            else f"background-color: {palette.tint('tied')}"
+        )
         return [style if idx in names else "" for idx in column.index]
 
     st.dataframe(frame.style.apply(mark), width="stretch")

@@ -14,7 +14,7 @@ from cvae_core.experiments.shipped import load_shipped, shipped_results
 from cvae_core.references import PYRO_QUADRANTS, PYRO_QUADRANTS_LABEL, PYRO_SEMI_SUPERVISED, SEMI_SUPERVISED, SOHN_QUADRANTS_NOTE
 from cvae_core.storage.checkpoint import Checkpoint
 from cvae_core.training.service import RunState
-from ui import experiment_view
+from ui import experiment_view, palette
 from ui.experiment_view import (
     kingma_differences,
     kingma_rows,
@@ -70,7 +70,7 @@ def digit_source(key: str, test, limit: int = 1000):
 
 
 def probability_chart(probabilities, title: str) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(range(10)), y=probabilities, marker_color="#4c78a8"))
+    fig = go.Figure(go.Bar(x=list(range(10)), y=probabilities, marker_color=palette.ACCENT))
     fig.update_layout(title=title, height=260, margin={"t": 40, "b": 10}, yaxis={"range": [0, 1], "title": _("probability")})
     fig.update_xaxes(tickmode="linear", dtick=1, title=_("digit"))
     return fig
@@ -224,7 +224,7 @@ with semi_tab:
         for model in ("M2", "M1+M2"):  # Kingma et al.'s table 1: a point per label count, not a line across them
             points = [r for r in SEMI_SUPERVISED if r.estimator.startswith("q(y|z1)") == (model == "M1+M2")]
             fig.add_trace(go.Scatter(x=[r.labels for r in points], y=[r.value for r in points], mode="markers",
-                                     marker={"symbol": "x", "size": 10, "color": "grey"},
+                                     marker={"symbol": "x", "size": 10, "color": palette.NEUTRAL},
                                      name=_(points[0].source) + " " + _("(unverified)")))  # fmt: skip
         fig.update_layout(xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=380, margin={"t": 10})
         st.plotly_chart(fig, width="stretch")

@@ -6,7 +6,7 @@
 - `state`: named accessors for this session's state, including the contracts between pages; `reload`: the reload
   register (a reload keeps the visitor's runs) and who owns what a session starts;
 - `readable`: numbers as people read them;
-- `plots`: shapes for the pages' plots, and the Train page's live curves as inline SVG;
+- `plots`: shapes for the pages' plots, and the Train page's live curves as inline SVG; `palette`: the app's colours;
 - `server`: the process (thread counts, garbage collection);
 - `training`: the training process, this session's runs, the heartbeat;
 - `settings`: a page's settings declared once (widget, address, range); `experiment_view`: a live retrain's view;

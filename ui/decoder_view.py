@@ -16,7 +16,7 @@ import streamlit as st
 
 from cvae_core.storage.webmodel import decoder_bytes, header, with_start
 
-from . import state
+from . import palette, state
 from .i18n import _, language
 
 WEB = Path(__file__).with_name("web")
@@ -72,8 +72,9 @@ def pinned(ckpt, classes: list[str], training: bool) -> bytes:
     return kept[1]
 
 
-# Ten label colours told apart under the common colour-vision deficiencies (Okabe & Ito's eight, then two more).
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999", "#882255"]
+# Each class's colour and marker shape (ui.palette: colour cycles over ten, the shape tells classes beyond them apart),
+# for up to 26 classes (the priors' outlines and the cursor take palette.NEUTRAL and palette.CURSOR).
+MARKERS = [palette.marker(c) for c in range(len(palette.LABELS) * len(palette.SHAPES))]
 
 
 def plane_texts() -> dict:
@@ -92,7 +93,11 @@ def _plane_component(lang: str, words: str):
     js = (
         (WEB / "decoder.js").read_text()
         + "\n"
-        + (WEB / "plane.js").read_text().replace("__TEXTS__", words).replace("__PALETTE__", json.dumps(PALETTE))
+        + (WEB / "plane.js")
+        .read_text()
+        .replace("__TEXTS__", words)
+        .replace("__MARKERS__", json.dumps(MARKERS))
+        .replace("__COLOURS__", json.dumps({"neutral": palette.NEUTRAL, "cursor": palette.CURSOR}))
     )
     return st.components.v2.component(f"cvae_plane_{lang}", css=(WEB / "plane.css").read_text(), js=js, isolate_styles=True)
 

@@ -4,6 +4,11 @@ from html import escape
 
 import numpy as np
 
+from .palette import ACCENT, FAINT_OPACITY, MUTED_OPACITY
+
+# Words drawn quieter than the text (ticks, axis titles), in the page's text colour: 4.5:1 or more in either theme.
+MUTED = f'fill="currentColor" fill-opacity="{MUTED_OPACITY}"'
+
 
 def ellipses(means: np.ndarray, sigmas: np.ndarray, n_sigma: float = 2.0, points: int = 60) -> list[tuple[np.ndarray, np.ndarray]]:
     """Axis-aligned ellipses at n_sigma standard deviations around each 2-D Gaussian: (x, y) outlines, one per row."""
@@ -57,7 +62,6 @@ def stacked_lines_svg(
         return ' stroke-dasharray="4 3"' if line["dashed"] else ""
 
     middle = (left + width - right) / 2
-    muted = 'fill="currentColor" fill-opacity="0.65"'
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(label)}" '
         f'style="font-size:14px;max-width:{width * 1.4:.0f}px">'
@@ -84,7 +88,7 @@ def stacked_lines_svg(
         for t in ticks:
             y = y_at(t)
             out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="currentColor" stroke-opacity="0.12"/>')
-            out.append(f'<text x="{left - 8}" y="{y + 5:.1f}" text-anchor="end" {muted}>{tick_label(t, step)}</text>')
+            out.append(f'<text x="{left - 8}" y="{y + 5:.1f}" text-anchor="end" {MUTED}>{tick_label(t, step)}</text>')
         for line in drawn:
             x, y = np.asarray(line["x"], float), np.asarray(line["y"][p], float)
             keep = np.isfinite(y)
@@ -98,8 +102,8 @@ def stacked_lines_svg(
     x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
     axis_y = height - bottom
     for t in x_ticks:
-        out.append(f'<text x="{x_at(t):.1f}" y="{axis_y + 20}" text-anchor="middle" {muted}>{tick_label(t, x_step)}</text>')
-    out.append(f'<text x="{middle:.1f}" y="{height - 4}" text-anchor="middle" {muted}>{escape(x_title)}</text>')
+        out.append(f'<text x="{x_at(t):.1f}" y="{axis_y + 20}" text-anchor="middle" {MUTED}>{tick_label(t, x_step)}</text>')
+    out.append(f'<text x="{middle:.1f}" y="{height - 4}" text-anchor="middle" {MUTED}>{escape(x_title)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -114,7 +118,6 @@ def bars_svg(
     ticks = nice_ticks(0.0, high, about=4)
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
     slot = (width - left - right) / max(len(values), 1)
-    muted = 'fill="currentColor" fill-opacity="0.65"'
 
     def y_at(v):
         return top + (height - top - bottom) * (1 - v / high)
@@ -126,18 +129,18 @@ def bars_svg(
     for t in ticks:
         y = y_at(t)
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="currentColor" stroke-opacity="0.12"/>')
-        out.append(f'<text x="{left - 8}" y="{y + 5:.1f}" text-anchor="end" {muted}>{tick_label(t, step)}</text>')
+        out.append(f'<text x="{left - 8}" y="{y + 5:.1f}" text-anchor="end" {MUTED}>{tick_label(t, step)}</text>')
     for i, (value, lit, name) in enumerate(zip(values, highlighted, names, strict=True)):
         x = left + i * slot + slot * 0.15
         y = y_at(max(value, 0.0))
-        colour = 'fill="#1f77b4"' if lit else 'fill="currentColor" fill-opacity="0.25"'
+        colour = f'fill="{ACCENT}"' if lit else f'fill="currentColor" fill-opacity="{FAINT_OPACITY}"'
         out.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{y_at(0) - y:.1f}" {colour}><title>{escape(name)}: {value:.2f}</title></rect>'
         )
         if len(values) <= 16 or i % 4 == 0:
-            out.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 16}" text-anchor="middle" {muted}>{escape(name)}</text>')
+            out.append(f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 16}" text-anchor="middle" {MUTED}>{escape(name)}</text>')
     out.append(
-        f'<text x="14" y="{(top + height - bottom) / 2:.1f}" transform="rotate(-90 14 {(top + height - bottom) / 2:.1f})" text-anchor="middle" {muted}>{escape(y_title)}</text>'
+        f'<text x="14" y="{(top + height - bottom) / 2:.1f}" transform="rotate(-90 14 {(top + height - bottom) / 2:.1f})" text-anchor="middle" {MUTED}>{escape(y_title)}</text>'
     )
     out.append("</svg>")
     return "".join(out)

@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 from cvae_core.cards import CARDS
 from cvae_core.training.service import GRID_STYLES, RunState
 
-from . import readable
+from . import palette, readable
 from .frame import digits_png, presenter
 from .i18n import N_, _
 from .plots import bars_svg, stacked_lines_svg
@@ -42,7 +42,7 @@ def curve_lines(history) -> list[dict]:
     for split, dashed, name in (("train", False, _("train")), ("val", True, _("validation"))):
         rows = [h for h in history if h["split"] == split]
         lines.append({
-            "name": name, "colour": "#1f77b4" if split == "train" else "#d62728", "dashed": dashed,
+            "name": name, "colour": palette.CURVES[split], "dashed": dashed,
             "x": [h["epoch"] for h in rows], "y": [[h[key] for h in rows] for key in CURVE_KEYS],
         })  # fmt: skip
     return lines

@@ -1,9 +1,29 @@
 // Latent space of a 2-D model, drawn and decoded in the visitor's browser (CVAEDecoder, inlined before this text):
 // the test digits' codes as dots coloured by label, the digit the model draws at the pointer (or at a crosshair the
 // arrow keys move), and the decoded plane for a label. Clicking a dot tells the page which test digit it is
-// (setTriggerValue("picked", index)); nothing else reaches the server. TEXTS and PALETTE come from the page.
+// (setTriggerValue("picked", index)); nothing else reaches the server. TEXTS, MARKERS and COLOURS come from the page
+// (ui/palette.py): each class's [colour, shape], so that beyond ten classes colour is not the only cue; the priors'
+// outlines and the cursor.
 const TEXTS = __TEXTS__;
-const PALETTE = __PALETTE__;
+const MARKERS = __MARKERS__;
+const COLOURS = __COLOURS__;
+
+function markerOf(k) {
+  return MARKERS[k % MARKERS.length];
+}
+
+// A dot of radius r at (x, y) in a marker's shape: "circle", "square" or "diamond".
+function dot(ctx, shape, x, y, r) {
+  ctx.beginPath();
+  if (shape === "square") {
+    ctx.rect(x - r, y - r, 2 * r, 2 * r);
+  } else if (shape === "diamond") {
+    ctx.moveTo(x, y - r * 1.3); ctx.lineTo(x + r * 1.3, y); ctx.lineTo(x, y + r * 1.3); ctx.lineTo(x - r * 1.3, y); ctx.closePath();
+  } else {
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+  }
+  ctx.fill();
+}
 const SIDE = 440;
 const planes = new WeakMap();
 
@@ -37,7 +57,8 @@ class Plane {
     const legend = make("ul", { class: "legend", "aria-label": TEXTS.legend }, side);
     meta.classes.forEach((name, k) => {
       const item = make("li", {}, legend);
-      make("span", { class: "swatch", style: "background:" + PALETTE[k % PALETTE.length] }, item);
+      const [colour, shape] = markerOf(k);
+      make("span", { class: "swatch " + shape, style: "background:" + colour }, item);
       item.appendChild(document.createTextNode(name));
     });
     const grid = make("div", { class: "grid-controls" }, root);
@@ -95,14 +116,15 @@ class Plane {
     ctx.stroke();
     for (let i = 0; i < x.length; i++) {
       const [px, py] = this.toCanvas(x[i], y[i]);
-      ctx.fillStyle = PALETTE[labels[i] % PALETTE.length];
-      ctx.globalAlpha = 0.75;
-      ctx.fillRect(px - 2, py - 2, 4, 4);
+      const [colour, shape] = markerOf(labels[i]);
+      ctx.fillStyle = colour;
+      ctx.globalAlpha = 0.8;
+      dot(ctx, shape, px, py, 2.2);
     }
     ctx.globalAlpha = 1;
     const priors = this.model.start && this.model.start.priors;
     if (priors) {  // p(z|y) of each label: an ellipse at two standard deviations
-      ctx.strokeStyle = "rgba(60,60,60,0.9)";
+      ctx.strokeStyle = COLOURS.neutral;
       priors.mu.forEach((mu, k) => {
         const [ex, ey] = this.toCanvas(mu[0], mu[1]);
         ctx.beginPath();
@@ -111,7 +133,7 @@ class Plane {
       });
     }
     const [cx, cy] = this.toCanvas(...this.cursor);
-    ctx.strokeStyle = "#1c83e1";
+    ctx.strokeStyle = COLOURS.cursor;
     ctx.lineWidth = 2;
     ctx.strokeRect(cx - 6, cy - 6, 12, 12);
     ctx.lineWidth = 1;
