@@ -129,7 +129,11 @@ c1, c2 = st.columns([1, 3])
 n_styles = c1.slider(_("Styles per label"), 2, 12, 8, key="gen_styles", help=_("Columns in the grid."))
 grid_seed = c1.number_input(_("Seed"), 0, 10_000, 0, key="gen_grid_seed", help=_("Change it for new styles."))
 images = model.label_grid(n_styles, seed=grid_seed, temperature=temperature)
-ui.show_digits(images, ncol=n_styles, scale=2, where=c2, download="samples.png", key="dl-grid")
+if model.uses_label:
+    alt = _("Samples of {model} at temperature {t:g}: one row per label, one column per style.")
+else:
+    alt = _("Samples of {model} at temperature {t:g}, drawn without a label.")
+ui.show_digits(images, ncol=n_styles, scale=2, where=c2, download="samples.png", key="dl-grid", alt=alt.format(model=name, t=temperature))
 
 if model.dials_note:
     st.info(_(model.dials_note))

@@ -167,4 +167,7 @@ if ckpt is not None:
         ),
         download="restyled.png",
         key="dl-restyle",
+        alt=_("Your digit redrawn by {model}: its reconstruction as {digit}, then as each of {first} to {last}.").format(
+            model=name, digit=classes[int(label)], first=classes[0], last=classes[-1]
+        ),
     )

@@ -113,7 +113,10 @@ with right:
             i = int(np.flatnonzero(labels == point["curve_number"])[point["point_index"]])
         x, y = data.images[i : i + 1], data.labels[i : i + 1]
         st.markdown(_("**Test digit #{index}**, label {label}").format(index=i, label=int(y)))
-        ui.show_digits([x, model.reconstruct(x, y if model.uses_label else None)], ncol=2, scale=4, caption=_("digit · reconstruction"))
+        ui.show_digits(
+            [x, model.reconstruct(x, y if model.uses_label else None)], ncol=2, scale=4, caption=_("digit · reconstruction"),
+            alt=_("Test digit #{index}, label {label}, and {model}'s reconstruction of it.").format(index=i, label=int(y), model=name),
+        )  # fmt: skip
         if st.button(_("Open in Draw"), help=_("Classify and restyle this digit on the Draw page.")):
             ui.state.choose_digit(x)
             st.switch_page(ui.page("draw").file)

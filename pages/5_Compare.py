@@ -265,4 +265,7 @@ st.subheader(_("Samples side by side"))
 st.caption(_("Labels 0–9 from each model that draws digits, temperature 1, the same random seed."))
 for choice in models.values():
     if choice.checkpoint.model.makes_images:
-        ui.show_digits(choice.checkpoint.model.label_grid(2, seed=0, one_row_per="style"), ncol=20, scale=2, caption=choice.label)
+        ui.show_digits(
+            choice.checkpoint.model.label_grid(2, seed=0, one_row_per="style"), ncol=20, scale=2, caption=choice.label,
+            alt=_("Samples of {model}: two styles of each label.").format(model=choice.label),
+        )  # fmt: skip

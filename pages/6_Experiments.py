@@ -136,9 +136,11 @@ with quad_tab:
         )
     else:
         images = showcase(quadrant_baseline_of(shipped_cvae.model), shipped_cvae.model, x, n_samples=6, seed=index)
+        what = _("shown · truth · NN guess · six CVAE completions")
         ui.show_digits(
-            images, ncol=9, scale=3, caption=_("shown · truth · NN guess · six CVAE completions"), download="completions.png", key="dl-quad"
-        )
+            images, ncol=9, scale=3, caption=what, download="completions.png", key="dl-quad",
+            alt=_("A digit completed from one quadrant by the full-length models: {what}.").format(what=what),
+        )  # fmt: skip
 
     with st.expander(_("Retrain live"), expanded=ui.state.experiment_run("quadrants") is not None):
         options = LIVE_EXPERIMENTS["quadrants"]
@@ -169,9 +171,11 @@ with quad_tab:
                     caption = _(
                         "your live run, {count} quadrant(s) shown: shown · truth · NN guess · six completions by the CVAE chosen on validation"
                     )
+                    caption = caption.format(count=findings["given"])
                     ui.show_digits(
-                        [torch.from_numpy(part) for part in completions], ncol=9, scale=3, caption=caption.format(count=findings["given"])
-                    )
+                        [torch.from_numpy(part) for part in completions], ncol=9, scale=3, caption=caption,
+                        alt=_("Completions of your live retrain: {what}.").format(what=caption),
+                    )  # fmt: skip
             elif not snap.active:
                 st.caption(_("Press **Resume** to go on, or the button above to train again."))
 
@@ -244,7 +248,7 @@ with semi_tab:
         st.markdown(ui.readable.references_table(PYRO_SEMI_SUPERVISED, percent=True))
     st.subheader(_("How the 100-label models read a digit"))
     index, x = digit_source("semi", test)
-    ui.show_digits(x, ncol=1, scale=4)
+    ui.show_digits(x, ncol=1, scale=4, alt=_("The digit the two 100-label models read below."))
     columns = st.columns(2)
     for column, (model_id, name) in zip(columns, (("m2-100", "M2"), ("m1m2-100", "M1+M2")), strict=True):
         ckpt = shipped_model(model_id)
@@ -292,7 +296,10 @@ with semi_tab:
                 st.markdown(
                     _("**Digits drawn by the M2 you trained with {count} labels** (one row per label):").format(count=findings["labels"])
                 )
-                ui.show_digits(model.label_grid(10, seed=0), ncol=10, scale=2)
+                ui.show_digits(
+                    model.label_grid(10, seed=0), ncol=10, scale=2,
+                    alt=_("Digits drawn by the M2 you trained with {count} labels, one row per label.").format(count=findings["labels"]),
+                )  # fmt: skip
             added = any(entry.metadata.get("live_run") == run.id for entry in ui.state.session_models().values())
             if model is not None and findings["model"] == "M2" and not added:  # once, when the retrain is first seen done
                 name = f"m2-{findings['labels']}labels"

@@ -235,17 +235,16 @@ def stack_digits(images) -> np.ndarray:
 
 
 def show_digits(
-    images, ncol: int, scale: int = 3, caption: str | None = None, where=None, download: str | None = None, key=None, alt: str | None = None
+    images, ncol: int, *, alt: str, scale: int = 3, caption: str | None = None, where=None, download: str | None = None, key=None
 ):
     """A grid of digits (see stack_digits for what `images` may be) as one crisp PNG, with an optional download button.
-    alt: what the grid shows, for a screen reader (default: how many digits, in rows of how many, and the caption)."""
+    alt: what the grid shows, for a screen reader: whose digits (the model, the data), which labels, which step; the
+    count of digits and rows is added (tests/structure/test_structure.py checks every image has one)."""
     digits = stack_digits(images)
     data = png_bytes(grid(digits, ncol), scale=scale)
-    if alt is None:
-        rows = -(-len(digits) // ncol)
-        alt = _("{n} handwritten digits in {rows} rows of {ncol}.").format(n=len(digits), rows=rows, ncol=min(ncol, len(digits)))
-        alt = f"{alt} {caption}" if caption else alt
-    (where or st).image(data, caption=caption, output_format="PNG", alt=alt)
+    rows = -(-len(digits) // ncol)
+    counted = _("{n} handwritten digits in {rows} rows of {ncol}.").format(n=len(digits), rows=rows, ncol=min(ncol, len(digits)))
+    (where or st).image(data, caption=caption, output_format="PNG", alt=f"{alt} {counted}")
     if download:
         (where or st).download_button(
             _("Download PNG"), data, file_name=download, mime="image/png", key=key, help=_("Save this grid as a PNG image.")

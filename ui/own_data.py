@@ -97,7 +97,10 @@ def preview(name: str, own) -> None:
         st.caption(_("Skipped, not images: {files}").format(files=shown))
     for label, (cls, count) in enumerate(zip(own.classes, counts, strict=True)):
         first = own.images[own.labels == label][:12] / 255.0
-        show_digits(first, ncol=12, scale=2, caption=_("{name}: {count} images").format(name=cls, count=count))
+        show_digits(
+            first, ncol=12, scale=2, caption=_("{name}: {count} images").format(name=cls, count=count),
+            alt=_("The first images of your class {name}, as the model will see them.").format(name=cls),
+        )  # fmt: skip
 
 
 def class_names(ckpt) -> list[str]:
@@ -168,7 +171,10 @@ def drawing_panel():
             count = len(kept.get(name, []))
             st.markdown(_("**{name}**: {count} of at least {minimum}").format(name=name, count=count, minimum=5))
             if count:
-                show_digits(np.stack(kept[name][-10:]), ncol=min(10, count), scale=2)
+                show_digits(
+                    np.stack(kept[name][-10:]), ncol=min(10, count), scale=2,
+                    alt=_("Your last drawings of the class {name}.").format(name=name),
+                )  # fmt: skip
     if any(len(kept.get(name, [])) < 5 for name in names):
         return None
     key = ("drawn", tuple(names), tuple(len(kept[n]) for n in names))

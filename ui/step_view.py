@@ -83,7 +83,11 @@ def show(step, stage: str) -> None:
     st.markdown(f"**{_(TITLES[stage])}**")
     digits = [_("digit {i}").format(i=i + 1) for i in range(n)]
     if stage == "input":
-        show_digits(step.x, ncol=n, scale=3, caption=_("labels: {labels}").format(labels=", ".join(str(int(v)) for v in step.labels)))
+        labels = ", ".join(str(int(v)) for v in step.labels)
+        show_digits(
+            step.x, ncol=n, scale=3, caption=_("labels: {labels}").format(labels=labels),
+            alt=_("The {n} training digits of this step, labels {labels}.").format(n=n, labels=labels),
+        )  # fmt: skip
     elif stage == "posterior":
         left, right = st.columns(2)
         left.plotly_chart(heatmap(step.mu, "μ"), config=QUIET, width="stretch", key="step-mu")
@@ -94,7 +98,7 @@ def show(step, stage: str) -> None:
         st.plotly_chart(heatmap(step.z, "z"), config=QUIET, width="stretch", key="step-z")
     elif stage == "decoded":
         if step.decoded is not None:
-            show_digits(step.decoded, ncol=n, scale=3)
+            show_digits(step.decoded, ncol=n, scale=3, alt=_("What the decoder draws from the {n} codes z, digit by digit.").format(n=n))
     elif stage == "loss":
         fig = bars(digits, {_("reconstruction"): list(step.terms["recon"]), _("− KL"): list(-step.terms["kl"])}, _("nats per digit"))
         st.plotly_chart(fig, config=QUIET, width="stretch", key="step-loss")

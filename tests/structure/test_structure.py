@@ -247,3 +247,23 @@ def test_nothing_but_cvae_cores_noise_module_draws_from_torchs_global_generator(
         "ok = torch.randn(3, generator=g)\nnn.init.normal_(w)\ng = torch.Generator().manual_seed(1)\nDropout(0.2)\n"
     )
     assert global_draws(probe) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_every_image_the_app_shows_has_a_text_alternative():
+    """A screen reader hears what an image shows: every st.image call (any `.image(...)`) and every ui.show_digits call
+    in the app passes `alt`, and show_digits cannot be called without one (no default that says only "digits")."""
+    import inspect
+
+    from ui.frame import show_digits
+
+    assert inspect.signature(show_digits).parameters["alt"].default is inspect.Parameter.empty
+    calls = [
+        (path, node)
+        for path in APP
+        for node in ast.walk(tree(path))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
+        and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) in ("image", "show_digits")
+    ]  # fmt: skip
+    assert len(calls) >= 10, "the scan finds no image: it is broken"
+    missing = [where(path, node) for path, node in calls if "alt" not in {k.arg for k in node.keywords}]
+    assert not missing, missing
