@@ -61,6 +61,7 @@ html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 1rem; max-width: 100%; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.4rem; }
 [data-testid="stImage"] img { image-rendering: pixelated; }
+.live-summary { font-size: 1.6rem !important; font-weight: 600; line-height: 1.3; }
 </style>"""
 
 

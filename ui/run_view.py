@@ -2,6 +2,9 @@
 Follow page): progress, the latest terms, the sample grid, the curves, the bound term by term and the KL per latent
 dimension. Nothing here changes a run."""
 
+import time
+from html import escape
+
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -9,9 +12,9 @@ from plotly.subplots import make_subplots
 from cvae_core.cards import CARDS
 from cvae_core.training.service import GRID_STYLES, RunState
 
-from . import palette, readable
+from . import palette, readable, state, summaries
 from .frame import digits_png, presenter
-from .i18n import N_, _
+from .i18n import N_, _, translated
 from .plots import bars_svg, stacked_lines_svg
 
 # A phone stacks columns: the four figures would stand one above the other and push the sample grid, which is what a
@@ -19,6 +22,7 @@ from .plots import bars_svg, stacked_lines_svg
 # sideways rather than overflow, and is set smaller on a phone.
 RUN_CSS = """<style>
 .st-key-train-bound .katex-display { overflow-x: auto; overflow-y: hidden; }
+.live-summary { font-size: 1.05rem; margin: 0.2rem 0 0.8rem; }
 @media (max-width: 640px) {
   .st-key-train-bound .katex { font-size: 0.78em; }
   .st-key-train-figures [data-testid="stColumn"] { min-width: calc(50% - 0.5rem) !important; flex: 1 1 calc(50% - 0.5rem) !important; }
@@ -139,6 +143,19 @@ def number(value: float) -> str:
     return f"{value:.1f}"
 
 
+def live_summary(region: str, said: tuple[str, dict] | None, final: bool) -> None:
+    """A chart's sentence (ui.summaries) in an ARIA live region: the same element from one rerun to the next, its text
+    changed at most every ANNOUNCE_EVERY seconds (a screen reader reads each change), and at the run's end. Kept as
+    template and fields, so that it is said in the language of the moment."""
+    if said is None:
+        return
+    shown = summaries.to_announce(state.live_summary(region), said, time.monotonic(), final)
+    state.note_live_summary(region, shown)
+    template, fields = shown[0]
+    sentence = translated(template, fields, template.format(**fields))
+    st.markdown(f'<p class="live-summary" aria-live="polite" aria-atomic="true">{escape(sentence)}</p>', unsafe_allow_html=True)
+
+
 def bound_identity(card, terms: dict) -> str:
     """The bound's numbers as an equation in LaTeX: the ELBO = each term's value, with the term it is under each."""
     parts = []
@@ -205,6 +222,7 @@ def bound_view(run, snap) -> None:
         names = [f"z{d + 1}" for d in range(len(kl))]
         label = _("KL per latent dimension, nats per digit")
         st.markdown(bars_svg(kl, active, names, _("nats"), label), unsafe_allow_html=True)
+        live_summary(f"{run.id}:latent", summaries.latent_sentence(kl, latent["active_units"]), final=not snap.active)
         st.markdown(collapse_note(latent["active_units"], len(kl), snap.summary.get("beta", 1.0)))
         st.caption(
             _(
@@ -264,5 +282,6 @@ def show_run(run, snap, load: dict) -> None:
             st.markdown(live_curves(snap.history), unsafe_allow_html=True)  # inline SVG: the page's font and colours
         elif snap.history:  # stopped: the same curves, interactive (hover for values, zoom)
             st.plotly_chart(curves(snap.history), width="stretch", key="curves")
+        live_summary(f"{run.id}:curves", summaries.curves_sentence(snap.history), final=not snap.active)
     with st.container(key="train-bound"):
         bound_view(run, snap)

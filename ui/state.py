@@ -4,7 +4,6 @@ Some keys are contracts between pages (the last digit drawn, the digit chosen on
 the model a page should open on); naming them here keeps every page reading the same key.
 """
 
-
 import numpy as np
 import streamlit as st
 
@@ -313,6 +312,17 @@ def count_explorer_run() -> int:
     return st.session_state[EXPLORER_RUNS]
 
 
+LIVE_SUMMARIES = "live_summaries"  # live region -> (the sentence it shows, since when): ui.run_view, at most every 10 s
+
+
+def live_summary(region: str) -> tuple | None:
+    return st.session_state.get(LIVE_SUMMARIES, {}).get(region)
+
+
+def note_live_summary(region: str, shown: tuple) -> None:
+    st.session_state.setdefault(LIVE_SUMMARIES, {})[region] = shown
+
+
 HOST = "host"  # True once this session entered the host's key (ui.host); never the key itself
 HOST_TRIES = "host_tries"  # the times of this session's wrong host keys
 HOST_SAID = "host_said"  # the sentence for the last key entered, shown once
@@ -375,4 +385,3 @@ def take_back(values: dict) -> None:
 def session_owner(make) -> str:
     """This session's own owner id (made once by make())."""
     return st.session_state.setdefault(OWNER, make())
-

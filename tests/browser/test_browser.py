@@ -131,6 +131,14 @@ def test_training_progress_moves(server, page):
         arg=first,
         timeout=60_000,
     )
+    # The curves' summary sentence lives in an ARIA live region: one element that the reruns keep, its text changed
+    # (within a minute: every 10 s at most, and at the run's end).
+    region = page.locator('.live-summary[aria-live="polite"]').first
+    region.wait_for(timeout=60_000)
+    said = region.element_handle()
+    first_said = said.inner_text()
+    assert re.search(r"epoch \d", first_said), first_said
+    page.wait_for_function("([el, text]) => el.isConnected && el.innerText !== text", arg=[said, first_said], timeout=60_000)
     page.wait_for_timeout(6000)  # let digits appear for the screenshot
     assert_no_exception(page)
     shot(page, "train")
