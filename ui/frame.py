@@ -115,8 +115,12 @@ def kept_in_address() -> dict:
 
 # Streamlit draws captions at 60 % opacity, 3.9:1 against white (WCAG AA asks 4.5:1 for small text): at 85 % they read
 # at about 8:1 and still look quieter than the text (checked by tests/browser/test_a11y.py, both themes).
+# Streamlit also writes a chosen segment's words and a slider's value in the primary colour. In the dark theme no red is
+# both light enough for text on the background (4.5:1) and dark enough under a primary button's white words (4.5:1):
+# those words take the text colour instead; the segment's tint and border in the primary colour still mark the choice.
 READABLE_CSS = """<style>
 [data-testid="stCaptionContainer"] { opacity: 0.85 !important; }
+[data-testid="stButtonGroup"] button[data-selected="true"], [data-testid="stSliderThumbValue"] { color: inherit !important; }
 </style>"""
 
 
@@ -141,7 +145,10 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
     itself tells the training process, as often, that this session's tab is open (ui.training.beat).
     models=False: a page that uses no model (the home page) draws without torch; torch, the shipped models and
     the training process then load in the background while the visitor reads (load_in_background)."""
-    st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide")
+    # An "About" entry makes the menu (⋮) show under client.toolbarMode = "minimal", and with it the theme switch: light,
+    # dark, or the browser's preference (.streamlit/config.toml's [theme.light] and [theme.dark]).
+    about = _("**CVAE Lab**: conditional variational autoencoders on handwritten digits, trained live on a CPU.")
+    st.set_page_config(page_title=f"{title} · CVAE Lab", page_icon=":material/blur_on:", layout="wide", menu_items={"About": about})
     reload.keep_across_reload()
     _follow_presenter_link()
     if presenter():

@@ -19,34 +19,34 @@ Pure functions of numbers: no Streamlit here, so the checks run without a page.
 
 import numpy as np
 
-# The page's background in each theme (.streamlit/config.toml): the colour every chart is drawn on.
-BACKGROUNDS = {"light": "#ffffff", "dark": "#0e1117"}
+# The page's background in each theme (.streamlit/config.toml, Streamlit 1.67's own): the colour every chart is drawn on.
+BACKGROUNDS = {"light": "#ffffff", "dark": "#171614"}
 
-# The text colour of each theme (Streamlit's defaults), which the inline SVG charts draw their words and faint marks in.
-TEXT = {"light": "#31333f", "dark": "#fafafa"}
+# The text colour of each theme (as in .streamlit/config.toml), which the inline SVG charts draw their words and faint marks in.
+TEXT = {"light": "#2f2d2b", "dark": "#edebe8"}
 
 # Ten label colours, one per digit (class c draws in LABELS[c % 10]). Found by a maximin search over 2,500 random
-# colours of relative luminance 0.125 to 0.28 (so that each reads at 3:1 or more on white and on the dark background)
+# colours of relative luminance 0.135 to 0.28 (so that each reads at 3:1 or more on white and on the dark background)
 # and chroma of at least 35, keeping the ten whose smallest CIEDE2000 difference in any of the four visions is largest.
 # Okabe & Ito's palette before them: yellow at 1.3:1 on white, black at 1.1:1 on the dark background.
 LABELS = (
-    "#7b81f9",  # periwinkle blue
-    "#e8560b",  # orange
+    "#7088fc",  # periwinkle blue
+    "#cd215b",  # crimson
     "#08755b",  # green
-    "#cd0105",  # red
-    "#8e15f0",  # violet
-    "#7a9453",  # olive
-    "#be2451",  # crimson
-    "#32a185",  # teal
-    "#b771a7",  # orchid
-    "#9b4783",  # plum
+    "#8f950b",  # olive
+    "#961ff2",  # violet
+    "#eb5d81",  # pink
+    "#1f9b80",  # teal
+    "#7a680d",  # brown
+    "#bc72af",  # orchid
+    "#974c8d",  # plum
 )
 # The training curves: train solid, validation dashed (the dash is a second cue besides the colour).
 CURVES = {"train": LABELS[0], "val": LABELS[1]}
 ACCENT = LABELS[0]  # a highlighted bar (the active latent dimensions); the others are the text colour, faint
 REFERENCE = LABELS[2]  # a reference line beside the curves (Compare's k = 5,000 estimate; the ELBO takes CURVES["val"])
-NEUTRAL = "#808080"  # outlines drawn over the label colours (the learned priors' ellipses): 3.9:1 on white, 4.8:1 on dark
-CURSOR = "#1c83e1"  # the latent plane's cursor, Streamlit's focus blue: 4.0:1 on white, 4.7:1 on dark
+NEUTRAL = "#808080"  # outlines drawn over the label colours (the learned priors' ellipses): 3.9:1 on white, 4.6:1 on dark
+CURSOR = "#1c83e1"  # the latent plane's cursor, Streamlit's focus blue: 4.0:1 on white, 4.6:1 on dark
 FAINT_OPACITY = 0.6  # marks drawn in the text colour, faint (an inactive dimension's bar): still 3:1 on either background
 MUTED_OPACITY = 0.85  # words drawn quieter than the text (an SVG chart's ticks and axis titles): 4.5:1 and more
 # A table cell marked best (Compare): the reference green, translucent, so that the text on it keeps 4.5:1 in either theme.

@@ -79,12 +79,15 @@ def test_words_and_marks_drawn_faint_keep_their_contrast_in_both_themes():
 
 
 def test_the_palette_is_the_one_source_of_the_apps_colours():
-    """Streamlit's chart colours (.streamlit/config.toml) are the label colours, and no module of the app writes a
+    """Streamlit's chart colours and each theme's background and text (.streamlit/config.toml) are the palette's, and no module of the app writes a
     colour of its own (a hex literal in Python or JavaScript) but ui/palette.py; the Draw canvas's white ink on black,
     the digit, excepted. (The components' CSS names Streamlit's theme variables, with fallbacks.)"""
     config = (ROOT / ".streamlit" / "config.toml").read_text()  # (tomllib needs Python 3.11; a TOML list of strings is JSON)
     lists = re.findall(r"^chartCategoricalColors = (\[.*\])$", config, re.MULTILINE)
     assert lists and all(tuple(json.loads(found)) == palette.LABELS for found in lists)
+    for theme in palette.BACKGROUNDS:  # each theme's background and text, as the palette was checked against
+        section = config.split(f"[theme.{theme}]")[1].split("\n[")[0]
+        assert f'backgroundColor = "{palette.BACKGROUNDS[theme]}"' in section and f'textColor = "{palette.TEXT[theme]}"' in section
     hex_colour = re.compile(r"#[0-9a-fA-F]{6}\b")
     sources = [ROOT / "app.py", *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py"), *(ROOT / "ui" / "web").glob("*.js")]
     found = {

@@ -1,10 +1,11 @@
 """Accessibility measured by axe-core (injected into headless Chromium), WCAG 2.0/2.1 A and AA: no serious or critical
-violation on any page, in English and Chinese, on a desktop and a phone.
+violation on any page, in English and Chinese, on a desktop and a phone, in the light theme and the dark one (the
+browser's preference picks it, as a visitor's system setting would).
 
 A violation inside Streamlit's own widgets that the app cannot fix goes into ALLOWED, naming the rule, what the node
 holds, the Streamlit version and why; the test fails when an entry no longer reproduces anywhere, so the list only
-shrinks. Not covered here (each a separate check): the dark theme (the app's theme is light only), keyboard-only flows
-(tests/browser/test_browser.py: the explorer's dials and pills, the latent plane's keys), the palettes under colour-blindness."""
+shrinks. Not covered here (each a separate check): keyboard-only flows (tests/browser/test_browser.py: the explorer's
+dials and pills, the latent plane's keys), the palettes' contrast and colour-blind vision (tests/app/test_palette.py)."""
 
 import time
 from pathlib import Path
@@ -16,15 +17,9 @@ from tests.browser.test_browser import PAGES, server  # noqa: F401 -- the module
 
 pytestmark = pytest.mark.browser
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-ALLOWED = [
-    {
-        "rule": "color-contrast",
-        "holds": ("Labelled digits (m2)", "有标签的数字（m2）"),
-        "streamlit": "1.67.0",
-        "why": "Train's labelled-digits slider is disabled unless the variant is m2; Streamlit greys a disabled widget's "
-        "label, and WCAG 1.4.3 sets no contrast for an inactive component. Upstream: none found.",
-    },
-]
+# Empty: the one entry, Train's disabled "Labelled digits (m2)" label under 4.5:1, stopped reproducing once the themes'
+# colours were written into .streamlit/config.toml (2026-12-07). An entry: {"rule", "holds": (texts of the node), "streamlit": version, "why": with upstream}.
+ALLOWED: list[dict] = []
 
 
 def axe_source() -> str:
@@ -52,8 +47,9 @@ def allowed(found: dict) -> dict | None:
         ("en", {"viewport": {"width": 1400, "height": 1000}}),
         ("zh_Hans", {"viewport": {"width": 1400, "height": 1000}}),
         ("en", {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}),
+        ("zh_Hans", {"viewport": {"width": 1400, "height": 1000}, "color_scheme": "dark"}),
     ],
-    ids=["desktop-en", "desktop-zh", "phone-en"],
+    ids=["desktop-en", "desktop-zh", "phone-en", "desktop-zh-dark"],
 )
 def test_no_serious_accessibility_violation_on_any_page(server, browser, setting):  # noqa: F811
     language, context_args = setting
@@ -65,6 +61,9 @@ def test_no_serious_accessibility_violation_on_any_page(server, browser, setting
         page.wait_for_selector('[data-testid="stMain"]', timeout=120_000)
         page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
         time.sleep(1.5)  # the last elements of the run painted
+        if context_args.get("color_scheme") == "dark":  # the browser's preference did choose the dark theme
+            background = page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+            assert background == "rgb(23, 22, 20)", background  # ui/palette.py's BACKGROUNDS["dark"], #171614
         for found in serious(page):
             entry = allowed(found)
             if entry is None:
@@ -73,7 +72,7 @@ def test_no_serious_accessibility_violation_on_any_page(server, browser, setting
                 seen.add(entry["why"])
     context.close()
     assert not problems, problems
-    if language == "en" and "width" in context_args["viewport"] and context_args["viewport"]["width"] > 1000:
+    if language == "en" and context_args["viewport"]["width"] > 1000:
         unused = [a for a in ALLOWED if a["why"] not in seen]
         assert not unused, f"no longer reproduces (remove it from ALLOWED): {unused}"
         assert all(a["streamlit"] == streamlit.__version__ for a in ALLOWED), "re-check ALLOWED on this Streamlit"
