@@ -232,3 +232,34 @@ def test_pages_follow_a_model_of_the_sessions_own_data():
     assert explorer(generate)[0]["classes"] == list(SHAPES)  # the explorer's label pills name the classes
     draw = session("draw")
     no_exceptions(draw)
+
+
+def test_latent_space_tells_26_classes_apart_by_shape_as_well_as_colour():
+    """Ten colours cannot tell 26 letters apart: Latent space's dots of a 26-class data set differ in colour or in
+    marker shape, class by class, and the legend names each class."""
+    import string
+
+    import torch
+
+    from cvae_core.models import build_model, model_config
+    from cvae_core.storage.checkpoint import Checkpoint
+    from tests.app.test_app import give, no_exceptions, page
+
+    classes = list(string.ascii_lowercase)
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    labels = np.repeat(np.arange(26), 20)
+    np.savez(buffer, images=rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8), labels=labels, classes=np.array(classes))
+    own = read_own_data(buffer.getvalue(), "letters.npz")
+    torch.manual_seed(0)
+    model = build_model(model_config(variant="cvae2", latent_dim=4, hidden=32, n_classes=26)).eval()
+    ckpt = Checkpoint(model, {"variant": "cvae2", "own_data": True, "classes": classes, "dataset": "letters.npz"})
+    at = give(page("latent"), {"mine": ckpt}, prefer="mine")
+    at.session_state[keys.OWN_DATA] = (("test", False), "letters.npz", own)
+    at.run()
+    no_exceptions(at)
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    dots = [t for t in figure["data"] if t.get("mode") == "markers"]
+    assert sorted(t["name"] for t in dots) == classes
+    looks = {(t["marker"]["color"], t["marker"]["symbol"]) for t in dots}
+    assert len(looks) == 26, looks
