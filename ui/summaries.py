@@ -20,7 +20,10 @@ def curves_sentence(history) -> tuple[str, dict] | None:
     if not val:
         last = train[-1]
         return N_("At epoch {epoch:.1f} the ELBO on training digits is {train:.1f} nats."), {"epoch": last["epoch"], "train": last["elbo"]}
-    fields = {"epoch": val[-1]["epoch"], "val": val[-1]["elbo"], "train": (train or val)[-1]["elbo"]}
+    fields = {"epoch": val[-1]["epoch"], "val": val[-1]["elbo"]}
+    if not train:  # a first slice that reached the end of an epoch: its validation point comes before its training row
+        return N_("At epoch {epoch:.1f} the ELBO on validation digits is {val:.1f} nats."), fields
+    fields["train"] = train[-1]["elbo"]
     if len(val) == 1:
         return N_("At epoch {epoch:.1f} the ELBO on validation digits is {val:.1f} nats (training digits: {train:.1f})."), fields
     change = val[-1]["elbo"] - val[-2]["elbo"]

@@ -24,6 +24,7 @@ def test_the_kl_chart_says_how_many_dimensions_are_in_use_and_the_kl_they_carry(
 def test_the_curves_say_the_latest_elbo_and_which_way_it_moved():
     assert summaries.curves_sentence([]) is None
     assert said(summaries.curves_sentence(rows("train", [-200.0, -150.25]))) == "At epoch 2.0 the ELBO on training digits is -150.2 nats."
+    assert said(summaries.curves_sentence(rows("val", [-205.0]))) == "At epoch 1.0 the ELBO on validation digits is -205.0 nats."
     history = rows("train", [-200.0, -150.0, -140.0]) + rows("val", [-205.0])
     assert said(summaries.curves_sentence(history)) == (
         "At epoch 1.0 the ELBO on validation digits is -205.0 nats (training digits: -140.0)."
@@ -36,7 +37,10 @@ def test_the_curves_say_the_latest_elbo_and_which_way_it_moved():
     assert "down 2.0" in said(summaries.curves_sentence(falling))
 
 
-@pytest.mark.parametrize("sentence", [summaries.latent_sentence([1.0, 0.0], 1), summaries.curves_sentence(rows("val", [-1.5, -1.0]))])
+@pytest.mark.parametrize(
+    "sentence",
+    [summaries.latent_sentence([1.0, 0.0], 1), summaries.curves_sentence(rows("train", [-2.5]) + rows("val", [-1.5, -1.0]))],
+)
 def test_each_sentence_has_its_chinese_with_the_same_numbers(sentence):
     template, fields = sentence
     chinese = i18n.catalogue("zh_Hans").gettext(template)
