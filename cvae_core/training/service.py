@@ -46,6 +46,7 @@ from .engine import Progress
 
 log = logging.getLogger(__name__)
 
+
 class RunState(str, Enum):
     """Where a run is. The service sets all but LOST; a string, so a snapshot reads the same on every side of a pipe."""
 
@@ -104,6 +105,7 @@ class Lane(Protocol):
 
 class LaneLost(Exception):
     """The actor behind a lane died or stopped answering: its node is gone."""
+
 
 UNEXPECTED_ERROR = N_("Training stopped by an unexpected error ({kind}: {detail}).")
 

@@ -177,7 +177,9 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
     so nothing another run draws or seeds moves mine. One intra-op thread per run (cores=2), as on this service's lanes."""
 
     def final_weights(beside: bool) -> list[torch.Tensor]:
-        service = TrainingService(max_concurrent=1, fair_share_seconds=0.1, slice_seconds=0.02, grid_every_seconds=0.1, absent_after_seconds=600, cores=2)
+        service = TrainingService(
+            max_concurrent=1, fair_share_seconds=0.1, slice_seconds=0.02, grid_every_seconds=0.1, absent_after_seconds=600, cores=2
+        )
         try:
             mine = small_run(digits, seed=0, epochs=30.0)
             service.start(mine)
@@ -229,9 +231,7 @@ def client():
 def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
     from cvae_core.training.recipe import Recipe
 
-    return Recipe(
-        model_config(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset
-    )
+    return Recipe(model_config(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset)
 
 
 def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client):
