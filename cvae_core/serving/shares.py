@@ -77,7 +77,8 @@ class ShareBoard:
         return {**out, "weights": entry["weights"]} if weights else out
 
 
-def cluster_board(pool):
-    """The cluster's ShareBoard, a named actor (created by the first training process that asks), and how to call it."""
-    actor = pool.named_actor(ShareBoard, "share-board")
+def cluster_board(pool, board=ShareBoard, name: str = "share-board"):
+    """The cluster's ShareBoard (or another board: rooms.RoomBoard), a named actor (created by the first training process
+    that asks), and how to call it."""
+    actor = pool.named_actor(board, name)
     return actor, lambda method, *args: pool.call(actor, method, *args)
