@@ -1,0 +1,135 @@
+"""The host's room (issue 39): phones join by a link or a short code and draw the digits a CVAE learns live.
+
+The room lives on the board of rooms (cvae_core/serving/rooms.py), beside the shared runs; this session holds its id and
+the presenter's key (ui.state.room), which no phone ever receives. Only a host (ui.host) opens one. Phones use the light
+routes of ui/phone.py (no Streamlit session each); the presenter reads and reviews here:
+- `view`: what the projector shows (how many phones joined, the accepted drawings: never a pending one);
+- `pending`, `review`, `block`: the review, in a view of its own;
+- `settings`: accept as they come (off by default), collecting, locked (phones draw the class they are dealt), the run
+  the room follows;
+- `accepted_zip`: the accepted drawings as an ImageFolder zip; `train_on_room`: a CVAE trained on them through the
+  training service (ui.training.start_training), as the Train page starts a run.
+"""
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import streamlit as st
+
+from cvae_core.errors import CVAEError
+from cvae_core.serving.pipe import raise_refusal
+
+from . import host, reload, state, training
+from .i18n import N_, _
+
+# What one press trains on a room's drawings: cvae2 (a label-conditioned decoder, z independent of y: each digit's
+# handwriting redrawn in every label) for ROOM_SECONDS of training, the drawings augmented into at least ROOM_IMAGES images.
+ROOM_VARIANT = "cvae2"
+ROOM_SECONDS = 60.0
+ROOM_IMAGES = 6000
+MAX_COPIES = 24  # cvae_core.own_data.AUGMENTED_COPIES: a handful of drawings a class are each varied this often
+
+
+def _call(method: str, *args):
+    return training.client().room(method, *args)
+
+
+def _mine(method: str, *args):
+    """A presenter's call on this session's room (its id and key first); None when it has none, or it has ended."""
+    held = state.room()
+    if held is None:
+        return None
+    answer = _call(method, held["id"], held["key"], *args)
+    if answer is None and method in ("view", "settings"):  # expired or closed elsewhere: this session lets it go
+        state.hold_room(None)
+    return answer
+
+
+def open_room() -> dict:
+    """Open a room for this session (the host's): {"id", "token", "code", ...}. Raises CVAEError with a sentence (not
+    the host, or the server's rooms are all open)."""
+    opened = raise_refusal(_call("open", reload.owner_id(), host.is_host()))
+    state.hold_room(opened)
+    return opened
+
+
+def close_room() -> None:
+    if state.room() is not None:
+        _mine("close")
+        state.hold_room(None)
+
+
+def view() -> dict | None:
+    return _mine("view")
+
+
+def pending() -> list:
+    return _mine("pending") or []
+
+
+def review(drawing_id: int, accept: bool) -> None:
+    _mine("review", int(drawing_id), bool(accept))
+
+
+def block(phone_id: str) -> None:
+    _mine("block", str(phone_id))
+
+
+def recent_digits(now: dict) -> np.ndarray:
+    """The projector's newest accepted drawings (view()'s "recent") as (N, 28, 28) floats in [0, 1]."""
+    return np.stack([np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0 for _label, pixels in now["recent"]])
+
+
+def thumbnail(pixels: bytes) -> bytes:
+    """A drawing under review as a PNG, 3 x its 28 x 28 pixels."""
+    from cvae_core.images import png_bytes
+
+    return png_bytes(np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0, scale=3)
+
+
+def settings(**changes) -> dict | None:
+    return _mine("settings", changes)
+
+
+def phone_link(token: str) -> str:
+    """The address a phone opens: this server's /room?t=token (ui/phone.py)."""
+    address = urlsplit(st.context.url or "")
+    return urlunsplit((address.scheme or "http", address.netloc, "/room", urlencode({"t": token}), ""))
+
+
+def accepted() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The accepted drawings: images (N, 28, 28) uint8 (ink = 255), labels (N,), the class names. Pending drawings are
+    never among them (the board keeps them apart)."""
+    answer = _mine("accepted") or {"pixels": b"", "labels": [], "classes": ()}
+    images = np.frombuffer(answer["pixels"], dtype=np.uint8).reshape(-1, 28, 28)
+    return images, np.asarray(answer["labels"], dtype=np.int64), tuple(answer["classes"])
+
+
+def accepted_zip() -> bytes:
+    """The accepted drawings as a zip in ImageFolder's layout (one folder per class)."""
+    from cvae_core.own_data import imagefolder_zip
+
+    images, labels, classes = accepted()
+    return imagefolder_zip(images, labels, classes)
+
+
+def room_data(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]):
+    """The accepted drawings as a data set (cvae_core.own_data.from_drawings): the classes drawn, each drawing varied
+    into copies so that the set holds about ROOM_IMAGES images. Raises DatasetError (too few classes or drawings)."""
+    from cvae_core.own_data import MAX_DRAWINGS_PER_CLASS, from_drawings
+    from cvae_core.serving.rooms import MAX_DRAWINGS
+
+    drawings = {classes[label]: [image / 255.0 for image in images[labels == label]] for label in sorted(set(labels.tolist()))}
+    copies = int(np.clip(ROOM_IMAGES // max(1, len(labels)), 2, MAX_COPIES))
+    return from_drawings(drawings, copies=copies, per_class=max(MAX_DRAWINGS_PER_CLASS, MAX_DRAWINGS))
+
+
+def train_on_room(seconds: float = ROOM_SECONDS):
+    """Start a run of ROOM_VARIANT on the room's accepted drawings, through the training service (ui.training): the
+    session's run, on every page, as a Start on the Train page. Raises CVAEError with a sentence."""
+    images, labels, classes = accepted()
+    if not len(labels):
+        raise CVAEError(N_("No drawing has been accepted yet."))
+    own = room_data(images, labels, classes)
+    state.keep_own_data(("room", len(labels), int(labels.sum())), _("the room's drawings"), own)
+    return training.start_training({"variant": ROOM_VARIANT}, {"epochs": None, "max_seconds": seconds}, None, None, own)
