@@ -19,6 +19,7 @@ import asyncio
 import functools
 import ipaddress
 import json
+import logging
 import secrets
 from pathlib import Path
 
@@ -62,6 +63,8 @@ NO_ROOM = N_("This link finds no open room or run: it is mistyped, or it has end
 TOO_LARGE = N_("The request is larger than this page ever sends.")
 BAD_REQUEST = N_("The request is not one this page sends.")
 BUSY = N_("The server is starting its training; try again in a few seconds.")
+BROKEN = N_("Something went wrong on the server; try again in a moment.")
+_LOG = logging.getLogger(__name__)
 
 
 class TooLarge(Exception):
@@ -139,6 +142,9 @@ def guarded(handler):
             return refused(request, 400, e.template or str(e), **e.fields)
         except (ValueError, UnicodeDecodeError):
             return refused(request, 400, BAD_REQUEST)
+        except Exception:  # noqa: BLE001 -- the log has the traceback; the phone a sentence
+            _LOG.exception("phone route %s", request.url.path)
+            return refused(request, 500, BROKEN)
 
     return route
 
@@ -236,10 +242,16 @@ class PhoneRoutes:
         if reader is None or await run_in_threadpool(reader) is None:
             return refused(request, 404, NO_ROOM)
 
+        last = {}
+
         async def read():
             if await request.is_disconnected():
                 return None
-            return await run_in_threadpool(reader)
+            try:
+                last["state"] = await run_in_threadpool(reader)
+            except TrainingLost:  # a new training process is starting: the phone keeps what it shows
+                pass
+            return last.get("state")
 
         timing = {"clock": self._clock} if self._clock is not None else {}
         stream = phones.events(read, sleep=self._sleep, **timing)

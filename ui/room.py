@@ -23,9 +23,12 @@ from . import host, reload, state, training
 from .i18n import N_, _
 
 # What one press trains on a room's drawings: cvae2 (a label-conditioned decoder, z independent of y: each digit's
-# handwriting redrawn in every label) for ROOM_SECONDS of training, the drawings augmented into at least ROOM_IMAGES images.
+# handwriting redrawn in every label) for ROOM_EPOCHS passes (epochs, not seconds: a busy server trains as far), the
+# drawings augmented into about ROOM_IMAGES images. Measured on 300 official test digits standing in for drawings (30 a
+# class, varied 20 times each): the fidelity classifier reads its samples 55-69 % right from epoch 2 to epoch 15
+# (plateau ~0.62); readable digits, short of the 90 % the offline digits reach. Mixing the offline digits in is left.
 ROOM_VARIANT = "cvae2"
-ROOM_SECONDS = 60.0
+ROOM_EPOCHS = 20.0
 ROOM_IMAGES = 6000
 MAX_COPIES = 24  # cvae_core.own_data.AUGMENTED_COPIES: a handful of drawings a class are each varied this often
 
@@ -124,7 +127,7 @@ def room_data(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]):
     return from_drawings(drawings, copies=copies, per_class=max(MAX_DRAWINGS_PER_CLASS, MAX_DRAWINGS))
 
 
-def train_on_room(seconds: float = ROOM_SECONDS):
+def train_on_room(epochs: float = ROOM_EPOCHS):
     """Start a run of ROOM_VARIANT on the room's accepted drawings, through the training service (ui.training): the
     session's run, on every page, as a Start on the Train page. Raises CVAEError with a sentence."""
     images, labels, classes = accepted()
@@ -132,4 +135,4 @@ def train_on_room(seconds: float = ROOM_SECONDS):
         raise CVAEError(N_("No drawing has been accepted yet."))
     own = room_data(images, labels, classes)
     state.keep_own_data(("room", len(labels), int(labels.sum())), _("the room's drawings"), own)
-    return training.start_training({"variant": ROOM_VARIANT}, {"epochs": None, "max_seconds": seconds}, None, None, own)
+    return training.start_training({"variant": ROOM_VARIANT}, {"epochs": float(epochs), "max_seconds": None}, None, None, own)

@@ -216,3 +216,14 @@ def test_a_noisy_grid_is_still_at_most_20_kb():
     png = phones.grid_png(noise, 8)
     assert len(png) <= phones.MAX_GRID_BYTES
     assert Image.open(io.BytesIO(png)).size[1] == 10 * 30 - 2  # every digit's row is still there
+
+
+def test_no_traceback_reaches_a_phone():
+    def broken(method, *args):
+        raise RuntimeError("a secret detail of the server")
+
+    app = Starlette(routes=PhoneRoutes(phones.PhoneDesk(broken, lambda token: None)).routes())
+    server = SimpleNamespace(app=app)
+    status, _h, data = call(server, "POST", "/room/api/join", {"t": "some-token-123456"})
+    assert status == 500 and "secret" not in data.decode() and "Traceback" not in data.decode()
+    assert json.loads(data)["error"].startswith("Something went wrong")
