@@ -107,6 +107,31 @@ if run is not None and st.button(_("Show my current run to the room"), icon=":ma
     except sharing.TooManyShares:
         st.error(_("This server shares as many runs as it can; try again later."))
 
+st.subheader(_("The room's β sweep"))
+betas = st.multiselect(
+    _("β of each run (at most 16; each phone that takes part is dealt one)"), room.SWEEP_BETA_CHOICES,
+    default=list(room.SWEEP_BETAS), key="room_sweep_betas",
+)  # fmt: skip
+if st.button(_("Start the sweep"), icon=":material/scatter_plot:", key="room_sweep_start"):
+    try:
+        room.start_sweep(sorted(betas))
+        st.rerun()
+    except CVAEError as e:
+        st.error(error_text(e))
+
+
+@st.fragment(run_every=2.0)
+def sweep_now() -> None:
+    points = room.sweep_points()
+    if not points:
+        return
+    plot_column, table_column = st.columns([2, 1])
+    plot_column.plotly_chart(room.sweep_figure(points), key="room_sweep_plot")
+    table_column.dataframe(room.sweep_table(points), hide_index=True)
+
+
+sweep_now()
+
 train_column, download_column, close_column = st.columns(3)
 if train_column.button(_("Train on the room's drawings"), icon=":material/model_training:", key="room_train", type="primary"):
     try:

@@ -53,6 +53,7 @@ TEXTS = {
     "not_collecting": N_("The room is not collecting drawings now."),
     "run": N_("The room's run: epoch {epoch}"),
     "no_run": N_("The presenter has not shown a run yet."),
+    "yours": N_("Your β is {value}: the grid below is your run's."),
     "grid_alt": N_("Digits drawn by the model the room follows, one row per digit."),
     "ended": N_("This room or run has ended."),
     "no_room": N_("This link finds no open room or run: it is mistyped, or it has ended."),

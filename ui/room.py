@@ -136,3 +136,103 @@ def train_on_room(epochs: float = ROOM_EPOCHS):
     own = room_data(images, labels, classes)
     state.keep_own_data(("room", len(labels), int(labels.sum())), _("the room's drawings"), own)
     return training.start_training({"variant": ROOM_VARIANT}, {"epochs": float(epochs), "max_seconds": None}, None, None, own)
+
+
+# ---- the room's sweep: each phone is dealt one run's β; the projector plots every run's rate against its distortion ----
+SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # the sweep the page offers first
+SWEEP_EPOCHS = 10.0  # each run's length: all of them share the training service's fair queue
+
+
+def start_sweep(betas) -> list:
+    """One run of ROOM_VARIANT per β on the offline digits, each this session's (so the projector's open page is their
+    heartbeat) and shared (each phone follows the run it is dealt); the room deals them. Checked before any run is made:
+    raises CVAEError with a sentence (more than MAX_SWEEP_RUNS values, a β out of range)."""
+    from cvae_core.serving.rooms import check_sweep
+    from cvae_core.training.recipe import Recipe
+
+    from . import sharing
+
+    values = check_sweep("beta", list(betas))
+    if state.room() is None:
+        raise CVAEError(N_("Open a room first."))
+    for _value, run_id in state.room_sweep():  # a new sweep ends the last one's runs
+        old = _session_run(run_id)
+        if old is not None:
+            old.stop()
+    made, tokens = [], []
+    for value in values:
+        recipe = Recipe.from_settings({"variant": ROOM_VARIANT, "beta": value}, {"epochs": SWEEP_EPOCHS, "seed": 0})
+        name = f"{ROOM_VARIANT}-β{value:g}-run{state.next_run_number()}"
+        run = training.start_run(name, recipe, {"name": name, "dataset": recipe.dataset, "seed": 0, "labels": None})
+        made.append((value, run.id))
+        tokens.append(sharing.share(run))
+        state.note_share(run.id, tokens[-1])
+    state.hold_room_sweep(made)
+    raise_refusal(_mine("sweep", "beta", values, tokens))
+    return made
+
+
+def _session_run(run_id: str):
+    for entry in state.session_models().values():
+        if entry.run is not None and entry.run.id == run_id:
+            return entry.run
+    return None
+
+
+def sweep_points() -> list[dict]:
+    """Every sweep run as the projector plots it: its β, state, epoch, and its trail of (rate, distortion) on the
+    validation digits: rate the KL, distortion the negative reconstruction term (nats per digit), oldest first."""
+    points = []
+    for value, run_id in state.room_sweep():
+        run = _session_run(run_id)
+        snap = run.snapshot if run is not None else None
+        if snap is None:
+            continue
+        trail = [(row["kl"], -row["recon"]) for row in snap.history if row.get("split") == "val" and "kl" in row]
+        points.append({"beta": value, "state": str(snap.state), "epoch": float(snap.progress.epoch), "trail": trail})
+    return points
+
+
+def sweep_figure(points: list[dict]):
+    """The projector's plot of the sweep: each run's trail in the plane of rate (KL) against distortion (−reconstruction),
+    its latest point labelled with its β; the frontier forms as runs end."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for point in points:
+        if not point["trail"]:
+            continue
+        rates, distortions = zip(*point["trail"], strict=True)
+        figure.add_trace(go.Scatter(
+            x=rates, y=distortions, mode="lines+markers", name=f"β = {point['beta']:g}", marker={"size": 5},
+            line={"width": 1},
+        ))  # fmt: skip
+        figure.add_trace(go.Scatter(
+            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[f"β={point['beta']:g}"], textposition="top right",
+            marker={"size": 12 if point["state"] == "done" else 9}, showlegend=False, hoverinfo="skip",
+        ))  # fmt: skip
+    figure.update_layout(
+        xaxis_title=_("rate: KL, nats per digit"), yaxis_title=_("distortion: −reconstruction, nats per digit"),
+        height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )  # fmt: skip
+    return figure
+
+
+SWEEP_BETA_CHOICES = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
+
+
+def sweep_table(points: list[dict]) -> list[dict]:
+    """The sweep beside its plot: a row per run, its latest validation rate and distortion."""
+    from cvae_core.training.service import RunState
+
+    from .run_view import STATUS
+
+    rows = []
+    for point in points:
+        state_text = STATUS.get(RunState(point["state"]), N_("queued"))
+        rate, distortion = point["trail"][-1] if point["trail"] else (None, None)
+        rows.append({
+            "β": point["beta"], _("state"): _(state_text), _("epoch"): round(point["epoch"], 1),
+            _("rate"): None if rate is None else round(rate, 2), _("distortion"): None if distortion is None else round(distortion, 1),
+        })  # fmt: skip
+    return rows

@@ -389,3 +389,14 @@ def hold_room(opened: dict | None) -> None:
         st.session_state.pop(ROOM, None)
     else:
         st.session_state[ROOM] = dict(opened)
+
+
+ROOM_SWEEP = "room_sweep"  # the host's room's sweep: [(value, run id)] of this session's runs (ui.room)
+
+
+def room_sweep() -> list[tuple[float, str]]:
+    return list(st.session_state.get(ROOM_SWEEP, []))
+
+
+def hold_room_sweep(runs: list[tuple[float, str]]) -> None:
+    st.session_state[ROOM_SWEEP] = list(runs)

@@ -40,6 +40,8 @@ MAX_FINDS_PER_ROOM = 120  # look-ups a minute that find one room
 MAX_ADDRESSES = 10_000  # addresses whose look-ups are remembered
 MAX_PENDING_SHOWN = 60  # pending drawings the presenter's review reads at once
 MAX_RECENT = 40  # accepted drawings the projector shows, newest first
+MAX_SWEEP_RUNS = 16  # runs of a room's sweep (phones share them: each is dealt one)
+SWEEP_SETTINGS = ("beta",)  # what a sweep varies (the latent size and M2's labelled digits: not yet)
 DIGITS = tuple(str(d) for d in range(10))
 PIXELS = 28 * 28
 
@@ -82,6 +84,7 @@ class Room:
     collecting: bool = True  # phones may send drawings
     locked: bool = True  # the server deals each phone its class; unlocked, a phone may choose one
     run: str | None = None  # the share token of the run the room follows
+    sweep: dict | None = None  # {"setting", "values", "runs": a share token per value}: each phone is dealt one value
     version: int = 0  # what phones and the projector read changed
     finds: deque = field(default_factory=deque)  # when its code was found, the last WINDOW_SECONDS
 
@@ -96,6 +99,21 @@ def _refused(message: str, **fields) -> dict:
     return refusal(RoomError(message, **fields))
 
 
+def check_sweep(setting: str, values) -> list[float]:
+    """A sweep's values as floats, checked before any run is made: raises RoomError with the sentence."""
+    if setting not in SWEEP_SETTINGS:
+        raise RoomError(N_("A room's sweep varies β; {setting} is not one it varies yet."), setting=str(setting)[:32])
+    if not isinstance(values, list | tuple) or not 1 <= len(values) <= MAX_SWEEP_RUNS:
+        raise RoomError(N_("A sweep has 1 to {limit} runs."), limit=MAX_SWEEP_RUNS)
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise RoomError(N_("A sweep's values are numbers.")) from None
+    if not all(0 <= v <= 64 for v in out):  # also refuses NaN
+        raise RoomError(N_("A sweep's β values lie between 0 and 64."))
+    return out
+
+
 class RoomBoard:
     """The register of rooms (the training process's own on one server, one named actor on a cluster).
 
@@ -103,7 +121,7 @@ class RoomBoard:
     each answer is plain data (a dict, bytes), or a refusal {"error", "template", "fields"}."""
 
     PUBLIC = (
-        "open", "close", "settings", "view", "pending", "review", "block", "accepted",  # the presenter's
+        "open", "close", "settings", "view", "pending", "review", "block", "accepted", "sweep",  # the presenter's
         "find", "join", "phone", "may_draw", "draw", "choose", "public",  # a phone's
     )  # fmt: skip
 
@@ -206,7 +224,7 @@ class RoomBoard:
         return {
             "token": room.token, "code": room.code, "classes": room.classes, "phones": len(room.phones),
             "blocked": sum(p.blocked for p in room.phones.values()), "pending": len(room.drawings) - len(accepted),
-            "accepted": per_class, "recent": [(d.label, d.pixels) for d in recent], "version": room.version,
+            "accepted": per_class, "recent": [(d.label, d.pixels) for d in recent], "version": room.version, "sweep": room.sweep,
             "expires_in": max(0.0, ROOM_SECONDS - (self._clock() - room.made)), **self._settings(room),
         }  # fmt: skip
 
@@ -248,6 +266,25 @@ class RoomBoard:
             return None
         chosen = [d for d in room.drawings.values() if d.accepted]
         return {"classes": room.classes, "labels": [d.label for d in chosen], "pixels": b"".join(d.pixels for d in chosen)}
+
+    def sweep(self, room_id: str, key: str, setting: str | None, values=(), runs=()) -> dict | None:
+        """Deal each phone a value of the room's sweep (setting None: the sweep ends): {} when set, a refusal (see
+        check_sweep; a run's share token per value), or None for a room that is not this key's."""
+        room = self._mine(room_id, key)
+        if room is None:
+            return None
+        if setting is None:
+            room.sweep = None
+        else:
+            try:
+                checked = check_sweep(setting, values)
+            except RoomError as e:
+                return refusal(e)
+            if len(runs) != len(checked) or not all(isinstance(r, str) and 8 <= len(r) <= 64 for r in runs):
+                return _refused(N_("A sweep names one shared run per value."))
+            room.sweep = {"setting": setting, "values": checked, "runs": list(runs)}
+        room.version += 1
+        return {}
 
     # ---- a phone's ----------------------------------------------------------------------------------
     def find(self, code: str, address: str) -> dict:
@@ -300,14 +337,23 @@ class RoomBoard:
         return {
             "phone": phone.id, "ask": phone.asked, "class": room.classes[phone.asked], "classes": room.classes,
             "sent": phone.sent, "left": max(0, MAX_DRAWINGS_PER_PHONE - phone.sent), "blocked": phone.blocked,
-            **self._public(room),
+            **self._public(room), "mine": self._dealt(room, phone),
         }  # fmt: skip
+
+    @staticmethod
+    def _dealt(room: Room, phone: Phone) -> dict | None:
+        """The sweep's value this phone is dealt (phones in the order they joined, round the values) and its run."""
+        if room.sweep is None:
+            return None
+        i = list(room.phones).index(phone.id) % len(room.sweep["values"])
+        return {"setting": room.sweep["setting"], "value": room.sweep["values"][i], "run": room.sweep["runs"][i]}
 
     @staticmethod
     def _public(room: Room) -> dict:
         """What every phone of a room may read: nothing of any phone's drawings."""
+        sweep = None if room.sweep is None else {"setting": room.sweep["setting"], "values": room.sweep["values"]}
         return {"phones": len(room.phones), "collecting": room.collecting, "locked": room.locked, "run": room.run,
-                "version": room.version}  # fmt: skip
+                "sweep": sweep, "version": room.version}  # fmt: skip
 
     def public(self, token: str) -> dict | None:
         """What every phone of the room reads (its count, whether it collects, the run it follows), or None."""

@@ -12,7 +12,7 @@ SHARE_TOKEN_BYTES = 12  # 96 random bits: a shared run's link cannot be guessed
 
 MAX_SHARES = 64  # visitors' shared runs the cluster keeps at once (each holds its latest weights): a bound strangers cannot pass
 MAX_SHARES_PER_OWNER = 2  # one browser cannot fill the board and keep the presenter from sharing
-MAX_HOST_SHARES = 8  # the host's, beyond MAX_SHARES: a host's share is never refused (their oldest ends beyond this)
+MAX_HOST_SHARES = 24  # the host's, beyond MAX_SHARES: never refused (their oldest ends beyond this); a room's sweep shares 16
 IDLE_SHARE_SECONDS = 600.0  # a full board ends the share nobody has followed for longest, if none for this long
 
 

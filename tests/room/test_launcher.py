@@ -30,7 +30,7 @@ def test_make_run_serves_the_app_and_the_phones_page():
     try:
         assert fetch(server.url + "/_stcore/health")[2] == b"ok"
         status, _headers, body = fetch(server.url + "/")
-        assert status == 200 and b"<div id=\"root\">" in body  # Streamlit's own page
+        assert status == 200 and b'<div id="root">' in body  # Streamlit's own page
         status, headers, body = fetch(server.url + "/room?lang=zh_Hans")
         assert status == 200 and headers["referrer-policy"] == "no-referrer" and "教室".encode() in body
         assert "nonce-" in headers["content-security-policy"]

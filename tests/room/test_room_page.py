@@ -64,3 +64,36 @@ def test_only_the_host_opens_a_room_and_pending_drawings_stay_out_of_the_project
 
     next(b for b in at.button if b.key == "room_close").click().run()
     assert keys.ROOM not in at.session_state and client.room("public", held["token"]) is None
+
+
+def test_the_rooms_sweep_is_bounded_before_a_run_is_made_deals_phones_and_plots_every_run(host_key):  # noqa: F811
+    from tests.conftest import wait_until
+    from ui import room, training
+
+    at = enter(page("room").run(), host_key)
+    next(b for b in at.button if b.key == "room_open").click().run()
+    held = at.session_state[keys.ROOM]
+    client = training.client()
+    phones = [client.room("join", held["token"], None)["phone"] for _ in range(3)]
+
+    at.multiselect(key="room_sweep_betas").set_value(list(room.SWEEP_BETA_CHOICES[:17])).run()
+    next(b for b in at.button if b.key == "room_sweep_start").click().run()
+    assert any("1 to 16 runs" in e.value for e in at.error)
+    assert keys.SESSION_MODELS not in at.session_state or not at.session_state[keys.SESSION_MODELS]  # no run was made
+
+    at.multiselect(key="room_sweep_betas").set_value([0.5, 8.0]).run()
+    next(b for b in at.button if b.key == "room_sweep_start").click().run()
+    no_exceptions(at)
+    sweep = at.session_state[keys.ROOM_SWEEP]
+    assert [value for value, _run in sweep] == [0.5, 8.0]
+    dealt = [client.room("phone", held["token"], p)["mine"] for p in phones]
+    assert [d["value"] for d in dealt] == [0.5, 8.0, 0.5] and dealt[0]["run"] == dealt[2]["run"] != dealt[1]["run"]
+    assert client.follow(dealt[1]["run"]) is not None  # each phone can follow the run it is dealt
+
+    runs = [e.run for e in at.session_state[keys.SESSION_MODELS].values() if e.run is not None]
+    wait_until(lambda: all(any(r.get("split") == "val" for r in run.snapshot.history) for run in runs), timeout=120, interval=0.5)
+    at.run()
+    no_exceptions(at)
+    assert at.get("plotly_chart") and len(at.dataframe[0].value) == 2  # a point per run, and the table beside it
+    for run in runs:
+        run.stop()

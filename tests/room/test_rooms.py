@@ -231,3 +231,20 @@ def test_the_host_lets_the_pipe_call_only_the_boards_public_methods():
     host._rooms_call = lambda method, *args: getattr(RoomBoard(), method)(*args)
     assert host.room("_end", None) is None and host.room("__init__") is None
     assert "token" in host.room("open", "owner", True)
+
+
+def test_a_sweep_is_bounded_and_deals_each_phone_a_value(board):
+    room = opened(board)
+    runs = [f"shared-run-{i:04d}" for i in range(rooms.MAX_SWEEP_RUNS + 1)]
+    assert str(rooms.MAX_SWEEP_RUNS) in refused(board.sweep(room["id"], room["key"], "beta", [1.0] * 17, runs))
+    assert "β" in refused(board.sweep(room["id"], room["key"], "latent_dim", [2, 4], runs[:2]))
+    assert "between" in refused(board.sweep(room["id"], room["key"], "beta", [float("nan")], runs[:1]))
+    with pytest.raises(rooms.RoomError):  # what the presenter's page checks before it starts any run
+        rooms.check_sweep("beta", list(range(rooms.MAX_SWEEP_RUNS + 1)))
+    phones = [board.join(room["token"])["phone"] for _ in range(5)]
+    assert board.sweep(room["id"], room["key"], "beta", [0.5, 1.0, 4.0], runs[:3]) == {}
+    dealt = [board.phone(room["token"], p)["mine"] for p in phones]
+    assert [d["value"] for d in dealt] == [0.5, 1.0, 4.0, 0.5, 1.0] and dealt[2]["run"] == runs[2]
+    assert board.public(room["token"])["sweep"] == {"setting": "beta", "values": [0.5, 1.0, 4.0]}
+    assert board.sweep(room["id"], room["token"], "beta", [8.0], runs[:1]) is None  # a phone's token changes nothing
+    assert board.sweep(room["id"], room["key"], None) == {} and board.phone(room["token"], phones[0])["mine"] is None
