@@ -17,7 +17,6 @@ from . import state
 
 VISITOR_COOKIES = ("cvae_route", "_streamlit_xsrf")  # secret to the browser that holds it, random, kept across reloads
 
-
 class _Kept:
     __slots__ = ("values", "__weakref__")
 
@@ -41,6 +40,7 @@ def visitor_key() -> str | None:
         if secret:
             return hashlib.sha256(f"{name}={secret}".encode()).hexdigest()
     return None
+
 
 
 def owner_id() -> str:
