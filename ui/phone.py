@@ -52,6 +52,7 @@ TEXTS = {
     "blank": N_("Draw a digit first."),
     "not_collecting": N_("The room is not collecting drawings now."),
     "run": N_("The room's run: epoch {epoch}"),
+    "own_run": N_("Your run: epoch {epoch}"),
     "no_run": N_("The presenter has not shown a run yet."),
     "yours": N_("Your β is {value}: the grid below is your run's."),
     "grid_alt": N_("Digits drawn by the model the room follows, one row per digit."),

@@ -197,19 +197,21 @@ def sweep_figure(points: list[dict]):
     """The projector's plot of the sweep: each run's trail in the plane of rate (KL) against distortion (−reconstruction),
     its latest point labelled with its β; the frontier forms as runs end."""
     import plotly.graph_objects as go
+    from plotly.colors import qualitative
 
     figure = go.Figure()
-    for point in points:
+    for i, point in enumerate(points):
         if not point["trail"]:
             continue
         rates, distortions = zip(*point["trail"], strict=True)
+        color = qualitative.Dark24[i % len(qualitative.Dark24)]  # a run's trail and its latest point alike
         figure.add_trace(go.Scatter(
-            x=rates, y=distortions, mode="lines+markers", name=f"β = {point['beta']:g}", marker={"size": 5},
-            line={"width": 1},
+            x=rates, y=distortions, mode="lines+markers", name=f"β = {point['beta']:g}", marker={"size": 5, "color": color},
+            line={"width": 1, "color": color},
         ))  # fmt: skip
         figure.add_trace(go.Scatter(
             x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[f"β={point['beta']:g}"], textposition="top right",
-            marker={"size": 12 if point["state"] == "done" else 9}, showlegend=False, hoverinfo="skip",
+            marker={"size": 12 if point["state"] == "done" else 9, "color": color}, showlegend=False, hoverinfo="skip",
         ))  # fmt: skip
     figure.update_layout(
         xaxis_title=_("rate: KL, nats per digit"), yaxis_title=_("distortion: −reconstruction, nats per digit"),
