@@ -22,7 +22,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run app.py
+	$(PY) -m streamlit run serve.py
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -468,10 +468,12 @@ def augmented(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.roll(np.asarray(picture, dtype=np.float32) / 255.0, (int(dy), int(dx)), axis=(0, 1))
 
 
-def from_drawings(drawings: dict[str, list[np.ndarray]], copies: int = AUGMENTED_COPIES, seed: int = 0) -> OwnData:
+def from_drawings(
+    drawings: dict[str, list[np.ndarray]], copies: int = AUGMENTED_COPIES, seed: int = 0, per_class: int = MAX_DRAWINGS_PER_CLASS
+) -> OwnData:
     """A data set from drawings made in the app (class name -> 28 x 28 drawings, ink = 1, as cvae_core.images makes
-    them): each drawing and `copies` - 1 augmented copies of it, grouped, so that a held-out drawing's copies are
-    held out with it. Raises DatasetError for too few classes or drawings."""
+    them): each drawing (the first `per_class` of a class) and `copies` - 1 augmented copies of it, grouped, so that a
+    held-out drawing's copies are held out with it. Raises DatasetError for too few classes or drawings."""
     counts = {name: len(items) for name, items in drawings.items()}
     if len(counts) > MAX_DRAWN_CLASSES:
         _refuse(N_("The data set has {count} classes; the limit is {limit}."), count=len(counts), limit=MAX_DRAWN_CLASSES)
@@ -480,7 +482,7 @@ def from_drawings(drawings: dict[str, list[np.ndarray]], copies: int = AUGMENTED
     names = tuple(sorted(drawings))
     images, labels, groups = [], [], []
     for label, name in enumerate(names):
-        for drawing in drawings[name][:MAX_DRAWINGS_PER_CLASS]:
+        for drawing in drawings[name][:per_class]:
             group = len(set(groups))
             for copy in range(copies):
                 images.append(drawing if copy == 0 else augmented(drawing, rng))
@@ -488,3 +490,17 @@ def from_drawings(drawings: dict[str, list[np.ndarray]], copies: int = AUGMENTED
                 groups.append(group)
     stacked = (np.clip(np.stack(images), 0, 1) * 255).round().astype(np.uint8)
     return OwnData(stacked, np.asarray(labels, dtype=np.int64), names, False, (), np.asarray(groups))
+
+
+def imagefolder_zip(images: np.ndarray, labels, classes: tuple[str, ...]) -> bytes:
+    """Images (N, 28, 28) uint8, ink = 255, as a zip in torchvision's ImageFolder layout: one folder per class (named as
+    the class), one PNG per image; what read_own_data reads back (a room's accepted drawings, downloaded)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i, (image, label) in enumerate(zip(np.asarray(images, dtype=np.uint8), labels, strict=True)):
+            picture = io.BytesIO()
+            Image.fromarray(image.reshape(28, 28), mode="L").save(picture, format="PNG")
+            archive.writestr(f"{classes[int(label)]}/{i:05d}.png", picture.getvalue())
+    return buffer.getvalue()

@@ -19,6 +19,7 @@ from ui.experiment_view import (
     kingma_differences,
     kingma_rows,
     quadrant_bound_rows,
+    quadrant_grid_rows,
     quadrant_mc_gap_rows,
     quadrant_rows,
     semisupervised_rows,
@@ -114,6 +115,35 @@ with quad_tab:
             _("One CVAE setting fixed in advance (NN-filled prior, GSNN weight 0.5, 32-D z), one seed; ± is a standard error over the "
               "test digits, the CVAE − NN one paired over the same digits. Commands: `checkpoints/experiments/commands`.")
         )  # fmt: skip
+    grid = quadrant_grid_rows(shipped)
+    if grid:
+        r = shipped["quadrant-grid-1"]
+        st.markdown(_("#### One quadrant shown: the CVAE's setting chosen on validation digits, then tested on three seeds"))
+        fig = go.Figure()
+        for size in sorted({g["latent_dim"] for g in grid}):
+            mine = [g for g in grid if g["latent_dim"] == size]
+            fig.add_trace(go.Scatter(x=[g["gsnn_weight"] for g in mine], y=[g["validation"] for g in mine], mode="lines+markers",
+                                     name=_("{size}-D z").format(size=size)))  # fmt: skip
+        best = next(g for g in grid if g["chosen"])
+        fig.add_trace(go.Scatter(x=[best["gsnn_weight"]], y=[best["validation"]], mode="markers", name=_("chosen"),
+                                 marker={"symbol": "star", "size": 16, "color": palette.NEUTRAL}))  # fmt: skip
+        fig.update_layout(height=300, margin={"t": 10}, xaxis={"title": _("GSNN weight (0: the CVAE's bound alone)")},
+                          yaxis={"title": _("validation NCLL, nats")})  # fmt: skip
+        st.plotly_chart(fig, width="stretch")
+        st.markdown(
+            _("Chosen: GSNN weight {weight:g}, {size}-D z. On {n:,} test digits (IS bound, k = 1,000), over three seeds: the CVAE "
+              "{cvae:.2f} ± {cvae_sd:.2f} nats, the NN {nn:.2f} ± {nn_sd:.2f}; the CVAE − NN, paired per seed, {diff:.2f} ± {diff_sd:.2f} "
+              "(± a standard deviation over seeds).").format(
+                weight=r["chosen"]["gsnn_weight"], size=r["chosen"]["latent_dim"], n=r["n"], cvae=r["cvae_ncll_is"]["mean"],
+                cvae_sd=r["cvae_ncll_is"]["sd"], nn=r["nn_ncll"]["mean"], nn_sd=r["nn_ncll"]["sd"], diff=r["cvae_minus_nn"]["mean"],
+                diff_sd=r["cvae_minus_nn"]["sd"])
+        )  # fmt: skip
+        st.caption(
+            _(
+                "Validation NCLL: the importance-sampled bound with k = 50 on the 500 validation digits, lower is better. Each network keeps "
+                "its best validation epoch; the grid is one seed (0). Command: `checkpoints/experiments/commands`, item 3."
+            )
+        )
     rows = quadrant_rows(shipped)
     if rows:
         st.markdown(_("#### The earlier runs: 100 fixed epochs for the CVAEs, 100 draws per digit"))

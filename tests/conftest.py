@@ -72,3 +72,21 @@ def browser():
             pytest.fail(f"{e}; the browser test cannot run")
         yield b
         b.close()
+
+
+# Modules that start a Ray cluster: two clusters on one machine would compete for Ray's fixed ports.
+RAY_MODULES = {"tests.training.test_ray", "tests.safety.test_deploy"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`): a module's tests stay on one worker, so its
+    module fixtures (a Streamlit server, a browser, a trained model) are made once, and the Ray modules share one worker.
+    The longest modules go first, so that neither worker is left with one at the end."""
+    long = set()
+    for item in items:
+        module = item.module.__name__
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
+        if item.get_closest_marker("browser") or item.get_closest_marker("slow"):
+            long.add(module)
+    items.sort(key=lambda item: item.module.__name__ not in long)  # stable: each module's tests keep their order

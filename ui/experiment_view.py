@@ -174,6 +174,20 @@ def quadrant_bound_rows(results: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def quadrant_grid_rows(results: dict[str, dict]) -> list[dict]:
+    """The one-quadrant grid (stem quadrant-grid-1, bench/quadrant_grid.py): one row per GSNN weight and z size with its
+    importance-sampled validation NCLL (nats per digit, lower is better) and whether it is the setting chosen."""
+    r = results.get("quadrant-grid-1")
+    if r is None:
+        return []
+    chosen = (r["chosen"]["gsnn_weight"], r["chosen"]["latent_dim"])
+    return [
+        {"gsnn_weight": g["gsnn_weight"], "latent_dim": g["latent_dim"], "validation": g["validation_ncll_is"],
+         "epoch_kept": g["epoch_kept"], "chosen": (g["gsnn_weight"], g["latent_dim"]) == chosen}
+        for g in r["grid"]
+    ]  # fmt: skip
+
+
 def quadrant_mc_gap_rows(results: dict[str, dict]) -> list[dict]:
     """For each quadrant bounds file and each k: the IS bound, MC (completions drawn from p(z|x)) and MC - IS with its
     paired standard error, nats per digit: how far the page's completions are from the tightest estimate, and how

@@ -42,6 +42,7 @@ PAGES = (
     Page("compare", "pages/5_Compare.py", N_("Compare"), ":material/leaderboard:"),
     Page("experiments", "pages/6_Experiments.py", N_("Experiments"), ":material/science:"),
     Page("follow", "pages/7_Follow.py", N_("Follow a run"), ":material/visibility:", listed=False),
+    Page("room", "pages/8_Host_room.py", N_("Your room"), ":material/groups:", listed=False),  # the host's (ui.host)
 )
 
 
@@ -182,9 +183,12 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
                 "Bookmark the address to open the app this way (it ends in ?presenter=1)."
             ),
         )  # fmt: skip
-        from .host import host_panel
+        from .host import host_panel, is_host
 
         host_panel()
+        if is_host():  # the host's room: phones join it (pages/8_Host_room.py)
+            room = page("room")
+            st.page_link(room.file, label=_(room.title), icon=room.icon, query_params=kept)
     # Painted so far without torch. A page with models imports it here (seconds, the first time in a server).
     from .upload import checkpoint_uploader
 

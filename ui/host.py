@@ -67,7 +67,7 @@ def host_panel() -> None:
     if configured_key() is None:
         return
     if is_host():
-        st.caption(_("Host: your shares are never refused for room."))
+        st.caption(_("Host: your shares are never refused for room, and you can open a room that phones join."))
         if st.button(_("Leave host mode"), key="host_leave"):
             state.set_host(False)
             st.rerun()

@@ -385,3 +385,29 @@ def take_back(values: dict) -> None:
 def session_owner(make) -> str:
     """This session's own owner id (made once by make())."""
     return st.session_state.setdefault(OWNER, make())
+
+
+ROOM = "room"  # the host's open room: {"id", "token", "code", "key"} (ui.room); the key never leaves this session
+ROOM_VIEW = "room_view_choice"  # the room page's view: the projector's, or the review (pending drawings)
+
+
+def room() -> dict | None:
+    return st.session_state.get(ROOM)
+
+
+def hold_room(opened: dict | None) -> None:
+    if opened is None:
+        st.session_state.pop(ROOM, None)
+    else:
+        st.session_state[ROOM] = dict(opened)
+
+
+ROOM_SWEEP = "room_sweep"  # the host's room's sweep: [(value, run id)] of this session's runs (ui.room)
+
+
+def room_sweep() -> list[tuple[float, str]]:
+    return list(st.session_state.get(ROOM_SWEEP, []))
+
+
+def hold_room_sweep(runs: list[tuple[float, str]]) -> None:
+    st.session_state[ROOM_SWEEP] = list(runs)

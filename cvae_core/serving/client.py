@@ -157,6 +157,11 @@ class TrainingClient:
                     self._followed.pop(next(iter(self._followed)))
         return followed if followed.poll() is not None else None
 
+    def room(self, method: str, *args):
+        """A call to the board of rooms (serving/rooms.py's RoomBoard), on the shared runs' threads: its answer as it
+        came (plain data, a refusal or None)."""
+        return self.call_board("room", method, *args)
+
     def load(self) -> dict:
         return self.call("load")
 

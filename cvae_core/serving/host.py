@@ -28,6 +28,7 @@ from ..storage import checkpoint
 from ..training.recipe import Recipe
 from ..training.service import GRID_STYLES, TrainingRun, TrainingService
 from .pipe import refusal
+from .rooms import RoomBoard
 from .shares import SHARE_TOKEN_BYTES, ShareBoard, cluster_board
 
 PUBLISH_SECONDS = 0.2  # how often the owner's training process publishes its shared runs' new versions
@@ -63,6 +64,12 @@ class TrainingHost:
             self._board_call = lambda method, *args: getattr(self._board, method)(*args)
         else:
             self._board, self._board_call = cluster_board(self.pool)
+        # Rooms live where shared runs live (serving/rooms.py): a phone reaching any replica finds its room.
+        if self.pool is None:
+            self._rooms = RoomBoard()
+            self._rooms_call = lambda method, *args: getattr(self._rooms, method)(*args)
+        else:
+            self._rooms, self._rooms_call = cluster_board(self.pool, RoomBoard, "room-board")
         threading.Thread(target=self._publish_shared, daemon=True, name="publish-shared").start()
         self.keep_dir = keep_dir
         if keep_dir:
@@ -290,6 +297,13 @@ class TrainingHost:
             seen = self._board_call("seen", token)
         if seen is not None and time.time() - seen < self.service.absent_after:
             self.service.heartbeat(run)  # followers count as presence: a presenter on their slides does not pause the hall
+
+    # ---- rooms ------------------------------------------------------------------------------------
+    def room(self, method: str, *args):
+        """A call to the board of rooms (RoomBoard's public methods only)."""
+        if method not in RoomBoard.PUBLIC:
+            return None
+        return self._rooms_call(method, *args)
 
     def load(self) -> dict:
         where = {"backend": "local", "nodes": 1} if self.pool is None else {"backend": "ray", "nodes": self.pool.nodes_used()}

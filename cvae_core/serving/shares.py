@@ -12,7 +12,7 @@ SHARE_TOKEN_BYTES = 12  # 96 random bits: a shared run's link cannot be guessed
 
 MAX_SHARES = 64  # visitors' shared runs the cluster keeps at once (each holds its latest weights): a bound strangers cannot pass
 MAX_SHARES_PER_OWNER = 2  # one browser cannot fill the board and keep the presenter from sharing
-MAX_HOST_SHARES = 8  # the host's, beyond MAX_SHARES: a host's share is never refused (their oldest ends beyond this)
+MAX_HOST_SHARES = 24  # the host's, beyond MAX_SHARES: never refused (their oldest ends beyond this); a room's sweep shares 16
 IDLE_SHARE_SECONDS = 600.0  # a full board ends the share nobody has followed for longest, if none for this long
 
 
@@ -77,7 +77,8 @@ class ShareBoard:
         return {**out, "weights": entry["weights"]} if weights else out
 
 
-def cluster_board(pool):
-    """The cluster's ShareBoard, a named actor (created by the first training process that asks), and how to call it."""
-    actor = pool.named_actor(ShareBoard, "share-board")
+def cluster_board(pool, board=ShareBoard, name: str = "share-board"):
+    """The cluster's ShareBoard (or another board: rooms.RoomBoard), a named actor (created by the first training process
+    that asks), and how to call it."""
+    actor = pool.named_actor(board, name)
     return actor, lambda method, *args: pool.call(actor, method, *args)

@@ -46,6 +46,7 @@ from .engine import Progress
 
 log = logging.getLogger(__name__)
 
+
 class RunState(str, Enum):
     """Where a run is. The service sets all but LOST; a string, so a snapshot reads the same on every side of a pipe."""
 
@@ -104,6 +105,7 @@ class Lane(Protocol):
 
 class LaneLost(Exception):
     """The actor behind a lane died or stopped answering: its node is gone."""
+
 
 UNEXPECTED_ERROR = N_("Training stopped by an unexpected error ({kind}: {detail}).")
 
@@ -361,10 +363,18 @@ class TrainingService:
                 self._publish_state(run, RunState.TRAINING)
                 self._republish_places()
             requeued = False  # then it may be on another lane already
+            # A run another process cannot rebuild (no `where`: a live experiment, cvae_core/training/stages.py) trains
+            # in this process's thread, whatever lane it was taken by.
+            held = lane if run.where is not None else LOCAL_LANE
             try:
-                # A run another process cannot rebuild (no `where`: a live experiment, cvae_core/training/stages.py) trains
-                # in this process's thread, whatever lane it was taken by.
-                requeued = self._hold_lane(run, lane if run.where is not None else LOCAL_LANE)
+                held.begin(run)
+                try:  # until the run ends, stops, is away, or has had its fair share while others wait
+                    turn_over = self._train_on(run, held)
+                finally:
+                    held.end(run)  # a remote lane hands the whole state back (nothing, if its node is gone)
+                if turn_over is not None:  # time-slicing: to the back of the queue, once no lane touches its trainer
+                    self._requeue(run, draw=turn_over)
+                    requeued = True
             except LaneLost:  # its node is gone: the run resumes from its last slice's weights on another lane
                 log.warning("run %s lost its lane; queued again", run.id)
                 self._requeue(run, front=True)
@@ -413,19 +423,6 @@ class TrainingService:
                 return self._publish_state(run, RunState.PAUSED)
             self._publish(run, RunState.QUEUED, draw=draw)
             self._enqueue(run, front)
-
-    def _hold_lane(self, run: TrainingRun, lane) -> bool:
-        """Train one run on a lane until it ends, stops, is away, or has had its fair share while others wait;
-        True when it has gone back to the queue."""
-        lane.begin(run)
-        try:
-            turn_over = self._train_on(run, lane)
-        finally:
-            lane.end(run)  # a remote lane hands the whole state back (nothing, if its node is gone)
-        if turn_over is None:
-            return False
-        self._requeue(run, draw=turn_over)  # time-slicing: to the back of the queue, once no lane touches its trainer
-        return True
 
     def _train_on(self, run: TrainingRun, lane) -> bool | None:
         """Slices until the run leaves the lane; True or False (draw a grid?) when its fair-share turn is over."""

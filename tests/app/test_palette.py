@@ -88,13 +88,13 @@ def test_the_palette_is_the_one_source_of_the_apps_colours():
     for theme in palette.BACKGROUNDS:  # each theme's background and text, as the palette was checked against
         section = config.split(f"[theme.{theme}]")[1].split("\n[")[0]
         assert f'backgroundColor = "{palette.BACKGROUNDS[theme]}"' in section and f'textColor = "{palette.TEXT[theme]}"' in section
-    hex_colour = re.compile(r"#[0-9a-fA-F]{6}\b")
+    hex_colour = re.compile(r"#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
     sources = [ROOT / "app.py", *(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py"), *(ROOT / "ui" / "web").glob("*.js")]
     found = {
         f"{path.relative_to(ROOT)}: {colour}"
         for path in sources
         if path.name != "palette.py"
         for colour in hex_colour.findall(path.read_text())
-        if colour.lower() not in ("#ffffff", "#000000")
+        if colour.lower() not in ("#ffffff", "#000000", "#fff", "#000")
     }
     assert not found, found

@@ -131,6 +131,17 @@ def test_our_quadrant_rows_hold_no_published_figure_and_the_bound_rows_read_a_bo
     assert [(g["k"], g["gap"]) for g in gaps] == [(10, 18.0), (1000, 10.0)]  # MC's distance shrinks with more draws
 
 
+def test_the_grid_rows_mark_the_one_setting_chosen_and_it_is_the_lowest_on_validation():
+    from ui.experiment_view import quadrant_grid_rows
+
+    grid = [{"gsnn_weight": w, "latent_dim": z, "validation_ncll_is": 70 + 10 * w + z / 100, "epoch_kept": 90.0}
+            for w in (0.0, 0.5) for z in (8, 16)]  # fmt: skip
+    rows = quadrant_grid_rows({"quadrant-grid-1": {"grid": grid, "chosen": {"gsnn_weight": 0.0, "latent_dim": 8}}})
+    assert len(rows) == 4 and [r["chosen"] for r in rows].count(True) == 1
+    assert min(rows, key=lambda r: r["validation"])["chosen"]
+    assert quadrant_grid_rows({}) == []
+
+
 def test_kingma_rows_carry_the_pixels_each_classifier_was_tested_on_and_the_paired_differences():
     from ui.experiment_view import kingma_differences, kingma_rows
 

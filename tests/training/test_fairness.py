@@ -13,7 +13,9 @@ def owned(digits, owner: str, seed: int, epochs: float = 500.0):
 
 def test_an_owner_with_four_runs_and_an_owner_with_one_get_the_same_training(digits):
     """One lane, 0.2 s turns: the owner of four runs gets no more steps than the owner of one (within 20 %)."""
-    service = TrainingService(max_concurrent=1, fair_share_seconds=0.2, slice_seconds=0.05, grid_every_seconds=10.0, cores=2)
+    service = TrainingService(
+        max_concurrent=1, fair_share_seconds=0.2, slice_seconds=0.05, grid_every_seconds=10.0, absent_after_seconds=600, cores=2
+    )
     many = [owned(digits, "many", seed) for seed in range(4)]
     one = owned(digits, "one", 9)
     try:
@@ -36,7 +38,9 @@ def test_an_owner_with_four_runs_and_an_owner_with_one_get_the_same_training(dig
 
 
 def test_the_fourth_run_of_one_owner_queues_behind_its_own_while_a_strangers_trains(digits):
-    service = TrainingService(max_concurrent=5, fair_share_seconds=60.0, slice_seconds=0.05, grid_every_seconds=10.0, cores=2)
+    service = TrainingService(
+        max_concurrent=5, fair_share_seconds=60.0, slice_seconds=0.05, grid_every_seconds=10.0, absent_after_seconds=600, cores=2
+    )
     mine = [owned(digits, "me", seed) for seed in range(MAX_TRAINING_PER_OWNER + 1)]
     theirs = owned(digits, "stranger", 9)
     try:

@@ -177,7 +177,9 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
     so nothing another run draws or seeds moves mine. One intra-op thread per run (cores=2), as on this service's lanes."""
 
     def final_weights(beside: bool) -> list[torch.Tensor]:
-        service = TrainingService(max_concurrent=1, fair_share_seconds=0.1, slice_seconds=0.02, grid_every_seconds=0.1, cores=2)
+        service = TrainingService(
+            max_concurrent=1, fair_share_seconds=0.1, slice_seconds=0.02, grid_every_seconds=0.1, absent_after_seconds=600, cores=2
+        )
         try:
             mine = small_run(digits, seed=0, epochs=30.0)
             service.start(mine)
@@ -201,7 +203,7 @@ def test_a_strangers_run_beside_mine_leaves_my_runs_weights_as_they_are_alone(di
 
 def test_lanes_added_while_serving_take_the_runs_that_wait(digits):
     """A cluster's node joining: its lanes join the service (TrainingService.add_lanes) and the waiting runs train."""
-    service = TrainingService(max_concurrent=1, fair_share_seconds=60.0, slice_seconds=0.05, cores=2)
+    service = TrainingService(max_concurrent=1, fair_share_seconds=60.0, slice_seconds=0.05, absent_after_seconds=600, cores=2)
     runs = [small_run(digits, seed=seed, epochs=200.0) for seed in range(3)]
     try:
         for run in runs:
@@ -229,9 +231,7 @@ def client():
 def tiny_recipe(epochs=2.0, lr=2e-3, dataset="mnist-5k", **model):
     from cvae_core.training.recipe import Recipe
 
-    return Recipe(
-        model_config(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset
-    )
+    return Recipe(model_config(**{"variant": "cvae2", "latent_dim": 4, "hidden": 64, **model}), TrainConfig(epochs=epochs, lr=lr), dataset)
 
 
 def test_a_run_in_the_training_process_reports_and_hands_over_its_weights(client):

@@ -1,0 +1,156 @@
+"""The host's room: phones join by a link, a QR code or a short code, draw the digits asked of them, and the room trains
+a CVAE on the drawings the presenter accepts. The projector's view never shows a pending drawing; the review does."""
+
+import streamlit as st
+
+import ui
+from cvae_core.errors import CVAEError
+from ui import host, room, sharing
+from ui.i18n import _, error_text
+
+ui.setup_page(
+    _("Your room"),
+    _(
+        "Phones join your room with its link, its QR code or its short code, without an account or an app. Each phone is "
+        "asked for one digit at a time, in turns that keep the ten digits balanced, and draws it on a small canvas. "
+        "Drawings wait for you: accept or remove each one in the review, then train a model on the room's handwriting."
+    ),
+)
+if not host.is_host():
+    st.info(_("Only the host opens a room: enter the host key in the sidebar (For the host)."))
+    st.stop()
+
+if ui.state.room() is not None and room.view() is None:
+    st.info(_("Your room has ended (after four hours, or closed)."))
+if ui.state.room() is None:
+    if st.button(_("Open a room"), icon=":material/groups:", key="room_open", type="primary"):
+        try:
+            room.open_room()
+            st.rerun()
+        except CVAEError as e:
+            st.error(error_text(e))
+    st.stop()
+
+held = ui.state.room()
+link = room.phone_link(held["token"])
+with st.container():
+    st.markdown(_("**Join on a phone:** scan the code, or open `/room` and type **{code}**").format(code=held["code"]))
+    st.image(sharing.qr_png(link), width=360 if ui.presenter() else 240, caption=_("The room's link as a QR code"),
+             alt=_("A QR code of the room's link."))  # fmt: skip
+    st.code(link, language=None)
+choice = st.segmented_control(
+    _("View"), ["projector", "review"], default="projector", key=ui.state.ROOM_VIEW, required=True,
+    format_func=lambda v: _("For the projector") if v == "projector" else _("Review (not for the projector)"),
+)  # fmt: skip
+
+
+@st.fragment(run_every=2.0)
+def room_now() -> None:
+    """What the room holds now: phones, drawings, and (review only) the pending drawings."""
+    now = room.view()
+    if now is None:
+        st.info(_("Your room has ended (after four hours, or closed)."))
+        return
+    phones_metric, accepted_metric, pending_metric = st.columns(3)
+    phones_metric.metric(_("Phones joined"), now["phones"])
+    accepted_metric.metric(_("Drawings accepted"), sum(now["accepted"]))
+    pending_metric.metric(_("Waiting for review"), now["pending"])
+    if now["recent"]:
+        st.caption(_("The room's handwriting, newest first (accepted drawings only)."))
+        labels = ", ".join(str(now["classes"][label]) for label, _pixels in now["recent"])
+        ui.show_digits(
+            room.recent_digits(now), ncol=10, scale=2,
+            alt=_("The room's newest accepted drawings, newest first, labelled {labels}.").format(labels=labels),
+        )  # fmt: skip
+    if choice != "review":
+        return
+    waiting = room.pending()
+    if not waiting:
+        st.caption(_("No drawing waits for review."))
+        return
+    if st.button(_("Accept all shown"), key="room_accept_all"):
+        for drawing_id, *_rest in waiting:
+            room.review(drawing_id, accept=True)
+        st.rerun(scope="fragment")
+    for row in range(0, len(waiting), 6):
+        for column, (drawing_id, phone, label, pixels) in zip(st.columns(6), waiting[row : row + 6], strict=False):
+            column.image(
+                room.thumbnail(pixels), caption=now["classes"][label], width=84,
+                alt=_("A phone's drawing waiting for review, labelled {label}.").format(label=now["classes"][label]),
+            )  # fmt: skip
+            accept, remove, block = column.columns(3)
+            if accept.button("✓", key=f"room_accept_{drawing_id}", help=_("Accept")):
+                room.review(drawing_id, accept=True)
+                st.rerun(scope="fragment")
+            if remove.button("✗", key=f"room_remove_{drawing_id}", help=_("Remove")):
+                room.review(drawing_id, accept=False)
+                st.rerun(scope="fragment")
+            if block.button("⊘", key=f"room_block_{drawing_id}", help=_("Block this phone: its drawings go, and it sends no more")):
+                room.block(phone)
+                st.rerun(scope="fragment")
+
+
+room_now()
+
+now = room.view() or {}
+st.subheader(_("Settings"))
+left, middle, right = st.columns(3)
+auto = left.toggle(_("Accept drawings as they come"), value=bool(now.get("auto_accept")), key="room_auto",
+                   help=_("Off: every drawing waits for your review before anyone sees it."))  # fmt: skip
+collecting = middle.toggle(_("Collect drawings"), value=bool(now.get("collecting", True)), key="room_collecting")
+locked = right.toggle(_("Lock the room"), value=bool(now.get("locked", True)), key="room_locked",
+                      help=_("Locked: each phone draws the digit it is dealt; the server refuses any other."))  # fmt: skip
+if (auto, collecting, locked) != (now.get("auto_accept"), now.get("collecting"), now.get("locked")):
+    room.settings(auto_accept=auto, collecting=collecting, locked=locked)
+    st.rerun()
+
+run = ui.training.current_run()
+shared = ui.state.share_token(run.id) if run is not None else None
+if run is not None and st.button(_("Show my current run to the room"), icon=":material/cast:", key="room_show_run"):
+    try:
+        shared = shared or sharing.share(run)
+        ui.state.note_share(run.id, shared)
+        room.settings(run=shared)
+    except sharing.TooManyShares:
+        st.error(_("This server shares as many runs as it can; try again later."))
+
+st.subheader(_("The room's β sweep"))
+betas = st.multiselect(
+    _("β of each run (at most 16; each phone that takes part is dealt one)"), room.SWEEP_BETA_CHOICES,
+    default=list(room.SWEEP_BETAS), key="room_sweep_betas",
+)  # fmt: skip
+if st.button(_("Start the sweep"), icon=":material/scatter_plot:", key="room_sweep_start"):
+    try:
+        room.start_sweep(sorted(betas))
+        st.rerun()
+    except CVAEError as e:
+        st.error(error_text(e))
+
+
+@st.fragment(run_every=2.0)
+def sweep_now() -> None:
+    points = room.sweep_points()
+    if not points:
+        return
+    plot_column, table_column = st.columns([2, 1])
+    plot_column.plotly_chart(room.sweep_figure(points), key="room_sweep_plot")
+    table_column.dataframe(room.sweep_table(points), hide_index=True)
+
+
+sweep_now()
+
+train_column, download_column, close_column = st.columns(3)
+if train_column.button(_("Train on the room's drawings"), icon=":material/model_training:", key="room_train", type="primary"):
+    try:
+        room.train_on_room()
+        st.success(_("Training started: it is your current run, on the Train page."))
+        st.page_link(ui.page("train").file, label=_(ui.page("train").title), icon=ui.page("train").icon)
+    except CVAEError as e:
+        st.error(error_text(e))
+download_column.download_button(
+    _("Download the accepted drawings (.zip)"), room.accepted_zip, file_name="room-drawings.zip", mime="application/zip",
+    key="room_download", help=_("One folder per digit, one PNG per drawing: the layout the Train page's own data reads."),
+)  # fmt: skip
+if close_column.button(_("Close the room"), icon=":material/close:", key="room_close"):
+    room.close_room()
+    st.rerun()

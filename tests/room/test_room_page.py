@@ -1,0 +1,99 @@
+"""The host's room page (pages/8_Host_room.py over ui/room.py and the training process's board): only the host opens a
+room; the projector's view never shows a pending drawing, the review does; a press trains on the accepted drawings only;
+the accepted drawings download as an ImageFolder zip that the app's own reader reads back."""
+
+import numpy as np
+
+from cvae_core.own_data import imagefolder_zip, read_own_data
+from tests.app.test_app import images, no_exceptions, page
+from tests.serving.test_host import enter, host_key  # noqa: F401 -- a fixture
+from ui import state as keys
+
+
+def test_a_zip_of_accepted_drawings_reads_back_as_the_same_data_set(held_out):
+    chosen = np.concatenate([np.flatnonzero(held_out.labels.numpy() == c)[:5] for c in (3, 7)])
+    pictures = (held_out.images[chosen].numpy().reshape(-1, 28, 28) * 255).round().astype(np.uint8)
+    labels = np.array([3] * 5 + [7] * 5)
+    own = read_own_data(imagefolder_zip(pictures, labels, tuple(str(d) for d in range(10))), "room.zip")
+    assert own.classes == ("3", "7") and own.counts() == [5, 5] and own.images.shape == (10, 28, 28)
+
+
+def test_only_the_host_opens_a_room_and_pending_drawings_stay_out_of_the_projectors_view(host_key):  # noqa: F811
+    from ui import training
+
+    stranger = page("room").run()
+    no_exceptions(stranger)
+    assert any("Only the host" in i.value for i in stranger.info) and not [b for b in stranger.button if b.key == "room_open"]
+
+    at = enter(page("room").run(), host_key)
+    next(b for b in at.button if b.key == "room_open").click().run()
+    no_exceptions(at)
+    held = at.session_state[keys.ROOM]
+    assert held["code"] in "".join(m.value for m in at.markdown) and any(held["token"] in c.value for c in at.get("code"))
+    shown_before = len(images(at))  # the QR code
+
+    client = training.client()
+    client.room("settings", held["id"], held["key"], {"locked": False})
+    phones = [client.room("join", held["token"], None)["phone"] for _ in range(11)]
+    ink = np.zeros((28, 28), np.uint8)
+    ink[6:22, 12:16] = 255
+    for i, phone in enumerate(phones):
+        client.room("choose", held["token"], phone, 2 if i == 10 else i % 2)
+        assert "ask" in client.room("draw", held["token"], phone, ink.tobytes())
+    at.run()
+    no_exceptions(at)
+    assert [m.value for m in at.metric][:3] == ["11", "0", "11"]  # phones, accepted, waiting
+    assert len(images(at)) == shown_before  # the projector's view: no pending drawing
+
+    at.segmented_control(key=keys.ROOM_VIEW).set_value("review").run()
+    no_exceptions(at)
+    assert len(images(at)) == shown_before + 11  # the review shows each as a thumbnail
+    for drawing_id, _phone, label, _pixels in client.room("pending", held["id"], held["key"]):
+        if label != 2:  # the one drawing of a 2 stays pending
+            client.room("review", held["id"], held["key"], drawing_id, True)
+    at.segmented_control(key=keys.ROOM_VIEW).set_value("projector").run()
+    assert [m.value for m in at.metric][:3] == ["11", "10", "1"] and len(images(at)) == shown_before + 1  # the room's handwriting
+
+    next(b for b in at.button if b.key == "room_train").click().run()
+    no_exceptions(at)
+    _key, _name, own = at.session_state[keys.OWN_DATA]
+    assert own.classes == ("0", "1") and own.counts()[0] == own.counts()[1]  # the pending 2 is not trained on
+    run = at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
+    assert run.variant == "cvae2"
+    run.stop()
+
+    next(b for b in at.button if b.key == "room_close").click().run()
+    assert keys.ROOM not in at.session_state and client.room("public", held["token"]) is None
+
+
+def test_the_rooms_sweep_is_bounded_before_a_run_is_made_deals_phones_and_plots_every_run(host_key):  # noqa: F811
+    from tests.conftest import wait_until
+    from ui import room, training
+
+    at = enter(page("room").run(), host_key)
+    next(b for b in at.button if b.key == "room_open").click().run()
+    held = at.session_state[keys.ROOM]
+    client = training.client()
+    phones = [client.room("join", held["token"], None)["phone"] for _ in range(3)]
+
+    at.multiselect(key="room_sweep_betas").set_value(list(room.SWEEP_BETA_CHOICES[:17])).run()
+    next(b for b in at.button if b.key == "room_sweep_start").click().run()
+    assert any("1 to 16 runs" in e.value for e in at.error)
+    assert keys.SESSION_MODELS not in at.session_state or not at.session_state[keys.SESSION_MODELS]  # no run was made
+
+    at.multiselect(key="room_sweep_betas").set_value([0.5, 8.0]).run()
+    next(b for b in at.button if b.key == "room_sweep_start").click().run()
+    no_exceptions(at)
+    sweep = at.session_state[keys.ROOM_SWEEP]
+    assert [value for value, _run in sweep] == [0.5, 8.0]
+    dealt = [client.room("phone", held["token"], p)["mine"] for p in phones]
+    assert [d["value"] for d in dealt] == [0.5, 8.0, 0.5] and dealt[0]["run"] == dealt[2]["run"] != dealt[1]["run"]
+    assert client.follow(dealt[1]["run"]) is not None  # each phone can follow the run it is dealt
+
+    runs = [e.run for e in at.session_state[keys.SESSION_MODELS].values() if e.run is not None]
+    wait_until(lambda: all(any(r.get("split") == "val" for r in run.snapshot.history) for run in runs), timeout=120, interval=0.5)
+    at.run()
+    no_exceptions(at)
+    assert at.get("plotly_chart") and len(at.dataframe[0].value) == 2  # a point per run, and the table beside it
+    for run in runs:
+        run.stop()

@@ -1,0 +1,240 @@
+"""The host's room (issue 39): phones join by a link or a short code and draw the digits a CVAE learns live.
+
+The room lives on the board of rooms (cvae_core/serving/rooms.py), beside the shared runs; this session holds its id and
+the presenter's key (ui.state.room), which no phone ever receives. Only a host (ui.host) opens one. Phones use the light
+routes of ui/phone.py (no Streamlit session each); the presenter reads and reviews here:
+- `view`: what the projector shows (how many phones joined, the accepted drawings: never a pending one);
+- `pending`, `review`, `block`: the review, in a view of its own;
+- `settings`: accept as they come (off by default), collecting, locked (phones draw the class they are dealt), the run
+  the room follows;
+- `accepted_zip`: the accepted drawings as an ImageFolder zip; `train_on_room`: a CVAE trained on them through the
+  training service (ui.training.start_training), as the Train page starts a run.
+"""
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import streamlit as st
+
+from cvae_core.errors import CVAEError
+from cvae_core.serving.pipe import raise_refusal
+
+from . import host, reload, state, training
+from .i18n import N_, _
+
+# What one press trains on a room's drawings: cvae2 (a label-conditioned decoder, z independent of y: each digit's
+# handwriting redrawn in every label) for ROOM_EPOCHS passes (epochs, not seconds: a busy server trains as far), the
+# drawings augmented into about ROOM_IMAGES images. Measured on 300 official test digits standing in for drawings (30 a
+# class, varied 20 times each): the fidelity classifier reads its samples 55-69 % right from epoch 2 to epoch 15
+# (plateau ~0.62); readable digits, short of the 90 % the offline digits reach. Mixing the offline digits in is left.
+ROOM_VARIANT = "cvae2"
+ROOM_EPOCHS = 20.0
+ROOM_IMAGES = 6000
+MAX_COPIES = 24  # cvae_core.own_data.AUGMENTED_COPIES: a handful of drawings a class are each varied this often
+
+
+def _call(method: str, *args):
+    return training.client().room(method, *args)
+
+
+def _mine(method: str, *args):
+    """A presenter's call on this session's room (its id and key first); None when it has none, or it has ended."""
+    held = state.room()
+    if held is None:
+        return None
+    answer = _call(method, held["id"], held["key"], *args)
+    if answer is None and method in ("view", "settings"):  # expired or closed elsewhere: this session lets it go
+        state.hold_room(None)
+    return answer
+
+
+def open_room() -> dict:
+    """Open a room for this session (the host's): {"id", "token", "code", ...}. Raises CVAEError with a sentence (not
+    the host, or the server's rooms are all open)."""
+    opened = raise_refusal(_call("open", reload.owner_id(), host.is_host()))
+    state.hold_room(opened)
+    return opened
+
+
+def close_room() -> None:
+    if state.room() is not None:
+        _mine("close")
+        state.hold_room(None)
+
+
+def view() -> dict | None:
+    return _mine("view")
+
+
+def pending() -> list:
+    return _mine("pending") or []
+
+
+def review(drawing_id: int, accept: bool) -> None:
+    _mine("review", int(drawing_id), bool(accept))
+
+
+def block(phone_id: str) -> None:
+    _mine("block", str(phone_id))
+
+
+def recent_digits(now: dict) -> np.ndarray:
+    """The projector's newest accepted drawings (view()'s "recent") as (N, 28, 28) floats in [0, 1]."""
+    return np.stack([np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0 for _label, pixels in now["recent"]])
+
+
+def thumbnail(pixels: bytes) -> bytes:
+    """A drawing under review as a PNG, 3 x its 28 x 28 pixels."""
+    from cvae_core.images import png_bytes
+
+    return png_bytes(np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0, scale=3)
+
+
+def settings(**changes) -> dict | None:
+    return _mine("settings", changes)
+
+
+def phone_link(token: str) -> str:
+    """The address a phone opens: this server's /room?t=token (ui/phone.py)."""
+    address = urlsplit(st.context.url or "")
+    return urlunsplit((address.scheme or "http", address.netloc, "/room", urlencode({"t": token}), ""))
+
+
+def accepted() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The accepted drawings: images (N, 28, 28) uint8 (ink = 255), labels (N,), the class names. Pending drawings are
+    never among them (the board keeps them apart)."""
+    answer = _mine("accepted") or {"pixels": b"", "labels": [], "classes": ()}
+    images = np.frombuffer(answer["pixels"], dtype=np.uint8).reshape(-1, 28, 28)
+    return images, np.asarray(answer["labels"], dtype=np.int64), tuple(answer["classes"])
+
+
+def accepted_zip() -> bytes:
+    """The accepted drawings as a zip in ImageFolder's layout (one folder per class)."""
+    from cvae_core.own_data import imagefolder_zip
+
+    images, labels, classes = accepted()
+    return imagefolder_zip(images, labels, classes)
+
+
+def room_data(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]):
+    """The accepted drawings as a data set (cvae_core.own_data.from_drawings): the classes drawn, each drawing varied
+    into copies so that the set holds about ROOM_IMAGES images. Raises DatasetError (too few classes or drawings)."""
+    from cvae_core.own_data import MAX_DRAWINGS_PER_CLASS, from_drawings
+    from cvae_core.serving.rooms import MAX_DRAWINGS
+
+    drawings = {classes[label]: [image / 255.0 for image in images[labels == label]] for label in sorted(set(labels.tolist()))}
+    copies = int(np.clip(ROOM_IMAGES // max(1, len(labels)), 2, MAX_COPIES))
+    return from_drawings(drawings, copies=copies, per_class=max(MAX_DRAWINGS_PER_CLASS, MAX_DRAWINGS))
+
+
+def train_on_room(epochs: float = ROOM_EPOCHS):
+    """Start a run of ROOM_VARIANT on the room's accepted drawings, through the training service (ui.training): the
+    session's run, on every page, as a Start on the Train page. Raises CVAEError with a sentence."""
+    images, labels, classes = accepted()
+    if not len(labels):
+        raise CVAEError(N_("No drawing has been accepted yet."))
+    own = room_data(images, labels, classes)
+    state.keep_own_data(("room", len(labels), int(labels.sum())), _("the room's drawings"), own)
+    return training.start_training({"variant": ROOM_VARIANT}, {"epochs": float(epochs), "max_seconds": None}, None, None, own)
+
+
+# ---- the room's sweep: each phone is dealt one run's β; the projector plots every run's rate against its distortion ----
+SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # the sweep the page offers first
+SWEEP_EPOCHS = 10.0  # each run's length: all of them share the training service's fair queue
+
+
+def start_sweep(betas) -> list:
+    """One run of ROOM_VARIANT per β on the offline digits, each this session's (so the projector's open page is their
+    heartbeat) and shared (each phone follows the run it is dealt); the room deals them. Checked before any run is made:
+    raises CVAEError with a sentence (more than MAX_SWEEP_RUNS values, a β out of range)."""
+    from cvae_core.serving.rooms import check_sweep
+    from cvae_core.training.recipe import Recipe
+
+    from . import sharing
+
+    values = check_sweep("beta", list(betas))
+    if state.room() is None:
+        raise CVAEError(N_("Open a room first."))
+    for _value, run_id in state.room_sweep():  # a new sweep ends the last one's runs
+        old = _session_run(run_id)
+        if old is not None:
+            old.stop()
+    made, tokens = [], []
+    for value in values:
+        recipe = Recipe.from_settings({"variant": ROOM_VARIANT, "beta": value}, {"epochs": SWEEP_EPOCHS, "seed": 0})
+        name = f"{ROOM_VARIANT}-β{value:g}-run{state.next_run_number()}"
+        run = training.start_run(name, recipe, {"name": name, "dataset": recipe.dataset, "seed": 0, "labels": None})
+        made.append((value, run.id))
+        tokens.append(sharing.share(run))
+        state.note_share(run.id, tokens[-1])
+    state.hold_room_sweep(made)
+    raise_refusal(_mine("sweep", "beta", values, tokens))
+    return made
+
+
+def _session_run(run_id: str):
+    for entry in state.session_models().values():
+        if entry.run is not None and entry.run.id == run_id:
+            return entry.run
+    return None
+
+
+def sweep_points() -> list[dict]:
+    """Every sweep run as the projector plots it: its β, state, epoch, and its trail of (rate, distortion) on the
+    validation digits: rate the KL, distortion the negative reconstruction term (nats per digit), oldest first."""
+    points = []
+    for value, run_id in state.room_sweep():
+        run = _session_run(run_id)
+        snap = run.snapshot if run is not None else None
+        if snap is None:
+            continue
+        trail = [(row["kl"], -row["recon"]) for row in snap.history if row.get("split") == "val" and "kl" in row]
+        points.append({"beta": value, "state": str(snap.state), "epoch": float(snap.progress.epoch), "trail": trail})
+    return points
+
+
+def sweep_figure(points: list[dict]):
+    """The projector's plot of the sweep: each run's trail in the plane of rate (KL) against distortion (−reconstruction),
+    its latest point labelled with its β; the frontier forms as runs end."""
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    figure = go.Figure()
+    for i, point in enumerate(points):
+        if not point["trail"]:
+            continue
+        rates, distortions = zip(*point["trail"], strict=True)
+        color = qualitative.Dark24[i % len(qualitative.Dark24)]  # a run's trail and its latest point alike
+        figure.add_trace(go.Scatter(
+            x=rates, y=distortions, mode="lines+markers", name=f"β = {point['beta']:g}", marker={"size": 5, "color": color},
+            line={"width": 1, "color": color},
+        ))  # fmt: skip
+        figure.add_trace(go.Scatter(
+            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[f"β={point['beta']:g}"], textposition="top right",
+            marker={"size": 12 if point["state"] == "done" else 9, "color": color}, showlegend=False, hoverinfo="skip",
+        ))  # fmt: skip
+    figure.update_layout(
+        xaxis_title=_("rate: KL, nats per digit"), yaxis_title=_("distortion: −reconstruction, nats per digit"),
+        height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )  # fmt: skip
+    return figure
+
+
+SWEEP_BETA_CHOICES = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
+
+
+def sweep_table(points: list[dict]) -> list[dict]:
+    """The sweep beside its plot: a row per run, its latest validation rate and distortion."""
+    from cvae_core.training.service import RunState
+
+    from .run_view import STATUS
+
+    rows = []
+    for point in points:
+        state_text = STATUS.get(RunState(point["state"]), N_("queued"))
+        rate, distortion = point["trail"][-1] if point["trail"] else (None, None)
+        rows.append({
+            "β": point["beta"], _("state"): _(state_text), _("epoch"): round(point["epoch"], 1),
+            _("rate"): None if rate is None else round(rate, 2), _("distortion"): None if distortion is None else round(distortion, 1),
+        })  # fmt: skip
+    return rows
