@@ -252,6 +252,20 @@ def test_a_train_link_sets_the_settings_and_the_address_follows_them():
     assert bad.number_input(key="train_seed").value == 3
 
 
+def test_train_shows_the_labelled_digits_only_for_a_variant_that_learns_from_unlabelled_ones():
+    """No disabled slider for the others (its greyed label read under 4.5:1); m2 gets it, and a link sets it."""
+    at = page("train")
+    at.query_params.update({"variant": "cvae2"})
+    at.run()
+    no_exceptions(at)
+    assert "train_labels" not in {s.key for s in at.select_slider}
+    m2 = page("train")
+    m2.query_params.update({"variant": "m2", "labels": "600"})
+    m2.run()
+    no_exceptions(m2)
+    assert m2.select_slider(key="train_labels").value == 600 and not m2.select_slider(key="train_labels").disabled
+
+
 def test_train_refuses_an_unavailable_dataset_with_a_message(monkeypatch, tmp_path):
     monkeypatch.setenv("CVAE_DATA_DIR", str(tmp_path))
     import dataclasses
