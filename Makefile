@@ -22,7 +22,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run serve.py
+	$(PY) -m streamlit run ui/serve.py
 
 # Two pytest-xdist workers: much of a test's time is a Streamlit server, a browser or the training process working
 # while the test waits, so two workers keep both cores busy (tests/conftest.py keeps each module on one worker).
