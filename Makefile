@@ -22,15 +22,20 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run serve.py
+	$(PY) -m streamlit run ui/serve.py
+
+# Two pytest-xdist workers: much of a test's time is a Streamlit server, a browser or the training process working
+# while the test waits, so two workers keep both cores busy (tests/conftest.py keeps each module on one worker).
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 test-fast: $(STAMP)  # everything but the browser and slow tests
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q -m "not browser and not slow"
+	$(PY) -m pytest -q $(XDIST) -m "not browser and not slow"
 
 lint: $(STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -71,7 +71,7 @@ start() {
   local replica_port
   for i in $(seq "$REPLICAS"); do
     replica_port=$(free_port)
-    CVAE_RAY_ADDRESS="127.0.0.1:$gcs" launch "replica-$i" "$PY" -m streamlit run serve.py --server.headless=true \
+    CVAE_RAY_ADDRESS="127.0.0.1:$gcs" launch "replica-$i" "$PY" -m streamlit run ui/serve.py --server.headless=true \
       --server.address=127.0.0.1 --server.port="$replica_port" --browser.gatherUsageStats=false --server.fileWatcherType=none
     echo "http://127.0.0.1:$replica_port" >> "$RUN/replicas"
   done

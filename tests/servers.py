@@ -1,4 +1,4 @@
-"""The app as a visitor meets it, for the browser tests and bench/: `streamlit run serve.py` (what `make run` starts: the
+"""The app as a visitor meets it, for the browser tests and bench/: `streamlit run ui/serve.py` (what `make run` starts: the
 app and the phones' routes) on a free port, and Debian's
 Chromium driven by Playwright (which cannot download a browser here). One place, so that the tests and the benchmarks
 measure the same server started the same way."""
@@ -23,13 +23,13 @@ def free_port() -> int:
 
 
 class AppServer:
-    """`streamlit run serve.py` on a free port, its URL in `url`; `healthy`: perf_counter() when its health check first
+    """`streamlit run ui/serve.py` on a free port, its URL in `url`; `healthy`: perf_counter() when its health check first
     answered. Raises RuntimeError (with the server's output, where kept) when it does not answer within `wait` seconds."""
 
     def __init__(self, *options: str, env: dict | None = None, keep_output: bool = True, wait: float = 90.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless=true", f"--server.port={self.port}",
+        command = [sys.executable, "-m", "streamlit", "run", "ui/serve.py", "--server.headless=true", f"--server.port={self.port}",
                    "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *options]  # fmt: skip
         output = subprocess.PIPE if keep_output else subprocess.DEVNULL
         self.started = time.perf_counter()

@@ -1,6 +1,6 @@
 """The light page for phones (issue 39): routes of the web server itself, not a Streamlit session per phone.
 
-serve.py (the launcher `make run` starts) mounts these beside Streamlit's own with `st.App(routes=...)`:
+ui/serve.py (the launcher `make run` starts) mounts these beside Streamlit's own with `st.App(routes=...)`:
 - GET  /room                 the phone's page (join by link or code, the room's count, a thumb canvas, the run)
 - POST /room/api/find        a typed code -> the room's token (rate-limited on the board)
 - POST /room/api/join        ?t=token, body: the phone's id or nothing -> the phone's state
@@ -279,5 +279,5 @@ def _page_template() -> str:
 
 
 def routes() -> list[Route]:
-    """The server's phone routes (serve.py)."""
+    """The server's phone routes (ui/serve.py)."""
     return PhoneRoutes().routes()

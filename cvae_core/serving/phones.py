@@ -11,7 +11,7 @@
 - A drawing is checked against the room's bounds before its bytes are decoded, then decoded as a PNG only (at most
   MAX_DRAWING_PIXELS) and prepared as the Draw page prepares a canvas's (cvae_core.images.preprocess_digit).
 
-Nothing here imports torch: the launcher (serve.py) and its routes start without it.
+Nothing here imports torch: the launcher (ui/serve.py) and its routes start without it.
 """
 
 import asyncio

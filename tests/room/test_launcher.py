@@ -1,4 +1,4 @@
-"""The launcher `make run` starts (serve.py): Streamlit's app and the phones' routes from one server, with no torch on
+"""The launcher `make run` starts (ui/serve.py): Streamlit's app and the phones' routes from one server, with no torch on
 the launcher's import path (the first paint does not wait for it)."""
 
 import json
@@ -12,7 +12,7 @@ from tests.servers import AppServer
 
 
 def test_the_launcher_imports_no_torch():
-    probe = "import sys, serve; print(json.dumps(['torch' in sys.modules, len(serve.app._user_routes)]))"
+    probe = "import sys, ui.serve; print(json.dumps(['torch' in sys.modules, len(ui.serve.app._user_routes)]))"
     out = subprocess.run([sys.executable, "-c", f"import json; {probe}"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, 7]
 
