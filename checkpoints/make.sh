@@ -6,7 +6,8 @@
 # engine draws each pixel afresh each time a digit is seen) and is measured on the test split binarised once
 # (fixed seed); log p(x) is the importance-weighted bound with 5,000 proposals per digit (500 a label for a
 # conditional model), on the first 2,000 test digits (all 10,000 take 20-30 minutes a model on one core;
-# LIMIT=0 STAGE=evaluate re-records every model's figures on all of them);
+# LIMIT=0 makes train's evaluation record them on all 10,000: STAGE=evaluate re-records a trained model, but this
+# script then goes on to the experiments below, so run the train lines alone);
 # cvae3's categorical log p(y|x) with 100. Models train on the 4,500 digits of mnist-5k's train split; the 500 of its validation
 # split pick the epoch whose weights are kept (the CLI's train keeps the best validation ELBO).
 # Each model takes 2-15 minutes to train on one core; each k = 5000 evaluation 15-25 minutes. Seeds are fixed
