@@ -8,7 +8,8 @@ import ui
 from cvae_core.capabilities import Capabilities
 from cvae_core.cards import CARDS
 from cvae_core.storage.checkpoint_header import SHIPPED, catalogue
-from ui.i18n import N_, _
+from ui.i18n import N_, _, translated
+from ui.summaries import pretrained_sentence
 
 ui.setup_page(
     "CVAE Lab",
@@ -36,9 +37,12 @@ st.header(_("The variants"))
 st.caption(_("Grey circles are observed, white ones latent; solid arrows are the generative model, dashed ones the inference network."))
 PER_ROW = 3  # a projector (1920 px) shows a whole row of cards; a phone stacks them
 # A bound is wider than a card a third of the page wide: drawn smaller, it fits. Whatever is still wider than its
-# place (a bound on a narrow card, the models' table on a phone) scrolls sideways rather than being cut off.
+# place (a bound on a narrow card, the models' table on a phone) scrolls sideways rather than being cut off. The graphs
+# are drawn at their own size (width="content"), all at one scale, zoomed so that the widest (263 pt, a chain of three
+# nodes) fits a card a third of a 1400 px page; "stretch" would scale each to the card's width, a two-node graph largest.
 HOME_CSS = """<style>
 [class*="st-key-variant-"] .katex-display { font-size: 0.75em; overflow-x: auto; overflow-y: hidden; }
+[class*="st-key-variant-"] [data-testid="stGraphVizChart"] svg { zoom: 0.72; }
 .st-key-pretrained table { display: block; overflow-x: auto; }
 </style>"""
 st.html(HOME_CSS)
@@ -47,7 +51,7 @@ for i in range(0, len(CARDS), PER_ROW):
     for col, (name, card) in zip(row, list(CARDS.items())[i : i + PER_ROW], strict=False):
         with col.container(border=True, key=f"variant-{name}"):  # key: HOME_CSS
             st.subheader(_(card.title))
-            st.graphviz_chart(card.graph_dot, width="stretch")
+            st.graphviz_chart(card.graph_dot, width="content")  # each at its own size: all at one scale
             st.latex(card.elbo_latex)
             st.markdown(_(card.good_for))
             st.caption(f"<cite>{html.escape(_(card.reference))}</cite>", unsafe_allow_html=True)  # a paper, cited as published
@@ -87,9 +91,13 @@ if shipped:
                 _("accuracy"): f"{accuracy} ({_(accuracy_kinds[kind])})" if test.get("accuracy") is not None else accuracy,
             }
         )
-    st.container(key="pretrained").markdown(ui.readable.markdown_table(rows))  # key: HOME_CSS
+    summary = pretrained_sentence({name: meta.get("metrics", {}).get("test", {}) for name, meta in shipped.items()})
+    if summary is not None:
+        st.markdown(translated(*summary, summary[0].format(**summary[1])))
+    folded = st.expander(_("Every figure of the pretrained models"))
+    folded.container(key="pretrained").markdown(ui.readable.markdown_table(rows))  # key: HOME_CSS
     digits_measured = {meta.get("metrics", {}).get("test", {}).get("n", 0) for meta in shipped.values()}
-    st.caption(
+    folded.caption(
         _(
             "Figures on {count} digits of the official MNIST test split, binarised once with a fixed seed (the literature's protocol; the models "
             "trained on dynamically binarised digits): log p(x) is the importance-weighted bound with k proposals per digit, "

@@ -185,6 +185,19 @@ def _add_elbo(m: Measurement, model, data: Dataset) -> None:
     m.figures["recon"], m.figures["kl"] = float(terms["recon"].mean()), float(terms["kl"].mean())
 
 
+def recorded(test: dict) -> Measurement:
+    """A model's figures as its checkpoint recorded them (`evaluate --record`: the header's metrics.test), means and
+    standard errors without per-digit values, so that comparisons of recorded figures use unpaired errors."""
+    m = Measurement(bound=test.get("bound"), proposals_per_label=test.get("iw_samples_per_label"))
+    m.kind = "prediction" if test.get("bound") == "log p(y|x)" else "image"
+    for key in QUANTITIES:
+        if test.get(key) is not None:
+            m.figures[key] = test[key]
+            if test.get(f"{key}_se") is not None:
+                m.errors[key] = test[f"{key}_se"]
+    return m
+
+
 # ---- comparing models -----------------------------------------------------------------------------
 def paired_difference(a: Measurement, b: Measurement, key: str) -> tuple[float, float]:
     """Mean of a - b and its standard error: paired over the same test digits where both have per-digit

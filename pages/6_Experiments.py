@@ -77,6 +77,27 @@ def probability_chart(probabilities, title: str) -> go.Figure:
     return fig
 
 
+def quadrant_chart(bars: list[dict]) -> go.Figure:
+    """The NN's and the CVAE's NCLL of the hidden pixels, a pair of bars per number of quadrants shown, ± 2 standard errors."""
+    fig = go.Figure()
+    for name, key, colour in (("NN", "nn", palette.NEUTRAL), ("CVAE", "cvae", palette.ACCENT)):
+        fig.add_trace(go.Bar(x=[_("{count} shown").format(count=b["given"]) for b in bars], y=[b[key] for b in bars], name=name,
+                             marker_color=colour, error_y={"type": "data", "array": [2 * b[f"{key}_se"] for b in bars]}))  # fmt: skip
+    fig.update_layout(barmode="group", height=320, margin={"t": 40, "b": 10}, yaxis_title=_("nats per digit (lower is better)"),
+                      title=_("Guessing the hidden part of a test digit: whiskers ± 2 standard errors"))  # fmt: skip
+    return fig
+
+
+def kingma_chart(bars: list[dict]) -> go.Figure:
+    """Test accuracy of each model of the Kingma-recipe file, one bar each, ± a standard deviation over label draws."""
+    fig = go.Figure(go.Bar(y=[_(b["model"]) for b in bars], x=[b["accuracy"] for b in bars], orientation="h", marker_color=palette.ACCENT,
+                           error_x={"type": "data", "array": [b["std"] for b in bars]}))  # fmt: skip
+    fig.update_layout(height=80 + 44 * len(bars), margin={"t": 40, "b": 10}, yaxis={"autorange": "reversed"},
+                      xaxis={"title": _("test accuracy"), "tickformat": ".0%", "range": [0, 1]},
+                      title=_("Learning from {count} labels: whiskers ± a standard deviation over label draws").format(count=bars[0]["labels"]))  # fmt: skip
+    return fig
+
+
 # The live semi-supervised table's columns (marked English, translated where shown); "…" until a network has its figure.
 LIVE_COLUMNS = {"model": N_("model"), "labels": N_("labels"), "m2_accuracy": N_("m2_accuracy"), "baseline_accuracy": N_("baseline_accuracy"),
                 "n": N_("n")}  # fmt: skip
@@ -85,6 +106,10 @@ test = ui.test_digits()
 quad_tab, semi_tab = st.tabs([_("Complete a hidden digit (Sohn et al. 2015)"), _("Learn from 100 labels (Kingma et al. 2014)")])
 
 with quad_tab:
+    experiment_view.show_finding(experiment_view.quadrant_finding(shipped))
+    bars = experiment_view.quadrant_bars(shipped)
+    if bars:
+        st.plotly_chart(quadrant_chart(bars), width="stretch", key="quadrant-finding")
     st.markdown(
         _(
             "Only part of a digit is shown; the rest must be guessed. A deterministic network (**NN**) makes one guess, the average "
@@ -97,66 +122,67 @@ with quad_tab:
             "are added. Ratios to the NN are for orientation, not goals."
         )
     )
-    bounds = quadrant_bound_rows(shipped)
-    if bounds:
-        st.markdown(_("#### Each model's tightest estimate: the importance-sampled bound, both keeping their best validation epoch"))
-        st.dataframe(translated_keys(bounds), hide_index=True, width="stretch")
-        gaps = quadrant_mc_gap_rows(shipped)
-        fig = go.Figure()
-        for given in sorted({g["given"] for g in gaps}):
-            mine = [g for g in gaps if g["given"] == given]
-            fig.add_trace(go.Scatter(x=[g["k"] for g in mine], y=[g["gap"] for g in mine], mode="lines+markers",
-                                     error_y={"type": "data", "array": [g["gap_se"] for g in mine], "visible": True},
-                                     name=_("{count} quadrant(s) shown").format(count=given)))  # fmt: skip
-        fig.update_layout(height=300, margin={"t": 10}, xaxis={"title": _("draws per digit, k"), "type": "log"},
-                          yaxis={"title": _("MC − IS, nats (completions drawn from p(z|x))")})  # fmt: skip
-        st.plotly_chart(fig, width="stretch")
-        st.caption(
-            _("One CVAE setting fixed in advance (NN-filled prior, GSNN weight 0.5, 32-D z), one seed; ± is a standard error over the "
-              "test digits, the CVAE − NN one paired over the same digits. Commands: `checkpoints/experiments/commands`.")
-        )  # fmt: skip
-    grid = quadrant_grid_rows(shipped)
-    if grid:
-        r = shipped["quadrant-grid-1"]
-        st.markdown(_("#### One quadrant shown: the CVAE's setting chosen on validation digits, then tested on three seeds"))
-        fig = go.Figure()
-        for size in sorted({g["latent_dim"] for g in grid}):
-            mine = [g for g in grid if g["latent_dim"] == size]
-            fig.add_trace(go.Scatter(x=[g["gsnn_weight"] for g in mine], y=[g["validation"] for g in mine], mode="lines+markers",
-                                     name=_("{size}-D z").format(size=size)))  # fmt: skip
-        best = next(g for g in grid if g["chosen"])
-        fig.add_trace(go.Scatter(x=[best["gsnn_weight"]], y=[best["validation"]], mode="markers", name=_("chosen"),
-                                 marker={"symbol": "star", "size": 16, "color": palette.NEUTRAL}))  # fmt: skip
-        fig.update_layout(height=300, margin={"t": 10}, xaxis={"title": _("GSNN weight (0: the CVAE's bound alone)")},
-                          yaxis={"title": _("validation NCLL, nats")})  # fmt: skip
-        st.plotly_chart(fig, width="stretch")
-        st.markdown(
-            _("Chosen: GSNN weight {weight:g}, {size}-D z. On {n:,} test digits (IS bound, k = 1,000), over three seeds: the CVAE "
-              "{cvae:.2f} ± {cvae_sd:.2f} nats, the NN {nn:.2f} ± {nn_sd:.2f}; the CVAE − NN, paired per seed, {diff:.2f} ± {diff_sd:.2f} "
-              "(± a standard deviation over seeds).").format(
-                weight=r["chosen"]["gsnn_weight"], size=r["chosen"]["latent_dim"], n=r["n"], cvae=r["cvae_ncll_is"]["mean"],
-                cvae_sd=r["cvae_ncll_is"]["sd"], nn=r["nn_ncll"]["mean"], nn_sd=r["nn_ncll"]["sd"], diff=r["cvae_minus_nn"]["mean"],
-                diff_sd=r["cvae_minus_nn"]["sd"])
-        )  # fmt: skip
-        st.caption(
-            _(
-                "Validation NCLL: the importance-sampled bound with k = 50 on the 500 validation digits, lower is better. Each network keeps "
-                "its best validation epoch; the grid is one seed (0). Command: `checkpoints/experiments/commands`, item 3."
+    with st.expander(_("The tables behind it, the setting chosen and the estimators' gap")):
+        bounds = quadrant_bound_rows(shipped)
+        if bounds:
+            st.markdown(_("#### Each model's tightest estimate: the importance-sampled bound, both keeping their best validation epoch"))
+            st.dataframe(translated_keys(bounds), hide_index=True, width="stretch")
+            gaps = quadrant_mc_gap_rows(shipped)
+            fig = go.Figure()
+            for given in sorted({g["given"] for g in gaps}):
+                mine = [g for g in gaps if g["given"] == given]
+                fig.add_trace(go.Scatter(x=[g["k"] for g in mine], y=[g["gap"] for g in mine], mode="lines+markers",
+                                         error_y={"type": "data", "array": [g["gap_se"] for g in mine], "visible": True},
+                                         name=_("{count} quadrant(s) shown").format(count=given)))  # fmt: skip
+            fig.update_layout(height=300, margin={"t": 10}, xaxis={"title": _("draws per digit, k"), "type": "log"},
+                              yaxis={"title": _("MC − IS, nats (completions drawn from p(z|x))")})  # fmt: skip
+            st.plotly_chart(fig, width="stretch")
+            st.caption(
+                _("One CVAE setting fixed in advance (NN-filled prior, GSNN weight 0.5, 32-D z), one seed; ± is a standard error over the "
+                  "test digits, the CVAE − NN one paired over the same digits. Commands: `checkpoints/experiments/commands`.")
+            )  # fmt: skip
+        grid = quadrant_grid_rows(shipped)
+        if grid:
+            r = shipped["quadrant-grid-1"]
+            st.markdown(_("#### One quadrant shown: the CVAE's setting chosen on validation digits, then tested on three seeds"))
+            fig = go.Figure()
+            for size in sorted({g["latent_dim"] for g in grid}):
+                mine = [g for g in grid if g["latent_dim"] == size]
+                fig.add_trace(go.Scatter(x=[g["gsnn_weight"] for g in mine], y=[g["validation"] for g in mine], mode="lines+markers",
+                                         name=_("{size}-D z").format(size=size)))  # fmt: skip
+            best = next(g for g in grid if g["chosen"])
+            fig.add_trace(go.Scatter(x=[best["gsnn_weight"]], y=[best["validation"]], mode="markers", name=_("chosen"),
+                                     marker={"symbol": "star", "size": 16, "color": palette.NEUTRAL}))  # fmt: skip
+            fig.update_layout(height=300, margin={"t": 10}, xaxis={"title": _("GSNN weight (0: the CVAE's bound alone)")},
+                              yaxis={"title": _("validation NCLL, nats")})  # fmt: skip
+            st.plotly_chart(fig, width="stretch")
+            st.markdown(
+                _("Chosen: GSNN weight {weight:g}, {size}-D z. On {n:,} test digits (IS bound, k = 1,000), over three seeds: the CVAE "
+                  "{cvae:.2f} ± {cvae_sd:.2f} nats, the NN {nn:.2f} ± {nn_sd:.2f}; the CVAE − NN, paired per seed, {diff:.2f} ± {diff_sd:.2f} "
+                  "(± a standard deviation over seeds).").format(
+                    weight=r["chosen"]["gsnn_weight"], size=r["chosen"]["latent_dim"], n=r["n"], cvae=r["cvae_ncll_is"]["mean"],
+                    cvae_sd=r["cvae_ncll_is"]["sd"], nn=r["nn_ncll"]["mean"], nn_sd=r["nn_ncll"]["sd"], diff=r["cvae_minus_nn"]["mean"],
+                    diff_sd=r["cvae_minus_nn"]["sd"])
+            )  # fmt: skip
+            st.caption(
+                _(
+                    "Validation NCLL: the importance-sampled bound with k = 50 on the 500 validation digits, lower is better. Each network keeps "
+                    "its best validation epoch; the grid is one seed (0). Command: `checkpoints/experiments/commands`, item 3."
+                )
             )
-        )
-    rows = quadrant_rows(shipped)
-    if rows:
-        st.markdown(_("#### The earlier runs: 100 fixed epochs for the CVAEs, 100 draws per digit"))
-        st.dataframe(translated_keys(rows), hide_index=True, width="stretch")
-        st.caption(_("Full-length runs (the command of each is in `checkpoints/make.sh` and `RESULTS.md`), trained on 4,500 digits, every "
-                     "choice made on 500 validation digits.") + " " + _(SOHN_QUADRANTS_NOTE) + ".")  # fmt: skip
-    with st.container(border=True):
-        st.markdown(_("#### Pyro's examples/cvae, for orientation: another quantity on other data"))
-        st.dataframe(
-            [{_("quadrants shown"): g, "NN": PYRO_QUADRANTS["nn"][g - 1], "CVAE": PYRO_QUADRANTS["cvae"][g - 1]} for g in (1, 2, 3)],
-            hide_index=True,
-        )
-        st.caption(_(PYRO_QUADRANTS_LABEL) + ".")
+        rows = quadrant_rows(shipped)
+        if rows:
+            st.markdown(_("#### The earlier runs: 100 fixed epochs for the CVAEs, 100 draws per digit"))
+            st.dataframe(translated_keys(rows), hide_index=True, width="stretch")
+            st.caption(_("Full-length runs (the command of each is in `checkpoints/make.sh` and `RESULTS.md`), trained on 4,500 digits, every "
+                         "choice made on 500 validation digits.") + " " + _(SOHN_QUADRANTS_NOTE) + ".")  # fmt: skip
+        with st.container(border=True):
+            st.markdown(_("#### Pyro's examples/cvae, for orientation: another quantity on other data"))
+            st.dataframe(
+                [{_("quadrants shown"): g, "NN": PYRO_QUADRANTS["nn"][g - 1], "CVAE": PYRO_QUADRANTS["cvae"][g - 1]} for g in (1, 2, 3)],
+                hide_index=True,
+            )
+            st.caption(_(PYRO_QUADRANTS_LABEL) + ".")
     st.subheader(_("Complete a digit with the full-length models (one quadrant shown)"))
     index, x = digit_source("quad", test)
     shipped_cvae = shipped_model("quadrants-1")
@@ -218,6 +244,10 @@ with quad_tab:
             )
 
 with semi_tab:
+    experiment_view.show_finding(experiment_view.kingma_finding(shipped))
+    bars = experiment_view.kingma_bars(shipped)
+    if bars:
+        st.plotly_chart(kingma_chart(bars), width="stretch", key="kingma-finding")
     st.markdown(
         _(
             "**M2** learns from a handful of labelled digits *and* all the unlabelled ones: for an unlabelled digit it sums over the ten "
@@ -225,57 +255,62 @@ with semi_tab:
             "M1's code instead of to pixels. The **baseline** is the same classifier network trained on the labelled digits alone."
         )
     )
-    recipe = kingma_rows(shipped)
-    if recipe:
-        st.markdown(_("#### On Kingma et al.'s own recipe: every setting fixed before looking, the last weights kept"))
-        st.dataframe(
-            [{_("model"): _(r["model"]), _("labelled digits"): r["labels"],
-              _("test accuracy"): ui.readable.estimate(r["accuracy"], r["std"] if r["runs"] > 1 else None, percent=True, decimals=2),
-              _("runs"): r["runs"], _("tested on"): r["pixels"]} for r in recipe],
-            hide_index=True, width="stretch",
-        )  # fmt: skip
-        for d in kingma_differences(shipped):
-            low, high = d["ci95"]
-            st.markdown(
-                _("**{name}**, paired over the same {count} label draws: {mean:+.2f} points, interval (95 %) {low:+.2f} to {high:+.2f}.").format(
-                    name=_(d["name"]), count=d["n"], mean=100 * d["mean"], low=100 * low, high=100 * high
-                )
+    with st.expander(_("The tables behind it, the earlier runs and the published figures")):
+        recipe = kingma_rows(shipped)
+        if recipe:
+            st.markdown(_("#### On Kingma et al.'s own recipe: every setting fixed before looking, the last weights kept"))
+            st.dataframe(
+                [{_("model"): _(r["model"]), _("labelled digits"): r["labels"],
+                  _("test accuracy"): ui.readable.estimate(r["accuracy"], r["std"] if r["runs"] > 1 else None, percent=True, decimals=2),
+                  _("runs"): r["runs"], _("tested on"): r["pixels"]} for r in recipe],
+                hide_index=True, width="stretch",
             )  # fmt: skip
-        st.caption(_("Mean ± standard deviation over label draws. The settings, the selection rule and the command are in "
-                     "`checkpoints/experiments/results/` and `RESULTS.md`."))  # fmt: skip
-    rows = semisupervised_rows(shipped)
-    if rows:
-        st.markdown(_("#### The earlier runs: epoch and settings chosen on 500 labelled validation digits"))
-        table = [{_("model"): _(r["model"]), _("labelled digits"): r["labels"],
-                  _("test accuracy"): ui.readable.estimate(r["accuracy"], r["std"] if r["runs"] > 1 else None, percent=True),
-                  _("runs"): r["runs"]} for r in rows]  # fmt: skip
-        st.dataframe(table, hide_index=True, width="stretch")
-        fig = go.Figure()
-        for model in sorted({r["model"] for r in rows}):
-            mine = sorted((r for r in rows if r["model"] == model), key=lambda r: r["labels"])
-            fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["accuracy"] for r in mine], mode="lines+markers", name=_(model),
-                                     error_y={"type": "data", "array": [r["std"] for r in mine], "visible": True}))  # fmt: skip
-        for model in ("M2", "M1+M2"):  # Kingma et al.'s table 1: a point per label count, not a line across them
-            points = [r for r in SEMI_SUPERVISED if r.estimator.startswith("q(y|z1)") == (model == "M1+M2")]
-            fig.add_trace(go.Scatter(x=[r.labels for r in points], y=[r.value for r in points], mode="markers",
-                                     marker={"symbol": "x", "size": 10, "color": palette.NEUTRAL},
-                                     name=_(points[0].source) + " " + _("(unverified)")))  # fmt: skip
-        fig.update_layout(xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=380, margin={"t": 10})
-        st.plotly_chart(fig, width="stretch")
-        st.caption(_("Mean ± standard deviation over runs, each with its own labelled digits and initial weights (runs = 1: one seed). "
-                     "These chose their epoch on 500 labelled validation digits, five times the 100-label budget (Oliver et al. 2018); "
-                     "the grey crosses are Kingma et al.'s figures, trained on 50,000 digits:"))  # fmt: skip
-        st.markdown(ui.readable.references_table(SEMI_SUPERVISED, percent=True))
-    with st.container(border=True):
-        st.markdown(_("#### Pyro's SS-VAE example, for orientation: another protocol, not on our axis"))
-        fig = go.Figure()
-        for source in sorted({r.source for r in PYRO_SEMI_SUPERVISED}):
-            points = [r for r in PYRO_SEMI_SUPERVISED if r.source == source]
-            fig.add_trace(go.Scatter(x=[r.labels for r in points], y=[r.value for r in points], mode="lines+markers", name=_(source),
-                                     error_y={"type": "data", "array": [r.error for r in points], "visible": True}))  # fmt: skip
-        fig.update_layout(xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=300, margin={"t": 10})
-        st.plotly_chart(fig, width="stretch", key="pyro-ssvae")
-        st.markdown(ui.readable.references_table(PYRO_SEMI_SUPERVISED, percent=True))
+            for d in kingma_differences(shipped):
+                low, high = d["ci95"]
+                st.markdown(
+                    _("**{name}**, paired over the same {count} label draws: {mean:+.2f} points, interval (95 %) {low:+.2f} to {high:+.2f}.").format(
+                        name=_(d["name"]), count=d["n"], mean=100 * d["mean"], low=100 * low, high=100 * high
+                    )
+                )  # fmt: skip
+            st.caption(_("Mean ± standard deviation over label draws. The settings, the selection rule and the command are in "
+                         "`checkpoints/experiments/results/` and `RESULTS.md`."))  # fmt: skip
+        rows = semisupervised_rows(shipped)
+        if rows:
+            st.markdown(_("#### The earlier runs: epoch and settings chosen on 500 labelled validation digits"))
+            table = [{_("model"): _(r["model"]), _("labelled digits"): r["labels"],
+                      _("test accuracy"): ui.readable.estimate(r["accuracy"], r["std"] if r["runs"] > 1 else None, percent=True),
+                      _("runs"): r["runs"]} for r in rows]  # fmt: skip
+            st.dataframe(table, hide_index=True, width="stretch")
+            fig = go.Figure()
+            for model in sorted({r["model"] for r in rows}):
+                mine = sorted((r for r in rows if r["model"] == model), key=lambda r: r["labels"])
+                fig.add_trace(go.Scatter(x=[r["labels"] for r in mine], y=[r["accuracy"] for r in mine], mode="lines+markers", name=_(model),
+                                         error_y={"type": "data", "array": [r["std"] for r in mine], "visible": True}))  # fmt: skip
+            for model in ("M2", "M1+M2"):  # Kingma et al.'s table 1: a point per label count, not a line across them
+                points = [r for r in SEMI_SUPERVISED if r.estimator.startswith("q(y|z1)") == (model == "M1+M2")]
+                fig.add_trace(go.Scatter(x=[r.labels for r in points], y=[r.value for r in points], mode="markers",
+                                         marker={"symbol": "x", "size": 10, "color": palette.NEUTRAL},
+                                         name=_(points[0].source) + " " + _("(unverified)")))  # fmt: skip
+            fig.update_layout(
+                xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=380, margin={"t": 10}
+            )
+            st.plotly_chart(fig, width="stretch")
+            st.caption(_("Mean ± standard deviation over runs, each with its own labelled digits and initial weights (runs = 1: one seed). "
+                         "These chose their epoch on 500 labelled validation digits, five times the 100-label budget (Oliver et al. 2018); "
+                         "the grey crosses are Kingma et al.'s figures, trained on 50,000 digits:"))  # fmt: skip
+            st.markdown(ui.readable.references_table(SEMI_SUPERVISED, percent=True))
+        with st.container(border=True):
+            st.markdown(_("#### Pyro's SS-VAE example, for orientation: another protocol, not on our axis"))
+            fig = go.Figure()
+            for source in sorted({r.source for r in PYRO_SEMI_SUPERVISED}):
+                points = [r for r in PYRO_SEMI_SUPERVISED if r.source == source]
+                fig.add_trace(go.Scatter(x=[r.labels for r in points], y=[r.value for r in points], mode="lines+markers", name=_(source),
+                                         error_y={"type": "data", "array": [r.error for r in points], "visible": True}))  # fmt: skip
+            fig.update_layout(
+                xaxis_title=_("labelled digits"), yaxis_title=_("test accuracy"), xaxis_type="log", height=300, margin={"t": 10}
+            )
+            st.plotly_chart(fig, width="stretch", key="pyro-ssvae")
+            st.markdown(ui.readable.references_table(PYRO_SEMI_SUPERVISED, percent=True))
     st.subheader(_("How the 100-label models read a digit"))
     index, x = digit_source("semi", test)
     ui.show_digits(x, ncol=1, scale=4, alt=_("The digit the two 100-label models read below."))

@@ -9,7 +9,7 @@ import streamlit as st
 from cvae_core.errors import CVAEError
 from cvae_core.training.service import RunState
 
-from . import state, training
+from . import readable, state, training
 from .i18n import N_, _, error_text, translated
 from .run_view import STATUS, queue_line
 
@@ -234,3 +234,69 @@ def kingma_differences(results: dict[str, dict]) -> list[dict]:
                 if key in r:
                     out.append({"name": name, "labels": r["labels"], **r[key]})
     return out
+
+
+def show_finding(finding: tuple[str, dict] | None) -> None:
+    """An experiment's one-sentence finding (a template and its fields), in the visitor's language, in bold."""
+    if finding is not None:
+        template, fields = finding
+        st.markdown("**" + translated(template, fields, template.format(**fields)) + "**")
+
+
+def quadrant_bars(results: dict[str, dict]) -> list[dict]:
+    """Each quadrant bounds file's two figures for a chart: the NN's NCLL and the CVAE's importance-sampled bound, with
+    their standard errors, and the paired CVAE − NN difference with its own; nats per digit, lower is better."""
+    out = []
+    for given in (1, 2, 3):
+        r = results.get(f"quadrant-bounds-{given}")
+        if r is not None:
+            nn, cvae = r["nn"], r["cvae"]
+            out.append({"given": given, "n": r["n"], "nn": nn["ncll"], "nn_se": nn["se"], "cvae": cvae["ncll_is"],
+                        "cvae_se": cvae["se"], "difference": cvae["minus_nn"], "difference_se": cvae["minus_nn_se"]})  # fmt: skip
+    return out
+
+
+def quadrant_finding(results: dict[str, dict]) -> tuple[str, dict] | None:
+    """The quadrant experiment in one sentence, from its bounds files: whether the CVAE beats the NN on the hidden
+    pixels for every number of quadrants shown, by more than two paired standard errors, and by how much. A template
+    marked for translation and its fields (the figures to the precision their errors support); None without results."""
+    bars = quadrant_bars(results)
+    if not bars:
+        return None
+    fields = {
+        "shown": " / ".join(str(b["given"]) for b in bars),
+        "gains": " / ".join(readable.to_precision(-b["difference"], b["difference_se"]) for b in bars),
+        "differences": " / ".join(readable.to_precision(b["difference"], b["difference_se"]) for b in bars),
+    }
+    if all(b["difference"] + 2 * b["difference_se"] < 0 for b in bars):
+        return N_(
+            "With {shown} quadrants shown, the CVAE guesses the hidden pixels better than the NN every time: {gains} nats per digit fewer respectively, paired over the same test digits."
+        ), fields  # fmt: skip
+    return N_(
+        "The CVAE does not beat the NN clearly for every number of quadrants shown ({shown}): CVAE − NN is {differences} nats per digit, paired over the same test digits."
+    ), fields  # fmt: skip
+
+
+def kingma_bars(results: dict[str, dict], labels: int = 100) -> list[dict]:
+    """The Kingma-recipe rows (`kingma_rows`) of one label count, for a chart: one bar per model, trained on that many
+    labelled digits (the 600-label classifier, a reference of another budget, is left out)."""
+    return [r for r in kingma_rows(results) if r["labels"] == labels]
+
+
+def kingma_finding(results: dict[str, dict], labels: int = 100) -> tuple[str, dict] | None:
+    """The semi-supervised experiment in one sentence, from the Kingma-recipe file of `labels`: M1+M2's, M2's and the
+    labelled-only classifier's test accuracy, and whether M1+M2 beats M2 (its paired 95 % interval over the same label
+    draws above zero). A template marked for translation and its fields; None without that file."""
+    r = results.get(f"kingma-m1m2-{labels}")
+    if r is None or "m1m2_minus_m2" not in r:
+        return None
+    low, high = r["m1m2_minus_m2"]["ci95"]
+    fields = {"labels": labels, "m1m2": 100 * r["m1m2_accuracy"]["mean"], "m2": 100 * r["m2_accuracy"]["mean"],
+              "baseline": 100 * r["baseline_mlp"]["mean"], "low": 100 * low, "high": 100 * high, "runs": r["m1m2_minus_m2"]["n"]}  # fmt: skip
+    if low > 0:
+        return N_(
+            "From {labels} labels, M1+M2 reads {m1m2:.0f} % of the test digits, M2 {m2:.0f} % and a classifier of the labelled digits alone {baseline:.0f} %: M1+M2 beats M2 by {low:.0f} to {high:.0f} points (95 % interval over {runs} label draws)."
+        ), fields  # fmt: skip
+    return N_(
+        "From {labels} labels, M1+M2 reads {m1m2:.0f} % of the test digits, M2 {m2:.0f} % and a classifier of the labelled digits alone {baseline:.0f} %: M1+M2 and M2 do not differ clearly ({low:+.0f} to {high:+.0f} points, 95 % interval over {runs} label draws)."
+    ), fields  # fmt: skip

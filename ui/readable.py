@@ -37,6 +37,23 @@ def estimate(value: float | None, error: float | None = None, decimals: int = 1,
     return text + unit
 
 
+def decimals_for(error: float | None) -> int:
+    """How many decimals a figure with this standard error supports: down to the first significant digit of the error,
+    one digit further when that digit is 1 or 2 (rounding 0.14 to 0.1 would shift it by a third). 0 for an error of 1
+    or more; None, zero or not finite: one decimal."""
+    if error is None or not math.isfinite(error) or error <= 0:
+        return 1
+    position = math.floor(math.log10(error))  # 0.61 -> -1, 3.2 -> 0, 0.0016 -> -3
+    leading = int(error / 10**position)  # the first significant digit
+    return max(0, -position + (1 if leading <= 2 else 0))
+
+
+def to_precision(value: float | None, error: float | None, percent: bool = False) -> str:
+    """A figure with its standard error, both to the decimals the error supports (`decimals_for`), e.g. "-91.1 ± 0.6"."""
+    scale = 100 if percent else 1
+    return estimate(value, error, decimals=decimals_for(None if error is None else error * scale), percent=percent)
+
+
 def markdown_table(rows: list[dict]) -> str:
     """Rows (dicts with the same keys, the column names) as a Markdown table, for a few rows that need no sorting:
     it draws without st.dataframe's first-use cost (importing pandas and Arrow: 0.7 s of the home page's wait).

@@ -55,3 +55,19 @@ def to_announce(previous: tuple | None, sentence, now: float, final: bool = Fals
     if previous is None or final or now - previous[1] >= ANNOUNCE_EVERY:
         return (sentence, previous[1]) if previous is not None and previous[0] == sentence else (sentence, now)
     return previous
+
+
+def pretrained_sentence(tests: dict[str, dict]) -> tuple[str, dict] | None:
+    """The pretrained models' table in a sentence: how many there are and the range of their recorded log p(x), from the
+    most probable model to the least, with the test digits it was measured on. tests: a model's name -> the figures its
+    header recorded (metrics.test). None when no model has a log p(x)."""
+    scored = {name: test for name, test in tests.items() if test.get("log_px") is not None}
+    if not scored:
+        return None
+    best = max(scored, key=lambda name: scored[name]["log_px"])
+    worst = min(scored, key=lambda name: scored[name]["log_px"])
+    fields = {"count": len(tests), "best": best, "high": scored[best]["log_px"], "worst": worst, "low": scored[worst]["log_px"],
+              "digits": " / ".join(f"{n:,}" for n in sorted({test.get("n", 0) for test in scored.values()}))}  # fmt: skip
+    return N_(
+        "{count} pretrained models: on {digits} test digits, log p(x) runs from {high:.1f} nats ({best}, the most probable) to {low:.1f} ({worst}); higher is better."
+    ), fields  # fmt: skip

@@ -13,6 +13,7 @@ from cvae_core.experiments.shipped import shipped_results
 from cvae_core.models import build_model, model_config
 from cvae_core.storage.checkpoint import Checkpoint
 from tests.conftest import ROOT, wait_until
+from ui import experiment_view
 from ui import state as keys
 from ui.frame import PAGES
 from ui.frame import page as ui_page
@@ -88,6 +89,9 @@ def test_home_shows_every_variant():
     header = table.splitlines()[0]  # the pretrained models: a column per quantity
     assert "ELBO on log p(x|y)" in header and "ELBO on log p(x)" in header and "log p(y|x)" in header and "log p(x), nats" in header
     assert "Bayes' rule over p(x|y)" in table and "its prediction p(y|x)" in table  # each accuracy names its kind
+    folded = next(e for e in at.expander if e.label == "Every figure of the pretrained models")
+    assert any("| model |" in m.value for m in folded.markdown)  # the table, folded under its one-line summary:
+    assert any(m.value.startswith("8 pretrained models: on 2,000 test digits, log p(x) runs from -91.1") for m in at.main.markdown)
     links = {link.proto.label: link.proto.page for link in at.main.get("page_link")}  # the first visit's three things to try
     assert links == {"Draw a digit": "Draw", "Train a model": "Train", "Move the dials": "Generate"}  # page names, as in the URL
     for target in (p.file for p in PAGES if p.address.lstrip("/") in links.values()):
@@ -464,6 +468,29 @@ def test_compare_measures_every_model_and_offers_csv(readers):
     assert len(at.get("download_button")) >= 1
 
 
+def opening(at: AppTest) -> tuple[dict, list[str]]:
+    """The first chart of a page's main area (its plotly figure) and the page's markdown, as it opens."""
+    return json.loads(at.main.get("plotly_chart")[0].proto.spec), [m.value for m in at.main.markdown]
+
+
+def test_compare_opens_on_the_recorded_figures_and_the_sentence_the_findings_code_writes():
+    from cvae_core.compare import findings, recorded
+    from cvae_core.storage.checkpoint_header import SHIPPED, catalogue
+
+    at = page("compare").run()
+    no_exceptions(at)
+    figure, texts = opening(at)
+    tests = {name: meta["metrics"]["test"] for name, meta in catalogue(SHIPPED).items()}
+    shown = {name: recorded(test) for name, test in tests.items() if "log_px" in test}
+    dots = figure["data"][0]
+    assert set(dots["y"]) == set(shown) and sorted(dots["x"]) == dots["x"]  # one dot per shipped image model, best on top
+    assert dots["error_x"]["array"] == [2 * shown[name].errors["log_px"] for name in dots["y"]]  # ± 2 standard errors
+    assert " ".join(findings(shown)) in texts  # the sentence, from the figures (English: no translation)
+    assert any("first 2,000 of the 10,000" in c.value for c in at.caption)  # what the headers say, not 10,000
+    assert not at.dataframe  # nothing measured: the tables come with Measure again
+    assert any(e.label == "Measure again" for e in at.expander)  # the sliders and the button, folded
+
+
 def test_experiments_page_opens_on_the_shipped_results_without_training(held_out):
     at = page("experiments").run()
     no_exceptions(at)
@@ -475,6 +502,15 @@ def test_experiments_page_opens_on_the_shipped_results_without_training(held_out
     assert any(len(t) == shown and "CVAE, NN-filled prior: IS / NN" in t.columns for t in tables), "the quadrant table, a row a run"
     assert any("M1+M2" in set(t["model"]) for t in tables if "model" in t.columns), "the semi-supervised table"
     assert len(at.get("plotly_chart")) >= 4  # two results charts, two models reading a digit
+    quadrants, kingma = (
+        json.loads(c.proto.spec) for c in at.get("plotly_chart")[:1] + [c for c in at.get("plotly_chart") if "kingma" in c.proto.id]
+    )
+    assert len(quadrants["data"]) == 2 and len(quadrants["data"][0]["y"]) == 3  # NN and CVAE, for 1, 2 and 3 quadrants shown
+    assert len(kingma["data"][0]["x"]) == len(experiment_view.kingma_bars(shipped_results()))  # a bar per model
+    sentences = [
+        m.value for m in at.main.markdown if m.value.startswith("**") and ("better than the NN" in m.value or "M1+M2 reads" in m.value)
+    ]
+    assert len(sentences) == 2, sentences  # one finding per experiment, before any button is pressed
     assert images(at), "no completions from the shipped model"
     assert all(r.disabled for r in at.radio if r.label == "Digit")  # nothing drawn yet
     at.session_state[keys.LAST_DIGIT] = held_out.images[5].view(28, 28).numpy()  # as the Draw page leaves it

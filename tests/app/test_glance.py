@@ -1,0 +1,90 @@
+"""What the Compare, Experiments and Home pages open on: figures rounded to the precision their standard error
+supports, and the one-sentence findings computed from the shipped results. Pure functions, checked without a page."""
+
+import copy
+
+import pytest
+
+from cvae_core.compare import findings, recorded
+from cvae_core.experiments.shipped import shipped_results
+from cvae_core.storage.checkpoint_header import SHIPPED, catalogue
+from ui import experiment_view, readable, summaries
+
+
+def said(sentence) -> str:
+    template, fields = sentence
+    return template.format(**fields)
+
+
+@pytest.mark.parametrize(
+    ("error", "decimals"),
+    [(0.61, 1), (0.35, 1), (0.158, 2), (0.25, 2), (1.0, 1), (3.2, 0), (25.0, 0), (0.0016, 4), (0.009, 3), (0.0, 1), (None, 1)],
+)
+def test_a_figure_keeps_the_decimals_its_standard_error_supports(error, decimals):
+    assert readable.decimals_for(error) == decimals
+
+
+def test_a_figure_and_its_error_are_written_to_the_same_precision():
+    assert readable.to_precision(-91.1063, 0.6064) == "-91.1 ± 0.6"
+    assert readable.to_precision(-7.355, 0.158) == "-7.36 ± 0.16"
+    assert readable.to_precision(-150.3767, 0.999) == "-150.4 ± 1.0"  # 0.999 rounds to 1.0: a leading 1 keeps a digit more
+    assert readable.to_precision(0.9742, 0.0016, percent=True) == "97.42 ± 0.16 %"  # the error in points decides, not as a fraction
+    assert readable.to_precision(None, 0.5) == "—"
+
+
+@pytest.fixture(scope="module")
+def headers() -> dict[str, dict]:
+    return {name: meta.get("metrics", {}).get("test", {}) for name, meta in catalogue(SHIPPED).items()}
+
+
+def test_recorded_figures_become_measurements_without_per_digit_values(headers):
+    m = recorded(headers["cvae1"])
+    assert m.kind == "image" and m.bound == "log p(x|y)" and not m.per_digit
+    assert m.figures["log_px"] == headers["cvae1"]["log_px"] and m.errors["log_px"] == headers["cvae1"]["log_px_se"]
+    assert recorded(headers["cvae3"]).kind == "prediction" and "log_px" not in recorded(headers["cvae3"]).figures
+
+
+def test_the_compare_sentence_is_written_by_the_findings_code_from_the_recorded_figures(headers):
+    rows = {name: recorded(test) for name, test in headers.items() if test.get("log_px") is not None}
+    notes = findings(rows)
+    best = max(rows, key=lambda name: rows[name].figures["log_px"])
+    assert any(best in note and "log p(x)" in note for note in notes)
+    assert not any("worth" in note for note in notes)  # the label's worth needs per-digit values, which were not recorded
+    close = copy.deepcopy(rows)  # a second model within an error of the best: now they tie (on unpaired errors)
+    close["twin"] = recorded({**headers[best], "log_px": headers[best]["log_px"] - 0.5})
+    assert any("tie on log p(x)" in note and "twin" in note for note in findings(close))
+
+
+def test_the_pretrained_table_is_summed_up_by_its_range_of_log_px(headers):
+    sentence = said(summaries.pretrained_sentence(headers))
+    assert sentence.startswith(f"{len(headers)} pretrained models") and "(cvae1, the most probable)" in sentence
+    assert "-150.4 (vae-2d)" in sentence and "2,000 test digits" in sentence
+    assert summaries.pretrained_sentence({"cvae3": headers["cvae3"]}) is None
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict:
+    return shipped_results()
+
+
+def test_the_quadrant_experiment_says_the_cvae_beats_the_nn_by_the_paired_differences(shipped):
+    sentence = said(experiment_view.quadrant_finding(shipped))
+    gains = [-shipped[f"quadrant-bounds-{g}"]["cvae"]["minus_nn"] for g in (1, 2, 3)]
+    assert all(g > 0 for g in gains) and "better than the NN every time" in sentence and "1 / 2 / 3" in sentence
+    assert f"{gains[0]:.2f}" in sentence  # its error, 0.27, supports two decimals
+    worse = copy.deepcopy(shipped)
+    worse["quadrant-bounds-2"]["cvae"]["minus_nn"] = 0.1  # within two paired errors of nothing: not a win
+    assert "does not beat the NN clearly" in said(experiment_view.quadrant_finding(worse))
+    assert experiment_view.quadrant_finding({}) is None
+
+
+def test_the_semi_supervised_experiment_says_whether_m1m2_beats_m2(shipped):
+    r = shipped["kingma-m1m2-100"]
+    sentence = said(experiment_view.kingma_finding(shipped))
+    assert f"M1+M2 reads {100 * r['m1m2_accuracy']['mean']:.0f} %" in sentence and "beats M2" in sentence
+    assert {b["model"] for b in experiment_view.kingma_bars(shipped)} >= {"M1+M2, Kingma's recipe", "M2, Kingma's recipe"}
+    assert all(b["labels"] == 100 for b in experiment_view.kingma_bars(shipped))  # the 600-label reference is not a bar
+    unclear = copy.deepcopy(shipped)
+    unclear["kingma-m1m2-100"]["m1m2_minus_m2"]["ci95"] = [-0.01, 0.05]
+    assert "do not differ clearly" in said(experiment_view.kingma_finding(unclear))
+    assert experiment_view.kingma_finding({}) is None
