@@ -1,6 +1,7 @@
 """The page frame every page shares: page set-up, the sidebar, and digits shown as crisp PNGs."""
 
 import atexit
+import html
 import json
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ import streamlit as st
 
 from cvae_core.images import as_array, grid, png_bytes
 
+from . import deck as decks
 from . import i18n, reload, state
 from .i18n import LANGUAGE, N_, _
 
@@ -26,6 +28,7 @@ class Page(NamedTuple):
     title: str  # translated where shown
     icon: str
     listed: bool = True  # in the sidebar (Follow is reached by a shared run's link only)
+    links: tuple[str, ...] = ()  # the keys its address holds (ui.links.follow checks the page's own list against these)
 
     @property
     def address(self) -> str:
@@ -35,8 +38,30 @@ class Page(NamedTuple):
 
 PAGES = (
     Page("home", "app.py", N_("Home"), ":material/home:"),
-    Page("train", "pages/1_Train.py", N_("Train"), ":material/model_training:"),
-    Page("generate", "pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:"),
+    Page(
+        "train",
+        "pages/1_Train.py",
+        N_("Train"),
+        ":material/model_training:",
+        links=(
+            "variant",
+            "data",
+            "latent",
+            "net",
+            "stop",
+            "epochs",
+            "seconds",
+            "lr",
+            "seed",
+            "beta",
+            "kl_start",
+            "warmup",
+            "labels",
+            "hidden",
+            "step",
+        ),
+    ),
+    Page("generate", "pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:", links=("model", "label", "z", "t")),
     Page("draw", "pages/3_Draw.py", N_("Draw"), ":material/draw:"),
     Page("latent", "pages/4_Latent_space.py", N_("Latent space"), ":material/scatter_plot:"),
     Page("compare", "pages/5_Compare.py", N_("Compare"), ":material/leaderboard:"),
@@ -54,6 +79,37 @@ def page(key: str) -> Page:
     raise KeyError(key)
 
 
+def link_keys() -> dict[str, frozenset[str]]:
+    """Page key -> the keys its address holds: what a deck's scene may set (ui.deck)."""
+    return {p.key: frozenset(p.links) for p in PAGES}
+
+
+class SceneHere(NamedTuple):
+    deck: decks.Deck
+    number: int  # from 1
+    scene: decks.Scene
+
+
+def current_scene(page_key: str) -> SceneHere | None:
+    """The deck's scene the address names (?deck=NAME&scene=N), when it is a scene of page `page_key`; a DeckError when
+    the address names a deck or scene that cannot be shown."""
+    where = decks.in_address(st.query_params)
+    if where is None:
+        return None
+    deck = decks.load(where[0], link_keys())
+    scene = deck.scene(where[1])
+    return SceneHere(deck, where[1], scene) if scene.page == page_key else None
+
+
+def scene_locks(page_key: str, link: str) -> bool:
+    """Does the scene shown lock the setting `link` of page `page_key`?"""
+    try:
+        here = current_scene(page_key)
+    except decks.DeckError:
+        return False
+    return here is not None and link in here.scene.locked
+
+
 PRESENTER = "presenter"  # the session-state key of presenter mode, and its name in the address (?presenter=1)
 # A projector at 1920x1080 seen from the back of a room: larger type, digits drawn larger, less padding, and
 # each page's main interaction on one screen (the pages leave their long explanations folded in this mode).
@@ -63,6 +119,7 @@ html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.4rem; }
 [data-testid="stImage"] img { image-rendering: pixelated; }
 .live-summary { font-size: 1.6rem !important; font-weight: 600; line-height: 1.3; }
+.deck-caption { font-size: 2rem; font-weight: 600; line-height: 1.3; margin: 0.2rem 0 0.6rem; }
 </style>"""
 
 
@@ -106,12 +163,54 @@ def _presenter_switched() -> None:
         st.query_params.pop(PRESENTER, None)
 
 
-def kept_in_address() -> dict:
-    """The address parameters every page keeps, set elsewhere than on the page: presenter mode, a chosen language."""
+def kept_in_address(scene: bool = True) -> dict:
+    """The address parameters every page keeps, set elsewhere than on the page: presenter mode, a chosen language, and
+    (scene=True) a deck's scene, so that a page writing its settings into the address stays on its scene."""
     kept = {PRESENTER: "1"} if presenter() else {}
     if LANGUAGE in st.query_params:
         kept[LANGUAGE] = i18n.language()
+    if scene and decks.in_address(st.query_params) is not None:
+        kept |= {decks.DECK: st.query_params[decks.DECK], decks.SCENE: st.query_params[decks.SCENE]}
     return kept
+
+
+def page_titled(title: str) -> Page:
+    """The page whose heading is `title` (translated): setup_page's page. Home's heading is the app's name."""
+    return next((p for p in PAGES if _(p.title) == title), PAGES[0])
+
+
+def show_scene(here: Page, models: bool) -> None:
+    """The deck's scene on this page: its caption (large in presenter mode), where it is in the deck, the keys that step
+    it; on its first run in this session, its pinned model (its settings: ui.links.follow)."""
+    try:
+        shown = current_scene(here.key)
+    except decks.DeckError as e:
+        st.error(_("This talk's scene cannot be shown: {why}").format(why=str(e)))
+        return
+    if shown is None:
+        return
+    deck, number, scene = shown
+    if models and scene.model and not state.link_followed("model" + decks.tag(st.query_params)):
+        state.note_link_followed("model" + decks.tag(st.query_params))
+        from .models import shipped_models
+
+        state.prefer_model(shipped_models()[0][scene.model].uid)
+    caption = scene.caption_in(i18n.language())
+    if presenter():
+        st.html(f'<p class="deck-caption" role="note">{html.escape(caption)}</p>')
+    else:
+        st.info(caption, icon=":material/slideshow:")
+    kept = kept_in_address(scene=False)
+
+    def target(n: int) -> str | None:
+        return f"{page(deck.scenes[n - 1].page).address}?{decks.address(deck.name, n, kept)}" if 1 <= n <= len(deck.scenes) else None
+
+    st.caption(
+        _("{title} · scene {number} of {total} · PageDown or → for the next, PageUp or ← for the previous").format(
+            title=deck.title_in(i18n.language()), number=number, total=len(deck.scenes)
+        )
+    )
+    st.html(decks.keys_script(here.address, target(number - 1), target(number + 1)), unsafe_allow_javascript=True)
 
 
 # Streamlit draws captions at 60 % opacity, 3.9:1 against white (WCAG AA asks 4.5:1 for small text): at 85 % they read
@@ -162,6 +261,7 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
     lang = json.dumps(i18n.language().replace("_", "-"))
     st.html(f"<script>document.documentElement.lang = {lang};{SCROLLABLE_JS}</script>", unsafe_allow_javascript=True)
     st.title(title)
+    show_scene(page_titled(title), models)
     if intro:
         if presenter():
             with st.expander(_("What is this page?")):
@@ -172,7 +272,7 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
         st.markdown("### CVAE Lab")
         st.caption(_("Conditional variational autoencoders on handwritten digits, trained live on a CPU."))
         # Our own links: Streamlit's list would name the home page after its file ("app").
-        kept = kept_in_address() or None
+        kept = kept_in_address(scene=False) or None  # the sidebar leaves the talk
         for listed in (p for p in PAGES if p.listed):
             st.page_link(listed.file, label=_(listed.title), icon=listed.icon, query_params=kept)
         i18n.switch()
