@@ -281,5 +281,8 @@ if st.toggle(_("One training step, slowly"), key=STEP_MODE, help=_("Opens a step
         ui.state.set_step_stage(shown)
         st.progress(shown / len(STAGES), text=_("stage {shown} of {total}").format(shown=shown, total=len(STAGES)))
         links.publish(LINK)  # the address holds the stage shown
+        shown_in_a_talk = ui.frame.scene_sets("train", "step")
         for stage in STAGES[:shown]:
+            if stage == STAGES[shown - 1] and shown_in_a_talk:
+                ui.frame.scroll_here()  # a talk's scene shows this stage: at the top of the screen
             step_view.show(step, stage)

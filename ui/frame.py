@@ -101,13 +101,29 @@ def current_scene(page_key: str) -> SceneHere | None:
     return SceneHere(deck, where[1], scene) if scene.page == page_key else None
 
 
-def scene_locks(page_key: str, link: str) -> bool:
-    """Does the scene shown lock the setting `link` of page `page_key`?"""
+def scroll_here() -> None:
+    """In a deck's scene, bring what the page draws next to the top of the screen (a scene that shows a stage far down)."""
+    st.html(f'<span class="deck-anchor"></span><script>{SCROLL_JS}</script>', unsafe_allow_javascript=True)
+
+
+def _scene_of(page_key: str) -> decks.Scene | None:
     try:
         here = current_scene(page_key)
-    except decks.DeckError:
-        return False
-    return here is not None and link in here.scene.locked
+    except decks.DeckError:  # show_scene says why
+        return None
+    return None if here is None else here.scene
+
+
+def scene_locks(page_key: str, link: str) -> bool:
+    """Does the scene shown lock the setting `link` of page `page_key`?"""
+    scene = _scene_of(page_key)
+    return scene is not None and link in scene.locked
+
+
+def scene_sets(page_key: str, link: str) -> bool:
+    """Does the scene shown set `link` of page `page_key`?"""
+    scene = _scene_of(page_key)
+    return scene is not None and link in scene.settings
 
 
 PRESENTER = "presenter"  # the session-state key of presenter mode, and its name in the address (?presenter=1)
@@ -119,8 +135,41 @@ html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 2.2rem; padding-top: 0; padding-bottom: 0.4rem; }
 [data-testid="stImage"] img { image-rendering: pixelated; }
 .live-summary { font-size: 1.6rem !important; font-weight: 600; line-height: 1.3; }
-.deck-caption { font-size: 2rem; font-weight: 600; line-height: 1.3; margin: 0.2rem 0 0.6rem; }
 </style>"""
+# A scene's caption in presenter mode: large, as subtitles along the bottom of the screen, so that it stays in view while
+# the page scrolls to what the scene shows (a stage of the step view). Its background is the app's and its left edge the
+# main area's (beside the sidebar), both read by the script (Streamlit's theme has no CSS variables); room is left under
+# the page for it.
+CAPTION_CSS = """<style>
+.deck-caption { position: fixed; left: var(--cvae-main-left, 0); right: 0; bottom: 0; z-index: 999990; margin: 0; padding: 0.7rem 3rem 0.9rem;
+  font-size: 2rem; font-weight: 600; line-height: 1.3; background: var(--cvae-background, #fff); border-top: 2px solid; }
+[data-testid="stMainBlockContainer"] { padding-bottom: 10rem !important; }
+</style>"""
+BACKGROUND_JS = """
+(() => {
+  const fit = () => {
+    const app = document.querySelector('[data-testid="stApp"]'), main = document.querySelector('[data-testid="stMain"]');
+    const root = document.documentElement.style;
+    if (app) { root.setProperty("--cvae-background", getComputedStyle(app).backgroundColor); }
+    if (main) { root.setProperty("--cvae-main-left", main.getBoundingClientRect().left + "px"); }
+  };
+  fit();
+  if (!window.__cvaeCaptionFit) {
+    window.__cvaeCaptionFit = new ResizeObserver(fit);
+    window.__cvaeCaptionFit.observe(document.body);
+    const main = document.querySelector('[data-testid="stMain"]');
+    if (main) { window.__cvaeCaptionFit.observe(main); }
+  }
+})();
+"""
+# Scrolls the page to where it is called (the element after it at the top of the screen), once it has drawn.
+SCROLL_JS = """
+(() => {
+  const anchors = document.querySelectorAll(".deck-anchor");
+  const anchor = anchors[anchors.length - 1];
+  if (anchor) { setTimeout(() => anchor.scrollIntoView({ block: "start" }), 400); }
+})();
+"""
 
 
 def streamlit_words_css() -> str:
@@ -197,7 +246,8 @@ def show_scene(here: Page, models: bool) -> None:
         state.prefer_model(shipped_models()[0][scene.model].uid)
     caption = scene.caption_in(i18n.language())
     if presenter():
-        st.html(f'<p class="deck-caption" role="note">{html.escape(caption)}</p>')
+        st.html(CAPTION_CSS + f'<p class="deck-caption" role="note">{html.escape(caption)}</p>')
+        st.html(f"<script>{BACKGROUND_JS}</script>", unsafe_allow_javascript=True)
     else:
         st.info(caption, icon=":material/slideshow:")
     kept = kept_in_address(scene=False)
