@@ -7,12 +7,13 @@ a pinned shipped model, a caption of one or two sentences in each language, and 
 previous scene's address (the page itself is loaded anew).
 
 The loader checks the file against the pages' link keys and the shipped models, and names what is wrong in a sentence.
-It imports neither the pages nor torch: ui.frame passes it the pages' link keys."""
+It imports neither the pages nor torch: ui.frame passes it the pages' link keys (`PageKeys`)."""
 
 import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from cvae_core.storage.checkpoint_header import SHIPPED
@@ -28,6 +29,13 @@ DECKS = Path(__file__).resolve().parent / "decks"
 DECK, SCENE = "deck", "scene"  # their names in the address
 CAPTION_LIMIT = 320  # characters: one or two sentences, read from the back of a room
 NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class PageKeys(NamedTuple):
+    """What a scene may ask of a page: the keys its address holds, and those of them whose widgets it can lock."""
+
+    links: frozenset[str]
+    lockable: frozenset[str] = frozenset()
 
 
 class DeckError(ValueError):
@@ -89,8 +97,8 @@ def _text(value) -> str:
     raise TypeError(type(value).__name__)
 
 
-def parse(name: str, text: str, pages: dict[str, frozenset[str]]) -> Deck:
-    """A deck from its TOML text; pages: page key -> the link keys that page follows. A DeckError names the first fault."""
+def parse(name: str, text: str, pages: dict[str, PageKeys]) -> Deck:
+    """A deck from its TOML text; pages: page key -> what a scene may ask of it. A DeckError names the first fault."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -105,7 +113,7 @@ def parse(name: str, text: str, pages: dict[str, frozenset[str]]) -> Deck:
     return Deck(name, _words(f"Deck {name!r}", "title", data.get("title"), 80), scenes)
 
 
-def _scene(deck: str, n: int, entry: dict, pages: dict[str, frozenset[str]]) -> Scene:
+def _scene(deck: str, n: int, entry: dict, pages: dict[str, PageKeys]) -> Scene:
     where = f"Deck {deck!r}, scene {n}"
     unknown = set(entry) - {"page", "settings", "model", "caption", "locked"}
     if unknown:
@@ -116,9 +124,9 @@ def _scene(deck: str, n: int, entry: dict, pages: dict[str, frozenset[str]]) -> 
     settings = entry.get("settings", {})
     if not isinstance(settings, dict):
         raise DeckError(f"{where}: settings must be a table of link keys.")
-    strangers = set(settings) - pages[page]
+    strangers = set(settings) - pages[page].links
     if strangers:
-        known = ", ".join(sorted(pages[page])) or "none"
+        known = ", ".join(sorted(pages[page].links)) or "none"
         raise DeckError(f"{where} sets {', '.join(sorted(strangers))}, which page {page!r} does not read (it reads: {known}).")
     try:
         texts = {key: _text(value) for key, value in settings.items()}
@@ -130,23 +138,26 @@ def _scene(deck: str, n: int, entry: dict, pages: dict[str, frozenset[str]]) -> 
     locked = entry.get("locked", [])
     if not isinstance(locked, list) or not set(locked) <= set(settings):
         raise DeckError(f"{where} locks {locked!r}: only settings the scene sets can be locked.")
+    if not set(locked) <= pages[page].lockable:
+        can = ", ".join(sorted(pages[page].lockable)) or "none"
+        raise DeckError(f"{where} locks {locked!r}, which page {page!r} cannot lock (it can lock: {can}).")
     caption = _words(where, "caption", entry.get("caption"), CAPTION_LIMIT)
     return Scene(page, caption, texts, model, frozenset(locked))
 
 
-def load(name: str, pages: dict[str, frozenset[str]]) -> Deck:
+def load(name: str, pages: dict[str, PageKeys]) -> Deck:
     """The deck ui/decks/NAME.toml (a DeckError when there is none, or when it is not valid)."""
     if not name or not set(name) <= NAME_CHARACTERS:
         raise DeckError(f"{name!r} is not a deck's name: lower-case letters, digits, - and _.")
     path = DECKS / f"{name}.toml"
     if not path.is_file():
         raise DeckError(f"There is no deck {name!r} (the decks are {', '.join(names()) or 'none'}).")
-    return _cached(name, path.read_text(encoding="utf-8"), tuple(sorted((k, tuple(sorted(v))) for k, v in pages.items())))
+    return _cached(name, path.read_text(encoding="utf-8"), tuple(pages.items()))
 
 
 @cache
 def _cached(name: str, text: str, pages: tuple) -> Deck:
-    return parse(name, text, {k: frozenset(v) for k, v in pages})
+    return parse(name, text, dict(pages))
 
 
 def names() -> list[str]:

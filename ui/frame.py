@@ -29,6 +29,7 @@ class Page(NamedTuple):
     icon: str
     listed: bool = True  # in the sidebar (Follow is reached by a shared run's link only)
     links: tuple[str, ...] = ()  # the keys its address holds (ui.links.follow checks the page's own list against these)
+    locks: bool = False  # a talk's scene can lock its settings widgets (ui.settings.Spec's; scene_locks), all but "step"
 
     @property
     def address(self) -> str:
@@ -60,6 +61,7 @@ PAGES = (
             "hidden",
             "step",
         ),
+        locks=True,
     ),
     Page("generate", "pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:", links=("model", "label", "z", "t")),
     Page("draw", "pages/3_Draw.py", N_("Draw"), ":material/draw:"),
@@ -79,9 +81,9 @@ def page(key: str) -> Page:
     raise KeyError(key)
 
 
-def link_keys() -> dict[str, frozenset[str]]:
-    """Page key -> the keys its address holds: what a deck's scene may set (ui.deck)."""
-    return {p.key: frozenset(p.links) for p in PAGES}
+def link_keys() -> dict[str, decks.PageKeys]:
+    """Page key -> the keys its address holds and those a scene can lock: what a deck's scene may ask (ui.deck)."""
+    return {p.key: decks.PageKeys(frozenset(p.links), frozenset(p.links) - {"step"} if p.locks else frozenset()) for p in PAGES}
 
 
 class SceneHere(NamedTuple):

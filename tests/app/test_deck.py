@@ -14,7 +14,6 @@ title = { en = "A talk", zh_Hans = "一个报告" }
 [[scene]]
 page = "generate"
 settings = { model = "cvae2", label = 3, z = [1.5, -0.5], t = 0.8 }
-locked = ["label"]
 caption.en = "Ask for a 3."
 caption.zh_Hans = "要一个 3。"
 
@@ -22,15 +21,21 @@ caption.zh_Hans = "要一个 3。"
 page = "home"
 model = "vae"
 caption.en = "What a CVAE is."
+
+[[scene]]
+page = "train"
+settings = { variant = "cvae2", step = 3 }
+locked = ["variant"]
+caption.en = "One step."
 """
 
 
 def test_a_deck_reads_its_scenes_with_their_settings_as_an_address_holds_them():
     talk = deck.parse("talk", GOOD, PAGES)
-    assert talk.title_in("zh_Hans") == "一个报告" and len(talk.scenes) == 2
+    assert talk.title_in("zh_Hans") == "一个报告" and len(talk.scenes) == 3
     first = talk.scene(1)
     assert first.page == "generate" and first.settings == {"model": "cvae2", "label": "3", "z": "1.5,-0.5", "t": "0.8"}
-    assert first.locked == {"label"} and first.caption_in("zh_Hans") == "要一个 3。"
+    assert not first.locked and talk.scene(3).locked == {"variant"} and first.caption_in("zh_Hans") == "要一个 3。"
     assert talk.scene(2).model == "vae" and talk.scene(2).caption_in("zh_Hans") == "What a CVAE is."  # English stands in
 
 
@@ -40,7 +45,9 @@ def test_a_deck_reads_its_scenes_with_their_settings_as_an_address_holds_them():
         (('page = "generate"', 'page = "slides"'), "'slides', which is not one of the app's pages"),
         (("label = 3,", "colour = 3, label = 3,"), "sets colour, which page 'generate' does not read"),
         (('model = "vae"', 'model = "gpt"'), "pins model 'gpt'"),
-        (('locked = ["label"]', 'locked = ["t2"]'), "locks ['t2']"),
+        (('locked = ["variant"]', 'locked = ["seed"]'), "locks ['seed']: only settings the scene sets"),
+        (('locked = ["variant"]', 'locked = ["step"]'), "which page 'train' cannot lock"),
+        (("t = 0.8 }", 't = 0.8 }\nlocked = ["label"]'), "which page 'generate' cannot lock (it can lock: none)"),
         (('caption.en = "What a CVAE is."', 'caption.fr = "Un CVAE."'), "scene 2 has no English caption"),
         (('caption.zh_Hans = "要一个 3。"', 'caption.de = "Eine 3."'), "caption in 'de'"),
         (("[[scene]]", "[[scenes]]"), "holds a title and its [[scene]] tables only"),
@@ -60,8 +67,8 @@ def test_an_address_names_a_scene_and_the_scenes_either_side():
     assert deck.in_address({"deck": "intro", "scene": "two"}) is None and deck.in_address({"scene": "2"}) is None
     assert deck.tag({"deck": "intro", "scene": "2"}) != deck.tag({"deck": "intro", "scene": "3"})
     assert deck.address("intro", 3, {"presenter": "1"}) == "presenter=1&deck=intro&scene=3"
-    with pytest.raises(deck.DeckError, match="scenes 1 to 2, not 3"):
-        deck.parse("talk", GOOD, PAGES).scene(3)
+    with pytest.raises(deck.DeckError, match="scenes 1 to 3, not 4"):
+        deck.parse("talk", GOOD, PAGES).scene(4)
     with pytest.raises(deck.DeckError, match="not a deck's name"):
         deck.load("../intro", PAGES)
     with pytest.raises(deck.DeckError, match="no deck 'outro'"):
