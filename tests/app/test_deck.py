@@ -146,3 +146,13 @@ def test_an_address_naming_a_deck_that_is_not_there_says_so_and_the_page_still_o
     at.run()
     no_exceptions(at)
     assert any("no deck 'outro'" in e.value for e in at.error)
+
+
+def test_the_readmes_example_deck_loads():
+    """README's "Giving a talk" shows a deck: it stays a valid one."""
+    import re
+
+    from tests.conftest import ROOT
+
+    example = re.search(r"### Giving a talk.*?```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    assert len(deck.parse("readme", example, PAGES).scenes) == 2
