@@ -71,7 +71,16 @@ S = {spec.link: spec for spec in [
          "select_slider", (100, 600, 1000, 3000, "all"), show=lambda v: _("all") if v == "all" else str(v)),
     Spec("train_hidden", "hidden", N_("Hidden width"), N_("Units per hidden layer."), "select_slider", (128, 256, 512, 1024), field="model.hidden", follows_variant=True),
 ]}  # fmt: skip
-LINK = settings.address_settings(list(S.values()))
+STEP_MODE = "train_step_mode"  # the "One training step, slowly" switch below
+LINK = [
+    *settings.address_settings(list(S.values())),
+    # a stage of "One training step, slowly" (1 to 9) opens the view there: a talk's scene steps through it
+    links.Setting(
+        "step",
+        lambda text: {STEP_MODE: True, ui.state.STEP_STAGE: links.whole(text, 1, len(STAGES))},
+        lambda s: str(s.get(ui.state.STEP_STAGE, 1)) if s.get(STEP_MODE) else None,
+    ),
+]
 
 
 def variant_values(variant: str) -> dict:
@@ -101,8 +110,8 @@ settings.open_on(list(S.values()), PAGE_VALUES, from_link, reset=False)
 drawn: dict = {}  # widget key -> the value drawn
 
 
-def draw(link: str, where, **options):
-    drawn[S[link].key] = value = S[link].draw(where, **options)
+def draw(link: str, where):
+    drawn[S[link].key] = value = S[link].draw(where, disabled=ui.frame.scene_locks("train", link))  # a talk's scene may lock it
     return value
 
 
@@ -247,7 +256,7 @@ if trained is not None:
 
 # ---- one step, slowly ------------------------------------------------------------------------------
 st.divider()
-if st.toggle(_("One training step, slowly"), key="train_step_mode", help=_("Opens a step-by-step view of one training step.")):
+if st.toggle(_("One training step, slowly"), key=STEP_MODE, help=_("Opens a step-by-step view of one training step.")):
     st.caption(
         _(
             "What one step of training does to one minibatch of 8 digits, a stage per click, on a copy of a model (the model itself "
@@ -271,5 +280,9 @@ if st.toggle(_("One training step, slowly"), key="train_step_mode", help=_("Open
             shown = 1
         ui.state.set_step_stage(shown)
         st.progress(shown / len(STAGES), text=_("stage {shown} of {total}").format(shown=shown, total=len(STAGES)))
+        links.publish(LINK)  # the address holds the stage shown
+        shown_in_a_talk = ui.frame.scene_sets("train", "step")
         for stage in STAGES[:shown]:
+            if stage == STAGES[shown - 1] and shown_in_a_talk:
+                ui.frame.scroll_here()  # a talk's scene shows this stage: at the top of the screen
             step_view.show(step, stage)

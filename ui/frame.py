@@ -1,6 +1,7 @@
 """The page frame every page shares: page set-up, the sidebar, and digits shown as crisp PNGs."""
 
 import atexit
+import html
 import json
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ import streamlit as st
 
 from cvae_core.images import as_array, grid, png_bytes
 
+from . import deck as decks
 from . import i18n, reload, state
 from .i18n import LANGUAGE, N_, _
 
@@ -26,6 +28,8 @@ class Page(NamedTuple):
     title: str  # translated where shown
     icon: str
     listed: bool = True  # in the sidebar (Follow is reached by a shared run's link only)
+    links: tuple[str, ...] = ()  # the keys its address holds (ui.links.follow checks the page's own list against these)
+    locks: bool = False  # a talk's scene can lock its settings widgets (ui.settings.Spec's; scene_locks), all but "step"
 
     @property
     def address(self) -> str:
@@ -35,8 +39,31 @@ class Page(NamedTuple):
 
 PAGES = (
     Page("home", "app.py", N_("Home"), ":material/home:"),
-    Page("train", "pages/1_Train.py", N_("Train"), ":material/model_training:"),
-    Page("generate", "pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:"),
+    Page(
+        "train",
+        "pages/1_Train.py",
+        N_("Train"),
+        ":material/model_training:",
+        links=(
+            "variant",
+            "data",
+            "latent",
+            "net",
+            "stop",
+            "epochs",
+            "seconds",
+            "lr",
+            "seed",
+            "beta",
+            "kl_start",
+            "warmup",
+            "labels",
+            "hidden",
+            "step",
+        ),
+        locks=True,
+    ),
+    Page("generate", "pages/2_Generate.py", N_("Generate"), ":material/auto_awesome:", links=("model", "label", "z", "t")),
     Page("draw", "pages/3_Draw.py", N_("Draw"), ":material/draw:"),
     Page("latent", "pages/4_Latent_space.py", N_("Latent space"), ":material/scatter_plot:"),
     Page("compare", "pages/5_Compare.py", N_("Compare"), ":material/leaderboard:"),
@@ -54,6 +81,53 @@ def page(key: str) -> Page:
     raise KeyError(key)
 
 
+def link_keys() -> dict[str, decks.PageKeys]:
+    """Page key -> the keys its address holds and those a scene can lock: what a deck's scene may ask (ui.deck)."""
+    return {p.key: decks.PageKeys(frozenset(p.links), frozenset(p.links) - {"step"} if p.locks else frozenset()) for p in PAGES}
+
+
+class SceneHere(NamedTuple):
+    deck: decks.Deck
+    number: int  # from 1
+    scene: decks.Scene
+
+
+def current_scene(page_key: str) -> SceneHere | None:
+    """The deck's scene the address names (?deck=NAME&scene=N), when it is a scene of page `page_key`; a DeckError when
+    the address names a deck or scene that cannot be shown."""
+    where = decks.in_address(st.query_params)
+    if where is None:
+        return None
+    deck = decks.load(where[0], link_keys())
+    scene = deck.scene(where[1])
+    return SceneHere(deck, where[1], scene) if scene.page == page_key else None
+
+
+def scroll_here() -> None:
+    """In a deck's scene, bring what the page draws next to the top of the screen (a scene that shows a stage far down)."""
+    st.html(f'<span class="deck-anchor"></span><script>{SCROLL_JS}</script>', unsafe_allow_javascript=True)
+
+
+def _scene_of(page_key: str) -> decks.Scene | None:
+    try:
+        here = current_scene(page_key)
+    except decks.DeckError:  # show_scene says why
+        return None
+    return None if here is None else here.scene
+
+
+def scene_locks(page_key: str, link: str) -> bool:
+    """Does the scene shown lock the setting `link` of page `page_key`?"""
+    scene = _scene_of(page_key)
+    return scene is not None and link in scene.locked
+
+
+def scene_sets(page_key: str, link: str) -> bool:
+    """Does the scene shown set `link` of page `page_key`?"""
+    scene = _scene_of(page_key)
+    return scene is not None and link in scene.settings
+
+
 PRESENTER = "presenter"  # the session-state key of presenter mode, and its name in the address (?presenter=1)
 # A projector at 1920x1080 seen from the back of a room: larger type, digits drawn larger, less padding, and
 # each page's main interaction on one screen (the pages leave their long explanations folded in this mode).
@@ -64,6 +138,40 @@ html { font-size: 20px; }
 [data-testid="stImage"] img { image-rendering: pixelated; }
 .live-summary { font-size: 1.6rem !important; font-weight: 600; line-height: 1.3; }
 </style>"""
+# A scene's caption in presenter mode: large, as subtitles along the bottom of the screen, so that it stays in view while
+# the page scrolls to what the scene shows (a stage of the step view). Its background is the app's and its left edge the
+# main area's (beside the sidebar), both read by the script (Streamlit's theme has no CSS variables); room is left under
+# the page for it.
+CAPTION_CSS = """<style>
+.deck-caption { position: fixed; left: var(--cvae-main-left, 0); right: 0; bottom: 0; z-index: 999990; margin: 0; padding: 0.7rem 3rem 0.9rem;
+  font-size: 2rem; font-weight: 600; line-height: 1.3; background: var(--cvae-background, #fff); border-top: 2px solid; }
+[data-testid="stMainBlockContainer"] { padding-bottom: 10rem !important; }
+</style>"""
+BACKGROUND_JS = """
+(() => {
+  const fit = () => {
+    const app = document.querySelector('[data-testid="stApp"]'), main = document.querySelector('[data-testid="stMain"]');
+    const root = document.documentElement.style;
+    if (app) { root.setProperty("--cvae-background", getComputedStyle(app).backgroundColor); }
+    if (main) { root.setProperty("--cvae-main-left", main.getBoundingClientRect().left + "px"); }
+  };
+  fit();
+  if (!window.__cvaeCaptionFit) {
+    window.__cvaeCaptionFit = new ResizeObserver(fit);
+    window.__cvaeCaptionFit.observe(document.body);
+    const main = document.querySelector('[data-testid="stMain"]');
+    if (main) { window.__cvaeCaptionFit.observe(main); }
+  }
+})();
+"""
+# Scrolls the page to where it is called (the element after it at the top of the screen), once it has drawn.
+SCROLL_JS = """
+(() => {
+  const anchors = document.querySelectorAll(".deck-anchor");
+  const anchor = anchors[anchors.length - 1];
+  if (anchor) { setTimeout(() => anchor.scrollIntoView({ block: "start" }), 400); }
+})();
+"""
 
 
 def streamlit_words_css() -> str:
@@ -106,12 +214,55 @@ def _presenter_switched() -> None:
         st.query_params.pop(PRESENTER, None)
 
 
-def kept_in_address() -> dict:
-    """The address parameters every page keeps, set elsewhere than on the page: presenter mode, a chosen language."""
+def kept_in_address(scene: bool = True) -> dict:
+    """The address parameters every page keeps, set elsewhere than on the page: presenter mode, a chosen language, and
+    (scene=True) a deck's scene, so that a page writing its settings into the address stays on its scene."""
     kept = {PRESENTER: "1"} if presenter() else {}
     if LANGUAGE in st.query_params:
         kept[LANGUAGE] = i18n.language()
+    if scene and decks.in_address(st.query_params) is not None:
+        kept |= {decks.DECK: st.query_params[decks.DECK], decks.SCENE: st.query_params[decks.SCENE]}
     return kept
+
+
+def page_titled(title: str) -> Page:
+    """The page whose heading is `title` (translated): setup_page's page. Home's heading is the app's name."""
+    return next((p for p in PAGES if _(p.title) == title), PAGES[0])
+
+
+def show_scene(here: Page, models: bool) -> None:
+    """The deck's scene on this page: its caption (large in presenter mode), where it is in the deck, the keys that step
+    it; on its first run in this session, its pinned model (its settings: ui.links.follow)."""
+    try:
+        shown = current_scene(here.key)
+    except decks.DeckError as e:
+        st.error(_("This talk's scene cannot be shown: {why}").format(why=str(e)))
+        return
+    if shown is None:
+        return
+    deck, number, scene = shown
+    if models and scene.model and not state.link_followed("model" + decks.tag(st.query_params)):
+        state.note_link_followed("model" + decks.tag(st.query_params))
+        from .models import shipped_models
+
+        state.prefer_model(shipped_models()[0][scene.model].uid)
+    caption = scene.caption_in(i18n.language())
+    if presenter():
+        st.html(CAPTION_CSS + f'<p class="deck-caption" role="note">{html.escape(caption)}</p>')
+        st.html(f"<script>{BACKGROUND_JS}</script>", unsafe_allow_javascript=True)
+    else:
+        st.info(caption, icon=":material/slideshow:")
+    kept = kept_in_address(scene=False)
+
+    def target(n: int) -> str | None:
+        return f"{page(deck.scenes[n - 1].page).address}?{decks.address(deck.name, n, kept)}" if 1 <= n <= len(deck.scenes) else None
+
+    st.caption(
+        _("{title} · scene {number} of {total} · PageDown or → for the next, PageUp or ← for the previous").format(
+            title=deck.title_in(i18n.language()), number=number, total=len(deck.scenes)
+        )
+    )
+    st.html(decks.keys_script(here.address, target(number - 1), target(number + 1)), unsafe_allow_javascript=True)
 
 
 # Streamlit draws captions at 60 % opacity, 3.9:1 against white (WCAG AA asks 4.5:1 for small text): at 85 % they read
@@ -162,6 +313,7 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
     lang = json.dumps(i18n.language().replace("_", "-"))
     st.html(f"<script>document.documentElement.lang = {lang};{SCROLLABLE_JS}</script>", unsafe_allow_javascript=True)
     st.title(title)
+    show_scene(page_titled(title), models)
     if intro:
         if presenter():
             with st.expander(_("What is this page?")):
@@ -172,7 +324,7 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
         st.markdown("### CVAE Lab")
         st.caption(_("Conditional variational autoencoders on handwritten digits, trained live on a CPU."))
         # Our own links: Streamlit's list would name the home page after its file ("app").
-        kept = kept_in_address() or None
+        kept = kept_in_address(scene=False) or None  # the sidebar leaves the talk
         for listed in (p for p in PAGES if p.listed):
             st.page_link(listed.file, label=_(listed.title), icon=listed.icon, query_params=kept)
         i18n.switch()

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from . import state
-from .frame import kept_in_address
+from . import deck, state
+from .frame import current_scene, kept_in_address, page
 from .i18n import ngettext
 
 
@@ -53,20 +53,30 @@ def widget(name: str, key: str, parse: Callable[[str], object], show: Callable[[
     return Setting(name, lambda text: {key: parse(text)}, lambda state: show(state[key]) if key in state else None)
 
 
-def follow(settings: list[Setting], page: str) -> tuple[list[str], set[str]]:
-    """Apply the address's settings on the page's first run in this session: a link opened (or typed) loads a
-    new session. Later runs never read the address: it trails the widgets by a moment (the browser updates it
-    after each run), so reading it again could undo a visitor's last change. Returns the names refused and
-    the widget keys set."""
-    if state.link_followed(page):
+def follow(settings: list[Setting], page_key: str) -> tuple[list[str], set[str]]:
+    """Apply the address's settings on the page's first run in this session, and on its first run at each scene of a
+    deck (?deck=NAME&scene=N: the scene's settings, under what the address itself holds): a link opened (or typed) loads
+    a new session. Later runs never read the address: it trails the widgets by a moment (the browser updates it after
+    each run), so reading it again could undo a visitor's last change. Returns the names refused and the widget keys
+    set. A deck that cannot be shown applies nothing of its own (ui.frame.show_scene says why)."""
+    names = {setting.name for setting in settings}
+    if names != set(page(page_key).links):  # the deck's loader checks scenes against PAGES' list
+        raise RuntimeError(f"page {page_key!r} reads {sorted(names)}, ui.frame.PAGES lists {sorted(page(page_key).links)}")
+    followed = page_key + deck.tag(st.query_params)
+    if state.link_followed(followed):
         return [], set()
-    state.note_link_followed(page)
+    state.note_link_followed(followed)
+    try:
+        shown = current_scene(page_key)
+    except deck.DeckError:
+        shown = None
+    given = {**(shown.scene.settings if shown else {}), **{name: st.query_params[name] for name in st.query_params}}
     refused, changed = [], set()
     for setting in settings:
-        if setting.name not in st.query_params:
+        if setting.name not in given:
             continue
         try:
-            parsed = setting.read(st.query_params[setting.name])
+            parsed = setting.read(given[setting.name])
         except (ValueError, KeyError, TypeError, IndexError):
             refused.append(setting.name)
             continue

@@ -806,3 +806,42 @@ def test_a_data_set_drawn_on_the_canvas_trains_a_model_that_draws_its_classes(se
         samples = model.generate(torch.full((200,), label), n=200).reshape(200, -1)
         assert int((reader.predict(samples) == label).sum()) >= 180  # 90 % of 200
     context.close()
+
+
+def test_a_clicker_steps_through_every_scene_of_the_shipped_deck(server, browser):
+    """PageDown, as a presenter's remote sends it, goes from each scene of ui/decks/intro.toml to the next in presenter mode
+    at 1920x1080: each opens on its page with its caption large and no exception or refused setting; PageDown on the last
+    scene stays there, PageUp goes back one."""
+    from ui import deck
+
+    intro = deck.load("intro", frame.link_keys())
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    pg = context.new_page()
+    pg.goto(f"{server}/?presenter=1&deck=intro&scene=1")
+
+    def at_scene(n: int) -> None:
+        scene = intro.scene(n)
+        where = urlparse(pg.url)
+        assert where.path.rstrip("/").endswith(frame.page(scene.page).address.rstrip("/"))
+        query = dict(part.split("=", 1) for part in where.query.split("&"))
+        assert (query["deck"], query["scene"], query["presenter"]) == ("intro", str(n), "1")
+        wait_ready(pg, PAGES[frame.page(scene.page).address.lstrip("/")])
+        caption = pg.locator(".deck-caption")
+        caption.wait_for(timeout=60_000)
+        assert caption.inner_text().strip() == scene.caption_in("en")
+        wait_settled(pg)
+        assert_no_exception(pg)
+        assert "is not valid here" not in main(pg).inner_text()  # every setting of the scene was taken
+
+    for n in range(1, len(intro.scenes) + 1):
+        pg.wait_for_url(lambda url, n=n: f"scene={n}" in url, timeout=60_000)
+        at_scene(n)
+        if "step" in intro.scene(n).settings:
+            shot(pg, f"deck_intro_scene{n}_presenter")
+        pg.keyboard.press("PageDown")
+    pg.wait_for_timeout(1500)
+    at_scene(len(intro.scenes))  # the last scene has no next one
+    pg.keyboard.press("PageUp")
+    pg.wait_for_url(lambda url: f"scene={len(intro.scenes) - 1}" in url, timeout=60_000)
+    at_scene(len(intro.scenes) - 1)
+    context.close()
