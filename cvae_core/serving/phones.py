@@ -138,13 +138,14 @@ class PhoneDesk:
         return self._follow(run_token) if isinstance(run_token, str) and 8 <= len(run_token) <= 64 else None
 
     def run_state(self, run_token: str) -> dict | None:
-        """A shared run as a phone reads it: {"version", "epoch", "state", "grid": whether it has one}, or None."""
+        """A shared run as a phone reads it: {"version", "epoch", "state", "grid": whether it has one, "published": when
+        its version was published (time.time() of the training process: how far behind a phone is)}, or None."""
         followed = self._followed(run_token)
         snap = followed.snapshot if followed is not None else None
         if snap is None:
             return None
         return {"version": snap.version, "epoch": round(float(snap.progress.epoch), 2), "state": str(snap.state),
-                "grid": snap.grid is not None}  # fmt: skip
+                "grid": snap.grid is not None, "published": round(float(snap.published_at), 3)}  # fmt: skip
 
     def grid(self, run_token: str) -> tuple[int, bytes] | None:
         """(version, PNG) of a shared run's latest sample grid, encoded once per version; None without one."""

@@ -30,7 +30,7 @@ class FakeRun:
     @property
     def snapshot(self):
         return SimpleNamespace(version=self.version, state="training", progress=SimpleNamespace(epoch=0.5 * self.version),
-                               grid=self.digits)  # fmt: skip
+                               grid=self.digits, published_at=1000.0 + self.version)  # fmt: skip
 
 
 @pytest.fixture
@@ -185,6 +185,7 @@ def test_the_stream_sends_at_most_one_version_every_two_seconds_and_each_grid_is
     assert room_server.slept and all(s >= phones.EVENT_SECONDS for s in room_server.slept)
     runs = [s["run"]["version"] for s in sent]
     assert all(b - a == 1 for a, b in zip(runs, runs[1:], strict=False))  # one version a period, never a burst
+    assert [s["run"]["published"] for s in sent] == [1000.0 + v for v in runs]  # when each was published: a phone's delay
 
     status, headers, png = call(room_server, "GET", "/room/grid.png", {"t": token})
     assert status == 200 and headers["content-type"] == "image/png" and len(png) <= phones.MAX_GRID_BYTES
