@@ -38,6 +38,9 @@ The last line of stdout is one JSON object:
   grid_bytes: the median grid's size.
 - server_cpu_s_per_1000_phone_versions: the server process's CPU in the window, less its CPU alone over as long, per
   1,000 grids received by phones (the same for baseline's followers: per 1,000 follower-versions published while open).
+- server_cpu_s_per_phone_s, server_cpu_s_per_follower_s: the server's CPU seconds a second, less its own alone, per
+  phone or Follow page: the like-for-like comparison (a Follow page refreshes at its own pace, not once a version, so
+  its per-version figure counts versions it never drew); server_mb_per_phone and server_mb_per_follower likewise.
 - server_added_mb: the server tree's largest resident set in the window less before the phones connected;
   server_alone_added_mb: the server process alone likewise. generator_cpu_s: the client processes' own CPU.
 - nofile: `ulimit -n` (raised to the hard limit here; the server inherits it) against what the phones need (two
@@ -530,6 +533,8 @@ def main() -> None:
             "grids_received": grids, "published_in_window": watched["versions"],
             "server_cpu_s_per_1000_phone_versions": round(1000 * (watched["server_cpu_s"] - idle_cpu * watched["seconds"]) / max(1, grids), 3),
             "server_cpu_s_per_s": [round(idle_cpu, 4), watched["server_cpu_s_per_s"]],
+            "server_cpu_s_per_phone_s": round((watched["server_cpu_s_per_s"] - idle_cpu) / max(1, connected), 5),
+            "server_mb_per_phone": round((watched["peak_tree_mb"] - before["tree_mb"]) / max(1, connected), 3),
             "training_cpu_s_per_s": [round(statistics.mean(w["training_cpu_s_per_s"] for w in alone[-2:]), 3), watched["training_cpu_s_per_s"]],
             "server_added_mb": round(watched["peak_tree_mb"] - before["tree_mb"], 1),
             "server_alone_added_mb": round(watched["peak_server_mb"] - before["server_mb"], 1),
