@@ -5,7 +5,7 @@ followers of one shared run, as clients of the same API.
 
     python bench/room.py --visitors 6 --json          # about 5 minutes on 2 cores
     python bench/room.py --visitors 20 --followers 50 --json
-    CVAE_DATA_DIR=/work/shared/data python bench/room.py --draw 30 --json   # a room that draws: about 8 minutes
+    CVAE_DATA_DIR=/work/shared/data python bench/room.py --draw 30 --json   # a room that draws: about 4 minutes
 
 --draw N: the room of issue 39 through the real routes. The server is serve.py as `make run` starts it, with the routes
 of bench/serve_bench.py for what the presenter's open page does (through the server's own training client and its
@@ -17,9 +17,9 @@ as a finger draws it on the phone's 280 x 280 canvas: its centre line stroked wi
 The presenter accepts every pending drawing (the board's pending and review, as the review view does). Then the room's
 Train press, with the offline digits and without (one after the other, each alone on the server): seconds from the
 press until 1,000 samples from the weights of that moment are read >= 90 % right by the fidelity classifier (weights
-kept every half second and at the run's end, judged after). Then a sweep of --sweep β values (ui.room.SWEEP_BETA_CHOICES' first), dealt to the
-phones; the first --sweep phones each fetch their own run's grid; it ends when every run is done and
-ui.room.sweep_points (the projector's plot) has a point for each.
+kept every half second and at the run's end, judged after). Then a sweep of --sweep β values (ui.room's
+SWEEP_BETA_CHOICES from the second), dealt to the phones; it ends when every run is done and ui.room.sweep_points (the
+projector's plot) has a point for each; then the first --sweep phones each fetch their own run's grid.
 
 The last line of stdout is one JSON object:
     {"visitors": N, "machine": ..., "local": {"first_grid_s": [...], "good_s": [...], "digits_per_s": x},
