@@ -75,7 +75,7 @@ def browser():
 
 
 # Modules that start a Ray cluster: two clusters on one machine would compete for Ray's fixed ports.
-RAY_MODULES = {"tests.training.test_ray", "tests.safety.test_deploy"}
+RAY_MODULES = {"tests.training.test_ray", "tests.safety.test_deploy", "tests.room.test_replicas"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -26,10 +26,11 @@ class AppServer:
     """`streamlit run ui/serve.py` on a free port, its URL in `url`; `healthy`: perf_counter() when its health check first
     answered. Raises RuntimeError (with the server's output, where kept) when it does not answer within `wait` seconds."""
 
-    def __init__(self, *options: str, env: dict | None = None, keep_output: bool = True, wait: float = 90.0):
+    def __init__(self, *options: str, env: dict | None = None, keep_output: bool = True, wait: float = 90.0, script: str = "ui/serve.py"):
+        """script: the launcher, relative to the repository (bench/serve_bench.py: ui/serve.py's app and the hall bench's own route)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "streamlit", "run", "ui/serve.py", "--server.headless=true", f"--server.port={self.port}",
+        command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true", f"--server.port={self.port}",
                    "--browser.gatherUsageStats=false", "--server.fileWatcherType=none", *options]  # fmt: skip
         output = subprocess.PIPE if keep_output else subprocess.DEVNULL
         self.started = time.perf_counter()

@@ -5,6 +5,7 @@ reads, a locked room refuses a phone's choice, a stream sends at most one versio
 import asyncio
 import io
 import json
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -30,7 +31,7 @@ class FakeRun:
     @property
     def snapshot(self):
         return SimpleNamespace(version=self.version, state="training", progress=SimpleNamespace(epoch=0.5 * self.version),
-                               grid=self.digits)  # fmt: skip
+                               grid=self.digits, published_at=1000.0 + self.version)  # fmt: skip
 
 
 @pytest.fixture
@@ -185,6 +186,7 @@ def test_the_stream_sends_at_most_one_version_every_two_seconds_and_each_grid_is
     assert room_server.slept and all(s >= phones.EVENT_SECONDS for s in room_server.slept)
     runs = [s["run"]["version"] for s in sent]
     assert all(b - a == 1 for a, b in zip(runs, runs[1:], strict=False))  # one version a period, never a burst
+    assert [s["run"]["published"] for s in sent] == [1000.0 + v for v in runs]  # when each was published: a phone's delay
 
     status, headers, png = call(room_server, "GET", "/room/grid.png", {"t": token})
     assert status == 200 and headers["content-type"] == "image/png" and len(png) <= phones.MAX_GRID_BYTES
@@ -227,3 +229,25 @@ def test_no_traceback_reaches_a_phone():
     status, _h, data = call(server, "POST", "/room/api/join", {"t": "some-token-123456"})
     assert status == 500 and "secret" not in data.decode() and "Traceback" not in data.decode()
     assert json.loads(data)["error"].startswith("Something went wrong")
+
+
+def test_a_new_version_is_encoded_once_however_many_phones_ask_at_once(held_out, monkeypatch):
+    run = FakeRun(held_out.images[:80].numpy().reshape(80, 28, 28))
+    desk = phones.PhoneDesk(lambda *args: None, lambda token: run if token == RUN else None)
+    encoded, encode = [], phones.grid_png
+    monkeypatch.setattr(phones, "grid_png", lambda *args: (encoded.append(1), encode(*args))[1])
+    together = threading.Barrier(8)
+    got = []
+
+    def phone():
+        together.wait()
+        got.append(desk.grid(RUN))
+
+    for version in (1, 2):
+        run.version = version
+        asking = [threading.Thread(target=phone) for _ in range(8)]
+        for thread in asking:
+            thread.start()
+        for thread in asking:
+            thread.join()
+        assert len(encoded) == version and {made[0] for made in got[-8:]} == {version}  # one encoding, the same PNG for all

@@ -97,3 +97,21 @@ def test_the_rooms_sweep_is_bounded_before_a_run_is_made_deals_phones_and_plots_
     assert at.get("plotly_chart") and len(at.dataframe[0].value) == 2  # a point per run, and the table beside it
     for run in runs:
         run.stop()
+
+
+def test_the_train_press_mixes_in_the_offline_digits_of_the_classes_drawn_only_when_asked(held_out):
+    from ui import room
+
+    chosen = np.concatenate([np.flatnonzero(held_out.labels.numpy() == c)[:6] for c in (3, 7)])
+    pictures = (held_out.images[chosen].numpy().reshape(-1, 28, 28) * 255).round().astype(np.uint8)
+    labels = np.array([3] * 6 + [7] * 6)
+    digits = tuple(str(d) for d in range(10))
+    alone = room.room_data(pictures, labels, digits, offline=False)
+    mixed = room.room_data(pictures, labels, digits, offline=True)
+    assert alone.classes == mixed.classes == ("3", "7")
+    drawn = room.MAX_COPIES * 12  # each drawing's copies: as many as a few drawings may have
+    assert len(alone.labels) == drawn and len(mixed.labels) == drawn + 2 * 450  # the offline training digits of 3 and 7
+    assert (mixed.images[:drawn] == alone.images).all() and mixed.counts() == [6 * room.MAX_COPIES + 450] * 2
+    assert len(np.unique(mixed.groups)) == 12 + 900  # an offline digit is a group of its own: held out whole
+    letters = room.room_data(pictures, labels, tuple("abcdefghij"), offline=True)
+    assert len(letters.labels) == drawn  # a room that draws letters has no offline letters to mix in
