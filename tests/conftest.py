@@ -15,6 +15,14 @@ if not os.environ.get("CVAE_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").exist
 torch.set_num_threads(1)  # beside the training process and a browser, one thread a process is fastest on 2 cores
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """One torch thread again before each test's fixtures: an AppTest runs the app in this process, and the app sets the
+    server's threads (ui/server.py); left at two beside a second pytest worker, a module's training fixture then spent
+    most of its time at thread barriers (tests/maths/test_models.py: past the 600 s timeout, against 20 s)."""
+    torch.set_num_threads(1)
+
+
 def official_test_available() -> bool:
     root = Path(os.environ.get("CVAE_DATA_DIR", "")) / "MNIST" / "raw"
     return (root / "t10k-images-idx3-ubyte.gz").exists() or (root / "t10k-images-idx3-ubyte").exists()

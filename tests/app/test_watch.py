@@ -118,7 +118,7 @@ def test_the_train_page_shows_the_bound_term_by_term_adding_up_and_changing():
         elbo, terms = bound_numbers(identity)
         assert sum(terms) == pytest.approx(elbo, abs=0.1 + 0.05 * len(terms))  # each figure is rounded to 0.05
         shown.append(identity)
-        wait_until(lambda step=step: run.snapshot.progress.step > step + 20)
+        wait_until(lambda step=step: run.beat() or run.snapshot.progress.step > step + 20)  # beats: the page is open
     assert shown[0] != shown[1]
     captions = " ".join(c.value for c in at.caption)
     assert "add up to the ELBO" in captions and "Each bar is the KL one latent dimension carries" in captions
