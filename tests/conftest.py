@@ -86,6 +86,7 @@ def browser():
 RAY_MODULES = {"tests.training.test_ray", "tests.safety.test_deploy", "tests.room.test_replicas"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the tests' ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`): a module's tests stay on one worker, so its
     module fixtures (a Streamlit server, a browser, a trained model) are made once, and the Ray modules share one worker.
