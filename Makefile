@@ -24,18 +24,18 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	$(PY) -m streamlit run ui/serve.py
 
-# Two pytest-xdist workers: much of a test's time is a Streamlit server, a browser or the training process working
-# while the test waits, so two workers keep both cores busy (tests/conftest.py keeps each module on one worker).
-TEST_WORKERS ?= 2
-XDIST := -n $(TEST_WORKERS) --dist loadgroup
-
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q $(XDIST)
+	$(PY) -m pytest -q
+
+# test-fast on two pytest-xdist workers, a test file to a worker (its module fixtures made once): much of a test's time
+# is a Streamlit server or the training process working while it waits. `make test` (and CI) stays on one process:
+# its browser and Ray tests start servers, browsers and clusters of their own, which two workers would run side by side.
+TEST_WORKERS ?= 2
 
 test-fast: $(STAMP)  # everything but the browser and slow tests
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q $(XDIST) -m "not browser and not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not browser and not slow"
 
 lint: $(STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -82,20 +82,11 @@ def browser():
         b.close()
 
 
-# Modules that start a Ray cluster: two clusters on one machine would compete for Ray's fixed ports.
-RAY_MODULES = {"tests.training.test_ray", "tests.safety.test_deploy", "tests.room.test_replicas"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the tests' ids
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`): a module's tests stay on one worker, so its
-    module fixtures (a Streamlit server, a browser, a trained model) are made once, and the Ray modules share one worker.
-    The longest modules go first, so that neither worker is left with one at the end."""
-    long = set()
-    for item in items:
-        module = item.module.__name__
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_MODULES else module))
-        if item.get_closest_marker("browser") or item.get_closest_marker("slow"):
-            long.add(module)
+    """The modules with slow or browser tests first: under `make test-fast`'s two workers (`--dist loadfile`) neither
+    worker is left with a long module at the end. One process (`make test`) keeps pytest's own order."""
+    if config.getoption("dist", "no") == "no":
+        return
+    long = {item.module.__name__ for item in items if item.get_closest_marker("browser") or item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.module.__name__ not in long)  # stable: each module's tests keep their order
