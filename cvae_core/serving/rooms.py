@@ -157,6 +157,11 @@ class RoomBoard:
         room_id = self._by_token.get(token) if isinstance(token, str) else None
         return None if room_id is None else self._rooms.get(room_id)
 
+    def _phone(self, token: str, phone_id: str) -> tuple[Room | None, Phone | None]:
+        """The room a token names and its phone of that id (None for either unknown)."""
+        room = self._room(token)
+        return room, room.phones.get(phone_id) if room is not None and isinstance(phone_id, str) else None
+
     def _next_class(self, room: Room, asking: Phone | None = None) -> int:
         """The class the room has fewest of (drawings sent, and other phones asked for it now): the rotation that
         balances the classes."""
@@ -363,15 +368,13 @@ class RoomBoard:
     def phone(self, token: str, phone_id: str) -> dict | None:
         """A phone's state: its id, the class it is asked for, its drawings sent and left, and the room's public state;
         None for an unknown token or phone."""
-        room = self._room(token)
-        phone = room.phones.get(phone_id) if room is not None and isinstance(phone_id, str) else None
+        room, phone = self._phone(token, phone_id)
         return None if phone is None else self._phone_state(room, phone)
 
     def may_draw(self, token: str, phone_id: str) -> dict | None:
         """{} when the phone may send a drawing now (checked before the server reads or decodes it), a refusal, or None
         for an unknown token or phone."""
-        room = self._room(token)
-        phone = room.phones.get(phone_id) if room is not None and isinstance(phone_id, str) else None
+        room, phone = self._phone(token, phone_id)
         if phone is None:
             return None
         if phone.blocked:
@@ -408,8 +411,7 @@ class RoomBoard:
     def choose(self, token: str, phone_id: str, label: int) -> dict | None:
         """A phone asks to draw a class of its choosing: refused while the room is locked (the server deals the classes);
         the phone's state, or None (unknown)."""
-        room = self._room(token)
-        phone = room.phones.get(phone_id) if room is not None and isinstance(phone_id, str) else None
+        room, phone = self._phone(token, phone_id)
         if phone is None:
             return None
         if room.locked:
