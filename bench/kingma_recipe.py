@@ -71,6 +71,11 @@ def main(argv=None) -> int:
     p.add_argument("--runs-dir", default=str(ROOT.parent / "runs41-kingma"))
     p.add_argument("--out-dir", default=str(ROOT / "checkpoints" / "experiments" / "results"))
     p.add_argument("--skip-m2-pixels", action="store_true")
+    p.add_argument(
+        "--m2-pixels-only",
+        action="store_true",
+        help="train only M2 on pixels and add it to the results file already written (M2 does not read M1)",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     runs = Path(args.runs_dir)
@@ -78,11 +83,28 @@ def main(argv=None) -> int:
     class_weight = K.kingma_class_weight(args.labels)  # alpha * N / N_l with their alpha = 0.1 and N = 50,000
     # each piece's file: the 100-label run's names as they were (its runs folder resumes), the others' prefixed
     piece = (lambda name: name) if args.labels == 100 else (lambda name: f"labels{args.labels}-{name}")
+    m2_settings = {"passes": args.passes, "hidden": list(hidden), "latent": 50, "class_weight": class_weight, "lr": K.KINGMA_LR}
+    if args.labels != 100:
+        m2_settings["labels"] = args.labels
 
     train, val, test = load_dataset("mnist-5k", "train"), load_dataset("mnist-5k", "val"), load_dataset("mnist", "test")
+    test_bin = test.binarized_once()
+
+    def m2_on_pixels(row: dict) -> None:
+        seed = row["seed"]
+        partial = hide_labels(train.labels, args.labels, seed=seed)
+
+        def m2():
+            model = K.train_semi_m2(K.Features(train.images), partial, args.passes, seed, hidden, class_weight=class_weight, log=log)
+            return {"m2_accuracy": accuracy(model.predict(test_bin.images), test.labels)}
+
+        merge(row, "m2", kept(runs / piece(f"seed-{seed}-m2.json"), {"seed": seed, **m2_settings}, m2))
+        log(f"seed {seed}: M2 {row['m2_accuracy']}")
+
+    if args.m2_pixels_only:
+        return add_m2_on_pixels(args, m2_on_pixels)
     carve = hide_labels(val.labels, 100, seed=VALIDATION_CARVE_SEED) >= 0
     val100 = val.take(carve)
-    test_bin = test.binarized_once()
 
     # M1, once: unsupervised (labels unused), shared by every label draw as Kingma's one M1 was
     m1_settings = {"m1_passes": args.m1_passes, "hidden": 500, "latent": 50, "batch": 100, "lr": K.KINGMA_LR, "seed": 0}
@@ -146,9 +168,6 @@ def main(argv=None) -> int:
             ),
         )
 
-    m2_settings = {"passes": args.passes, "hidden": list(hidden), "latent": 50, "class_weight": class_weight, "lr": K.KINGMA_LR}
-    if args.labels != 100:
-        m2_settings["labels"] = args.labels
     for row in per_seed:
         seed = row["seed"]
         partial = hide_labels(train.labels, args.labels, seed=seed)
@@ -162,28 +181,48 @@ def main(argv=None) -> int:
     write_results(args, per_seed, int(keep.sum()), val_elbo, hidden)  # the M1+M2 figures while M2 trains
     if not args.skip_m2_pixels:
         for row in per_seed:
-            seed = row["seed"]
-            partial = hide_labels(train.labels, args.labels, seed=seed)
-
-            def m2(partial=partial, seed=seed):
-                model = K.train_semi_m2(K.Features(train.images), partial, args.passes, seed, hidden, class_weight=class_weight, log=log)
-                return {"m2_accuracy": accuracy(model.predict(test_bin.images), test.labels)}
-
-            merge(row, "m2", kept(runs / piece(f"seed-{seed}-m2.json"), {"seed": seed, **m2_settings}, m2))
-            log(f"seed {seed}: M2 {row['m2_accuracy']}")
+            m2_on_pixels(row)
 
     out = write_results(args, per_seed, int(keep.sum()), val_elbo, hidden)
     print(json.dumps(out, indent=1))
     return 0
 
 
-def write_results(args, per_seed: list[dict], kept_dims: int, val_elbo: float, hidden) -> dict:
-    def spread(key):
-        v = torch.tensor([r[key] for r in per_seed if key in r], dtype=torch.float64)
-        if len(v) == 0:
-            return None
-        return {"mean": round(float(v.mean()), 4), "std": round(float(v.std(unbiased=True)), 4) if len(v) > 1 else 0.0, "runs": len(v)}
+def add_m2_on_pixels(args, m2_on_pixels) -> int:
+    """M2 on pixels for each seed's row of the results file an earlier run wrote (its M1+M2 and probes kept as they
+    are: M1 is not trained again), then the spread and the paired difference M1+M2 - M2 written back."""
+    path = Path(args.out_dir) / f"kingma-m1m2-{args.labels}.json"
+    if not path.exists():
+        print(f"{path} does not exist: run without --m2-pixels-only first", file=sys.stderr)
+        return 2
+    out = json.loads(path.read_text())
+    rows = {r["seed"]: r for r in out["runs"]}
+    missing = [s for s in args.seeds if s not in rows]
+    if missing:
+        print(f"{path} has no row for seeds {missing}", file=sys.stderr)
+        return 2
+    for seed in args.seeds:
+        m2_on_pixels(rows[seed])
+        out["m2_accuracy"] = spread(out["runs"], "m2_accuracy")
+        pairs = [r for r in out["runs"] if "m1m2_accuracy" in r and "m2_accuracy" in r]
+        if len(pairs) >= 2:
+            out["m1m2_minus_m2"] = K.paired_difference([r["m1m2_accuracy"] for r in pairs], [r["m2_accuracy"] for r in pairs])
+        out["command_m2_pixels"] = "CVAE_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python bench/kingma_recipe.py " + " ".join(
+            sys.argv[1:]
+        )
+        path.write_text(json.dumps(out, indent=1) + "\n")  # after every seed: a stopped run keeps what it finished
+    print(json.dumps({k: out.get(k) for k in ("m1m2_accuracy", "m2_accuracy", "m1m2_minus_m2")}, indent=1))
+    return 0
 
+
+def spread(per_seed: list[dict], key: str):
+    v = torch.tensor([r[key] for r in per_seed if key in r], dtype=torch.float64)
+    if len(v) == 0:
+        return None
+    return {"mean": round(float(v.mean()), 4), "std": round(float(v.std(unbiased=True)), 4) if len(v) > 1 else 0.0, "runs": len(v)}
+
+
+def write_results(args, per_seed: list[dict], kept_dims: int, val_elbo: float, hidden) -> dict:
     figures = ("m1m2_accuracy", "m2_accuracy", "probe_z1_logistic", "probe_pixels_logistic", "baseline_mlp", "baseline_mlp_600")
     out = {
         "experiment": "semisupervised, Kingma et al.'s recipe (issue 41)",
@@ -222,7 +261,7 @@ def write_results(args, per_seed: list[dict], kept_dims: int, val_elbo: float, h
         "n": 10000,
         "reported_on": "test",
         "runs": per_seed,
-        **{k: spread(k) for k in figures},
+        **{k: spread(per_seed, k) for k in figures},
     }
     pairs = [r for r in per_seed if "m1m2_accuracy" in r and "m2_accuracy" in r]
     if len(pairs) >= 2:
