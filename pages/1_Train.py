@@ -111,7 +111,7 @@ drawn: dict = {}  # widget key -> the value drawn
 
 
 def draw(link: str, where):
-    drawn[S[link].key] = value = S[link].draw(where, disabled=ui.frame.scene_locks("train", link))  # a talk's scene may lock it
+    drawn[S[link].key] = value = S[link].draw(where, disabled=ui.frame.locked("train", link))  # a talk's scene or a link may lock it
     return value
 
 

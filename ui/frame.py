@@ -29,7 +29,7 @@ class Page(NamedTuple):
     icon: str
     listed: bool = True  # in the sidebar (Follow is reached by a shared run's link only)
     links: tuple[str, ...] = ()  # the keys its address holds (ui.links.follow checks the page's own list against these)
-    locks: bool = False  # a talk's scene can lock its settings widgets (ui.settings.Spec's; scene_locks), all but "step"
+    locks: bool = False  # a talk's scene or a link's lock= can lock its settings widgets (ui.settings.Spec's; locked), all but "step"
 
     @property
     def address(self) -> str:
@@ -116,10 +116,22 @@ def _scene_of(page_key: str) -> decks.Scene | None:
     return None if here is None else here.scene
 
 
-def scene_locks(page_key: str, link: str) -> bool:
-    """Does the scene shown lock the setting `link` of page `page_key`?"""
+LOCK = "lock"  # ?lock=variant,beta: a link that shows those settings but does not let them be moved
+
+
+def link_locks(page_key: str) -> frozenset[str]:
+    """The settings of page `page_key` that the address's lock= names (comma-separated link keys; names the page cannot
+    lock are ignored). Cosmetic, for convenience (a link for a class that should not wander off the setting being
+    taught): anyone can edit an address, so nothing the server must hold rests on it (a room's lock is the server's:
+    cvae_core.serving.rooms)."""
+    text = st.query_params.get(LOCK, "")
+    return frozenset(text[:400].split(",")) & link_keys()[page_key].lockable  # (a bounded split: it is a stranger's text)
+
+
+def locked(page_key: str, link: str) -> bool:
+    """Is the setting `link` of page `page_key` locked, by the deck's scene shown or by the address's lock=?"""
     scene = _scene_of(page_key)
-    return scene is not None and link in scene.locked
+    return (scene is not None and link in scene.locked) or link in link_locks(page_key)
 
 
 def scene_sets(page_key: str, link: str) -> bool:
@@ -220,6 +232,8 @@ def kept_in_address(scene: bool = True) -> dict:
     kept = {PRESENTER: "1"} if presenter() else {}
     if LANGUAGE in st.query_params:
         kept[LANGUAGE] = i18n.language()
+    if LOCK in st.query_params:  # a link's locks stay while its visitor works
+        kept[LOCK] = st.query_params[LOCK][:400]
     if scene and decks.in_address(st.query_params) is not None:
         kept |= {decks.DECK: st.query_params[decks.DECK], decks.SCENE: st.query_params[decks.SCENE]}
     return kept

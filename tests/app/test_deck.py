@@ -156,3 +156,18 @@ def test_the_readmes_example_deck_loads():
 
     example = re.search(r"### Giving a talk.*?```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
     assert len(deck.parse("readme", example, PAGES).scenes) == 2
+
+
+def test_a_links_lock_shows_its_settings_unmovable_and_stays_in_the_address():
+    """?lock= (cosmetic, for convenience: ui.frame.link_locks) disables the widgets it names among those the page can
+    lock, ignores the rest (a page's step, a name no page reads), and survives the page writing its own address."""
+    at = page("train")
+    at.query_params.update({"variant": "cvae2", "lock": "variant,beta,step,colour"})
+    at.run()
+    no_exceptions(at)
+    assert not at.warning  # a lock that names what the page cannot lock is not a refused setting
+    assert at.selectbox(key="train_variant").value == "cvae2" and at.selectbox(key="train_variant").disabled
+    assert not at.select_slider(key="train_latent").disabled
+    assert at.query_params["lock"] == "variant,beta,step,colour"
+    at.run()  # a rerun reads no link again, and the lock holds
+    assert at.selectbox(key="train_variant").disabled and at.query_params["lock"] == "variant,beta,step,colour"
