@@ -18,7 +18,7 @@ The presenter accepts every pending drawing (the board's pending and review, as 
 Train press, with the offline digits and without (one after the other, each alone on the server): seconds from the
 press until 1,000 samples from the weights of that moment are read >= 90 % right by the fidelity classifier (weights
 kept every half second and at the run's end, judged after). Then a sweep of --sweep β values (ui.room's
-SWEEP_BETA_CHOICES from the second), dealt to the phones; it ends when every run is done and ui.room.sweep_points (the
+SWEEP_CHOICES["beta"] from the second), dealt to the phones; it ends when every run is done and ui.room.sweep_points (the
 projector's plot) has a point for each; then the first --sweep phones each fetch their own run's grid.
 
 The last line of stdout is one JSON object:
@@ -350,7 +350,7 @@ def draw_room(phones: int, drawings: int, sweep: int, limit: float) -> dict:
     import numpy as np
 
     from cvae_core.data import load_dataset
-    from ui.room import SWEEP_BETA_CHOICES
+    from ui.room import SWEEP_CHOICES
 
     test = load_dataset("mnist", "test", download=False)
     images, labels = test.images.numpy().reshape(-1, 28, 28), test.labels.numpy()
@@ -386,9 +386,9 @@ def draw_room(phones: int, drawings: int, sweep: int, limit: float) -> dict:
         else:
             result["faster"] = max(result["train"], key=lambda name: result["train"][name]["best"] or 0)
 
-        values = list(SWEEP_BETA_CHOICES[1 : 1 + sweep])
+        values = list(SWEEP_CHOICES["beta"][1 : 1 + sweep])
         sweep_started = time.monotonic()
-        made = bench.presenter("/bench/sweep", id=room_id, key=key, betas=values)
+        made = bench.presenter("/bench/sweep", id=room_id, key=key, setting="beta", values=values)
         points, finished = [], 0
         while time.monotonic() - sweep_started < 5 * limit:
             points = bench.http("GET", "/bench/sweep")[1]

@@ -9,7 +9,7 @@ client (ui.training.client(): the one the phone routes and the Follow page read)
 - POST /bench/train {"id", "key", "offline", "epochs"}: the room's Train press (ui.room.room_data and room_settings on
   the accepted drawings, as ui.room.train_on_room builds it); GET /bench/run?id=: that run's state; GET
   /bench/weights?id=: its weights now, as a checkpoint; POST /bench/stop {"run"}: its Stop.
-- POST /bench/sweep {"id", "key", "betas"}: the room's sweep (ui.room.sweep_recipe per β, each shared and dealt to the
+- POST /bench/sweep {"id", "key", "setting", "values"}: the room's sweep (ui.room.sweep_recipe per value, each shared and dealt to the
   phones by the board); GET /bench/sweep: ui.room.sweep_points, what the projector plots.
 
 Every run started here is kept training by one heartbeat, as the presenter's open page keeps it.
@@ -146,17 +146,17 @@ def _start_sweep(body: dict) -> dict:
     from ui import room
 
     client = _client()
-    values = [float(b) for b in body["betas"]]
-    runs = [_keep(client.submit(room.sweep_recipe(value), owner=PRESENTER)) for value in values]
+    setting, values = body["setting"], list(body["values"])
+    runs = [_keep(client.submit(room.sweep_recipe(setting, value), owner=PRESENTER)) for value in values]
     tokens = [run.share(host=True)["token"] for run in runs]
-    _sweep[:] = list(zip(values, runs, strict=True))
-    return {"answer": _plain(client.room("sweep", body["id"], body["key"], "beta", values, tokens)), "tokens": tokens}
+    _sweep[:] = [setting, *zip(values, runs, strict=True)]
+    return {"answer": _plain(client.room("sweep", body["id"], body["key"], setting, values, tokens)), "tokens": tokens}
 
 
 def _sweep_points(_body) -> list:
     from ui import room
 
-    return _plain(room.sweep_points(list(_sweep)))
+    return _plain(room.sweep_points(_sweep[1:], setting=_sweep[0])) if _sweep else []
 
 
 ROUTES = {("/bench/hall", "POST"): _start_hall, ("/bench/hall", "GET"): _hall_status, ("/bench/room", "POST"): _room,

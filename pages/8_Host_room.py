@@ -114,14 +114,18 @@ if run is not None and st.button(_("Show my current run to the room"), icon=":ma
     except sharing.TooManyShares:
         st.error(_("This server shares as many runs as it can; try again later."))
 
-st.subheader(_("The room's β sweep"))
-betas = st.multiselect(
-    _("β of each run (at most 16; each phone that takes part is dealt one)"), room.SWEEP_BETA_CHOICES,
-    default=list(room.SWEEP_BETAS), key="room_sweep_betas",
+st.subheader(_("The room's sweep"))
+setting = st.segmented_control(
+    _("What the runs differ in"), list(room.SWEEP_NAMES), format_func=lambda s: _(room.SWEEP_NAMES[s]), default="beta",
+    key="room_sweep_setting", help=_("β weighs the KL term; the latent size is z's dimensions; m2 learns from this many labelled digits."),
+) or "beta"  # fmt: skip
+values = st.multiselect(
+    _("{setting} of each run (at most 16; each phone that takes part is dealt one)").format(setting=_(room.SWEEP_NAMES[setting])),
+    room.SWEEP_CHOICES[setting], default=list(room.SWEEP_FIRST[setting]), key=f"room_sweep_values_{setting}",
 )  # fmt: skip
 if st.button(_("Start the sweep"), icon=":material/scatter_plot:", key="room_sweep_start"):
     try:
-        room.start_sweep(sorted(betas))
+        room.start_sweep(setting, sorted(values))
         st.rerun()
     except CVAEError as e:
         st.error(error_text(e))

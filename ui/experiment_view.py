@@ -291,12 +291,17 @@ def kingma_finding(results: dict[str, dict], labels: int = 100) -> tuple[str, di
     if r is None or "m1m2_minus_m2" not in r:
         return None
     low, high = r["m1m2_minus_m2"]["ci95"]
-    fields = {"labels": labels, "m1m2": 100 * r["m1m2_accuracy"]["mean"], "m2": 100 * r["m2_accuracy"]["mean"],
-              "baseline": 100 * r["baseline_mlp"]["mean"], "low": 100 * low, "high": 100 * high, "runs": r["m1m2_minus_m2"]["n"]}  # fmt: skip
+
+    def percent(x: float) -> str:  # the "%" in a field, not the template: gettext would read "% o" as a printf directive
+        return f"{100 * x:.0f} %"
+
+    fields = {"labels": labels, "m1m2": percent(r["m1m2_accuracy"]["mean"]), "m2": percent(r["m2_accuracy"]["mean"]),
+              "baseline": percent(r["baseline_mlp"]["mean"]), "low": 100 * low, "high": 100 * high, "level": "95 %",
+              "runs": r["m1m2_minus_m2"]["n"]}  # fmt: skip
     if low > 0:
         return N_(
-            "From {labels} labels, M1+M2 reads {m1m2:.0f} % of the test digits, M2 {m2:.0f} % and a classifier of the labelled digits alone {baseline:.0f} %: M1+M2 beats M2 by {low:.0f} to {high:.0f} points (95 % interval over {runs} label draws)."
+            "From {labels} labels, M1+M2 reads {m1m2} of the test digits, M2 {m2} and a classifier of the labelled digits alone {baseline}: M1+M2 beats M2 by {low:.0f} to {high:.0f} points ({level} interval over {runs} label draws)."
         ), fields  # fmt: skip
     return N_(
-        "From {labels} labels, M1+M2 reads {m1m2:.0f} % of the test digits, M2 {m2:.0f} % and a classifier of the labelled digits alone {baseline:.0f} %: M1+M2 and M2 do not differ clearly ({low:+.0f} to {high:+.0f} points, 95 % interval over {runs} label draws)."
+        "From {labels} labels, M1+M2 reads {m1m2} of the test digits, M2 {m2} and a classifier of the labelled digits alone {baseline}: M1+M2 and M2 do not differ clearly ({low:+.0f} to {high:+.0f} points, {level} interval over {runs} label draws)."
     ), fields  # fmt: skip

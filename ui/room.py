@@ -175,44 +175,59 @@ def train_on_room(epochs: float = ROOM_EPOCHS, offline: bool = ROOM_OFFLINE):
     return training.start_training(*room_settings(epochs), None, None, own)
 
 
-# ---- the room's sweep: each phone is dealt one run's β; the projector plots every run's rate against its distortion ----
-SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # the sweep the page offers first
+# ---- the room's sweep: each phone is dealt one run's value; the projector plots every run's rate against its distortion ----
+# What a sweep can vary (cvae_core.serving.rooms.SWEEPS checks the values): its name on the page and on the plot's
+# labels, the values the page offers, and those it offers first.
+SWEEP_NAMES = {"beta": N_("β"), "latent": N_("latent size"), "labels": N_("labelled digits (m2)")}
+SWEEP_SYMBOLS = {"beta": "β", "latent": "z", "labels": "n"}  # a run's label on the plot: β=4, z=8, n=100
+SWEEP_CHOICES = {
+    "beta": (0.0, 0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0),
+    "latent": (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
+    "labels": (10, 20, 50, 100, 200, 300, 600, 1000, 3000, 4500),
+}
+SWEEP_FIRST = {"beta": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0), "latent": (2, 4, 8, 16, 32), "labels": (10, 100, 1000, 4500)}
 SWEEP_EPOCHS = 10.0  # each run's length: all of them share the training service's fair queue
+SWEEP_LABELS_VARIANT = "m2"  # the variant that learns from a few labels (the others read every label)
 
 
-def start_sweep(betas) -> list:
-    """One run of ROOM_VARIANT per β on the offline digits, each this session's (so the projector's open page is their
-    heartbeat) and shared (each phone follows the run it is dealt); the room deals them. Checked before any run is made:
-    raises CVAEError with a sentence (more than MAX_SWEEP_RUNS values, a β out of range)."""
+def start_sweep(setting: str, values) -> list:
+    """One run per value of `setting` on the offline digits (sweep_recipe), each this session's (so the projector's open
+    page is their heartbeat) and shared (each phone follows the run it is dealt); the room deals them. Checked before
+    any run is made: raises CVAEError with a sentence (more than MAX_SWEEP_RUNS values, a value out of range)."""
     from cvae_core.serving.rooms import check_sweep
 
     from . import sharing
 
-    values = check_sweep("beta", list(betas))
+    values = check_sweep(setting, list(values))
     if state.room() is None:
         raise CVAEError(N_("Open a room first."))
-    for _value, run_id in state.room_sweep():  # a new sweep ends the last one's runs
+    for _value, run_id in state.room_sweep()[1]:  # a new sweep ends the last one's runs
         old = _session_run(run_id)
         if old is not None:
             old.stop()
     made, tokens = [], []
     for value in values:
-        recipe = sweep_recipe(value)
-        name = f"{ROOM_VARIANT}-β{value:g}-run{state.next_run_number()}"
-        run = training.start_run(name, recipe, {"name": name, "dataset": recipe.dataset, "seed": 0, "labels": None})
+        recipe = sweep_recipe(setting, value)
+        name = f"{recipe.model.variant}-{SWEEP_SYMBOLS[setting]}{value:g}-run{state.next_run_number()}"
+        run = training.start_run(name, recipe, {"name": name, "dataset": recipe.dataset, "seed": 0, "labels": recipe.labels})
         made.append((value, run.id))
         tokens.append(sharing.share(run))
         state.note_share(run.id, tokens[-1])
-    state.hold_room_sweep(made)
-    raise_refusal(_mine("sweep", "beta", values, tokens))
+    state.hold_room_sweep(setting, made)
+    raise_refusal(_mine("sweep", setting, values, tokens))
     return made
 
 
-def sweep_recipe(beta: float):
-    """One run of the room's sweep: ROOM_VARIANT with this β, SWEEP_EPOCHS on the offline digits, seed 0."""
+def sweep_recipe(setting: str, value):
+    """One run of the room's sweep, SWEEP_EPOCHS on the offline digits, seed 0: ROOM_VARIANT with this β or latent size,
+    or M2 (SWEEP_LABELS_VARIANT) that sees this many of the digits' labels."""
     from cvae_core.training.recipe import Recipe
 
-    return Recipe.from_settings({"variant": ROOM_VARIANT, "beta": beta}, {"epochs": SWEEP_EPOCHS, "seed": 0})
+    train = {"epochs": SWEEP_EPOCHS, "seed": 0}
+    if setting == "labels":
+        return Recipe.from_settings({"variant": SWEEP_LABELS_VARIANT}, train, labels=int(value))
+    model = {"variant": ROOM_VARIANT, "beta": float(value)} if setting == "beta" else {"variant": ROOM_VARIANT, "latent_dim": int(value)}
+    return Recipe.from_settings(model, train)
 
 
 def _session_run(run_id: str):
@@ -222,25 +237,27 @@ def _session_run(run_id: str):
     return None
 
 
-def sweep_points(runs=None) -> list[dict]:
-    """Every sweep run as the projector plots it: its β, state, epoch, and its trail of (rate, distortion) on the
-    validation digits: rate the KL, distortion the negative reconstruction term (nats per digit), oldest first. runs:
-    (β, run handle) pairs; by default this session's sweep."""
+def sweep_points(runs=None, setting: str | None = None) -> list[dict]:
+    """Every sweep run as the projector plots it: the setting varied and its value, state, epoch, and its trail of
+    (rate, distortion) on the validation digits: rate the KL, distortion the negative reconstruction term (nats per
+    digit), oldest first. runs: (value, run handle) pairs of `setting`; by default this session's sweep."""
     if runs is None:
-        runs = [(value, _session_run(run_id)) for value, run_id in state.room_sweep()]
+        setting, held = state.room_sweep()
+        runs = [(value, _session_run(run_id)) for value, run_id in held]
     points = []
     for value, run in runs:
         snap = run.snapshot if run is not None else None
         if snap is None:
             continue
         trail = [(row["kl"], -row["recon"]) for row in snap.history if row.get("split") == "val" and "kl" in row]
-        points.append({"beta": value, "state": str(snap.state), "epoch": float(snap.progress.epoch), "trail": trail})
+        points.append({"setting": setting or "beta", "value": value, "state": str(snap.state), "epoch": float(snap.progress.epoch),
+                       "trail": trail})  # fmt: skip
     return points
 
 
 def sweep_figure(points: list[dict]):
     """The projector's plot of the sweep: each run's trail in the plane of rate (KL) against distortion (−reconstruction),
-    its latest point labelled with its β; the frontier forms as runs end."""
+    its latest point labelled with its value (β=4, z=8, n=100); the frontier forms as runs end."""
     import plotly.graph_objects as go
     from plotly.colors import qualitative
 
@@ -249,13 +266,14 @@ def sweep_figure(points: list[dict]):
         if not point["trail"]:
             continue
         rates, distortions = zip(*point["trail"], strict=True)
+        label = f"{SWEEP_SYMBOLS[point['setting']]}={point['value']:g}"
         color = qualitative.Dark24[i % len(qualitative.Dark24)]  # a run's trail and its latest point alike
         figure.add_trace(go.Scatter(
-            x=rates, y=distortions, mode="lines+markers", name=f"β = {point['beta']:g}", marker={"size": 5, "color": color},
+            x=rates, y=distortions, mode="lines+markers", name=label, marker={"size": 5, "color": color},
             line={"width": 1, "color": color},
         ))  # fmt: skip
         figure.add_trace(go.Scatter(
-            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[f"β={point['beta']:g}"], textposition="top right",
+            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[label], textposition="top right",
             marker={"size": 12 if point["state"] == "done" else 9, "color": color}, showlegend=False, hoverinfo="skip",
         ))  # fmt: skip
     figure.update_layout(
@@ -263,9 +281,6 @@ def sweep_figure(points: list[dict]):
         height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )  # fmt: skip
     return figure
-
-
-SWEEP_BETA_CHOICES = (0.0, 0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)
 
 
 def sweep_table(points: list[dict]) -> list[dict]:
@@ -279,7 +294,7 @@ def sweep_table(points: list[dict]) -> list[dict]:
         state_text = STATUS.get(RunState(point["state"]), N_("queued"))
         rate, distortion = point["trail"][-1] if point["trail"] else (None, None)
         rows.append({
-            "β": point["beta"], _("state"): _(state_text), _("epoch"): round(point["epoch"], 1),
+            _(SWEEP_NAMES[point["setting"]]): point["value"], _("state"): _(state_text), _("epoch"): round(point["epoch"], 1),
             _("rate"): None if rate is None else round(rate, 2), _("distortion"): None if distortion is None else round(distortion, 1),
         })  # fmt: skip
     return rows

@@ -402,12 +402,13 @@ def hold_room(opened: dict | None) -> None:
         st.session_state[ROOM] = dict(opened)
 
 
-ROOM_SWEEP = "room_sweep"  # the host's room's sweep: [(value, run id)] of this session's runs (ui.room)
+ROOM_SWEEP = "room_sweep"  # the host's room's sweep: (the setting it varies, [(value, run id)] of this session's runs) (ui.room)
 
 
-def room_sweep() -> list[tuple[float, str]]:
-    return list(st.session_state.get(ROOM_SWEEP, []))
+def room_sweep() -> tuple[str | None, list[tuple[float, str]]]:
+    setting, runs = st.session_state.get(ROOM_SWEEP, (None, []))
+    return setting, list(runs)
 
 
-def hold_room_sweep(runs: list[tuple[float, str]]) -> None:
-    st.session_state[ROOM_SWEEP] = list(runs)
+def hold_room_sweep(setting: str, runs: list[tuple[float, str]]) -> None:
+    st.session_state[ROOM_SWEEP] = (setting, list(runs))

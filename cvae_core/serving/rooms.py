@@ -41,7 +41,14 @@ MAX_ADDRESSES = 10_000  # addresses whose look-ups are remembered
 MAX_PENDING_SHOWN = 60  # pending drawings the presenter's review reads at once
 MAX_RECENT = 40  # accepted drawings the projector shows, newest first
 MAX_SWEEP_RUNS = 16  # runs of a room's sweep (phones share them: each is dealt one)
-SWEEP_SETTINGS = ("beta",)  # what a sweep varies (the latent size and M2's labelled digits: not yet)
+# What a room's sweep varies: (lowest, highest, whole numbers only, the sentence that refuses a value out of range).
+# The latent size's range is the models' own (cvae_core.models.base.LATENT_RANGE); labelled digits from ten (one a
+# class) to all 4,500 training digits.
+SWEEPS = {
+    "beta": (0.0, 64.0, False, N_("A sweep's β values lie between {low:g} and {high:g}.")),
+    "latent": (2, 64, True, N_("A sweep's latent sizes are whole numbers from {low} to {high}.")),
+    "labels": (10, 4500, True, N_("A sweep's numbers of labelled digits are whole numbers from {low} to {high}.")),
+}
 DIGITS = tuple(str(d) for d in range(10))
 PIXELS = 28 * 28
 
@@ -100,18 +107,23 @@ def _refused(message: str, **fields) -> dict:
 
 
 def check_sweep(setting: str, values) -> list[float]:
-    """A sweep's values as floats, checked before any run is made: raises RoomError with the sentence."""
-    if setting not in SWEEP_SETTINGS:
-        raise RoomError(N_("A room's sweep varies β; {setting} is not one it varies yet."), setting=str(setting)[:32])
+    """A sweep's values, checked before any run is made (floats for β, whole numbers for the others): raises RoomError
+    with the sentence."""
+    if setting not in SWEEPS:
+        raise RoomError(
+            N_("A room's sweep varies β, the latent size or M2's labelled digits; {setting} is not one of them."),
+            setting=str(setting)[:32],
+        )
     if not isinstance(values, list | tuple) or not 1 <= len(values) <= MAX_SWEEP_RUNS:
         raise RoomError(N_("A sweep has 1 to {limit} runs."), limit=MAX_SWEEP_RUNS)
+    lo, hi, whole, out_of_range = SWEEPS[setting]
     try:
         out = [float(v) for v in values]
     except (TypeError, ValueError):
         raise RoomError(N_("A sweep's values are numbers.")) from None
-    if not all(0 <= v <= 64 for v in out):  # also refuses NaN
-        raise RoomError(N_("A sweep's β values lie between 0 and 64."))
-    return out
+    if not all(lo <= v <= hi and (not whole or v == int(v)) for v in out):  # also refuses NaN
+        raise RoomError(out_of_range, low=lo, high=hi)
+    return [int(v) for v in out] if whole else out
 
 
 class RoomBoard:

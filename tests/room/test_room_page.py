@@ -76,21 +76,22 @@ def test_the_rooms_sweep_is_bounded_before_a_run_is_made_deals_phones_and_plots_
     client = training.client()
     phones = [client.room("join", held["token"], None)["phone"] for _ in range(3)]
 
-    at.multiselect(key="room_sweep_betas").set_value(list(room.SWEEP_BETA_CHOICES[:17])).run()
+    at.multiselect(key="room_sweep_values_beta").set_value(list(room.SWEEP_CHOICES["beta"][:17])).run()
     next(b for b in at.button if b.key == "room_sweep_start").click().run()
     assert any("1 to 16 runs" in e.value for e in at.error)
     assert keys.SESSION_MODELS not in at.session_state or not at.session_state[keys.SESSION_MODELS]  # no run was made
 
-    at.multiselect(key="room_sweep_betas").set_value([0.5, 8.0]).run()
+    at.multiselect(key="room_sweep_values_beta").set_value([0.5, 8.0]).run()
     next(b for b in at.button if b.key == "room_sweep_start").click().run()
     no_exceptions(at)
-    sweep = at.session_state[keys.ROOM_SWEEP]
-    assert [value for value, _run in sweep] == [0.5, 8.0]
+    setting, sweep = at.session_state[keys.ROOM_SWEEP]
+    assert setting == "beta" and [value for value, _run in sweep] == [0.5, 8.0]
     dealt = [client.room("phone", held["token"], p)["mine"] for p in phones]
     assert [d["value"] for d in dealt] == [0.5, 8.0, 0.5] and dealt[0]["run"] == dealt[2]["run"] != dealt[1]["run"]
     assert client.follow(dealt[1]["run"]) is not None  # each phone can follow the run it is dealt
 
     runs = [e.run for e in at.session_state[keys.SESSION_MODELS].values() if e.run is not None]
+
     def measured() -> bool:  # the projector's open page keeps the runs present: beat as it would
         for run in runs:
             run.beat()
@@ -102,6 +103,26 @@ def test_the_rooms_sweep_is_bounded_before_a_run_is_made_deals_phones_and_plots_
     assert at.get("plotly_chart") and len(at.dataframe[0].value) == 2  # a point per run, and the table beside it
     for run in runs:
         run.stop()
+
+
+def test_a_sweep_over_the_latent_size_or_the_labelled_digits_makes_the_runs_it_names():
+    from cvae_core.models import LATENT_RANGE
+    from cvae_core.serving import rooms
+    from ui import room
+
+    assert rooms.SWEEPS["latent"][:2] == LATENT_RANGE  # the sweep offers what a model can be
+    assert set(room.SWEEP_CHOICES) == set(room.SWEEP_NAMES) == set(room.SWEEP_FIRST) == set(rooms.SWEEPS)
+    for setting, values in room.SWEEP_CHOICES.items():  # every value the page offers passes the board's check
+        assert rooms.check_sweep(setting, list(values)[:16]) == list(values)[:16]
+    small = room.sweep_recipe("latent", 4)
+    assert small.model.variant == room.ROOM_VARIANT and small.model.latent_dim == 4 and small.labels is None
+    few = room.sweep_recipe("labels", 100)
+    assert few.model.variant == "m2" and few.labels == 100 and few.train.epochs == room.SWEEP_EPOCHS
+    assert room.sweep_recipe("beta", 4.0).model.beta == 4.0
+    points = [{"setting": "latent", "value": 8, "state": "done", "epoch": 10.0, "trail": [(12.0, 90.0), (14.0, 85.0)]}]
+    figure = room.sweep_figure(points)
+    assert figure.data[0].name == "z=8" and list(figure.data[1].text) == ["z=8"]
+    assert list(room.sweep_table(points)[0].values())[:1] == [8]
 
 
 def test_the_train_press_mixes_in_the_offline_digits_of_the_classes_drawn_only_when_asked(held_out):

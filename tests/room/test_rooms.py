@@ -237,7 +237,10 @@ def test_a_sweep_is_bounded_and_deals_each_phone_a_value(board):
     room = opened(board)
     runs = [f"shared-run-{i:04d}" for i in range(rooms.MAX_SWEEP_RUNS + 1)]
     assert str(rooms.MAX_SWEEP_RUNS) in refused(board.sweep(room["id"], room["key"], "beta", [1.0] * 17, runs))
-    assert "β" in refused(board.sweep(room["id"], room["key"], "latent_dim", [2, 4], runs[:2]))
+    assert "β" in refused(board.sweep(room["id"], room["key"], "latent_dim", [2, 4], runs[:2]))  # a name it does not vary
+    assert "whole numbers from 2 to 64" in refused(board.sweep(room["id"], room["key"], "latent", [2, 4.5], runs[:2]))
+    assert "from 10 to 4500" in refused(board.sweep(room["id"], room["key"], "labels", [5], runs[:1]))
+    assert rooms.check_sweep("labels", [100.0, 600]) == [100, 600] and rooms.check_sweep("latent", [2]) == [2]
     assert "between" in refused(board.sweep(room["id"], room["key"], "beta", [float("nan")], runs[:1]))
     with pytest.raises(rooms.RoomError):  # what the presenter's page checks before it starts any run
         rooms.check_sweep("beta", list(range(rooms.MAX_SWEEP_RUNS + 1)))
