@@ -1,7 +1,8 @@
 """nginx's configuration for a workshop (deploy/nginx.conf.template), in one of two modes:
 
 - plain: HTTP on loopback, for a demo on one machine (what deploy/local-cluster.sh starts by default);
-- TLS: HTTPS with the host's certificate and key (CVAE_TLS_CERT, CVAE_TLS_KEY); the route cookie is then `Secure`.
+- TLS: HTTPS with the host's certificate and key (CVAE_TLS_CERT, CVAE_TLS_KEY); the app then also works inside another
+  site's page (slides framing it): see EMBEDDED.
 
     python -m deploy.nginx_conf RUN_DIR PORT REPLICA_URL... > nginx.conf
 
@@ -15,6 +16,18 @@ import sys
 from pathlib import Path
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+
+# Inside another site's page (a deck of slides framing the app), every cookie the app sets is a third-party cookie, and
+# a visitor's requests must carry two: nginx's route cookie (the replica that holds their session) and Streamlit's XSRF
+# cookie (checked on every upload). SameSite=Lax keeps both out of a frame on another site; SameSite=None lets them in,
+# and browsers take it only with Secure, so only over HTTPS. `Partitioned` (CHIPS) keeps each cookie apart for every site
+# that frames the app, so that browsers which block third-party cookies (Chromium here as it comes, Incognito windows)
+# still keep and send them. Plain HTTP keeps SameSite=Lax: None without Secure is refused.
+ROUTE_COOKIE = {False: "SameSite=Lax", True: "SameSite=None; Secure; Partitioned"}
+EMBEDDED = [  # Streamlit's own cookie, rewritten on its way out (nginx >= 1.19.3); the Path attribute carries Partitioned
+    "proxy_cookie_flags _streamlit_xsrf secure samesite=none;",
+    'proxy_cookie_path / "/; Partitioned";',
+]
 
 
 def render(run: str, port: int, replicas: list[str], env: dict | None = None) -> str:
@@ -40,7 +53,8 @@ def render(run: str, port: int, replicas: list[str], env: dict | None = None) ->
         "@RUN@": run,
         "@LISTEN@": listen,
         "@TLS@": tls,
-        "@SECURE@": "; Secure" if cert else "",
+        "@ROUTE_COOKIE@": ROUTE_COOKIE[bool(cert)],
+        "@EMBEDDING@": "\n".join(f"            {line}" for line in EMBEDDED) if cert else "",
         "@CONNECTIONS@": str(int(env.get("CVAE_NGINX_CONNECTIONS", "512"))),
         "@RATE@": str(rate),
         "@BURST@": str(4 * rate),

@@ -1,5 +1,6 @@
 """The workshop's nginx configuration (deploy/nginx_conf.py) in both modes, checked by nginx itself (`nginx -t`): plain
-HTTP on loopback, and TLS with a certificate, where the route cookie is Secure. Uploads are not buffered to disk, the
+HTTP on loopback, and TLS with a certificate, where the route cookie and Streamlit's XSRF cookie are SameSite=None,
+Secure and Partitioned (the app inside another site's slides). Uploads are not buffered to disk, the
 replica is named opaquely, and the per-address limits leave loopback alone."""
 
 import shutil
@@ -29,6 +30,7 @@ def test_the_plain_mode_listens_on_loopback_and_nginx_accepts_it(tmp_path):
     assert checked.returncode == 0, checked.stderr
     assert "listen 127.0.0.1:8600;" in text and "ssl_certificate" not in text
     assert 'SameSite=Lax" always' in text  # no Secure without TLS: the browser would drop the cookie
+    assert "proxy_cookie_flags" not in text and "Partitioned" not in text  # Streamlit's XSRF cookie left as it is
     assert "proxy_request_buffering off;" in text
     assert "X-CVAE-Replica $cvae_replica" in text and '"127.0.0.1:8701" "replica-1";' in text
     assert "X-CVAE-Replica $upstream_addr" not in text  # no replica's address in a response header
@@ -44,7 +46,9 @@ def test_the_tls_mode_serves_https_with_a_secure_cookie_and_nginx_accepts_it(tmp
     checked = nginx_accepts(tmp_path, text)
     assert checked.returncode == 0, checked.stderr
     assert "listen 0.0.0.0:8443 ssl;" in text and f"ssl_certificate {cert};" in text
-    assert 'SameSite=Lax; Secure" always' in text
+    # Both cookies a visitor's requests carry come back from a frame on another site (tests/safety/test_embed.py).
+    assert 'cvae_route=$cvae_route; Path=/; HttpOnly; SameSite=None; Secure; Partitioned" always' in text
+    assert "proxy_cookie_flags _streamlit_xsrf secure samesite=none;" in text and 'proxy_cookie_path / "/; Partitioned";' in text
     assert "rate=50r/s" in text and "burst=200" in text
 
 
