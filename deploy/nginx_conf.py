@@ -40,13 +40,10 @@ def render(run: str, port: int, replicas: list[str], env: dict | None = None) ->
         if path and not Path(path).is_file():
             raise SystemExit(f"nginx_conf: {path} is not a file")
     listen = f"{env.get('CVAE_LISTEN', '127.0.0.1')}:{port}" + (" ssl" if cert else "")
-    tls = (
-        f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
-        "        ssl_protocols TLSv1.2 TLSv1.3;\n"
-        '        add_header Strict-Transport-Security "max-age=31536000" always;'
-        if cert
-        else ""
-    )
+    tls = f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n        ssl_protocols TLSv1.2 TLSv1.3;" if cert else ""
+    location = []  # the location's own lines: nginx drops a server's add_header wherever a location has add_header of its own
+    if cert:
+        location += ['add_header Strict-Transport-Security "max-age=31536000" always;', *EMBEDDED]
     rate = int(env.get("CVAE_NGINX_RATE", "100"))
     values = {
         "@USER@": getpass.getuser(),
@@ -54,7 +51,7 @@ def render(run: str, port: int, replicas: list[str], env: dict | None = None) ->
         "@LISTEN@": listen,
         "@TLS@": tls,
         "@ROUTE_COOKIE@": ROUTE_COOKIE[bool(cert)],
-        "@EMBEDDING@": "\n".join(f"            {line}" for line in EMBEDDED) if cert else "",
+        "@LOCATION@": "\n".join(f"            {line}" for line in location),
         "@CONNECTIONS@": str(int(env.get("CVAE_NGINX_CONNECTIONS", "512"))),
         "@RATE@": str(rate),
         "@BURST@": str(4 * rate),

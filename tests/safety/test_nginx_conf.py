@@ -46,6 +46,10 @@ def test_the_tls_mode_serves_https_with_a_secure_cookie_and_nginx_accepts_it(tmp
     checked = nginx_accepts(tmp_path, text)
     assert checked.returncode == 0, checked.stderr
     assert "listen 0.0.0.0:8443 ssl;" in text and f"ssl_certificate {cert};" in text
+    # HSTS beside the location's other add_header lines: a server-level one is dropped where a location has its own
+    location = text[text.index("location / {") :]
+    assert 'add_header Strict-Transport-Security "max-age=31536000" always;' in location
+    assert text.count("Strict-Transport-Security") == 1
     # Both cookies a visitor's requests carry come back from a frame on another site (tests/safety/test_embed.py).
     assert 'cvae_route=$cvae_route; Path=/; HttpOnly; SameSite=None; Secure; Partitioned" always' in text
     assert "proxy_cookie_flags _streamlit_xsrf secure samesite=none;" in text and 'proxy_cookie_path / "/; Partitioned";' in text
