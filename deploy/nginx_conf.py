@@ -8,10 +8,13 @@
 
 Settings from the environment: CVAE_LISTEN (the address nginx listens on; default 127.0.0.1 -- a workshop's host sets
 the venue-facing address), CVAE_TLS_CERT and CVAE_TLS_KEY, CVAE_NGINX_CONNECTIONS (connections at once per address,
-default 512) and CVAE_NGINX_RATE (requests a second per address, default 100, bursts of four times that)."""
+default 512), CVAE_NGINX_RATE (requests a second per address, default 100, bursts of four times that) and
+CVAE_FRAME_ANCESTORS (the pages that may frame the app, a CSP `frame-ancestors` source list such as
+"'self' https://slides.example.org", or "'none'"; unset: any page, slides opened from a file included)."""
 
 import getpass
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -29,6 +32,10 @@ EMBEDDED = [  # Streamlit's own cookie, rewritten on its way out (nginx >= 1.19.
     'proxy_cookie_path / "/; Partitioned";',
 ]
 
+# A CSP source list: schemes, hosts with wildcards and ports, paths, and quoted keywords ('self', 'none'). Nothing that
+# would end nginx's quoted string or directive, or name an nginx variable.
+FRAME_ANCESTORS = re.compile(r"[A-Za-z0-9*'][A-Za-z0-9*':/._-]*( [A-Za-z0-9*'][A-Za-z0-9*':/._-]*)*")
+
 
 def render(run: str, port: int, replicas: list[str], env: dict | None = None) -> str:
     """The configuration for these replicas (addresses host:port), with the settings in `env` (default os.environ)."""
@@ -44,6 +51,13 @@ def render(run: str, port: int, replicas: list[str], env: dict | None = None) ->
     location = []  # the location's own lines: nginx drops a server's add_header wherever a location has add_header of its own
     if cert:
         location += ['add_header Strict-Transport-Security "max-age=31536000" always;', *EMBEDDED]
+    ancestors = " ".join(env.get("CVAE_FRAME_ANCESTORS", "").split())
+    if ancestors:  # unset, no header: any page may frame the app (`frame-ancestors *` would refuse slides from a file)
+        if not FRAME_ANCESTORS.fullmatch(ancestors):
+            raise SystemExit(
+                f"nginx_conf: CVAE_FRAME_ANCESTORS is not a list of sources like \"'self' https://slides.example.org\": {ancestors!r}"
+            )
+        location.append(f'add_header Content-Security-Policy "frame-ancestors {ancestors}" always;')
     rate = int(env.get("CVAE_NGINX_RATE", "100"))
     values = {
         "@USER@": getpass.getuser(),

@@ -135,6 +135,7 @@ def test_the_app_framed_by_another_sites_slides_keeps_its_replica_and_takes_an_u
         sent = response.request.all_headers().get("cookie", "")
         assert "cvae_route=" in sent and "_streamlit_xsrf=" in sent, (response.url, sent)
     assert "strict-transport-security" in documents[-1].headers
+    assert "content-security-policy" not in documents[-1].headers  # CVAE_FRAME_ANCESTORS unset: any page may frame it
     cookies = {c["name"]: c for c in visitor.cookies() if c["domain"] == "127.0.0.1"}
     for name in ("cvae_route", "_streamlit_xsrf"):
         assert cookies[name]["sameSite"] == "None" and cookies[name]["secure"], cookies[name]

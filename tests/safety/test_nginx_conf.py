@@ -59,3 +59,23 @@ def test_the_tls_mode_serves_https_with_a_secure_cookie_and_nginx_accepts_it(tmp
 def test_tls_without_its_key_is_refused_with_a_sentence(tmp_path):
     with pytest.raises(SystemExit, match="both CVAE_TLS_CERT and CVAE_TLS_KEY"):
         render(str(tmp_path), 8443, REPLICAS, env={"CVAE_TLS_CERT": str(tmp_path / "cert.pem")})
+
+
+def test_any_page_may_frame_the_app_unless_the_host_names_the_pages(tmp_path):
+    """No frame-ancestors policy by default: a deck on any site, or opened from a file (which `frame-ancestors *` would
+    refuse), frames the app. CVAE_FRAME_ANCESTORS names the pages that may; a value that could break out of nginx's
+    quoted string, or name an nginx variable, is refused with a sentence."""
+    assert "Content-Security-Policy" not in render(str(tmp_path), 8600, REPLICAS, env={})
+    allowed = "'self'  https://slides.example.org https://*.example.net:8443"
+    text = render(str(tmp_path), 8600, REPLICAS, env={"CVAE_FRAME_ANCESTORS": allowed})
+    checked = nginx_accepts(tmp_path, text)
+    assert checked.returncode == 0, checked.stderr
+    location = text[text.index("location / {") :]
+    assert (
+        """add_header Content-Security-Policy "frame-ancestors 'self' https://slides.example.org https://*.example.net:8443" always;"""
+        in location
+    )
+    assert "frame-ancestors 'none'" in render(str(tmp_path), 8600, REPLICAS, env={"CVAE_FRAME_ANCESTORS": "'none'"})
+    for bad in ('https://a.example" always; add_header X 1', "https://a.example; script-src *", "$http_referer", "https://a.example,b"):
+        with pytest.raises(SystemExit, match="CVAE_FRAME_ANCESTORS is not a list of sources"):
+            render(str(tmp_path), 8600, REPLICAS, env={"CVAE_FRAME_ANCESTORS": bad})
