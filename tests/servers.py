@@ -62,9 +62,14 @@ class AppServer:
             self.proc.kill()
 
 
-def chromium(playwright):
-    """Headless Chromium from the system (apt-get install chromium); RuntimeError without one."""
+def chromium_executable() -> str:
+    """The system's Chromium (apt-get install chromium); RuntimeError without one."""
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if not executable:
         raise RuntimeError("Chromium is not installed (apt-get install chromium)")
-    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    return executable
+
+
+def chromium(playwright):
+    """Headless Chromium from the system (apt-get install chromium); RuntimeError without one."""
+    return playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)

@@ -26,17 +26,16 @@ CONTROLS = ("Start", "Stop", "Resume", "Share this run", "Stop sharing", "Save o
 RUN: dict = {}  # the deployment's run folder, for the tests that look at its processes
 
 
-@pytest.fixture(scope="module")
-def room(tmp_path_factory):
+def deployment(run_dir: Path, **settings: str):
+    """deploy/local-cluster.sh started on a free port with these settings (CVAE_TLS_CERT, ...) in the environment: yields
+    its URL, then stops exactly what it started (by the process groups it recorded) and checks that nothing is left."""
     if not shutil.which("nginx"):
         pytest.fail("nginx is not installed (apt-get install nginx); the deployment test cannot run")
-    run_dir = tmp_path_factory.mktemp("cluster")
-    env = {**os.environ, "CVAE_CLUSTER_RUN": str(run_dir / "run"), "CVAE_NODE_CPUS": "1"}
+    env = {**os.environ, "CVAE_CLUSTER_RUN": str(run_dir / "run"), "CVAE_NODE_CPUS": "1", **settings}
     script = ROOT / "deploy" / "local-cluster.sh"
     started = subprocess.run([str(script), "start", str(free_port())], env=env, capture_output=True, text=True, timeout=400)
     try:
         assert started.returncode == 0, started.stderr + started.stdout
-        RUN["dir"] = run_dir / "run"
         yield started.stdout.strip().splitlines()[-1]
     finally:
         for log in sorted((run_dir / "run").glob("replica-*.log")):  # shown when the test fails
@@ -44,6 +43,13 @@ def room(tmp_path_factory):
         stopped = subprocess.run([str(script), "stop"], env=env, capture_output=True, text=True, timeout=200)
         assert stopped.returncode == 0, stopped.stderr
         assert not (run_dir / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cluster")
+    RUN["dir"] = run_dir / "run"
+    yield from deployment(run_dir)
 
 
 def visitor_on(browser, url: str, avoid: str | None = None, tries: int = 16):
