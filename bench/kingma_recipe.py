@@ -195,14 +195,17 @@ def add_m2_on_pixels(args, m2_on_pixels) -> int:
     if not path.exists():
         print(f"{path} does not exist: run without --m2-pixels-only first", file=sys.stderr)
         return 2
-    out = json.loads(path.read_text())
-    rows = {r["seed"]: r for r in out["runs"]}
+    rows = {r["seed"]: r for r in json.loads(path.read_text())["runs"]}
     missing = [s for s in args.seeds if s not in rows]
     if missing:
         print(f"{path} has no row for seeds {missing}", file=sys.stderr)
         return 2
     for seed in args.seeds:
-        m2_on_pixels(rows[seed])
+        row = dict(rows[seed])
+        m2_on_pixels(row)
+        # read again just before writing: another command may have added its seeds (one core each, run side by side)
+        out = json.loads(path.read_text())
+        out["runs"] = [row if r["seed"] == seed else r for r in out["runs"]]
         out["m2_accuracy"] = spread(out["runs"], "m2_accuracy")
         pairs = [r for r in out["runs"] if "m1m2_accuracy" in r and "m2_accuracy" in r]
         if len(pairs) >= 2:
@@ -210,7 +213,9 @@ def add_m2_on_pixels(args, m2_on_pixels) -> int:
         out["command_m2_pixels"] = "CVAE_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python bench/kingma_recipe.py " + " ".join(
             sys.argv[1:]
         )
-        path.write_text(json.dumps(out, indent=1) + "\n")  # after every seed: a stopped run keeps what it finished
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out, indent=1) + "\n")
+        tmp.replace(path)  # after every seed: a stopped run keeps what it finished
     print(json.dumps({k: out.get(k) for k in ("m1m2_accuracy", "m2_accuracy", "m1m2_minus_m2")}, indent=1))
     return 0
 
