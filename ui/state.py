@@ -79,6 +79,14 @@ def choose_digit(digit) -> None:
     st.session_state[CHOSEN_DIGIT] = np.asarray(digit, dtype=np.float32).reshape(28, 28)
 
 
+PICTURE_MARKS = "picture_marks"  # page -> source -> (its digit's fingerprint, when it last changed): ui.pick.newest
+
+
+def picture_marks(page: str) -> dict:
+    """For each source of a digit on a page (drawn, uploaded, picked...), what it last held and when that changed."""
+    return st.session_state.setdefault(PICTURE_MARKS, {}).setdefault(page, {})
+
+
 SENT_BETA = "sent_beta"  # run id -> the KL weight β last sent to that run (the live β dial)
 
 
