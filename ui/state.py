@@ -239,6 +239,17 @@ def note_picked(picker: str, uid: str) -> None:
     st.session_state.setdefault(PICKED, {})[picker] = uid
 
 
+SHOWN_MODELS = "shown_models"  # model picker key -> the model it last showed (the widget's own value goes with its page)
+
+
+def shown_model(picker: str) -> str | None:
+    return st.session_state.get(SHOWN_MODELS, {}).get(picker)
+
+
+def note_shown_model(picker: str, uid: str) -> None:
+    st.session_state.setdefault(SHOWN_MODELS, {})[picker] = uid
+
+
 LINKS_FOLLOWED = "links_followed"  # the pages (and "presenter") whose address settings this session has applied
 
 

@@ -515,6 +515,21 @@ def test_draw_says_when_the_official_test_digits_are_not_here(readers, monkeypat
         test_digits.clear()
 
 
+def test_a_page_without_the_model_picker_between_two_with_it_keeps_the_visitors_model(session_model):
+    """Streamlit forgets a widget's value on a page that does not draw it: Generate, Draw (no sidebar picker), then
+    Latent space opened on the first shipped model instead of the one the visitor had."""
+    at = page("generate")
+    give(at, session_model)  # not preferred: the visitor picks it
+    at.run()
+    mine = session_model["tiny-cvae1"].uid
+    assert at.sidebar.selectbox(key="model").value != mine
+    at.sidebar.selectbox(key="model").set_value(mine).run()
+    at.switch_page(ui_page("draw").file).run()
+    at.switch_page(ui_page("latent").file).run()
+    no_exceptions(at)
+    assert at.sidebar.selectbox(key="model").value == mine
+
+
 def test_compare_measures_every_model_and_offers_csv(readers):
     at = page("compare")
     give(at, readers)
