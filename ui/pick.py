@@ -1,8 +1,8 @@
 """Choosing a digit without a pointer: a test digit by its class and its number (Draw's third way in, beside the canvas
 and the photo; Latent space's keyboard way to a dot), and which of a page's sources of a digit the visitor used last.
 
-Every control here is a plain Streamlit widget (pills, a number input, a button): Tab reaches each, Enter or Space
-presses it, the arrow keys and typing change the number. Widget values are class ids and numbers, never the words
+Every control here is a plain Streamlit widget (pills, a number input, a button): Tab reaches each, the arrow keys move
+along the pills (one tab stop for all), Enter or Space chooses, the up and down keys or typing change the number. Widget values are class ids and numbers, never the words
 shown, so a language switch keeps the choice."""
 
 import hashlib
@@ -51,7 +51,7 @@ def test_digit_picker(labels, names: list[str], key: str, where=None, side_by_si
     present = [c for c in range(len(names)) if len(members[c])]
     chosen = where.pills(
         _("Which digit"), present, format_func=lambda c: names[c], key=f"{key}_class",
-        help=_("From the keyboard: Tab to a class, then Enter or Space."),
+        help=_("From the keyboard: Tab to the classes, move between them with the arrow keys, choose with Enter or Space."),
     )  # fmt: skip
     if chosen is None or chosen not in present:
         return None
@@ -59,7 +59,7 @@ def test_digit_picker(labels, names: list[str], key: str, where=None, side_by_si
     number_key = f"{key}_number"
     if not 1 <= int(state.widget(number_key) or 1) <= count:  # another class, with fewer digits than the number shown
         state.set_widget(number_key, 1)
-    number_at, button_at = where.columns([3, 2], vertical_alignment="bottom") if side_by_side else (where, where)
+    number_at, button_at, _rest = where.columns([2, 1.5, 2], vertical_alignment="bottom") if side_by_side else (where, where, None)
     number = number_at.number_input(
         _("Which one, of {count}").format(count=count), min_value=1, max_value=count, step=1, key=number_key,
         help=_("Type a number, or use the arrow keys or the + and − buttons."),
