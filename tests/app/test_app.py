@@ -515,6 +515,24 @@ def test_draw_says_when_the_official_test_digits_are_not_here(readers, monkeypat
         test_digits.clear()
 
 
+def test_latent_space_opens_a_test_digit_picked_from_the_keyboard(session_model):
+    """Plotly's dots need a pointer: the expander's picker opens a digit, which Open in Draw then reads."""
+    from ui.models import test_digits
+
+    at = page("latent")
+    give(at, session_model, prefer="tiny-cvae1")  # 4-D: the projected plot
+    at.run()
+    assert any(e.label == "Pick a test digit from the keyboard" for e in at.expander)
+    at.pills(key="latent_pick_class").set_value(4).run()
+    at.number_input(key="latent_pick_number").set_value(2).run()
+    no_exceptions(at)
+    second_four = int(np.flatnonzero(test_digits().labels.numpy()[:2000] == 4)[1])  # among the 2,000 dots plotted
+    assert any(m.value == f"**Test digit #{second_four}**, label 4" for m in at.markdown), [m.value for m in at.markdown]
+    next(b for b in at.button if b.label == "Open in Draw").click().run()
+    no_exceptions(at)
+    assert any(s.value.startswith("**Read as") for s in at.success)  # Draw reads it
+
+
 def test_a_page_without_the_model_picker_between_two_with_it_keeps_the_visitors_model(session_model):
     """Streamlit forgets a widget's value on a page that does not draw it: Generate, Draw (no sidebar picker), then
     Latent space opened on the first shipped model instead of the one the visitor had."""
