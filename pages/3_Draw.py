@@ -1,4 +1,4 @@
-"""Draw or upload a digit: see what the model sees, how every model reads it, and the same hand in every label."""
+"""Draw, upload or pick a digit: see what the model sees, how every model reads it, and the same hand in every label."""
 
 from collections import Counter
 
@@ -9,19 +9,21 @@ import streamlit as st
 import ui
 from cvae_core.errors import ImageError
 from cvae_core.images import load_image, png_bytes, preprocessing_steps
+from ui import pick
 from ui.i18n import _, error_text
 from ui.own_data import class_names
 
 ui.setup_page(
     _("Draw"),
     _(
-        "Draw a digit with the mouse (or a finger), or upload a photo of one written on paper. It is prepared exactly as MNIST "
-        "was: cropped to the ink, scaled to 20 pixels, placed in a 28×28 square and centred on its centre of mass. Then every "
-        "model that can read digits says what it sees, and a generative model redraws your handwriting as every other digit."
+        "Draw a digit with the mouse (or a finger), upload a photo of one written on paper, or pick one of the test digits. "
+        "It is prepared exactly as MNIST was: cropped to the ink, scaled to 20 pixels, placed in a 28×28 square and centred "
+        "on its centre of mass. Then every model that can read digits says what it sees, and a generative model redraws "
+        "your handwriting as every other digit."
     ),
 )
-draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload a photo")])
-picture, seen_heading = None, None  # the digit, and the heading that says where it came from
+draw_tab, upload_tab, pick_tab = st.tabs([_("Draw"), _("Upload a photo"), _("Pick a test digit")])
+pictures, headings = {}, {}  # where a digit came from -> the digit, and the heading that says so
 
 with draw_tab:
     try:
@@ -39,7 +41,7 @@ with draw_tab:
         )
         data = getattr(result, "image_data", None)
         if data is not None and np.asarray(data)[..., :3].max() > 0:
-            picture, seen_heading = np.asarray(data), _("**What the model sees** (from your drawing)")
+            pictures["draw"], headings["draw"] = np.asarray(data), _("**What the model sees** (from your drawing)")
     except Exception as e:  # the component needs a browser; tests and odd set-ups fall back to uploads
         st.info(_("The drawing canvas is not available here ({error}); upload a picture instead.").format(error=type(e).__name__))
     st.caption(_("Draw one digit, large, in the middle. Use the bin icon above the canvas to start again."))
@@ -54,18 +56,37 @@ with upload_tab:
     )
     if upload is not None:
         try:
-            picture = load_image(upload.getvalue())
-            seen_heading = _("**What the model sees** (from '{file}')").format(file=upload.name)
+            pictures["upload"] = load_image(upload.getvalue())
+            headings["upload"] = _("**What the model sees** (from '{file}')").format(file=upload.name)
         except ImageError as e:
             st.error(_("Cannot use this file: {reason}").format(reason=error_text(e)))
 
+with pick_tab:  # the way in from the keyboard alone: a digit of the test set, by its class and its number
+    tests = ui.test_digits()
+    st.caption(
+        _("A handwritten digit the models never trained on, from MNIST's 10,000 test digits: choose its class, then which one.")
+        if pick.official(tests)
+        else _(
+            "MNIST's official test digits are not on this server, so these are the 500 offline digits held out from training "
+            "(the shipped models never saw them either)."
+        )
+    )
+    index = pick.test_digit_picker(tests.labels, list(tests.classes), key="draw_pick")
+    if index is not None:
+        label = tests.classes[int(tests.labels[index])]
+        pick.show_test_digit(tests.images[index], index, label)
+        pictures["pick"] = tests.images[index].view(28, 28).numpy()
+        headings["pick"] = _("**What the model sees** (from test digit #{index}, labelled {label})").format(index=index, label=label)
+
 reading_slot = st.empty()  # the models' verdict, right under the canvas: in view on a phone, where the chart is far below
 
-if picture is None and ui.state.chosen_digit() is not None:  # sent by the Latent space page
-    picture, seen_heading = ui.state.chosen_digit(), _("**What the model sees** (from the chosen digit)")
-if picture is None:
-    st.info(_("Draw a digit or upload a picture to begin."))
+# sent by the Latent space page, or drawn, uploaded, picked: the one the visitor gave last
+pictures, headings["chosen"] = {"chosen": ui.state.chosen_digit(), **pictures}, _("**What the model sees** (from the chosen digit)")
+source = pick.newest("draw", pictures)
+if source is None:
+    st.info(_("Draw a digit, upload a picture or pick a test digit to begin."))
     st.stop()
+picture, seen_heading = pictures[source], headings[source]
 STEP_CAPTIONS = {  # what each step of the preprocessing shows, by its name in cvae_core.images.preprocessing_steps
     "picture": _("the picture, in grey"),
     "paper": _("the paper's brightness around each point: light and shadow"),
@@ -80,7 +101,7 @@ except ImageError as e:
     st.warning(_("{reason} Draw a digit, or upload a picture with a visible digit.").format(reason=error_text(e)))
     st.stop()
 digit = steps["digit"]
-with st.expander(_("How the picture became what the model sees"), expanded=upload is not None):
+with st.expander(_("How the picture became what the model sees"), expanded=source == "upload"):
     st.caption(
         _(
             "If a photo is misread, the step where the digit got lost shows why: too little light, a shadow across the digit, "

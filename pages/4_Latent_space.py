@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from cvae_core.latent import project_codes
-from ui import decoder_view, heavy, palette
+from ui import decoder_view, heavy, palette, pick
 from ui.i18n import _
 from ui.own_data import class_names, digits_for_model
 
@@ -15,7 +15,8 @@ ui.setup_page(
     _(
         "Each dot is a test digit, placed at the mean of q(z|x,y), its code in latent space, and coloured by its label. "
         "For a 2-D latent these are the coordinates themselves; larger latents are projected to 2-D (PCA keeps the directions of "
-        "largest spread, t-SNE keeps neighbours together). Click a dot to see the digit and how the model redraws it."
+        "largest spread, t-SNE keeps neighbours together). Click a dot, or pick a test digit from the keyboard, to see the digit "
+        "and how the model redraws it."
     ),
 )
 name, ckpt = ui.model_picker(keep=lambda m: m.makes_images)
@@ -71,8 +72,8 @@ if method == "latent":  # a 2-D model: the plane, the digit under the pointer an
         picked = decoder_view.plane(buffer, coords, labels, start, mount=f"plane:{ckpt.uid}:{n}")
     if isinstance(picked, int) and not isinstance(picked, bool) and 0 <= picked < n:  # a browser can send anything
         ui.state.set_widget("latent_picked", int(picked))
-    chosen = ui.state.widget("latent_picked")
-    points = [{"customdata": chosen}] if chosen is not None and chosen < n else []
+    pointed = ui.state.widget("latent_picked")
+    pointed = pointed if pointed is not None and pointed < n else None
 else:
     axis = {"latent": ("z₁", "z₂"), "PCA": (_("PCA 1 of z"), _("PCA 2 of z")), "t-SNE": (_("t-SNE 1 of z"), _("t-SNE 2 of z"))}[method]
     fig = go.Figure()
@@ -102,15 +103,24 @@ else:
     fig.update_layout(height=560, xaxis_title=axis[0], yaxis_title=axis[1], legend_title=_("label"), margin={"t": 10}, dragmode="select")
     event = left.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="latent_plot", width="stretch")
     points = event.selection.points if event and event.selection else []
-
-with right:
-    if points:
+    pointed = None
+    if points:  # the first dot clicked or boxed
         point = points[0]
         custom = point.get("customdata")
         if custom is not None:
-            i = int(custom[0] if isinstance(custom, list) else custom)
+            pointed = int(custom[0] if isinstance(custom, list) else custom)
         else:  # the index within its label's trace
-            i = int(np.flatnonzero(labels == point["curve_number"])[point["point_index"]])
+            pointed = int(np.flatnonzero(labels == point["curve_number"])[point["point_index"]])
+
+with right:
+    shown = st.container()  # the digit, above the keyboard's way to one
+    with st.expander(_("Pick a test digit from the keyboard")):  # plotly's dots need a pointer; the plane's, Enter
+        keyed = pick.test_digit_picker(labels, names, key="latent_pick", side_by_side=False)
+    sources = {"pointer": pointed, "keys": keyed}  # the dot pointed at, the digit picked: the one chosen last
+    last = pick.newest("latent", sources)
+    i = sources[last] if last is not None else None
+with shown:
+    if i is not None:
         x, y = data.images[i : i + 1], data.labels[i : i + 1]
         st.markdown(_("**Test digit #{index}**, label {label}").format(index=i, label=int(y)))
         ui.show_digits(
@@ -121,4 +131,4 @@ with right:
             ui.state.choose_digit(x)
             st.switch_page(ui.page("draw").file)
     else:
-        st.info(_("Click a dot (or drag a box around some) to see that digit and its reconstruction."))
+        st.info(_("Click a dot (or drag a box around some), or pick a test digit below, to see that digit and its reconstruction."))

@@ -3,6 +3,7 @@
 - `frame`: the page frame (set-up, sidebar, page links) and digits shown as PNGs;
 - `models`: shipped and session models, the model pickers;
 - `upload`: the sidebar's checkpoint uploader;
+- `pick`: a test digit chosen from the keyboard (class and number), and which source of a digit a page heard from last;
 - `state`: named accessors for this session's state, including the contracts between pages; `reload`: the reload
   register (a reload keeps the visitor's runs) and who owns what a session starts;
 - `readable`: numbers as people read them;

@@ -13,7 +13,7 @@ import streamlit as st
 from cvae_core.images import as_array, grid, png_bytes
 
 from . import deck as decks
-from . import i18n, reload, state
+from . import i18n, palette, reload, state
 from .i18n import LANGUAGE, N_, _
 
 
@@ -284,9 +284,17 @@ def show_scene(here: Page, models: bool) -> None:
 # Streamlit also writes a chosen segment's words and a slider's value in the primary colour. In the dark theme no red is
 # both light enough for text on the background (4.5:1) and dark enough under a primary button's white words (4.5:1):
 # those words take the text colour instead; the segment's tint and border in the primary colour still mark the choice.
-READABLE_CSS = """<style>
-[data-testid="stCaptionContainer"] { opacity: 0.85 !important; }
-[data-testid="stButtonGroup"] button[data-selected="true"], [data-testid="stSliderThumbValue"] { color: inherit !important; }
+# Keyboard focus must show (WCAG 2.4.7): Streamlit marks a focused page link, toggle or checkbox only by a faint tint (a
+# page link's is the current page's own), and an image's toolbar (Fullscreen) stays hidden until hovered, its focused
+# button unseen. Each gets a ring.
+READABLE_CSS = f"""<style>
+[data-testid="stCaptionContainer"] {{ opacity: 0.85 !important; }}
+[data-testid="stButtonGroup"] button[data-selected="true"], [data-testid="stSliderThumbValue"] {{ color: inherit !important; }}
+a:focus-visible, [data-testid="stBaseButton-elementToolbar"]:focus-visible,
+[data-testid="stCheckbox"] label:has(input:focus-visible), [data-testid="stRadio"] label:has(input:focus-visible) {{
+  outline: 3px solid {palette.FOCUS} !important; outline-offset: 1px;
+}}
+[data-testid="stElementToolbar"]:focus-within {{ opacity: 1 !important; }}
 </style>"""
 
 

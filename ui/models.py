@@ -188,7 +188,10 @@ def model_picker(label: str | None = None, where=None, keep=lambda model: True, 
         state.set_widget(key, preferred)  # a model just trained or loaded: show it
         state.note_picked(key, preferred)
     if state.widget(key) not in options:
-        state.forget_widget(key)  # the model it held is gone (a run restarted): back to the first
+        if state.shown_model(key) in options:  # a page without this picker came between: the model the visitor had
+            state.set_widget(key, state.shown_model(key))
+        else:
+            state.forget_widget(key)  # the model it held is gone (a run restarted): back to the first
     uid = where.selectbox(
         _("Model") if label is None else label,
         list(options),
@@ -197,6 +200,7 @@ def model_picker(label: str | None = None, where=None, keep=lambda model: True, 
         placeholder=_("Choose an option"),
         help=help or _("Pretrained models ship with the app; models you train on the Train page appear here too."),
     )
+    state.note_shown_model(key, uid)
     choice = options[uid]
     if choice.still_training:
         where.caption(":material/model_training: " + _("Still training: this page uses the weights as they are now."))

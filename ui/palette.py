@@ -47,6 +47,7 @@ ACCENT = LABELS[0]  # a highlighted bar (the active latent dimensions); the othe
 REFERENCE = LABELS[2]  # a reference line beside the curves (Compare's k = 5,000 estimate; the ELBO takes CURVES["val"])
 NEUTRAL = "#808080"  # outlines drawn over the label colours (the learned priors' ellipses): 3.9:1 on white, 4.6:1 on dark
 CURSOR = "#1c83e1"  # the latent plane's cursor, Streamlit's focus blue: 4.0:1 on white, 4.6:1 on dark
+FOCUS = CURSOR  # the ring round what has keyboard focus, where Streamlit draws none (links, toolbar buttons)
 FAINT_OPACITY = 0.6  # marks drawn in the text colour, faint (an inactive dimension's bar): still 3:1 on either background
 MUTED_OPACITY = 0.85  # words drawn quieter than the text (an SVG chart's ticks and axis titles): 4.5:1 and more
 # A table cell marked best (Compare): the reference green, translucent, so that the text on it keeps 4.5:1 in either theme.

@@ -79,6 +79,14 @@ def choose_digit(digit) -> None:
     st.session_state[CHOSEN_DIGIT] = np.asarray(digit, dtype=np.float32).reshape(28, 28)
 
 
+PICTURE_MARKS = "picture_marks"  # page -> source -> (its digit's fingerprint, when it last changed): ui.pick.newest
+
+
+def picture_marks(page: str) -> dict:
+    """For each source of a digit on a page (drawn, uploaded, picked...), what it last held and when that changed."""
+    return st.session_state.setdefault(PICTURE_MARKS, {}).setdefault(page, {})
+
+
 SENT_BETA = "sent_beta"  # run id -> the KL weight β last sent to that run (the live β dial)
 
 
@@ -229,6 +237,17 @@ def picked(picker: str) -> str | None:
 
 def note_picked(picker: str, uid: str) -> None:
     st.session_state.setdefault(PICKED, {})[picker] = uid
+
+
+SHOWN_MODELS = "shown_models"  # model picker key -> the model it last showed (the widget's own value goes with its page)
+
+
+def shown_model(picker: str) -> str | None:
+    return st.session_state.get(SHOWN_MODELS, {}).get(picker)
+
+
+def note_shown_model(picker: str, uid: str) -> None:
+    st.session_state.setdefault(SHOWN_MODELS, {})[picker] = uid
 
 
 LINKS_FOLLOWED = "links_followed"  # the pages (and "presenter") whose address settings this session has applied

@@ -17,6 +17,7 @@ from ui import experiment_view
 from ui import state as keys
 from ui.frame import PAGES
 from ui.frame import page as ui_page
+from ui.i18n import LANGUAGE
 
 TIMEOUT = 120  # torch makes the first run slow; AppTest's default of 3 s is too short
 
@@ -387,7 +388,7 @@ def test_draw_reads_an_uploaded_photo_of_dark_ink(readers, held_out):
     at = page("draw")
     give(at, readers)
     at.run()
-    assert any("Draw a digit or upload" in i.value for i in at.info)
+    assert any(i.value.startswith("Draw a digit, upload a picture or pick") for i in at.info)
     photo = 1 - held_out.images[5].view(28, 28).numpy().repeat(4, 0).repeat(4, 1)
     at.file_uploader[0].set_value(("digit.png", _png(photo), "image/png")).run()
     no_exceptions(at)
@@ -408,6 +409,55 @@ def test_draw_shows_each_step_of_reading_a_phone_photo(readers, held_out):
     assert steps.label.startswith("How the picture became") and len(steps.get("image")) == 6  # picture … what the model sees
     assert all_sent_as_png(at)
     assert any(s.value.startswith("**Read as") for s in at.success)
+
+
+def test_draw_picks_a_test_digit_by_class_and_number_and_reads_it(readers):
+    """The keyboard's way in: a class among the pills, a number, 'Another one'; the digit goes to the same reading as a
+    drawing (the verdict, what the model sees), and the choice is kept by ids, whatever the language."""
+    from ui.models import test_digits
+
+    tests = test_digits()
+    at = page("draw")
+    give(at, readers)
+    at.run()
+    assert [t.label for t in at.tabs] == ["Draw", "Upload a photo", "Pick a test digit"]
+    assert not at.success  # nothing read before a class is chosen
+    note = "MNIST's 10,000 test digits" if tests.name == "mnist" else "official test digits are not on this server"
+    assert any(note in c.value for c in at.caption)
+    at.pills(key="draw_pick_class").set_value(7).run()
+    no_exceptions(at)
+    first = int(np.flatnonzero(tests.labels.numpy() == 7)[0])
+    assert any(f"from test digit #{first}, labelled 7" in m.value for m in at.markdown)
+    assert any(s.value.startswith("**Read as") for s in at.success)
+    assert sum("reads **" in m.value for m in at.markdown) == 1
+    shown = [el for el in at.get("image") if any(f"Test digit number {first}" in img.alt for img in el.proto.imgs)]
+    assert shown, "the picked digit is shown with a text alternative"
+    at.number_input(key="draw_pick_number").set_value(3).run()
+    third = int(np.flatnonzero(tests.labels.numpy() == 7)[2])
+    assert any(f"from test digit #{third}, labelled 7" in m.value for m in at.markdown)
+    at.button(key="draw_pick_another").click().run()
+    assert at.number_input(key="draw_pick_number").value != 3
+    at.session_state[LANGUAGE] = "zh_Hans"  # the language changes, the choice stays (ids, not words)
+    at.run()
+    no_exceptions(at)
+    assert at.pills(key="draw_pick_class").value == 7
+    assert any("识别为" in s.value for s in at.success)
+
+
+def test_draw_reads_what_the_visitor_gave_last(readers, held_out):
+    """A photo, then a test digit: the test digit is read; a new photo then is read again."""
+    at = page("draw")
+    give(at, readers)
+    at.run()
+    photo = 1 - held_out.images[5].view(28, 28).numpy().repeat(4, 0).repeat(4, 1)
+    at.file_uploader[0].set_value(("digit.png", _png(photo), "image/png")).run()
+    assert any("from 'digit.png'" in m.value for m in at.markdown)
+    at.pills(key="draw_pick_class").set_value(2).run()
+    no_exceptions(at)
+    assert any("from test digit #" in m.value for m in at.markdown)
+    assert not any("from 'digit.png'" in m.value for m in at.markdown)
+    at.file_uploader[0].set_value(("other.png", _png(1 - photo), "image/png")).run()
+    assert any("from 'other.png'" in m.value for m in at.markdown)
 
 
 @pytest.mark.parametrize(
@@ -443,6 +493,59 @@ def test_latent_space_plots_and_cvae1_priors(session_model):
     at.run()
     no_exceptions(at)
     assert at.radio[0].value == "PCA"
+
+
+def test_draw_says_when_the_official_test_digits_are_not_here(readers, monkeypatch):
+    """Without MNIST's test split the picker offers the offline digits' held-out 500, and says so."""
+    import cvae_core.data
+    from ui.models import test_digits
+
+    monkeypatch.setattr(cvae_core.data, "test_digits", lambda: cvae_core.data.load_dataset("mnist-5k", "val"))
+    test_digits.clear()
+    try:
+        at = page("draw")
+        give(at, readers)
+        at.run()
+        assert any("official test digits are not on this server" in c.value for c in at.caption)
+        at.pills(key="draw_pick_class").set_value(0).run()
+        no_exceptions(at)
+        assert at.number_input(key="draw_pick_number").max == 50  # 50 a class
+        assert any(s.value.startswith("**Read as") for s in at.success)
+    finally:
+        test_digits.clear()
+
+
+def test_latent_space_opens_a_test_digit_picked_from_the_keyboard(session_model):
+    """Plotly's dots need a pointer: the expander's picker opens a digit, which Open in Draw then reads."""
+    from ui.models import test_digits
+
+    at = page("latent")
+    give(at, session_model, prefer="tiny-cvae1")  # 4-D: the projected plot
+    at.run()
+    assert any(e.label == "Pick a test digit from the keyboard" for e in at.expander)
+    at.pills(key="latent_pick_class").set_value(4).run()
+    at.number_input(key="latent_pick_number").set_value(2).run()
+    no_exceptions(at)
+    second_four = int(np.flatnonzero(test_digits().labels.numpy()[:2000] == 4)[1])  # among the 2,000 dots plotted
+    assert any(m.value == f"**Test digit #{second_four}**, label 4" for m in at.markdown), [m.value for m in at.markdown]
+    next(b for b in at.button if b.label == "Open in Draw").click().run()
+    no_exceptions(at)
+    assert any(s.value.startswith("**Read as") for s in at.success)  # Draw reads it
+
+
+def test_a_page_without_the_model_picker_between_two_with_it_keeps_the_visitors_model(session_model):
+    """Streamlit forgets a widget's value on a page that does not draw it: Generate, Draw (no sidebar picker), then
+    Latent space opened on the first shipped model instead of the one the visitor had."""
+    at = page("generate")
+    give(at, session_model)  # not preferred: the visitor picks it
+    at.run()
+    mine = session_model["tiny-cvae1"].uid
+    assert at.sidebar.selectbox(key="model").value != mine
+    at.sidebar.selectbox(key="model").set_value(mine).run()
+    at.switch_page(ui_page("draw").file).run()
+    at.switch_page(ui_page("latent").file).run()
+    no_exceptions(at)
+    assert at.sidebar.selectbox(key="model").value == mine
 
 
 def test_compare_measures_every_model_and_offers_csv(readers):

@@ -4,8 +4,9 @@ browser's preference picks it, as a visitor's system setting would).
 
 A violation inside Streamlit's own widgets that the app cannot fix goes into ALLOWED, naming the rule, what the node
 holds, the Streamlit version and why; the test fails when an entry no longer reproduces anywhere, so the list only
-shrinks. Not covered here (each a separate check): keyboard-only flows (tests/browser/test_browser.py: the explorer's
-dials and pills, the latent plane's keys), the palettes' contrast and colour-blind vision (tests/app/test_palette.py)."""
+shrinks. Not covered here (each a separate check): keyboard-only flows (tests/browser/test_keyboard.py: Home to a trained
+run, a generated digit, a read digit and a latent point; tests/browser/test_browser.py: the explorer's dials), the
+palettes' contrast and colour-blind vision (tests/app/test_palette.py)."""
 
 import time
 from pathlib import Path

@@ -92,7 +92,7 @@ class Plane {
         this.drawPointer();
       } else if (event.key === "Enter" || event.key === " ") {
         event.preventDefault();
-        this.pick(this.cursor);
+        this.pick(this.cursor, true);  // the nearest digit however far: a keyboard cannot aim at a dot as a pointer does
       }
     });
     this.drawAll();
@@ -170,10 +170,11 @@ class Plane {
     this.drawGrid();
   }
 
-  // The test digit nearest the place clicked, if one is near: the page shows it and its reconstruction.
-  pick(place) {
+  // The test digit nearest the place clicked, if one is near (any distance from the keyboard): the page shows it and its
+  // reconstruction.
+  pick(place, anywhere = false) {
     const { x, y } = this.points;
-    let best = -1, distance = (this.reach / 30) ** 2;
+    let best = -1, distance = anywhere ? Infinity : (this.reach / 30) ** 2;
     for (let i = 0; i < x.length; i++) {
       const d = (x[i] - place[0]) ** 2 + (y[i] - place[1]) ** 2;
       if (d < distance) [best, distance] = [i, d];
