@@ -26,11 +26,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-# test-fast on two pytest-xdist workers, a test file to a worker (its module fixtures made once): much of a test's time
-# is a Streamlit server or the training process working while it waits. `make test` (and CI) stays on one process:
-# its browser and Ray tests start servers, browsers and clusters of their own, which two workers would run side by side.
+# Both on two pytest-xdist workers, a test file to a worker (its module fixtures made once): much of a test's time is a
+# Streamlit server, a browser or the training process working while it waits. The modules that start a Ray cluster of
+# their own take turns (tests/conftest.py: one_cluster_at_a_time). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
 test-fast: $(STAMP)  # everything but the browser and slow tests

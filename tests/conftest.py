@@ -84,9 +84,35 @@ def browser():
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """The modules with slow or browser tests first: under `make test-fast`'s two workers (`--dist loadfile`) neither
-    worker is left with a long module at the end. One process (`make test`) keeps pytest's own order."""
+    """Under pytest-xdist's workers (`--dist loadfile`: a module to a worker, the next module to the first worker free),
+    the modules with slow or browser tests first, so that no worker is left with a long module at the end, and among
+    them the modules that start a Ray cluster (STARTS_CLUSTER) spread out, one to every two other long modules, so that
+    they rarely wait for each other (one_cluster_at_a_time). One process keeps pytest's own order."""
     if config.getoption("dist", "no") == "no":
         return
-    long = {item.module.__name__ for item in items if item.get_closest_marker("browser") or item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module.__name__ not in long)  # stable: each module's tests keep their order
+    modules = list(dict.fromkeys(item.module for item in items))
+    long = {m for m in modules if any(i.module is m and (i.get_closest_marker("browser") or i.get_closest_marker("slow")) for i in items)}
+    clusters = [m for m in modules if getattr(m, "STARTS_CLUSTER", False)]
+    others = [m for m in modules if m in long and m not in clusters]
+    order = []
+    while clusters or others:
+        order += clusters[:1] + others[:2]
+        clusters, others = clusters[1:], others[2:]
+    rank = {m: i for i, m in enumerate(order)}
+    items.sort(key=lambda item: rank.get(item.module, len(order)))  # stable: each module's tests keep their order
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_cluster_at_a_time(request):
+    """A module that starts a Ray cluster of its own (its STARTS_CLUSTER = True: nodes, replicas, nginx) holds a lock
+    across the pytest processes of this machine while it runs: two such clusters side by side on two cores would each
+    take twice as long to start, and their timeouts are set for one."""
+    if not getattr(request.module, "STARTS_CLUSTER", False):
+        yield
+        return
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / f"cvae-lab-tests-cluster-{os.getuid()}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when this process ends
+        yield

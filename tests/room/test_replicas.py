@@ -13,6 +13,7 @@ from cvae_core.serving.rooms import PIXELS
 from deploy.ray_nodes import RayNode
 
 pytestmark = pytest.mark.slow
+STARTS_CLUSTER = True  # a Ray cluster of its own: tests/conftest.py runs one such module at a time
 
 
 @pytest.fixture(scope="module")

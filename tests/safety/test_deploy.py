@@ -19,6 +19,7 @@ from tests.browser.test_browser import ROOT, assert_no_exception, main, shot, wa
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+STARTS_CLUSTER = True  # a Ray cluster of its own: tests/conftest.py runs one such module at a time
 PROGRESS = '[data-testid="stProgress"]'
 CONTROLS = ("Start", "Stop", "Resume", "Share this run", "Stop sharing", "Save on this server", "Download checkpoint")
 

@@ -20,6 +20,7 @@ from tests.safety.test_deploy import deployment
 from tests.servers import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+STARTS_CLUSTER = True  # a Ray cluster of its own: tests/conftest.py runs one such module at a time
 QUIET = ("_stcore/health", "host-config")  # asked before the frame's cookies exist; answered either way (test_deploy.py)
 
 

@@ -18,6 +18,7 @@ from deploy.ray_nodes import RayNode
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
+STARTS_CLUSTER = True  # a Ray cluster of its own: tests/conftest.py runs one such module at a time
 
 
 @pytest.fixture(scope="module")
