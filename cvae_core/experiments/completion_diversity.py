@@ -174,6 +174,6 @@ def summary(figures: dict, resamples: int = 2000, seed: int = 0) -> dict:
             "threshold": round(threshold, 3),
             "nn_nll": round(float(nll[index]), 3),
             "cvae_spread": round(float(spread[index]), 5),
-            "rule": "the first official test digit, in file order, whose NN NLL of the hidden pixels lies in the top decile of these digits'",
+            "rule": "the first official test digit, in file order, whose NN NLL of the hidden pixels lies in the top decile of these digits' NN NLLs",
         },  # fmt: skip
     }
