@@ -8,6 +8,7 @@ import torch
 
 import ui
 from cvae_core.errors import CheckpointError
+from cvae_core.experiments.completion_diversity import SEED as COMPLETION_SEED
 from cvae_core.experiments.live import LIVE_EXPERIMENTS
 from cvae_core.experiments.quadrants import quadrant_baseline_of, showcase
 from cvae_core.experiments.shipped import load_shipped, shipped_results
@@ -55,8 +56,9 @@ def results() -> dict:
     return shipped_results()
 
 
-def digit_source(key: str, test, limit: int = 1000):
-    """The digit to work on: a test digit, or the visitor's last drawing from the Draw page. Returns (seed, image)."""
+def digit_source(key: str, test, limit: int = 1000, default: int = 0):
+    """The digit to work on: a test digit (the slider opens on `default`), or the visitor's last drawing from the Draw
+    page. Returns (the test digit's index, 0 for a drawing; image)."""
     drawn = ui.state.last_digit()
     source = st.radio(
         _("Digit"), [N_("a test digit"), N_("my drawing")], format_func=_, horizontal=True, disabled=drawn is None, key=f"{key}-source",
@@ -64,7 +66,9 @@ def digit_source(key: str, test, limit: int = 1000):
     )  # fmt: skip
     if source == "my drawing" and drawn is not None:
         return 0, drawn
-    index = st.slider(_("Test digit"), 0, min(len(test), limit) - 1, 0, key=f"{key}-index", help=_("Which of the official test digits."))
+    index = st.slider(
+        _("Test digit"), 0, min(len(test), limit) - 1, default, key=f"{key}-index", help=_("Which of the official test digits.")
+    )
     if drawn is None:
         st.caption(_("Draw a digit on the **Draw** page to use your own handwriting here."))
     return index, test.images[index]
@@ -85,6 +89,24 @@ def quadrant_chart(bars: list[dict]) -> go.Figure:
                              marker_color=colour, error_y={"type": "data", "array": [2 * b[f"{key}_se"] for b in bars]}))  # fmt: skip
     fig.update_layout(barmode="group", height=320, margin={"t": 40, "b": 10}, yaxis_title=_("nats per digit (lower is better)"),
                       title=_("Guessing the hidden part of a test digit: whiskers ± 2 standard errors"))  # fmt: skip
+    return fig
+
+
+def diversity_chart(bins: list[dict], samples: int) -> go.Figure:
+    """The CVAE's spread (± 2 standard errors) in each decile of the NN's NLL of the hidden pixels, and the NN's, 0."""
+    nll = [b["nll"] for b in bins]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=nll, y=[b["nn"] for b in bins], mode="lines", name=_("NN: one guess, 0 by construction"),
+                             line={"color": palette.NEUTRAL, "dash": "dash"}))  # fmt: skip
+    fig.add_trace(go.Scatter(x=nll, y=[b["spread"] for b in bins], mode="lines+markers", name="CVAE", marker_color=palette.ACCENT,
+                             error_y={"type": "data", "array": [2 * b["se"] for b in bins], "visible": True},
+                             customdata=[[b["from"], b["to"], b["n"]] for b in bins],
+                             hovertemplate=_("NN NLL {low} to {high} nats, {count} digits: spread {spread}").format(
+                                 low="%{customdata[0]:.0f}", high="%{customdata[1]:.0f}", count="%{customdata[2]}", spread="%{y:.3f}")
+                             + "<extra></extra>"))  # fmt: skip
+    fig.update_layout(height=300, margin={"t": 40, "b": 10}, yaxis={"title": _("spread per hidden pixel"), "rangemode": "tozero"},
+                      xaxis={"title": _("the NN's NLL of the hidden pixels, nats (a point per tenth of the test digits)")},
+                      title=_("How far apart the CVAE's {count} completions of a digit are").format(count=samples))  # fmt: skip
     return fig
 
 
@@ -184,15 +206,31 @@ with quad_tab:
             )
             st.caption(_(PYRO_QUADRANTS_LABEL) + ".")
     st.subheader(_("Complete a digit with the full-length models (one quadrant shown)"))
-    index, x = digit_source("quad", test)
+    experiment_view.show_finding(experiment_view.diversity_finding(shipped))
+    diversity = shipped.get(experiment_view.DIVERSITY)
+    if diversity is not None:
+        st.plotly_chart(diversity_chart(experiment_view.diversity_bins(shipped), diversity["samples"]), width="stretch", key="diversity")
+        rule = diversity["shown_digit"]
+        st.caption(
+            _("The CVAE's spread: the mean absolute difference of the hidden pixels (0 to 1) between two of a digit's {samples} "
+              "completions, averaged over the pairs; the NN makes one guess, so its spread is 0. On the first {n} official test digits, "
+              "binarised as for the NCLL (the completions below read the grey digit), each digit's completions are the first {samples} "
+              "draws of seed {seed} at temperature 1, as below; one model, one seed; whiskers ± 2 standard errors. The digit this section opens on is chosen by a rule fixed in advance, not by eye: "
+              "the first test digit, in file order, whose NN NLL of the hidden pixels is in the top tenth ({threshold:.1f} nats or more), "
+              "test digit {index}. Command: `{command}`.").format(
+                samples=diversity["samples"], n=f"{diversity['n']:,}", seed=diversity["seed"], threshold=rule["threshold"],
+                index=rule["index"], command=diversity["command"])
+        )  # fmt: skip
+    index, x = digit_source("quad", test, default=experiment_view.diversity_digit(shipped, test))
     shipped_cvae = shipped_model("quadrants-1")
     if shipped_cvae is None:
         st.warning(
             _("The full-length one-quadrant model is not in this copy of the app (checkpoints/experiments/); **Retrain live** still works.")
         )
     else:
-        images = showcase(quadrant_baseline_of(shipped_cvae.model), shipped_cvae.model, x, n_samples=6, seed=index)
-        what = _("shown · truth · NN guess · six CVAE completions")
+        # the first six draws of one fixed seed for every digit, as the diversity figure draws them: never picked
+        images = showcase(quadrant_baseline_of(shipped_cvae.model), shipped_cvae.model, x, n_samples=6, seed=COMPLETION_SEED)
+        what = _("shown · truth · NN guess · six CVAE completions (the first six draws of seed {seed})").format(seed=COMPLETION_SEED)
         ui.show_digits(
             images, ncol=9, scale=3, caption=what, download="completions.png", key="dl-quad",
             alt=_("A digit completed from one quadrant by the full-length models: {what}.").format(what=what),
@@ -222,7 +260,7 @@ with quad_tab:
             if shown:
                 st.dataframe(translated_keys(quadrant_rows(shown)), hide_index=True, width="stretch")
             if snap.state == RunState.DONE and findings is not None:
-                completions = run.showcase(x, seed=index)
+                completions = run.showcase(x, seed=COMPLETION_SEED)
                 if completions is not None:
                     caption = _(
                         "your live run, {count} quadrant(s) shown: shown · truth · NN guess · six completions by the CVAE chosen on validation"

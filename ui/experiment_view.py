@@ -305,3 +305,59 @@ def kingma_finding(results: dict[str, dict], labels: int = 100) -> tuple[str, di
     return N_(
         "From {labels} labels, M1+M2 reads {m1m2} of the test digits, M2 {m2} and a classifier of the labelled digits alone {baseline}: M1+M2 and M2 do not differ clearly ({low:+.0f} to {high:+.0f} points, {level} interval over {runs} label draws)."
     ), fields  # fmt: skip
+
+
+# ---- whether the CVAE's completions differ where the hidden part is ambiguous (bench/completion_diversity.py) ------
+DIVERSITY = "completion-diversity-1"
+
+
+def diversity_bins(results: dict[str, dict]) -> list[dict]:
+    """The completion-diversity file's deciles of the NN's NLL of the hidden pixels, for a chart: each decile's mean NLL
+    (nats) and range, and the CVAE's mean spread with its standard error; the NN's spread is 0 (one guess)."""
+    r = results.get(DIVERSITY)
+    if r is None:
+        return []
+    return [{"nll": b["nn_nll_mean"], "from": b["nn_nll_from"], "to": b["nn_nll_to"], "spread": b["cvae_spread"]["mean"],
+             "se": b["cvae_spread"]["se"], "n": b["cvae_spread"]["n"], "nn": b["nn_spread"]} for b in r["deciles"]]  # fmt: skip
+
+
+def diversity_digit(results: dict[str, dict], test, limit: int = 1000) -> int:
+    """The test digit the completions open on: the one the file's stated rule chose (its index in the official test
+    split), when the pages' test digits are that split and the chooser reaches it; else the first."""
+    r = results.get(DIVERSITY)
+    if r is None or getattr(test, "name", None) != "mnist" or getattr(test, "split", None) != "test":
+        return 0
+    index = r["shown_digit"]["index"]
+    return index if index < min(len(test), limit) else 0
+
+
+def diversity_finding(results: dict[str, dict]) -> tuple[str, dict] | None:
+    """Whether the CVAE's completions differ more where the hidden part is ambiguous, in one sentence from the
+    completion-diversity file: the direction is the sign of the rank correlation between the CVAE's spread and the NN's
+    NLL of the hidden pixels when its 95 % interval excludes 0, both as it is and with the amount of hidden ink held fixed
+    (more ink hidden is more to be wrong about and to differ on); the quartiles' spreads and the share of digits whose
+    completions the fidelity CNN reads as two classes or more. A template marked for translation and its fields (the
+    "%" signs in the fields: gettext reads "% o" as a printf directive); None without the file."""
+    r = results.get(DIVERSITY)
+    if r is None:
+        return None
+    rank, given_ink = r["spearman_spread_nn_nll"], r["spearman_given_hidden_ink"]
+    (low, high), (ink_low, ink_high) = rank["ci95"], given_ink["ci95"]
+    bottom, top = r["quartiles"][0]["cvae_spread"], r["quartiles"][-1]["cvae_spread"]
+    fields = {
+        "n": f"{r['n']:,}", "samples": r["samples"], "rho": f"{rank['rho']:.2f}", "low": f"{low:.2f}", "high": f"{high:.2f}",
+        "level": "95 %", "partial": f"{given_ink['rho']:.2f}", "partial_low": f"{ink_low:.2f}", "partial_high": f"{ink_high:.2f}",
+        "top": f"{top['mean']:.3f}", "bottom": f"{bottom['mean']:.3f}",
+        "several": f"{100 * r['classifiers']['label_fidelity']['several_classes']:.0f} %",
+    }  # fmt: skip
+    if low > 0 and ink_low > 0:
+        return N_(
+            "Over the first {n} test digits, the CVAE's {samples} completions of a digit differ more where the hidden part is ambiguous (the NN guesses it worst): {top} apart per hidden pixel in the quarter of digits the NN guesses worst, {bottom} in the quarter it guesses best (rank correlation {rho}, {level} interval {low} to {high}; with as much ink hidden, {partial}, {partial_low} to {partial_high}). The NN's single guess never differs; the fidelity CNN reads two digits or more among the completions of {several} of the digits."
+        ), fields  # fmt: skip
+    if high < 0 and ink_high < 0:
+        return N_(
+            "Over the first {n} test digits, the CVAE's {samples} completions of a digit differ less where the hidden part is ambiguous (the NN guesses it worst): {top} apart per hidden pixel in the quarter of digits the NN guesses worst, {bottom} in the quarter it guesses best (rank correlation {rho}, {level} interval {low} to {high}; with as much ink hidden, {partial}, {partial_low} to {partial_high}). The NN's single guess never differs; the fidelity CNN reads two digits or more among the completions of {several} of the digits."
+        ), fields  # fmt: skip
+    return N_(
+        "Over the first {n} test digits, the CVAE's {samples} completions of a digit do not differ clearly more where the hidden part is ambiguous (the NN guesses it worst): {top} apart per hidden pixel in the quarter of digits the NN guesses worst, {bottom} in the quarter it guesses best (rank correlation {rho}, {level} interval {low} to {high}; with as much ink hidden, {partial}, {partial_low} to {partial_high}). The NN's single guess never differs; the fidelity CNN reads two digits or more among the completions of {several} of the digits."
+    ), fields  # fmt: skip

@@ -3,6 +3,7 @@ to beat, trained on identical data with the same engine settings, and evaluated 
 
 - `quadrants`: Sohn et al. 2015's quadrant completion (an NN baseline and cvae3);
 - `quadrant_bounds`: the quadrant NCLL as bounds of one quantity (importance-sampled, paired against the NN);
+- `completion_diversity`: whether the quadrant CVAE's completions differ where the hidden part is ambiguous;
 - `classification`: cvae3 as a classifier against a plain one;
 - `semisupervised`: Kingma et al. 2014's M2 and M1+M2 against a classifier on the labelled digits only;
 - `live`: what a visitor may retrain on the Experiments page, as jobs of the training service;

@@ -615,6 +615,11 @@ def test_experiments_page_opens_on_the_shipped_results_without_training(held_out
     ]
     assert len(sentences) == 2, sentences  # one finding per experiment, before any button is pressed
     assert images(at), "no completions from the shipped model"
+    (diversity,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "diversity" in c.proto.id]
+    assert [len(t["y"]) for t in diversity["data"]] == [10, 10] and not any(diversity["data"][0]["y"])  # the NN's 0, the CVAE's deciles
+    assert any(m.value.startswith("**Over the first") for m in at.main.markdown), "the diversity sentence"
+    rule = shipped_results()[experiment_view.DIVERSITY]["shown_digit"]["index"]
+    assert next(s for s in at.slider if s.key == "quad-index").value == rule  # opens on the stated rule's digit, not one picked
     assert all(r.disabled for r in at.radio if r.label == "Digit")  # nothing drawn yet
     at.session_state[keys.LAST_DIGIT] = held_out.images[5].view(28, 28).numpy()  # as the Draw page leaves it
     at.run()

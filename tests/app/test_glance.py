@@ -88,3 +88,29 @@ def test_the_semi_supervised_experiment_says_whether_m1m2_beats_m2(shipped):
     unclear["kingma-m1m2-100"]["m1m2_minus_m2"]["ci95"] = [-0.01, 0.05]
     assert "do not differ clearly" in said(experiment_view.kingma_finding(unclear))
     assert experiment_view.kingma_finding({}) is None
+
+
+def test_the_completion_diversity_sentence_is_computed_from_the_shipped_file(shipped):
+    r = shipped[experiment_view.DIVERSITY]
+    rank = r["spearman_spread_nn_nll"]
+    sentence = said(experiment_view.diversity_finding(shipped))
+    assert f"first {r['n']:,} test digits" in sentence and f"rank correlation {rank['rho']:.2f}" in sentence
+    assert f"{r['quartiles'][-1]['cvae_spread']['mean']:.3f} apart" in sentence and "single guess never differs" in sentence
+    assert f"{100 * r['classifiers']['label_fidelity']['several_classes']:.0f} %" in sentence
+    both = (rank["ci95"], r["spearman_given_hidden_ink"]["ci95"])
+    expected = "differ more" if all(ci[0] > 0 for ci in both) else "differ less" if all(ci[1] < 0 for ci in both) else "do not differ"
+    assert expected in sentence and f"with as much ink hidden, {r['spearman_given_hidden_ink']['rho']:.2f}" in sentence
+    changed = copy.deepcopy(shipped)  # other numbers, another sentence
+    mine = changed[experiment_view.DIVERSITY]
+    mine["spearman_spread_nn_nll"].update(rho=0.01, ci95=[-0.03, 0.05])
+    mine["quartiles"][-1]["cvae_spread"]["mean"] = 0.0123
+    other = said(experiment_view.diversity_finding(changed))
+    assert "do not differ clearly" in other and "rank correlation 0.01" in other and "0.012 apart" in other
+    mine["spearman_spread_nn_nll"]["ci95"] = [0.1, 0.3]
+    mine["spearman_given_hidden_ink"]["ci95"] = [-0.02, 0.04]  # only through the ink hidden: not said to differ more
+    assert "do not differ clearly" in said(experiment_view.diversity_finding(changed))
+    mine["spearman_spread_nn_nll"]["ci95"] = mine["spearman_given_hidden_ink"]["ci95"] = [-0.3, -0.1]
+    assert "differ less" in said(experiment_view.diversity_finding(changed))
+    assert experiment_view.diversity_finding({}) is None
+    bins = experiment_view.diversity_bins(shipped)
+    assert len(bins) == 10 and sum(b["n"] for b in bins) == r["n"] and all(b["nn"] == 0 for b in bins)

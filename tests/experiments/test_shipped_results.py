@@ -41,3 +41,19 @@ def test_the_one_quadrant_grid_was_chosen_on_validation_before_test():
     assert (best["gsnn_weight"], best["latent_dim"]) == (r["chosen"]["gsnn_weight"], r["chosen"]["latent_dim"])
     for seed in r.get("seeds", []):
         assert seed["cvae"]["k"] >= 1000
+
+
+def test_the_completion_diversity_file_records_its_rule_command_and_digits():
+    path = RESULTS / "completion-diversity-1.json"
+    if not path.exists():
+        pytest.skip("bench/completion_diversity.py has not written its results yet")
+    r = json.loads(path.read_text())
+    assert r["reported_on"] == "test" and r["n"] >= 2000 and r["cvae_spread"]["n"] == r["n"]
+    assert r["command"].startswith("CVAE_DATA_DIR=") and "bench/completion_diversity.py" in r["command"]
+    assert r["temperature"] == 1.0 and r["seed"] == 0 and r["samples"] == 6  # the page's draws: temperature 1, no NCLL owed
+    assert r["nn_spread"] == 0.0 and all(c["nn_several_classes"] == 0.0 for c in r["classifiers"].values())
+    assert set(r["classifiers"]) == {"label_fidelity", "label_fidelity_second"}  # the one it could be tuned against, and another
+    low, high = r["spearman_spread_nn_nll"]["ci95"]
+    assert low <= r["spearman_spread_nn_nll"]["rho"] <= high
+    assert "top decile" in r["shown_digit"]["rule"] and r["shown_digit"]["nn_nll"] >= r["shown_digit"]["threshold"]
+    assert sum(q["cvae_spread"]["n"] for q in r["quartiles"]) == r["n"]
