@@ -281,15 +281,17 @@ def show_scene(here: Page, models: bool) -> None:
 
 # Streamlit draws captions at 60 % opacity, 3.9:1 against white (WCAG AA asks 4.5:1 for small text): at 85 % they read
 # at about 8:1 and still look quieter than the text (checked by tests/browser/test_a11y.py, both themes).
-# Streamlit also writes a chosen segment's words and a slider's value in the primary colour. In the dark theme no red is
-# both light enough for text on the background (4.5:1) and dark enough under a primary button's white words (4.5:1):
-# those words take the text colour instead; the segment's tint and border in the primary colour still mark the choice.
+# Streamlit also writes a chosen segment's words, a slider's value and the chosen tab's title in the primary colour. In
+# the dark theme no red is both light enough for text on the background (4.5:1) and dark enough under a primary button's
+# white words (4.5:1): those words take the text colour instead; the segment's tint and border and the tab's underline
+# in the primary colour still mark the choice.
 # Keyboard focus must show (WCAG 2.4.7): Streamlit marks a focused page link, toggle or checkbox only by a faint tint (a
 # page link's is the current page's own), and an image's toolbar (Fullscreen) stays hidden until hovered, its focused
 # button unseen. Each gets a ring.
 READABLE_CSS = f"""<style>
 [data-testid="stCaptionContainer"] {{ opacity: 0.85 !important; }}
 [data-testid="stButtonGroup"] button[data-selected="true"], [data-testid="stSliderThumbValue"] {{ color: inherit !important; }}
+[data-testid="stTab"][aria-selected="true"] {{ color: inherit !important; }}
 a:focus-visible, [data-testid="stBaseButton-elementToolbar"]:focus-visible,
 [data-testid="stCheckbox"] label:has(input:focus-visible), [data-testid="stRadio"] label:has(input:focus-visible) {{
   outline: 3px solid {palette.FOCUS} !important; outline-offset: 1px;
