@@ -23,9 +23,17 @@ if not host.is_host():
 if ui.state.room() is not None and room.view() is None:
     st.info(_("Your room has ended (after four hours, or closed)."))
 if ui.state.room() is None:
+    kinds = {"digits": _("the ten digits"), "letters": _("letters A to Z")}
+    if ui.state.own_data() is not None:
+        kinds["own"] = _("the classes of your data set ({name})").format(name=ui.state.own_data()[1])
+    what = st.radio(
+        _("What the room draws"), list(kinds), format_func=kinds.get, key="room_classes", horizontal=True,
+        help=_("Digits can be trained with the offline digits beside the room's (readable sooner); letters and your own "
+               "classes are trained on the room's drawings alone."),
+    )  # fmt: skip
     if st.button(_("Open a room"), icon=":material/groups:", key="room_open", type="primary"):
         try:
-            room.open_room()
+            room.open_room(room.room_classes(what or "digits"))
             st.rerun()
         except CVAEError as e:
             st.error(error_text(e))

@@ -45,6 +45,7 @@ TEXTS = {
     "join": N_("Join"),
     "phones": N_("Phones in the room: {n}"),
     "ask": N_("Draw the digit {digit}, large, in the middle."),
+    "ask_class": N_("Draw “{digit}”, large, in the middle."),
     "send": N_("Send"),
     "clear": N_("Clear"),
     "sent": N_("Sent: {sent} · left: {left}"),

@@ -54,10 +54,23 @@ def _mine(method: str, *args):
     return answer
 
 
-def open_room() -> dict:
-    """Open a room for this session (the host's): {"id", "token", "code", ...}. Raises CVAEError with a sentence (not
-    the host, or the server's rooms are all open)."""
-    opened = raise_refusal(_call("open", reload.owner_id(), host.is_host()))
+def room_classes(what: str) -> tuple[str, ...]:
+    """What a room's phones draw: "digits" (the offline digits can be mixed into its training), "letters" (A to Z), or
+    "own" (the classes of this session's own data set, ui.state.own_data; the digits without one)."""
+    from cvae_core.serving.rooms import DIGITS, LETTERS
+
+    own = state.own_data()
+    if what == "own" and own is not None:
+        return tuple(own[2].classes)
+    return LETTERS if what == "letters" else DIGITS
+
+
+def open_room(classes=None) -> dict:
+    """Open a room for this session (the host's), its phones drawing `classes` (default the ten digits): {"id", "token",
+    "code", ...}. Raises CVAEError with a sentence (not the host, the server's rooms all open, classes that are not
+    names: cvae_core.serving.rooms.check_classes)."""
+    args = () if classes is None else (list(classes),)
+    opened = raise_refusal(_call("open", reload.owner_id(), host.is_host(), *args))
     state.hold_room(opened)
     return opened
 

@@ -50,6 +50,9 @@ SWEEPS = {
     "labels": (10, 4500, True, N_("A sweep's numbers of labelled digits are whole numbers from {low} to {high}.")),
 }
 DIGITS = tuple(str(d) for d in range(10))
+LETTERS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+MAX_CLASSES = 26  # what a room may draw: the ten digits, the letters, or the classes of the host's own data set
+CLASS_NAME_LENGTH = 24
 PIXELS = 28 * 28
 
 
@@ -126,6 +129,18 @@ def check_sweep(setting: str, values) -> list[float]:
     return [int(v) for v in out] if whole else out
 
 
+def check_classes(classes) -> tuple[str, ...]:
+    """The names of what a room's phones draw, checked before the room is made: raises RoomError with the sentence."""
+    if not isinstance(classes, list | tuple) or not 2 <= len(classes) <= MAX_CLASSES or not all(isinstance(c, str) for c in classes):
+        raise RoomError(N_("A room draws 2 to {limit} classes, each named."), limit=MAX_CLASSES)
+    names = tuple(c.strip() for c in classes)
+    if not all(0 < len(n) <= CLASS_NAME_LENGTH and n.isprintable() for n in names):
+        raise RoomError(N_("A class's name is 1 to {limit} printable characters."), limit=CLASS_NAME_LENGTH)
+    if len(set(names)) != len(names):
+        raise RoomError(N_("Each class of a room needs a name of its own."))
+    return names
+
+
 class RoomBoard:
     """The register of rooms (the training process's own on one server, one named actor on a cluster).
 
@@ -186,17 +201,22 @@ class RoomBoard:
         return min(range(len(counts)), key=lambda label: (counts[label], (label - room.next_drawing) % len(counts)))
 
     # ---- the presenter's ----------------------------------------------------------------------------
-    def open(self, owner: str, host: bool) -> dict:
-        """A new room: {"id", "token", "code", "key", "expires_in"}, or a refusal (not the host, or MAX_ROOMS open)."""
+    def open(self, owner: str, host: bool, classes=DIGITS) -> dict:
+        """A new room whose phones draw `classes` (check_classes): {"id", "token", "code", "key", "expires_in"}, or a
+        refusal (not the host, MAX_ROOMS open, classes that are not names)."""
         now = self._expire()
         if not host:
             return _refused(N_("Only the host opens rooms: enter the host key in the sidebar first."))
         if len(self._rooms) >= MAX_ROOMS:
             return _refused(N_("This server has {limit} rooms open, as many as it holds; close one first."), limit=MAX_ROOMS)
+        try:
+            classes = check_classes(classes)
+        except RoomError as e:
+            return refusal(e)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         while code in self._by_code:
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        room = Room(uuid.uuid4().hex, secrets.token_urlsafe(ROOM_TOKEN_BYTES), code, secrets.token_urlsafe(16), owner, now)
+        room = Room(uuid.uuid4().hex, secrets.token_urlsafe(ROOM_TOKEN_BYTES), code, secrets.token_urlsafe(16), owner, now, classes)
         self._rooms[room.id], self._by_token[room.token], self._by_code[room.code] = room, room.id, room.id
         return {"id": room.id, "token": room.token, "code": room.code, "key": room.key, "expires_in": ROOM_SECONDS}
 

@@ -105,6 +105,21 @@ def test_the_rooms_sweep_is_bounded_before_a_run_is_made_deals_phones_and_plots_
         run.stop()
 
 
+def test_the_host_opens_a_room_that_draws_letters(host_key):  # noqa: F811
+    from cvae_core.serving.rooms import LETTERS
+    from ui import training
+
+    at = enter(page("room").run(), host_key)
+    assert at.radio(key="room_classes").options == ["the ten digits", "letters A to Z"]  # no data set of its own yet
+    at.radio(key="room_classes").set_value("letters").run()
+    next(b for b in at.button if b.key == "room_open").click().run()
+    no_exceptions(at)
+    held = at.session_state[keys.ROOM]
+    phone = training.client().room("join", held["token"], None)
+    assert tuple(phone["classes"]) == LETTERS and phone["class"] in LETTERS
+    next(b for b in at.button if b.key == "room_close").click().run()
+
+
 def test_a_sweep_over_the_latent_size_or_the_labelled_digits_makes_the_runs_it_names():
     from cvae_core.models import LATENT_RANGE
     from cvae_core.serving import rooms

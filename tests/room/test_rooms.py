@@ -251,3 +251,24 @@ def test_a_sweep_is_bounded_and_deals_each_phone_a_value(board):
     assert board.public(room["token"])["sweep"] == {"setting": "beta", "values": [0.5, 1.0, 4.0]}
     assert board.sweep(room["id"], room["token"], "beta", [8.0], runs[:1]) is None  # a phone's token changes nothing
     assert board.sweep(room["id"], room["key"], None) == {} and board.phone(room["token"], phones[0])["mine"] is None
+
+
+def test_a_room_draws_the_classes_its_host_names_and_refuses_what_is_not_a_name_before_it_is_made(board):
+    letters = board.open("host-browser", True, list(rooms.LETTERS))
+    assert "error" not in letters
+    phones = [board.join(letters["token"])["phone"] for _ in range(30)]
+    asked = [board.phone(letters["token"], p)["class"] for p in phones]
+    assert set(asked) == set(rooms.LETTERS) and board.phone(letters["token"], phones[0])["classes"] == rooms.LETTERS  # balanced
+    for bad, phrase in (
+        (["cat"], "2 to 26 classes"),
+        ([f"c{i}" for i in range(27)], "2 to 26 classes"),
+        (["cat", 7], "2 to 26 classes"),
+        (["cat", ""], "printable characters"),
+        (["cat", "x" * 25], "printable characters"),
+        (["cat", "d\x00g"], "printable characters"),
+        (["cat", " cat "], "a name of its own"),
+        ("cat,dog", "2 to 26 classes"),
+    ):
+        assert phrase in refused(board.open("host-browser", True, bad)), bad
+    assert len(board._rooms) == 1  # no refused room was made
+    assert board.open("host-browser", True)["code"]  # the digits by default
