@@ -8,15 +8,21 @@ ui/serve.py (the launcher `make run` starts) mounts these beside Streamlit's own
 - POST /room/api/choose      ?t=token&p=phone&c=class -> refused while the presenter has locked the room
 - GET  /room/events          ?t=token (a room) or ?run=token (a shared run): server-sent events, one version per 2 s
 - GET  /room/grid.png        ?t= or ?run=: the run's sample grid, scale 1, 16 grey levels, at most 20 KB
+- GET  /room/decoder         ?t= or ?run=: the run's decoder for the phone's own browser (webmodel.decoder_bytes), built
+                             once per version for every phone (PhoneDesk.decoder: one build at a time, 8 kept), cached
+                             by the browser (ETag, max-age); fetched only when a phone asks to explore the run
+- GET  /room/decoder.js      ui/web/decoder.js, the browser's decoder (cacheable: the same text for every phone)
 
 Every route reads at most a bounded number of bytes (checked against Content-Length, then as they come), checks the
 token before anything else (an unknown one: 404 and no data), answers in the phone's language (?lang=, else
 Accept-Language) with a sentence, never a traceback, and sends Referrer-Policy: no-referrer (the token is in the
-address). Nothing here imports torch: the training process is reached on a phone's first request.
+address). Nothing here imports torch: the training process is reached on a phone's first request, and the decoder's
+builder (torch) is imported by the first phone that explores a run.
 """
 
 import asyncio
 import functools
+import hashlib
 import ipaddress
 import json
 import logging
@@ -35,6 +41,8 @@ from cvae_core.serving.pipe import TrainingLost
 from .i18n import LANGUAGE, LANGUAGES, N_, catalogue, from_locale
 
 PAGE = Path(__file__).resolve().parent / "web" / "phone.html"
+DECODER_JS = PAGE.with_name("decoder.js")
+KEEP = "private, max-age=3600"  # a decoder: its address names the version the phone saw (&v=), its ETag the bytes
 MAX_SMALL_BODY = 256  # a code, a phone's id
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
@@ -63,6 +71,15 @@ TEXTS = {
     "no_room": N_("This link finds no open room or run: it is mistyped, or it has ended."),
     "offline": N_("The connection was lost; trying again…"),
     "busy": N_("The server is starting its training; try again in a few seconds."),
+    "explore": N_("Explore this model"),
+    "explore_loading": N_("Fetching the model (once; your browser keeps it)…"),
+    "explore_note": N_("Decoded in your phone: move a dial or pick a class, and the model draws at once."),
+    "explore_class": N_("Class"),
+    "explore_dial": N_("Style dial {n}"),
+    "randomise": N_("Randomise"),
+    "explore_close": N_("Close"),
+    "explore_alt": N_("A digit drawn in your phone by the model, for class {label}."),
+    "explore_failed": N_("This phone could not run the model."),
 }
 NO_ROOM = N_("This link finds no open room or run: it is mistyped, or it has ended.")
 TOO_LARGE = N_("The request is larger than this page ever sends.")
@@ -178,6 +195,8 @@ class PhoneRoutes:
             Route("/room/api/choose", guarded(self.choose), methods=["POST"]),
             Route("/room/events", guarded(self.events), methods=["GET"]),
             Route("/room/grid.png", guarded(self.grid), methods=["GET"]),
+            Route("/room/decoder", guarded(self.decoder), methods=["GET"]),
+            Route("/room/decoder.js", guarded(self.decoder_js), methods=["GET"]),
         ]
 
     # ---- the page -----------------------------------------------------------------------------------
@@ -274,6 +293,36 @@ class PhoneRoutes:
             return refused(request, 404, NO_ROOM)
         version, png = made
         return Response(png, media_type="image/png", headers={**HEADERS, "ETag": f'"{version}"'})
+
+    async def decoder(self, request: Request) -> Response:
+        """The run's decoder as one float16 buffer, for the phone's browser to draw with (a run without weights, or a
+        model that draws no digits: 400 and the sentence). Built in a worker thread, never on the event loop."""
+        token, run = _token(request), _token(request, "run")
+        made = None
+        if token:
+            made = await run_in_threadpool(self.desk.room_decoder, token)
+        elif run:
+            made = await run_in_threadpool(self.desk.decoder, run)
+        if made is None:
+            return refused(request, 404, NO_ROOM)
+        _version, tag, data = made
+        headers = {**HEADERS, "Cache-Control": KEEP, "ETag": tag}
+        if tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="application/octet-stream", headers=headers)
+
+    async def decoder_js(self, request: Request) -> Response:
+        text, tag = _decoder_js()
+        headers = {**HEADERS, "Cache-Control": "public, max-age=86400", "ETag": tag}
+        if tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(text, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+@functools.cache
+def _decoder_js() -> tuple[str, str]:
+    text = DECODER_JS.read_text(encoding="utf-8")
+    return text, f'"{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}"'
 
 
 @functools.cache

@@ -7,6 +7,9 @@
 - A run's sample grid is encoded once per version for every phone (the phones that ask while it is encoded wait for
   it: bench/hall.py found a new version encoded by many of them at once): scale 1, 16 grey levels (4-bit PNG), at most
   MAX_GRID_BYTES (fewer grey levels, then fewer styles, when a grid is noisier than digits).
+- A run's decoder for a phone that explores it in its own browser (ui/web/decoder.js) is built once per (run, version,
+  class names) for every phone: at most one build at a time on the server (the phones that ask meanwhile wait for it),
+  kept for the MAX_DECODERS runs asked for last (a buffer is 0.3-2 MB: at most 8 of them, about 16 MB).
 - `events`: the server-sent events of a phone's stream, at most one version every EVENT_SECONDS, for STREAM_SECONDS
   (the browser's EventSource then reconnects); its clock and sleep are injected (tests).
 - A drawing is checked against the room's bounds before its bytes are decoded, then decoded as a PNG only (at most
@@ -16,14 +19,17 @@ Nothing here imports torch: the launcher (ui/serve.py) and its routes start with
 """
 
 import asyncio
+import hashlib
 import io
 import json
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 
 from ..errors import CVAEError, ImageError
+from ..text import N_
 from .pipe import raise_refusal
 
 VIEW_SECONDS = 1.0
@@ -33,8 +39,10 @@ MAX_VIEWS = 64  # rooms and runs whose state a server keeps for its phones
 EVENT_SECONDS = 2.0  # a phone receives at most one version this often
 STREAM_SECONDS = 600.0  # a stream's length; the browser reconnects
 MAX_GRID_BYTES = 20_000
+MAX_DECODERS = 8  # decoders kept for phones that explore a run, least recently asked for first out
 MAX_DRAWING_BYTES = 64 * 1024  # a thumb canvas's PNG is a few kilobytes
 MAX_DRAWING_PIXELS = 1024 * 1024
+NO_WEIGHTS = N_("This run has no weights yet: try again when its first epoch is done.")
 
 
 def grid_png(digits, ncol: int, limit: int = MAX_GRID_BYTES) -> bytes:
@@ -108,6 +116,9 @@ class PhoneDesk:
         self._encoding = threading.Lock()  # held while a grid is encoded: the phones that ask meanwhile wait for it
         self._views: dict[str, tuple[float, dict | None]] = {}  # room token -> (when read, public state or None)
         self._grids: dict[str, tuple[int, bytes]] = {}  # run token -> (version, PNG)
+        self._building = threading.Lock()  # held while a decoder is built: one build at a time, on the server
+        self._decoders: OrderedDict[tuple, tuple[int, str, bytes]] = OrderedDict()  # (run, classes) -> (version, tag, bytes)
+        self.decoders_built = 0  # builds so far (tests: one a version)
 
     # ---- a room's public state, read once a VIEW_SECONDS for every phone -------------------------------
     def public(self, token: str) -> dict | None:
@@ -142,13 +153,15 @@ class PhoneDesk:
 
     def run_state(self, run_token: str) -> dict | None:
         """A shared run as a phone reads it: {"version", "epoch", "state", "grid": whether it has one, "published": when
-        its version was published (time.time() of the training process: how far behind a phone is)}, or None."""
+        its version was published (time.time() of the training process: how far behind a phone is), "explore": whether it
+        draws digits a phone may explore (decoder())}, or None."""
         followed = self._followed(run_token)
         snap = followed.snapshot if followed is not None else None
         if snap is None:
             return None
         return {"version": snap.version, "epoch": round(float(snap.progress.epoch), 2), "state": str(snap.state),
-                "grid": snap.grid is not None, "published": round(float(snap.published_at), 3)}  # fmt: skip
+                "grid": snap.grid is not None, "published": round(float(snap.published_at), 3),
+                "explore": bool(getattr(followed, "makes_images", False))}  # fmt: skip
 
     def grid(self, run_token: str) -> tuple[int, bytes] | None:
         """(version, PNG) of a shared run's latest sample grid, encoded once per version; None without one."""
@@ -177,6 +190,49 @@ class PhoneDesk:
     def room_grid(self, token: str) -> tuple[int, bytes] | None:
         view = self.public(token)
         return self.grid(view["run"]) if view is not None and view.get("run") else None
+
+    def room_decoder(self, token: str) -> tuple[int, str, bytes] | None:
+        """The decoder of the run a room shows, its labels named as the room's classes; None without one."""
+        view = self.public(token)
+        return self.decoder(view["run"], view.get("classes")) if view is not None and view.get("run") else None
+
+    def decoder(self, run_token: str, classes: list[str] | None = None) -> tuple[int, str, bytes] | None:
+        """(version, ETag, bytes) of a shared run's decoder for the browser (webmodel.decoder_bytes of its current weights,
+        label k named classes[k]); None for an unknown run. Built once per version however many phones ask (the same
+        pattern as grid()); raises CVAEError with a sentence for a run without weights yet or one that draws nothing."""
+        followed = self._followed(run_token)
+        snap = followed.snapshot if followed is not None else None
+        if snap is None:
+            return None
+        key = (run_token, tuple(classes or ()))
+        with self._lock:
+            kept = self._decoders.get(key)
+            if kept is not None and kept[0] == snap.version:
+                self._decoders.move_to_end(key)
+                return kept
+        with self._building:
+            with self._lock:
+                kept = self._decoders.get(key)
+            if kept is not None and kept[0] >= snap.version:  # another phone's request built it (or a newer one)
+                return kept
+            made = self._build(followed, classes)
+            with self._lock:
+                self._decoders[key] = made
+                self._decoders.move_to_end(key)
+                while len(self._decoders) > MAX_DECODERS:
+                    self._decoders.popitem(last=False)
+        return made
+
+    def _build(self, followed, classes) -> tuple[int, str, bytes]:
+        from ..storage.webmodel import decoder_bytes  # torch: only once a phone explores
+
+        model = followed.model()
+        if model is None:
+            raise CVAEError(NO_WEIGHTS)
+        version = followed.model_version
+        data = decoder_bytes(model, list(classes) if classes else None)
+        self.decoders_built += 1
+        return version, f'"{version}-{hashlib.blake2b(data, digest_size=8).hexdigest()}"', data
 
     # ---- a phone's requests: each answer plain data, None (unknown) or CVAEError raised with the sentence ----------
     def find(self, code: str, address: str) -> dict:

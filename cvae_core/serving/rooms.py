@@ -390,7 +390,7 @@ class RoomBoard:
         """What every phone of a room may read: nothing of any phone's drawings."""
         sweep = None if room.sweep is None else {"setting": room.sweep["setting"], "values": room.sweep["values"]}
         return {"phones": len(room.phones), "collecting": room.collecting, "locked": room.locked, "run": room.run,
-                "sweep": sweep, "version": room.version}  # fmt: skip
+                "sweep": sweep, "classes": room.classes, "version": room.version}  # fmt: skip
 
     def public(self, token: str) -> dict | None:
         """What every phone of the room reads (its count, whether it collects, the run it follows), or None."""
