@@ -108,3 +108,40 @@ def test_decoder_js_is_served_cacheable():
     status, headers, data = request(app, "GET", "/room/decoder.js", None, b"")
     assert status == 200 and b"var CVAEDecoder" in data and "javascript" in headers["content-type"]
     assert "max-age" in headers["cache-control"] and headers["etag"]
+
+
+@pytest.mark.browser
+def test_a_phone_explores_the_rooms_run_in_its_own_browser(explored, browser):
+    """A 390 px phone opens the room's page, presses Explore, and a dial moved redraws the digit with no request."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    explored.runs[RUN].snapshot  # noqa: B018 -- a run with weights
+    server = uvicorn.Server(uvicorn.Config(explored.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/room?t={explored.room['token']}&lang=en")
+        page.get_by_role("button", name="Explore this model").click()
+        page.locator("#explorer").wait_for(state="visible", timeout=30_000)
+        assert page.locator("#pick option").all_inner_texts() == list("ABCDEFGHIJ")
+        pixels = "() => Array.from(document.getElementById('digit').getContext('2d').getImageData(0, 0, 280, 280).data).join()"
+        before, asked = page.evaluate(pixels), []
+        page.on("request", lambda r: asked.append(r.url))
+        page.locator("#dial0").fill("2.5")
+        assert page.evaluate(pixels) != before and not asked  # decoded in the phone
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+        context.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
