@@ -14,7 +14,7 @@ from tests.servers import AppServer
 def test_the_launcher_imports_no_torch():
     probe = "import sys, ui.serve; print(json.dumps(['torch' in sys.modules, len(ui.serve.app._user_routes)]))"
     out = subprocess.run([sys.executable, "-c", f"import json; {probe}"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, 7]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, 9]
 
 
 def fetch(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
