@@ -141,3 +141,23 @@ def test_the_train_press_mixes_in_the_offline_digits_of_the_classes_drawn_only_w
     assert len(np.unique(mixed.groups)) == 12 + 900  # an offline digit is a group of its own: held out whole
     letters = room.room_data(pictures, labels, tuple("abcdefghij"), offline=True)
     assert len(letters.labels) == drawn  # a room that draws letters has no offline letters to mix in
+
+
+def test_presenter_mode_stays_on_from_the_first_page_to_the_room(host_key):  # noqa: F811
+    """A presenter opens /?presenter=1, enters the key and follows the sidebar's links to Your room: Streamlit forgets a
+    widget's value when the page changes, the session's presenter mode stays (the projector's large type, the big QR)."""
+    from ui.frame import PRESENTER, PRESENTER_CSS
+    from ui.frame import page as ui_page
+
+    at = page("home")
+    at.query_params[PRESENTER] = "1"
+    at = enter(at.run(), host_key)
+    assert at.sidebar.toggle(key=PRESENTER).value
+    for key in ("train", "room"):
+        at.switch_page(ui_page(key).file).run()
+        no_exceptions(at)
+        assert at.sidebar.toggle(key=PRESENTER).value, key
+        assert any(PRESENTER_CSS in h.proto.body for h in at.get("html")), key  # the projector's large type
+    at.sidebar.toggle(key=PRESENTER).set_value(False).run()
+    at.switch_page(ui_page("home").file).run()
+    assert not at.sidebar.toggle(key=PRESENTER).value  # and off stays off
