@@ -33,15 +33,21 @@ if ui.state.room() is None:
 
 held = ui.state.room()
 link = room.phone_link(held["token"])
-with st.container():
-    st.markdown(_("**Join on a phone:** scan the code, or open `/room` and type **{code}**").format(code=held["code"]))
-    st.image(sharing.qr_png(link), width=360 if ui.presenter() else 240, caption=_("The room's link as a QR code"),
-             alt=_("A QR code of the room's link."))  # fmt: skip
-    st.code(link, language=None)
 choice = st.segmented_control(
     _("View"), ["projector", "review"], default="projector", key=ui.state.ROOM_VIEW, required=True,
     format_func=lambda v: _("For the projector") if v == "projector" else _("Review (not for the projector)"),
 )  # fmt: skip
+join = _("**Join on a phone:** scan the code, or open `/room` and type **{code}**").format(code=held["code"])
+if choice == "review":  # the presenter's own screen: the drawings waiting come first, the code stays in one line
+    st.markdown(join)
+else:  # the QR code beside the short code, large enough to be typed from the back of the room
+    qr_column, join_column = st.columns([1, 2], vertical_alignment="center")
+    qr_column.image(sharing.qr_png(link), width=360 if ui.presenter() else 240, caption=_("The room's link as a QR code"),
+                    alt=_("A QR code of the room's link."))  # fmt: skip
+    with join_column:
+        st.markdown(join)
+        st.html(room.code_html(held["code"], large=ui.presenter()))
+        st.code(link, language=None)
 
 
 @st.fragment(run_every=2.0)

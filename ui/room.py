@@ -96,6 +96,22 @@ def thumbnail(pixels: bytes) -> bytes:
     return png_bytes(np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0, scale=3)
 
 
+# The room's short code as the projector shows it: large, spaced, in a monospace face (0 and O, 1 and I never both occur:
+# Crockford's alphabet). The phone types it at /room.
+CODE_CSS = """<style>
+.room-code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-weight: 700; letter-spacing: 0.12em;
+  line-height: 1.1; margin: 0.1rem 0 0.5rem; }
+</style>"""
+
+
+def code_html(code: str, large: bool) -> str:
+    """The short code in large type (presenter mode: 4.5rem, read from the back of a room), for st.html."""
+    import html
+
+    size = "4.5rem" if large else "2.5rem"
+    return f'{CODE_CSS}<p class="room-code" style="font-size: {size}" aria-hidden="true">{html.escape(code)}</p>'
+
+
 def settings(**changes) -> dict | None:
     return _mine("settings", changes)
 
