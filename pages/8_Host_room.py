@@ -111,12 +111,9 @@ if (auto, collecting, locked) != (now.get("auto_accept"), now.get("collecting"),
     st.rerun()
 
 run = ui.training.current_run()
-shared = ui.state.share_token(run.id) if run is not None else None
 if run is not None and st.button(_("Show my current run to the room"), icon=":material/cast:", key="room_show_run"):
     try:
-        shared = shared or sharing.share(run)
-        ui.state.note_share(run.id, shared)
-        room.settings(run=shared)
+        room.show_run(run)
     except sharing.TooManyShares:
         st.error(_("This server shares as many runs as it can; try again later."))
 
@@ -157,8 +154,7 @@ offline = train_column.checkbox(
 if train_column.button(_("Train on the room's drawings"), icon=":material/model_training:", key="room_train", type="primary"):
     try:
         room.train_on_room(offline=offline)
-        st.success(_("Training started: it is your current run, on the Train page."))
-        st.page_link(ui.page("train").file, label=_(ui.page("train").title), icon=ui.page("train").icon)
+        st.switch_page(ui.page("train").file)  # the run's grid and curves, on one projector screen; the phones follow it
     except CVAEError as e:
         st.error(error_text(e))
 download_column.download_button(

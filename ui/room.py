@@ -181,14 +181,28 @@ def room_settings(epochs: float = ROOM_EPOCHS) -> tuple[dict, dict]:
 def train_on_room(epochs: float = ROOM_EPOCHS, offline: bool = ROOM_OFFLINE):
     """Start a run of ROOM_VARIANT on the room's accepted drawings (with `offline`: and the offline digits of the classes
     drawn), through the training service (ui.training): the session's run, on every page, as a Start on the Train page.
-    Raises CVAEError with a sentence."""
+    The room follows it at once (show_run): the phones that drew see their model learn. Raises CVAEError with a
+    sentence."""
     images, labels, classes = accepted()
     if not len(labels):
         raise CVAEError(N_("No drawing has been accepted yet."))
     own = room_data(images, labels, classes, offline)
     name = _("the room's drawings and the offline digits") if offline else _("the room's drawings")
     state.keep_own_data(("room", len(labels), int(labels.sum()), bool(offline)), name, own)
-    return training.start_training(*room_settings(epochs), None, None, own)
+    run = training.start_training(*room_settings(epochs), None, None, own)
+    show_run(run)
+    return run
+
+
+def show_run(run) -> str:
+    """The room follows `run` (shared once, its token kept with the session's shares): every phone sees its grid.
+    Raises sharing.TooManyShares (never for the host, whose shares are never refused for room)."""
+    from . import sharing
+
+    token = state.share_token(run.id) or sharing.share(run)
+    state.note_share(run.id, token)
+    settings(run=token)
+    return token
 
 
 # ---- the room's sweep: each phone is dealt one run's value; the projector plots every run's rate against its distortion ----

@@ -8,6 +8,7 @@ from cvae_core.own_data import imagefolder_zip, read_own_data
 from tests.app.test_app import images, no_exceptions, page
 from tests.serving.test_host import enter, host_key  # noqa: F401 -- a fixture
 from ui import state as keys
+from ui.frame import page as ui_page
 
 
 def test_a_zip_of_accepted_drawings_reads_back_as_the_same_data_set(held_out):
@@ -60,8 +61,12 @@ def test_only_the_host_opens_a_room_and_pending_drawings_stay_out_of_the_project
     assert own.classes == ("0", "1") and own.counts()[0] == own.counts()[1]  # the pending 2 is not trained on
     run = at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
     assert run.variant == "cvae2"
+    shown = client.room("public", held["token"])["run"]  # the press shows the run to the room: the phones follow it
+    assert shown and client.follow(shown) is not None
+    assert at.title[0].value == "Train" and images(at) is not None  # and the projector goes to the run's own page
     run.stop()
 
+    at.switch_page(ui_page("room").file).run()
     next(b for b in at.button if b.key == "room_close").click().run()
     assert keys.ROOM not in at.session_state and client.room("public", held["token"]) is None
 
@@ -147,7 +152,6 @@ def test_presenter_mode_stays_on_from_the_first_page_to_the_room(host_key):  # n
     """A presenter opens /?presenter=1, enters the key and follows the sidebar's links to Your room: Streamlit forgets a
     widget's value when the page changes, the session's presenter mode stays (the projector's large type, the big QR)."""
     from ui.frame import PRESENTER, PRESENTER_CSS
-    from ui.frame import page as ui_page
 
     at = page("home")
     at.query_params[PRESENTER] = "1"
