@@ -165,3 +165,25 @@ def test_presenter_mode_stays_on_from_the_first_page_to_the_room(host_key):  # n
     at.sidebar.toggle(key=PRESENTER).set_value(False).run()
     at.switch_page(ui_page("home").file).run()
     assert not at.sidebar.toggle(key=PRESENTER).value  # and off stays off
+
+
+def test_a_sweep_of_more_runs_than_a_visitor_keeps_keeps_every_run_of_the_host(host_key):  # noqa: F811
+    """A visitor's session keeps MAX_SESSION_MODELS models, the oldest going first; the host's sweep may make up to 16
+    runs: none of them may stop another as it starts (its phones would follow a run that is gone)."""
+    from ui import room
+    from ui.models import MAX_SESSION_MODELS
+
+    at = enter(page("room").run(), host_key)
+    next(b for b in at.button if b.key == "room_open").click().run()
+    values = list(room.SWEEP_CHOICES["beta"][: MAX_SESSION_MODELS + 2])
+    at.multiselect(key="room_sweep_values_beta").set_value(values).run()
+    next(b for b in at.button if b.key == "room_sweep_start").click().run()
+    no_exceptions(at)
+    _setting, sweep = at.session_state[keys.ROOM_SWEEP]
+    held = at.session_state[keys.SESSION_MODELS]
+    runs = {e.run.id: e.run for e in held.values() if e.run is not None}
+    try:
+        assert [value for value, _run in sweep] == values and all(run_id in runs for _value, run_id in sweep)
+    finally:
+        for run in runs.values():
+            run.stop()
