@@ -20,6 +20,7 @@ from cvae_core.errors import CVAEError
 from cvae_core.serving.pipe import raise_refusal
 
 from . import host, reload, state, training
+from .frame import presenter
 from .i18n import N_, _
 
 # What one press trains on a room's drawings: cvae2 (a label-conditioned decoder, z independent of y: each digit's
@@ -291,6 +292,9 @@ def sweep_figure(points: list[dict]):
     import plotly.graph_objects as go
     from plotly.colors import qualitative
 
+    # Each run's latest point carries its label (no legend: the chart's toolbar covered it); on a projector, type that
+    # reads from the back of the room (Streamlit's theme sets the axes' own fonts: each is set here).
+    size = 20 if presenter() else 14
     figure = go.Figure()
     for i, point in enumerate(points):
         if not point["trail"]:
@@ -303,12 +307,15 @@ def sweep_figure(points: list[dict]):
             line={"width": 1, "color": color},
         ))  # fmt: skip
         figure.add_trace(go.Scatter(
-            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[label], textposition="top right",
+            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[label], textposition="top center",
             marker={"size": 12 if point["state"] == "done" else 9, "color": color}, showlegend=False, hoverinfo="skip",
+            cliponaxis=False, textfont={"color": color, "size": size},  # a label at the plot's edge is drawn whole
         ))  # fmt: skip
+    axis = {"tickfont": {"size": size}, "title": {"font": {"size": size}}}
     figure.update_layout(
-        xaxis_title=_("rate: KL, nats per digit"), yaxis_title=_("distortion: −reconstruction, nats per digit"),
-        height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=520, margin={"l": 10, "r": 40, "t": 40, "b": 10}, showlegend=False, font={"size": size},
+        xaxis={**axis, "title": {**axis["title"], "text": _("rate: KL, nats per digit")}},
+        yaxis={**axis, "title": {**axis["title"], "text": _("distortion: −reconstruction, nats per digit")}},
     )  # fmt: skip
     return figure
 
@@ -323,8 +330,8 @@ def sweep_table(points: list[dict]) -> list[dict]:
     for point in points:
         state_text = STATUS.get(RunState(point["state"]), N_("queued"))
         rate, distortion = point["trail"][-1] if point["trail"] else (None, None)
-        rows.append({
+        rows.append({  # a run not measured yet: a dash (the table would write None, an English word, in every language)
             _(SWEEP_NAMES[point["setting"]]): point["value"], _("state"): _(state_text), _("epoch"): round(point["epoch"], 1),
-            _("rate"): None if rate is None else round(rate, 2), _("distortion"): None if distortion is None else round(distortion, 1),
+            _("rate"): "–" if rate is None else f"{rate:.2f}", _("distortion"): "–" if distortion is None else f"{distortion:.1f}",
         })  # fmt: skip
     return rows

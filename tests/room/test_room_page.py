@@ -128,6 +128,9 @@ def test_a_sweep_over_the_latent_size_or_the_labelled_digits_makes_the_runs_it_n
     figure = room.sweep_figure(points)
     assert figure.data[0].name == "z=8" and list(figure.data[1].text) == ["z=8"]
     assert list(room.sweep_table(points)[0].values())[:1] == [8]
+    assert figure.layout.showlegend is False and figure.data[1].cliponaxis is False  # labels, not a legend; never cut off
+    waiting = room.sweep_table([{**points[0], "state": "queued", "trail": []}])[0]
+    assert list(waiting.values())[-2:] == ["–", "–"]  # not None: the table would write an English word in every language
 
 
 def test_the_train_press_mixes_in_the_offline_digits_of_the_classes_drawn_only_when_asked(held_out):
