@@ -63,9 +63,10 @@ def room_now() -> None:
     pending_metric.metric(_("Waiting for review"), now["pending"])
     if now["recent"]:
         st.caption(_("The room's handwriting, newest first (accepted drawings only)."))
-        labels = ", ".join(str(now["classes"][label]) for label, _pixels in now["recent"])
+        shown = room.recent_shown(now, ui.presenter())
+        labels = ", ".join(str(now["classes"][label]) for label, _pixels in shown)
         ui.show_digits(
-            room.recent_digits(now), ncol=10, scale=2,
+            room.recent_digits({"recent": shown}), ncol=10, scale=2,
             alt=_("The room's newest accepted drawings, newest first, labelled {labels}.").format(labels=labels),
         )  # fmt: skip
     if choice != "review":

@@ -85,6 +85,15 @@ def block(phone_id: str) -> None:
     _mine("block", str(phone_id))
 
 
+PROJECTOR_RECENT = 30  # the newest accepted drawings a projector shows: three rows of ten, under the QR code, on one screen
+
+
+def recent_shown(now: dict, projector: bool) -> list:
+    """view()'s newest accepted drawings as the page shows them: on a projector (presenter mode) PROJECTOR_RECENT of them,
+    so that the last row is not cut by the screen's bottom edge."""
+    return list(now["recent"][:PROJECTOR_RECENT] if projector else now["recent"])
+
+
 def recent_digits(now: dict) -> np.ndarray:
     """The projector's newest accepted drawings (view()'s "recent") as (N, 28, 28) floats in [0, 1]."""
     return np.stack([np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0 for _label, pixels in now["recent"]])

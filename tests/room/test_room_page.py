@@ -190,3 +190,14 @@ def test_a_sweep_of_more_runs_than_a_visitor_keeps_keeps_every_run_of_the_host(h
     finally:
         for run in runs.values():
             run.stop()
+
+
+def test_the_projector_shows_three_rows_of_the_rooms_handwriting():
+    """40 newest drawings make four rows of ten: at 1920 x 1080 the fourth fell under the screen's bottom edge."""
+    from cvae_core.serving.rooms import MAX_RECENT
+    from ui import room
+
+    now = {"recent": [(i % 10, bytes(784)) for i in range(MAX_RECENT)]}
+    assert len(room.recent_shown(now, projector=True)) == room.PROJECTOR_RECENT == 30
+    assert room.recent_shown(now, projector=False) == now["recent"]
+    assert room.recent_digits({"recent": room.recent_shown(now, projector=True)}).shape == (30, 28, 28)
