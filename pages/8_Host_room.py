@@ -41,15 +41,21 @@ if ui.state.room() is None:
 
 held = ui.state.room()
 link = room.phone_link(held["token"])
-with st.container():
-    st.markdown(_("**Join on a phone:** scan the code, or open `/room` and type **{code}**").format(code=held["code"]))
-    st.image(sharing.qr_png(link), width=360 if ui.presenter() else 240, caption=_("The room's link as a QR code"),
-             alt=_("A QR code of the room's link."))  # fmt: skip
-    st.code(link, language=None)
 choice = st.segmented_control(
     _("View"), ["projector", "review"], default="projector", key=ui.state.ROOM_VIEW, required=True,
     format_func=lambda v: _("For the projector") if v == "projector" else _("Review (not for the projector)"),
 )  # fmt: skip
+join = _("**Join on a phone:** scan the code, or open `/room` and type **{code}**").format(code=held["code"])
+if choice == "review":  # the presenter's own screen: the drawings waiting come first, the code stays in one line
+    st.markdown(join)
+else:  # the QR code beside the short code, large enough to be typed from the back of the room
+    qr_column, join_column = st.columns([1, 2], vertical_alignment="center")
+    qr_column.image(sharing.qr_png(link), width=360 if ui.presenter() else 240, caption=_("The room's link as a QR code"),
+                    alt=_("A QR code of the room's link."))  # fmt: skip
+    with join_column:
+        st.markdown(join)
+        st.html(room.code_html(held["code"], large=ui.presenter()))
+        st.code(link, language=None)
 
 
 @st.fragment(run_every=2.0)
@@ -65,9 +71,10 @@ def room_now() -> None:
     pending_metric.metric(_("Waiting for review"), now["pending"])
     if now["recent"]:
         st.caption(_("The room's handwriting, newest first (accepted drawings only)."))
-        labels = ", ".join(str(now["classes"][label]) for label, _pixels in now["recent"])
+        shown = room.recent_shown(now, ui.presenter())
+        labels = ", ".join(str(now["classes"][label]) for label, _pixels in shown)
         ui.show_digits(
-            room.recent_digits(now), ncol=10, scale=2,
+            room.recent_digits({"recent": shown}), ncol=10, scale=2,
             alt=_("The room's newest accepted drawings, newest first, labelled {labels}.").format(labels=labels),
         )  # fmt: skip
     if choice != "review":
@@ -113,12 +120,9 @@ if (auto, collecting, locked) != (now.get("auto_accept"), now.get("collecting"),
     st.rerun()
 
 run = ui.training.current_run()
-shared = ui.state.share_token(run.id) if run is not None else None
 if run is not None and st.button(_("Show my current run to the room"), icon=":material/cast:", key="room_show_run"):
     try:
-        shared = shared or sharing.share(run)
-        ui.state.note_share(run.id, shared)
-        room.settings(run=shared)
+        room.show_run(run)
     except sharing.TooManyShares:
         st.error(_("This server shares as many runs as it can; try again later."))
 
@@ -159,8 +163,7 @@ offline = train_column.checkbox(
 if train_column.button(_("Train on the room's drawings"), icon=":material/model_training:", key="room_train", type="primary"):
     try:
         room.train_on_room(offline=offline)
-        st.success(_("Training started: it is your current run, on the Train page."))
-        st.page_link(ui.page("train").file, label=_(ui.page("train").title), icon=ui.page("train").icon)
+        st.switch_page(ui.page("train").file)  # the run's grid and curves, on one projector screen; the phones follow it
     except CVAEError as e:
         st.error(error_text(e))
 download_column.download_button(

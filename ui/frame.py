@@ -203,8 +203,9 @@ def streamlit_words_css() -> str:
 
 
 def presenter() -> bool:
-    """Is this session in presenter mode (a switch in the sidebar, or ?presenter=1 in the address)?"""
-    return bool(state.widget(PRESENTER, False))
+    """Is this session in presenter mode (a switch in the sidebar, or ?presenter=1 in the address)? The session keeps
+    it (state.presenter_mode), not the switch: Streamlit forgets a widget's value when the page changes."""
+    return state.presenter_mode()
 
 
 def _follow_presenter_link() -> None:
@@ -215,11 +216,12 @@ def _follow_presenter_link() -> None:
     state.note_link_followed(PRESENTER)
     value = st.query_params.get(PRESENTER)
     if value is not None:
-        state.set_widget(PRESENTER, value.lower() in ("1", "true", "on", "yes"))
+        state.set_presenter_mode(value.lower() in ("1", "true", "on", "yes"))
 
 
 def _presenter_switched() -> None:
-    on = state.widget(PRESENTER)
+    on = bool(state.widget(PRESENTER))
+    state.set_presenter_mode(on)
     if on:
         st.query_params[PRESENTER] = "1"
     else:
@@ -352,6 +354,7 @@ def setup_page(title: str, intro: str | None = None, heartbeat: bool = True, mod
         for listed in (p for p in PAGES if p.listed):
             st.page_link(listed.file, label=_(listed.title), icon=listed.icon, query_params=kept)
         i18n.switch()
+        state.set_widget(PRESENTER, presenter())  # the switch shows the session's mode on every page
         st.toggle(
             _("Presenter mode"), key=PRESENTER, on_change=_presenter_switched,
             help=_(

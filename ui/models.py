@@ -131,12 +131,22 @@ class ModelChoice:
     still_training: bool = False
 
 
+def session_models_limit() -> int:
+    """How many models this session keeps: MAX_SESSION_MODELS; the host's, as many again as a room's sweep makes runs
+    (a sweep of 16 values beside the room's run would otherwise stop its own first runs as it starts its last)."""
+    from cvae_core.serving.rooms import MAX_SWEEP_RUNS
+
+    from .host import is_host
+
+    return MAX_SESSION_MODELS + (MAX_SWEEP_RUNS if is_host() else 0)
+
+
 def add_session_model(name: str, ckpt: Checkpoint | None = None, prefer: bool = True, run=None, metadata=None) -> str:
     """Make a model (fixed weights, or a run still training) available on every page of this session;
     with prefer, pages open on it. Returns its id."""
     entry = SessionModel(name, ckpt, run, metadata or {})
     models = state.session_models()
-    while len(models) >= MAX_SESSION_MODELS:  # a bound on what one visitor keeps in the server's memory
+    while len(models) >= session_models_limit():  # a bound on what one visitor keeps in the server's memory
         oldest = next(iter(models))
         if models[oldest].run is not None:
             models[oldest].run.stop()

@@ -20,6 +20,7 @@ from cvae_core.errors import CVAEError
 from cvae_core.serving.pipe import raise_refusal
 
 from . import host, reload, state, training
+from .frame import presenter
 from .i18n import N_, _
 
 # What one press trains on a room's drawings: cvae2 (a label-conditioned decoder, z independent of y: each digit's
@@ -97,6 +98,15 @@ def block(phone_id: str) -> None:
     _mine("block", str(phone_id))
 
 
+PROJECTOR_RECENT = 30  # the newest accepted drawings a projector shows: three rows of ten, under the QR code, on one screen
+
+
+def recent_shown(now: dict, projector: bool) -> list:
+    """view()'s newest accepted drawings as the page shows them: on a projector (presenter mode) PROJECTOR_RECENT of them,
+    so that the last row is not cut by the screen's bottom edge."""
+    return list(now["recent"][:PROJECTOR_RECENT] if projector else now["recent"])
+
+
 def recent_digits(now: dict) -> np.ndarray:
     """The projector's newest accepted drawings (view()'s "recent") as (N, 28, 28) floats in [0, 1]."""
     return np.stack([np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0 for _label, pixels in now["recent"]])
@@ -107,6 +117,22 @@ def thumbnail(pixels: bytes) -> bytes:
     from cvae_core.images import png_bytes
 
     return png_bytes(np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28) / 255.0, scale=3)
+
+
+# The room's short code as the projector shows it: large, spaced, in a monospace face (0 and O, 1 and I never both occur:
+# Crockford's alphabet). The phone types it at /room.
+CODE_CSS = """<style>
+.room-code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-weight: 700; letter-spacing: 0.12em;
+  line-height: 1.1; margin: 0.1rem 0 0.5rem; }
+</style>"""
+
+
+def code_html(code: str, large: bool) -> str:
+    """The short code in large type (presenter mode: 4.5rem, read from the back of a room), for st.html."""
+    import html
+
+    size = "4.5rem" if large else "2.5rem"
+    return f'{CODE_CSS}<p class="room-code" style="font-size: {size}" aria-hidden="true">{html.escape(code)}</p>'
 
 
 def settings(**changes) -> dict | None:
@@ -178,14 +204,28 @@ def room_settings(epochs: float = ROOM_EPOCHS) -> tuple[dict, dict]:
 def train_on_room(epochs: float = ROOM_EPOCHS, offline: bool = ROOM_OFFLINE):
     """Start a run of ROOM_VARIANT on the room's accepted drawings (with `offline`: and the offline digits of the classes
     drawn), through the training service (ui.training): the session's run, on every page, as a Start on the Train page.
-    Raises CVAEError with a sentence."""
+    The room follows it at once (show_run): the phones that drew see their model learn. Raises CVAEError with a
+    sentence."""
     images, labels, classes = accepted()
     if not len(labels):
         raise CVAEError(N_("No drawing has been accepted yet."))
     own = room_data(images, labels, classes, offline)
     name = _("the room's drawings and the offline digits") if offline else _("the room's drawings")
     state.keep_own_data(("room", len(labels), int(labels.sum()), bool(offline)), name, own)
-    return training.start_training(*room_settings(epochs), None, None, own)
+    run = training.start_training(*room_settings(epochs), None, None, own)
+    show_run(run)
+    return run
+
+
+def show_run(run) -> str:
+    """The room follows `run` (shared once, its token kept with the session's shares): every phone sees its grid.
+    Raises sharing.TooManyShares (never for the host, whose shares are never refused for room)."""
+    from . import sharing
+
+    token = state.share_token(run.id) or sharing.share(run)
+    state.note_share(run.id, token)
+    settings(run=token)
+    return token
 
 
 # ---- the room's sweep: each phone is dealt one run's value; the projector plots every run's rate against its distortion ----
@@ -274,6 +314,9 @@ def sweep_figure(points: list[dict]):
     import plotly.graph_objects as go
     from plotly.colors import qualitative
 
+    # Each run's latest point carries its label (no legend: the chart's toolbar covered it); on a projector, type that
+    # reads from the back of the room (Streamlit's theme sets the axes' own fonts: each is set here).
+    size = 20 if presenter() else 14
     figure = go.Figure()
     for i, point in enumerate(points):
         if not point["trail"]:
@@ -286,12 +329,15 @@ def sweep_figure(points: list[dict]):
             line={"width": 1, "color": color},
         ))  # fmt: skip
         figure.add_trace(go.Scatter(
-            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[label], textposition="top right",
+            x=[rates[-1]], y=[distortions[-1]], mode="markers+text", text=[label], textposition="top center",
             marker={"size": 12 if point["state"] == "done" else 9, "color": color}, showlegend=False, hoverinfo="skip",
+            cliponaxis=False, textfont={"color": color, "size": size},  # a label at the plot's edge is drawn whole
         ))  # fmt: skip
+    axis = {"tickfont": {"size": size}, "title": {"font": {"size": size}}}
     figure.update_layout(
-        xaxis_title=_("rate: KL, nats per digit"), yaxis_title=_("distortion: −reconstruction, nats per digit"),
-        height=520, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        height=520, margin={"l": 10, "r": 40, "t": 40, "b": 10}, showlegend=False, font={"size": size},
+        xaxis={**axis, "title": {**axis["title"], "text": _("rate: KL, nats per digit")}},
+        yaxis={**axis, "title": {**axis["title"], "text": _("distortion: −reconstruction, nats per digit")}},
     )  # fmt: skip
     return figure
 
@@ -306,8 +352,8 @@ def sweep_table(points: list[dict]) -> list[dict]:
     for point in points:
         state_text = STATUS.get(RunState(point["state"]), N_("queued"))
         rate, distortion = point["trail"][-1] if point["trail"] else (None, None)
-        rows.append({
+        rows.append({  # a run not measured yet: a dash (the table would write None, an English word, in every language)
             _(SWEEP_NAMES[point["setting"]]): point["value"], _("state"): _(state_text), _("epoch"): round(point["epoch"], 1),
-            _("rate"): None if rate is None else round(rate, 2), _("distortion"): None if distortion is None else round(distortion, 1),
+            _("rate"): "–" if rate is None else f"{rate:.2f}", _("distortion"): "–" if distortion is None else f"{distortion:.1f}",
         })  # fmt: skip
     return rows

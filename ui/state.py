@@ -342,6 +342,17 @@ def note_live_summary(region: str, shown: tuple) -> None:
     st.session_state.setdefault(LIVE_SUMMARIES, {})[region] = shown
 
 
+PRESENTER_MODE = "presenter_mode"  # presenter mode (ui.frame.presenter): the session's, kept while the switch's value is not
+
+
+def presenter_mode() -> bool:
+    return st.session_state.get(PRESENTER_MODE) is True
+
+
+def set_presenter_mode(on: bool) -> None:
+    st.session_state[PRESENTER_MODE] = bool(on)
+
+
 HOST = "host"  # True once this session entered the host's key (ui.host); never the key itself
 HOST_TRIES = "host_tries"  # the times of this session's wrong host keys
 HOST_SAID = "host_said"  # the sentence for the last key entered, shown once

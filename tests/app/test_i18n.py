@@ -80,6 +80,36 @@ def test_translations_keep_their_fields_and_their_maths(chinese):
     assert not wrong, "a translation lost or changed a {field} or some maths:\n" + "\n".join(wrong)
 
 
+def unbold(text: str) -> list[str]:
+    """The `**` of a text that Markdown (CommonMark's flanking rules) would leave as two asterisks: an opening one must
+    not be followed by a space, nor by punctuation unless it follows a space or punctuation; a closing one the mirror.
+    A Chinese colon or comma inside the bold is punctuation: "**用手机加入：**扫描" shows its asterisks."""
+    import unicodedata
+
+    def punct(c: str) -> bool:
+        return c.isspace() or unicodedata.category(c)[0] in "PS"
+
+    wrong = []
+    for k, found in enumerate(re.finditer(r"\*\*", text)):
+        before, after = text[found.start() - 1 : found.start()] or " ", text[found.end() : found.end() + 1] or " "
+        opening = not after.isspace() and (not punct(after) or punct(before))
+        closing = not before.isspace() and (not punct(before) or punct(after))
+        if not (opening if k % 2 == 0 else closing):
+            wrong.append(text[max(0, found.start() - 8) : found.end() + 8])
+    return wrong
+
+
+def test_translations_keep_their_bold_bold(chinese):
+    wrong = []
+    for entry in chinese:
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        for form in entry.string if isinstance(entry.string, tuple | list) else (entry.string,):
+            if entry.id and form and "**" in form and unbold(form) and not unbold(ids[0]):
+                wrong.append(f"{ids[0]!r} -> {form!r}: {unbold(form)}")
+    assert not wrong, "Markdown would show these asterisks, not bold (move the punctuation out of the **):\n" + "\n".join(wrong)
+    assert unbold("**用手机加入：**扫描") and not unbold("**用手机加入**：扫描") and not unbold("**Join on a phone:** scan")
+
+
 def test_the_app_reads_the_catalogue_as_translated(chinese):
     """The .mo the app loads is the .po compiled (`make i18n` was run after the last translation)."""
     with MO.open("rb") as f:

@@ -8,6 +8,7 @@ from cvae_core.own_data import imagefolder_zip, read_own_data
 from tests.app.test_app import images, no_exceptions, page
 from tests.serving.test_host import enter, host_key  # noqa: F401 -- a fixture
 from ui import state as keys
+from ui.frame import page as ui_page
 
 
 def test_a_zip_of_accepted_drawings_reads_back_as_the_same_data_set(held_out):
@@ -47,7 +48,7 @@ def test_only_the_host_opens_a_room_and_pending_drawings_stay_out_of_the_project
 
     at.segmented_control(key=keys.ROOM_VIEW).set_value("review").run()
     no_exceptions(at)
-    assert len(images(at)) == shown_before + 11  # the review shows each as a thumbnail
+    assert len(images(at)) == 11  # the review shows each as a thumbnail (and not the QR code: it is not for the room)
     for drawing_id, _phone, label, _pixels in client.room("pending", held["id"], held["key"]):
         if label != 2:  # the one drawing of a 2 stays pending
             client.room("review", held["id"], held["key"], drawing_id, True)
@@ -60,8 +61,12 @@ def test_only_the_host_opens_a_room_and_pending_drawings_stay_out_of_the_project
     assert own.classes == ("0", "1") and own.counts()[0] == own.counts()[1]  # the pending 2 is not trained on
     run = at.session_state[keys.SESSION_MODELS][at.session_state[keys.CURRENT_RUN]].run
     assert run.variant == "cvae2"
+    shown = client.room("public", held["token"])["run"]  # the press shows the run to the room: the phones follow it
+    assert shown and client.follow(shown) is not None
+    assert at.title[0].value == "Train" and images(at) is not None  # and the projector goes to the run's own page
     run.stop()
 
+    at.switch_page(ui_page("room").file).run()
     next(b for b in at.button if b.key == "room_close").click().run()
     assert keys.ROOM not in at.session_state and client.room("public", held["token"]) is None
 
@@ -138,6 +143,9 @@ def test_a_sweep_over_the_latent_size_or_the_labelled_digits_makes_the_runs_it_n
     figure = room.sweep_figure(points)
     assert figure.data[0].name == "z=8" and list(figure.data[1].text) == ["z=8"]
     assert list(room.sweep_table(points)[0].values())[:1] == [8]
+    assert figure.layout.showlegend is False and figure.data[1].cliponaxis is False  # labels, not a legend; never cut off
+    waiting = room.sweep_table([{**points[0], "state": "queued", "trail": []}])[0]
+    assert list(waiting.values())[-2:] == ["–", "–"]  # not None: the table would write an English word in every language
 
 
 def test_the_train_press_mixes_in_the_offline_digits_of_the_classes_drawn_only_when_asked(held_out):
@@ -156,3 +164,55 @@ def test_the_train_press_mixes_in_the_offline_digits_of_the_classes_drawn_only_w
     assert len(np.unique(mixed.groups)) == 12 + 900  # an offline digit is a group of its own: held out whole
     letters = room.room_data(pictures, labels, tuple("abcdefghij"), offline=True)
     assert len(letters.labels) == drawn  # a room that draws letters has no offline letters to mix in
+
+
+def test_presenter_mode_stays_on_from_the_first_page_to_the_room(host_key):  # noqa: F811
+    """A presenter opens /?presenter=1, enters the key and follows the sidebar's links to Your room: Streamlit forgets a
+    widget's value when the page changes, the session's presenter mode stays (the projector's large type, the big QR)."""
+    from ui.frame import PRESENTER, PRESENTER_CSS
+
+    at = page("home")
+    at.query_params[PRESENTER] = "1"
+    at = enter(at.run(), host_key)
+    assert at.sidebar.toggle(key=PRESENTER).value
+    for key in ("train", "room"):
+        at.switch_page(ui_page(key).file).run()
+        no_exceptions(at)
+        assert at.sidebar.toggle(key=PRESENTER).value, key
+        assert any(PRESENTER_CSS in h.proto.body for h in at.get("html")), key  # the projector's large type
+    at.sidebar.toggle(key=PRESENTER).set_value(False).run()
+    at.switch_page(ui_page("home").file).run()
+    assert not at.sidebar.toggle(key=PRESENTER).value  # and off stays off
+
+
+def test_a_sweep_of_more_runs_than_a_visitor_keeps_keeps_every_run_of_the_host(host_key):  # noqa: F811
+    """A visitor's session keeps MAX_SESSION_MODELS models, the oldest going first; the host's sweep may make up to 16
+    runs: none of them may stop another as it starts (its phones would follow a run that is gone)."""
+    from ui import room
+    from ui.models import MAX_SESSION_MODELS
+
+    at = enter(page("room").run(), host_key)
+    next(b for b in at.button if b.key == "room_open").click().run()
+    values = list(room.SWEEP_CHOICES["beta"][: MAX_SESSION_MODELS + 2])
+    at.multiselect(key="room_sweep_values_beta").set_value(values).run()
+    next(b for b in at.button if b.key == "room_sweep_start").click().run()
+    no_exceptions(at)
+    _setting, sweep = at.session_state[keys.ROOM_SWEEP]
+    held = at.session_state[keys.SESSION_MODELS]
+    runs = {e.run.id: e.run for e in held.values() if e.run is not None}
+    try:
+        assert [value for value, _run in sweep] == values and all(run_id in runs for _value, run_id in sweep)
+    finally:
+        for run in runs.values():
+            run.stop()
+
+
+def test_the_projector_shows_three_rows_of_the_rooms_handwriting():
+    """40 newest drawings make four rows of ten: at 1920 x 1080 the fourth fell under the screen's bottom edge."""
+    from cvae_core.serving.rooms import MAX_RECENT
+    from ui import room
+
+    now = {"recent": [(i % 10, bytes(784)) for i in range(MAX_RECENT)]}
+    assert len(room.recent_shown(now, projector=True)) == room.PROJECTOR_RECENT == 30
+    assert room.recent_shown(now, projector=False) == now["recent"]
+    assert room.recent_digits({"recent": room.recent_shown(now, projector=True)}).shape == (30, 28, 28)
