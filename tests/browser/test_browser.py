@@ -535,7 +535,7 @@ def test_on_a_phone_every_page_opens_and_the_digit_stays_in_view_while_a_dial_mo
 LATIN_ALLOWED = {
     "CVAE", "CVAEs", "VAE", "Lab", "CMMA", "NN", "IS", "ELBO", "KL", "MNIST", "CNN", "BN", "MLP", "mlp", "conv", "Adam", "PNG", "GIF",
     "CPU", "GPU", "JPEG", "CSV", "ONNX", "Pyro", "Sohn", "Kingma", "PCA", "t-SNE", "BN-CNN", "safetensors", "log", "nats", "English", "px", "MB",
-    "ms", "MC", "IW", "GSNN", "NCLL", "SS-VAE", "Burda", "Grosse", "Salakhutdinov", "Oliver",  # estimators' and examples' names, authors as published
+    "ms", "MC", "IW", "GSNN", "NCLL", "NLL", "SS-VAE", "Burda", "Grosse", "Salakhutdinov", "Oliver",  # estimators' and examples' names, authors as published
     "examples", "cvae",  # Pyro's examples/cvae: a folder of its repository, named as it is
     "Language",  # the language switch names itself in both languages, for a visitor who cannot read the one shown
 }  # fmt: skip
