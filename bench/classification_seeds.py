@@ -19,6 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results_file import write_results  # noqa: E402
 from cvae_core.data import load_dataset  # noqa: E402
 from cvae_core.experiments.classification import classification  # noqa: E402
 from cvae_core.kingma import paired_difference  # noqa: E402
@@ -78,10 +79,7 @@ def main(argv=None) -> int:
     }
     if len(rows) >= 2:
         out["cvae3_minus_baseline"] = paired_difference([r["cvae3_accuracy"] for r in rows], [r["baseline_accuracy"] for r in rows])
-    path = Path(args.out_dir) / f"classification-{args.arch}-seeds.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(out), flush=True)
+    write_results(args.out_dir, f"classification-{args.arch}-seeds.json", out)
     return 0
 
 

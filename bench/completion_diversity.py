@@ -14,7 +14,6 @@ checkpoints/experiments/results/completion-diversity-1.json. A few minutes on on
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results_file import write_results  # noqa: E402
 from cvae_core.data import TEST_BINARIZATION_SEED, load_dataset  # noqa: E402
 from cvae_core.experiments import completion_diversity as cd  # noqa: E402
 from cvae_core.experiments.quadrants import quadrant_baseline_of  # noqa: E402
@@ -75,10 +75,7 @@ def main(argv=None) -> int:
         "command": "CVAE_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python bench/completion_diversity.py "
         + " ".join(sys.argv[1:]),
     }
-    out = Path(args.out_dir) / "completion-diversity-1.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result), flush=True)
+    write_results(args.out_dir, "completion-diversity-1.json", result)
     return 0
 
 

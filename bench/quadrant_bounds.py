@@ -21,6 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results_file import write_results  # noqa: E402
 from cvae_core.data import load_dataset  # noqa: E402
 from cvae_core.experiments.quadrant_bounds import quadrant_bounds_plan  # noqa: E402
 from cvae_core.training.stages import run_plan  # noqa: E402
@@ -71,10 +72,7 @@ def main(argv=None) -> int:
             )
             runs.mkdir(parents=True, exist_ok=True)
             done.write_text(json.dumps({"settings": settings, "result": result}))
-        out = Path(args.out_dir) / f"quadrant-bounds-{given}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1) + "\n")
-        print(json.dumps(result), flush=True)
+        write_results(args.out_dir, f"quadrant-bounds-{given}.json", result)
     return 0
 
 
