@@ -603,8 +603,9 @@ def test_every_page_in_chinese_shows_no_english_words(server, browser):
     pg.goto(f"{server}/Train")
     wait_ready(pg, t("Train"))
     main(pg).get_by_role("button", name=t("Start"), exact=True).click()
-    main(pg).locator('[data-testid="stImage"] img').first.wait_for(timeout=60_000)
-    main(pg).locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+    # the run's first grid and curves (its first validation pass): under two test workers, the other may be training too
+    main(pg).locator('[data-testid="stImage"] img').first.wait_for(timeout=180_000)
+    main(pg).locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=180_000)
     if words := latin_words(pg):
         english["Train, training"] = sorted(words)
     press_stop(pg, t("Stop"))
