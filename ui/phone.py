@@ -282,13 +282,16 @@ class PhoneRoutes:
         headers = {**HEADERS, "X-Accel-Buffering": "no"}  # nginx passes each event on at once
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
-    async def grid(self, request: Request) -> Response:
+    async def _room_or_run(self, request: Request, of_room, of_run):
+        """What a route serves of the run a room shows (?t=) or of a shared run (?run=), made in a worker thread; None
+        for a token that names nothing (the route's 404)."""
         token, run = _token(request), _token(request, "run")
-        made = None
         if token:
-            made = await run_in_threadpool(self.desk.room_grid, token)
-        elif run:
-            made = await run_in_threadpool(self.desk.grid, run)
+            return await run_in_threadpool(of_room, token)
+        return await run_in_threadpool(of_run, run) if run else None
+
+    async def grid(self, request: Request) -> Response:
+        made = await self._room_or_run(request, self.desk.room_grid, self.desk.grid)
         if made is None:
             return refused(request, 404, NO_ROOM)
         version, png = made
@@ -297,26 +300,24 @@ class PhoneRoutes:
     async def decoder(self, request: Request) -> Response:
         """The run's decoder as one float16 buffer, for the phone's browser to draw with (a run without weights, or a
         model that draws no digits: 400 and the sentence). Built in a worker thread, never on the event loop."""
-        token, run = _token(request), _token(request, "run")
-        made = None
-        if token:
-            made = await run_in_threadpool(self.desk.room_decoder, token)
-        elif run:
-            made = await run_in_threadpool(self.desk.decoder, run)
+        made = await self._room_or_run(request, self.desk.room_decoder, self.desk.decoder)
         if made is None:
             return refused(request, 404, NO_ROOM)
         _version, tag, data = made
-        headers = {**HEADERS, "Cache-Control": KEEP, "ETag": tag}
-        if tag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
-        return Response(data, media_type="application/octet-stream", headers=headers)
+        return kept_by_browser(request, data, "application/octet-stream", tag, KEEP)
 
     async def decoder_js(self, request: Request) -> Response:
         text, tag = _decoder_js()
-        headers = {**HEADERS, "Cache-Control": "public, max-age=86400", "ETag": tag}
-        if tag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
-        return Response(text, media_type="text/javascript; charset=utf-8", headers=headers)
+        return kept_by_browser(request, text, "text/javascript; charset=utf-8", tag, "public, max-age=86400")
+
+
+def kept_by_browser(request: Request, content, media_type: str, tag: str, keep: str) -> Response:
+    """A response the browser keeps (`keep`: its Cache-Control) under the ETag `tag`: 304 without a body when the
+    browser's copy is that one."""
+    headers = {**HEADERS, "Cache-Control": keep, "ETag": tag}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type=media_type, headers=headers)
 
 
 @functools.cache
