@@ -117,6 +117,7 @@ def _scene_of(page_key: str) -> decks.Scene | None:
 
 
 LOCK = "lock"  # ?lock=variant,beta: a link that shows those settings but does not let them be moved
+MAX_LOCK_TEXT = 400  # of lock='s text read or kept: it is a stranger's text, and every lockable key fits many times over
 
 
 def link_locks(page_key: str) -> frozenset[str]:
@@ -125,7 +126,7 @@ def link_locks(page_key: str) -> frozenset[str]:
     taught): anyone can edit an address, so nothing the server must hold rests on it (a room's lock is the server's:
     cvae_core.serving.rooms)."""
     text = st.query_params.get(LOCK, "")
-    return frozenset(text[:400].split(",")) & link_keys()[page_key].lockable  # (a bounded split: it is a stranger's text)
+    return frozenset(text[:MAX_LOCK_TEXT].split(",")) & link_keys()[page_key].lockable
 
 
 def locked(page_key: str, link: str) -> bool:
@@ -235,7 +236,7 @@ def kept_in_address(scene: bool = True) -> dict:
     if LANGUAGE in st.query_params:
         kept[LANGUAGE] = i18n.language()
     if LOCK in st.query_params:  # a link's locks stay while its visitor works
-        kept[LOCK] = st.query_params[LOCK][:400]
+        kept[LOCK] = st.query_params[LOCK][:MAX_LOCK_TEXT]
     if scene and decks.in_address(st.query_params) is not None:
         kept |= {decks.DECK: st.query_params[decks.DECK], decks.SCENE: st.query_params[decks.SCENE]}
     return kept
