@@ -158,7 +158,8 @@ def cmd_evaluate(args) -> dict:
                 classifiers[key] = checkpoint.load(path).model
             else:
                 print(f"note: no fidelity classifier at {path}; {key} skipped", file=sys.stderr)
-    figures = measure(model, data, args.iw_samples, classifiers, args.fidelity_samples, ckpt.metadata, seed=args.seed).as_dict()
+    measurement = measure(model, data, args.iw_samples, classifiers, args.fidelity_samples, ckpt.metadata, seed=args.seed)
+    figures = measurement.as_dict()
     result = {
         "variant": model.name,
         "dataset": data.name,
@@ -178,7 +179,8 @@ def cmd_evaluate(args) -> dict:
     if args.record:  # keep the figures in the checkpoint, for the app and checkpoints/README.md
         meta = dict(ckpt.metadata)
         meta["metrics"] = {**meta.get("metrics", {}), "test": result}
-        checkpoint.save(model, args.file, meta, half=meta.get("storage") == "float16")
+        # with the per-digit values behind the figures, so that recorded models compare with paired errors
+        checkpoint.save(model, args.file, meta, half=meta.get("storage") == "float16", per_digit=measurement.per_digit)
     return result
 
 

@@ -185,9 +185,11 @@ def _add_elbo(m: Measurement, model, data: Dataset) -> None:
     m.figures["recon"], m.figures["kl"] = float(terms["recon"].mean()), float(terms["kl"].mean())
 
 
-def recorded(test: dict) -> Measurement:
+def recorded(test: dict, per_digit: dict | None = None) -> Measurement:
     """A model's figures as its checkpoint recorded them (`evaluate --record`: the header's metrics.test), means and
-    standard errors without per-digit values, so that comparisons of recorded figures use unpaired errors."""
+    standard errors. per_digit (checkpoint_header.recorded_values): the values behind them, kept where they are as
+    many as the recorded n, so that two models recorded on the same digits compare with paired errors; without them
+    comparisons use unpaired errors."""
     m = Measurement(bound=test.get("bound"), proposals_per_label=test.get("iw_samples_per_label"))
     m.kind = "prediction" if test.get("bound") == "log p(y|x)" else "image"
     for key in QUANTITIES:
@@ -195,6 +197,9 @@ def recorded(test: dict) -> Measurement:
             m.figures[key] = test[key]
             if test.get(f"{key}_se") is not None:
                 m.errors[key] = test[f"{key}_se"]
+            values = (per_digit or {}).get(key)
+            if values is not None and len(values) == test.get("n"):
+                m.per_digit[key] = np.asarray(values, dtype=np.float64)
     return m
 
 

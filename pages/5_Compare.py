@@ -5,9 +5,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, measure, recorded
+from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, measure
 from cvae_core.references import LIKELIHOOD
-from cvae_core.storage.checkpoint_header import SHIPPED, catalogue
 from ui import heavy, palette
 from ui.i18n import _
 from ui.own_data import digits_for_model, own_reader
@@ -137,22 +136,38 @@ def show(frame: pd.DataFrame, best: dict) -> None:
 
 
 # ---- the figures recorded when the shipped models were made (their headers: no model is run to show them) ----
-tests = {name: meta.get("metrics", {}).get("test", {}) for name, meta in catalogue(SHIPPED).items()}
-shipped_rows = {name: recorded(test) for name, test in tests.items() if test.get("log_px") is not None}
+recorded_models = ui.shipped_recorded()
+shipped_rows = {name: m for name, (_test, m) in recorded_models.items()}
 if shipped_rows:
+    tests = {name: test for name, (test, _m) in recorded_models.items()}
     st.subheader(_("The shipped models, as recorded"))
     title_text = _("log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)")
     st.plotly_chart(likelihood_chart(shipped_rows, title_text), width="stretch", key="compare_recorded")
     st.markdown(" ".join(findings(shipped_rows, translate=_)))
+    counts = sorted({test.get("n", 0) for test in tests.values()})
+    where = (
+        _("on all {count} official MNIST test digits").format(count=f"{counts[0]:,}")
+        if counts == [10000]
+        else _("on the first {count} of the 10,000 official MNIST test digits").format(count=" / ".join(f"{n:,}" for n in counts))
+    )
+    pairing = (
+        _(
+            "Each model's per-digit values were recorded with it, so two models' difference is measured digit by digit (paired), "
+            "and its error is far smaller than either model's spread over the digits."
+        )
+        if all("log_px" in m.per_digit for m in shipped_rows.values()) and len(counts) == 1
+        else _(
+            "Not every model has its per-digit values recorded, so two models' difference takes its error from both standard "
+            "errors (unpaired), wider than a paired one."
+        )
+    )
     st.caption(
         _(
-            "Recorded when the models were made, on the first {count} of the 10,000 official MNIST test digits, binarised once, "
-            "with k = {k} proposals per digit. Figures are rounded to the precision their standard error supports: to its first "
-            "significant digit, one digit more when that digit is 1 or 2. No per-digit values were recorded, so two models' "
-            "difference takes its error from both standard errors (unpaired), wider than a paired one."
+            "Recorded when the models were made, {where}, binarised once, with k = {k} proposals per digit. Figures are rounded "
+            "to the precision their standard error supports: to its first significant digit, one digit more when that digit "
+            "is 1 or 2. {pairing}"
         ).format(
-            count=" / ".join(f"{n:,}" for n in sorted({tests[name].get("n", 0) for name in shipped_rows})),
-            k=" / ".join(f"{k:,}" for k in sorted({tests[name].get("iw_samples", 0) for name in shipped_rows})),
+            where=where, k=" / ".join(f"{k:,}" for k in sorted({test.get("iw_samples", 0) for test in tests.values()})), pairing=pairing
         )
     )
 

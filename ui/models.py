@@ -7,8 +7,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from cvae_core.compare import Measurement, recorded
 from cvae_core.storage import checkpoint
 from cvae_core.storage.checkpoint import Checkpoint
+from cvae_core.storage.checkpoint_header import catalogue, recorded_values
 from cvae_core.storage.store import ModelStore, StoreSettings
 
 from . import state
@@ -43,6 +45,19 @@ def _shipped_models() -> tuple[dict, dict]:
         ckpt.model.eval().requires_grad_(False)
     freeze_what_is_loaded()  # loaded once per server: later collections skip it (see there)
     return models, refused
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_recorded() -> dict[str, tuple[dict, Measurement]]:
+    """The shipped image models' test figures as recorded in their files (`evaluate --record`), read once per server (the
+    files ship read-only): name -> (the recorded test's header entry, its Measurement with the per-digit values behind it,
+    so that ties between two of them use paired errors)."""
+    tests = {name: meta.get("metrics", {}).get("test", {}) for name, meta in catalogue(CHECKPOINTS).items()}
+    return {
+        name: (test, recorded(test, recorded_values(CHECKPOINTS / f"{name}{checkpoint.SUFFIX}")))
+        for name, test in tests.items()
+        if test.get("log_px") is not None
+    }
 
 
 @st.cache_resource(show_spinner=False)

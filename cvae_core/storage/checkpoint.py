@@ -28,15 +28,17 @@ from ..models import VARIANTS, CVAEModel
 from ..noise import initial_weights
 from ..text import N_
 from . import migrations
-from .checkpoint_header import FORMAT, METADATA_KEY, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
+from .checkpoint_header import FORMAT, METADATA_KEY, RECORDED, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
 from .checkpoint_header import metadata_of as _metadata
 from .checkpoint_header import parse_header as _header
+from .checkpoint_header import recorded_tensors as _recorded_tensors
 
 
 def kinds() -> dict[str, type[torch.nn.Module]]:
     """The kinds of network a checkpoint can hold, by the name stored in its metadata: every registered variant and the
     fidelity classifier. Each class has a `config_class` (with from_dict / to_dict / validate) and is built as cls(config)."""
     return {**VARIANTS, DigitClassifier.name: DigitClassifier}
+
 
 FIDELITY_CLASSIFIERS = {  # figure key -> file: the fidelity CNN, and a second classifier of another architecture
     "label_fidelity": SHIPPED / "fidelity_classifier.safetensors",
@@ -96,8 +98,9 @@ def checkpoint_name(name: str) -> str:
     return name + SUFFIX
 
 
-def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, half: bool = False) -> bytes:
-    """The checkpoint as bytes (for saving or a download button)."""
+def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, half: bool = False, per_digit: dict | None = None) -> bytes:
+    """The checkpoint as bytes (for saving or a download button). per_digit: key -> (n,) values behind the figures in
+    metadata's metrics.test (its n), kept beside the weights as float32 whatever `half` says (checkpoint_header.RECORDED)."""
     latent_dim = getattr(model, "latent_dim", None)
     meta = {
         "format": FORMAT,
@@ -112,12 +115,18 @@ def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, h
     }
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
+    n = meta.get("metrics", {}).get("test", {}).get("n")
+    for key, values in (per_digit or {}).items():
+        values = torch.as_tensor(values, dtype=torch.float32).contiguous()
+        if values.shape != (n,):
+            raise CVAEError(f"per-digit {key} has shape {tuple(values.shape)}; the recorded test has n = {n}")
+        tensors[RECORDED + key] = values
     return save_safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(meta)})
 
 
-def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False) -> Path:
+def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False, per_digit: dict | None = None) -> Path:
     """Write atomically; errors (read-only folder, full disk) become a CheckpointError."""
-    return write_bytes(to_bytes(model, metadata, half), path)
+    return write_bytes(to_bytes(model, metadata, half, per_digit), path)
 
 
 def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
@@ -200,12 +209,14 @@ def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
     cls, config = _declared(meta)
     with torch.device("meta"):  # parameters with shapes and no memory
         skeleton = cls(config)
-    _check_shapes(skeleton, _tensor_shapes(header), meta["variant"])
+    recorded = _recorded_tensors(header, meta)  # per-digit figures, not weights: checked apart
+    weights = {k: v for k, v in _tensor_shapes(header).items() if not k.startswith(RECORDED)}
+    _check_shapes(skeleton, weights, meta["variant"])
     # Built again on the CPU, not moved there with to_empty: the meta device's Python kernels import a second's
     # worth of torch on first use. The model now fits: its tensors are the ones in the file.
     with initial_weights():  # drawn, then replaced by the file's: the lock only keeps them out of a seeded build's draws
         model = cls(config)
-    _load_weights(model, data)
+    _load_weights(model, data, skip=RECORDED if recorded else None)
     return Checkpoint(model.to(device), meta)
 
 
@@ -236,8 +247,9 @@ def _check_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]], ki
             )
 
 
-def _load_weights(model, data: bytes) -> None:
-    """Copy the file's tensors (their names and shapes checked from the header) into model after checking their values."""
+def _load_weights(model, data: bytes, skip: str | None = None) -> None:
+    """Copy the file's tensors (their names and shapes checked from the header) into model after checking their values.
+    skip: a name prefix of tensors that are not weights (the recorded per-digit values)."""
     try:
         tensors = load_safetensors_bytes(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
@@ -245,6 +257,8 @@ def _load_weights(model, data: bytes) -> None:
     for key, value in tensors.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(N_("checkpoint tensor {tensor} holds NaN or infinite values"), tensor=key)
+    if skip:
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(skip)}
     expected = model.state_dict()
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     model.eval()

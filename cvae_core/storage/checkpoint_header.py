@@ -5,6 +5,8 @@ shipped models with it while torch is still loading (`catalogue`)."""
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..cards import CARDS
 from ..errors import CheckpointError
 from ..text import N_
@@ -14,6 +16,11 @@ FORMAT = "cvae-lab/1"
 METADATA_KEY = "cvae_lab"
 SUFFIX = ".safetensors"
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # a header claiming more is not a checkpoint of ours (ours are a few kB)
+# The per-digit values behind a model's recorded test figures (`evaluate --record`) travel in the same file as tensors
+# named RECORDED + key, so that two recorded models compare over the same digits with paired errors. They are not
+# weights: loading sets them apart, and they are float32 vectors as long as the recorded test's n.
+RECORDED = "recorded.test."
+MAX_RECORDED_DIGITS = 100_000
 
 
 def parse_header(data: bytes) -> dict:
@@ -75,3 +82,51 @@ def catalogue(folder: str | Path) -> dict[str, dict]:
         if meta.get("variant") in CARDS and isinstance(meta.get("model_config"), dict):
             models[path.stem] = meta
     return models
+
+
+def recorded_tensors(header: dict, meta: dict) -> dict[str, tuple[int, int]]:
+    """The per-digit value tensors in a parsed header: key -> (start, end) byte offsets after the header. Each is checked
+    to be a float32 vector as long as the recorded test's n; anything else under the prefix is refused."""
+    n = meta.get("metrics", {}).get("test", {}).get("n") if isinstance(meta.get("metrics"), dict) else None
+    out = {}
+    for name, info in header.items():
+        if not name.startswith(RECORDED):
+            continue
+        try:
+            shape, dtype, (start, end) = info["shape"], info["dtype"], info["data_offsets"]
+        except (KeyError, TypeError, ValueError):
+            shape = dtype = start = end = None
+        if (
+            dtype != "F32"
+            or not isinstance(shape, list)
+            or len(shape) != 1
+            or shape[0] != n
+            or not isinstance(n, int)
+            or not 1 <= n <= MAX_RECORDED_DIGITS
+            or not isinstance(start, int)
+            or end != start + 4 * n
+        ):
+            raise CheckpointError(N_("checkpoint tensor {tensor} is not a recorded figure's per-digit values"), tensor=name)
+        out[name[len(RECORDED) :]] = (start, end)
+    return out
+
+
+def recorded_values(path: str | Path) -> dict[str, np.ndarray]:
+    """A checkpoint file's per-digit recorded test values, key -> (n,) float64, read without torch and without its
+    weights (empty when none were recorded or the file cannot be read: the figures then compare unpaired)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else 0
+            header = parse_header(head + f.read(min(size, MAX_HEADER_BYTES)))
+            out = {}
+            for key, (start, end) in recorded_tensors(header, metadata_of(header)).items():
+                f.seek(8 + size + start)
+                raw = f.read(end - start)
+                values = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+                if len(raw) != end - start or not np.isfinite(values).all():
+                    return {}
+                out[key] = values
+            return out
+    except (OSError, CheckpointError):
+        return {}

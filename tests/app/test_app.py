@@ -580,18 +580,22 @@ def opening(at: AppTest) -> tuple[dict, list[str]]:
 
 def test_compare_opens_on_the_recorded_figures_and_the_sentence_the_findings_code_writes():
     from cvae_core.compare import findings, recorded
-    from cvae_core.storage.checkpoint_header import SHIPPED, catalogue
+    from cvae_core.storage.checkpoint_header import SHIPPED, catalogue, recorded_values
 
     at = page("compare").run()
     no_exceptions(at)
     figure, texts = opening(at)
     tests = {name: meta["metrics"]["test"] for name, meta in catalogue(SHIPPED).items()}
-    shown = {name: recorded(test) for name, test in tests.items() if "log_px" in test}
+    shown = {name: recorded(test, recorded_values(SHIPPED / f"{name}.safetensors")) for name, test in tests.items() if "log_px" in test}
     dots = figure["data"][0]
     assert set(dots["y"]) == set(shown) and sorted(dots["x"]) == dots["x"]  # one dot per shipped image model, best on top
     assert dots["error_x"]["array"] == [2 * shown[name].errors["log_px"] for name in dots["y"]]  # ± 2 standard errors
     assert " ".join(findings(shown)) in texts  # the sentence, from the figures (English: no translation)
-    assert any("first 2,000 of the 10,000" in c.value for c in at.caption)  # what the headers say, not 10,000
+    counts = {tests[name]["n"] for name in shown}  # what the headers say, whatever the page's own sliders offer
+    said = "on all 10,000 official" if counts == {10000} else f"first {min(counts):,}"
+    assert any(said in c.value for c in at.caption)
+    paired = all("log_px" in m.per_digit for m in shown.values()) and len(counts) == 1
+    assert any(("digit by digit (paired)" if paired else "(unpaired)") in c.value for c in at.caption)
     assert not at.dataframe  # nothing measured: the tables come with Measure again
     assert any(e.label == "Measure again" for e in at.expander)  # the sliders and the button, folded
 

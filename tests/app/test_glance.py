@@ -7,7 +7,7 @@ import pytest
 
 from cvae_core.compare import findings, recorded
 from cvae_core.experiments.shipped import shipped_results
-from cvae_core.storage.checkpoint_header import SHIPPED, catalogue
+from cvae_core.storage.checkpoint_header import SHIPPED, catalogue, recorded_values
 from ui import experiment_view, readable, summaries
 
 
@@ -37,19 +37,29 @@ def headers() -> dict[str, dict]:
     return {name: meta.get("metrics", {}).get("test", {}) for name, meta in catalogue(SHIPPED).items()}
 
 
-def test_recorded_figures_become_measurements_without_per_digit_values(headers):
-    m = recorded(headers["cvae1"])
-    assert m.kind == "image" and m.bound == "log p(x|y)" and not m.per_digit
+@pytest.fixture(scope="module")
+def values() -> dict[str, dict]:
+    return {name: recorded_values(SHIPPED / f"{name}.safetensors") for name in catalogue(SHIPPED)}
+
+
+def test_recorded_figures_become_measurements_with_the_per_digit_values_their_file_holds(headers, values):
+    m = recorded(headers["cvae1"], values["cvae1"])
+    assert m.kind == "image" and m.bound == "log p(x|y)"
     assert m.figures["log_px"] == headers["cvae1"]["log_px"] and m.errors["log_px"] == headers["cvae1"]["log_px_se"]
+    for key, digits in m.per_digit.items():  # the values behind the recorded mean, one per recorded digit
+        assert len(digits) == headers["cvae1"]["n"] and abs(digits.mean() - headers["cvae1"][key]) < 1e-3
+    assert not recorded(headers["cvae1"]).per_digit  # a header alone has no values: comparisons are unpaired
     assert recorded(headers["cvae3"]).kind == "prediction" and "log_px" not in recorded(headers["cvae3"]).figures
 
 
-def test_the_compare_sentence_is_written_by_the_findings_code_from_the_recorded_figures(headers):
-    rows = {name: recorded(test) for name, test in headers.items() if test.get("log_px") is not None}
+def test_the_compare_sentence_is_written_by_the_findings_code_from_the_recorded_figures(headers, values):
+    rows = {name: recorded(test, values[name]) for name, test in headers.items() if test.get("log_px") is not None}
     notes = findings(rows)
     best = max(rows, key=lambda name: rows[name].figures["log_px"])
     assert any(best in note and "log p(x)" in note for note in notes)
-    assert not any("worth" in note for note in notes)  # the label's worth needs per-digit values, which were not recorded
+    with_values = [name for name, m in rows.items() if "log_px_given_y" in m.per_digit]
+    # the label's worth needs per-digit values: said for the conditional models that recorded them, and only for those
+    assert sorted(name for name in rows if any("worth" in note and f"to {name} " in note for note in notes)) == sorted(with_values)
     close = copy.deepcopy(rows)  # a second model within an error of the best: now they tie (on unpaired errors)
     close["twin"] = recorded({**headers[best], "log_px": headers[best]["log_px"] - 0.5})
     assert any("tie on log p(x)" in note and "twin" in note for note in findings(close))

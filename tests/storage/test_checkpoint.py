@@ -85,6 +85,18 @@ def _bad_files(model):
         ),
         "metadata that is not JSON": save_safetensors(model.state_dict(), metadata={"cvae_lab": "{not json"}),
         "NaN weights": save_safetensors(nan_weights, metadata={"cvae_lab": json.dumps(meta)}),
+        **{
+            f"per-digit values {what}": save_safetensors(
+                {**model.state_dict(), checkpoint.RECORDED + "log_px": values}, metadata={"cvae_lab": json.dumps(recorded_meta)}
+            )
+            for what, values, recorded_meta in (
+                ("with no recorded test", torch.zeros(5), meta),
+                ("longer than the recorded test", torch.zeros(6), {**meta, "metrics": {"test": {"n": 5}}}),
+                ("as a matrix", torch.zeros(5, 1), {**meta, "metrics": {"test": {"n": 5}}}),
+                ("in float16", torch.zeros(5, dtype=torch.float16), {**meta, "metrics": {"test": {"n": 5}}}),
+                ("of NaN", torch.full((5,), float("nan")), {**meta, "metrics": {"test": {"n": 5}}}),
+            )
+        },
     }
 
 
@@ -94,6 +106,30 @@ def _torch_save_bytes(model):
     buffer = io.BytesIO()
     torch.save({"state": model.state_dict(), "payload": Payload()}, buffer)
     return buffer.getvalue()
+
+
+def test_recorded_per_digit_values_travel_beside_the_weights_and_pair_two_models(tmp_path, model):
+    """evaluate --record keeps the values behind its figures in the file: read back without torch (file headers) they
+    are the same digits' values, the weights load as before, and two recorded models compare with paired errors."""
+    from cvae_core.compare import paired_difference, recorded
+    from cvae_core.storage.checkpoint_header import file_metadata, recorded_values
+
+    rng = torch.Generator().manual_seed(0)
+    shared = -90 + 10 * torch.randn(400, generator=rng)  # the digits' own spread, common to both models
+    values = {"a": shared, "b": shared - 0.3 + 0.1 * torch.randn(400, generator=rng)}
+    for name, log_px in values.items():
+        test = {"n": 400, "log_px": float(log_px.mean()), "log_px_se": float(log_px.std() / 20), "bound": "log p(x)"}
+        checkpoint.save(model, tmp_path / f"{name}.safetensors", {"metrics": {"test": test}}, half=True, per_digit={"log_px": log_px})
+    back = {name: recorded_values(tmp_path / f"{name}.safetensors") for name in values}
+    assert torch.equal(torch.as_tensor(back["a"]["log_px"], dtype=torch.float32), values["a"])  # float32 despite half=True
+    loaded = checkpoint.load(tmp_path / "a.safetensors").model.state_dict()
+    assert all(torch.equal(loaded[k], v.half().float()) for k, v in model.state_dict().items())
+    a, b = (recorded(file_metadata(tmp_path / f"{name}.safetensors")["metrics"]["test"], back[name]) for name in values)
+    diff, paired_se = paired_difference(a, b, "log_px")
+    assert abs(diff - float((values["a"] - values["b"]).mean())) < 1e-4
+    a.per_digit.clear()
+    assert paired_difference(a, b, "log_px")[1] > 10 * paired_se  # unpaired: the digits' spread swamps the difference
+    assert recorded_values(tmp_path / "missing.safetensors") == {}
 
 
 def test_every_bad_checkpoint_is_refused_cleanly(tmp_path, model):
@@ -224,7 +260,9 @@ def test_checkpoints_of_the_flat_configuration_era_keep_loading(model):
     old = save_safetensors(tensors, metadata={checkpoint.METADATA_KEY: json.dumps({"format": checkpoint.FORMAT, "variant": "cvae1",
                                                                                       "model_config": flat})})  # fmt: skip
     loaded = checkpoint.from_bytes(old).model
-    assert loaded.config == model.config and all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), tensors.values(), strict=True))
+    assert loaded.config == model.config and all(
+        torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), tensors.values(), strict=True)
+    )
     strange = save_safetensors(tensors, metadata={checkpoint.METADATA_KEY: json.dumps({"format": checkpoint.FORMAT, "variant": "cvae1",
                                                                                           "model_config": {**flat, "colour": 3}})})  # fmt: skip
     with pytest.raises(CheckpointError, match="unknown model settings"):
