@@ -7,6 +7,8 @@ ui/serve.py (the launcher `make run` starts) mounts these beside Streamlit's own
 - POST /room/api/draw        ?t=token&p=phone, body: the canvas's PNG -> the phone's next state
 - POST /room/api/choose      ?t=token&p=phone&c=class -> refused while the presenter has locked the room
 - GET  /room/events          ?t=token (a room) or ?run=token (a shared run): server-sent events, one version per 2 s
+- GET  /room/sweep           ?t=token: the room's sweep as the phone plots it (PhoneDesk.sweep: every run's value and
+                             trail, read once a second per room; no other run's token), 404 without a sweep
 - GET  /room/grid.png        ?t= or ?run=: the run's sample grid, scale 1, 16 grey levels, at most 20 KB
 - GET  /room/decoder         ?t= or ?run=: the run's decoder for the phone's own browser (webmodel.decoder_bytes), built
                              once per version for every phone (PhoneDesk.decoder: one build at a time, 8 kept), cached
@@ -67,6 +69,11 @@ TEXTS = {
     "yours_latent": N_("Your latent size is {value}: the grid below is your run's."),
     "yours_labels": N_("Your run learns from {value} labelled digits: the grid below is your run's."),
     "grid_alt": N_("Digits drawn by the model the room follows, one row per digit."),
+    "sweep_title": N_("The room's sweep: every run's rate against its distortion. Yours is the thick red line."),
+    "sweep_rate": N_("rate: KL, nats"),
+    "sweep_distortion": N_("distortion, nats"),
+    "sweep_summary": N_("{runs} runs in the sweep. Yours, {label}: rate {rate} nats, distortion {distortion} nats."),
+    "sweep_waiting": N_("{runs} runs in the sweep. Yours, {label}, has no validation point yet."),
     "ended": N_("This room or run has ended."),
     "no_room": N_("This link finds no open room or run: it is mistyped, or it has ended."),
     "offline": N_("The connection was lost; trying again…"),
@@ -82,6 +89,7 @@ TEXTS = {
     "explore_failed": N_("This phone could not run the model."),
 }
 NO_ROOM = N_("This link finds no open room or run: it is mistyped, or it has ended.")
+NO_SWEEP = N_("This room has no sweep now.")
 TOO_LARGE = N_("The request is larger than this page ever sends.")
 BAD_REQUEST = N_("The request is not one this page sends.")
 BUSY = N_("The server is starting its training; try again in a few seconds.")
@@ -194,6 +202,7 @@ class PhoneRoutes:
             Route("/room/api/draw", guarded(self.draw), methods=["POST"]),
             Route("/room/api/choose", guarded(self.choose), methods=["POST"]),
             Route("/room/events", guarded(self.events), methods=["GET"]),
+            Route("/room/sweep", guarded(self.sweep), methods=["GET"]),
             Route("/room/grid.png", guarded(self.grid), methods=["GET"]),
             Route("/room/decoder", guarded(self.decoder), methods=["GET"]),
             Route("/room/decoder.js", guarded(self.decoder_js), methods=["GET"]),
@@ -289,6 +298,10 @@ class PhoneRoutes:
         if token:
             return await run_in_threadpool(of_room, token)
         return await run_in_threadpool(of_run, run) if run else None
+
+    async def sweep(self, request: Request) -> Response:
+        made = await run_in_threadpool(self.desk.sweep, _token(request))
+        return refused(request, 404, NO_SWEEP) if made is None else answer(made)
 
     async def grid(self, request: Request) -> Response:
         made = await self._room_or_run(request, self.desk.room_grid, self.desk.grid)

@@ -12,6 +12,8 @@
   kept for the MAX_DECODERS runs asked for last (a buffer is 0.3-2 MB: at most 8 of them, about 16 MB).
 - `events`: the server-sent events of a phone's stream, at most one version every EVENT_SECONDS, for STREAM_SECONDS
   (the browser's EventSource then reconnects); its clock and sleep are injected (tests).
+- A room's sweep, as its phones plot it (`sweep`): every run's value, state and trail of validation (rate, distortion),
+  read from the shared runs at most every VIEW_SECONDS per room for all its phones; the other runs' tokens stay here.
 - A drawing is checked against the room's bounds before its bytes are decoded, then decoded as a PNG only (at most
   MAX_DRAWING_PIXELS) and prepared as the Draw page prepares a canvas's (cvae_core.images.preprocess_digit).
 
@@ -40,6 +42,7 @@ EVENT_SECONDS = 2.0  # a phone receives at most one version this often
 STREAM_SECONDS = 600.0  # a stream's length; the browser reconnects
 MAX_GRID_BYTES = 20_000
 MAX_DECODERS = 8  # decoders kept for phones that explore a run, least recently asked for first out
+MAX_TRAIL = 40  # a sweep run's latest validation points a phone is sent (its plot's trail)
 MAX_DRAWING_BYTES = 64 * 1024  # a thumb canvas's PNG is a few kilobytes
 MAX_DRAWING_PIXELS = 1024 * 1024
 NO_WEIGHTS = N_("This run has no weights yet: try again when its first epoch is done.")
@@ -115,6 +118,7 @@ class PhoneDesk:
         self._lock = threading.Lock()
         self._encoding = threading.Lock()  # held while a grid is encoded: the phones that ask meanwhile wait for it
         self._views: dict[str, tuple[float, dict | None]] = {}  # room token -> (when read, public state or None)
+        self._sweeps: dict[str, tuple[float, dict | None]] = {}  # room token -> (when read, the sweep's points or None)
         self._grids: dict[str, tuple[int, bytes]] = {}  # run token -> (version, PNG)
         self._building = threading.Lock()  # held while a decoder is built: one build at a time, on the server
         self._decoders: OrderedDict[tuple, tuple[int, str, bytes]] = OrderedDict()  # (run, classes) -> (version, tag, bytes)
@@ -146,6 +150,36 @@ class PhoneDesk:
             return None
         run = self.run_state(view["run"]) if view.get("run") else None
         return {**view, "version": f"{view['version']}.{run['version'] if run else 0}", "run": run}
+
+    def sweep(self, token: str) -> dict | None:
+        """A room's sweep as its phones plot it: {"setting", "points": [{"value", "state", "epoch", "trail": the run's
+        latest MAX_TRAIL validation (rate: KL, distortion: -reconstruction) pairs, nats per digit}, one per value in the
+        order of the values (a phone's `mine.index` is its own)]}; None for an unknown room or one without a sweep.
+        Read at most every VIEW_SECONDS per room, however many phones ask."""
+        if self.public(token) is None:
+            return None
+        now = self._clock()
+        with self._lock:
+            kept = self._sweeps.get(token)
+        if kept is not None and now - kept[0] < VIEW_SECONDS:
+            return kept[1]
+        sweep = self._call("sweep_of", token)
+        made = None
+        if sweep is not None:
+            points = []
+            for value, run_token in zip(sweep["values"], sweep["runs"], strict=False):
+                followed = self._followed(run_token)
+                snap = followed.snapshot if followed is not None else None
+                rows = [row for row in (snap.history if snap is not None else ()) if row.get("split") == "val" and "kl" in row]
+                trail = [[round(float(row["kl"]), 3), round(-float(row["recon"]), 3)] for row in rows[-MAX_TRAIL:]]
+                points.append({"value": value, "state": str(snap.state) if snap is not None else "queued",
+                               "epoch": round(float(snap.progress.epoch), 2) if snap is not None else 0.0, "trail": trail})  # fmt: skip
+            made = {"setting": sweep["setting"], "points": points}
+        with self._lock:
+            self._sweeps[token] = (now, made)
+            while len(self._sweeps) > MAX_VIEWS:
+                self._sweeps.pop(next(iter(self._sweeps)))
+        return made
 
     # ---- a shared run ---------------------------------------------------------------------------------
     def _followed(self, run_token: str):

@@ -149,7 +149,7 @@ class RoomBoard:
 
     PUBLIC = (
         "open", "close", "settings", "view", "pending", "review", "block", "accepted", "sweep",  # the presenter's
-        "find", "join", "phone", "may_draw", "draw", "choose", "public",  # a phone's
+        "find", "join", "phone", "may_draw", "draw", "choose", "public", "sweep_of",  # a phone's (sweep_of: its server's)
     )  # fmt: skip
 
     def __init__(self, clock=time.monotonic):
@@ -383,7 +383,7 @@ class RoomBoard:
         if room.sweep is None:
             return None
         i = list(room.phones).index(phone.id) % len(room.sweep["values"])
-        return {"setting": room.sweep["setting"], "value": room.sweep["values"][i], "run": room.sweep["runs"][i]}
+        return {"setting": room.sweep["setting"], "value": room.sweep["values"][i], "run": room.sweep["runs"][i], "index": i}
 
     @staticmethod
     def _public(room: Room) -> dict:
@@ -396,6 +396,14 @@ class RoomBoard:
         """What every phone of the room reads (its count, whether it collects, the run it follows), or None."""
         room = self._room(token)
         return None if room is None else self._public(room)
+
+    def sweep_of(self, token: str) -> dict | None:
+        """The room's sweep with each value's run token, for the phones' server to plot every run (phones.PhoneDesk.sweep:
+        a phone is sent the points, not the other runs' tokens); None without a room or a sweep."""
+        room = self._room(token)
+        if room is None or room.sweep is None:
+            return None
+        return {"setting": room.sweep["setting"], "values": list(room.sweep["values"]), "runs": list(room.sweep["runs"])}
 
     def phone(self, token: str, phone_id: str) -> dict | None:
         """A phone's state: its id, the class it is asked for, its drawings sent and left, and the room's public state;

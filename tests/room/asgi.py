@@ -2,6 +2,7 @@
 does, for the phone routes' tests."""
 
 import asyncio
+import contextlib
 from urllib.parse import urlencode
 
 
@@ -48,3 +49,27 @@ def request(app, method: str, path: str, query: dict | None = None, body: bytes 
 
     asyncio.run(run())
     return status, answer_headers, b"".join(parts)
+
+
+@contextlib.contextmanager
+def served(app):
+    """The app on a loopback port of its own (uvicorn in a thread), for a browser: yields its address."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -12,9 +12,10 @@ from tests.servers import AppServer
 
 
 def test_the_launcher_imports_no_torch():
-    probe = "import sys, ui.serve; print(json.dumps(['torch' in sys.modules, len(ui.serve.app._user_routes)]))"
+    probe = "import sys, ui.serve, ui.phone; print(json.dumps(['torch' in sys.modules, len(ui.serve.app._user_routes), len(ui.phone.routes())]))"
     out = subprocess.run([sys.executable, "-c", f"import json; {probe}"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, 9]
+    torch_loaded, mounted, phone_routes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not torch_loaded and mounted == phone_routes  # every phone route, mounted
 
 
 def fetch(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:

@@ -12,7 +12,7 @@ from cvae_core.models import build_model, model_config
 from cvae_core.serving import phones
 from cvae_core.serving.rooms import RoomBoard
 from cvae_core.storage.webmodel import header
-from tests.room.asgi import request
+from tests.room.asgi import request, served
 from tests.room.test_rooms import Clock
 from ui.phone import PhoneRoutes
 
@@ -113,25 +113,11 @@ def test_decoder_js_is_served_cacheable():
 @pytest.mark.browser
 def test_a_phone_explores_the_rooms_run_in_its_own_browser(explored, browser):
     """A 390 px phone opens the room's page, presses Explore, and a dial moved redraws the digit with no request."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     explored.runs[RUN].snapshot  # noqa: B018 -- a run with weights
-    server = uvicorn.Server(uvicorn.Config(explored.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with served(explored.app) as address:
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         page = context.new_page()
-        page.goto(f"http://127.0.0.1:{port}/room?t={explored.room['token']}&lang=en")
+        page.goto(f"{address}/room?t={explored.room['token']}&lang=en")
         page.get_by_role("button", name="Explore this model").click()
         page.locator("#explorer").wait_for(state="visible", timeout=30_000)
         assert page.locator("#pick option").all_inner_texts() == list("ABCDEFGHIJ")
@@ -142,6 +128,3 @@ def test_a_phone_explores_the_rooms_run_in_its_own_browser(explored, browser):
         assert page.evaluate(pixels) != before and not asked  # decoded in the phone
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
         context.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

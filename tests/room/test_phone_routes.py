@@ -195,6 +195,61 @@ def test_the_stream_sends_at_most_one_version_every_two_seconds_and_each_grid_is
     assert call(room_server, "GET", "/room/grid.png", {"run": RUN})[0] == 200  # a shared run followed on its own
 
 
+class SweepRun:
+    """A sweep run as the board has it: validation rows of (KL, reconstruction) that grow as the test says."""
+
+    def __init__(self, beta):
+        self.beta, self.rows = beta, []
+
+    makes_images = False
+
+    @property
+    def snapshot(self):
+        return SimpleNamespace(version=len(self.rows), state="training", progress=SimpleNamespace(epoch=len(self.rows)),
+                               history=tuple(self.rows), grid=None, published_at=0.0)  # fmt: skip
+
+    def learn(self, epochs: int) -> None:
+        for epoch in range(epochs):
+            self.rows += [
+                {"split": "train", "kl": 99.0, "recon": -99.0},
+                {"split": "val", "kl": 10 / (self.beta + epoch), "recon": -80.0 - epoch},
+            ]
+
+
+def test_phones_plot_the_rooms_sweep_without_the_other_runs_tokens_read_once_a_second_per_room(held_out):
+    clock, board = Clock(), RoomBoard(clock=Clock())
+    sweep = {f"sweep-run-token-{i:04d}": SweepRun(beta) for i, beta in enumerate((0.5, 1.0, 4.0))}
+    calls = []
+
+    def room_call(method, *args):
+        calls.append(method)
+        return getattr(board, method)(*args)
+
+    desk = phones.PhoneDesk(room_call, sweep.get, clock)
+    server = SimpleNamespace(app=Starlette(routes=PhoneRoutes(desk, clock=clock).routes()))
+    room = board.open("host", True)
+    token = room["token"]
+    assert call(server, "GET", "/room/sweep", {"t": token})[0] == 404  # no sweep yet
+    assert call(server, "GET", "/room/sweep", {"t": "made-up-token-123456"})[0] == 404
+    board.sweep(room["id"], room["key"], "beta", [0.5, 1.0, 4.0], list(sweep))
+    clock.tick(phones.VIEW_SECONDS)  # "no sweep" was the answer for a second
+    for run in sweep.values():  # a long run: a phone is sent its latest points only
+        run.learn(60)
+    status, _h, data = call(server, "GET", "/room/sweep", {"t": token})
+    assert status == 200 and not any(t in data.decode() for t in sweep)  # no run's token reaches a phone
+    plotted = json.loads(data)
+    assert plotted["setting"] == "beta" and [p["value"] for p in plotted["points"]] == [0.5, 1.0, 4.0]
+    first = plotted["points"][0]["trail"]
+    assert len(first) == phones.MAX_TRAIL and first[-1] == [round(10 / 59.5, 3), 139.0]  # validation rows, latest last
+    asked = calls.count("sweep_of")
+    for _ in range(50):  # a room's phones ask at once: the board is read once for all of them
+        call(server, "GET", "/room/sweep", {"t": token})
+    assert calls.count("sweep_of") == asked
+    clock.tick(phones.VIEW_SECONDS)
+    call(server, "GET", "/room/sweep", {"t": token})
+    assert calls.count("sweep_of") == asked + 1
+
+
 def test_the_events_generator_paces_itself_by_the_injected_clock():
     clock = Clock()
     times = []

@@ -248,6 +248,8 @@ def test_a_sweep_is_bounded_and_deals_each_phone_a_value(board):
     assert board.sweep(room["id"], room["key"], "beta", [0.5, 1.0, 4.0], runs[:3]) == {}
     dealt = [board.phone(room["token"], p)["mine"] for p in phones]
     assert [d["value"] for d in dealt] == [0.5, 1.0, 4.0, 0.5, 1.0] and dealt[2]["run"] == runs[2]
+    assert [d["index"] for d in dealt] == [0, 1, 2, 0, 1]  # where its run is on the phones' sweep plot
+    assert board.sweep_of(room["token"])["runs"] == runs[:3] and board.sweep_of(room["key"]) is None
     assert board.public(room["token"])["sweep"] == {"setting": "beta", "values": [0.5, 1.0, 4.0]}
     assert board.sweep(room["id"], room["token"], "beta", [8.0], runs[:1]) is None  # a phone's token changes nothing
     assert board.sweep(room["id"], room["key"], None) == {} and board.phone(room["token"], phones[0])["mine"] is None
