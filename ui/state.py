@@ -387,7 +387,6 @@ def said_to_host() -> str | None:
 
 
 # ---- what ui/reload.py keeps for a reload to come --------------------------------------------------------
-KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, CURRENT_RUN, SHARED, SENT_BETA, OWN_DATA, LIVE_EXPERIMENTS, LIVE_FINDINGS)
 KEPT = "kept_across_reload"  # this session's entry in the reload register (ui.reload)
 OWNER = "owner_id"  # a browser without a secret cookie: an owner id of this session's own
 
@@ -433,6 +432,11 @@ def hold_room(opened: dict | None) -> None:
 
 
 ROOM_SWEEP = "room_sweep"  # the host's room's sweep: (the setting it varies, [(value, run id)] of this session's runs) (ui.room)
+# What a reload of the same browser takes back (ui.reload): its runs and models, and a host's powers (never the key) and room, so
+# that a projector reloaded mid-talk is still the host's and still shows its room.
+KEPT_ACROSS_RELOAD = (SESSION_MODELS, PREFERRED_MODEL, CURRENT_RUN, SHARED, SENT_BETA, OWN_DATA, LIVE_EXPERIMENTS, LIVE_FINDINGS,
+                      HOST, ROOM, ROOM_SWEEP)  # fmt: skip
+
 
 
 def room_sweep() -> tuple[str | None, list[tuple[float, str]]]:

@@ -34,10 +34,13 @@ def translator(language: str):
     return i18n.catalogue(language).gettext
 
 
-def start_server(*options: str):
+HOST_KEY = "a-host-key-of-this-test-only"
+
+
+def start_server(*options: str, env: dict | None = None):
     """`streamlit run app.py` on a free port (tests/servers.py); yields its URL and stops it afterwards."""
     try:
-        app = AppServer(*options)
+        app = AppServer(*options, env=env)
     except RuntimeError as e:
         pytest.fail(str(e))
     SERVER_PIDS[app.url] = app.pid
@@ -47,7 +50,7 @@ def start_server(*options: str):
 
 @pytest.fixture(scope="module")
 def server():
-    yield from start_server()
+    yield from start_server(env={"CVAE_HOST_KEY": HOST_KEY})  # the room's reload below; no other test enters it
 
 
 @pytest.fixture
@@ -378,6 +381,43 @@ def test_a_reload_gets_back_its_own_runs_and_no_other_browsers(server, browser):
         assert_no_exception(theirs)
     finally:
         owner.close()
+        stranger.close()
+
+
+def test_a_reloaded_projector_is_still_the_hosts_and_shows_its_room(server, browser):
+    """The host enters the key and opens a room; the projector's tab reloads mid-talk (a new session): it is still the
+    host's and shows the same room's code. Another browser on the same page is no host and sees no room."""
+    projector, stranger = (browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(2))
+    try:
+        pg = projector.new_page()
+        pg.goto(f"{server}/")
+        wait_ready(pg, "CVAE Lab")
+        sidebar = pg.get_by_test_id("stSidebar")
+        sidebar.get_by_text("For the host", exact=True).click()
+        entry = sidebar.get_by_label("Host key", exact=True).and_(sidebar.locator("input"))
+        entry.fill(HOST_KEY)
+        entry.press("Enter")
+        sidebar.get_by_role("link", name="Your room").click()
+        wait_ready(pg, "Your room")
+        main(pg).get_by_role("button", name="Open a room").click()
+        code_block = main(pg).get_by_test_id("stCode").first
+        code_block.wait_for(timeout=120_000)
+        link = code_block.inner_text().strip()
+        pg.reload()
+        wait_ready(pg, "Your room")
+        main(pg).get_by_test_id("stCode").first.wait_for(timeout=60_000)
+        assert main(pg).get_by_test_id("stCode").first.inner_text().strip() == link  # the same room, after a reload
+        assert main(pg).get_by_text("Only the host").count() == 0
+        theirs = stranger.new_page()
+        theirs.goto(f"{server}/Host_room")
+        wait_ready(theirs, "Your room")
+        main(theirs).get_by_text("Only the host opens a room").first.wait_for(timeout=30_000)
+        assert main(theirs).get_by_test_id("stCode").count() == 0
+        main(pg).get_by_role("button", name="Close the room").click()
+        assert_no_exception(pg)
+        assert_no_exception(theirs)
+    finally:
+        projector.close()
         stranger.close()
 
 
