@@ -8,10 +8,8 @@ either the old file or the new one, never half of one.
 """
 
 import json
-import os
 import platform
 import re
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from ..models import VARIANTS, CVAEModel
 from ..noise import initial_weights
 from ..text import N_
 from . import migrations
+from .atomic import ALREADY_EXISTS, remove_stale_partials, write_bytes  # noqa: F401 -- re-exported
 from .checkpoint_header import FORMAT, METADATA_KEY, RECORDED, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
 from .checkpoint_header import metadata_of as _metadata
 from .checkpoint_header import parse_header as _header
@@ -46,7 +45,6 @@ FIDELITY_CLASSIFIERS = {  # figure key -> file: the fidelity CNN, and a second c
 }
 MAX_BYTES = 256 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-ALREADY_EXISTS = N_("{file_name} already exists")  # store.py says this one in its own words
 
 
 @dataclass
@@ -127,36 +125,6 @@ def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, h
 def save(model: CVAEModel, path: str | Path, metadata: dict | None = None, half: bool = False, per_digit: dict | None = None) -> Path:
     """Write atomically; errors (read-only folder, full disk) become a CheckpointError."""
     return write_bytes(to_bytes(model, metadata, half, per_digit), path)
-
-
-def write_bytes(data: bytes, path: str | Path, overwrite: bool = True) -> Path:
-    """Checkpoint bytes to a file, atomically: a reader sees the old file or the whole new one. With
-    overwrite=False an existing file is never replaced, even by a writer racing this one."""
-    path = Path(path)
-    tmp_name = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes private files; a checkpoint is meant to be shared
-        if overwrite:
-            os.replace(tmp_name, path)
-        else:
-            try:
-                os.link(tmp_name, path)  # fails if the name exists: no check-then-write race
-            except FileExistsError:
-                raise CheckpointError(ALREADY_EXISTS, file_name=path.name) from None
-            os.unlink(tmp_name)
-        tmp_name = None
-    except OSError as e:
-        raise CheckpointError(N_("could not save {file_name}: {reason}"), file_name=path.name, reason=str(e.strerror or e)) from None
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
-    return path
 
 
 def _tensor_shapes(header: dict) -> dict[str, tuple[int, ...]]:
@@ -279,19 +247,6 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     except OSError as e:
         raise CheckpointError(N_("cannot read {path}: {reason}"), path=str(path), reason=str(e.strerror or e)) from None
     return from_bytes(data, device)
-
-
-def remove_stale_partials(folder: str | Path, older_than_s: float = 60.0) -> int:
-    """Delete temporary files left by saves that were killed mid-write (ours only: .<name>.safetensors.*.tmp)."""
-    removed = 0
-    for path in Path(folder).glob("." + "*" + SUFFIX + ".*.tmp"):
-        try:
-            if time.time() - path.stat().st_mtime > older_than_s:
-                path.unlink()
-                removed += 1
-        except OSError:
-            pass
-    return removed
 
 
 def load_folder(folder: str | Path, device: str | torch.device = "cpu") -> tuple[dict[str, Checkpoint], dict[str, CheckpointError]]:

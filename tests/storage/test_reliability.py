@@ -12,23 +12,31 @@ from cvae_core.errors import CheckpointError
 from cvae_core.storage import checkpoint
 from tests.conftest import ROOT
 
+# The writer checkpoint.save ends in, in a process of its own that imports no torch (so that eight of them start at
+# once): it writes the checkpoints it is given (two rounds of a 16 MB model, made by the test) over one file, forever.
 SAVER = """
-import sys, torch
-from cvae_core.storage import checkpoint
-from cvae_core.models import ModelConfig, build_model, model_config
-model = build_model(model_config(variant="cvae2", hidden=1024, latent_dim=64))
+import sys
+from cvae_core.storage.atomic import write_bytes
+rounds = [open(path, "rb").read() for path in sys.argv[2:]]
 print("ready", flush=True)
 i = 0
 while True:
+    write_bytes(rounds[i % 2], sys.argv[1])
     i += 1
-    checkpoint.save(model, sys.argv[1], {"round": i})
 """
 
 
 def test_a_save_killed_at_any_moment_never_leaves_a_broken_checkpoint(tmp_path):
-    target = tmp_path / "model.safetensors"
+    from cvae_core.models import build_model, model_config
+
+    target, made = tmp_path / "model.safetensors", tmp_path.parent / f"{tmp_path.name}-rounds"
+    made.mkdir()
+    model = build_model(model_config(variant="cvae2", hidden=1024, latent_dim=64))
+    rounds = [made / f"{i}.bin" for i in (1, 2)]
+    for i, path in enumerate(rounds, start=1):
+        path.write_bytes(checkpoint.to_bytes(model, {"round": i}))
     for attempt in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(target)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(target), *map(str, rounds)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.05 + 0.11 * attempt)  # land at different points of a write
         proc.send_signal(signal.SIGKILL)
