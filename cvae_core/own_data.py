@@ -468,16 +468,21 @@ def augmented(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.roll(np.asarray(picture, dtype=np.float32) / 255.0, (int(dy), int(dx)), axis=(0, 1))
 
 
+def check_drawings(counts: dict[str, int]) -> None:
+    """Whether drawings this many a class (class name -> count, classes not drawn left out) make a data set, before any
+    is read: raises DatasetError with the sentence (too many classes, too few, or a class with too few drawings)."""
+    if len(counts) > MAX_DRAWN_CLASSES:
+        _refuse(N_("The data set has {count} classes; the limit is {limit}."), count=len(counts), limit=MAX_DRAWN_CLASSES)
+    _check_classes(counts)
+
+
 def from_drawings(
     drawings: dict[str, list[np.ndarray]], copies: int = AUGMENTED_COPIES, seed: int = 0, per_class: int = MAX_DRAWINGS_PER_CLASS
 ) -> OwnData:
     """A data set from drawings made in the app (class name -> 28 x 28 drawings, ink = 1, as cvae_core.images makes
     them): each drawing (the first `per_class` of a class) and `copies` - 1 augmented copies of it, grouped, so that a
     held-out drawing's copies are held out with it. Raises DatasetError for too few classes or drawings."""
-    counts = {name: len(items) for name, items in drawings.items()}
-    if len(counts) > MAX_DRAWN_CLASSES:
-        _refuse(N_("The data set has {count} classes; the limit is {limit}."), count=len(counts), limit=MAX_DRAWN_CLASSES)
-    _check_classes(counts)
+    check_drawings({name: len(items) for name, items in drawings.items()})
     rng = np.random.default_rng(seed)
     names = tuple(sorted(drawings))
     images, labels, groups = [], [], []

@@ -45,8 +45,26 @@ choice = st.segmented_control(
     _("View"), ["projector", "review"], default="projector", key=ui.state.ROOM_VIEW, required=True,
     format_func=lambda v: _("For the projector") if v == "projector" else _("Review (not for the projector)"),
 )  # fmt: skip
+
+
+@st.fragment(run_every=2.0)
+def sweep_now() -> None:
+    """Every sweep run's trail in the plane of rate against distortion, and the table beside it."""
+    points = room.sweep_points()
+    if not points:
+        return
+    plot_column, table_column = st.columns([2, 1])
+    plot_column.plotly_chart(room.sweep_figure(points), key="room_sweep_plot")
+    table_column.dataframe(room.sweep_table(points), hide_index=True)
+
+
 join = _("**Join on a phone:** scan the code, or open `/room` and type **{code}**").format(code=held["code"])
-if choice == "review":  # the presenter's own screen: the drawings waiting come first, the code stays in one line
+# While the room sweeps, the projector's first screen is the sweep's plot (the phones have joined; the code stays in a line)
+sweep_first = choice != "review" and bool(room.sweep_points())
+if sweep_first:
+    st.markdown(join)
+    sweep_now()
+elif choice == "review":  # the presenter's own screen: the drawings waiting come first, the code stays in one line
     st.markdown(join)
 else:  # the QR code beside the short code, large enough to be typed from the back of the room
     qr_column, join_column = st.columns([1, 2], vertical_alignment="center")
@@ -143,29 +161,35 @@ if st.button(_("Start the sweep"), icon=":material/scatter_plot:", key="room_swe
         st.error(error_text(e))
 
 
-@st.fragment(run_every=2.0)
-def sweep_now() -> None:
-    points = room.sweep_points()
-    if not points:
-        return
-    plot_column, table_column = st.columns([2, 1])
-    plot_column.plotly_chart(room.sweep_figure(points), key="room_sweep_plot")
-    table_column.dataframe(room.sweep_table(points), hide_index=True)
-
-
-sweep_now()
+if not sweep_first:  # else drawn at the top
+    sweep_now()
 
 train_column, download_column, close_column = st.columns(3)
-offline = train_column.checkbox(
-    _("With the offline digits"), value=room.ROOM_OFFLINE, key="room_train_offline",
-    help=_("Train on the room's drawings and the offline digits of the same classes (450 a class): readable digits sooner, in the room's hand."),
-)  # fmt: skip
-if train_column.button(_("Train on the room's drawings"), icon=":material/model_training:", key="room_train", type="primary"):
-    try:
-        room.train_on_room(offline=offline)
-        st.switch_page(ui.page("train").file)  # the run's grid and curves, on one projector screen; the phones follow it
-    except CVAEError as e:
-        st.error(error_text(e))
+
+
+@st.fragment(run_every=2.0)
+def train_now() -> None:
+    """The Train press, greyed out with the reason beside it until the accepted drawings make a data set: the reason is
+    read again every 2 s, as the review accepts drawings, not after a press at the foot of the page."""
+    not_yet = room.train_blocker(room.view())
+    offline = st.checkbox(
+        _("With the offline digits"), value=room.ROOM_OFFLINE, key="room_train_offline",
+        help=_("Train on the room's drawings and the offline digits of the same classes (450 a class): readable digits sooner, in the room's hand."),
+    )  # fmt: skip
+    if st.button(
+        _("Train on the room's drawings"), icon=":material/model_training:", key="room_train", type="primary", disabled=not_yet is not None,
+    ):  # fmt: skip
+        try:
+            room.train_on_room(offline=offline)
+            st.switch_page(ui.page("train").file)  # the run's grid and curves, on one projector screen; the phones follow it
+        except CVAEError as e:
+            st.error(error_text(e))
+    if not_yet is not None:
+        st.caption(not_yet)
+
+
+with train_column:
+    train_now()
 download_column.download_button(
     _("Download the accepted drawings (.zip)"), room.accepted_zip, file_name="room-drawings.zip", mime="application/zip",
     key="room_download", help=_("One folder per digit, one PNG per drawing: the layout the Train page's own data reads."),

@@ -166,6 +166,23 @@ def accepted_zip() -> bytes:
     return imagefolder_zip(images, labels, classes)
 
 
+def train_blocker(now: dict | None) -> str | None:
+    """Why the room cannot train on its accepted drawings yet, as the sentence train_on_room would refuse with (the
+    page greys its button out and says it there), or None when it can."""
+    from cvae_core.own_data import check_drawings
+
+    from .i18n import error_text
+
+    accepted = (now or {}).get("accepted") or []
+    if not sum(accepted):
+        return _("No drawing has been accepted yet.")
+    try:
+        check_drawings({now["classes"][label]: n for label, n in enumerate(accepted) if n})
+    except CVAEError as e:
+        return error_text(e)
+    return None
+
+
 def room_data(images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], offline: bool = ROOM_OFFLINE):
     """The accepted drawings as a data set (cvae_core.own_data.from_drawings): the classes drawn, each drawing varied
     into copies so that the set holds about ROOM_IMAGES images; with `offline`, when the room draws digits, about

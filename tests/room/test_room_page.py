@@ -49,11 +49,18 @@ def test_only_the_host_opens_a_room_and_pending_drawings_stay_out_of_the_project
     at.segmented_control(key=keys.ROOM_VIEW).set_value("review").run()
     no_exceptions(at)
     assert len(images(at)) == 11  # the review shows each as a thumbnail (and not the QR code: it is not for the room)
-    for drawing_id, _phone, label, _pixels in client.room("pending", held["id"], held["key"]):
-        if label != 2:  # the one drawing of a 2 stays pending
+    waiting = client.room("pending", held["id"], held["key"])
+    held_back = next(d for d, _phone, label, _pixels in waiting if label == 0)
+    for drawing_id, _phone, label, _pixels in waiting:
+        if label != 2 and drawing_id != held_back:  # the one drawing of a 2 stays pending, and one 0 for now
             client.room("review", held["id"], held["key"], drawing_id, True)
     at.segmented_control(key=keys.ROOM_VIEW).set_value("projector").run()
+    train = next(b for b in at.button if b.key == "room_train")
+    assert train.disabled and any("these have fewer: 0 (4)" in c.value for c in at.caption)  # said by the button, before a press
+    client.room("review", held["id"], held["key"], held_back, True)
+    at.run()
     assert [m.value for m in at.metric][:3] == ["11", "10", "1"] and len(images(at)) == shown_before + 1  # the room's handwriting
+    assert not next(b for b in at.button if b.key == "room_train").disabled and not any("fewer" in c.value for c in at.caption)
 
     next(b for b in at.button if b.key == "room_train").click().run()
     no_exceptions(at)
@@ -106,6 +113,8 @@ def test_the_rooms_sweep_is_bounded_before_a_run_is_made_deals_phones_and_plots_
     at.run()
     no_exceptions(at)
     assert at.get("plotly_chart") and len(at.dataframe[0].value) == 2  # a point per run, and the table beside it
+    assert not images(at)  # the projector's first screen is the sweep: the QR code gives way to the code in a line
+    assert any(held["code"] in m.value for m in at.markdown)
     for run in runs:
         run.stop()
 
