@@ -43,6 +43,15 @@ def test_the_one_quadrant_grid_was_chosen_on_validation_before_test():
         assert seed["cvae"]["k"] >= 1000
 
 
+@pytest.mark.parametrize("path", [p for p in files("quadrant-grid-") if p.stem != "quadrant-grid-1"], ids=lambda p: p.stem)
+def test_more_quadrants_carry_the_one_quadrant_choice_over_and_say_so(path):
+    r, first = json.loads(path.read_text()), json.loads((RESULTS / "quadrant-grid-1.json").read_text())
+    assert r["chosen"] == first["chosen"] and [(g["gsnn_weight"], g["latent_dim"]) for g in r["grid"]] == [tuple(first["chosen"].values())]
+    assert r["setting_from"].startswith("quadrant-grid-1") and r["reported_on"] == "test"
+    for seed in r["seeds"]:  # an IS bound at k >= 1,000 with the paired SE against its own seed's NN, and MC's distance
+        assert seed["cvae"]["k"] >= 1000 and seed["cvae"]["minus_nn_se"] > 0 and all("mc_minus_is" in c for c in seed["curve"].values())
+
+
 def test_the_completion_diversity_file_records_its_rule_command_and_digits():
     path = RESULTS / "completion-diversity-1.json"
     if not path.exists():
