@@ -4,6 +4,8 @@ happens, and each control acted on shows where the focus is.
 
 The page is opened once by its address (Home); every other page is reached by following a link from the keyboard."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -179,5 +181,54 @@ def test_from_home_to_a_trained_run_a_generated_digit_and_a_read_digit_by_keyboa
     main(pg).get_by_text(f"Test digit #{first_of(5)}, label 5").wait_for(timeout=60_000)
     assert_no_exception(pg)
 
+    assert pointer_presses(pg) == 0, "a pointer was used"
+    context.close()
+
+
+def test_compare_and_experiments_by_keyboard_alone(server, browser):  # noqa: F811
+    """Compare: Measure again opened, the fewest digits and proposals chosen with Home, every model measured; Experiments:
+    the completions' test digit moved with an arrow key, a folded table opened, the second tab chosen with an arrow."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(POINTER_COUNTER)
+    pg = context.new_page()
+    pg.goto(server)
+    wait_ready(pg, "CVAE Lab")
+
+    tab_to(pg, link("Compare"), "the sidebar's Compare link", drawn='a:has-text("Compare")')
+    pg.keyboard.press("Enter")
+    wait_ready(pg, "Compare")
+    tab_to(pg, lambda f: f["tag"] == "SUMMARY" and "Measure again" in f["text"], "Measure again", drawn="summary")
+    if main(pg).get_by_role("button", name="Measure all models").count() == 0:  # folded: Enter opens it
+        pg.keyboard.press("Enter")
+    for name in ("Test digits", "IW proposals per digit k"):  # the first stop of each: 200 digits, k = 10
+        tab_to(pg, lambda f, name=name: f["tag"] == "INPUT" and f["label"] == name, name)
+        pg.keyboard.press("Home")
+        wait_ready(pg, "Compare")
+    tab_to(pg, lambda f: f["tag"] == "BUTTON" and f["text"].endswith("Measure all models"), "Measure all models")
+    pg.keyboard.press("Enter")
+    main(pg).get_by_role("heading", name=re.compile(r"On 200 .* test digits, k = 10")).wait_for(timeout=240_000)
+    assert_no_exception(pg)
+
+    tab_to(pg, link("Experiments"), "the sidebar's Experiments link", back=True)
+    pg.keyboard.press("Enter")
+    wait_ready(pg, "Experiments")
+    shown = 'img[alt^="A digit completed from one quadrant"]'
+    pg.locator(shown).first.wait_for(timeout=120_000)
+    before = pg.locator(shown).first.get_attribute("src")
+    tab_to(pg, lambda f: f["tag"] == "INPUT" and f["label"] == "Test digit", "the completions' test digit")
+    pg.keyboard.press("ArrowRight")
+    pg.wait_for_function(
+        "([sel, src]) => { const i = document.querySelector(sel); return i && i.getAttribute('src') !== src; }",
+        arg=[shown, before],
+        timeout=60_000,
+    )
+    tab_to(pg, lambda f: f["tag"] == "SUMMARY" and "The tables behind it" in f["text"], "the folded tables", back=True)
+    pg.keyboard.press("Enter")
+    main(pg).locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+    tab_to(pg, lambda f: f["role"] == "tab", "Experiments' tabs", back=True)
+    pg.keyboard.press("ArrowRight")
+    assert focused(pg)["text"].startswith("Learn from 100 labels") and focused(pg)["selected"] == "true"
+    assert_no_exception(pg)
+    shot(pg, "keyboard-experiments")
     assert pointer_presses(pg) == 0, "a pointer was used"
     context.close()
