@@ -429,7 +429,7 @@ class TrainingService:
         held_since = time.monotonic()
         last_grid = -float("inf")
         while True:
-            if run.stop_requested:
+            if run.stop_requested or self._closed:  # closing: every lane ends at its next slice (close() joins them)
                 return self._publish_state(run, RunState.PAUSED)
             if self.clock() - run.last_seen > self.absent_after:
                 return self._publish_state(run, RunState.AWAY)

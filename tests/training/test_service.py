@@ -116,6 +116,18 @@ def test_the_absence_rule_on_the_services_own_clock(digits):
         service.close()
 
 
+def test_closing_the_service_ends_a_lane_that_is_training(digits):
+    """close() stops the lanes at their next slice, a run mid-training included (paused, as a Stop leaves it), and
+    joins them: no lane thread outlives its service."""
+    service = TrainingService(max_concurrent=1, slice_seconds=0.05, cores=2)
+    run = small_run(digits, epochs=500.0)
+    service.start(run)
+    wait_for(lambda: run.trainer.step > 3)
+    service.close()
+    assert not any(thread.is_alive() for thread in service._lane_threads)  # before: still training when close() returned
+    assert run.snapshot.state == RunState.PAUSED and not run.trainer.done
+
+
 def test_a_run_back_from_absence_goes_ahead_of_those_waiting(digits):
     """Its turn came while its page was late: heard again, it does not wait a whole round once more."""
     service = TrainingService(max_concurrent=1, slice_seconds=0.05, fair_share_seconds=0.3, absent_after_seconds=0.5, cores=2)
