@@ -144,15 +144,17 @@ def test_a_non_image_in_a_class_folder_is_named_and_skipped():
 
 
 @pytest.mark.parametrize("case", ["zip bomb", "path traversal", "one class", "npz with objects"])
-def test_the_cli_refuses_a_bad_archive_with_one_line_and_a_non_zero_exit(case, tmp_path):
+def test_the_cli_refuses_a_bad_archive_with_one_line_and_a_non_zero_exit(case, tmp_path, capsys):
+    """The CLI's main() in this process (tests/experiments/test_cli.py runs `python -m cvae_core` itself, exit codes
+    and all): a bad archive is one line on stderr and a non-zero exit, before any work."""
+    from cvae_core.cli import main
+
     name, data, phrase = BAD[case]
     path = tmp_path / name
     path.write_bytes(data)
-    done = subprocess.run(
-        [sys.executable, "-m", "cvae_core", "train", "--variant", "cvae2", "--dataset", str(path), "--epochs", "1", "--out", str(tmp_path / "m.safetensors")],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode != 0 and phrase in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    code = main(["train", "--variant", "cvae2", "--dataset", str(path), "--epochs", "1", "--out", str(tmp_path / "m.safetensors")])
+    said = capsys.readouterr().err
+    assert code != 0 and phrase in said and len(said.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no checkpoint, nothing unpacked
 
 
