@@ -3,7 +3,8 @@
     python bench/explore.py --moves 100 --json
 
 For each setting -- a 1,400-px desktop, a 390-px phone with the CPU throttled four times (CDP
-Emulation.setCPUThrottlingRate), and the offline page from a disk -- `moves` presses of the arrow keys on the first dial,
+Emulation.setCPUThrottlingRate), the offline page from a disk, and the room's light page for phones (its Explore, on the
+throttled phone; also the wait from the Explore press to the first digit) -- `moves` presses of the arrow keys on the first dial,
 in gestures of ten (50 ms apart, then a pause longer than the explorer's 400 ms report delay, as a person nudges a
 dial). Timed in the page (ui/web/explorer.js keeps them): from the key's event to the first animation frame after the
 new digit was painted, whether that frame was the first after the key press, and the decode-and-draw time itself. The
@@ -101,6 +102,53 @@ def offline(browser, moves: int) -> dict:
     return out
 
 
+def room_phone(browser, moves: int) -> dict:
+    """The room's light page (ui/web/phone.html) on a 390-px phone with the CPU throttled four times: Explore pressed
+    (its wait: the decoder fetched, parsed and the first digit painted), then `moves` presses on its first dial. The
+    phone routes serve a room that shows a run with the shipped cvae1's weights (a stand-in run: what is timed is the
+    phone, which asks the server nothing once it has the decoder)."""
+    from types import SimpleNamespace
+
+    from starlette.applications import Starlette
+
+    from cvae_core.serving import phones
+    from cvae_core.serving.rooms import RoomBoard
+    from cvae_core.storage import checkpoint
+    from tests.room.asgi import served
+    from ui.phone import PhoneRoutes
+
+    model = checkpoint.load(ROOT / "checkpoints" / "cvae1.safetensors").model
+    run = SimpleNamespace(
+        makes_images=True, model=lambda: model, model_version=1,
+        snapshot=SimpleNamespace(version=1, state="done", progress=SimpleNamespace(epoch=1.0), grid=None, published_at=0.0),
+    )  # fmt: skip
+    board = RoomBoard()
+    room = board.open("host", True)
+    board.settings(room["id"], room["key"], {"run": "bench-run-token-0001"})
+    desk = phones.PhoneDesk(lambda method, *args: getattr(board, method)(*args), {"bench-run-token-0001": run}.get)
+    with served(Starlette(routes=PhoneRoutes(desk).routes())) as address:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 4})
+        page.goto(f"{address}/room?t={room['token']}&lang=en")
+        page.get_by_role("button", name="Explore this model").click()
+        page.locator("#explorer").wait_for(state="visible", timeout=60_000)
+        time.sleep(0.5)
+        opened = page.evaluate("() => window.__roomExplorer.timings.slice()")
+        page.locator("#dial0").focus()
+        page.evaluate("() => { window.__roomExplorer.timings.length = 0; }")
+        for i in range(moves):
+            page.keyboard.press("ArrowRight" if (i // 10) % 2 == 0 else "ArrowLeft")
+            time.sleep(0.05)
+            if i % 10 == 9:
+                time.sleep(0.6)
+        time.sleep(1.0)
+        timings = page.evaluate("() => window.__roomExplorer.timings.slice()")
+        context.close()
+    first = opened[0] if opened else None
+    return {**summary(timings), "explore_press_to_first_digit_ms": None if first is None else round(first["frame"] - first["pressed"], 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=100)
@@ -116,6 +164,7 @@ def main() -> None:
             out["desktop"] = on_server(browser, server, args.moves, phone=False)
             out["phone_cpu_4x"] = on_server(browser, server, args.moves, phone=True)
             out["offline_page"] = offline(browser, args.moves)
+            out["room_phone_cpu_4x"] = room_phone(browser, args.moves)
             browser.close()
     finally:
         server.close()
