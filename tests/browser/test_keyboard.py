@@ -86,12 +86,18 @@ def pointer_presses(pg) -> int:
     return sum(frame.evaluate("() => window.__pointer || 0") for frame in pg.frames if not frame.is_detached())
 
 
-def test_from_home_to_a_trained_run_a_generated_digit_and_a_read_digit_by_keyboard_alone(server, browser):  # noqa: F811
+def at_home(browser, address: str):
+    """A desktop context that counts pointer presses, on Home: (context, page)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.add_init_script(POINTER_COUNTER)
     pg = context.new_page()
-    pg.goto(server)
+    pg.goto(address)
     wait_ready(pg, "CVAE Lab")
+    return context, pg
+
+
+def test_from_home_to_a_trained_run_a_generated_digit_and_a_read_digit_by_keyboard_alone(server, browser):  # noqa: F811
+    context, pg = at_home(browser, server)
 
     # Home -> Train, by the link of "Three things to try"
     tab_to(pg, link("Train a model"), "Home's Train link", drawn='a:has-text("Train a model")')
@@ -188,11 +194,7 @@ def test_from_home_to_a_trained_run_a_generated_digit_and_a_read_digit_by_keyboa
 def test_compare_and_experiments_by_keyboard_alone(server, browser):  # noqa: F811
     """Compare: Measure again opened, the fewest digits and proposals chosen with Home, every model measured; Experiments:
     the completions' test digit moved with an arrow key, a folded table opened, the second tab chosen with an arrow."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(POINTER_COUNTER)
-    pg = context.new_page()
-    pg.goto(server)
-    wait_ready(pg, "CVAE Lab")
+    context, pg = at_home(browser, server)
 
     tab_to(pg, link("Compare"), "the sidebar's Compare link", drawn='a:has-text("Compare")')
     pg.keyboard.press("Enter")
