@@ -18,9 +18,10 @@ link and one by typing its short code at /room. The stages, each saved as STAGE-
    view of the room's handwriting (projector-accepted);
 4. training: "Train on the room's drawings" with the offline digits: the projector on the run's page (the Train page
    the press opens) once its grid shows, and a phone following the room's run;
-5. sweep: a sweep of three β values; the projector's plot once every run has a point, and a phone's "your β is …".
-Each screenshot is of the screen as it is (not the whole page): at the page's top, except the sweep, scrolled to its
-plot as a presenter would. The script gathers them and prints what it can tell without eyes (a traceback on a page, an
+5. sweep: a sweep of three β values; the projector's plot once every run has a point, and a phone's "your β is …"
+   with its own plot of the sweep.
+Each screenshot is of the screen as it is (not the whole page), at the page's top: while the room sweeps, the
+projector's view opens on the sweep's plot. The script gathers them and prints what it can tell without eyes (a traceback on a page, an
 error on a phone, a stage that did not come); a person judges the rest. A stage that fails leaves failed-*.png.
 Everything waits at most --limit seconds in all (default 1200).
 """
@@ -282,10 +283,10 @@ def one_language(screens: Screens, lang: str) -> None:
             projector.wait_for_timeout(2000)
         else:
             screens.noticed.append(f"sweep-{lang}: not every run had a point on the plot within the time")
-        scroll_to(plot)
+        scroll_to(main_area(projector).get_by_role("heading", name=t("Your room")).first)  # the sweep opens the projector's view
         screens.shot(projector, "sweep", lang, "projector")
         phones[0].locator("#yours:not([hidden])").wait_for(timeout=screens.ms(60))
-        phones[0].locator("#grid:not([hidden])").wait_for(timeout=screens.ms(120))
+        phones[0].locator("#sweep polyline").first.wait_for(timeout=screens.ms(120))  # the phone's own plot of the sweep
         screens.shot(phones[0], "sweep", lang, "phone")
 
         close = main_area(projector).get_by_role("button", name=t("Close the room"))
