@@ -300,7 +300,10 @@ class PhoneRoutes:
         return await run_in_threadpool(of_run, run) if run else None
 
     async def sweep(self, request: Request) -> Response:
-        made = await run_in_threadpool(self.desk.sweep, _token(request))
+        token = _token(request)
+        if await run_in_threadpool(self.desk.public, token) is None:
+            return refused(request, 404, NO_ROOM)
+        made = await run_in_threadpool(self.desk.sweep, token)
         return refused(request, 404, NO_SWEEP) if made is None else answer(made)
 
     async def grid(self, request: Request) -> Response:

@@ -83,6 +83,8 @@ def test_a_phone_without_the_link_reaches_nothing(room_server):
             ("GET", "/room/events", {"t": token}),
             ("GET", "/room/grid.png", {"t": token}),
             ("GET", "/room/grid.png", {"run": token or "x"}),
+            ("GET", "/room/sweep", {"t": token}),
+            ("GET", "/room/decoder", {"t": token}),
         ):
             status, headers, data = call(room_server, method, path, query, b"\x89PNG" * 10)
             assert status == 404 and headers["content-type"] == "application/json", (path, token, status)
@@ -229,7 +231,8 @@ def test_phones_plot_the_rooms_sweep_without_the_other_runs_tokens_read_once_a_s
     server = SimpleNamespace(app=Starlette(routes=PhoneRoutes(desk, clock=clock).routes()))
     room = board.open("host", True)
     token = room["token"]
-    assert call(server, "GET", "/room/sweep", {"t": token})[0] == 404  # no sweep yet
+    status, _h, data = call(server, "GET", "/room/sweep", {"t": token})
+    assert status == 404 and "no sweep" in json.loads(data)["error"]  # a room, without a sweep yet
     assert call(server, "GET", "/room/sweep", {"t": "made-up-token-123456"})[0] == 404
     board.sweep(room["id"], room["key"], "beta", [0.5, 1.0, 4.0], list(sweep))
     clock.tick(phones.VIEW_SECONDS)  # "no sweep" was the answer for a second
