@@ -235,10 +235,16 @@ def best_per_column(measurements: dict[str, Measurement]) -> dict[str, list[str]
 
 
 def findings(measurements: dict[str, Measurement], translate: Callable[[str], str] = N_) -> list[str]:
-    """Sentences that say what the figures mean, written from them.
+    """Sentences that say what the figures mean, written from them: what knowing the label is worth to each
+    conditional model (label_worth), then which model is most probable or which tie (ranking).
 
     translate: what turns a marked English template into the reader's language before its fields are filled in
     (the app passes its `_`); by default the English itself."""
+    return label_worth(measurements, translate) + ranking(measurements, translate)
+
+
+def label_worth(measurements: dict[str, Measurement], translate: Callable[[str], str] = N_) -> list[str]:
+    """For each model with per-digit log p(x) and log p(x|y): what knowing the label is worth, paired over its digits."""
     out = []
     for name, m in measurements.items():
         if "log_px" in m.per_digit and "log_px_given_y" in m.per_digit:
@@ -249,6 +255,13 @@ def findings(measurements: dict[str, Measurement], translate: Callable[[str], st
                     N_("Knowing the label is worth {gain:.1f} ± {error:.1f} nats per digit to {model} (at most log 10 = 2.3).")
                 ).format(gain=gain.mean(), error=se, model=name)
             )
+    return out
+
+
+def ranking(measurements: dict[str, Measurement], translate: Callable[[str], str] = N_) -> list[str]:
+    """Which model has the highest log p(x) and log p(x|y), or which tie (within two standard errors of their
+    difference: paired where both have per-digit values on the same digits)."""
+    out = []
     best = best_per_column(measurements)
     both = translate(N_("{first} and {second}"))  # two names in a sentence; more are joined one by one: "a and b and c"
     for key in ("log_px", "log_px_given_y"):

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, measure
+from cvae_core.compare import QUANTITIES, best_per_column, bits_per_pixel, digits_for, findings, iw_curve, label_worth, measure, ranking
 from cvae_core.references import LIKELIHOOD
 from ui import heavy, palette
 from ui.i18n import _
@@ -143,7 +143,10 @@ if shipped_rows:
     st.subheader(_("The shipped models, as recorded"))
     title_text = _("log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)")
     st.plotly_chart(likelihood_chart(shipped_rows, title_text), width="stretch", key="compare_recorded")
-    st.markdown(" ".join(findings(shipped_rows, translate=_)))
+    st.markdown(" ".join(ranking(shipped_rows, translate=_)))  # the sentence at a glance; what a label is worth below it
+    worth = label_worth(shipped_rows, translate=_)
+    if worth:
+        st.caption(" ".join(worth))
     counts = sorted({test.get("n", 0) for test in tests.values()})
     where = (
         _("on all {count} official MNIST test digits").format(count=f"{counts[0]:,}")

@@ -584,7 +584,7 @@ def opening(at: AppTest) -> tuple[dict, list[str]]:
 
 
 def test_compare_opens_on_the_recorded_figures_and_the_sentence_the_findings_code_writes():
-    from cvae_core.compare import findings, recorded
+    from cvae_core.compare import label_worth, ranking, recorded
     from cvae_core.storage.checkpoint_header import SHIPPED, catalogue, recorded_values
 
     at = page("compare").run()
@@ -595,7 +595,9 @@ def test_compare_opens_on_the_recorded_figures_and_the_sentence_the_findings_cod
     dots = figure["data"][0]
     assert set(dots["y"]) == set(shown) and sorted(dots["x"]) == dots["x"]  # one dot per shipped image model, best on top
     assert dots["error_x"]["array"] == [2 * shown[name].errors["log_px"] for name in dots["y"]]  # ± 2 standard errors
-    assert " ".join(findings(shown)) in texts  # the sentence, from the figures (English: no translation)
+    assert " ".join(ranking(shown)) in texts  # the sentence, from the figures (English: no translation)
+    worth = " ".join(label_worth(shown))  # and, where the files hold per-digit values, what a label is worth, below it
+    assert (worth in [c.value for c in at.caption]) if worth else not any("Knowing the label" in c.value for c in at.caption)
     counts = {tests[name]["n"] for name in shown}  # what the headers say, whatever the page's own sliders offer
     said = "on all 10,000 official" if counts == {10000} else f"first {min(counts):,}"
     assert any(said in c.value for c in at.caption)
