@@ -5,9 +5,10 @@
 # The likelihood protocol of the literature: every image model trains on dynamically binarised digits (the
 # engine draws each pixel afresh each time a digit is seen) and is measured on the test split binarised once
 # (fixed seed); log p(x) is the importance-weighted bound with 5,000 proposals per digit (500 a label for a
-# conditional model), on the first 2,000 test digits (all 10,000 take 20-30 minutes a model on one core;
-# LIMIT=0 makes train's evaluation record them on all 10,000: STAGE=evaluate re-records a trained model, but this
-# script then goes on to the experiments below, so run the train lines alone);
+# conditional model), on all 10,000 test digits (20-30 minutes a model on one core; LIMIT=2000 takes the first
+# 2,000, as the figures before 2026-12-08 did). --record keeps the figures in the file's header and the per-digit
+# values behind them beside its weights (so that Compare's ties use paired errors). STAGE=evaluate re-records a
+# trained model, but this script then goes on to the experiments below, so run the train lines alone);
 # cvae3's categorical log p(y|x) with 100. Models train on the 4,500 digits of mnist-5k's train split; the 500 of its validation
 # split pick the epoch whose weights are kept (the CLI's train keeps the best validation ELBO).
 # Each model takes 2-15 minutes to train on one core; each k = 5000 evaluation 15-25 minutes. Seeds are fixed
@@ -22,7 +23,7 @@ train() {  # train NAME ARGS...: train on mnist-5k's train split, half-precision
     python -m cvae_core train --dataset mnist-5k --split train --half --out "$OUT/$name.safetensors" "$@"  # written atomically
   fi
   if [ "$STAGE" != train ]; then
-    python -m cvae_core evaluate "$OUT/$name.safetensors" --dataset mnist --split test --iw-samples "${IW_SAMPLES:-5000}" --limit "${LIMIT:-2000}" --fidelity --record --json
+    python -m cvae_core evaluate "$OUT/$name.safetensors" --dataset mnist --split test --iw-samples "${IW_SAMPLES:-5000}" --limit "${LIMIT:-0}" --fidelity --record --json
   fi
 }
 [ "$STAGE" = evaluate ] || [ -f checkpoints/fidelity_classifier.safetensors ] || python -m cvae_core train-classifier --arch cnn --epochs 15 --seed 0 --dataset mnist-5k --split all --eval-dataset mnist --out checkpoints/fidelity_classifier.safetensors --json

@@ -119,6 +119,7 @@ class PhoneDesk:
         self._encoding = threading.Lock()  # held while a grid is encoded: the phones that ask meanwhile wait for it
         self._views: dict[str, tuple[float, dict | None]] = {}  # room token -> (when read, public state or None)
         self._sweeps: dict[str, tuple[float, dict | None]] = {}  # room token -> (when read, the sweep's points or None)
+        self._sweeping = threading.Lock()  # held while a sweep is read: the phones that ask meanwhile wait for it
         self._grids: dict[str, tuple[int, bytes]] = {}  # run token -> (version, PNG)
         self._building = threading.Lock()  # held while a decoder is built: one build at a time, on the server
         self._decoders: OrderedDict[tuple, tuple[int, str, bytes]] = OrderedDict()  # (run, classes) -> (version, tag, bytes)
@@ -163,6 +164,19 @@ class PhoneDesk:
             kept = self._sweeps.get(token)
         if kept is not None and now - kept[0] < VIEW_SECONDS:
             return kept[1]
+        with self._sweeping:  # one read at a time: the phones that ask meanwhile take what it read
+            with self._lock:
+                kept = self._sweeps.get(token)
+            if kept is not None and now - kept[0] < VIEW_SECONDS:
+                return kept[1]
+            made = self._read_sweep(token)
+            with self._lock:
+                self._sweeps[token] = (now, made)
+                while len(self._sweeps) > MAX_VIEWS:
+                    self._sweeps.pop(next(iter(self._sweeps)))
+        return made
+
+    def _read_sweep(self, token: str) -> dict | None:
         sweep = self._call("sweep_of", token)
         made = None
         if sweep is not None:
@@ -175,10 +189,6 @@ class PhoneDesk:
                 points.append({"value": value, "state": str(snap.state) if snap is not None else "queued",
                                "epoch": round(float(snap.progress.epoch), 2) if snap is not None else 0.0, "trail": trail})  # fmt: skip
             made = {"setting": sweep["setting"], "points": points}
-        with self._lock:
-            self._sweeps[token] = (now, made)
-            while len(self._sweeps) > MAX_VIEWS:
-                self._sweeps.pop(next(iter(self._sweeps)))
         return made
 
     # ---- a shared run ---------------------------------------------------------------------------------

@@ -251,6 +251,13 @@ def test_phones_plot_the_rooms_sweep_without_the_other_runs_tokens_read_once_a_s
     clock.tick(phones.VIEW_SECONDS)
     call(server, "GET", "/room/sweep", {"t": token})
     assert calls.count("sweep_of") == asked + 1
+    clock.tick(phones.VIEW_SECONDS)  # and when many ask at the same moment, as the cache runs out: still one read
+    threads = [threading.Thread(target=desk.sweep, args=(token,)) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls.count("sweep_of") == asked + 2
 
 
 def test_the_events_generator_paces_itself_by_the_injected_clock():
