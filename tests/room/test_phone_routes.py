@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -225,6 +226,8 @@ def test_phones_plot_the_rooms_sweep_without_the_other_runs_tokens_read_once_a_s
 
     def room_call(method, *args):
         calls.append(method)
+        if method == "sweep_of":
+            time.sleep(0.01)  # a call through the pipe takes a moment: long enough for phones asking at once to overlap
         return getattr(board, method)(*args)
 
     desk = phones.PhoneDesk(room_call, sweep.get, clock)
