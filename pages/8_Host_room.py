@@ -61,8 +61,8 @@ def sweep_now() -> None:
 join = _("**Join on a phone:** scan the code, or open `/room` and type **{code}**").format(code=held["code"])
 # While the room sweeps, the projector's first screen is the sweep's plot (the phones have joined; the code stays in a line)
 sweep_first = choice != "review" and bool(room.sweep_points())
-if sweep_first:
-    st.markdown(join)
+if sweep_first:  # no QR code on this screen: the line says only what it shows
+    st.markdown(_("**Join on a phone:** open `/room` and type **{code}**").format(code=held["code"]))
     sweep_now()
 elif choice == "review":  # the presenter's own screen: the drawings waiting come first, the code stays in one line
     st.markdown(join)
