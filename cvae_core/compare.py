@@ -33,6 +33,7 @@ from .data import Dataset
 from .metrics import evaluate_elbo, label_fidelity, predict
 from .models import CVAEModel
 from .noise import seeded
+from .precision import decimals_for
 from .text import N_
 
 PIXELS = 784
@@ -250,10 +251,11 @@ def label_worth(measurements: dict[str, Measurement], translate: Callable[[str],
         if "log_px" in m.per_digit and "log_px_given_y" in m.per_digit:
             gain = m.per_digit["log_px_given_y"] - m.per_digit["log_px"]
             se = gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0.0
+            places = decimals_for(se)  # 2.03 ± 0.01, not 2.0 ± 0.0: the paired error is small
             out.append(
-                translate(
-                    N_("Knowing the label is worth {gain:.1f} ± {error:.1f} nats per digit to {model} (at most log 10 = 2.3).")
-                ).format(gain=gain.mean(), error=se, model=name)
+                translate(N_("Knowing the label is worth {gain} ± {error} nats per digit to {model} (at most log 10 = 2.3).")).format(
+                    gain=f"{gain.mean():.{places}f}", error=f"{se:.{places}f}", model=name
+                )
             )
     return out
 

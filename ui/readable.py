@@ -2,6 +2,8 @@
 
 import math
 
+from cvae_core.precision import decimals_for  # the rule the core's findings round by too
+
 from .i18n import _
 
 
@@ -35,17 +37,6 @@ def estimate(value: float | None, error: float | None = None, decimals: int = 1,
     if error is not None and math.isfinite(error):
         text += f" ± {error * scale:.{decimals}f}"
     return text + unit
-
-
-def decimals_for(error: float | None) -> int:
-    """How many decimals a figure with this standard error supports: down to the first significant digit of the error,
-    one digit further when that digit is 1 or 2 (rounding 0.14 to 0.1 would shift it by a third). 0 for an error of 1
-    or more; None, zero or not finite: one decimal."""
-    if error is None or not math.isfinite(error) or error <= 0:
-        return 1
-    position = math.floor(math.log10(error))  # 0.61 -> -1, 3.2 -> 0, 0.0016 -> -3
-    leading = int(error / 10**position)  # the first significant digit
-    return max(0, -position + (1 if leading <= 2 else 0))
 
 
 def to_precision(value: float | None, error: float | None, percent: bool = False) -> str:
