@@ -245,19 +245,20 @@ def findings(measurements: dict[str, Measurement], translate: Callable[[str], st
 
 
 def label_worth(measurements: dict[str, Measurement], translate: Callable[[str], str] = N_) -> list[str]:
-    """For each model with per-digit log p(x) and log p(x|y): what knowing the label is worth, paired over its digits."""
-    out = []
+    """What knowing the label is worth to each model with per-digit log p(x) and log p(x|y), paired over its digits, in
+    one sentence (a list of one; empty when no model has both)."""
+    values = []
     for name, m in measurements.items():
         if "log_px" in m.per_digit and "log_px_given_y" in m.per_digit:
             gain = m.per_digit["log_px_given_y"] - m.per_digit["log_px"]
             se = gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0.0
             places = decimals_for(se)  # 2.03 ± 0.01, not 2.0 ± 0.0: the paired error is small
-            out.append(
-                translate(N_("Knowing the label is worth {gain} ± {error} nats per digit to {model} (at most log 10 = 2.3).")).format(
-                    gain=f"{gain.mean():.{places}f}", error=f"{se:.{places}f}", model=name
-                )
-            )
-    return out
+            values.append(translate(N_("{gain} ± {error} nats to {model}")).format(
+                gain=f"{gain.mean():.{places}f}", error=f"{se:.{places}f}", model=name))  # fmt: skip
+    if not values:
+        return []
+    joined = translate(N_("; ")).join(values)  # between two models' figures in the sentence
+    return [translate(N_("Knowing the label is worth, per digit: {values} (at most log 10 = 2.3).")).format(values=joined)]
 
 
 def ranking(measurements: dict[str, Measurement], translate: Callable[[str], str] = N_) -> list[str]:

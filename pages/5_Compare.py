@@ -166,7 +166,7 @@ if shipped_rows:
     )
     st.caption(
         _(
-            "Recorded when the models were made, {where}, binarised once, with k = {k} proposals per digit. Figures are rounded "
+            "Recorded in the shipped files, {where}, binarised once, with k = {k} proposals per digit. Figures are rounded "
             "to the precision their standard error supports: to its first significant digit, one digit more when that digit "
             "is 1 or 2. {pairing}"
         ).format(
