@@ -68,22 +68,29 @@ def bound_curve_figure(curve: dict, model: str) -> go.Figure:
     return fig
 
 
-def likelihood_chart(rows: dict, title_text: str) -> go.Figure:
+def likelihood_chart(rows: dict) -> go.Figure:
     """log p(x) of each image model, a dot with ± 2 standard errors, the best at the top, each figure written beside it
     to the precision its error supports (ui.readable.to_precision). Dots, not bars: a log-likelihood has no zero to grow
-    a bar from."""
+    a bar from. Its title is the page's text above it (a phone's width wraps it; a chart's title would run off)."""
     chart = sorted(
         ((name, m.figures["log_px"], m.errors.get("log_px", 0.0)) for name, m in rows.items() if m.figures.get("log_px") is not None),
         key=lambda row: row[1],
     )
+    values = [v for _name, v, _e in chart]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+
+    def side(v: float) -> str:  # a figure near an edge is written towards the middle, so that it is never cut off
+        return "top left" if v > high - span / 4 else "top right" if v < low + span / 4 else "top center"
+
     fig = go.Figure(
         go.Scatter(
-            x=[v for _name, v, _e in chart], y=[name for name, _v, _e in chart], mode="markers+text", marker={"size": 10},
-            text=[ui.readable.to_precision(v, e) for _name, v, e in chart], textposition="top center",
+            x=values, y=[name for name, _v, _e in chart], mode="markers+text", marker={"size": 10}, cliponaxis=False,
+            text=[ui.readable.to_precision(v, e) for _name, v, e in chart], textposition=[side(v) for v in values],
             error_x={"type": "data", "array": [2 * e for _name, _v, e in chart]}, hoverinfo="text+y",
         )
     )  # fmt: skip
-    fig.update_layout(height=100 + 44 * len(chart), margin={"t": 40, "b": 10}, title=title_text, showlegend=False)
+    fig.update_layout(height=60 + 44 * len(chart), margin={"t": 30, "b": 10}, showlegend=False)
     return fig
 
 
@@ -142,7 +149,8 @@ if shipped_rows:
     tests = {name: test for name, (test, _m) in recorded_models.items()}
     st.subheader(_("The shipped models, as recorded"))
     title_text = _("log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)")
-    st.plotly_chart(likelihood_chart(shipped_rows, title_text), width="stretch", key="compare_recorded")
+    st.markdown(f"**{title_text}**")
+    st.plotly_chart(likelihood_chart(shipped_rows), width="stretch", key="compare_recorded")
     st.markdown(" ".join(ranking(shipped_rows, translate=_)))  # the sentence at a glance; what a label is worth below it
     worth = label_worth(shipped_rows, translate=_)
     if worth:
@@ -296,7 +304,8 @@ with st.expander(_("Measure again"), expanded=bool(results)):
 
         if any(m.figures.get("log_px") is not None for m in image_rows.values()):
             title_text = _("log p(x), nats per digit (higher is better; whiskers: ± 2 standard errors)")
-            st.plotly_chart(likelihood_chart(image_rows, title_text), width="stretch", key="compare_measured")
+            st.markdown(f"**{title_text}**")
+            st.plotly_chart(likelihood_chart(image_rows), width="stretch", key="compare_measured")
 
         full = pd.DataFrame({name: m.as_dict() for name, m in rows.items()}).T
         full.index.name = "model"
