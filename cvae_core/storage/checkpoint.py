@@ -27,7 +27,7 @@ from ..noise import initial_weights
 from ..text import N_
 from . import migrations
 from .atomic import ALREADY_EXISTS, remove_stale_partials, write_bytes  # noqa: F401 -- re-exported
-from .checkpoint_header import FORMAT, METADATA_KEY, RECORDED, SHIPPED, SUFFIX, read_metadata  # noqa: F401 -- read_metadata: re-exported
+from .checkpoint_header import FORMAT, METADATA_KEY, RECORDED, SHIPPED, SUFFIX, read_metadata, recorded_n  # noqa: F401 -- read_metadata: re-exported
 from .checkpoint_header import metadata_of as _metadata
 from .checkpoint_header import parse_header as _header
 from .checkpoint_header import recorded_tensors as _recorded_tensors
@@ -113,7 +113,7 @@ def to_bytes(model: CVAEModel | DigitClassifier, metadata: dict | None = None, h
     }
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
-    n = meta.get("metrics", {}).get("test", {}).get("n")
+    n = recorded_n(meta)
     for key, values in (per_digit or {}).items():
         values = torch.as_tensor(values, dtype=torch.float32).contiguous()
         if values.shape != (n,):
@@ -177,14 +177,14 @@ def from_bytes(data: bytes, device: str | torch.device = "cpu") -> Checkpoint:
     cls, config = _declared(meta)
     with torch.device("meta"):  # parameters with shapes and no memory
         skeleton = cls(config)
-    recorded = _recorded_tensors(header, meta)  # per-digit figures, not weights: checked apart
+    _recorded_tensors(header, meta)  # per-digit figures, not weights: checked apart (a bad one is refused)
     weights = {k: v for k, v in _tensor_shapes(header).items() if not k.startswith(RECORDED)}
     _check_shapes(skeleton, weights, meta["variant"])
     # Built again on the CPU, not moved there with to_empty: the meta device's Python kernels import a second's
     # worth of torch on first use. The model now fits: its tensors are the ones in the file.
     with initial_weights():  # drawn, then replaced by the file's: the lock only keeps them out of a seeded build's draws
         model = cls(config)
-    _load_weights(model, data, skip=RECORDED if recorded else None)
+    _load_weights(model, data)
     return Checkpoint(model.to(device), meta)
 
 
@@ -215,9 +215,9 @@ def _check_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]], ki
             )
 
 
-def _load_weights(model, data: bytes, skip: str | None = None) -> None:
-    """Copy the file's tensors (their names and shapes checked from the header) into model after checking their values.
-    skip: a name prefix of tensors that are not weights (the recorded per-digit values)."""
+def _load_weights(model, data: bytes) -> None:
+    """Copy the file's tensors (their names and shapes checked from the header) into model after checking their values;
+    the recorded per-digit values (RECORDED) are not weights and stay out of the model."""
     try:
         tensors = load_safetensors_bytes(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
@@ -225,8 +225,7 @@ def _load_weights(model, data: bytes, skip: str | None = None) -> None:
     for key, value in tensors.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(N_("checkpoint tensor {tensor} holds NaN or infinite values"), tensor=key)
-    if skip:
-        tensors = {k: v for k, v in tensors.items() if not k.startswith(skip)}
+    tensors = {k: v for k, v in tensors.items() if not k.startswith(RECORDED)}
     expected = model.state_dict()
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     model.eval()

@@ -58,13 +58,18 @@ def read_metadata(data: bytes) -> dict:
     return metadata_of(parse_header(data))
 
 
+def _read_header(f) -> tuple[int, dict]:
+    """From an open checkpoint file at its start: the header's length in bytes and the parsed header (its weights unread)."""
+    head = f.read(8)
+    size = int.from_bytes(head, "little") if len(head) == 8 else 0
+    return size, parse_header(head + f.read(min(size, MAX_HEADER_BYTES)))
+
+
 def file_metadata(path: str | Path) -> dict:
     """The metadata of a checkpoint file, reading its header's bytes only (not its weights)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
-            size = int.from_bytes(head, "little") if len(head) == 8 else 0
-            return read_metadata(head + f.read(min(size, MAX_HEADER_BYTES)))
+            return metadata_of(_read_header(f)[1])
     except OSError as e:
         raise CheckpointError(N_("cannot read {path}: {reason}"), path=str(path), reason=str(e.strerror or e)) from None
 
@@ -84,10 +89,19 @@ def catalogue(folder: str | Path) -> dict[str, dict]:
     return models
 
 
+def recorded_n(meta: dict) -> int | None:
+    """How many test digits the metadata's recorded figures (metrics.test) were measured on; None when it records none.
+    The metadata is the file's own, whatever its shape: anything but a table holding a whole number is none."""
+    metrics = meta.get("metrics")
+    test = metrics.get("test") if isinstance(metrics, dict) else None
+    n = test.get("n") if isinstance(test, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
 def recorded_tensors(header: dict, meta: dict) -> dict[str, tuple[int, int]]:
     """The per-digit value tensors in a parsed header: key -> (start, end) byte offsets after the header. Each is checked
     to be a float32 vector as long as the recorded test's n; anything else under the prefix is refused."""
-    n = meta.get("metrics", {}).get("test", {}).get("n") if isinstance(meta.get("metrics"), dict) else None
+    n = recorded_n(meta)
     out = {}
     for name, info in header.items():
         if not name.startswith(RECORDED):
@@ -116,9 +130,7 @@ def recorded_values(path: str | Path) -> dict[str, np.ndarray]:
     weights (empty when none were recorded or the file cannot be read: the figures then compare unpaired)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
-            size = int.from_bytes(head, "little") if len(head) == 8 else 0
-            header = parse_header(head + f.read(min(size, MAX_HEADER_BYTES)))
+            size, header = _read_header(f)
             out = {}
             for key, (start, end) in recorded_tensors(header, metadata_of(header)).items():
                 f.seek(8 + size + start)

@@ -95,6 +95,8 @@ def _bad_files(model):
                 ("as a matrix", torch.zeros(5, 1), {**meta, "metrics": {"test": {"n": 5}}}),
                 ("in float16", torch.zeros(5, dtype=torch.float16), {**meta, "metrics": {"test": {"n": 5}}}),
                 ("of NaN", torch.full((5,), float("nan")), {**meta, "metrics": {"test": {"n": 5}}}),
+                ("under a recorded test that is a list", torch.zeros(5), {**meta, "metrics": {"test": [5]}}),
+                ("under a count that is not a number", torch.zeros(5), {**meta, "metrics": {"test": {"n": "5"}}}),
             )
         },
     }
@@ -130,6 +132,15 @@ def test_recorded_per_digit_values_travel_beside_the_weights_and_pair_two_models
     a.per_digit.clear()
     assert paired_difference(a, b, "log_px")[1] > 10 * paired_se  # unpaired: the digits' spread swamps the difference
     assert recorded_values(tmp_path / "missing.safetensors") == {}
+
+
+@pytest.mark.parametrize("metrics", [{"test": [1, 2]}, {"test": "x"}, [3], {"test": {"n": True}}])
+def test_metadata_of_any_shape_loads_when_no_per_digit_values_rest_on_it(model, metrics):
+    """metrics is the file's own, free-form: an upload whose recorded test is not a table still loads (the recorded
+    values' check reads it only to refuse values it cannot vouch for)."""
+    meta = checkpoint.read_metadata(checkpoint.to_bytes(model))
+    data = save_safetensors(model.state_dict(), metadata={"cvae_lab": json.dumps({**meta, "metrics": metrics})})
+    assert checkpoint.from_bytes(data).metadata["metrics"] == metrics
 
 
 def test_every_bad_checkpoint_is_refused_cleanly(tmp_path, model):
