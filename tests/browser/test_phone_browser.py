@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 
 from cvae_core.serving import phones
 from cvae_core.serving.rooms import RoomBoard
+from tests.browser.test_a11y import serious
 from tests.room.asgi import served
 from tests.room.test_phone_routes import SweepRun
 from tests.room.test_rooms import Clock
@@ -26,7 +27,8 @@ def test_a_phone_in_a_sweep_plots_every_run_and_its_own_stands_out(browser, tmp_
     board.join(room["token"])  # another phone joined first: this one is dealt the second value
     board.sweep(room["id"], room["key"], "beta", [0.5, 1.0, 4.0], list(sweep))
     with served(Starlette(routes=PhoneRoutes(desk).routes())) as address:
-        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        # bypass_csp: axe is injected below (the page's own policy allows only its nonce's scripts)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, bypass_csp=True)
         page = context.new_page()
         page.goto(f"{address}/room?t={room['token']}&lang=en")
         page.locator("#sweep polyline").nth(2).wait_for(timeout=30_000)
@@ -41,5 +43,6 @@ def test_a_phone_in_a_sweep_plots_every_run_and_its_own_stands_out(browser, tmp_
         )
         assert page.locator("#yours").inner_text() == "Your β is 1: the grid below is your run's."
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert not serious(page)  # axe, WCAG 2.1 A/AA: no serious or critical violation on the phone's sweep
         page.screenshot(path=str(tmp_path / "phone-sweep.png"), full_page=True)
         context.close()
